@@ -1,0 +1,622 @@
+//! HTTP: one connection pool per client, the exact headers, retries and limits.
+
+use std::future::Future;
+use std::sync::Once;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Method, Url};
+
+use crate::config::{ClientConfig, RequestOptions};
+use crate::error::{ErrorCode, LdError, Result};
+use crate::patch::PatchOperation;
+use crate::release::{decode_release, Release};
+
+/// The largest response body read; anything larger fails with `ERR_LD_RESPONSE_TOO_LARGE`.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// How much of an error body is kept for the message.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// The longest single wait between attempts; a server asking for more fails the call.
+pub const MAX_WAIT_MS: u64 = 60_000;
+/// First backoff step when the server gives no hint; doubles per retry.
+const BACKOFF_BASE_MS: u64 = 250;
+const BACKOFF_CAP_MS: u64 = 10_000;
+pub const API_VERSION_HEADER: &str = "LD-API-Version";
+
+/// A request ready to send: validated, with its URL and body built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedRequest {
+  pub method: Method,
+  pub url: Url,
+  pub body: Option<Vec<u8>>,
+}
+
+impl PreparedRequest {
+  /// A request to `/api/v2/flags/{projectKey}/{flagKey}/release`.
+  pub fn release(
+    config: &ClientConfig,
+    method: Method,
+    project_key: &str,
+    flag_key: &str,
+    patch: Option<&[PatchOperation]>,
+  ) -> Result<Self> {
+    crate::config::validate_key("projectKey", project_key)?;
+    crate::config::validate_key("flagKey", flag_key)?;
+    let body = patch
+      .map(serde_json::to_vec)
+      .transpose()
+      .map_err(|e| LdError::invalid(format!("patch could not be encoded: {e}")))?;
+    Ok(PreparedRequest {
+      method,
+      url: config.release_url(project_key, flag_key),
+      body,
+    })
+  }
+
+  /// `PATCH /api/v2/flags/web/checkout/release`: how errors name the request.
+  fn describe(&self) -> String {
+    format!("{} {}", self.method, self.url.path())
+  }
+}
+
+/// What would be sent, with the token masked: for dry runs and logs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestPreview {
+  pub method: String,
+  pub url: String,
+  pub headers: Vec<(String, String)>,
+  pub body: Option<String>,
+}
+
+/// A client: one connection pool and one configuration.
+#[derive(Debug, Clone)]
+pub struct Client {
+  http: reqwest::Client,
+  config: ClientConfig,
+}
+
+fn install_crypto_provider() {
+  static ONCE: Once = Once::new();
+  ONCE.call_once(|| {
+    // Another library in the process may have installed one already; either is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+  });
+}
+
+impl Client {
+  pub fn new(config: ClientConfig) -> Result<Self> {
+    install_crypto_provider();
+    let http = reqwest::Client::builder()
+      .user_agent(config.user_agent.clone())
+      .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+      .pool_idle_timeout(Duration::from_secs(30))
+      .tcp_nodelay(true)
+      .build()
+      .map_err(|e| {
+        LdError::new(
+          ErrorCode::Network,
+          format!("could not build HTTP client: {e}"),
+        )
+      })?;
+    Ok(Client { http, config })
+  }
+
+  pub fn config(&self) -> &ClientConfig {
+    &self.config
+  }
+
+  /// The headers of a request; the token is marked sensitive.
+  fn headers(&self, with_body: bool) -> Result<HeaderMap> {
+    let key = self.config.require_api_key()?;
+    let mut headers = HeaderMap::with_capacity(4);
+    let mut auth = HeaderValue::from_str(key.expose()).map_err(|_| {
+      LdError::invalid("apiKey holds characters that cannot be sent in an HTTP header")
+    })?;
+    auth.set_sensitive(true);
+    headers.insert(AUTHORIZATION, auth);
+    headers.insert(API_VERSION_HEADER, HeaderValue::from_static("beta"));
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    if with_body {
+      headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    Ok(headers)
+  }
+
+  /// What `send` would put on the wire, with the token masked. Needs no token.
+  pub fn preview(&self, request: &PreparedRequest) -> RequestPreview {
+    let token = self
+      .config
+      .api_key
+      .as_ref()
+      .map_or_else(|| "(not set)".to_string(), |k| k.masked());
+    let mut headers = vec![
+      ("Authorization".to_string(), token),
+      (API_VERSION_HEADER.to_string(), "beta".to_string()),
+      ("Accept".to_string(), "application/json".to_string()),
+      ("User-Agent".to_string(), self.config.user_agent.clone()),
+    ];
+    if request.body.is_some() {
+      headers.push(("Content-Type".to_string(), "application/json".to_string()));
+    }
+    RequestPreview {
+      method: request.method.to_string(),
+      url: request.url.to_string(),
+      headers,
+      body: request
+        .body
+        .as_ref()
+        .map(|b| String::from_utf8_lossy(b).into_owned()),
+    }
+  }
+
+  /// Sends the request, retrying as documented, and decodes the Release.
+  /// `cancel` resolving aborts the call at once, whatever it is doing.
+  pub async fn send_release(
+    &self,
+    request: PreparedRequest,
+    options: RequestOptions,
+    cancel: impl Future<Output = ()>,
+  ) -> Result<Release> {
+    tokio::select! {
+      biased;
+      () = cancel => Err(LdError::aborted()),
+      result = self.run(&request, options) => result,
+    }
+  }
+
+  async fn run(&self, request: &PreparedRequest, options: RequestOptions) -> Result<Release> {
+    let headers = self.headers(request.body.is_some())?;
+    let timeout = options
+      .timeout_ms
+      .map_or(self.config.timeout, Duration::from_millis);
+    let max_retries = options.max_retries.unwrap_or(self.config.max_retries);
+    let mut attempts: u32 = 0;
+    loop {
+      attempts += 1;
+      let outcome = match tokio::time::timeout(timeout, self.attempt(request, &headers)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(AttemptError::Timeout),
+      };
+      let retries_left = attempts <= max_retries;
+      let (mut error, wait) = match outcome {
+        Ok(answer) if (200..300).contains(&answer.status) => {
+          return decode_release(&answer.body, answer.status).map_err(|mut e| {
+            e.attempts = attempts;
+            e
+          });
+        }
+        Ok(answer) => {
+          let error = http_error(request, &answer);
+          let retryable = is_retryable_status(answer.status);
+          let advised = advised_wait_ms(&answer.headers, now_ms());
+          if answer.status == 429 {
+            let error = LdError {
+              retry_after_ms: Some(advised.unwrap_or_else(|| backoff_ms(attempts))),
+              ..error
+            };
+            if advised.is_some_and(|ms| ms > MAX_WAIT_MS) {
+              return Err(finish(
+                error,
+                attempts,
+                "the server asked to wait longer than 60 s",
+              ));
+            }
+            (
+              error,
+              retryable.then(|| advised.unwrap_or_else(|| backoff_ms(attempts))),
+            )
+          } else {
+            let wait = advised
+              .filter(|ms| *ms <= MAX_WAIT_MS)
+              .unwrap_or_else(|| backoff_ms(attempts));
+            (error, retryable.then_some(wait))
+          }
+        }
+        Err(AttemptError::TooLarge) => {
+          return Err(finish(
+            LdError::new(
+              ErrorCode::ResponseTooLarge,
+              format!(
+                "The response to {} is larger than {} MiB; it was not read",
+                request.describe(),
+                MAX_BODY_BYTES / (1024 * 1024)
+              ),
+            ),
+            attempts,
+            "",
+          ));
+        }
+        Err(AttemptError::Timeout) => (
+          LdError::new(
+            ErrorCode::Timeout,
+            format!(
+              "{} timed out after {} ms",
+              request.describe(),
+              timeout.as_millis()
+            ),
+          ),
+          Some(backoff_ms(attempts)),
+        ),
+        Err(AttemptError::Network(why)) => (
+          LdError::new(
+            ErrorCode::Network,
+            format!("{} failed: {why}", request.describe()),
+          ),
+          Some(backoff_ms(attempts)),
+        ),
+      };
+      match wait {
+        Some(wait) if retries_left => {
+          tokio::time::sleep(Duration::from_millis(with_jitter(wait))).await;
+        }
+        _ => {
+          error.attempts = attempts;
+          return Err(finish(error, attempts, ""));
+        }
+      }
+    }
+  }
+
+  async fn attempt(
+    &self,
+    request: &PreparedRequest,
+    headers: &HeaderMap,
+  ) -> std::result::Result<Answer, AttemptError> {
+    let mut builder = self
+      .http
+      .request(request.method.clone(), request.url.clone())
+      .headers(headers.clone());
+    if let Some(body) = &request.body {
+      builder = builder.body(body.clone());
+    }
+    let mut response = builder
+      .send()
+      .await
+      .map_err(|e| AttemptError::Network(describe_transport_error(&e)))?;
+    let status = response.status().as_u16();
+    let success = (200..300).contains(&status);
+    let limit = if success {
+      MAX_BODY_BYTES
+    } else {
+      MAX_ERROR_BODY_BYTES
+    };
+    if success && response.content_length().is_some_and(|n| n > limit as u64) {
+      return Err(AttemptError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+      .chunk()
+      .await
+      .map_err(|e| AttemptError::Network(describe_transport_error(&e)))?
+    {
+      if body.len() + chunk.len() > limit {
+        if success {
+          return Err(AttemptError::TooLarge);
+        }
+        body.extend_from_slice(&chunk[..limit - body.len()]);
+        break;
+      }
+      body.extend_from_slice(&chunk);
+    }
+    Ok(Answer {
+      status,
+      headers: response.headers().clone(),
+      body,
+    })
+  }
+}
+
+struct Answer {
+  status: u16,
+  headers: HeaderMap,
+  body: Vec<u8>,
+}
+
+enum AttemptError {
+  Timeout,
+  TooLarge,
+  Network(String),
+}
+
+fn finish(mut error: LdError, attempts: u32, why: &str) -> LdError {
+  error.attempts = attempts;
+  let plural = if attempts == 1 { "" } else { "s" };
+  if !why.is_empty() {
+    error.message = format!("{} ({why})", error.message);
+  }
+  if attempts > 0 {
+    error.message = format!("{} [{attempts} attempt{plural}]", error.message);
+  }
+  error
+}
+
+/// The chain of causes of a transport error, without the URL (it is named elsewhere).
+fn describe_transport_error(error: &reqwest::Error) -> String {
+  let mut parts = Vec::new();
+  let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+  while let Some(cause) = source {
+    let text = cause.to_string();
+    if !parts.contains(&text) {
+      parts.push(text);
+    }
+    source = cause.source();
+  }
+  if parts.is_empty() {
+    let kind = if error.is_connect() {
+      "connection failed"
+    } else if error.is_body() || error.is_decode() {
+      "the response body could not be read"
+    } else {
+      "request failed"
+    };
+    return kind.to_string();
+  }
+  parts.join(": ")
+}
+
+fn is_retryable_status(status: u16) -> bool {
+  matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+/// The `LdError` for a non-2xx answer, with what the body says.
+fn http_error(request: &PreparedRequest, answer: &Answer) -> LdError {
+  let code = ErrorCode::for_status(answer.status);
+  let (api_code, api_message) = api_error_fields(&answer.body);
+  let reason = reqwest::StatusCode::from_u16(answer.status)
+    .ok()
+    .and_then(|s| s.canonical_reason())
+    .unwrap_or("");
+  let detail = match (&api_code, &api_message) {
+    (Some(c), Some(m)) => format!("{c}: {m}"),
+    (None, Some(m)) => m.clone(),
+    (Some(c), None) => c.clone(),
+    (None, None) => body_excerpt(&answer.body),
+  };
+  let mut message = format!(
+    "LaunchDarkly answered {} {reason} to {}",
+    answer.status,
+    request.describe()
+  );
+  if !detail.is_empty() {
+    message.push_str(": ");
+    message.push_str(&detail);
+  }
+  if code == ErrorCode::Forbidden && api_message.is_none() {
+    message.push_str(" (the release endpoints need the LD-API-Version: beta header and a token with access to the project)");
+  }
+  LdError {
+    status: Some(answer.status),
+    api_code,
+    api_message,
+    ..LdError::new(code, message)
+  }
+}
+
+fn api_error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
+  let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body) else {
+    return (None, None);
+  };
+  let field = |name: &str| {
+    map
+      .get(name)
+      .and_then(|v| v.as_str())
+      .map(|s| s.chars().take(500).collect::<String>())
+  };
+  (field("code"), field("message"))
+}
+
+/// A short, single-line excerpt of a body: HTML tags dropped, white space folded.
+pub fn body_excerpt(body: &[u8]) -> String {
+  let text = String::from_utf8_lossy(body);
+  let mut out = String::new();
+  let mut in_tag = false;
+  let mut last_space = true;
+  for c in text.chars() {
+    match c {
+      '<' => in_tag = true,
+      '>' if in_tag => {
+        in_tag = false;
+        if !last_space {
+          out.push(' ');
+          last_space = true;
+        }
+      }
+      _ if in_tag => {}
+      c if c.is_whitespace() || c.is_control() => {
+        if !last_space {
+          out.push(' ');
+          last_space = true;
+        }
+      }
+      c => {
+        out.push(c);
+        last_space = false;
+      }
+    }
+    if out.chars().count() >= 200 {
+      out.push('…');
+      break;
+    }
+  }
+  out.trim().to_string()
+}
+
+fn now_ms() -> u64 {
+  SystemTime::now()
+    .duration_since(UNIX_EPOCH)
+    .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// How long the server asked to wait: `X-Ratelimit-Reset` (epoch milliseconds) first,
+/// then `Retry-After` (seconds, or an HTTP date).
+pub fn advised_wait_ms(headers: &HeaderMap, now_ms: u64) -> Option<u64> {
+  let text = |name| {
+    headers
+      .get(name)
+      .and_then(|v| v.to_str().ok())
+      .map(str::trim)
+  };
+  if let Some(reset) = text("x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok()) {
+    return Some(reset.saturating_sub(now_ms));
+  }
+  let retry_after = text(RETRY_AFTER.as_str())?;
+  if let Ok(seconds) = retry_after.parse::<u64>() {
+    return Some(seconds.saturating_mul(1000));
+  }
+  if let Ok(seconds) = retry_after.parse::<f64>() {
+    if seconds.is_finite() && seconds >= 0.0 {
+      return Some((seconds * 1000.0) as u64);
+    }
+  }
+  let date = httpdate::parse_http_date(retry_after).ok()?;
+  let at = date.duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
+  Some(at.saturating_sub(now_ms))
+}
+
+/// Exponential backoff before retry number `attempt` (1-based), before jitter.
+pub fn backoff_ms(attempt: u32) -> u64 {
+  let exp = attempt.saturating_sub(1).min(16);
+  (BACKOFF_BASE_MS << exp).min(BACKOFF_CAP_MS)
+}
+
+/// Adds up to a quarter (at least 50 ms, at most 1 s) of random delay: never less than asked.
+pub fn with_jitter(wait_ms: u64) -> u64 {
+  let spread = (wait_ms / 4).clamp(50, 1000);
+  wait_ms + rand::random_range(0..=spread)
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::config::ClientOptions;
+
+  fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+      map.insert(*name, HeaderValue::from_str(value).unwrap());
+    }
+    map
+  }
+
+  #[test]
+  fn ratelimit_reset_is_epoch_millis() {
+    let now = 1_700_000_000_000;
+    let h = headers(&[("x-ratelimit-reset", "1700000001500"), ("retry-after", "9")]);
+    assert_eq!(advised_wait_ms(&h, now), Some(1500));
+    let past = headers(&[("x-ratelimit-reset", "1699999999000")]);
+    assert_eq!(advised_wait_ms(&past, now), Some(0));
+  }
+
+  #[test]
+  fn retry_after_seconds_or_http_date() {
+    let now = 1_700_000_000_000;
+    assert_eq!(
+      advised_wait_ms(&headers(&[("retry-after", "2")]), now),
+      Some(2000)
+    );
+    assert_eq!(
+      advised_wait_ms(&headers(&[("retry-after", "0.5")]), now),
+      Some(500)
+    );
+    let at = UNIX_EPOCH + Duration::from_millis(now + 3000);
+    let date = httpdate::fmt_http_date(at);
+    assert_eq!(
+      advised_wait_ms(&headers(&[("retry-after", &date)]), now),
+      Some(3000)
+    );
+    assert_eq!(
+      advised_wait_ms(&headers(&[("retry-after", "soon")]), now),
+      None
+    );
+    assert_eq!(advised_wait_ms(&HeaderMap::new(), now), None);
+  }
+
+  #[test]
+  fn backoff_doubles_and_caps() {
+    assert_eq!(backoff_ms(1), 250);
+    assert_eq!(backoff_ms(2), 500);
+    assert_eq!(backoff_ms(3), 1000);
+    assert_eq!(backoff_ms(10), BACKOFF_CAP_MS);
+    assert_eq!(backoff_ms(u32::MAX), BACKOFF_CAP_MS);
+  }
+
+  #[test]
+  fn jitter_never_shortens_and_stays_bounded() {
+    for wait in [0, 100, 1000, 60_000] {
+      for _ in 0..200 {
+        let j = with_jitter(wait);
+        assert!(
+          j >= wait && j <= wait + (wait / 4).clamp(50, 1000),
+          "{wait} -> {j}"
+        );
+      }
+    }
+    let spread: std::collections::HashSet<u64> = (0..50).map(|_| with_jitter(1000)).collect();
+    assert!(spread.len() > 1, "jitter must vary");
+  }
+
+  #[test]
+  fn excerpts_strip_html() {
+    let html = b"<html><head><title>502 Bad Gateway</title></head>\n<body><h1>Bad   Gateway</h1></body></html>";
+    assert_eq!(body_excerpt(html), "502 Bad Gateway Bad Gateway");
+    assert_eq!(body_excerpt(b""), "");
+    let long = "x".repeat(1000);
+    assert!(body_excerpt(long.as_bytes()).chars().count() <= 201);
+  }
+
+  #[test]
+  fn errors_read_launchdarkly_bodies() {
+    let request = PreparedRequest {
+      method: Method::PATCH,
+      url: Url::parse("https://x.example/api/v2/flags/p/f/release").unwrap(),
+      body: None,
+    };
+    let answer = Answer {
+      status: 404,
+      headers: HeaderMap::new(),
+      body: br#"{"code":"not_found","message":"Unknown flag"}"#.to_vec(),
+    };
+    let e = http_error(&request, &answer);
+    assert_eq!(e.code, ErrorCode::NotFound);
+    assert_eq!(e.api_code.as_deref(), Some("not_found"));
+    assert_eq!(e.api_message.as_deref(), Some("Unknown flag"));
+    assert_eq!(
+      e.message,
+      "LaunchDarkly answered 404 Not Found to PATCH /api/v2/flags/p/f/release: not_found: Unknown flag"
+    );
+  }
+
+  #[test]
+  fn preview_masks_the_token() {
+    let config = ClientConfig::resolve(
+      &ClientOptions {
+        api_key: Some(crate::config::Secret::new("api-1234567890abcdef")),
+        ..Default::default()
+      },
+      |_| None,
+    )
+    .unwrap();
+    let client = Client::new(config.clone()).unwrap();
+    let patch = crate::patch::phase_patch(2, true);
+    let request =
+      PreparedRequest::release(&config, Method::PATCH, "web", "new/checkout", Some(&patch))
+        .unwrap();
+    let preview = client.preview(&request);
+    assert_eq!(preview.method, "PATCH");
+    assert_eq!(
+      preview.url,
+      "https://app.launchdarkly.com/api/v2/flags/web/new%2Fcheckout/release"
+    );
+    assert!(preview
+      .headers
+      .contains(&("Authorization".into(), "****cdef".into())));
+    assert!(preview
+      .headers
+      .contains(&("LD-API-Version".into(), "beta".into())));
+    assert_eq!(
+      preview.body.as_deref(),
+      Some(r#"[{"op":"replace","path":"/phases/2/complete","value":true}]"#)
+    );
+    assert!(!format!("{preview:?}{client:?}").contains("1234567890"));
+  }
+}

@@ -1,0 +1,172 @@
+//! The one error type of the crate, with the stable codes JavaScript users narrow on.
+
+use std::fmt;
+
+/// Stable error codes, exposed to JavaScript as `err.code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+  InvalidArgument,
+  NoApiKey,
+  InsecureUrl,
+  BadRequest,
+  Unauthorized,
+  Forbidden,
+  NotFound,
+  Conflict,
+  RateLimited,
+  Server,
+  Http,
+  Timeout,
+  Network,
+  Decode,
+  ResponseTooLarge,
+  Aborted,
+}
+
+impl ErrorCode {
+  pub const ALL: [ErrorCode; 16] = [
+    ErrorCode::InvalidArgument,
+    ErrorCode::NoApiKey,
+    ErrorCode::InsecureUrl,
+    ErrorCode::BadRequest,
+    ErrorCode::Unauthorized,
+    ErrorCode::Forbidden,
+    ErrorCode::NotFound,
+    ErrorCode::Conflict,
+    ErrorCode::RateLimited,
+    ErrorCode::Server,
+    ErrorCode::Http,
+    ErrorCode::Timeout,
+    ErrorCode::Network,
+    ErrorCode::Decode,
+    ErrorCode::ResponseTooLarge,
+    ErrorCode::Aborted,
+  ];
+
+  pub fn as_str(self) -> &'static str {
+    match self {
+      ErrorCode::InvalidArgument => "ERR_LD_INVALID_ARGUMENT",
+      ErrorCode::NoApiKey => "ERR_LD_NO_API_KEY",
+      ErrorCode::InsecureUrl => "ERR_LD_INSECURE_URL",
+      ErrorCode::BadRequest => "ERR_LD_BAD_REQUEST",
+      ErrorCode::Unauthorized => "ERR_LD_UNAUTHORIZED",
+      ErrorCode::Forbidden => "ERR_LD_FORBIDDEN",
+      ErrorCode::NotFound => "ERR_LD_NOT_FOUND",
+      ErrorCode::Conflict => "ERR_LD_CONFLICT",
+      ErrorCode::RateLimited => "ERR_LD_RATE_LIMITED",
+      ErrorCode::Server => "ERR_LD_SERVER",
+      ErrorCode::Http => "ERR_LD_HTTP",
+      ErrorCode::Timeout => "ERR_LD_TIMEOUT",
+      ErrorCode::Network => "ERR_LD_NETWORK",
+      ErrorCode::Decode => "ERR_LD_DECODE",
+      ErrorCode::ResponseTooLarge => "ERR_LD_RESPONSE_TOO_LARGE",
+      ErrorCode::Aborted => "ABORT_ERR",
+    }
+  }
+
+  /// The code for a non-2xx answer, before retries are considered.
+  pub fn for_status(status: u16) -> ErrorCode {
+    match status {
+      400 | 422 => ErrorCode::BadRequest,
+      401 => ErrorCode::Unauthorized,
+      403 => ErrorCode::Forbidden,
+      404 => ErrorCode::NotFound,
+      409 => ErrorCode::Conflict,
+      429 => ErrorCode::RateLimited,
+      500..=599 => ErrorCode::Server,
+      _ => ErrorCode::Http,
+    }
+  }
+}
+
+impl fmt::Display for ErrorCode {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.write_str(self.as_str())
+  }
+}
+
+/// A failure of any call. It never holds the access token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LdError {
+  pub code: ErrorCode,
+  pub message: String,
+  /// HTTP status of the last answer, when there was one.
+  pub status: Option<u16>,
+  /// `code` from a JSON error body.
+  pub api_code: Option<String>,
+  /// `message` from a JSON error body.
+  pub api_message: Option<String>,
+  /// How long the server asked to wait, on a 429.
+  pub retry_after_ms: Option<u64>,
+  /// How many requests were sent (0 when the call failed before sending).
+  pub attempts: u32,
+}
+
+pub type Result<T> = std::result::Result<T, LdError>;
+
+impl LdError {
+  pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    LdError {
+      code,
+      message: message.into(),
+      status: None,
+      api_code: None,
+      api_message: None,
+      retry_after_ms: None,
+      attempts: 0,
+    }
+  }
+
+  pub fn invalid(message: impl Into<String>) -> Self {
+    LdError::new(ErrorCode::InvalidArgument, message)
+  }
+
+  pub fn aborted() -> Self {
+    LdError::new(ErrorCode::Aborted, "The operation was aborted")
+  }
+
+  /// The JavaScript `name` of this error.
+  pub fn name(&self) -> &'static str {
+    if self.code == ErrorCode::Aborted {
+      "AbortError"
+    } else {
+      "LaunchDarklyError"
+    }
+  }
+}
+
+impl fmt::Display for LdError {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.write_str(&self.message)
+  }
+}
+
+impl std::error::Error for LdError {}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn status_codes_map_to_the_documented_codes() {
+    assert_eq!(ErrorCode::for_status(400), ErrorCode::BadRequest);
+    assert_eq!(ErrorCode::for_status(422), ErrorCode::BadRequest);
+    assert_eq!(ErrorCode::for_status(401), ErrorCode::Unauthorized);
+    assert_eq!(ErrorCode::for_status(403), ErrorCode::Forbidden);
+    assert_eq!(ErrorCode::for_status(404), ErrorCode::NotFound);
+    assert_eq!(ErrorCode::for_status(409), ErrorCode::Conflict);
+    assert_eq!(ErrorCode::for_status(429), ErrorCode::RateLimited);
+    assert_eq!(ErrorCode::for_status(502), ErrorCode::Server);
+    assert_eq!(ErrorCode::for_status(405), ErrorCode::Http);
+    assert_eq!(ErrorCode::for_status(302), ErrorCode::Http);
+  }
+
+  #[test]
+  fn codes_are_distinct_and_prefixed() {
+    let mut seen = std::collections::HashSet::new();
+    for code in ErrorCode::ALL {
+      assert!(seen.insert(code.as_str()), "{code} twice");
+      assert!(code.as_str().starts_with("ERR_LD_") || code == ErrorCode::Aborted);
+    }
+  }
+}

@@ -1,0 +1,7 @@
+#![deny(clippy::all)]
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod patch;
+pub mod release;
