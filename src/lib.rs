@@ -1,7 +1,572 @@
 #![deny(clippy::all)]
+//! ld-release: mark LaunchDarkly release phases complete from Node.js.
+//!
+//! This file is the napi layer: it converts JavaScript arguments once into core types
+//! (`options`), runs the core (`client`) on the runtime, and turns `LdError` into
+//! JavaScript errors with a stable `code`.
 
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod options;
 pub mod patch;
 pub mod release;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use napi::bindgen_prelude::{FnArgs, Function, JsObjectValue, Object, PromiseRaw};
+use napi::{Env, JsValue, Status, Unknown, UnknownRef};
+use napi_derive::napi;
+use reqwest::Method;
+
+use crate::client::{Client, PreparedRequest};
+use crate::config::{ClientConfig, ClientOptions};
+use crate::error::LdError;
+use crate::options::{Accept, CallOptions};
+use crate::patch::PatchOperation as CorePatchOperation;
+use crate::release::Release;
+
+/// One RFC 6902 JSON Patch operation.
+#[napi(object)]
+pub struct PatchOperation {
+  /// `add`, `remove`, `replace`, `move`, `copy` or `test`
+  pub op: String,
+  /// A JSON Pointer to the part of the release to operate on, e.g. `/phases/0/complete`
+  pub path: String,
+  /// The value, for `add`, `replace` and `test`
+  #[napi(ts_type = "unknown")]
+  pub value: Option<serde_json::Value>,
+  /// The source JSON Pointer, for `move` and `copy`
+  pub from: Option<String>,
+}
+
+impl From<CorePatchOperation> for PatchOperation {
+  fn from(op: CorePatchOperation) -> Self {
+    PatchOperation {
+      op: op.op,
+      path: op.path,
+      value: op.value,
+      from: op.from,
+    }
+  }
+}
+
+/// Settings of a client. Every field is optional.
+#[napi(object, object_to_js = false, js_name = "ClientOptions")]
+pub struct ClientOptionsType {
+  /// The access token. Default: env `LD_ACCESS_TOKEN`, then `LAUNCHDARKLY_ACCESS_TOKEN`.
+  pub api_key: Option<String>,
+  /// The LaunchDarkly instance. Default: env `LD_BASE_URI`, then `LAUNCHDARKLY_API_HOST`,
+  /// then `https://app.launchdarkly.com`. `http:` is accepted only for loopback hosts.
+  pub base_url: Option<String>,
+  /// Timeout of each attempt in milliseconds. Default 30000.
+  pub timeout_ms: Option<u32>,
+  /// Retries after the first attempt, for 429, 5xx, timeouts and network failures.
+  /// Default 3; 0 disables.
+  pub max_retries: Option<u32>,
+  /// Appended to the `User-Agent`, after `ld-release/<version>`.
+  pub user_agent: Option<String>,
+}
+
+/// Settings of one call.
+#[napi(object, object_to_js = false, js_name = "RequestOptions")]
+pub struct RequestOptionsType {
+  /// Aborts the call: the request in flight is dropped and the promise rejects with
+  /// an `AbortError`.
+  #[napi(ts_type = "AbortSignal")]
+  pub signal: Option<Unknown<'static>>,
+  /// Timeout of each attempt in milliseconds, for this call.
+  pub timeout_ms: Option<u32>,
+  /// Retries after the first attempt, for this call.
+  pub max_retries: Option<u32>,
+}
+
+/// A request as it would be sent, with the access token masked.
+#[napi(object, object_from_js = false)]
+pub struct RequestPreview {
+  /// HTTP method
+  pub method: String,
+  /// Full URL
+  pub url: String,
+  /// Request headers; `Authorization` shows only the token's last four characters
+  pub headers: std::collections::BTreeMap<String, String>,
+  /// The JSON body, if the request has one
+  pub body: Option<String>,
+}
+
+/// A client for the LaunchDarkly release endpoints. One client keeps one connection
+/// pool: create it once and reuse it.
+#[napi]
+pub struct ReleaseClient {
+  inner: Arc<Client>,
+}
+
+#[napi]
+impl ReleaseClient {
+  /// Creates a client. Throws `ERR_LD_INVALID_ARGUMENT` for a bad option and
+  /// `ERR_LD_INSECURE_URL` for a bad `baseUrl`. A missing token is reported by the first
+  /// call that needs it (`ERR_LD_NO_API_KEY`).
+  #[napi(constructor, ts_args_type = "options?: ClientOptions")]
+  pub fn new(env: Env, options: Option<Unknown>) -> napi::Result<Self> {
+    let built =
+      options::call_options("options", options, Accept::Client).and_then(|o| new_client(&o.client));
+    built
+      .map(|inner| ReleaseClient {
+        inner: Arc::new(inner),
+      })
+      .map_err(|e| throwable(&env, &e, None))
+  }
+
+  /// Marks phase `phase` (0-based) of the flag's release complete.
+  /// Sends `[{"op":"replace","path":"/phases/<phase>/complete","value":true}]`.
+  #[napi(
+    ts_args_type = "projectKey: string, flagKey: string, phase: number, options?: RequestOptions",
+    ts_return_type = "Promise<Release>"
+  )]
+  pub fn complete_phase<'env>(
+    &self,
+    env: &'env Env,
+    project_key: Unknown,
+    flag_key: Unknown,
+    phase: Unknown,
+    options: Option<Unknown<'env>>,
+  ) -> napi::Result<PromiseRaw<'env, Release>> {
+    let prepared = phase_call(&self.inner, &project_key, &flag_key, &phase, true);
+    send(
+      env,
+      prepared,
+      options,
+      Accept::Request,
+      Some(self.inner.clone()),
+    )
+  }
+
+  /// Marks phase `phase` (0-based) of the flag's release incomplete (`"value": false`).
+  #[napi(
+    ts_args_type = "projectKey: string, flagKey: string, phase: number, options?: RequestOptions",
+    ts_return_type = "Promise<Release>"
+  )]
+  pub fn reopen_phase<'env>(
+    &self,
+    env: &'env Env,
+    project_key: Unknown,
+    flag_key: Unknown,
+    phase: Unknown,
+    options: Option<Unknown<'env>>,
+  ) -> napi::Result<PromiseRaw<'env, Release>> {
+    let prepared = phase_call(&self.inner, &project_key, &flag_key, &phase, false);
+    send(
+      env,
+      prepared,
+      options,
+      Accept::Request,
+      Some(self.inner.clone()),
+    )
+  }
+
+  /// Sends a JSON Patch to the flag's release. The operations are validated as RFC 6902
+  /// operations before anything is sent.
+  #[napi(
+    ts_args_type = "projectKey: string, flagKey: string, patch: PatchOperation[], options?: RequestOptions",
+    ts_return_type = "Promise<Release>"
+  )]
+  pub fn patch_release<'env>(
+    &self,
+    env: &'env Env,
+    project_key: Unknown,
+    flag_key: Unknown,
+    patch: Unknown,
+    options: Option<Unknown<'env>>,
+  ) -> napi::Result<PromiseRaw<'env, Release>> {
+    let prepared = patch_call(env, &self.inner, &project_key, &flag_key, &patch);
+    send(
+      env,
+      prepared,
+      options,
+      Accept::Request,
+      Some(self.inner.clone()),
+    )
+  }
+
+  /// Reads the flag's release (`GET`, same path).
+  #[napi(
+    ts_args_type = "projectKey: string, flagKey: string, options?: RequestOptions",
+    ts_return_type = "Promise<Release>"
+  )]
+  pub fn get_release<'env>(
+    &self,
+    env: &'env Env,
+    project_key: Unknown,
+    flag_key: Unknown,
+    options: Option<Unknown<'env>>,
+  ) -> napi::Result<PromiseRaw<'env, Release>> {
+    let prepared = get_call(&self.inner, &project_key, &flag_key);
+    send(
+      env,
+      prepared,
+      options,
+      Accept::Request,
+      Some(self.inner.clone()),
+    )
+  }
+}
+
+/// Marks a phase complete with a client built from `options` and the environment.
+/// Clients are shared between calls with the same settings.
+#[napi(
+  ts_args_type = "projectKey: string, flagKey: string, phase: number, options?: ClientOptions & RequestOptions",
+  ts_return_type = "Promise<Release>"
+)]
+pub fn complete_phase<'env>(
+  env: &'env Env,
+  project_key: Unknown,
+  flag_key: Unknown,
+  phase: Unknown,
+  options: Option<Unknown<'env>>,
+) -> napi::Result<PromiseRaw<'env, Release>> {
+  module_call(env, options, |client| {
+    phase_call(client, &project_key, &flag_key, &phase, true)
+  })
+}
+
+/// Marks a phase incomplete with a shared client built from `options` and the environment.
+#[napi(
+  ts_args_type = "projectKey: string, flagKey: string, phase: number, options?: ClientOptions & RequestOptions",
+  ts_return_type = "Promise<Release>"
+)]
+pub fn reopen_phase<'env>(
+  env: &'env Env,
+  project_key: Unknown,
+  flag_key: Unknown,
+  phase: Unknown,
+  options: Option<Unknown<'env>>,
+) -> napi::Result<PromiseRaw<'env, Release>> {
+  module_call(env, options, |client| {
+    phase_call(client, &project_key, &flag_key, &phase, false)
+  })
+}
+
+/// Sends a JSON Patch with a shared client built from `options` and the environment.
+#[napi(
+  ts_args_type = "projectKey: string, flagKey: string, patch: PatchOperation[], options?: ClientOptions & RequestOptions",
+  ts_return_type = "Promise<Release>"
+)]
+pub fn patch_release<'env>(
+  env: &'env Env,
+  project_key: Unknown,
+  flag_key: Unknown,
+  patch: Unknown,
+  options: Option<Unknown<'env>>,
+) -> napi::Result<PromiseRaw<'env, Release>> {
+  module_call(env, options, |client| {
+    patch_call(env, client, &project_key, &flag_key, &patch)
+  })
+}
+
+/// Reads a release with a shared client built from `options` and the environment.
+#[napi(
+  ts_args_type = "projectKey: string, flagKey: string, options?: ClientOptions & RequestOptions",
+  ts_return_type = "Promise<Release>"
+)]
+pub fn get_release<'env>(
+  env: &'env Env,
+  project_key: Unknown,
+  flag_key: Unknown,
+  options: Option<Unknown<'env>>,
+) -> napi::Result<PromiseRaw<'env, Release>> {
+  module_call(env, options, |client| {
+    get_call(client, &project_key, &flag_key)
+  })
+}
+
+/// The patch that marks `phase` complete or incomplete. Pure: sends nothing.
+#[napi(ts_args_type = "phase: number, complete: boolean")]
+pub fn phase_patch(
+  env: Env,
+  phase: Unknown,
+  complete: Unknown,
+) -> napi::Result<Vec<PatchOperation>> {
+  let built = options::phase("phase", &phase).and_then(|phase| {
+    let complete = options::boolean("complete", &complete)?;
+    Ok(patch::phase_patch(phase, complete))
+  });
+  built
+    .map(|ops| ops.into_iter().map(PatchOperation::from).collect())
+    .map_err(|e| throwable(&env, &e, None))
+}
+
+/// Describes the request a call would send (method, URL, headers with the token masked,
+/// body) and sends nothing. `patch` is required for `PATCH` and refused for `GET`.
+#[napi(
+  ts_args_type = "method: 'GET' | 'PATCH', projectKey: string, flagKey: string, patch?: PatchOperation[] | null, options?: ClientOptions"
+)]
+pub fn preview_request(
+  env: Env,
+  method: Unknown,
+  project_key: Unknown,
+  flag_key: Unknown,
+  patch: Option<Unknown>,
+  options: Option<Unknown>,
+) -> napi::Result<RequestPreview> {
+  let built = (|| {
+    let method = options::string("method", &method)?;
+    let opts = options::call_options("options", options, Accept::Client)?;
+    let client = shared_client(&opts.client)?;
+    let patch = patch.filter(|p| {
+      !matches!(
+        p.get_type(),
+        Ok(napi::ValueType::Undefined | napi::ValueType::Null)
+      )
+    });
+    let prepared = match (method.as_str(), patch) {
+      ("GET", None) => get_call(&client, &project_key, &flag_key)?,
+      ("PATCH", Some(patch)) => patch_call(&env, &client, &project_key, &flag_key, &patch)?,
+      ("GET", Some(_)) => return Err(LdError::invalid("patch must not be given for GET")),
+      ("PATCH", None) => return Err(LdError::invalid("patch is required for PATCH")),
+      (other, _) => {
+        return Err(LdError::invalid(format!(
+          "method must be 'GET' or 'PATCH', got {other:?}"
+        )))
+      }
+    };
+    Ok(client.preview(&prepared))
+  })();
+  built
+    .map(|p| RequestPreview {
+      method: p.method,
+      url: p.url,
+      headers: p.headers.into_iter().collect(),
+      body: p.body,
+    })
+    .map_err(|e| throwable(&env, &e, None))
+}
+
+fn new_client(options: &ClientOptions) -> Result<Client, LdError> {
+  Client::new(ClientConfig::resolve(options, |name| {
+    std::env::var(name).ok()
+  })?)
+}
+
+/// Clients of module-level calls, one per distinct configuration (token, base URL,
+/// user agent), so calls share connection pools.
+fn shared_client(options: &ClientOptions) -> Result<Arc<Client>, LdError> {
+  const MAX_SHARED_CLIENTS: usize = 32;
+  static CLIENTS: LazyLock<Mutex<HashMap<ClientConfig, Arc<Client>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+  let config = ClientConfig::resolve(options, |name| std::env::var(name).ok())?;
+  let mut clients = CLIENTS
+    .lock()
+    .unwrap_or_else(|poisoned| poisoned.into_inner());
+  if let Some(client) = clients.get(&config) {
+    return Ok(client.clone());
+  }
+  if clients.len() >= MAX_SHARED_CLIENTS {
+    clients.clear();
+  }
+  let client = Arc::new(Client::new(config.clone())?);
+  clients.insert(config, client.clone());
+  Ok(client)
+}
+
+fn phase_call(
+  client: &Client,
+  project_key: &Unknown,
+  flag_key: &Unknown,
+  phase: &Unknown,
+  complete: bool,
+) -> Result<PreparedRequest, LdError> {
+  let project = options::key("projectKey", project_key)?;
+  let flag = options::key("flagKey", flag_key)?;
+  let phase = options::phase("phase", phase)?;
+  let ops = patch::phase_patch(phase, complete);
+  PreparedRequest::release(client.config(), Method::PATCH, &project, &flag, Some(&ops))
+}
+
+fn patch_call(
+  env: &Env,
+  client: &Client,
+  project_key: &Unknown,
+  flag_key: &Unknown,
+  patch: &Unknown,
+) -> Result<PreparedRequest, LdError> {
+  let project = options::key("projectKey", project_key)?;
+  let flag = options::key("flagKey", flag_key)?;
+  let ops = options::patch_ops(env, "patch", patch)?;
+  PreparedRequest::release(client.config(), Method::PATCH, &project, &flag, Some(&ops))
+}
+
+fn get_call(
+  client: &Client,
+  project_key: &Unknown,
+  flag_key: &Unknown,
+) -> Result<PreparedRequest, LdError> {
+  let project = options::key("projectKey", project_key)?;
+  let flag = options::key("flagKey", flag_key)?;
+  PreparedRequest::release(client.config(), Method::GET, &project, &flag, None)
+}
+
+/// A module-level call: options are read first (a bad option fails before the keys are
+/// looked at), then the shared client for them prepares the request.
+fn module_call<'env>(
+  env: &'env Env,
+  options: Option<Unknown<'env>>,
+  prepare: impl FnOnce(&Client) -> Result<PreparedRequest, LdError>,
+) -> napi::Result<PromiseRaw<'env, Release>> {
+  let opts = match options::call_options("options", options, Accept::Both) {
+    Ok(opts) => opts,
+    Err(e) => return reject(env, e),
+  };
+  let client = match shared_client(&opts.client) {
+    Ok(client) => client,
+    Err(e) => return reject(env, e),
+  };
+  let prepared = prepare(&client);
+  run(env, prepared, opts, client)
+}
+
+fn send<'env>(
+  env: &'env Env,
+  prepared: Result<PreparedRequest, LdError>,
+  options: Option<Unknown<'env>>,
+  accept: Accept,
+  client: Option<Arc<Client>>,
+) -> napi::Result<PromiseRaw<'env, Release>> {
+  let opts = match options::call_options("options", options, accept) {
+    Ok(opts) => opts,
+    Err(e) => return reject(env, e),
+  };
+  match client {
+    Some(client) => run(env, prepared, opts, client),
+    None => reject(env, LdError::invalid("no client")),
+  }
+}
+
+fn reject<'env>(env: &'env Env, error: LdError) -> napi::Result<PromiseRaw<'env, Release>> {
+  env.spawn_future_with_callback(
+    async move { Ok(Err::<Release, _>(error)) },
+    |env, result| result.map_err(|e| throwable(env, &e, None)),
+  )
+}
+
+/// Starts the request on the runtime. With a signal, an `abort` listener cancels the
+/// request future (closing its connection); the listener is removed when the call ends.
+fn run<'env>(
+  env: &'env Env,
+  prepared: Result<PreparedRequest, LdError>,
+  opts: CallOptions<'env>,
+  client: Arc<Client>,
+) -> napi::Result<PromiseRaw<'env, Release>> {
+  let request = match prepared.and_then(|p| client.config().require_api_key().map(|_| p)) {
+    Ok(request) => request,
+    Err(e) => return reject(env, e),
+  };
+  let request_options = opts.request;
+  let Some(signal) = opts.signal else {
+    return env.spawn_future_with_callback(
+      async move {
+        Ok(
+          client
+            .send_release(request, request_options, std::future::pending())
+            .await,
+        )
+      },
+      |env, result| result.map_err(|e| throwable(env, &e, None)),
+    );
+  };
+  if signal
+    .get_named_property::<bool>("aborted")
+    .unwrap_or(false)
+  {
+    let reason = signal.get_named_property::<Unknown>("reason").ok();
+    let error = LdError::aborted();
+    return env.spawn_future_with_callback(
+      async move { Ok(Err::<Release, _>(error)) },
+      move |env, result: Result<Release, LdError>| {
+        let _ = reason;
+        result.map_err(|e| throwable(env, &e, None))
+      },
+    );
+  }
+  let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+  let tx = RefCell::new(Some(tx));
+  let listener: Function<Unknown, ()> =
+    env.create_function_from_closure("onAbort", move |_ctx| {
+      if let Some(tx) = tx.borrow_mut().take() {
+        let _ = tx.send(());
+      }
+      Ok(())
+    })?;
+  let add: Function<FnArgs<(&str, Unknown)>, Unknown> =
+    signal.get_named_property("addEventListener")?;
+  add.apply(signal, ("abort", listener.to_unknown()).into())?;
+  let signal_ref = signal.to_unknown().create_ref()?;
+  let listener_ref = listener.to_unknown().create_ref()?;
+  env.spawn_future_with_callback(
+    async move {
+      let cancel = async move {
+        if rx.await.is_err() {
+          std::future::pending::<()>().await;
+        }
+      };
+      Ok(client.send_release(request, request_options, cancel).await)
+    },
+    move |env, result| {
+      let cause = release_listener(env, signal_ref, listener_ref);
+      result.map_err(|e| throwable(env, &e, cause.as_ref()))
+    },
+  )
+}
+
+/// Removes the abort listener and returns the signal's `reason`, for an AbortError's cause.
+fn release_listener<'env>(
+  env: &'env Env,
+  signal_ref: UnknownRef,
+  listener_ref: UnknownRef,
+) -> Option<Unknown<'env>> {
+  let reason = (|| -> napi::Result<Unknown<'env>> {
+    let signal: Object = unsafe { signal_ref.get_value(env)?.cast()? };
+    let listener = listener_ref.get_value(env)?;
+    let remove: Function<FnArgs<(&str, Unknown)>, Unknown> =
+      signal.get_named_property("removeEventListener")?;
+    remove.apply(signal, ("abort", listener).into())?;
+    signal.get_named_property::<Unknown>("reason")
+  })();
+  let _ = signal_ref.unref(env);
+  let _ = listener_ref.unref(env);
+  reason.ok()
+}
+
+/// The JavaScript error for an `LdError`, as a `napi::Error` that throws or rejects with
+/// exactly that object: `name`, `code`, and `status`, `apiCode`, `apiMessage`,
+/// `retryAfterMs`, `attempts` where they apply.
+fn throwable(env: &Env, error: &LdError, cause: Option<&Unknown>) -> napi::Error {
+  let build = || -> napi::Result<napi::Error> {
+    let mut object = env.create_error(napi::Error::new(Status::GenericFailure, &error.message))?;
+    object.set("name", error.name())?;
+    object.set("code", error.code.as_str())?;
+    if let Some(status) = error.status {
+      object.set("status", u32::from(status))?;
+    }
+    if let Some(api_code) = &error.api_code {
+      object.set("apiCode", api_code.as_str())?;
+    }
+    if let Some(api_message) = &error.api_message {
+      object.set("apiMessage", api_message.as_str())?;
+    }
+    if let Some(ms) = error.retry_after_ms {
+      object.set("retryAfterMs", ms as f64)?;
+    }
+    if error.code != error::ErrorCode::Aborted || error.attempts > 0 {
+      object.set("attempts", error.attempts)?;
+    }
+    if let Some(cause) = cause {
+      if error.code == error::ErrorCode::Aborted {
+        object.set("cause", *cause)?;
+      }
+    }
+    Ok(napi::Error::from(object.to_unknown()))
+  };
+  build().unwrap_or_else(|e| e)
+}

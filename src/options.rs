@@ -1,0 +1,220 @@
+//! JavaScript values to core types, converted once per call. Every failure here is an
+//! `ERR_LD_INVALID_ARGUMENT` naming the argument, raised before anything is sent.
+
+use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object};
+use napi::{Env, JsValue, Unknown, ValueType};
+
+use crate::config::{ClientOptions, RequestOptions, Secret, MAX_RETRIES_LIMIT, MAX_TIMEOUT_MS};
+use crate::error::{LdError, Result};
+use crate::patch::{self, PatchOperation};
+
+/// Options of a call: client settings, per-request settings and an abort signal.
+#[derive(Default)]
+pub struct CallOptions<'env> {
+  pub client: ClientOptions,
+  pub request: RequestOptions,
+  pub signal: Option<Object<'env>>,
+}
+
+/// Which options an argument may hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Accept {
+  Client,
+  Request,
+  Both,
+}
+
+fn value_type(value: &Unknown) -> ValueType {
+  value.get_type().unwrap_or(ValueType::Unknown)
+}
+
+fn type_name(value: &Unknown) -> &'static str {
+  match value_type(value) {
+    ValueType::Undefined => "undefined",
+    ValueType::Null => "null",
+    ValueType::Boolean => "a boolean",
+    ValueType::Number => "a number",
+    ValueType::String => "a string",
+    ValueType::Symbol => "a symbol",
+    ValueType::Object => "an object",
+    ValueType::Function => "a function",
+    _ => "an unsupported value",
+  }
+}
+
+fn is_absent(value: &Unknown) -> bool {
+  matches!(value_type(value), ValueType::Undefined | ValueType::Null)
+}
+
+/// A string argument. The value itself is never echoed (it could be a token).
+pub fn string(name: &str, value: &Unknown) -> Result<String> {
+  if value_type(value) != ValueType::String {
+    return Err(LdError::invalid(format!(
+      "{name} must be a string, got {}",
+      type_name(value)
+    )));
+  }
+  // SAFETY: the type was checked just above.
+  unsafe { value.cast::<String>() }
+    .map_err(|_| LdError::invalid(format!("{name} must be a valid string")))
+}
+
+/// A project or flag key: a non-empty string.
+pub fn key(name: &str, value: &Unknown) -> Result<String> {
+  let key = string(name, value)?;
+  crate::config::validate_key(name, &key)?;
+  Ok(key)
+}
+
+fn number(name: &str, value: &Unknown) -> Result<f64> {
+  if value_type(value) != ValueType::Number {
+    return Err(LdError::invalid(format!(
+      "{name} must be a number, got {}",
+      type_name(value)
+    )));
+  }
+  // SAFETY: the type was checked just above.
+  unsafe { value.cast::<f64>() }.map_err(|_| LdError::invalid(format!("{name} must be a number")))
+}
+
+/// A phase index: an integer from 0 to 4294967295, never wrapped.
+pub fn phase(name: &str, value: &Unknown) -> Result<u32> {
+  patch::phase_from_f64(name, number(name, value)?)
+}
+
+pub fn boolean(name: &str, value: &Unknown) -> Result<bool> {
+  if value_type(value) != ValueType::Boolean {
+    return Err(LdError::invalid(format!(
+      "{name} must be a boolean, got {}",
+      type_name(value)
+    )));
+  }
+  // SAFETY: the type was checked just above.
+  unsafe { value.cast::<bool>() }.map_err(|_| LdError::invalid(format!("{name} must be a boolean")))
+}
+
+fn integer_in(name: &str, value: &Unknown, min: u64, max: u64) -> Result<u64> {
+  let n = number(name, value)?;
+  if !n.is_finite() || n.fract() != 0.0 || n < min as f64 || n > max as f64 {
+    return Err(LdError::invalid(format!(
+      "{name} must be an integer from {min} to {max}, got {n}"
+    )));
+  }
+  Ok(n as u64)
+}
+
+/// A JSON Patch given as a JavaScript array of operations.
+pub fn patch_ops(env: &Env, name: &str, value: &Unknown) -> Result<Vec<PatchOperation>> {
+  if !value.is_array().unwrap_or(false) {
+    return Err(LdError::invalid(format!(
+      "{name} must be an array of operations, got {}",
+      type_name(value)
+    )));
+  }
+  let json: serde_json::Value = env
+    .from_js_value(value.to_unknown())
+    .map_err(|e| LdError::invalid(format!("{name} is not JSON-compatible: {}", e.reason)))?;
+  patch::parse_patch(name, &json)
+}
+
+/// Reads an options object. `undefined` and `null` mean no options.
+pub fn call_options<'env>(
+  name: &str,
+  value: Option<Unknown<'env>>,
+  accept: Accept,
+) -> Result<CallOptions<'env>> {
+  let mut out = CallOptions::default();
+  let Some(value) = value.filter(|v| !is_absent(v)) else {
+    return Ok(out);
+  };
+  if value_type(&value) != ValueType::Object || value.is_array().unwrap_or(false) {
+    return Err(LdError::invalid(format!(
+      "{name} must be an object, got {}",
+      type_name(&value)
+    )));
+  }
+  // SAFETY: checked to be an object above.
+  let object = unsafe { value.cast::<Object>() }
+    .map_err(|_| LdError::invalid(format!("{name} must be an object")))?;
+  let field = |key: &str| -> Result<Option<Unknown<'env>>> {
+    let v: Unknown<'env> = object
+      .get_named_property(key)
+      .map_err(|_| LdError::invalid(format!("{name}.{key} could not be read")))?;
+    Ok((!is_absent(&v)).then_some(v))
+  };
+  let client = matches!(accept, Accept::Client | Accept::Both);
+  let request = matches!(accept, Accept::Request | Accept::Both);
+  if client {
+    if let Some(v) = field("apiKey")? {
+      let key = string(&format!("{name}.apiKey"), &v)?;
+      let key = key.trim();
+      if key.is_empty() || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(LdError::invalid(format!(
+          "{name}.apiKey must be a non-empty token of visible ASCII characters"
+        )));
+      }
+      out.client.api_key = Some(Secret::new(key));
+    }
+    if let Some(v) = field("baseUrl")? {
+      out.client.base_url = Some(string(&format!("{name}.baseUrl"), &v)?);
+    }
+    if let Some(v) = field("userAgent")? {
+      let ua = string(&format!("{name}.userAgent"), &v)?;
+      if !ua.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+        return Err(LdError::invalid(format!(
+          "{name}.userAgent must hold only visible ASCII characters and spaces"
+        )));
+      }
+      out.client.user_agent = Some(ua);
+    }
+  }
+  let timeout = field("timeoutMs")?
+    .map(|v| integer_in(&format!("{name}.timeoutMs"), &v, 1, MAX_TIMEOUT_MS))
+    .transpose()?;
+  let retries = field("maxRetries")?
+    .map(|v| {
+      integer_in(
+        &format!("{name}.maxRetries"),
+        &v,
+        0,
+        MAX_RETRIES_LIMIT.into(),
+      )
+    })
+    .transpose()?
+    .map(|n| n as u32);
+  // Module-level calls take these per call, so one shared client serves every value.
+  if accept == Accept::Client {
+    out.client.timeout_ms = timeout;
+    out.client.max_retries = retries;
+  } else {
+    out.request.timeout_ms = timeout;
+    out.request.max_retries = retries;
+  }
+  if request {
+    if let Some(v) = field("signal")? {
+      out.signal = Some(abort_signal(&format!("{name}.signal"), &v)?);
+    }
+  }
+  Ok(out)
+}
+
+fn abort_signal<'env>(name: &str, value: &Unknown<'env>) -> Result<Object<'env>> {
+  let not_signal = || LdError::invalid(format!("{name} must be an AbortSignal"));
+  if value_type(value) != ValueType::Object {
+    return Err(not_signal());
+  }
+  // SAFETY: checked to be an object above.
+  let object =
+    unsafe { Object::from_napi_value(value.value().env, value.raw()) }.map_err(|_| not_signal())?;
+  let has_shape = object
+    .get_named_property::<Unknown>("aborted")
+    .is_ok_and(|v| value_type(&v) == ValueType::Boolean)
+    && object
+      .get_named_property::<Unknown>("addEventListener")
+      .is_ok_and(|v| value_type(&v) == ValueType::Function);
+  if has_shape {
+    Ok(object)
+  } else {
+    Err(not_signal())
+  }
+}
