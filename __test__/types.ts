@@ -1,0 +1,72 @@
+// Compiled with `tsc --noEmit --strict` by `npm test`: the public types must accept real use
+// and reject misuse.
+import {
+  ReleaseClient,
+  completePhase,
+  getRelease,
+  patchRelease,
+  phasePatch,
+  previewRequest,
+  reopenPhase,
+  type LaunchDarklyError,
+  type LaunchDarklyErrorCode,
+  type PatchOperation,
+  type Release,
+  type ReleasePhase,
+} from '../index.js'
+
+async function useTheApi(signal: AbortSignal): Promise<number> {
+  const client = new ReleaseClient({ apiKey: 'api-x', baseUrl: 'http://127.0.0.1:1', timeoutMs: 1000, maxRetries: 0, userAgent: 'ci' })
+  const release: Release = await client.completePhase('web', 'checkout', 0, { signal, timeoutMs: 500 })
+  const phase: ReleasePhase | undefined = release.phases[0]
+  const done: boolean | undefined = phase?.complete
+  const created: number | undefined = phase?._creationDate
+  const by: string | undefined = phase?._completedBy?.member?.email ?? phase?._completedBy?.token?.name
+  const variation: string | null | undefined = release._releaseVariationId
+  const config: Record<string, unknown> | undefined = phase?.configuration
+  void [done, created, by, variation, config]
+
+  await client.reopenPhase('web', 'checkout', 1)
+  await client.getRelease('web', 'checkout')
+  const ops: PatchOperation[] = phasePatch(2, true)
+  await client.patchRelease('web', 'checkout', ops, { maxRetries: 1 })
+  await completePhase('web', 'checkout', 0, { apiKey: 'api-x', signal })
+  await reopenPhase('web', 'checkout', 0)
+  await patchRelease('web', 'checkout', [{ op: 'replace', path: '/phases/0/complete', value: true }])
+  await getRelease('web', 'checkout', { baseUrl: 'https://app.launchdarkly.us' })
+  const preview = previewRequest('PATCH', 'web', 'checkout', ops, { apiKey: 'api-x' })
+  const header: string | undefined = preview.headers['Authorization']
+  void header
+
+  // @ts-expect-error the phase is a number
+  await client.completePhase('web', 'checkout', '0')
+  // @ts-expect-error options are typed
+  new ReleaseClient({ apiKey: 1 })
+  // @ts-expect-error previewRequest only knows GET and PATCH
+  previewRequest('DELETE', 'web', 'checkout')
+  // @ts-expect-error `_version` is a number, not a string
+  const version: string = release._version
+  void version
+
+  return release._version
+}
+
+function describe(err: unknown): string {
+  const e = err as LaunchDarklyError | { name: 'AbortError'; code: 'ABORT_ERR' }
+  if (e.name === 'AbortError') return 'aborted'
+  switch (e.code) {
+    case 'ERR_LD_RATE_LIMITED':
+      return `wait ${e.retryAfterMs ?? 0} ms`
+    case 'ERR_LD_NOT_FOUND':
+      return `missing (${e.status}, ${e.apiCode})`
+    default: {
+      const code: LaunchDarklyErrorCode = e.code
+      // @ts-expect-error not a code the library raises
+      const wrong: LaunchDarklyErrorCode = 'ERR_LD_SOMETHING_ELSE'
+      return `${code} after ${e.attempts} attempts ${wrong}`
+    }
+  }
+}
+
+void useTheApi
+void describe
