@@ -46,6 +46,11 @@ export interface AbortError extends Error {
   cause?: unknown
 }
 
+/** The outcome of one item of `completePhases`, in input order. */
+export type BulkResult =
+  | { ok: true; release: Release }
+  | { ok: false; error: LaunchDarklyError }
+
 /** Links to related resources, by relation name. */
 export type Links = Record<string, Link>
 
@@ -81,6 +86,13 @@ export declare class ReleaseClient {
    * operations before anything is sent.
    */
   patchRelease(projectKey: string, flagKey: string, patch: PatchOperation[], options?: RequestOptions): Promise<Release>
+  /**
+   * Marks many phases complete (or, with `complete: false`, incomplete) through this
+   * client's one connection pool and rate-limit gate. Resolves to one result per item,
+   * in input order; a failing item never rejects the batch. Rejects only for a bad
+   * `items` or option, or with an `AbortError` when `signal` aborts the rest of the run.
+   */
+  completePhases(items: PhaseItem[], options?: BulkOptions & RequestOptions): Promise<BulkResult[]>
   /** Reads the flag's release (`GET`, same path). */
   getRelease(projectKey: string, flagKey: string, options?: RequestOptions): Promise<Release>
 }
@@ -97,6 +109,14 @@ export interface AudienceConfiguration {
   notifyTeamKeys?: Array<string>
   /** The configuration for the release guardian. */
   releaseGuardianConfiguration?: ReleaseGuardianConfiguration
+}
+
+/** Settings of a bulk run. */
+export interface BulkOptions {
+  /** How many requests may be in flight at once. Default 8. */
+  concurrency?: number
+  /** Called after each item with the number of items done and the total. */
+  onProgress?: (done: number, total: number) => void
 }
 
 /** Settings of a client. Every field is optional. */
@@ -132,6 +152,12 @@ export interface CompletedBy {
  * Clients are shared between calls with the same settings.
  */
 export declare function completePhase(projectKey: string, flagKey: string, phase: number, options?: ClientOptions & RequestOptions): Promise<Release>
+
+/**
+ * Marks many phases complete with a shared client built from `options` and the
+ * environment. See `ReleaseClient.completePhases`.
+ */
+export declare function completePhases(items: PhaseItem[], options?: ClientOptions & BulkOptions & RequestOptions): Promise<BulkResult[]>
 
 /** An environment, as summarised in a release. */
 export interface EnvironmentSummary {
@@ -186,6 +212,16 @@ export interface PatchOperation {
 
 /** Sends a JSON Patch with a shared client built from `options` and the environment. */
 export declare function patchRelease(projectKey: string, flagKey: string, patch: PatchOperation[], options?: ClientOptions & RequestOptions): Promise<Release>
+
+/** One item of a bulk run. */
+export interface PhaseItem {
+  projectKey: string
+  flagKey: string
+  /** The 0-based phase index */
+  phase: number
+  /** `true` (the default) marks the phase complete, `false` reopens it */
+  complete?: boolean
+}
 
 /** The patch that marks `phase` complete or incomplete. Pure: sends nothing. */
 export declare function phasePatch(phase: number, complete: boolean): Array<PatchOperation>

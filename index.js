@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.ReleaseClient = nativeBinding.ReleaseClient
 module.exports.completePhase = nativeBinding.completePhase
+module.exports.completePhases = nativeBinding.completePhases
 module.exports.getRelease = nativeBinding.getRelease
 module.exports.patchRelease = nativeBinding.patchRelease
 module.exports.phasePatch = nativeBinding.phasePatch

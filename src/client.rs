@@ -1,7 +1,6 @@
 //! HTTP: one connection pool per client, the exact headers, retries and limits.
 
-use std::future::Future;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
@@ -9,6 +8,7 @@ use reqwest::{Method, Url};
 
 use crate::config::{ClientConfig, RequestOptions};
 use crate::error::{ErrorCode, LdError, Result};
+use crate::limiter::{Limiter, Observation};
 use crate::patch::PatchOperation;
 use crate::release::{decode_release, Release};
 
@@ -68,11 +68,12 @@ pub struct RequestPreview {
   pub body: Option<String>,
 }
 
-/// A client: one connection pool and one configuration.
+/// A client: one connection pool, one rate-limit gate and one configuration.
 #[derive(Debug, Clone)]
 pub struct Client {
   http: reqwest::Client,
   config: ClientConfig,
+  limiter: Arc<Limiter>,
 }
 
 fn install_crypto_provider() {
@@ -98,7 +99,11 @@ impl Client {
           format!("could not build HTTP client: {e}"),
         )
       })?;
-    Ok(Client { http, config })
+    Ok(Client {
+      http,
+      config,
+      limiter: Arc::new(Limiter::new()),
+    })
   }
 
   pub fn config(&self) -> &ClientConfig {
@@ -149,22 +154,14 @@ impl Client {
     }
   }
 
-  /// Sends the request, retrying as documented, and decodes the Release.
-  /// `cancel` resolving aborts the call at once, whatever it is doing.
+  /// Sends the request, retrying as documented, and decodes the Release. Dropping the
+  /// future cancels the call at once, closing the connection it was using.
   pub async fn send_release(
     &self,
     request: PreparedRequest,
     options: RequestOptions,
-    cancel: impl Future<Output = ()>,
   ) -> Result<Release> {
-    tokio::select! {
-      biased;
-      () = cancel => Err(LdError::aborted()),
-      result = self.run(&request, options) => result,
-    }
-  }
-
-  async fn run(&self, request: &PreparedRequest, options: RequestOptions) -> Result<Release> {
+    let request = &request;
     let headers = self.headers(request.body.is_some())?;
     let timeout = options
       .timeout_ms
@@ -173,6 +170,7 @@ impl Client {
     let mut attempts: u32 = 0;
     loop {
       attempts += 1;
+      let permit = self.limiter.acquire().await;
       let outcome = match tokio::time::timeout(timeout, self.attempt(request, &headers)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(AttemptError::Timeout),
@@ -180,6 +178,7 @@ impl Client {
       let retries_left = attempts <= max_retries;
       let (mut error, wait) = match outcome {
         Ok(answer) if (200..300).contains(&answer.status) => {
+          permit.observe(Observation::from_headers(&answer.headers, now_ms()));
           return decode_release(&answer.body, answer.status).map_err(|mut e| {
             e.attempts = attempts;
             e
@@ -188,7 +187,16 @@ impl Client {
         Ok(answer) => {
           let error = http_error(request, &answer);
           let retryable = is_retryable_status(answer.status);
-          let advised = advised_wait_ms(&answer.headers, now_ms());
+          let now = now_ms();
+          let advised = advised_wait_ms(&answer.headers, now);
+          let mut seen = Observation::from_headers(&answer.headers, now);
+          if answer.status == 429 {
+            let pause = advised
+              .unwrap_or_else(|| backoff_ms(attempts))
+              .min(MAX_WAIT_MS);
+            seen.pause = Some(Duration::from_millis(pause));
+          }
+          permit.observe(seen);
           if answer.status == 429 {
             let error = LdError {
               retry_after_ms: Some(advised.unwrap_or_else(|| backoff_ms(attempts))),

@@ -5,25 +5,28 @@
 //! (`options`), runs the core (`client`) on the runtime, and turns `LdError` into
 //! JavaScript errors with a stable `code`.
 
+pub mod bulk;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod limiter;
 pub mod options;
 pub mod patch;
 pub mod release;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use napi::bindgen_prelude::{FnArgs, Function, JsObjectValue, Object, PromiseRaw};
+use napi::bindgen_prelude::{FnArgs, Function, JsObjectValue, Object, PromiseRaw, ToNapiValue};
 use napi::{Env, JsValue, Status, Unknown, UnknownRef};
 use napi_derive::napi;
 use reqwest::Method;
 
 use crate::client::{Client, PreparedRequest};
 use crate::config::{ClientConfig, ClientOptions};
-use crate::error::LdError;
+use crate::error::{ErrorCode, LdError};
 use crate::options::{Accept, CallOptions};
 use crate::patch::PatchOperation as CorePatchOperation;
 use crate::release::Release;
@@ -83,6 +86,27 @@ pub struct RequestOptionsType {
   pub max_retries: Option<u32>,
 }
 
+/// One item of a bulk run.
+#[napi(object, object_to_js = false)]
+pub struct PhaseItem {
+  pub project_key: String,
+  pub flag_key: String,
+  /// The 0-based phase index
+  pub phase: u32,
+  /// `true` (the default) marks the phase complete, `false` reopens it
+  pub complete: Option<bool>,
+}
+
+/// Settings of a bulk run.
+#[napi(object, object_to_js = false, js_name = "BulkOptions")]
+pub struct BulkOptionsType {
+  /// How many requests may be in flight at once. Default 8.
+  pub concurrency: Option<u32>,
+  /// Called after each item with the number of items done and the total.
+  #[napi(ts_type = "(done: number, total: number) => void")]
+  pub on_progress: Option<Unknown<'static>>,
+}
+
 /// A request as it would be sent, with the access token masked.
 #[napi(object, object_from_js = false)]
 pub struct RequestPreview {
@@ -134,13 +158,7 @@ impl ReleaseClient {
     options: Option<Unknown<'env>>,
   ) -> napi::Result<PromiseRaw<'env, Release>> {
     let prepared = phase_call(&self.inner, &project_key, &flag_key, &phase, true);
-    send(
-      env,
-      prepared,
-      options,
-      Accept::Request,
-      Some(self.inner.clone()),
-    )
+    send(env, prepared, options, self.inner.clone())
   }
 
   /// Marks phase `phase` (0-based) of the flag's release incomplete (`"value": false`).
@@ -157,13 +175,7 @@ impl ReleaseClient {
     options: Option<Unknown<'env>>,
   ) -> napi::Result<PromiseRaw<'env, Release>> {
     let prepared = phase_call(&self.inner, &project_key, &flag_key, &phase, false);
-    send(
-      env,
-      prepared,
-      options,
-      Accept::Request,
-      Some(self.inner.clone()),
-    )
+    send(env, prepared, options, self.inner.clone())
   }
 
   /// Sends a JSON Patch to the flag's release. The operations are validated as RFC 6902
@@ -181,9 +193,26 @@ impl ReleaseClient {
     options: Option<Unknown<'env>>,
   ) -> napi::Result<PromiseRaw<'env, Release>> {
     let prepared = patch_call(env, &self.inner, &project_key, &flag_key, &patch);
-    send(
+    send(env, prepared, options, self.inner.clone())
+  }
+
+  /// Marks many phases complete (or, with `complete: false`, incomplete) through this
+  /// client's one connection pool and rate-limit gate. Resolves to one result per item,
+  /// in input order; a failing item never rejects the batch. Rejects only for a bad
+  /// `items` or option, or with an `AbortError` when `signal` aborts the rest of the run.
+  #[napi(
+    ts_args_type = "items: PhaseItem[], options?: BulkOptions & RequestOptions",
+    ts_return_type = "Promise<BulkResult[]>"
+  )]
+  pub fn complete_phases<'env>(
+    &self,
+    env: &'env Env,
+    items: Unknown,
+    options: Option<Unknown<'env>>,
+  ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+    bulk_call(
       env,
-      prepared,
+      items,
       options,
       Accept::Request,
       Some(self.inner.clone()),
@@ -203,13 +232,7 @@ impl ReleaseClient {
     options: Option<Unknown<'env>>,
   ) -> napi::Result<PromiseRaw<'env, Release>> {
     let prepared = get_call(&self.inner, &project_key, &flag_key);
-    send(
-      env,
-      prepared,
-      options,
-      Accept::Request,
-      Some(self.inner.clone()),
-    )
+    send(env, prepared, options, self.inner.clone())
   }
 }
 
@@ -279,6 +302,20 @@ pub fn get_release<'env>(
   module_call(env, options, |client| {
     get_call(client, &project_key, &flag_key)
   })
+}
+
+/// Marks many phases complete with a shared client built from `options` and the
+/// environment. See `ReleaseClient.completePhases`.
+#[napi(
+  ts_args_type = "items: PhaseItem[], options?: ClientOptions & BulkOptions & RequestOptions",
+  ts_return_type = "Promise<BulkResult[]>"
+)]
+pub fn complete_phases<'env>(
+  env: &'env Env,
+  items: Unknown,
+  options: Option<Unknown<'env>>,
+) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+  bulk_call(env, items, options, Accept::Both, None)
 }
 
 /// The patch that marks `phase` complete or incomplete. Pure: sends nothing.
@@ -414,45 +451,33 @@ fn module_call<'env>(
   options: Option<Unknown<'env>>,
   prepare: impl FnOnce(&Client) -> Result<PreparedRequest, LdError>,
 ) -> napi::Result<PromiseRaw<'env, Release>> {
-  let opts = match options::call_options("options", options, Accept::Both) {
-    Ok(opts) => opts,
-    Err(e) => return reject(env, e),
-  };
-  let client = match shared_client(&opts.client) {
-    Ok(client) => client,
-    Err(e) => return reject(env, e),
-  };
-  let prepared = prepare(&client);
-  run(env, prepared, opts, client)
+  let setup = options::call_options("options", options, Accept::Both).and_then(|opts| {
+    let client = shared_client(&opts.client)?;
+    Ok((opts, client))
+  });
+  match setup {
+    Ok((opts, client)) => {
+      let prepared = prepare(&client);
+      single(env, prepared, opts, client)
+    }
+    Err(e) => reject(env, e),
+  }
 }
 
+/// A call of a `ReleaseClient` method.
 fn send<'env>(
   env: &'env Env,
   prepared: Result<PreparedRequest, LdError>,
   options: Option<Unknown<'env>>,
-  accept: Accept,
-  client: Option<Arc<Client>>,
+  client: Arc<Client>,
 ) -> napi::Result<PromiseRaw<'env, Release>> {
-  let opts = match options::call_options("options", options, accept) {
-    Ok(opts) => opts,
-    Err(e) => return reject(env, e),
-  };
-  match client {
-    Some(client) => run(env, prepared, opts, client),
-    None => reject(env, LdError::invalid("no client")),
+  match options::call_options("options", options, Accept::Request) {
+    Ok(opts) => single(env, prepared, opts, client),
+    Err(e) => reject(env, e),
   }
 }
 
-fn reject<'env>(env: &'env Env, error: LdError) -> napi::Result<PromiseRaw<'env, Release>> {
-  env.spawn_future_with_callback(
-    async move { Ok(Err::<Release, _>(error)) },
-    |env, result| result.map_err(|e| throwable(env, &e, None)),
-  )
-}
-
-/// Starts the request on the runtime. With a signal, an `abort` listener cancels the
-/// request future (closing its connection); the listener is removed when the call ends.
-fn run<'env>(
+fn single<'env>(
   env: &'env Env,
   prepared: Result<PreparedRequest, LdError>,
   opts: CallOptions<'env>,
@@ -463,29 +488,121 @@ fn run<'env>(
     Err(e) => return reject(env, e),
   };
   let request_options = opts.request;
-  let Some(signal) = opts.signal else {
-    return env.spawn_future_with_callback(
-      async move {
-        Ok(
-          client
-            .send_release(request, request_options, std::future::pending())
-            .await,
+  spawn_call(
+    env,
+    opts.signal,
+    async move { client.send_release(request, request_options).await },
+    |_env, release| Ok(release),
+  )
+}
+
+/// `completePhases`, on a client (`client` given) or module-level.
+fn bulk_call<'env>(
+  env: &'env Env,
+  items: Unknown,
+  options: Option<Unknown<'env>>,
+  accept: Accept,
+  client: Option<Arc<Client>>,
+) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+  let setup = (|| {
+    let opts = options::call_options("options", options, accept)?;
+    let bulk = options::bulk_options("options", options)?;
+    let client = match client {
+      Some(client) => client,
+      None => shared_client(&opts.client)?,
+    };
+    client.config().require_api_key()?;
+    let requests = options::phase_items("items", &items, |project, flag, phase, complete| {
+      let ops = patch::phase_patch(phase, complete);
+      PreparedRequest::release(client.config(), Method::PATCH, project, flag, Some(&ops))
+    })?;
+    Ok((opts, bulk, client, requests))
+  })();
+  let (opts, bulk, client, requests) = match setup {
+    Ok(setup) => setup,
+    Err(e) => return reject(env, e),
+  };
+  let request_options = opts.request;
+  spawn_call(
+    env,
+    opts.signal,
+    async move {
+      Ok(
+        bulk::run(
+          client,
+          requests,
+          bulk.concurrency,
+          request_options,
+          bulk.progress,
         )
-      },
-      |env, result| result.map_err(|e| throwable(env, &e, None)),
-    );
+        .await,
+      )
+    },
+    |env, results| {
+      let mut array = env.create_array(results.len() as u32)?;
+      for (index, result) in results.into_iter().enumerate() {
+        let mut item = Object::new(env)?;
+        match result {
+          Ok(release) => {
+            item.set("ok", true)?;
+            item.set("release", release)?;
+          }
+          Err(error) => {
+            item.set("ok", false)?;
+            item.set("error", error_object(env, &error, None)?)?;
+          }
+        }
+        array.set(index as u32, item)?;
+      }
+      Ok(array.to_unknown())
+    },
+  )
+}
+
+/// A promise that rejects with `error`.
+fn reject<'env, V: ToNapiValue>(
+  env: &'env Env,
+  error: LdError,
+) -> napi::Result<PromiseRaw<'env, V>> {
+  env.spawn_future_with_callback(async move { Ok(error) }, |env, error| {
+    Err(throwable(env, &error, None))
+  })
+}
+
+/// Runs `work` on the runtime and settles a promise with `finish`'s value or the error.
+/// With a signal, an `abort` listener drops `work` at once (closing any connection it
+/// holds) and rejects with an `AbortError`; the listener is removed when the call ends.
+/// An already-aborted signal runs nothing.
+fn spawn_call<'env, T, V>(
+  env: &'env Env,
+  signal: Option<Object<'env>>,
+  work: impl Future<Output = Result<T, LdError>> + Send + 'static,
+  finish: impl FnOnce(&'env Env, T) -> napi::Result<V> + 'static,
+) -> napi::Result<PromiseRaw<'env, V>>
+where
+  T: Send + 'static,
+  V: ToNapiValue,
+{
+  let Some(signal) = signal else {
+    return env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, result| {
+      result
+        .map_err(|e| throwable(env, &e, None))
+        .and_then(|t| finish(env, t))
+    });
   };
   if signal
     .get_named_property::<bool>("aborted")
     .unwrap_or(false)
   {
-    let reason = signal.get_named_property::<Unknown>("reason").ok();
-    let error = LdError::aborted();
+    let reason = signal
+      .get_named_property::<Unknown>("reason")?
+      .create_ref()?;
     return env.spawn_future_with_callback(
-      async move { Ok(Err::<Release, _>(error)) },
-      move |env, result: Result<Release, LdError>| {
-        let _ = reason;
-        result.map_err(|e| throwable(env, &e, None))
+      async move { Ok(LdError::aborted()) },
+      move |env, error| {
+        let cause = reason.get_value(env).ok();
+        let _ = reason.unref(env);
+        Err(throwable(env, &error, cause.as_ref()))
       },
     );
   }
@@ -510,11 +627,17 @@ fn run<'env>(
           std::future::pending::<()>().await;
         }
       };
-      Ok(client.send_release(request, request_options, cancel).await)
+      Ok(tokio::select! {
+        biased;
+        () = cancel => Err(LdError::aborted()),
+        result = work => result,
+      })
     },
     move |env, result| {
       let cause = release_listener(env, signal_ref, listener_ref);
-      result.map_err(|e| throwable(env, &e, cause.as_ref()))
+      result
+        .map_err(|e| throwable(env, &e, cause.as_ref()))
+        .and_then(|t| finish(env, t))
     },
   )
 }
@@ -538,35 +661,41 @@ fn release_listener<'env>(
   reason.ok()
 }
 
-/// The JavaScript error for an `LdError`, as a `napi::Error` that throws or rejects with
-/// exactly that object: `name`, `code`, and `status`, `apiCode`, `apiMessage`,
-/// `retryAfterMs`, `attempts` where they apply.
+/// The JavaScript error for an `LdError`: `name`, `code`, and `status`, `apiCode`,
+/// `apiMessage`, `retryAfterMs`, `attempts` where they apply; `cause` on an abort.
+fn error_object<'env>(
+  env: &'env Env,
+  error: &LdError,
+  cause: Option<&Unknown>,
+) -> napi::Result<Object<'env>> {
+  let mut object = env.create_error(napi::Error::new(Status::GenericFailure, &error.message))?;
+  object.set("name", error.name())?;
+  object.set("code", error.code.as_str())?;
+  if let Some(status) = error.status {
+    object.set("status", u32::from(status))?;
+  }
+  if let Some(api_code) = &error.api_code {
+    object.set("apiCode", api_code.as_str())?;
+  }
+  if let Some(api_message) = &error.api_message {
+    object.set("apiMessage", api_message.as_str())?;
+  }
+  if let Some(ms) = error.retry_after_ms {
+    object.set("retryAfterMs", ms as f64)?;
+  }
+  if error.code != ErrorCode::Aborted || error.attempts > 0 {
+    object.set("attempts", error.attempts)?;
+  }
+  if let Some(cause) = cause.filter(|_| error.code == ErrorCode::Aborted) {
+    object.set("cause", *cause)?;
+  }
+  Ok(object)
+}
+
+/// `error_object` as a `napi::Error` that throws or rejects with exactly that object.
 fn throwable(env: &Env, error: &LdError, cause: Option<&Unknown>) -> napi::Error {
-  let build = || -> napi::Result<napi::Error> {
-    let mut object = env.create_error(napi::Error::new(Status::GenericFailure, &error.message))?;
-    object.set("name", error.name())?;
-    object.set("code", error.code.as_str())?;
-    if let Some(status) = error.status {
-      object.set("status", u32::from(status))?;
-    }
-    if let Some(api_code) = &error.api_code {
-      object.set("apiCode", api_code.as_str())?;
-    }
-    if let Some(api_message) = &error.api_message {
-      object.set("apiMessage", api_message.as_str())?;
-    }
-    if let Some(ms) = error.retry_after_ms {
-      object.set("retryAfterMs", ms as f64)?;
-    }
-    if error.code != error::ErrorCode::Aborted || error.attempts > 0 {
-      object.set("attempts", error.attempts)?;
-    }
-    if let Some(cause) = cause {
-      if error.code == error::ErrorCode::Aborted {
-        object.set("cause", *cause)?;
-      }
-    }
-    Ok(napi::Error::from(object.to_unknown()))
-  };
-  build().unwrap_or_else(|e| e)
+  match error_object(env, error, cause) {
+    Ok(object) => napi::Error::from(object.to_unknown()),
+    Err(e) => e,
+  }
 }

@@ -1,8 +1,13 @@
 //! JavaScript values to core types, converted once per call. Every failure here is an
 //! `ERR_LD_INVALID_ARGUMENT` naming the argument, raised before anything is sent.
 
-use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object};
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Array, FnArgs, FromNapiValue, Function, JsObjectValue, Object};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, JsValue, Unknown, ValueType};
+
+use crate::client::PreparedRequest;
 
 use crate::config::{ClientOptions, RequestOptions, Secret, MAX_RETRIES_LIMIT, MAX_TIMEOUT_MS};
 use crate::error::{LdError, Result};
@@ -217,4 +222,111 @@ fn abort_signal<'env>(name: &str, value: &Unknown<'env>) -> Result<Object<'env>>
   } else {
     Err(not_signal())
   }
+}
+
+/// Settings of a bulk run, read from the same options object as the call's.
+pub struct BulkSettings {
+  pub concurrency: usize,
+  pub progress: Option<crate::bulk::Progress>,
+}
+
+/// Reads `concurrency` and `onProgress` from an options object (already checked to be
+/// an object, or absent, by `call_options`).
+pub fn bulk_options(name: &str, value: Option<Unknown>) -> Result<BulkSettings> {
+  let mut settings = BulkSettings {
+    concurrency: crate::bulk::DEFAULT_CONCURRENCY,
+    progress: None,
+  };
+  let Some(value) = value.filter(|v| !is_absent(v)) else {
+    return Ok(settings);
+  };
+  // SAFETY: `call_options` checked that it is an object.
+  let object = unsafe { value.cast::<Object>() }
+    .map_err(|_| LdError::invalid(format!("{name} must be an object")))?;
+  let field = |key: &str| -> Result<Option<Unknown>> {
+    let v: Unknown = object
+      .get_named_property(key)
+      .map_err(|_| LdError::invalid(format!("{name}.{key} could not be read")))?;
+    Ok((!is_absent(&v)).then_some(v))
+  };
+  if let Some(v) = field("concurrency")? {
+    let max = crate::bulk::MAX_CONCURRENCY as u64;
+    settings.concurrency = integer_in(&format!("{name}.concurrency"), &v, 1, max)? as usize;
+  }
+  if let Some(v) = field("onProgress")? {
+    if value_type(&v) != ValueType::Function {
+      return Err(LdError::invalid(format!(
+        "{name}.onProgress must be a function, got {}",
+        type_name(&v)
+      )));
+    }
+    let build = || -> napi::Result<crate::bulk::Progress> {
+      // SAFETY: checked to be a function above.
+      let callback: Function<FnArgs<(u32, u32)>, Unknown> = unsafe { v.cast() }?;
+      let tsfn = callback
+        .build_threadsafe_function::<FnArgs<(u32, u32)>>()
+        .build()?;
+      Ok(Arc::new(move |done: usize, total: usize| {
+        tsfn.call(
+          (done as u32, total as u32).into(),
+          ThreadsafeFunctionCallMode::NonBlocking,
+        );
+      }))
+    };
+    settings.progress = Some(build().map_err(|e| {
+      LdError::invalid(format!("{name}.onProgress could not be used: {}", e.reason))
+    })?);
+  }
+  Ok(settings)
+}
+
+/// Reads `items` (`{ projectKey, flagKey, phase, complete? }[]`) and prepares each with
+/// `prepare`. A bad item becomes that item's error; only a non-array fails the whole call.
+pub fn phase_items(
+  name: &str,
+  value: &Unknown,
+  prepare: impl Fn(&str, &str, u32, bool) -> Result<PreparedRequest>,
+) -> Result<Vec<Result<PreparedRequest>>> {
+  if !value.is_array().unwrap_or(false) {
+    return Err(LdError::invalid(format!(
+      "{name} must be an array of {{ projectKey, flagKey, phase }}, got {}",
+      type_name(value)
+    )));
+  }
+  // SAFETY: checked to be an array above.
+  let array = unsafe { value.cast::<Array>() }
+    .map_err(|_| LdError::invalid(format!("{name} must be an array")))?;
+  let item = |index: u32| -> Result<PreparedRequest> {
+    let at = format!("{name}[{index}]");
+    let element: Unknown = array
+      .get(index)
+      .ok()
+      .flatten()
+      .ok_or_else(|| LdError::invalid(format!("{at} could not be read")))?;
+    if value_type(&element) != ValueType::Object {
+      return Err(LdError::invalid(format!(
+        "{at} must be an object, got {}",
+        type_name(&element)
+      )));
+    }
+    // SAFETY: checked to be an object above.
+    let object = unsafe { element.cast::<Object>() }
+      .map_err(|_| LdError::invalid(format!("{at} must be an object")))?;
+    let field = |key: &str| -> Result<Unknown> {
+      object
+        .get_named_property(key)
+        .map_err(|_| LdError::invalid(format!("{at}.{key} could not be read")))
+    };
+    let project = self::key(&format!("{at}.projectKey"), &field("projectKey")?)?;
+    let flag = self::key(&format!("{at}.flagKey"), &field("flagKey")?)?;
+    let phase = self::phase(&format!("{at}.phase"), &field("phase")?)?;
+    let complete = field("complete")?;
+    let complete = if is_absent(&complete) {
+      true
+    } else {
+      boolean(&format!("{at}.complete"), &complete)?
+    };
+    prepare(&project, &flag, phase, complete)
+  };
+  Ok((0..array.len()).map(item).collect())
 }

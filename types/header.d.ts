@@ -46,6 +46,11 @@ export interface AbortError extends Error {
   cause?: unknown
 }
 
+/** The outcome of one item of `completePhases`, in input order. */
+export type BulkResult =
+  | { ok: true; release: Release }
+  | { ok: false; error: LaunchDarklyError }
+
 /** Links to related resources, by relation name. */
 export type Links = Record<string, Link>
 

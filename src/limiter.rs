@@ -1,0 +1,350 @@
+//! One gate per client for LaunchDarkly's rate limits.
+//!
+//! Every request of a client passes through its `Limiter` before it is sent. The gate
+//! learns the budget of the current window from `X-Ratelimit-Route-Remaining`,
+//! `X-Ratelimit-Global-Remaining` and `X-Ratelimit-Reset`; when the budget is spent,
+//! requests wait for the reset instead of being sent to collect 429s. A 429 pauses every
+//! request of the client. Without headers the gate stays open and callers fall back to
+//! their own backoff.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+
+/// Answers of an older window that arrive late are recognised with this tolerance.
+const SAME_WINDOW: Duration = Duration::from_millis(50);
+/// Waits for a reset end a little after it, so the server has surely moved on.
+const RESET_MARGIN_MS: u64 = 15;
+
+/// What the gate says to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+  Go,
+  WaitUntil(Instant),
+}
+
+/// The rate-limit facts of one answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Observation {
+  /// The smaller of the route and global remaining counts, when either was sent.
+  pub remaining: Option<u64>,
+  /// Time until the window resets, from `X-Ratelimit-Reset`.
+  pub reset_in: Option<Duration>,
+  /// On a 429: how long every request should hold off.
+  pub pause: Option<Duration>,
+}
+
+impl Observation {
+  /// Reads the headers of an answer (`now_ms` is the wall clock in epoch milliseconds).
+  pub fn from_headers(headers: &HeaderMap, now_ms: u64) -> Self {
+    let number = |name: &str| {
+      headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let remaining = match (
+      number("x-ratelimit-route-remaining"),
+      number("x-ratelimit-global-remaining"),
+    ) {
+      (Some(a), Some(b)) => Some(a.min(b)),
+      (a, b) => a.or(b),
+    };
+    let reset_in =
+      number("x-ratelimit-reset").map(|at| Duration::from_millis(at.saturating_sub(now_ms)));
+    Observation {
+      remaining,
+      reset_in,
+      pause: None,
+    }
+  }
+}
+
+#[derive(Debug, Default)]
+struct State {
+  /// Requests the current window still allows, less those sent since the server said so.
+  remaining: Option<u64>,
+  /// When the current window ends.
+  reset_at: Option<Instant>,
+  /// Answers seen in the current window (to estimate the window's budget).
+  seen_in_window: u64,
+  /// The largest budget a window has shown: what a fresh window is assumed to allow.
+  window_budget: Option<u64>,
+  /// The longest time-to-reset seen: how long a fresh window is assumed to last.
+  window_len: Option<Duration>,
+  /// No request starts before this (after a 429).
+  paused_until: Option<Instant>,
+  /// Requests let through whose answer has not been observed yet.
+  in_flight: u64,
+}
+
+impl State {
+  fn decide(&mut self, now: Instant) -> Decision {
+    if let Some(until) = self.paused_until {
+      if until > now {
+        return Decision::WaitUntil(until);
+      }
+      self.paused_until = None;
+    }
+    if let Some(reset) = self.reset_at.filter(|reset| now >= *reset) {
+      // A fresh window: assume it is like the last one until an answer says otherwise.
+      self.seen_in_window = 0;
+      self.remaining = self.window_budget;
+      self.reset_at = self.window_len.map(|len| {
+        let periods = ((now - reset).as_millis() / len.as_millis().max(1)) as u32 + 1;
+        reset + len * periods
+      });
+    }
+    let decision = match (self.remaining, self.reset_at) {
+      (Some(0), Some(reset)) => Decision::WaitUntil(reset),
+      (Some(0), None) | (None, _) => Decision::Go,
+      (Some(n), _) => {
+        self.remaining = Some(n - 1);
+        Decision::Go
+      }
+    };
+    if decision == Decision::Go {
+      self.in_flight += 1;
+    }
+    decision
+  }
+
+  fn observe(&mut self, now: Instant, seen: Observation) {
+    if let Some(pause) = seen.pause {
+      let until = now + pause;
+      self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
+      self.remaining = Some(0);
+      self.reset_at = Some(self.reset_at.map_or(until, |r| r.max(until)));
+      return;
+    }
+    let Some(reset_in) = seen.reset_in else {
+      return;
+    };
+    let reset = now + reset_in + Duration::from_millis(RESET_MARGIN_MS);
+    let new_window = match self.reset_at {
+      Some(current) if reset + SAME_WINDOW < current => return, // a late answer of an older window
+      Some(current) => reset > current + SAME_WINDOW,
+      None => true,
+    };
+    if new_window {
+      self.seen_in_window = 0;
+      self.window_len = Some(self.window_len.map_or(reset_in, |len| len.max(reset_in)));
+    }
+    self.reset_at = Some(reset);
+    self.seen_in_window += 1;
+    if let Some(remaining) = seen.remaining {
+      // The server may not have counted the requests still in flight: assume it has not.
+      self.remaining = Some(remaining.saturating_sub(self.in_flight));
+      let budget = remaining + self.seen_in_window;
+      self.window_budget = Some(self.window_budget.map_or(budget, |b| b.max(budget)));
+    }
+  }
+}
+
+/// The gate. Cheap to share: one per client.
+#[derive(Debug, Default)]
+pub struct Limiter {
+  state: Mutex<State>,
+}
+
+impl Limiter {
+  pub fn new() -> Self {
+    Limiter::default()
+  }
+
+  fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    self
+      .state
+      .lock()
+      .unwrap_or_else(|poisoned| poisoned.into_inner())
+  }
+
+  /// What a request should do now.
+  pub fn decide(&self, now: Instant) -> Decision {
+    self.lock().decide(now)
+  }
+
+  /// Learns from the end of a request let through by `decide`: call it once per such
+  /// request, with `Observation::default()` when there was no answer.
+  pub fn observe(&self, now: Instant, seen: Observation) {
+    let mut state = self.lock();
+    state.in_flight = state.in_flight.saturating_sub(1);
+    state.observe(now, seen);
+  }
+
+  /// Waits until the gate lets one request through. Cancelled by dropping the future.
+  /// The permit reports the answer; dropped unreported (the request was cancelled), it
+  /// only frees its place.
+  pub async fn acquire(&self) -> Permit<'_> {
+    loop {
+      match self.decide(Instant::now()) {
+        Decision::Go => {
+          return Permit {
+            limiter: Some(self),
+          }
+        }
+        Decision::WaitUntil(at) => {
+          let jitter = Duration::from_millis(rand::random_range(0..=RESET_MARGIN_MS));
+          tokio::time::sleep_until((at + jitter).into()).await;
+        }
+      }
+    }
+  }
+}
+
+/// One request let through the gate.
+#[derive(Debug)]
+pub struct Permit<'a> {
+  limiter: Option<&'a Limiter>,
+}
+
+impl Permit<'_> {
+  /// Reports how the request ended.
+  pub fn observe(mut self, seen: Observation) {
+    if let Some(limiter) = self.limiter.take() {
+      limiter.observe(Instant::now(), seen);
+    }
+  }
+}
+
+impl Drop for Permit<'_> {
+  fn drop(&mut self) {
+    if let Some(limiter) = self.limiter.take() {
+      limiter.observe(Instant::now(), Observation::default());
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use reqwest::header::HeaderValue;
+
+  fn seen(remaining: u64, reset_ms: u64) -> Observation {
+    Observation {
+      remaining: Some(remaining),
+      reset_in: Some(Duration::from_millis(reset_ms)),
+      pause: None,
+    }
+  }
+
+  #[test]
+  fn reads_the_smaller_remaining_count() {
+    let mut h = HeaderMap::new();
+    h.insert("x-ratelimit-route-remaining", HeaderValue::from_static("7"));
+    h.insert(
+      "x-ratelimit-global-remaining",
+      HeaderValue::from_static("3"),
+    );
+    h.insert("x-ratelimit-reset", HeaderValue::from_static("1000001500"));
+    let o = Observation::from_headers(&h, 1_000_000_000);
+    assert_eq!(o.remaining, Some(3));
+    assert_eq!(o.reset_in, Some(Duration::from_millis(1500)));
+    assert_eq!(
+      Observation::from_headers(&HeaderMap::new(), 0),
+      Observation::default()
+    );
+  }
+
+  #[test]
+  fn open_without_headers() {
+    let limiter = Limiter::new();
+    let now = Instant::now();
+    for _ in 0..100 {
+      assert_eq!(limiter.decide(now), Decision::Go);
+    }
+    limiter.observe(now, Observation::default());
+    assert_eq!(limiter.decide(now), Decision::Go);
+  }
+
+  #[test]
+  fn spent_budget_waits_for_the_reset_then_refills() {
+    let limiter = Limiter::new();
+    let t0 = Instant::now();
+    assert_eq!(limiter.decide(t0), Decision::Go);
+    limiter.observe(t0, seen(2, 1000)); // window of 3: this answer plus 2 more
+    assert_eq!(limiter.decide(t0), Decision::Go);
+    assert_eq!(limiter.decide(t0), Decision::Go);
+    let Decision::WaitUntil(at) = limiter.decide(t0) else {
+      panic!("the budget is spent")
+    };
+    assert!(at >= t0 + Duration::from_millis(1000));
+    // After the reset, a fresh window allows what the last one did, before any answer.
+    let later = at + Duration::from_millis(1);
+    for _ in 0..3 {
+      assert_eq!(limiter.decide(later), Decision::Go);
+    }
+    assert!(matches!(limiter.decide(later), Decision::WaitUntil(_)));
+  }
+
+  #[test]
+  fn in_flight_requests_count_against_a_lagging_server() {
+    let limiter = Limiter::new();
+    let t0 = Instant::now();
+    limiter.observe(t0, seen(10, 1000));
+    for _ in 0..6 {
+      assert_eq!(limiter.decide(t0), Decision::Go);
+    }
+    // An answer counted before those six were sent must not give them back.
+    limiter.observe(t0, seen(9, 1000));
+    let gone: usize = (0..10)
+      .filter(|_| limiter.decide(t0) == Decision::Go)
+      .count();
+    assert_eq!(gone, 4);
+  }
+
+  #[test]
+  fn a_429_pauses_everyone() {
+    let limiter = Limiter::new();
+    let t0 = Instant::now();
+    limiter.observe(
+      t0,
+      Observation {
+        pause: Some(Duration::from_millis(700)),
+        ..Default::default()
+      },
+    );
+    assert_eq!(
+      limiter.decide(t0 + Duration::from_millis(100)),
+      Decision::WaitUntil(t0 + Duration::from_millis(700))
+    );
+    assert_eq!(
+      limiter.decide(t0 + Duration::from_millis(701)),
+      Decision::Go
+    );
+  }
+
+  #[test]
+  fn late_answers_of_an_old_window_are_ignored() {
+    let limiter = Limiter::new();
+    let t0 = Instant::now();
+    limiter.observe(t0, seen(5, 1000));
+    let t1 = t0 + Duration::from_millis(1100);
+    limiter.observe(t1, seen(19, 1000)); // new window
+    limiter.observe(t1, seen(0, 0)); // straggler from the first window
+    assert_eq!(limiter.decide(t1), Decision::Go);
+  }
+
+  #[tokio::test]
+  async fn acquire_sleeps_until_the_reset() {
+    let limiter = Limiter::new();
+    limiter.observe(Instant::now(), seen(0, 120));
+    let start = Instant::now();
+    limiter.acquire().await.observe(Observation::default());
+    assert!(start.elapsed() >= Duration::from_millis(120));
+  }
+
+  #[tokio::test]
+  async fn a_dropped_permit_frees_its_place() {
+    let limiter = Limiter::new();
+    let t0 = Instant::now();
+    limiter.observe(t0, seen(5, 10_000));
+    drop(limiter.acquire().await);
+    drop(limiter.acquire().await);
+    assert_eq!(limiter.lock().in_flight, 0);
+    // The server still says 5: nothing is held back for the cancelled requests.
+    limiter.observe(t0, seen(5, 10_000));
+    assert_eq!(limiter.lock().remaining, Some(5));
+  }
+}
