@@ -3,11 +3,13 @@
 import {
   ReleaseClient,
   completePhase,
+  completePhases,
   getRelease,
   patchRelease,
   phasePatch,
   previewRequest,
   reopenPhase,
+  type BulkResult,
   type LaunchDarklyError,
   type LaunchDarklyErrorCode,
   type PatchOperation,
@@ -37,6 +39,18 @@ async function useTheApi(signal: AbortSignal): Promise<number> {
   const preview = previewRequest('PATCH', 'web', 'checkout', ops, { apiKey: 'api-x' })
   const header: string | undefined = preview.headers['Authorization']
   void header
+
+  const results: BulkResult[] = await client.completePhases(
+    [{ projectKey: 'web', flagKey: 'a', phase: 0 }, { projectKey: 'web', flagKey: 'b', phase: 1, complete: false }],
+    { concurrency: 4, signal, onProgress: (done: number, total: number) => void [done, total] },
+  )
+  for (const result of results) {
+    if (result.ok) void result.release._version
+    else void result.error.code
+  }
+  await completePhases([], { apiKey: 'api-x', concurrency: 2 })
+  // @ts-expect-error an item needs a flag key
+  await client.completePhases([{ projectKey: 'web', phase: 0 }])
 
   // @ts-expect-error the phase is a number
   await client.completePhase('web', 'checkout', '0')
