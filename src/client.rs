@@ -22,6 +22,7 @@ pub const MAX_WAIT_MS: u64 = 60_000;
 const BACKOFF_BASE_MS: u64 = 250;
 const BACKOFF_CAP_MS: u64 = 10_000;
 pub const API_VERSION_HEADER: &str = "LD-API-Version";
+pub const METHOD_OVERRIDE_HEADER: &str = "X-HTTP-Method-Override";
 
 /// A request ready to send: validated, with its URL and body built.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,10 +54,78 @@ impl PreparedRequest {
     })
   }
 
+  /// `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release`: starts a release.
+  pub fn create_release(
+    config: &ClientConfig,
+    project_key: &str,
+    flag_key: &str,
+    input: &CreateReleaseInput,
+  ) -> Result<Self> {
+    crate::config::validate_key("projectKey", project_key)?;
+    crate::config::validate_key("flagKey", flag_key)?;
+    crate::config::validate_key("releasePipelineKey", &input.release_pipeline_key)?;
+    Ok(PreparedRequest {
+      method: Method::PUT,
+      url: config.url_for(&[
+        "api",
+        "v2",
+        "projects",
+        project_key,
+        "flags",
+        flag_key,
+        "release",
+      ]),
+      body: Some(encode(input)?),
+    })
+  }
+
+  /// `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release/phases/{phaseId}`.
+  pub fn update_phase_status(
+    config: &ClientConfig,
+    project_key: &str,
+    flag_key: &str,
+    phase_id: &str,
+    input: &serde_json::Value,
+  ) -> Result<Self> {
+    crate::config::validate_key("projectKey", project_key)?;
+    crate::config::validate_key("flagKey", flag_key)?;
+    crate::config::validate_key("phaseId", phase_id)?;
+    let segments = [
+      "api",
+      "v2",
+      "projects",
+      project_key,
+      "flags",
+      flag_key,
+      "release",
+      "phases",
+      phase_id,
+    ];
+    Ok(PreparedRequest {
+      method: Method::PUT,
+      url: config.url_for(&segments),
+      body: Some(encode(input)?),
+    })
+  }
+
   /// `PATCH /api/v2/flags/web/checkout/release`: how errors name the request.
   fn describe(&self) -> String {
     format!("{} {}", self.method, self.url.path())
   }
+}
+
+fn encode(value: &impl serde::Serialize) -> Result<Vec<u8>> {
+  serde_json::to_vec(value)
+    .map_err(|e| LdError::invalid(format!("the request body could not be encoded: {e}")))
+}
+
+/// The body of `createRelease`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateReleaseInput {
+  pub release_pipeline_key: String,
+  #[serde(skip_serializing_if = "Option::is_none")]
+  pub release_variation_id: Option<String>,
 }
 
 /// What would be sent, with the token masked: for dry runs and logs.
@@ -110,6 +179,15 @@ impl Client {
     &self.config
   }
 
+  /// The method sent for `request`, and the method it stands for when overridden.
+  fn wire_method(&self, request: &PreparedRequest) -> (Method, Option<&'static str>) {
+    if self.config.method_override && request.method == Method::PATCH {
+      (Method::POST, Some("PATCH"))
+    } else {
+      (request.method.clone(), None)
+    }
+  }
+
   /// The headers of a request; the token is marked sensitive.
   fn headers(&self, with_body: bool) -> Result<HeaderMap> {
     let key = self.config.require_api_key()?;
@@ -143,8 +221,12 @@ impl Client {
     if request.body.is_some() {
       headers.push(("Content-Type".to_string(), "application/json".to_string()));
     }
+    let (method, overridden) = self.wire_method(request);
+    if let Some(original) = overridden {
+      headers.push((METHOD_OVERRIDE_HEADER.to_string(), original.to_string()));
+    }
     RequestPreview {
-      method: request.method.to_string(),
+      method: method.to_string(),
       url: request.url.to_string(),
       headers,
       body: request
@@ -161,7 +243,23 @@ impl Client {
     request: PreparedRequest,
     options: RequestOptions,
   ) -> Result<Release> {
-    let request = &request;
+    let success = self.send(&request, options).await?;
+    decode_release(&success.body, success.status).map_err(|e| LdError {
+      attempts: success.attempts,
+      ..e
+    })
+  }
+
+  /// Sends a request whose answer has no body to read (`204 No Content`).
+  pub async fn send_no_content(
+    &self,
+    request: PreparedRequest,
+    options: RequestOptions,
+  ) -> Result<()> {
+    self.send(&request, options).await.map(|_| ())
+  }
+
+  async fn send(&self, request: &PreparedRequest, options: RequestOptions) -> Result<Success> {
     let headers = self.headers(request.body.is_some())?;
     let timeout = options
       .timeout_ms
@@ -179,9 +277,10 @@ impl Client {
       let (mut error, wait) = match outcome {
         Ok(answer) if (200..300).contains(&answer.status) => {
           permit.observe(Observation::from_headers(&answer.headers, now_ms()));
-          return decode_release(&answer.body, answer.status).map_err(|mut e| {
-            e.attempts = attempts;
-            e
+          return Ok(Success {
+            status: answer.status,
+            body: answer.body,
+            attempts,
           });
         }
         Ok(answer) => {
@@ -270,10 +369,14 @@ impl Client {
     request: &PreparedRequest,
     headers: &HeaderMap,
   ) -> std::result::Result<Answer, AttemptError> {
+    let (method, overridden) = self.wire_method(request);
     let mut builder = self
       .http
-      .request(request.method.clone(), request.url.clone())
+      .request(method, request.url.clone())
       .headers(headers.clone());
+    if let Some(original) = overridden {
+      builder = builder.header(METHOD_OVERRIDE_HEADER, original);
+    }
     if let Some(body) = &request.body {
       builder = builder.body(body.clone());
     }
@@ -312,6 +415,13 @@ impl Client {
       body,
     })
   }
+}
+
+/// A 2xx answer and how many requests it took.
+struct Success {
+  status: u16,
+  body: Vec<u8>,
+  attempts: u32,
 }
 
 struct Answer {
@@ -626,5 +736,60 @@ mod tests {
       Some(r#"[{"op":"replace","path":"/phases/2/complete","value":true}]"#)
     );
     assert!(!format!("{preview:?}{client:?}").contains("1234567890"));
+  }
+
+  #[test]
+  fn method_override_turns_patch_into_post() {
+    let options = ClientOptions {
+      method_override: Some(true),
+      ..Default::default()
+    };
+    let config = ClientConfig::resolve(&options, |_| None).unwrap();
+    let client = Client::new(config.clone()).unwrap();
+    let patch = crate::patch::phase_patch(0, true);
+    let request = PreparedRequest::release(&config, Method::PATCH, "p", "f", Some(&patch)).unwrap();
+    let preview = client.preview(&request);
+    assert_eq!(preview.method, "POST");
+    assert!(preview
+      .headers
+      .contains(&("X-HTTP-Method-Override".into(), "PATCH".into())));
+    let get = PreparedRequest::release(&config, Method::GET, "p", "f", None).unwrap();
+    assert_eq!(client.preview(&get).method, "GET");
+  }
+
+  #[test]
+  fn other_operations_use_their_documented_paths() {
+    let config = ClientConfig::resolve(&ClientOptions::default(), |_| None).unwrap();
+    let input = CreateReleaseInput {
+      release_pipeline_key: "standard".into(),
+      release_variation_id: None,
+    };
+    let create = PreparedRequest::create_release(&config, "web", "a/b", &input).unwrap();
+    assert_eq!(create.method, Method::PUT);
+    assert_eq!(
+      create.url.path(),
+      "/api/v2/projects/web/flags/a%2Fb/release"
+    );
+    assert_eq!(
+      create.body.as_deref(),
+      Some(&br#"{"releasePipelineKey":"standard"}"#[..])
+    );
+    let status = serde_json::json!({"status": "Started"});
+    let update =
+      PreparedRequest::update_phase_status(&config, "web", "f", "ph 1", &status).unwrap();
+    assert_eq!(
+      update.url.path(),
+      "/api/v2/projects/web/flags/f/release/phases/ph%201"
+    );
+    let empty = CreateReleaseInput {
+      release_pipeline_key: String::new(),
+      release_variation_id: None,
+    };
+    let err = PreparedRequest::create_release(&config, "web", "f", &empty).unwrap_err();
+    assert!(
+      err.message.starts_with("releasePipelineKey"),
+      "{}",
+      err.message
+    );
   }
 }

@@ -61,6 +61,7 @@ pub struct ClientOptions {
   pub timeout_ms: Option<u64>,
   pub max_retries: Option<u32>,
   pub user_agent: Option<String>,
+  pub method_override: Option<bool>,
 }
 
 /// Per-call overrides.
@@ -78,6 +79,8 @@ pub struct ClientConfig {
   pub timeout: Duration,
   pub max_retries: u32,
   pub user_agent: String,
+  /// Send `PATCH` as `POST` with `X-HTTP-Method-Override: PATCH`.
+  pub method_override: bool,
 }
 
 impl ClientConfig {
@@ -112,6 +115,7 @@ impl ClientConfig {
       timeout: Duration::from_millis(options.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS)),
       max_retries: options.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
       user_agent,
+      method_override: options.method_override.unwrap_or(false),
     })
   }
 
@@ -133,7 +137,8 @@ impl ClientConfig {
     self.url_for(&["api", "v2", "flags", project_key, flag_key, "release"])
   }
 
-  fn url_for(&self, segments: &[&str]) -> Url {
+  /// `{base}/{segments…}`, each segment percent-encoded on its own.
+  pub fn url_for(&self, segments: &[&str]) -> Url {
     let mut path = self.base_url.path().trim_end_matches('/').to_string();
     for segment in segments {
       path.push('/');
