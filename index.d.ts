@@ -51,6 +51,12 @@ export type BulkResult =
   | { ok: true; release: Release }
   | { ok: false; error: LaunchDarklyError }
 
+/**
+ * A phase of a release: its 0-based index, or `{ name }` / `{ id }` to have the client
+ * look it up (an unknown or ambiguous name is `ERR_LD_INVALID_ARGUMENT`).
+ */
+export type PhaseSelector = number | { name: string } | { id: string }
+
 /** Links to related resources, by relation name. */
 export type Links = Record<string, Link>
 
@@ -75,12 +81,18 @@ export declare class ReleaseClient {
    */
   constructor(options?: ClientOptions)
   /**
-   * Marks phase `phase` (0-based) of the flag's release complete.
-   * Sends `[{"op":"replace","path":"/phases/<phase>/complete","value":true}]`.
+   * Marks a phase of the flag's release complete. With a 0-based index it sends
+   * `[{"op":"replace","path":"/phases/<phase>/complete","value":true}]`. With
+   * `{ name }` or `{ id }` it reads the release first, and the patch also tests that the
+   * phase at that index still has that id: if the release changed in between, the call
+   * fails with `ERR_LD_CONFLICT` and nothing is changed.
    */
-  completePhase(projectKey: string, flagKey: string, phase: number, options?: RequestOptions): Promise<Release>
-  /** Marks phase `phase` (0-based) of the flag's release incomplete (`"value": false`). */
-  reopenPhase(projectKey: string, flagKey: string, phase: number, options?: RequestOptions): Promise<Release>
+  completePhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions): Promise<Release>
+  /**
+   * Marks a phase of the flag's release incomplete (`"value": false`). The phase is
+   * named as for `completePhase`.
+   */
+  reopenPhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions): Promise<Release>
   /**
    * Sends a JSON Patch to the flag's release. The operations are validated as RFC 6902
    * operations before anything is sent.
@@ -95,6 +107,22 @@ export declare class ReleaseClient {
   completePhases(items: PhaseItem[], options?: BulkOptions & RequestOptions): Promise<BulkResult[]>
   /** Reads the flag's release (`GET`, same path). */
   getRelease(projectKey: string, flagKey: string, options?: RequestOptions): Promise<Release>
+  /**
+   * Starts a release of the flag in a release pipeline:
+   * `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release`.
+   */
+  createRelease(projectKey: string, flagKey: string, input: CreateReleaseInput, options?: RequestOptions): Promise<Release>
+  /**
+   * Deletes the flag's release: `DELETE /api/v2/flags/{projectKey}/{flagKey}/release`.
+   * Resolves to `undefined`.
+   */
+  deleteRelease(projectKey: string, flagKey: string, options?: RequestOptions): Promise<void>
+  /**
+   * Sets the status of a phase, for releases of the newer release pipelines (where the
+   * PATCH no longer works):
+   * `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release/phases/{phaseId}`.
+   */
+  updatePhaseStatus(projectKey: string, flagKey: string, phaseId: string, input: UpdatePhaseStatusInput, options?: RequestOptions): Promise<Release>
 }
 
 /** How an audience is released. */
@@ -137,6 +165,11 @@ export interface ClientOptions {
   maxRetries?: number
   /** Appended to the `User-Agent`, after `ld-release/<version>`. */
   userAgent?: string
+  /**
+   * Send `PATCH` as `POST` with `X-HTTP-Method-Override: PATCH`, for networks whose
+   * proxies drop `PATCH`. LaunchDarkly accepts it. Default false.
+   */
+  methodOverride?: boolean
 }
 
 /** Who marked a phase complete: a member or a token. */
@@ -151,13 +184,27 @@ export interface CompletedBy {
  * Marks a phase complete with a client built from `options` and the environment.
  * Clients are shared between calls with the same settings.
  */
-export declare function completePhase(projectKey: string, flagKey: string, phase: number, options?: ClientOptions & RequestOptions): Promise<Release>
+export declare function completePhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: ClientOptions & RequestOptions): Promise<Release>
 
 /**
  * Marks many phases complete with a shared client built from `options` and the
  * environment. See `ReleaseClient.completePhases`.
  */
 export declare function completePhases(items: PhaseItem[], options?: ClientOptions & BulkOptions & RequestOptions): Promise<BulkResult[]>
+
+/** Starts a release with a shared client built from `options` and the environment. */
+export declare function createRelease(projectKey: string, flagKey: string, input: CreateReleaseInput, options?: ClientOptions & RequestOptions): Promise<Release>
+
+/** The body of `createRelease`: which release pipeline to attach the flag to. */
+export interface CreateReleaseInput {
+  /** The key of the release pipeline to attach the flag to */
+  releasePipelineKey: string
+  /** The variation id to release to across all phases */
+  releaseVariationId?: string
+}
+
+/** Deletes a release with a shared client built from `options` and the environment. */
+export declare function deleteRelease(projectKey: string, flagKey: string, options?: ClientOptions & RequestOptions): Promise<void>
 
 /** An environment, as summarised in a release. */
 export interface EnvironmentSummary {
@@ -284,6 +331,18 @@ export interface ReleaseGuardianConfiguration {
   randomizationUnit?: string
 }
 
+/** Release guardian settings given when a phase starts. */
+export interface ReleaseGuardianConfigurationInput {
+  /** The monitoring window in milliseconds */
+  monitoringWindowMilliseconds?: number
+  /** The rollout weight */
+  rolloutWeight?: number
+  /** Whether or not to rollback on regression */
+  rollbackOnRegression?: boolean
+  /** The randomization unit for the measured rollout */
+  randomizationUnit?: string
+}
+
 /** One phase of a release. */
 export interface ReleasePhase {
   /** The phase ID */
@@ -310,8 +369,23 @@ export interface ReleasePhase {
   configuration?: Record<string, unknown>
 }
 
+/** Settings of one audience when a phase starts. */
+export interface ReleaserAudienceConfigInput {
+  /** UUID of the audience. */
+  audienceId?: string
+  /**
+   * Optional configuration details for the specified audience. Will default to the
+   * release pipeline's audience configuration if omitted.
+   */
+  releaseGuardianConfiguration?: ReleaseGuardianConfigurationInput
+  /** An array of member IDs. These members are notified to review the approval request. */
+  notifyMemberIds?: Array<string>
+  /** An array of team keys. The members of these teams are notified to review the approval request. */
+  notifyTeamKeys?: Array<string>
+}
+
 /** Marks a phase incomplete with a shared client built from `options` and the environment. */
-export declare function reopenPhase(projectKey: string, flagKey: string, phase: number, options?: ClientOptions & RequestOptions): Promise<Release>
+export declare function reopenPhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: ClientOptions & RequestOptions): Promise<Release>
 
 /** Settings of one call. */
 export interface RequestOptions {
@@ -350,4 +424,15 @@ export interface TokenSummary {
   ending?: string
   /** Whether this is a service token */
   serviceToken?: boolean
+}
+
+/** Sets a phase's status with a shared client built from `options` and the environment. */
+export declare function updatePhaseStatus(projectKey: string, flagKey: string, phaseId: string, input: UpdatePhaseStatusInput, options?: ClientOptions & RequestOptions): Promise<Release>
+
+/** The body of `updatePhaseStatus` (release pipelines of the newer kind). */
+export interface UpdatePhaseStatusInput {
+  /** Status of the phase: NotStarted, ReadyToStart, Started, Paused or Complete */
+  status?: string
+  /** Extra configuration for audiences required upon phase initialization. */
+  audiences?: Array<ReleaserAudienceConfigInput>
 }

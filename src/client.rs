@@ -10,7 +10,7 @@ use crate::config::{ClientConfig, RequestOptions};
 use crate::error::{ErrorCode, LdError, Result};
 use crate::limiter::{Limiter, Observation};
 use crate::patch::PatchOperation;
-use crate::release::{decode_release, Release};
+use crate::release::{decode_release, CreateReleaseInput, Release};
 
 /// The largest response body read; anything larger fails with `ERR_LD_RESPONSE_TOO_LARGE`.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -85,7 +85,7 @@ impl PreparedRequest {
     project_key: &str,
     flag_key: &str,
     phase_id: &str,
-    input: &serde_json::Value,
+    input: &crate::release::UpdatePhaseStatusInput,
   ) -> Result<Self> {
     crate::config::validate_key("projectKey", project_key)?;
     crate::config::validate_key("flagKey", flag_key)?;
@@ -117,15 +117,6 @@ impl PreparedRequest {
 fn encode(value: &impl serde::Serialize) -> Result<Vec<u8>> {
   serde_json::to_vec(value)
     .map_err(|e| LdError::invalid(format!("the request body could not be encoded: {e}")))
-}
-
-/// The body of `createRelease`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateReleaseInput {
-  pub release_pipeline_key: String,
-  #[serde(skip_serializing_if = "Option::is_none")]
-  pub release_variation_id: Option<String>,
 }
 
 /// What would be sent, with the token masked: for dry runs and logs.
@@ -774,7 +765,10 @@ mod tests {
       create.body.as_deref(),
       Some(&br#"{"releasePipelineKey":"standard"}"#[..])
     );
-    let status = serde_json::json!({"status": "Started"});
+    let status = crate::release::UpdatePhaseStatusInput {
+      status: Some("Started".into()),
+      audiences: None,
+    };
     let update =
       PreparedRequest::update_phase_status(&config, "web", "f", "ph 1", &status).unwrap();
     assert_eq!(

@@ -12,6 +12,7 @@ pub mod error;
 pub mod limiter;
 pub mod options;
 pub mod patch;
+pub mod phases;
 pub mod release;
 
 use std::cell::RefCell;
@@ -25,10 +26,11 @@ use napi_derive::napi;
 use reqwest::Method;
 
 use crate::client::{Client, PreparedRequest};
-use crate::config::{ClientConfig, ClientOptions};
+use crate::config::{ClientConfig, ClientOptions, RequestOptions};
 use crate::error::{ErrorCode, LdError};
 use crate::options::{Accept, CallOptions};
 use crate::patch::PatchOperation as CorePatchOperation;
+use crate::phases::PhaseChange;
 use crate::release::Release;
 
 /// One RFC 6902 JSON Patch operation.
@@ -71,6 +73,9 @@ pub struct ClientOptionsType {
   pub max_retries: Option<u32>,
   /// Appended to the `User-Agent`, after `ld-release/<version>`.
   pub user_agent: Option<String>,
+  /// Send `PATCH` as `POST` with `X-HTTP-Method-Override: PATCH`, for networks whose
+  /// proxies drop `PATCH`. LaunchDarkly accepts it. Default false.
+  pub method_override: Option<bool>,
 }
 
 /// Settings of one call.
@@ -143,10 +148,13 @@ impl ReleaseClient {
       .map_err(|e| throwable(&env, &e, None))
   }
 
-  /// Marks phase `phase` (0-based) of the flag's release complete.
-  /// Sends `[{"op":"replace","path":"/phases/<phase>/complete","value":true}]`.
+  /// Marks a phase of the flag's release complete. With a 0-based index it sends
+  /// `[{"op":"replace","path":"/phases/<phase>/complete","value":true}]`. With
+  /// `{ name }` or `{ id }` it reads the release first, and the patch also tests that the
+  /// phase at that index still has that id: if the release changed in between, the call
+  /// fails with `ERR_LD_CONFLICT` and nothing is changed.
   #[napi(
-    ts_args_type = "projectKey: string, flagKey: string, phase: number, options?: RequestOptions",
+    ts_args_type = "projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions",
     ts_return_type = "Promise<Release>"
   )]
   pub fn complete_phase<'env>(
@@ -157,13 +165,14 @@ impl ReleaseClient {
     phase: Unknown,
     options: Option<Unknown<'env>>,
   ) -> napi::Result<PromiseRaw<'env, Release>> {
-    let prepared = phase_call(&self.inner, &project_key, &flag_key, &phase, true);
-    send(env, prepared, options, self.inner.clone())
+    let job = phase_call(&project_key, &flag_key, &phase, true);
+    send(env, job, options, self.inner.clone())
   }
 
-  /// Marks phase `phase` (0-based) of the flag's release incomplete (`"value": false`).
+  /// Marks a phase of the flag's release incomplete (`"value": false`). The phase is
+  /// named as for `completePhase`.
   #[napi(
-    ts_args_type = "projectKey: string, flagKey: string, phase: number, options?: RequestOptions",
+    ts_args_type = "projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions",
     ts_return_type = "Promise<Release>"
   )]
   pub fn reopen_phase<'env>(
@@ -174,8 +183,8 @@ impl ReleaseClient {
     phase: Unknown,
     options: Option<Unknown<'env>>,
   ) -> napi::Result<PromiseRaw<'env, Release>> {
-    let prepared = phase_call(&self.inner, &project_key, &flag_key, &phase, false);
-    send(env, prepared, options, self.inner.clone())
+    let job = phase_call(&project_key, &flag_key, &phase, false);
+    send(env, job, options, self.inner.clone())
   }
 
   /// Sends a JSON Patch to the flag's release. The operations are validated as RFC 6902
@@ -192,8 +201,8 @@ impl ReleaseClient {
     patch: Unknown,
     options: Option<Unknown<'env>>,
   ) -> napi::Result<PromiseRaw<'env, Release>> {
-    let prepared = patch_call(env, &self.inner, &project_key, &flag_key, &patch);
-    send(env, prepared, options, self.inner.clone())
+    let job = patch_call(env, &self.inner, &project_key, &flag_key, &patch);
+    send(env, job, options, self.inner.clone())
   }
 
   /// Marks many phases complete (or, with `complete: false`, incomplete) through this
@@ -231,15 +240,77 @@ impl ReleaseClient {
     flag_key: Unknown,
     options: Option<Unknown<'env>>,
   ) -> napi::Result<PromiseRaw<'env, Release>> {
-    let prepared = get_call(&self.inner, &project_key, &flag_key);
-    send(env, prepared, options, self.inner.clone())
+    let job = get_call(&self.inner, &project_key, &flag_key);
+    send(env, job, options, self.inner.clone())
+  }
+
+  /// Starts a release of the flag in a release pipeline:
+  /// `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release`.
+  #[napi(
+    ts_args_type = "projectKey: string, flagKey: string, input: CreateReleaseInput, options?: RequestOptions",
+    ts_return_type = "Promise<Release>"
+  )]
+  pub fn create_release<'env>(
+    &self,
+    env: &'env Env,
+    project_key: Unknown,
+    flag_key: Unknown,
+    input: Unknown,
+    options: Option<Unknown<'env>>,
+  ) -> napi::Result<PromiseRaw<'env, Release>> {
+    let job = create_call(env, &self.inner, &project_key, &flag_key, &input);
+    send(env, job, options, self.inner.clone())
+  }
+
+  /// Deletes the flag's release: `DELETE /api/v2/flags/{projectKey}/{flagKey}/release`.
+  /// Resolves to `undefined`.
+  #[napi(
+    ts_args_type = "projectKey: string, flagKey: string, options?: RequestOptions",
+    ts_return_type = "Promise<void>"
+  )]
+  pub fn delete_release<'env>(
+    &self,
+    env: &'env Env,
+    project_key: Unknown,
+    flag_key: Unknown,
+    options: Option<Unknown<'env>>,
+  ) -> napi::Result<PromiseRaw<'env, ()>> {
+    let client = Some(self.inner.clone());
+    delete_release_call(
+      env,
+      &project_key,
+      &flag_key,
+      options,
+      Accept::Request,
+      client,
+    )
+  }
+
+  /// Sets the status of a phase, for releases of the newer release pipelines (where the
+  /// PATCH no longer works):
+  /// `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release/phases/{phaseId}`.
+  #[napi(
+    ts_args_type = "projectKey: string, flagKey: string, phaseId: string, input: UpdatePhaseStatusInput, options?: RequestOptions",
+    ts_return_type = "Promise<Release>"
+  )]
+  pub fn update_phase_status<'env>(
+    &self,
+    env: &'env Env,
+    project_key: Unknown,
+    flag_key: Unknown,
+    phase_id: Unknown,
+    input: Unknown,
+    options: Option<Unknown<'env>>,
+  ) -> napi::Result<PromiseRaw<'env, Release>> {
+    let job = update_call(env, &self.inner, &project_key, &flag_key, &phase_id, &input);
+    send(env, job, options, self.inner.clone())
   }
 }
 
 /// Marks a phase complete with a client built from `options` and the environment.
 /// Clients are shared between calls with the same settings.
 #[napi(
-  ts_args_type = "projectKey: string, flagKey: string, phase: number, options?: ClientOptions & RequestOptions",
+  ts_args_type = "projectKey: string, flagKey: string, phase: PhaseSelector, options?: ClientOptions & RequestOptions",
   ts_return_type = "Promise<Release>"
 )]
 pub fn complete_phase<'env>(
@@ -249,14 +320,14 @@ pub fn complete_phase<'env>(
   phase: Unknown,
   options: Option<Unknown<'env>>,
 ) -> napi::Result<PromiseRaw<'env, Release>> {
-  module_call(env, options, |client| {
-    phase_call(client, &project_key, &flag_key, &phase, true)
+  module_call(env, options, |_client| {
+    phase_call(&project_key, &flag_key, &phase, true)
   })
 }
 
 /// Marks a phase incomplete with a shared client built from `options` and the environment.
 #[napi(
-  ts_args_type = "projectKey: string, flagKey: string, phase: number, options?: ClientOptions & RequestOptions",
+  ts_args_type = "projectKey: string, flagKey: string, phase: PhaseSelector, options?: ClientOptions & RequestOptions",
   ts_return_type = "Promise<Release>"
 )]
 pub fn reopen_phase<'env>(
@@ -266,8 +337,8 @@ pub fn reopen_phase<'env>(
   phase: Unknown,
   options: Option<Unknown<'env>>,
 ) -> napi::Result<PromiseRaw<'env, Release>> {
-  module_call(env, options, |client| {
-    phase_call(client, &project_key, &flag_key, &phase, false)
+  module_call(env, options, |_client| {
+    phase_call(&project_key, &flag_key, &phase, false)
   })
 }
 
@@ -318,6 +389,55 @@ pub fn complete_phases<'env>(
   bulk_call(env, items, options, Accept::Both, None)
 }
 
+/// Starts a release with a shared client built from `options` and the environment.
+#[napi(
+  ts_args_type = "projectKey: string, flagKey: string, input: CreateReleaseInput, options?: ClientOptions & RequestOptions",
+  ts_return_type = "Promise<Release>"
+)]
+pub fn create_release<'env>(
+  env: &'env Env,
+  project_key: Unknown,
+  flag_key: Unknown,
+  input: Unknown,
+  options: Option<Unknown<'env>>,
+) -> napi::Result<PromiseRaw<'env, Release>> {
+  module_call(env, options, |client| {
+    create_call(env, client, &project_key, &flag_key, &input)
+  })
+}
+
+/// Deletes a release with a shared client built from `options` and the environment.
+#[napi(
+  ts_args_type = "projectKey: string, flagKey: string, options?: ClientOptions & RequestOptions",
+  ts_return_type = "Promise<void>"
+)]
+pub fn delete_release<'env>(
+  env: &'env Env,
+  project_key: Unknown,
+  flag_key: Unknown,
+  options: Option<Unknown<'env>>,
+) -> napi::Result<PromiseRaw<'env, ()>> {
+  delete_release_call(env, &project_key, &flag_key, options, Accept::Both, None)
+}
+
+/// Sets a phase's status with a shared client built from `options` and the environment.
+#[napi(
+  ts_args_type = "projectKey: string, flagKey: string, phaseId: string, input: UpdatePhaseStatusInput, options?: ClientOptions & RequestOptions",
+  ts_return_type = "Promise<Release>"
+)]
+pub fn update_phase_status<'env>(
+  env: &'env Env,
+  project_key: Unknown,
+  flag_key: Unknown,
+  phase_id: Unknown,
+  input: Unknown,
+  options: Option<Unknown<'env>>,
+) -> napi::Result<PromiseRaw<'env, Release>> {
+  module_call(env, options, |client| {
+    update_call(env, client, &project_key, &flag_key, &phase_id, &input)
+  })
+}
+
 /// The patch that marks `phase` complete or incomplete. Pure: sends nothing.
 #[napi(ts_args_type = "phase: number, complete: boolean")]
 pub fn phase_patch(
@@ -357,7 +477,7 @@ pub fn preview_request(
         Ok(napi::ValueType::Undefined | napi::ValueType::Null)
       )
     });
-    let prepared = match (method.as_str(), patch) {
+    let job = match (method.as_str(), patch) {
       ("GET", None) => get_call(&client, &project_key, &flag_key)?,
       ("PATCH", Some(patch)) => patch_call(&env, &client, &project_key, &flag_key, &patch)?,
       ("GET", Some(_)) => return Err(LdError::invalid("patch must not be given for GET")),
@@ -368,7 +488,12 @@ pub fn preview_request(
         )))
       }
     };
-    Ok(client.preview(&prepared))
+    match job {
+      Job::Release(prepared) => Ok(client.preview(&prepared)),
+      Job::Phase(_) => Err(LdError::invalid(
+        "a phase change has no single request to preview",
+      )),
+    }
   })();
   built
     .map(|p| RequestPreview {
@@ -407,18 +532,44 @@ fn shared_client(options: &ClientOptions) -> Result<Arc<Client>, LdError> {
   Ok(client)
 }
 
+/// What a call does, once its arguments are read.
+enum Job {
+  /// Send the request; the answer is a Release.
+  Release(PreparedRequest),
+  /// Change a phase named by index, name or id.
+  Phase(PhaseChange),
+}
+
+impl Job {
+  async fn run(self, client: &Client, options: RequestOptions) -> Result<Release, LdError> {
+    match self {
+      Job::Release(request) => client.send_release(request, options).await,
+      Job::Phase(change) => client.change_phase(change, options).await,
+    }
+  }
+}
+
+fn keys(project_key: &Unknown, flag_key: &Unknown) -> Result<(String, String), LdError> {
+  Ok((
+    options::key("projectKey", project_key)?,
+    options::key("flagKey", flag_key)?,
+  ))
+}
+
 fn phase_call(
-  client: &Client,
   project_key: &Unknown,
   flag_key: &Unknown,
   phase: &Unknown,
   complete: bool,
-) -> Result<PreparedRequest, LdError> {
-  let project = options::key("projectKey", project_key)?;
-  let flag = options::key("flagKey", flag_key)?;
-  let phase = options::phase("phase", phase)?;
-  let ops = patch::phase_patch(phase, complete);
-  PreparedRequest::release(client.config(), Method::PATCH, &project, &flag, Some(&ops))
+) -> Result<Job, LdError> {
+  let (project_key, flag_key) = keys(project_key, flag_key)?;
+  let phase = options::phase_ref("phase", phase)?;
+  Ok(Job::Phase(PhaseChange {
+    project_key,
+    flag_key,
+    phase,
+    complete,
+  }))
 }
 
 fn patch_call(
@@ -427,29 +578,60 @@ fn patch_call(
   project_key: &Unknown,
   flag_key: &Unknown,
   patch: &Unknown,
-) -> Result<PreparedRequest, LdError> {
-  let project = options::key("projectKey", project_key)?;
-  let flag = options::key("flagKey", flag_key)?;
+) -> Result<Job, LdError> {
+  let (project, flag) = keys(project_key, flag_key)?;
   let ops = options::patch_ops(env, "patch", patch)?;
   PreparedRequest::release(client.config(), Method::PATCH, &project, &flag, Some(&ops))
+    .map(Job::Release)
 }
 
-fn get_call(
+fn get_call(client: &Client, project_key: &Unknown, flag_key: &Unknown) -> Result<Job, LdError> {
+  let (project, flag) = keys(project_key, flag_key)?;
+  PreparedRequest::release(client.config(), Method::GET, &project, &flag, None).map(Job::Release)
+}
+
+fn create_call(
+  env: &Env,
+  client: &Client,
+  project_key: &Unknown,
+  flag_key: &Unknown,
+  input: &Unknown,
+) -> Result<Job, LdError> {
+  let (project, flag) = keys(project_key, flag_key)?;
+  let input = options::create_release_input(env, "input", input)?;
+  PreparedRequest::create_release(client.config(), &project, &flag, &input).map(Job::Release)
+}
+
+fn update_call(
+  env: &Env,
+  client: &Client,
+  project_key: &Unknown,
+  flag_key: &Unknown,
+  phase_id: &Unknown,
+  input: &Unknown,
+) -> Result<Job, LdError> {
+  let (project, flag) = keys(project_key, flag_key)?;
+  let phase_id = options::key("phaseId", phase_id)?;
+  let input = options::update_phase_status_input(env, "input", input)?;
+  PreparedRequest::update_phase_status(client.config(), &project, &flag, &phase_id, &input)
+    .map(Job::Release)
+}
+
+fn delete_call(
   client: &Client,
   project_key: &Unknown,
   flag_key: &Unknown,
 ) -> Result<PreparedRequest, LdError> {
-  let project = options::key("projectKey", project_key)?;
-  let flag = options::key("flagKey", flag_key)?;
-  PreparedRequest::release(client.config(), Method::GET, &project, &flag, None)
+  let (project, flag) = keys(project_key, flag_key)?;
+  PreparedRequest::release(client.config(), Method::DELETE, &project, &flag, None)
 }
 
 /// A module-level call: options are read first (a bad option fails before the keys are
-/// looked at), then the shared client for them prepares the request.
+/// looked at), then the shared client for them prepares the job.
 fn module_call<'env>(
   env: &'env Env,
   options: Option<Unknown<'env>>,
-  prepare: impl FnOnce(&Client) -> Result<PreparedRequest, LdError>,
+  prepare: impl FnOnce(&Client) -> Result<Job, LdError>,
 ) -> napi::Result<PromiseRaw<'env, Release>> {
   let setup = options::call_options("options", options, Accept::Both).and_then(|opts| {
     let client = shared_client(&opts.client)?;
@@ -457,8 +639,8 @@ fn module_call<'env>(
   });
   match setup {
     Ok((opts, client)) => {
-      let prepared = prepare(&client);
-      single(env, prepared, opts, client)
+      let job = prepare(&client);
+      single(env, job, opts, client)
     }
     Err(e) => reject(env, e),
   }
@@ -467,32 +649,63 @@ fn module_call<'env>(
 /// A call of a `ReleaseClient` method.
 fn send<'env>(
   env: &'env Env,
-  prepared: Result<PreparedRequest, LdError>,
+  job: Result<Job, LdError>,
   options: Option<Unknown<'env>>,
   client: Arc<Client>,
 ) -> napi::Result<PromiseRaw<'env, Release>> {
   match options::call_options("options", options, Accept::Request) {
-    Ok(opts) => single(env, prepared, opts, client),
+    Ok(opts) => single(env, job, opts, client),
     Err(e) => reject(env, e),
   }
 }
 
 fn single<'env>(
   env: &'env Env,
-  prepared: Result<PreparedRequest, LdError>,
+  job: Result<Job, LdError>,
   opts: CallOptions<'env>,
   client: Arc<Client>,
 ) -> napi::Result<PromiseRaw<'env, Release>> {
-  let request = match prepared.and_then(|p| client.config().require_api_key().map(|_| p)) {
-    Ok(request) => request,
+  let job = match job.and_then(|job| client.config().require_api_key().map(|_| job)) {
+    Ok(job) => job,
     Err(e) => return reject(env, e),
   };
   let request_options = opts.request;
   spawn_call(
     env,
     opts.signal,
-    async move { client.send_release(request, request_options).await },
+    async move { job.run(&client, request_options).await },
     |_env, release| Ok(release),
+  )
+}
+
+/// `deleteRelease`, on a client (`client` given) or module-level. Resolves to `undefined`.
+fn delete_release_call<'env>(
+  env: &'env Env,
+  project_key: &Unknown,
+  flag_key: &Unknown,
+  options: Option<Unknown<'env>>,
+  accept: Accept,
+  client: Option<Arc<Client>>,
+) -> napi::Result<PromiseRaw<'env, ()>> {
+  let setup = options::call_options("options", options, accept).and_then(|opts| {
+    let client = match client {
+      Some(client) => client,
+      None => shared_client(&opts.client)?,
+    };
+    let request = delete_call(&client, project_key, flag_key)?;
+    client.config().require_api_key()?;
+    Ok((opts, client, request))
+  });
+  let (opts, client, request) = match setup {
+    Ok(setup) => setup,
+    Err(e) => return reject(env, e),
+  };
+  let request_options = opts.request;
+  spawn_call(
+    env,
+    opts.signal,
+    async move { client.send_no_content(request, request_options).await },
+    |_env, ()| Ok(()),
   )
 }
 

@@ -8,6 +8,8 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, JsValue, Unknown, ValueType};
 
 use crate::client::PreparedRequest;
+use crate::phases::PhaseRef;
+use crate::release::{CreateReleaseInput, UpdatePhaseStatusInput};
 
 use crate::config::{ClientOptions, RequestOptions, Secret, MAX_RETRIES_LIMIT, MAX_TIMEOUT_MS};
 use crate::error::{LdError, Result};
@@ -162,6 +164,9 @@ pub fn call_options<'env>(
     }
     if let Some(v) = field("baseUrl")? {
       out.client.base_url = Some(string(&format!("{name}.baseUrl"), &v)?);
+    }
+    if let Some(v) = field("methodOverride")? {
+      out.client.method_override = Some(boolean(&format!("{name}.methodOverride"), &v)?);
     }
     if let Some(v) = field("userAgent")? {
       let ua = string(&format!("{name}.userAgent"), &v)?;
@@ -329,4 +334,71 @@ pub fn phase_items(
     prepare(&project, &flag, phase, complete)
   };
   Ok((0..array.len()).map(item).collect())
+}
+
+/// A phase: an index, `{ name }` or `{ id }`.
+pub fn phase_ref(name: &str, value: &Unknown) -> Result<PhaseRef> {
+  let expected = || {
+    LdError::invalid(format!(
+      "{name} must be an integer from 0 to {}, {{ name: string }} or {{ id: string }}, got {}",
+      crate::patch::MAX_PHASE,
+      type_name(value)
+    ))
+  };
+  match value_type(value) {
+    ValueType::Number => phase(name, value).map(PhaseRef::Index),
+    ValueType::Object if !value.is_array().unwrap_or(false) => {
+      // SAFETY: checked to be an object above.
+      let object = unsafe { value.cast::<Object>() }.map_err(|_| expected())?;
+      let field = |key: &str| -> Result<Option<Unknown>> {
+        let v: Unknown = object
+          .get_named_property(key)
+          .map_err(|_| LdError::invalid(format!("{name}.{key} could not be read")))?;
+        Ok((!is_absent(&v)).then_some(v))
+      };
+      match (field("name")?, field("id")?) {
+        (Some(n), None) => key(&format!("{name}.name"), &n).map(PhaseRef::Name),
+        (None, Some(i)) => key(&format!("{name}.id"), &i).map(PhaseRef::Id),
+        (Some(_), Some(_)) => Err(LdError::invalid(format!(
+          "{name} must have either name or id, not both"
+        ))),
+        (None, None) => Err(expected()),
+      }
+    }
+    _ => Err(expected()),
+  }
+}
+
+/// A JavaScript object read as the serde type `T`; errors name the field.
+fn typed<T: serde::de::DeserializeOwned>(env: &Env, name: &str, value: &Unknown) -> Result<T> {
+  if value_type(value) != ValueType::Object || value.is_array().unwrap_or(false) {
+    return Err(LdError::invalid(format!(
+      "{name} must be an object, got {}",
+      type_name(value)
+    )));
+  }
+  let json: serde_json::Value = env
+    .from_js_value(value.to_unknown())
+    .map_err(|e| LdError::invalid(format!("{name} is not JSON-compatible: {}", e.reason)))?;
+  serde_path_to_error::deserialize(json).map_err(|e| {
+    let path = e.path().to_string();
+    let at = if path == "." {
+      name.to_string()
+    } else {
+      format!("{name}.{path}")
+    };
+    LdError::invalid(format!("{at}: {}", e.into_inner()))
+  })
+}
+
+pub fn create_release_input(env: &Env, name: &str, value: &Unknown) -> Result<CreateReleaseInput> {
+  typed(env, name, value)
+}
+
+pub fn update_phase_status_input(
+  env: &Env,
+  name: &str,
+  value: &Unknown,
+) -> Result<UpdatePhaseStatusInput> {
+  typed(env, name, value)
 }

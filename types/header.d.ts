@@ -51,6 +51,12 @@ export type BulkResult =
   | { ok: true; release: Release }
   | { ok: false; error: LaunchDarklyError }
 
+/**
+ * A phase of a release: its 0-based index, or `{ name }` / `{ id }` to have the client
+ * look it up (an unknown or ambiguous name is `ERR_LD_INVALID_ARGUMENT`).
+ */
+export type PhaseSelector = number | { name: string } | { id: string }
+
 /** Links to related resources, by relation name. */
 export type Links = Record<string, Link>
 
