@@ -147,7 +147,10 @@ fn install_crypto_provider() {
 impl Client {
   pub fn new(config: ClientConfig) -> Result<Self> {
     install_crypto_provider();
+    let extra_roots =
+      crate::tls::extra_roots(std::env::var(crate::tls::EXTRA_CA_ENV).ok().as_deref());
     let http = reqwest::Client::builder()
+      .tls_certs_merge(extra_roots.iter().cloned())
       .user_agent(config.user_agent.clone())
       .connect_timeout(config.timeout.min(Duration::from_secs(10)))
       .pool_idle_timeout(Duration::from_secs(30))
@@ -237,8 +240,30 @@ impl Client {
     let success = self.send(&request, options).await?;
     decode_release(&success.body, success.status).map_err(|e| LdError {
       attempts: success.attempts,
+      message: self.redact(&e.message),
       ..e
     })
+  }
+
+  /// `text` with the token, wherever a server echoed it, replaced by its masked form.
+  fn redact(&self, text: &str) -> String {
+    match &self.config.api_key {
+      Some(key) if !key.expose().is_empty() && text.contains(key.expose()) => {
+        text.replace(key.expose(), &key.masked())
+      }
+      _ => text.to_string(),
+    }
+  }
+
+  /// Masks the token in an error body before any of it is quoted in an error.
+  fn redact_body(&self, body: &mut Vec<u8>) {
+    let Some(key) = &self.config.api_key else {
+      return;
+    };
+    let secret = key.expose().as_bytes();
+    if !secret.is_empty() && body.windows(secret.len()).any(|w| w == secret) {
+      *body = self.redact(&String::from_utf8_lossy(body)).into_bytes();
+    }
   }
 
   /// Sends a request whose answer has no body to read (`204 No Content`).
@@ -274,7 +299,8 @@ impl Client {
             attempts,
           });
         }
-        Ok(answer) => {
+        Ok(mut answer) => {
+          self.redact_body(&mut answer.body);
           let error = http_error(request, &answer);
           let retryable = is_retryable_status(answer.status);
           let now = now_ms();
@@ -310,16 +336,19 @@ impl Client {
             (error, retryable.then_some(wait))
           }
         }
-        Err(AttemptError::TooLarge) => {
+        Err(AttemptError::TooLarge(status)) => {
           return Err(finish(
-            LdError::new(
-              ErrorCode::ResponseTooLarge,
-              format!(
-                "The response to {} is larger than {} MiB; it was not read",
-                request.describe(),
-                MAX_BODY_BYTES / (1024 * 1024)
-              ),
-            ),
+            LdError {
+              status: Some(status),
+              ..LdError::new(
+                ErrorCode::ResponseTooLarge,
+                format!(
+                  "The response to {} is larger than {} MiB; it was not read",
+                  request.describe(),
+                  MAX_BODY_BYTES / (1024 * 1024)
+                ),
+              )
+            },
             attempts,
             "",
           ));
@@ -383,7 +412,7 @@ impl Client {
       MAX_ERROR_BODY_BYTES
     };
     if success && response.content_length().is_some_and(|n| n > limit as u64) {
-      return Err(AttemptError::TooLarge);
+      return Err(AttemptError::TooLarge(status));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
@@ -393,7 +422,7 @@ impl Client {
     {
       if body.len() + chunk.len() > limit {
         if success {
-          return Err(AttemptError::TooLarge);
+          return Err(AttemptError::TooLarge(status));
         }
         body.extend_from_slice(&chunk[..limit - body.len()]);
         break;
@@ -423,7 +452,8 @@ struct Answer {
 
 enum AttemptError {
   Timeout,
-  TooLarge,
+  /// A 2xx answer (its status) whose body is over the limit.
+  TooLarge(u16),
   Network(String),
 }
 
@@ -693,6 +723,24 @@ mod tests {
       e.message,
       "LaunchDarkly answered 404 Not Found to PATCH /api/v2/flags/p/f/release: not_found: Unknown flag"
     );
+  }
+
+  #[test]
+  fn echoed_tokens_are_masked() {
+    let config = ClientConfig::resolve(
+      &ClientOptions {
+        api_key: Some(crate::config::Secret::new("api-1234567890abcdef")),
+        ..Default::default()
+      },
+      |_| None,
+    )
+    .unwrap();
+    let client = Client::new(config).unwrap();
+    let mut body = b"<p>Authorization: api-1234567890abcdef</p>".to_vec();
+    client.redact_body(&mut body);
+    assert_eq!(body, b"<p>Authorization: ****cdef</p>");
+    assert_eq!(client.redact("x api-1234567890abcdef y"), "x ****cdef y");
+    assert_eq!(client.redact("nothing here"), "nothing here");
   }
 
   #[test]

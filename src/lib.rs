@@ -14,6 +14,7 @@ pub mod options;
 pub mod patch;
 pub mod phases;
 pub mod release;
+pub mod tls;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

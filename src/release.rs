@@ -342,16 +342,30 @@ pub struct ReleaseGuardianConfigurationInput {
 
 /// Decodes a 2xx body into a `Release`. The error names the field path that failed.
 pub fn decode_release(body: &[u8], status: u16) -> Result<Release> {
-  let fail = |what: String| {
-    LdError::new(
+  let fail = |what: String| LdError {
+    status: Some(status),
+    ..LdError::new(
       ErrorCode::Decode,
       format!("The server accepted the request (HTTP {status}) but {what}"),
     )
   };
   let mut de = serde_json::Deserializer::from_slice(body);
   let release: Release = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-    let path = err.path().to_string();
+    let mut path = err.path().to_string();
     let inner = err.into_inner();
+    // A missing field is reported at its parent: name the field itself.
+    let text = inner.to_string();
+    if let Some(field) = text
+      .strip_prefix("missing field `")
+      .and_then(|rest| rest.split_once('`'))
+      .map(|(field, _)| field)
+    {
+      path = if path == "." || path.is_empty() {
+        field.to_string()
+      } else {
+        format!("{path}.{field}")
+      };
+    }
     if inner.is_syntax() || inner.is_eof() {
       fail(format!("its body is not valid JSON ({inner})"))
     } else if path == "." || path.is_empty() {
@@ -506,8 +520,8 @@ mod tests {
     bad.as_object_mut().unwrap().remove("_id");
     let err = decode(&release(vec![phase("p1"), bad])).unwrap_err();
     assert_eq!(err.code, ErrorCode::Decode);
-    assert!(err.message.contains("phases[1]"), "{}", err.message);
-    assert!(err.message.contains("_id"), "{}", err.message);
+    assert_eq!(err.status, Some(200));
+    assert!(err.message.contains("at phases[1]._id:"), "{}", err.message);
     assert!(
       err.message.contains("accepted the request"),
       "{}",
@@ -526,7 +540,7 @@ mod tests {
     let mut missing = release(vec![]);
     missing.as_object_mut().unwrap().remove("name");
     let err = decode(&missing).unwrap_err();
-    assert!(err.message.contains("name"), "{}", err.message);
+    assert!(err.message.contains("at name:"), "{}", err.message);
   }
 
   #[test]
