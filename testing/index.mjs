@@ -1,0 +1,3 @@
+import fake from './index.js'
+
+export const { startFakeLaunchDarkly, sampleRelease } = fake
