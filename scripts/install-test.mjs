@@ -25,7 +25,9 @@ const npm = (args, cwd) => run('npm', [...args, '--no-audit', '--no-fund', '--lo
 
 try {
   // The platform package, as `napi create-npm-dirs` lays it out, with the built addon in it.
-  const npmDir = join(work, 'npm')
+  // (create-npm-dirs only writes inside the project: use target/, which git ignores)
+  const npmDir = join(root, 'target', 'install-test-npm')
+  rmSync(npmDir, { recursive: true, force: true })
   run(process.execPath, [join(root, 'node_modules/@napi-rs/cli/dist/cli.js'), 'create-npm-dirs', '--npm-dir', npmDir], root)
   cpSync(join(root, binary), join(npmDir, platform, binary))
   const platformPkg = JSON.parse(readFileSync(join(npmDir, platform, 'package.json'), 'utf8'))
