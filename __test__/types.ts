@@ -4,7 +4,10 @@ import {
   ReleaseClient,
   completePhase,
   completePhases,
+  createRelease,
+  deleteRelease,
   getRelease,
+  updatePhaseStatus,
   patchRelease,
   phasePatch,
   previewRequest,
@@ -49,6 +52,22 @@ async function useTheApi(signal: AbortSignal): Promise<number> {
     else void result.error.code
   }
   await completePhases([], { apiKey: 'api-x', concurrency: 2 })
+  await client.completePhase('web', 'checkout', { name: 'QA' })
+  await reopenPhase('web', 'checkout', { id: '6650a1b2c3d4e5f607182930' }, { methodOverride: true })
+  const started: Release = await client.createRelease('web', 'checkout', { releasePipelineKey: 'standard' })
+  const gone: void = await client.deleteRelease('web', 'checkout')
+  await deleteRelease('web', 'checkout', { apiKey: 'api-x' })
+  await createRelease('web', 'checkout', { releasePipelineKey: 'standard', releaseVariationId: 'v1' })
+  await updatePhaseStatus('web', 'checkout', 'phase-id', {
+    status: 'Started',
+    audiences: [{ audienceId: 'a1', releaseGuardianConfiguration: { rolloutWeight: 50 }, notifyTeamKeys: ['qa'] }],
+  })
+  await client.updatePhaseStatus('web', 'checkout', 'phase-id', { status: 'Paused' })
+  void [started, gone]
+  // @ts-expect-error a phase named by neither name nor id
+  await client.completePhase('web', 'checkout', { key: 'QA' })
+  // @ts-expect-error createRelease needs a pipeline key
+  await client.createRelease('web', 'checkout', {})
   // @ts-expect-error an item needs a flag key
   await client.completePhases([{ projectKey: 'web', phase: 0 }])
 
