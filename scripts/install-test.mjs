@@ -90,7 +90,7 @@ try {
     run(process.execPath, ['-e', "require('ld-release')"], bare)
   } catch (e) {
     failed = true
-    if (!/Cannot find native binding/.test(e.stderr)) throw new Error(`unexpected loader failure:\n${e.stderr}`)
+    if (!/Cannot find native binding/.test(e.stderr)) throw new Error(`unexpected loader failure:\n${e.stderr}`, { cause: e })
     console.log('without the platform package: "Cannot find native binding" (as expected)')
   }
   if (!failed) throw new Error('require succeeded without the platform package')

@@ -417,6 +417,7 @@ async function streamOversize(res, bytes, headers) {
   if (!res.destroyed) res.end('"}')
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+// Unref'd: a closed fake must not keep its process alive for a pending delay or stall.
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref())
 
 module.exports = { startFakeLaunchDarkly, sampleRelease }
