@@ -19,4 +19,9 @@ export default [
       'no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' }],
     },
   },
+  {
+    // Tests match ANSI escape sequences on purpose.
+    files: ['__test__/**'],
+    rules: { 'no-control-regex': 'off' },
+  },
 ]
