@@ -53,6 +53,14 @@ fn is_absent(value: &Unknown) -> bool {
   matches!(value_type(value), ValueType::Undefined | ValueType::Null)
 }
 
+/// `object[key]` (named `{at}.{key}` in errors); `undefined` and `null` are `None`.
+fn property<'env>(object: &Object<'env>, at: &str, key: &str) -> Result<Option<Unknown<'env>>> {
+  let value: Unknown<'env> = object
+    .get_named_property(key)
+    .map_err(|_| LdError::invalid(format!("{at}.{key} could not be read")))?;
+  Ok((!is_absent(&value)).then_some(value))
+}
+
 /// A string argument. The value itself is never echoed (it could be a token).
 pub fn string(name: &str, value: &Unknown) -> Result<String> {
   if value_type(value) != ValueType::String {
@@ -143,12 +151,7 @@ pub fn call_options<'env>(
   // SAFETY: checked to be an object above.
   let object = unsafe { value.cast::<Object>() }
     .map_err(|_| LdError::invalid(format!("{name} must be an object")))?;
-  let field = |key: &str| -> Result<Option<Unknown<'env>>> {
-    let v: Unknown<'env> = object
-      .get_named_property(key)
-      .map_err(|_| LdError::invalid(format!("{name}.{key} could not be read")))?;
-    Ok((!is_absent(&v)).then_some(v))
-  };
+  let field = |key: &str| property(&object, name, key);
   let client = matches!(accept, Accept::Client | Accept::Both);
   let request = matches!(accept, Accept::Request | Accept::Both);
   if client {
@@ -248,12 +251,7 @@ pub fn bulk_options(name: &str, value: Option<Unknown>) -> Result<BulkSettings> 
   // SAFETY: `call_options` checked that it is an object.
   let object = unsafe { value.cast::<Object>() }
     .map_err(|_| LdError::invalid(format!("{name} must be an object")))?;
-  let field = |key: &str| -> Result<Option<Unknown>> {
-    let v: Unknown = object
-      .get_named_property(key)
-      .map_err(|_| LdError::invalid(format!("{name}.{key} could not be read")))?;
-    Ok((!is_absent(&v)).then_some(v))
-  };
+  let field = |key: &str| property(&object, name, key);
   if let Some(v) = field("concurrency")? {
     let max = crate::bulk::MAX_CONCURRENCY as u64;
     settings.concurrency = integer_in(&format!("{name}.concurrency"), &v, 1, max)? as usize;
@@ -317,19 +315,16 @@ pub fn phase_items(
     // SAFETY: checked to be an object above.
     let object = unsafe { element.cast::<Object>() }
       .map_err(|_| LdError::invalid(format!("{at} must be an object")))?;
-    let field = |key: &str| -> Result<Unknown> {
-      object
-        .get_named_property(key)
-        .map_err(|_| LdError::invalid(format!("{at}.{key} could not be read")))
+    let required = |key: &str| {
+      property(&object, &at, key)?
+        .ok_or_else(|| LdError::invalid(format!("{at}.{key} is required")))
     };
-    let project = self::key(&format!("{at}.projectKey"), &field("projectKey")?)?;
-    let flag = self::key(&format!("{at}.flagKey"), &field("flagKey")?)?;
-    let phase = self::phase(&format!("{at}.phase"), &field("phase")?)?;
-    let complete = field("complete")?;
-    let complete = if is_absent(&complete) {
-      true
-    } else {
-      boolean(&format!("{at}.complete"), &complete)?
+    let project = self::key(&format!("{at}.projectKey"), &required("projectKey")?)?;
+    let flag = self::key(&format!("{at}.flagKey"), &required("flagKey")?)?;
+    let phase = self::phase(&format!("{at}.phase"), &required("phase")?)?;
+    let complete = match property(&object, &at, "complete")? {
+      Some(value) => boolean(&format!("{at}.complete"), &value)?,
+      None => true,
     };
     prepare(&project, &flag, phase, complete)
   };
@@ -350,12 +345,7 @@ pub fn phase_ref(name: &str, value: &Unknown) -> Result<PhaseRef> {
     ValueType::Object if !value.is_array().unwrap_or(false) => {
       // SAFETY: checked to be an object above.
       let object = unsafe { value.cast::<Object>() }.map_err(|_| expected())?;
-      let field = |key: &str| -> Result<Option<Unknown>> {
-        let v: Unknown = object
-          .get_named_property(key)
-          .map_err(|_| LdError::invalid(format!("{name}.{key} could not be read")))?;
-        Ok((!is_absent(&v)).then_some(v))
-      };
+      let field = |key: &str| property(&object, name, key);
       match (field("name")?, field("id")?) {
         (Some(n), None) => key(&format!("{name}.name"), &n).map(PhaseRef::Name),
         (None, Some(i)) => key(&format!("{name}.id"), &i).map(PhaseRef::Id),

@@ -1,0 +1,17 @@
+// Compiled by `npm test` (tsc --strict): the ESM types of `ld-release/testing`.
+import { sampleRelease, startFakeLaunchDarkly, type FakeLaunchDarkly, type Release } from '../testing/index.mjs'
+
+export async function useTheFake(): Promise<number> {
+  const release: Release = sampleRelease({ _version: 2 })
+  const fake: FakeLaunchDarkly = await startFakeLaunchDarkly({
+    releases: [{ projectKey: 'web', flagKey: 'checkout', release }],
+    rateLimit: { limit: 20, windowMs: 1000 },
+  })
+  fake.injectFault({ status: 503, body: '<html>down</html>', times: 2 })
+  fake.injectFault({ match: { method: 'PATCH' }, drop: 'mid-body' })
+  // @ts-expect-error not a kind of fault
+  fake.injectFault({ explode: true })
+  const count: number = fake.requests.length + fake.rateLimited
+  await fake.close()
+  return count
+}
