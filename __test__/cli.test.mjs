@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -200,4 +200,27 @@ test('demo completes phase 0 against the built-in fake and exits 0', async () =>
   assert.match(after, /^Standard rollout \(standard-rollout\) · version 2\n {2}0 ✓ Testing/)
   assert.match(r.stdout, /sent PATCH \/api\/v2\/flags\/web\/new-checkout\/release/)
   assert.ok(r.ms < 5000, `took ${r.ms} ms`)
+})
+
+test('complete-many draws a progress bar when it has a terminal', { skip: !existsSync('/usr/bin/script') && 'needs util-linux script for a pseudo-terminal' }, async (t) => {
+  const server = await fake(t, {
+    releases: ['a', 'b', 'c'].map((flagKey) => ({ projectKey: 'web', flagKey, release: sampleRelease() })),
+  })
+  const dir = mkdtempSync(join(tmpdir(), 'ld-release-tty-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'items.json')
+  writeFileSync(file, JSON.stringify(['a', 'b', 'c'].map((flagKey) => ({ projectKey: 'web', flagKey, phase: 0 }))))
+  const command = [process.execPath, BIN, 'complete-many', '--file', file, ...auth(server)].map((a) => `'${a}'`).join(' ')
+  // `script` runs the command on a pseudo-terminal: stdout and stderr are TTYs.
+  const r = await new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/script', ['-qec', command, '/dev/null'], { env: { ...process.env, NO_COLOR: '' } })
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, out }))
+  })
+  assert.equal(r.code, 0, r.out)
+  assert.match(r.out, /\[#{30}\] 3\/3/)
+  assert.match(r.out, /\r\[#+-*\] [12]\/3/)
+  assert.match(r.out, /3 done, 0 failed/)
 })

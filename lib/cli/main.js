@@ -116,14 +116,19 @@ function parsePhase(text) {
   return { name: text }
 }
 
-function readData(text, io, what) {
+/**
+ * Reads a JSON argument: `-` is stdin, `@path` (or any value when `isPath`) a file,
+ * anything else the JSON itself.
+ */
+function readData(text, io, what, isPath = false) {
   if (text === undefined) throw new UsageError(`${what} is required`)
+  const source = text === '-' ? 'stdin' : isPath ? text : text.startsWith('@') ? text.slice(1) : null
   let raw = text
   try {
-    if (text === '-') raw = io.readStdin()
-    else if (text.startsWith('@')) raw = readFileSync(text.slice(1), 'utf8')
+    if (source === 'stdin') raw = io.readStdin()
+    else if (source !== null) raw = readFileSync(source, 'utf8')
   } catch (e) {
-    throw new UsageError(`${what}: cannot read ${text === '-' ? 'stdin' : text.slice(1)}: ${e.message}`, { cause: e })
+    throw new UsageError(`${what}: cannot read ${source}: ${e.message}`, { cause: e })
   }
   try {
     return JSON.parse(raw)
@@ -256,7 +261,7 @@ class Context {
   }
 
   async completeMany() {
-    const items = readData(this.values.file, this.io, '--file')
+    const items = readData(this.values.file, this.io, '--file', true)
     if (!Array.isArray(items)) throw new UsageError('--file must hold a JSON array of { projectKey, flagKey, phase, complete? }')
     const options = {}
     if (this.values.concurrency !== undefined) options.concurrency = integer('--concurrency', this.values.concurrency, 1, 256)
