@@ -74,6 +74,9 @@ function startProxy(seen) {
   return proxy
 }
 
+// What any child needs to start (SYSTEMROOT on Windows), and nothing about proxies or CAs.
+const baseEnv = Object.fromEntries(['PATH', 'SYSTEMROOT'].filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]))
+
 /** Runs getRelease in a child with only `env` (plus PATH); resolves to its JSON line. */
 function fetchInChild(baseUrl, env) {
   const script = `
@@ -83,7 +86,7 @@ function fetchInChild(baseUrl, env) {
       .catch((e) => console.log(JSON.stringify({ ok: false, code: e.code, message: e.message })))
   `
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, ...env }, timeout: 15_000 }, (err, stdout) =>
+    execFile(process.execPath, ['-e', script], { env: { ...baseEnv, ...env }, timeout: 15_000 }, (err, stdout) =>
       err ? reject(err) : resolve(JSON.parse(stdout.trim())),
     )
   })
