@@ -1,12 +1,13 @@
 //! HTTP: one connection pool per client, the exact headers, retries and limits.
 
-use std::sync::{Arc, Once};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, Once};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, Url};
 
-use crate::config::{ClientConfig, RequestOptions};
+use crate::config::{ClientConfig, ClientOptions, RequestOptions};
 use crate::error::{ErrorCode, LdError, Result};
 use crate::limiter::{Limiter, Observation};
 use crate::patch::PatchOperation;
@@ -167,6 +168,33 @@ impl Client {
       config,
       limiter: Arc::new(Limiter::new()),
     })
+  }
+
+  /// A client for `options`, with the environment filling in what they leave out.
+  pub fn from_options(options: &ClientOptions) -> Result<Self> {
+    Client::new(ClientConfig::resolve(options, |name| {
+      std::env::var(name).ok()
+    })?)
+  }
+
+  /// The shared client for `options` and the environment: one per distinct
+  /// configuration (token, base URL, user agent, ...), so module-level calls reuse
+  /// connection pools and one rate-limit gate.
+  pub fn shared(options: &ClientOptions) -> Result<Arc<Self>> {
+    const MAX_SHARED_CLIENTS: usize = 32;
+    static CLIENTS: LazyLock<Mutex<HashMap<ClientConfig, Arc<Client>>>> =
+      LazyLock::new(|| Mutex::new(HashMap::new()));
+    let config = ClientConfig::resolve(options, |name| std::env::var(name).ok())?;
+    let mut clients = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(client) = clients.get(&config) {
+      return Ok(client.clone());
+    }
+    if clients.len() >= MAX_SHARED_CLIENTS {
+      clients.clear();
+    }
+    let client = Arc::new(Client::new(config.clone())?);
+    clients.insert(config, client.clone());
+    Ok(client)
   }
 
   pub fn config(&self) -> &ClientConfig {
