@@ -31,6 +31,8 @@ export interface RecordedRequest {
   body: string
   /** The body parsed, when it was JSON */
   json?: unknown
+  /** When the whole request had arrived (epoch milliseconds) */
+  receivedAt: number
 }
 
 /**

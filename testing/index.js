@@ -69,7 +69,7 @@ async function startFakeLaunchDarkly(options = {}) {
     req.on('data', (c) => chunks.push(c))
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8')
-      const record = { method: req.method, path: req.url, headers: flatHeaders(req), rawHeaders: [...req.rawHeaders], body }
+      const record = { method: req.method, path: req.url, headers: flatHeaders(req), rawHeaders: [...req.rawHeaders], body, receivedAt: Date.now() }
       try {
         record.json = body ? JSON.parse(body) : undefined
       } catch {
