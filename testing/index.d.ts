@@ -1,89 +1,115 @@
-import type { PatchOperation, Release } from '../index'
+import type { PatchOperation, Release, ReleasePhase } from '../index'
 
 /** Options of `startFakeLaunchDarkly`. */
 export interface FakeOptions {
-  /** The token it accepts (raw, in `Authorization`). Default: a random `api-fake-…`. */
+  /** The token it accepts, compared exactly with `Authorization` (raw, no `Bearer`). Default: a random `api-fake-<hex>`. */
   apiKey?: string
-  /** The port on 127.0.0.1. Default 0: any free port. */
+  /** The port to listen on; it always binds 127.0.0.1. Default 0: any free port. */
   port?: number
-  /** Releases it holds at start, per project and flag. */
+  /** Releases it holds at start, per project and flag (deep-copied). */
   releases?: Array<{ projectKey: string; flagKey: string; release: Release }>
   /**
-   * A per-route limit of `limit` requests per fixed window of `windowMs` (default 10000).
-   * Every answer on a limited route carries `X-Ratelimit-Route-Remaining`,
-   * `X-Ratelimit-Global-Remaining` and `X-Ratelimit-Reset` (epoch ms); over the limit it
-   * answers 429 `rate_limited`.
+   * A limit of `limit` requests per route (method and path template) per fixed window of
+   * `windowMs` milliseconds (default 10000). Every answer on a limited route carries
+   * `X-Ratelimit-Route-Remaining`, `X-Ratelimit-Global-Remaining` (the same count) and
+   * `X-Ratelimit-Reset` (the window's end, Unix epoch milliseconds); over the limit it
+   * answers 429 `{"code":"rate_limited"}` with those headers.
    */
   rateLimit?: { limit: number; windowMs?: number }
-  /** Answer 403 without `LD-API-Version: beta`, as LaunchDarkly does. Default true. */
+  /** Answer 403 `forbidden` unless the first `LD-API-Version` header is `beta`, as LaunchDarkly does. Default true. */
   requireBetaHeader?: boolean
 }
 
 /** A request as the fake received it. */
 export interface RecordedRequest {
+  /** The method as sent (`POST` for a PATCH sent with `X-HTTP-Method-Override`). */
   method: string
-  /** The request target as sent, still percent-encoded */
+  /** The request target as sent, still percent-encoded, e.g. `/api/v2/flags/p/a%2Fb/release`. */
   path: string
-  /** Lower-case names; repeated headers joined with `, ` */
+  /** Lower-case names; repeated headers joined with `, `. */
   headers: Record<string, string>
-  /** Names and values as received, to count repeated headers */
+  /** Names and values as received (`req.rawHeaders`), to count repeated headers. */
   rawHeaders: string[]
+  /** The body as text; `''` when there was none. */
   body: string
-  /** The body parsed, when it was JSON */
+  /** The body parsed, when it was JSON. */
   json?: unknown
-  /** When the whole request had arrived (epoch milliseconds) */
+  /** When the whole request had arrived (Unix epoch milliseconds). */
   receivedAt: number
 }
 
 /**
- * A fault for the next matching request(s). A status answers that status (with `body`,
- * by default a LaunchDarkly-style JSON error); the other kinds break the answer as named.
- * A fault with only `delayMs` delays the request, which is then handled normally.
+ * A fault for the next matching request(s), applied before the rate limit, auth and
+ * everything else. The first of these that is set decides what happens, after `delayMs`:
+ * `stallMs`, `drop`, `malformed`, `oversizeBytes`, `trickleMs`, `status`. A fault with none
+ * of them (only `delayMs` and/or `headers`) delays the request, which is then handled
+ * normally, with `headers` added to the answer.
  */
 export interface Fault {
-  /** Which requests it applies to; `path` is the decoded route, e.g. `/api/v2/flags/web/checkout/release`. Default: any. */
-  match?: { method?: string; path?: string }
-  /** How many requests it applies to. Default 1. */
+  /** Which requests it applies to. Omitted: any request. */
+  match?: {
+    /** The method, e.g. `PATCH`; a POST with `X-HTTP-Method-Override: PATCH` matches `POST` and `PATCH`. */
+    method?: string
+    /** The percent-decoded route, e.g. `/api/v2/flags/web/new-checkout/release` (no query string). */
+    path?: string
+  }
+  /** How many matching requests it applies to. Default 1. */
   times?: number
+  /** Answer this status instead of handling the request. */
   status?: number
+  /** The body of a `status` answer: an object is sent as JSON. Default: `{"code": ..., "message": ...}` as LaunchDarkly writes it. */
   body?: string | object
+  /** The Content-Type of a `status` answer. Default: `application/json` for an object, `text/html` for a string starting with `<`, else `text/plain`. */
   contentType?: string
+  /** Extra response headers, e.g. `{ 'Retry-After': '1' }` or `{ 'X-Ratelimit-Reset': Date.now() + 500 }`. */
   headers?: Record<string, string | number>
+  /** Wait this long before answering (then apply the rest of the fault, or handle the request normally). */
   delayMs?: number
-  /** Close the connection before any answer, or after the headers and part of a body. */
+  /** Destroy the connection before any answer, or after the headers and part of a release body. */
   drop?: 'before-response' | 'mid-body'
-  /** A 200 whose body is not JSON. */
+  /** Answer 200 `application/json` with a body that is not JSON. */
   malformed?: boolean
-  /** A 200 JSON body of this many bytes, streamed without Content-Length. */
+  /** Answer 200 `application/json` streaming a JSON body of this many bytes in chunks, without Content-Length; stops when the client goes away. */
   oversizeBytes?: number
-  /** A 200 whose valid body arrives 16 bytes at a time, this many ms apart. */
+  /** Answer 200 with the release (valid JSON) sent 16 bytes at a time, this many milliseconds apart. */
   trickleMs?: number
-  /** Answer nothing for this long, then close the connection. */
+  /** Accept the request, send nothing for this long, then close the connection. */
   stallMs?: number
 }
 
+/** A running fake LaunchDarkly, from `startFakeLaunchDarkly`. */
 export interface FakeLaunchDarkly {
-  /** `http://127.0.0.1:<port>`, no trailing slash */
+  /** `http://127.0.0.1:<port>`, without a trailing slash: the base URL for a client. */
   url: string
+  /** The port it listens on. */
   port: number
+  /** The token it accepts. */
   apiKey: string
   /** Every request received, in order, including those answered by faults and 429s. */
   requests: RecordedRequest[]
-  /** How many 429s the rate limit has sent. */
+  /** How many 429s the rate limit has sent (injected 429 faults are not counted). */
   readonly rateLimited: number
+  /** Stores a deep copy of `release` for the flag, replacing any. */
   setRelease(projectKey: string, flagKey: string, release: Release): void
+  /** A deep copy of the release it holds for the flag, or `undefined`. */
   getRelease(projectKey: string, flagKey: string): Release | undefined
+  /** Removes the flag's release; true if there was one. */
   deleteRelease(projectKey: string, flagKey: string): boolean
+  /** Empties `requests` (the same array). */
   clearRequests(): void
+  /** Queues a fault; each request consumes the first queued fault that matches it. */
   injectFault(fault: Fault): void
-  /** Stops listening and closes every connection. */
+  /** Stops listening and closes every open connection. Safe to call more than once. */
   close(): Promise<void>
 }
 
-/** Starts a fake LaunchDarkly on 127.0.0.1 serving the releases-beta endpoints. */
+/** Starts a fake LaunchDarkly on 127.0.0.1 serving the five releases-beta endpoints. */
 export declare function startFakeLaunchDarkly(options?: FakeOptions): Promise<FakeLaunchDarkly>
 
-/** A realistic release of a legacy three-phase pipeline (Testing, Staging, Production), with fixed ids and timestamps. */
+/**
+ * A realistic release of a legacy three-phase pipeline (Testing: started; Staging and
+ * Production: not started), with fixed ids and timestamps. `overrides` are merged shallowly.
+ */
 export declare function sampleRelease(overrides?: Partial<Release>): Release
 
-export type { PatchOperation, Release }
+export type { PatchOperation, Release, ReleasePhase }

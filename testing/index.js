@@ -4,18 +4,28 @@
 // injection. Plain JavaScript on Node's built-ins.
 
 const http = require('node:http')
-const { randomBytes } = require('node:crypto')
+const { createHash, randomBytes } = require('node:crypto')
 
 const BETA_MESSAGE = 'This API is in beta. To use it, set the LD-API-Version header to beta.'
 const PHASE_STATUSES = ['NotStarted', 'ReadyToStart', 'Started', 'Paused', 'Complete']
+const DEFAULT_WINDOW_MS = 10000
 
 const clone = (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)))
 const keyOf = (projectKey, flagKey) => JSON.stringify([projectKey, flagKey])
+const releaseHref = (projectKey, flagKey) => `/api/v2/flags/${encodeURIComponent(projectKey)}/${encodeURIComponent(flagKey)}/release`
 
 /** A realistic release of a legacy three-phase pipeline, with fixed ids and timestamps. */
 function sampleRelease(overrides = {}) {
   const created = 1764300000000
-  const env = (key, name, color) => ({ _links: { site: { href: `/settings/projects/web/environments/${key}`, type: 'text/html' } }, key, name, color })
+  const env = (key, name, color) => ({
+    _links: {
+      self: { href: `/api/v2/projects/web/environments/${key}`, type: 'application/json' },
+      site: { href: `/settings/projects/web/environments/${key}`, type: 'text/html' },
+    },
+    key,
+    name,
+    color,
+  })
   const phase = (index, name, envs, started) => ({
     _id: `6650a1b2c3d4e5f60718293${index}`,
     _name: name,
@@ -54,81 +64,98 @@ function sampleRelease(overrides = {}) {
 async function startFakeLaunchDarkly(options = {}) {
   const apiKey = options.apiKey ?? `api-fake-${randomBytes(12).toString('hex')}`
   const requireBetaHeader = options.requireBetaHeader ?? true
-  const rateLimit = options.rateLimit ? { limit: options.rateLimit.limit, windowMs: options.rateLimit.windowMs ?? 10000 } : null
+  const rateLimit = options.rateLimit ? { limit: options.rateLimit.limit, windowMs: options.rateLimit.windowMs ?? DEFAULT_WINDOW_MS } : null
+  const tokenId = createHash('sha256').update(apiKey).digest('hex').slice(0, 24)
   const releases = new Map()
   const faults = []
   const windows = new Map() // route -> { start, count }
   const requests = []
   let rateLimited = 0
-  let closed = false
+  let closing = null
 
   for (const { projectKey, flagKey, release } of options.releases ?? []) releases.set(keyOf(projectKey, flagKey), clone(release))
 
   const server = http.createServer((req, res) => {
     const chunks = []
+    req.on('error', () => {}) // a client that goes away mid-body: nothing to answer
     req.on('data', (c) => chunks.push(c))
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8')
-      const record = { method: req.method, path: req.url, headers: flatHeaders(req), rawHeaders: [...req.rawHeaders], body, receivedAt: Date.now() }
-      try {
-        record.json = body ? JSON.parse(body) : undefined
-      } catch {
-        // not JSON: left undefined
+      const record = { method: req.method, path: req.url, headers: flatHeaders(req.rawHeaders), rawHeaders: [...req.rawHeaders], body, receivedAt: Date.now() }
+      if (body) {
+        try {
+          record.json = JSON.parse(body)
+        } catch {
+          // not JSON: no `json`
+        }
       }
       requests.push(record)
       handle(req, res, body).catch((err) => {
-        if (!res.headersSent) send(res, 500, { code: 'internal_error', message: String(err && err.message) })
+        if (!res.headersSent && !res.destroyed) send(res, 500, { code: 'internal_server_error', message: String(err && err.message) })
         else res.destroy()
       })
     })
   })
 
   async function handle(req, res, body) {
-    const route = parseRoute(req)
-    const fault = takeFault(req.method, route ? route.path : decodeSafe(req.url.split('?')[0]))
-    if (fault && (await applyFault(fault, req, res))) return
-
-    const limitHeaders = rateLimit && route ? countRate(route.name) : null
-    if (limitHeaders && limitHeaders.over) {
-      rateLimited++
-      return send(res, 429, { code: 'rate_limited', message: 'You have been rate limited.' }, limitHeaders.headers)
+    const route = parseRoute(req.url)
+    const method = effectiveMethod(req, route)
+    const fault = takeFault(req.method, method, route ? route.path : decodeSafe(req.url.split('?')[0]))
+    let extra = {}
+    if (fault) {
+      if (await applyFault(fault, req, res, route)) return
+      extra = stringify(fault.headers) // a pure delay (or header) fault: handled normally, with its headers
     }
-    const extra = limitHeaders ? limitHeaders.headers : {}
 
-    if (req.headers.authorization !== apiKey) {
+    if (rateLimit && route) {
+      const limit = countRate(`${method} ${route.name}`)
+      extra = { ...limit.headers, ...extra }
+      if (limit.over) {
+        rateLimited++
+        return send(res, 429, { code: 'rate_limited', message: "You've exceeded the API rate limit. Try again later." }, extra)
+      }
+    }
+
+    if (firstHeader(req.rawHeaders, 'authorization') !== apiKey) {
       return send(res, 401, { code: 'unauthorized', message: 'Invalid access token' }, extra)
     }
-    if (requireBetaHeader && firstHeader(req, 'ld-api-version') !== 'beta') {
+    if (requireBetaHeader && firstHeader(req.rawHeaders, 'ld-api-version') !== 'beta') {
       return send(res, 403, { code: 'forbidden', message: BETA_MESSAGE }, extra)
     }
     if (!route) return send(res, 404, { code: 'not_found', message: 'Invalid resource identifier' }, extra)
 
-    let method = req.method
-    if (method === 'POST' && route.name === 'release' && String(req.headers['x-http-method-override']).toUpperCase() === 'PATCH') {
-      method = 'PATCH'
-    }
     const key = keyOf(route.projectKey, route.flagKey)
     const release = releases.get(key)
+    const notFound = () => send(res, 404, { code: 'not_found', message: `No release for flag ${route.flagKey} in project ${route.projectKey}` }, extra)
 
     if (route.name === 'create' && method === 'PUT') {
       const input = readJson(req, body)
       if (input.error) return send(res, 400, invalid(input.error), extra)
-      if (!input.value || typeof input.value !== 'object' || typeof input.value.releasePipelineKey !== 'string' || !input.value.releasePipelineKey) {
-        return send(res, 400, invalid('releasePipelineKey is required'), extra)
+      const value = input.value
+      if (!isObject(value)) return send(res, 400, invalid('the body must be a JSON object'), extra)
+      if (typeof value.releasePipelineKey !== 'string' || !value.releasePipelineKey) {
+        return send(res, 400, invalid('releasePipelineKey is required and must be a non-empty string'), extra)
       }
-      const created = sampleRelease({ releasePipelineKey: input.value.releasePipelineKey, _releaseVariationId: input.value.releaseVariationId ?? null })
+      if (value.releaseVariationId !== undefined && value.releaseVariationId !== null && typeof value.releaseVariationId !== 'string') {
+        return send(res, 400, invalid('releaseVariationId must be a string'), extra)
+      }
+      const created = sampleRelease({
+        _links: { self: { href: releaseHref(route.projectKey, route.flagKey), type: 'application/json' } },
+        releasePipelineKey: value.releasePipelineKey,
+        _releaseVariationId: value.releaseVariationId ?? null,
+      })
       releases.set(key, created)
       return send(res, 200, created, extra)
     }
-    if (!release) return send(res, 404, { code: 'not_found', message: `No release for flag ${route.flagKey} in project ${route.projectKey}` }, extra)
-
-    if (route.name === 'release' && method === 'GET') return send(res, 200, release, extra)
+    if (route.name === 'release' && method === 'GET') return release ? send(res, 200, release, extra) : notFound()
     if (route.name === 'release' && method === 'DELETE') {
+      if (!release) return notFound()
       releases.delete(key)
       res.writeHead(204, extra)
       return res.end()
     }
     if (route.name === 'release' && method === 'PATCH') {
+      if (!release) return notFound()
       const input = readJson(req, body)
       if (input.error) return send(res, 400, invalid(input.error), extra)
       const problem = applyPatch(release, input.value)
@@ -136,41 +163,45 @@ async function startFakeLaunchDarkly(options = {}) {
       return send(res, 200, release, extra)
     }
     if (route.name === 'phase' && method === 'PUT') {
+      if (!release) return notFound()
+      const phase = release.phases.find((p) => p._id === route.phaseId)
+      if (!phase) return send(res, 404, { code: 'not_found', message: `No phase with id ${route.phaseId} in this release` }, extra)
       const input = readJson(req, body)
       if (input.error) return send(res, 400, invalid(input.error), extra)
-      const phase = release.phases.find((p) => p._id === route.phaseId)
-      if (!phase) return send(res, 404, { code: 'not_found', message: `Unknown phase ${route.phaseId}` }, extra)
-      const status = input.value && input.value.status
-      if (status !== undefined && !PHASE_STATUSES.includes(status)) return send(res, 400, invalid(`status must be one of ${PHASE_STATUSES.join(', ')}`), extra)
-      if (status) setStatus(phase, status)
-      release._version++
+      const problem = updatePhase(release, phase, input.value)
+      if (problem) return send(res, 400, invalid(problem), extra)
       return send(res, 200, release, extra)
     }
-    return send(res, 405, { code: 'method_not_allowed', message: `${req.method} is not allowed here` }, extra)
+    return send(res, 405, { code: 'method_not_allowed', message: `${req.method} is not allowed on ${route.path}` }, extra)
   }
 
+  /** Validates the whole patch on a copy, then applies it: all or nothing. Returns a problem or null. */
   function applyPatch(release, ops) {
-    if (!Array.isArray(ops) || ops.length === 0) return 'the body must be a non-empty JSON Patch array'
+    if (!Array.isArray(ops)) return 'the body must be a JSON Patch array of operations'
+    if (ops.length === 0) return 'the patch is empty: it must hold at least one operation'
     const draft = clone(release)
     for (const [i, op] of ops.entries()) {
-      if (!op || typeof op !== 'object') return `operation ${i} is not an object`
-      const complete = /^\/phases\/(\d+)\/complete$/.exec(op.path ?? '')
-      const id = /^\/phases\/(\d+)\/_id$/.exec(op.path ?? '')
-      const match = complete ?? (op.op === 'test' ? id : null)
-      if (!match) return `operation ${i}: path ${JSON.stringify(op.path)} cannot be changed; only /phases/<n>/complete`
-      const phase = draft.phases[Number(match[1])]
-      if (!phase) return `operation ${i}: there is no phase ${match[1]}`
-      if (!('value' in op)) return `operation ${i}: value is required`
+      const at = `operation ${i}`
+      if (!isObject(op)) return `${at} is not an object`
+      if (op.op !== 'replace' && op.op !== 'test') return `${at}: op ${JSON.stringify(op.op)} is not supported; only "replace" (and "test") on /phases/<n>/complete`
+      const complete = /^\/phases\/(0|[1-9]\d*)\/complete$/.exec(typeof op.path === 'string' ? op.path : '')
+      const id = op.op === 'test' ? /^\/phases\/(0|[1-9]\d*)\/_id$/.exec(typeof op.path === 'string' ? op.path : '') : null
+      const match = complete ?? id
+      if (!match) return `${at}: path ${JSON.stringify(op.path)} cannot be changed; only /phases/<n>/complete`
+      const index = Number(match[1])
+      const phase = draft.phases[index]
+      if (!phase) return `${at}: there is no phase ${match[1]}; the release has ${draft.phases.length} phases`
+      if (!('value' in op)) return `${at}: value is required`
       if (op.op === 'test') {
         const actual = complete ? phase.complete : phase._id
-        if (actual !== op.value) return `operation ${i}: test failed at ${op.path}`
+        if (actual !== op.value) return `${at}: test failed: ${op.path} is ${JSON.stringify(actual)}, not ${JSON.stringify(op.value)}`
         continue
       }
-      if (op.op !== 'replace') return `operation ${i}: op ${JSON.stringify(op.op)} is not supported; use replace`
-      if (typeof op.value !== 'boolean') return `operation ${i}: value must be a boolean`
-      setComplete(draft, Number(match[1]), op.value)
+      if (typeof op.value !== 'boolean') return `${at}: value must be a boolean, got ${JSON.stringify(op.value)}`
+      setComplete(draft, index, op.value)
     }
     draft._version++
+    for (const name of Object.keys(release)) delete release[name]
     Object.assign(release, draft)
     return null
   }
@@ -178,16 +209,9 @@ async function startFakeLaunchDarkly(options = {}) {
   function setComplete(release, index, complete) {
     const phase = release.phases[index]
     if (complete) {
-      phase.complete = true
-      phase.status = 'Complete'
-      phase._completionDate = Date.now()
-      phase._completedBy = { token: { _links: {}, _id: 'fake-token-id', name: 'fake token', ending: apiKey.slice(-4), serviceToken: false } }
+      markComplete(phase)
       const next = release.phases[index + 1]
-      if (next && !next.started) {
-        next.started = true
-        next.status = 'Started'
-        next._startedDate = Date.now()
-      }
+      if (next && !next.started) markStarted(next)
     } else {
       phase.complete = false
       phase.status = 'Started'
@@ -196,48 +220,83 @@ async function startFakeLaunchDarkly(options = {}) {
     }
   }
 
-  function setStatus(phase, status) {
-    phase.status = status
-    if (status === 'Started' && !phase.started) {
-      phase.started = true
-      phase._startedDate = Date.now()
+  function markStarted(phase) {
+    phase.started = true
+    phase.status = 'Started'
+    phase._startedDate ??= Date.now()
+  }
+
+  function markComplete(phase) {
+    phase.complete = true
+    phase.status = 'Complete'
+    phase._completionDate = Date.now()
+    phase._completedBy = { token: { _links: {}, _id: tokenId, name: 'fake token', ending: apiKey.slice(-4), serviceToken: false } }
+  }
+
+  /** The phase-status PUT: `{status?, audiences?}`. Returns a problem or null. */
+  function updatePhase(release, phase, input) {
+    if (!isObject(input)) return 'the body must be a JSON object'
+    const { status, audiences } = input
+    if (status !== undefined && !PHASE_STATUSES.includes(status)) return `status must be one of ${PHASE_STATUSES.join(', ')}`
+    if (audiences !== undefined && (!Array.isArray(audiences) || !audiences.every(isObject))) return 'audiences must be an array of objects'
+    for (const given of audiences ?? []) {
+      const audience = phase._audiences.find((a) => a._id === given.audienceId)
+      if (!audience) continue
+      const configuration = (audience.configuration ??= { releaseStrategy: 'immediate-rollout', requireApproval: false })
+      for (const name of ['releaseGuardianConfiguration', 'notifyMemberIds', 'notifyTeamKeys']) {
+        if (given[name] !== undefined) configuration[name] = clone(given[name])
+      }
     }
     if (status === 'Complete') {
-      phase.complete = true
-      phase._completionDate = Date.now()
+      if (!phase.started) markStarted(phase)
+      markComplete(phase)
+    } else if (status !== undefined) {
+      if (status === 'Started') markStarted(phase)
+      phase.status = status
+      phase.complete = false
+      delete phase._completionDate
+      delete phase._completedBy
     }
+    release._version++
+    return null
   }
 
   function countRate(name) {
     const now = Date.now()
     let w = windows.get(name)
     if (!w || now >= w.start + rateLimit.windowMs) {
-      w = { start: w ? w.start + Math.floor((now - w.start) / rateLimit.windowMs) * rateLimit.windowMs : now, count: 0 }
+      const start = w ? w.start + Math.floor((now - w.start) / rateLimit.windowMs) * rateLimit.windowMs : now
+      w = { start, count: 0 }
       windows.set(name, w)
     }
     w.count++
-    const remaining = Math.max(0, rateLimit.limit - w.count)
+    const remaining = String(Math.max(0, rateLimit.limit - w.count))
     return {
       over: w.count > rateLimit.limit,
       headers: {
-        'X-Ratelimit-Route-Remaining': String(remaining),
-        'X-Ratelimit-Global-Remaining': String(remaining),
+        'X-Ratelimit-Route-Remaining': remaining,
+        'X-Ratelimit-Global-Remaining': remaining,
         'X-Ratelimit-Reset': String(w.start + rateLimit.windowMs),
       },
     }
   }
 
-  function takeFault(method, path) {
-    const index = faults.findIndex((f) => (!f.match?.method || f.match.method === method) && (!f.match?.path || f.match.path === path))
+  function takeFault(rawMethod, method, path) {
+    const index = faults.findIndex((f) => {
+      const want = f.match?.method?.toUpperCase()
+      return (!want || want === rawMethod || want === method) && (!f.match?.path || f.match.path === path)
+    })
     if (index < 0) return null
     const fault = faults[index]
     if (--fault.remaining <= 0) faults.splice(index, 1)
     return fault
   }
 
-  async function applyFault(fault, req, res) {
+  /** Applies a fault; true when it answered (or broke) the request, false to handle it normally. */
+  async function applyFault(fault, req, res, route) {
+    const headers = stringify(fault.headers)
     if (fault.delayMs) await sleep(fault.delayMs)
-    if (closed) return true
+    if (closing || res.destroyed) return true
     if (fault.stallMs) {
       await sleep(fault.stallMs)
       res.destroy()
@@ -248,24 +307,28 @@ async function startFakeLaunchDarkly(options = {}) {
       return true
     }
     if (fault.drop === 'mid-body') {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '4096', ...fault.headers })
-      res.write('{"name":"Standard rollout","phases":[')
-      setTimeout(() => res.destroy(), 20)
+      const text = JSON.stringify(sampleRelease())
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers })
+      res.write(text.slice(0, Math.floor(text.length / 3)))
+      setTimeout(() => res.destroy(), 20).unref()
       return true
     }
     if (fault.malformed) {
-      res.writeHead(200, { 'content-type': 'application/json', ...fault.headers })
-      res.end('{"name": "Standard rollout", "phases": [')
+      const text = '{"name": "Standard rollout", "phases": [<html>'
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers })
+      res.end(text)
       return true
     }
     if (fault.oversizeBytes) {
-      await streamOversize(res, fault.oversizeBytes, fault.headers)
+      await streamOversize(res, fault.oversizeBytes, headers)
       return true
     }
     if (fault.trickleMs) {
-      const text = JSON.stringify(sampleRelease())
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...fault.headers })
-      for (let i = 0; i < text.length && !res.destroyed && !closed; i += 16) {
+      const held = route && releases.get(keyOf(route.projectKey, route.flagKey))
+      const text = JSON.stringify(held ?? sampleRelease())
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers })
+      for (let i = 0; i < text.length; i += 16) {
+        if (res.destroyed || closing) return true
         res.write(text.slice(i, i + 16))
         await sleep(fault.trickleMs)
       }
@@ -273,7 +336,7 @@ async function startFakeLaunchDarkly(options = {}) {
       return true
     }
     if (fault.status) {
-      let body = fault.body ?? { code: defaultCode(fault.status), message: `Injected ${fault.status}` }
+      let body = fault.body ?? { code: defaultCode(fault.status), message: defaultMessage(fault.status) }
       let type = fault.contentType
       if (typeof body !== 'string') {
         body = JSON.stringify(body)
@@ -281,17 +344,20 @@ async function startFakeLaunchDarkly(options = {}) {
       } else {
         type ??= body.trimStart().startsWith('<') ? 'text/html' : 'text/plain'
       }
-      res.writeHead(fault.status, { 'content-type': type, 'content-length': String(Buffer.byteLength(body)), ...stringify(fault.headers) })
+      res.writeHead(fault.status, { 'content-type': type, 'content-length': String(Buffer.byteLength(body)), ...headers })
       res.end(body)
       return true
     }
-    return false // a pure delay: handle the request normally
+    return false
   }
 
   server.keepAliveTimeout = 1000
   await new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(options.port ?? 0, '127.0.0.1', resolve)
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve()
+    })
   })
   const port = server.address().port
 
@@ -319,64 +385,79 @@ async function startFakeLaunchDarkly(options = {}) {
       faults.push({ ...fault, remaining: fault.times ?? 1 })
     },
     close() {
-      if (closed) return Promise.resolve()
-      closed = true
-      return new Promise((resolve) => {
+      closing ??= new Promise((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()
       })
+      return closing
     },
   }
 }
 
-function parseRoute(req) {
-  const path = req.url.split('?')[0]
-  const parts = path.split('/').slice(1)
-  const dec = (s) => decodeSafe(s)
-  // /api/v2/flags/{p}/{f}/release
-  if (parts.length === 6 && parts[0] === 'api' && parts[1] === 'v2' && parts[2] === 'flags' && parts[5] === 'release') {
-    const [projectKey, flagKey] = [dec(parts[3]), dec(parts[4])]
-    return { name: 'release', projectKey, flagKey, path: `/api/v2/flags/${projectKey}/${flagKey}/release` }
+/** The route a request target names, with its keys percent-decoded, or null. */
+function parseRoute(url) {
+  const parts = url.split(/[?#]/)[0].split('/').slice(1)
+  const keys = (...raw) => {
+    const decoded = raw.map(decodeSafe)
+    return decoded.every((k) => k !== null && k !== '') ? decoded : null
   }
-  // /api/v2/projects/{p}/flags/{f}/release[/phases/{id}]
-  if (parts.length >= 7 && parts[0] === 'api' && parts[1] === 'v2' && parts[2] === 'projects' && parts[4] === 'flags' && parts[6] === 'release') {
-    const [projectKey, flagKey] = [dec(parts[3]), dec(parts[5])]
-    const base = `/api/v2/projects/${projectKey}/flags/${flagKey}/release`
-    if (parts.length === 7) return { name: 'create', projectKey, flagKey, path: base }
+  if (parts[0] !== 'api' || parts[1] !== 'v2') return null
+  // /api/v2/flags/{projectKey}/{flagKey}/release
+  if (parts.length === 6 && parts[2] === 'flags' && parts[5] === 'release') {
+    const k = keys(parts[3], parts[4])
+    if (!k) return null
+    return { name: 'release', projectKey: k[0], flagKey: k[1], path: `/api/v2/flags/${k[0]}/${k[1]}/release` }
+  }
+  // /api/v2/projects/{projectKey}/flags/{flagKey}/release[/phases/{phaseId}]
+  if (parts.length >= 7 && parts[2] === 'projects' && parts[4] === 'flags' && parts[6] === 'release') {
+    const k = keys(parts[3], parts[5])
+    if (!k) return null
+    const base = `/api/v2/projects/${k[0]}/flags/${k[1]}/release`
+    if (parts.length === 7) return { name: 'create', projectKey: k[0], flagKey: k[1], path: base }
     if (parts.length === 9 && parts[7] === 'phases') {
-      const phaseId = dec(parts[8])
-      return { name: 'phase', projectKey, flagKey, phaseId, path: `${base}/phases/${phaseId}` }
+      const id = keys(parts[8])
+      if (!id) return null
+      return { name: 'phase', projectKey: k[0], flagKey: k[1], phaseId: id[0], path: `${base}/phases/${id[0]}` }
     }
   }
   return null
+}
+
+/** PATCH for a POST carrying `X-HTTP-Method-Override: PATCH` on the release route. */
+function effectiveMethod(req, route) {
+  const override = firstHeader(req.rawHeaders, 'x-http-method-override')
+  if (req.method === 'POST' && route && route.name === 'release' && override && override.trim().toUpperCase() === 'PATCH') return 'PATCH'
+  return req.method
 }
 
 function decodeSafe(s) {
   try {
     return decodeURIComponent(s)
   } catch {
-    return s
+    return null
   }
 }
 
-function flatHeaders(req) {
+function flatHeaders(rawHeaders) {
   const out = {}
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i].toLowerCase()
-    out[name] = name in out ? `${out[name]}, ${req.rawHeaders[i + 1]}` : req.rawHeaders[i + 1]
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toLowerCase()
+    out[name] = name in out ? `${out[name]}, ${rawHeaders[i + 1]}` : rawHeaders[i + 1]
   }
   return out
 }
 
-function firstHeader(req, name) {
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    if (req.rawHeaders[i].toLowerCase() === name) return req.rawHeaders[i + 1]
+/** The first value sent for a header: LaunchDarkly reads the first of repeated headers. */
+function firstHeader(rawHeaders, name) {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].toLowerCase() === name) return rawHeaders[i + 1]
   }
   return undefined
 }
 
 function readJson(req, body) {
-  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) return { error: 'Content-Type must be application/json' }
+  const type = firstHeader(req.rawHeaders, 'content-type')
+  if (!type || !/^application\/json\s*(;|$)/i.test(type)) return { error: `Content-Type must be application/json, got ${type === undefined ? 'none' : JSON.stringify(type)}` }
   try {
     return { value: JSON.parse(body) }
   } catch {
@@ -384,14 +465,37 @@ function readJson(req, body) {
   }
 }
 
+const isObject = (value) => typeof value === 'object' && value !== null && !Array.isArray(value)
+
 function invalid(message) {
   return { code: 'invalid_request', message }
 }
 
 function defaultCode(status) {
   return (
-    { 400: 'invalid_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 422: 'unprocessable_entity', 429: 'rate_limited' }[status] ??
-    (status >= 500 ? 'internal_server_error' : 'error')
+    {
+      400: 'invalid_request',
+      401: 'unauthorized',
+      403: 'forbidden',
+      404: 'not_found',
+      405: 'method_not_allowed',
+      409: 'conflict',
+      422: 'unprocessable_entity',
+      429: 'rate_limited',
+    }[status] ?? (status >= 500 ? 'internal_server_error' : 'error')
+  )
+}
+
+function defaultMessage(status) {
+  return (
+    {
+      400: 'Invalid request body',
+      401: 'Invalid access token',
+      403: 'Forbidden. Access to the requested resource was denied.',
+      404: 'Invalid resource identifier',
+      409: 'This request conflicts with a concurrent API request. Retry the request.',
+      429: "You've exceeded the API rate limit. Try again later.",
+    }[status] ?? `${status} ${http.STATUS_CODES[status] ?? 'error'}`
   )
 }
 
@@ -405,14 +509,26 @@ function send(res, status, body, headers = {}) {
   res.end(text)
 }
 
+/** A 200 JSON string of about `bytes` bytes, without Content-Length; stops when the client goes away. */
 async function streamOversize(res, bytes, headers) {
-  res.writeHead(200, { 'content-type': 'application/json', ...stringify(headers) })
-  const chunk = Buffer.alloc(64 * 1024, 0x20)
+  res.writeHead(200, { 'content-type': 'application/json', ...headers })
+  const chunk = Buffer.alloc(64 * 1024, 0x61)
   res.write('{"name":"')
-  let sent = 0
+  let sent = 10
   while (sent < bytes && !res.destroyed) {
-    if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve).once('close', resolve))
+    const ok = res.write(bytes - sent >= chunk.length ? chunk : chunk.subarray(0, bytes - sent))
     sent += chunk.length
+    if (!ok && !res.destroyed) {
+      await new Promise((resolve) => {
+        const done = () => {
+          res.off('drain', done)
+          res.off('close', done)
+          resolve()
+        }
+        res.on('drain', done)
+        res.on('close', done)
+      })
+    }
   }
   if (!res.destroyed) res.end('"}')
 }

@@ -1,0 +1,635 @@
+// The fake LaunchDarkly of `ld-release/testing`, tested over HTTP on 127.0.0.1 with fetch.
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { request as httpRequest } from 'node:http'
+import { createRequire } from 'node:module'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+const require = createRequire(import.meta.url)
+const { startFakeLaunchDarkly, sampleRelease } = require('../testing/index.js')
+
+const KEY = 'api-fake-0123456789abcdef-4f2a'
+const RELEASE = '/api/v2/flags/web/new-checkout/release'
+
+/** A fake holding a sample release at web/new-checkout, closed after the test. */
+async function start(t, options = {}) {
+  const server = await startFakeLaunchDarkly({
+    apiKey: KEY,
+    releases: [{ projectKey: 'web', flagKey: 'new-checkout', release: sampleRelease() }],
+    ...options,
+  })
+  t.after(() => server.close())
+  return server
+}
+
+/** A request with the right token and beta header unless told otherwise; a body is sent as JSON. */
+function call(server, method, path, { body, headers = {}, auth = true, beta = true, signal } = {}) {
+  const h = { ...headers }
+  if (auth) h.Authorization = server.apiKey
+  if (beta) h['LD-API-Version'] = 'beta'
+  let payload
+  if (body !== undefined) {
+    payload = typeof body === 'string' ? body : JSON.stringify(body)
+    h['Content-Type'] ??= 'application/json'
+  }
+  return fetch(server.url + path, { method, headers: h, body: payload, signal })
+}
+
+async function json(res) {
+  assert.equal(res.headers.get('content-type'), 'application/json')
+  const text = await res.text()
+  assert.equal(Number(res.headers.get('content-length')), Buffer.byteLength(text))
+  return JSON.parse(text)
+}
+
+async function expectError(res, status, code) {
+  assert.equal(res.status, status)
+  const body = await json(res)
+  assert.equal(body.code, code)
+  assert.equal(typeof body.message, 'string')
+  assert.ok(body.message.length > 0)
+  return body
+}
+
+const patch = (server, ops, options = {}) => call(server, 'PATCH', RELEASE, { body: ops, ...options })
+const complete = (n, value = true) => ({ op: 'replace', path: `/phases/${n}/complete`, value })
+
+/** Sends with node:http, so that a header can be sent twice. */
+function rawRequest(server, method, path, headers) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${server.url}${path}`, { method, headers, agent: false }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (c) => (text += c))
+      res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(text) }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+describe('sampleRelease', () => {
+  test('a complete, deterministic legacy three-phase release', () => {
+    const release = sampleRelease()
+    assert.deepEqual(sampleRelease(), release, 'same output every time')
+    assert.equal(release.name, 'Standard rollout')
+    assert.equal(release.releasePipelineKey, 'standard-rollout')
+    assert.equal(typeof release.releasePipelineDescription, 'string')
+    assert.equal(release._version, 1)
+    assert.equal(release._releaseVariationId, null)
+    assert.ok(!('_canceledAt' in release))
+    assert.equal(typeof release._links.self.href, 'string')
+    assert.deepEqual(
+      release.phases.map((p) => [p._name, p.status, p.started, p._audiences[0].environment.key]),
+      [
+        ['Testing', 'Started', true, 'test'],
+        ['Staging', 'NotStarted', false, 'staging'],
+        ['Production', 'NotStarted', false, 'production'],
+      ],
+    )
+    const ids = new Set()
+    for (const phase of release.phases) {
+      assert.match(phase._id, /^[0-9a-f]{24}$/)
+      ids.add(phase._id)
+      assert.equal(phase.complete, false)
+      assert.ok(Number.isSafeInteger(phase._creationDate) && phase._creationDate > 1.7e12)
+      assert.deepEqual(phase.configuration, {})
+      for (const audience of phase._audiences) {
+        assert.match(audience._id, /^[0-9a-f]{24}$/)
+        ids.add(audience._id)
+        assert.equal(typeof audience.name, 'string')
+        assert.deepEqual(Object.keys(audience.environment).sort(), ['_links', 'color', 'key', 'name'])
+        assert.deepEqual(audience.configuration, { releaseStrategy: 'immediate-rollout', requireApproval: false })
+        assert.deepEqual(audience.segmentKeys, [])
+        assert.equal(typeof audience.status, 'string')
+      }
+    }
+    assert.equal(ids.size, 6, 'ids are unique')
+    assert.equal(release.phases[0]._startedDate > release.phases[0]._creationDate, true)
+  })
+
+  test('overrides merge shallowly and the result is a fresh object', () => {
+    const release = sampleRelease({ _version: 7, name: 'Other', _releaseVariationId: 'var-1' })
+    assert.equal(release._version, 7)
+    assert.equal(release.name, 'Other')
+    assert.equal(release._releaseVariationId, 'var-1')
+    assert.equal(release.phases.length, 3)
+    release.phases[0]._name = 'changed'
+    assert.equal(sampleRelease().phases[0]._name, 'Testing')
+  })
+})
+
+describe('the server', () => {
+  test('listens on 127.0.0.1 with a random api-fake token by default; close is idempotent', async () => {
+    const server = await startFakeLaunchDarkly()
+    try {
+      assert.match(server.apiKey, /^api-fake-[0-9a-f]+$/)
+      assert.equal(server.url, `http://127.0.0.1:${server.port}`)
+      assert.ok(server.port > 0)
+      assert.deepEqual(server.requests, [])
+      assert.equal(server.rateLimited, 0)
+      const res = await call(server, 'GET', RELEASE)
+      await expectError(res, 404, 'not_found')
+    } finally {
+      const first = server.close()
+      await Promise.all([first, server.close()])
+      await server.close()
+    }
+    await assert.rejects(fetch(server.url + RELEASE), TypeError, 'nothing listens after close')
+  })
+
+  test('setRelease, getRelease and deleteRelease work on deep copies', async (t) => {
+    const server = await start(t, { releases: [] })
+    const release = sampleRelease()
+    server.setRelease('web', 'a/b?c#d', release)
+    release.name = 'changed after set'
+    const held = server.getRelease('web', 'a/b?c#d')
+    assert.equal(held.name, 'Standard rollout')
+    held.phases[0].complete = true
+    assert.equal(server.getRelease('web', 'a/b?c#d').phases[0].complete, false)
+    assert.equal(server.getRelease('web', 'other'), undefined)
+    const res = await call(server, 'GET', '/api/v2/flags/web/a%2Fb%3Fc%23d/release')
+    assert.equal(res.status, 200)
+    assert.equal((await json(res)).name, 'Standard rollout')
+    assert.equal(server.requests[0].path, '/api/v2/flags/web/a%2Fb%3Fc%23d/release', 'recorded as sent')
+    assert.equal(server.deleteRelease('web', 'a/b?c#d'), true)
+    assert.equal(server.deleteRelease('web', 'a/b?c#d'), false)
+    await expectError(await call(server, 'GET', '/api/v2/flags/web/a%2Fb%3Fc%23d/release'), 404, 'not_found')
+  })
+
+  test('records every request: method, raw path, headers, raw headers, body and parsed JSON', async (t) => {
+    const server = await start(t)
+    await call(server, 'GET', `${RELEASE}?x=1`, { headers: { 'X-Extra': 'one' } })
+    await call(server, 'PATCH', RELEASE, { body: 'not json' })
+    const [get, bad] = server.requests
+    assert.equal(get.method, 'GET')
+    assert.equal(get.path, `${RELEASE}?x=1`)
+    assert.equal(get.headers.authorization, KEY)
+    assert.equal(get.headers['ld-api-version'], 'beta')
+    assert.equal(get.headers['x-extra'], 'one')
+    assert.equal(get.body, '')
+    assert.ok(!('json' in get))
+    assert.ok(get.rawHeaders.includes('LD-API-Version') || get.rawHeaders.includes('ld-api-version'))
+    assert.ok(Math.abs(get.receivedAt - Date.now()) < 5000)
+    assert.equal(bad.body, 'not json')
+    assert.ok(!('json' in bad))
+    server.clearRequests()
+    assert.equal(server.requests.length, 0)
+  })
+})
+
+describe('auth, beta header and 404s', () => {
+  test('401 without Authorization, with a wrong token, and with Bearer', async (t) => {
+    const server = await start(t)
+    await expectError(await call(server, 'GET', RELEASE, { auth: false }), 401, 'unauthorized')
+    const wrong = await expectError(await call(server, 'GET', RELEASE, { auth: false, headers: { Authorization: 'api-wrong' } }), 401, 'unauthorized')
+    assert.equal(wrong.message, 'Invalid access token')
+    await expectError(await call(server, 'GET', RELEASE, { auth: false, headers: { Authorization: `Bearer ${KEY}` } }), 401, 'unauthorized')
+    // Auth comes before routing: an unknown path without a token is a 401 too.
+    await expectError(await call(server, 'GET', '/api/v2/nothing', { auth: false }), 401, 'unauthorized')
+    assert.equal(server.requests.length, 4)
+  })
+
+  test('403 without LD-API-Version: beta; the first of two values counts', async (t) => {
+    const server = await start(t)
+    const missing = await expectError(await call(server, 'GET', RELEASE, { beta: false }), 403, 'forbidden')
+    assert.match(missing.message, /This API is in beta.*LD-API-Version.*beta/)
+    await expectError(await call(server, 'GET', RELEASE, { beta: false, headers: { 'LD-API-Version': '20240415' } }), 403, 'forbidden')
+    const twiceBad = await rawRequest(server, 'GET', RELEASE, { Authorization: KEY, 'LD-API-Version': ['20240415', 'beta'] })
+    assert.equal(twiceBad.status, 403)
+    const twiceGood = await rawRequest(server, 'GET', RELEASE, { Authorization: KEY, 'LD-API-Version': ['beta', '20240415'] })
+    assert.equal(twiceGood.status, 200)
+    const recorded = server.requests.at(-1)
+    assert.equal(recorded.rawHeaders.filter((h) => h.toLowerCase() === 'ld-api-version').length, 2)
+    assert.equal(recorded.headers['ld-api-version'], 'beta, 20240415')
+  })
+
+  test('requireBetaHeader: false accepts requests without it', async (t) => {
+    const server = await start(t, { requireBetaHeader: false })
+    assert.equal((await call(server, 'GET', RELEASE, { beta: false })).status, 200)
+  })
+
+  test('404 not_found for unknown paths, projects, flags, releases and phases', async (t) => {
+    const server = await start(t)
+    const phase = `/api/v2/projects/web/flags/new-checkout/release/phases`
+    for (const [method, path] of [
+      ['GET', '/'],
+      ['GET', '/api/v2/flags/web/new-checkout'],
+      ['GET', '/api/v2/flags/web/new-checkout/release/extra'],
+      ['GET', '/api/v2/flags//new-checkout/release'],
+      ['GET', '/api/v2/flags/other/new-checkout/release'],
+      ['GET', '/api/v2/flags/web/unknown/release'],
+      ['DELETE', '/api/v2/flags/web/unknown/release'],
+      ['PUT', `${phase}/000000000000000000000000`],
+    ]) {
+      const res = await call(server, method, path, method === 'PUT' ? { body: { status: 'Started' } } : {})
+      await expectError(res, 404, 'not_found')
+    }
+    server.deleteRelease('web', 'new-checkout')
+    await expectError(await call(server, 'GET', RELEASE), 404, 'not_found')
+    await expectError(await patch(server, [complete(0)]), 404, 'not_found')
+    await expectError(await call(server, 'PUT', `${phase}/${sampleRelease().phases[0]._id}`, { body: { status: 'Started' } }), 404, 'not_found')
+  })
+
+  test('a method the route does not have is 405', async (t) => {
+    const server = await start(t)
+    await expectError(await call(server, 'POST', RELEASE, { body: [complete(0)] }), 405, 'method_not_allowed')
+    await expectError(await call(server, 'GET', '/api/v2/projects/web/flags/new-checkout/release'), 405, 'method_not_allowed')
+    assert.equal(server.getRelease('web', 'new-checkout')._version, 1)
+  })
+})
+
+describe('PATCH', () => {
+  test('completing a phase sets its fields, starts the next one and bumps _version', async (t) => {
+    const server = await start(t)
+    const before = Date.now()
+    const ops = [complete(0)]
+    const res = await patch(server, ops)
+    assert.equal(res.status, 200)
+    const release = await json(res)
+    assert.equal(release._version, 2)
+    const [first, second, third] = release.phases
+    assert.equal(first.complete, true)
+    assert.equal(first.status, 'Complete')
+    assert.ok(first._completionDate >= before && first._completionDate <= Date.now())
+    assert.equal(first._completedBy.token.name, 'fake token')
+    assert.equal(first._completedBy.token.ending, KEY.slice(-4))
+    assert.equal(first._completedBy.token.serviceToken, false)
+    assert.equal(typeof first._completedBy.token._id, 'string')
+    assert.deepEqual(first._completedBy.token._links, {})
+    assert.equal(second.started, true)
+    assert.equal(second.status, 'Started')
+    assert.ok(second._startedDate >= before)
+    assert.equal(third.started, false)
+    assert.deepEqual(server.getRelease('web', 'new-checkout'), release)
+
+    const [recorded] = server.requests
+    assert.equal(recorded.method, 'PATCH')
+    assert.equal(recorded.path, RELEASE)
+    assert.equal(recorded.body, JSON.stringify(ops))
+    assert.deepEqual(recorded.json, ops)
+    assert.equal(recorded.headers['content-type'], 'application/json')
+    const names = recorded.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase())
+    assert.equal(names.filter((n) => n === 'authorization').length, 1)
+    assert.equal(names.filter((n) => n === 'ld-api-version').length, 1)
+
+    const reopened = await json(await patch(server, [complete(0, false)]))
+    assert.equal(reopened._version, 3)
+    assert.equal(reopened.phases[0].complete, false)
+    assert.equal(reopened.phases[0].status, 'Started')
+    assert.ok(!('_completionDate' in reopened.phases[0]))
+    assert.ok(!('_completedBy' in reopened.phases[0]))
+    assert.equal(reopened.phases[1].started, true, 'the next phase stays started')
+  })
+
+  test('several operations apply together; test operations guard them', async (t) => {
+    const server = await start(t)
+    const id = sampleRelease().phases[1]._id
+    const res = await patch(server, [
+      { op: 'test', path: '/phases/1/_id', value: id },
+      { op: 'test', path: '/phases/1/complete', value: false },
+      complete(1),
+      complete(2),
+    ])
+    const release = await json(res)
+    assert.equal(release._version, 2, 'one bump per request')
+    assert.deepEqual(
+      release.phases.map((p) => p.complete),
+      [false, true, true],
+    )
+  })
+
+  test('a POST with X-HTTP-Method-Override: PATCH is a PATCH', async (t) => {
+    const server = await start(t)
+    const res = await call(server, 'POST', RELEASE, { body: [complete(2)], headers: { 'X-HTTP-Method-Override': 'PATCH' } })
+    assert.equal(res.status, 200)
+    assert.equal((await json(res)).phases[2].complete, true)
+    assert.equal(server.requests[0].method, 'POST')
+    assert.equal(server.requests[0].headers['x-http-method-override'], 'PATCH')
+  })
+
+  test('each invalid patch is a 400 invalid_request that says what is wrong and changes nothing', async (t) => {
+    const server = await start(t)
+    const original = server.getRelease('web', 'new-checkout')
+    const cases = [
+      ['not JSON', '[{"op":', /not valid JSON/],
+      ['an object', { op: 'replace', path: '/phases/0/complete', value: true }, /JSON Patch array/],
+      ['the documented envelope', { comment: 'c', patch: [complete(0)] }, /JSON Patch array/],
+      ['empty', [], /empty/],
+      ['an operation that is not an object', [5], /not an object/],
+      ['add', [{ op: 'add', path: '/phases/0/complete', value: true }], /op "add" is not supported/],
+      ['remove', [{ op: 'remove', path: '/phases/0/complete' }], /op "remove" is not supported/],
+      ['no op', [{ path: '/phases/0/complete', value: true }], /op undefined is not supported/],
+      ['another path', [{ op: 'replace', path: '/name', value: 'x' }], /path "\/name" cannot be changed/],
+      ['the prose path', [{ op: 'replace', path: '/phase/0/complete', value: true }], /cannot be changed/],
+      ['a leading zero', [{ op: 'replace', path: '/phases/01/complete', value: true }], /cannot be changed/],
+      ['replace of _id', [{ op: 'replace', path: '/phases/0/_id', value: 'x' }], /cannot be changed/],
+      ['no value', [{ op: 'replace', path: '/phases/0/complete' }], /value is required/],
+      ['a string value', [complete(0, 'true')], /value must be a boolean/],
+      ['a null value', [complete(0, null)], /value must be a boolean/],
+      ['an index out of range', [complete(3)], /there is no phase 3/],
+      ['a failing test', [{ op: 'test', path: '/phases/0/complete', value: true }, complete(1)], /test failed/],
+      ['a failing id test', [{ op: 'test', path: '/phases/1/_id', value: 'other' }, complete(1)], /test failed/],
+      ['a valid op then a bad one', [complete(0), complete(1, 1)], /operation 1: value must be a boolean/],
+    ]
+    for (const [name, body, pattern] of cases) {
+      const error = await expectError(await patch(server, body), 400, 'invalid_request')
+      assert.match(error.message, pattern, name)
+    }
+    const textPlain = await patch(server, [complete(0)], { headers: { 'Content-Type': 'text/plain' } })
+    assert.match((await expectError(textPlain, 400, 'invalid_request')).message, /Content-Type must be application\/json/)
+    const jsonPatchType = await patch(server, [complete(0)], { headers: { 'Content-Type': 'application/json-patch+json' } })
+    await expectError(jsonPatchType, 400, 'invalid_request')
+    const noType = await fetch(server.url + RELEASE, {
+      method: 'PATCH',
+      headers: { Authorization: KEY, 'LD-API-Version': 'beta' },
+      body: new Blob([JSON.stringify([complete(0)])]),
+    })
+    await expectError(noType, 400, 'invalid_request')
+    assert.deepEqual(server.getRelease('web', 'new-checkout'), original, 'nothing was applied')
+    // application/json with a charset is fine.
+    const charset = await patch(server, [complete(0)], { headers: { 'Content-Type': 'application/json; charset=utf-8' } })
+    assert.equal(charset.status, 200)
+  })
+})
+
+describe('DELETE and the projects/ PUTs', () => {
+  test('DELETE answers 204 without a body and removes the release', async (t) => {
+    const server = await start(t)
+    const res = await call(server, 'DELETE', RELEASE)
+    assert.equal(res.status, 204)
+    assert.equal(await res.text(), '')
+    assert.equal(server.getRelease('web', 'new-checkout'), undefined)
+    await expectError(await call(server, 'DELETE', RELEASE), 404, 'not_found')
+  })
+
+  test('PUT projects/{p}/flags/{f}/release creates a release from the pipeline key', async (t) => {
+    const server = await start(t, { releases: [] })
+    const path = '/api/v2/projects/web/flags/a%2Fb/release'
+    for (const body of [{}, { releasePipelineKey: 5 }, { releasePipelineKey: '' }, [], { releasePipelineKey: 'p', releaseVariationId: 3 }]) {
+      await expectError(await call(server, 'PUT', path, { body }), 400, 'invalid_request')
+    }
+    await expectError(await call(server, 'PUT', path, { body: '{', headers: {} }), 400, 'invalid_request')
+    assert.equal(server.getRelease('web', 'a/b'), undefined)
+    const res = await call(server, 'PUT', path, { body: { releasePipelineKey: 'fast-lane', releaseVariationId: 'var-on' } })
+    assert.equal(res.status, 200)
+    const release = await json(res)
+    assert.equal(release.releasePipelineKey, 'fast-lane')
+    assert.equal(release._releaseVariationId, 'var-on')
+    assert.equal(release._version, 1)
+    assert.equal(release.phases.length, 3)
+    assert.equal(release._links.self.href, '/api/v2/flags/web/a%2Fb/release')
+    assert.deepEqual(server.getRelease('web', 'a/b'), release)
+    const plain = await json(await call(server, 'PUT', '/api/v2/projects/web/flags/c/release', { body: { releasePipelineKey: 'p' } }))
+    assert.equal(plain._releaseVariationId, null)
+  })
+
+  test('PUT .../release/phases/{id} updates that phase', async (t) => {
+    const server = await start(t)
+    const [, staging, production] = sampleRelease().phases
+    const path = (id) => `/api/v2/projects/web/flags/new-checkout/release/phases/${id}`
+    const started = await json(
+      await call(server, 'PUT', path(staging._id), {
+        body: { status: 'Started', audiences: [{ audienceId: staging._audiences[0]._id, notifyTeamKeys: ['qa'] }, { audienceId: 'unknown' }] },
+      }),
+    )
+    assert.equal(started._version, 2)
+    assert.equal(started.phases[1].status, 'Started')
+    assert.equal(started.phases[1].started, true)
+    assert.equal(typeof started.phases[1]._startedDate, 'number')
+    assert.deepEqual(started.phases[1]._audiences[0].configuration.notifyTeamKeys, ['qa'])
+
+    const done = await json(await call(server, 'PUT', path(production._id), { body: { status: 'Complete' } }))
+    assert.equal(done._version, 3)
+    assert.equal(done.phases[2].complete, true)
+    assert.equal(done.phases[2].status, 'Complete')
+    assert.equal(typeof done.phases[2]._completionDate, 'number')
+    assert.equal(done.phases[2]._completedBy.token.ending, KEY.slice(-4))
+
+    const paused = await json(await call(server, 'PUT', path(production._id), { body: { status: 'Paused' } }))
+    assert.equal(paused.phases[2].status, 'Paused')
+    assert.equal(paused.phases[2].complete, false)
+
+    await expectError(await call(server, 'PUT', path('ffffffffffffffffffffffff'), { body: { status: 'Started' } }), 404, 'not_found')
+    for (const body of [{ status: 'Sideways' }, { status: 1 }, { audiences: 'all' }, { audiences: [1] }, []]) {
+      await expectError(await call(server, 'PUT', path(staging._id), { body }), 400, 'invalid_request')
+    }
+    assert.equal(server.getRelease('web', 'new-checkout')._version, 4)
+  })
+})
+
+describe('rate limit', () => {
+  test('headers on every answer of a limited route, 429 over the limit, a new window after the reset', async (t) => {
+    const server = await start(t, { rateLimit: { limit: 2, windowMs: 300 } })
+    const answers = []
+    for (let i = 0; i < 3; i++) answers.push(await call(server, 'GET', RELEASE))
+    assert.deepEqual(
+      answers.map((r) => r.status),
+      [200, 200, 429],
+    )
+    assert.deepEqual(
+      answers.map((r) => r.headers.get('x-ratelimit-route-remaining')),
+      ['1', '0', '0'],
+    )
+    for (const r of answers) assert.ok(r.headers.has('x-ratelimit-global-remaining'))
+    const reset = Number(answers[0].headers.get('x-ratelimit-reset'))
+    assert.ok(reset > Date.now() - 50 && reset <= Date.now() + 300, `reset ${reset} is the end of a 300 ms window`)
+    assert.equal(answers[2].headers.get('x-ratelimit-reset'), String(reset))
+    const limited = await expectError(answers[2], 429, 'rate_limited')
+    assert.ok(limited.message.length > 0)
+    await Promise.all(answers.slice(0, 2).map((r) => r.text()))
+    assert.equal(server.rateLimited, 1)
+    assert.equal(server.requests.length, 3, '429s are recorded too')
+
+    // Per route: PATCH has its own counter; a 401 on a limited route still carries the headers.
+    const other = await patch(server, [complete(0)])
+    assert.equal(other.status, 200)
+    assert.equal(other.headers.get('x-ratelimit-route-remaining'), '1')
+    await other.text()
+
+    await sleep(Math.max(0, reset - Date.now()) + 20)
+    const again = await call(server, 'GET', RELEASE, { auth: false })
+    await expectError(again, 401, 'unauthorized')
+    assert.equal(again.headers.get('x-ratelimit-route-remaining'), '1')
+    assert.ok(Number(again.headers.get('x-ratelimit-reset')) >= reset + 300)
+    assert.equal(server.rateLimited, 1)
+  })
+
+  test('without rateLimit there are no rate-limit headers', async (t) => {
+    const server = await start(t)
+    const res = await call(server, 'GET', RELEASE)
+    assert.equal(res.headers.get('x-ratelimit-route-remaining'), null)
+    assert.equal(res.headers.get('x-ratelimit-reset'), null)
+    await res.text()
+  })
+})
+
+describe('faults', () => {
+  test('a status fault with an HTML body, applied to matching requests only, before auth, then used up', async (t) => {
+    const server = await start(t)
+    const html = '<html><body><h1>502 Bad Gateway</h1></body></html>'
+    server.injectFault({ match: { method: 'GET', path: '/api/v2/flags/web/a/b/release' }, status: 502, body: html, times: 2 })
+    // Neither a PATCH nor another flag matches.
+    assert.equal((await patch(server, [complete(0)])).status, 200)
+    await expectError(await call(server, 'GET', '/api/v2/flags/web/other/release'), 404, 'not_found')
+    for (let i = 0; i < 2; i++) {
+      const res = await call(server, 'GET', '/api/v2/flags/web/a%2Fb/release', { auth: false })
+      assert.equal(res.status, 502)
+      assert.equal(res.headers.get('content-type'), 'text/html')
+      assert.equal(await res.text(), html)
+    }
+    await expectError(await call(server, 'GET', '/api/v2/flags/web/a%2Fb/release', { auth: false }), 401, 'unauthorized')
+    assert.equal(server.requests.length, 5)
+  })
+
+  test('a status fault: LaunchDarkly-style JSON by default, extra headers, other bodies and types', async (t) => {
+    const server = await start(t, { rateLimit: { limit: 100 } })
+    server.injectFault({ status: 429, headers: { 'Retry-After': 1, 'X-Ratelimit-Reset': 1764300000500 } })
+    const limited = await call(server, 'GET', RELEASE)
+    await expectError(limited, 429, 'rate_limited')
+    assert.equal(limited.headers.get('retry-after'), '1')
+    assert.equal(limited.headers.get('x-ratelimit-reset'), '1764300000500')
+    assert.equal(server.rateLimited, 0, 'an injected 429 is not the rate limit')
+    server.injectFault({ status: 503 })
+    await expectError(await call(server, 'GET', RELEASE), 503, 'internal_server_error')
+    server.injectFault({ status: 409, body: { code: 'optimistic_locking_error', message: 'retry' } })
+    assert.deepEqual(await (await call(server, 'GET', RELEASE)).json(), { code: 'optimistic_locking_error', message: 'retry' })
+    server.injectFault({ status: 500, body: 'oops' })
+    const plain = await call(server, 'GET', RELEASE)
+    assert.equal(plain.headers.get('content-type'), 'text/plain')
+    assert.equal(await plain.text(), 'oops')
+    server.injectFault({ status: 500, body: '', contentType: 'application/problem+json' })
+    const empty = await call(server, 'GET', RELEASE)
+    assert.equal(empty.headers.get('content-type'), 'application/problem+json')
+    assert.equal(await empty.text(), '')
+  })
+
+  test('a delay, then the request is handled normally', async (t) => {
+    const server = await start(t)
+    server.injectFault({ delayMs: 200, headers: { 'X-Slow': 'yes' } })
+    const begin = performance.now()
+    const res = await patch(server, [complete(0)])
+    const elapsed = performance.now() - begin
+    assert.ok(elapsed >= 190, `waited ${elapsed} ms`)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('x-slow'), 'yes')
+    assert.equal((await json(res))._version, 2)
+    server.injectFault({ delayMs: 100, status: 504, body: '<html>timeout</html>' })
+    const late = await call(server, 'GET', RELEASE)
+    assert.equal(late.status, 504)
+    assert.equal(late.headers.get('content-type'), 'text/html')
+    await late.text()
+  })
+
+  test('drop before-response: the connection closes without an answer', async (t) => {
+    const server = await start(t)
+    server.injectFault({ drop: 'before-response' })
+    await assert.rejects(call(server, 'GET', RELEASE), TypeError)
+    assert.equal(server.requests.length, 1, 'recorded')
+    assert.equal((await call(server, 'GET', RELEASE)).status, 200, 'used up')
+  })
+
+  test('drop mid-body: headers and part of the body, then the connection closes', async (t) => {
+    const server = await start(t)
+    server.injectFault({ drop: 'mid-body' })
+    const res = await call(server, 'GET', RELEASE)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'application/json')
+    await assert.rejects(res.text(), TypeError)
+  })
+
+  test('malformed: 200 application/json that is not JSON', async (t) => {
+    const server = await start(t)
+    server.injectFault({ malformed: true })
+    const res = await call(server, 'GET', RELEASE)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'application/json')
+    const text = await res.text()
+    assert.ok(text.length > 0)
+    assert.throws(() => JSON.parse(text), SyntaxError)
+  })
+
+  test('oversize: a 17 MiB JSON body streamed in chunks', async (t) => {
+    const server = await start(t)
+    const size = 17 * 1024 * 1024
+    server.injectFault({ oversizeBytes: size })
+    const res = await call(server, 'GET', RELEASE)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'application/json')
+    assert.equal(res.headers.get('content-length'), null)
+    let received = 0
+    let chunks = 0
+    let last
+    for await (const chunk of res.body) {
+      received += chunk.length
+      chunks++
+      last = chunk
+    }
+    assert.ok(received > 16 * 1024 * 1024, `received ${received} bytes`)
+    assert.ok(Math.abs(received - size) < 64, `about ${size} bytes: ${received}`)
+    assert.ok(chunks > 1)
+    assert.equal(Buffer.from(last).toString('latin1').slice(-2), '"}')
+  })
+
+  test('oversize: ends when the client aborts, and the fake keeps serving', async (t) => {
+    const server = await start(t)
+    server.injectFault({ oversizeBytes: 64 * 1024 * 1024 })
+    const controller = new AbortController()
+    const res = await call(server, 'GET', RELEASE, { signal: controller.signal })
+    let received = 0
+    await assert.rejects(async () => {
+      for await (const chunk of res.body) {
+        received += chunk.length
+        if (received > 1024 * 1024) controller.abort()
+      }
+    }, { name: 'AbortError' })
+    assert.ok(received < 64 * 1024 * 1024)
+    const next = await call(server, 'GET', RELEASE)
+    assert.equal(next.status, 200)
+    await next.text()
+  })
+
+  test('trickle: a valid body a few bytes at a time', async (t) => {
+    const server = await start(t)
+    server.injectFault({ trickleMs: 2 })
+    const begin = performance.now()
+    const res = await call(server, 'GET', RELEASE)
+    assert.equal(res.status, 200)
+    let text = ''
+    let chunks = 0
+    const decoder = new TextDecoder()
+    for await (const chunk of res.body) {
+      chunks++
+      text += decoder.decode(chunk, { stream: true })
+    }
+    const elapsed = performance.now() - begin
+    assert.deepEqual(JSON.parse(text), server.getRelease('web', 'new-checkout'))
+    assert.ok(chunks > 20, `${chunks} chunks`)
+    assert.ok(elapsed >= (text.length / 16) * 1.5, `took ${elapsed} ms`)
+  })
+
+  test('stall: accepts the request, sends nothing, then closes', async (t) => {
+    const server = await start(t)
+    server.injectFault({ stallMs: 300 })
+    const begin = performance.now()
+    await assert.rejects(call(server, 'GET', RELEASE), TypeError)
+    const elapsed = performance.now() - begin
+    assert.ok(elapsed >= 290, `closed after ${elapsed} ms`)
+    assert.equal(server.requests.length, 1)
+  })
+
+  test('close() ends a pending stall and open connections at once', async () => {
+    const server = await startFakeLaunchDarkly({ apiKey: KEY, releases: [{ projectKey: 'web', flagKey: 'new-checkout', release: sampleRelease() }] })
+    try {
+      server.injectFault({ stallMs: 5000 })
+      const pending = call(server, 'GET', RELEASE)
+      while (server.requests.length === 0) await sleep(5)
+      const begin = performance.now()
+      await server.close()
+      await assert.rejects(pending, TypeError)
+      assert.ok(performance.now() - begin < 1000)
+    } finally {
+      await server.close()
+    }
+  })
+})
