@@ -1,198 +1,115 @@
 'use strict'
-// The `ld-release` command: argument parsing, the commands, exit codes.
-// Exit codes: 0 success, 1 an API or network error, 2 a usage error.
+// The `ld-release` commands. Exit codes: 0 success, 1 an API or network error, 2 a usage
+// error. Only what a script parses (a drawing, --json, a --dry-run request) goes to
+// stdout; diagnostics go to stderr.
 
-const { parseArgs } = require('node:util')
 const { readFileSync } = require('node:fs')
-const { renderRelease, wantsColor } = require('./render.js')
+const { UsageError, integer, parseCommandLine, usage } = require('./args.js')
+const { progressBar, renderPreview, renderRelease, wantsColor } = require('./render.js')
 
 const VERSION = require('../../package.json').version
 
-const GLOBAL_OPTIONS = {
-  'access-token': { type: 'string' },
-  'base-uri': { type: 'string' },
-  json: { type: 'boolean' },
-  'dry-run': { type: 'boolean' },
-  timeout: { type: 'string' },
-  retries: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean', short: 'V' },
-}
+/** Library errors that mean the command line was wrong rather than the request. */
+const USAGE_CODES = new Set(['ERR_LD_INVALID_ARGUMENT', 'ERR_LD_INSECURE_URL', 'ERR_LD_NO_API_KEY'])
 
-const GLOBAL_HELP = `Options:
-  --access-token <token>  LaunchDarkly access token (default: env LD_ACCESS_TOKEN, then LAUNCHDARKLY_ACCESS_TOKEN)
-  --base-uri <url>        LaunchDarkly instance (default: env LD_BASE_URI, then LAUNCHDARKLY_API_HOST, then https://app.launchdarkly.com)
-  --json                  print the Release as JSON on stdout, nothing else
-  --dry-run               print the request (token masked) and send nothing
-  --timeout <ms>          timeout of each attempt (default 30000)
-  --retries <n>           retries after the first attempt (default 3)
-  -h, --help              show help
-  -V, --version           show the version`
-
-/** The commands: arguments, extra options, and what they do. */
-const COMMANDS = {
-  status: {
-    args: ['project', 'flag'],
-    summary: 'draw the release pipeline of a flag',
-    run: (ctx) => ctx.fetchAndShow(),
-  },
-  complete: {
-    args: ['project', 'flag', 'phase'],
-    summary: 'mark a phase complete (phase: index, name, or id:<phase id>)',
-    run: (ctx) => ctx.changePhase(true),
-  },
-  reopen: {
-    args: ['project', 'flag', 'phase'],
-    summary: 'mark a phase incomplete (phase: index, name, or id:<phase id>)',
-    run: (ctx) => ctx.changePhase(false),
-  },
-  patch: {
-    args: ['project', 'flag'],
-    options: { data: { type: 'string' } },
-    optionsHelp: "  --data <json>           the JSON Patch: inline, @file.json, or - for stdin",
-    summary: 'send a JSON Patch to the release',
-    run: (ctx) => ctx.patch(),
-  },
-  'complete-many': {
-    args: [],
-    options: { file: { type: 'string' }, concurrency: { type: 'string' } },
-    optionsHelp:
-      '  --file <items.json>     a JSON array of { projectKey, flagKey, phase, complete? } (- for stdin)\n  --concurrency <n>       requests in flight (default 8)',
-    summary: 'mark many phases complete, within the rate limits',
-    run: (ctx) => ctx.completeMany(),
-  },
-  create: {
-    args: ['project', 'flag'],
-    options: { pipeline: { type: 'string' }, variation: { type: 'string' } },
-    optionsHelp: '  --pipeline <key>        the release pipeline to attach the flag to (required)\n  --variation <id>        the variation to release',
-    summary: 'start a release of a flag in a release pipeline',
-    run: (ctx) => ctx.create(),
-  },
-  delete: {
-    args: ['project', 'flag'],
-    summary: "delete a flag's release",
-    run: (ctx) => ctx.remove(),
-  },
-  'phase-status': {
-    args: ['project', 'flag', 'phaseId'],
-    options: { status: { type: 'string' } },
-    optionsHelp: '  --status <status>       NotStarted, ReadyToStart, Started, Paused or Complete (required)',
-    summary: 'set the status of a phase (newer release pipelines)',
-    run: (ctx) => ctx.phaseStatus(),
-  },
-  demo: {
-    args: [],
-    summary: 'complete a phase against a built-in fake LaunchDarkly (no account, no network)',
-    run: (ctx) => ctx.demo(),
-  },
-}
-
-class UsageError extends Error {}
-
-function usage(name) {
-  if (!name) {
-    const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length))
-    const lines = Object.entries(COMMANDS).map(([c, spec]) => `  ${c.padEnd(width)}  ${spec.summary}`)
-    return `Usage: ld-release <command> [options]\n\nCommands:\n${lines.join('\n')}\n\n${GLOBAL_HELP}\n\nRun 'ld-release <command> --help' for a command's usage.`
-  }
-  const spec = COMMANDS[name]
-  const args = spec.args.map((a) => `<${a}>`).join(' ')
-  const extra = spec.optionsHelp ? `Command options:\n${spec.optionsHelp}\n\n` : ''
-  return `Usage: ld-release ${name}${args ? ` ${args}` : ''} [options]\n\n${spec.summary[0].toUpperCase()}${spec.summary.slice(1)}.\n\n${extra}${GLOBAL_HELP}`
-}
-
-function integer(name, text, min, max) {
-  if (!/^\d+$/.test(text ?? '') || Number(text) < min || Number(text) > max) {
-    throw new UsageError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`)
-  }
-  return Number(text)
-}
-
-/** A phase argument: an index, `id:<phase id>`, or a phase name. */
-function parsePhase(text) {
-  if (/^-?[\d.]+$/.test(text)) return integer('phase', text, 0, 4294967295)
-  if (text.startsWith('id:')) return { id: text.slice(3) }
-  if (!text) throw new UsageError('phase must not be empty')
-  return { name: text }
-}
+/** `PUT` routes of the newer endpoints live under `/projects/{project}/flags/{flag}`. */
+const projectsUrl = (url) => url.replace(/\/api\/v2\/flags\/([^/]+)\/([^/]+)\/release$/, '/api/v2/projects/$1/flags/$2/release')
 
 /**
- * Reads a JSON argument: `-` is stdin, `@path` (or any value when `isPath`) a file,
- * anything else the JSON itself.
+ * The commands, each resolving to an exit code. A command that sends one request
+ * describes it to `ctx.request`, which sends it and draws the result, or previews it
+ * under --dry-run.
  */
-function readData(text, io, what, isPath = false) {
-  if (text === undefined) throw new UsageError(`${what} is required`)
-  const source = text === '-' ? 'stdin' : isPath ? text : text.startsWith('@') ? text.slice(1) : null
-  let raw = text
-  try {
-    if (source === 'stdin') raw = io.readStdin()
-    else if (source !== null) raw = readFileSync(source, 'utf8')
-  } catch (e) {
-    throw new UsageError(`${what}: cannot read ${source}: ${e.message}`, { cause: e })
+const COMMANDS = {
+  status: (ctx, { project, flag }) => ctx.request({ method: 'GET', send: (c) => c.getRelease(project, flag) }),
+  complete: (ctx, args) => ctx.request(phaseChange(ctx, args, true)),
+  reopen: (ctx, args) => ctx.request(phaseChange(ctx, args, false)),
+  patch: (ctx, { project, flag }) => {
+    const patch = ctx.readJson(ctx.values.data, '--data')
+    return ctx.request({ method: 'PATCH', patch, send: (c) => c.patchRelease(project, flag, patch) })
+  },
+  create: (ctx, { project, flag }) => {
+    const input = { releasePipelineKey: ctx.required('pipeline') }
+    if (ctx.values.variation !== undefined) input.releaseVariationId = ctx.values.variation
+    return ctx.request({ method: 'PUT', url: projectsUrl, body: input, send: (c) => c.createRelease(project, flag, input) })
+  },
+  delete: (ctx, { project, flag }) =>
+    ctx.request({ method: 'DELETE', send: (c) => c.deleteRelease(project, flag), done: `deleted the release of ${project}/${flag}` }),
+  'phase-status': (ctx, { project, flag, phaseId }) => {
+    const input = { status: ctx.required('status') }
+    const url = (u) => `${projectsUrl(u)}/phases/${encodeURIComponent(phaseId)}`
+    return ctx.request({ method: 'PUT', url, body: input, send: (c) => c.updatePhaseStatus(project, flag, phaseId, input) })
+  },
+  'complete-many': completeMany,
+  demo,
+}
+
+/** The request of `complete` or `reopen`. A phase given by name or id is looked up first. */
+function phaseChange(ctx, { project, flag, phase }, complete) {
+  const send = (c) => c[complete ? 'completePhase' : 'reopenPhase'](project, flag, phase)
+  if (typeof phase === 'number') return { method: 'PATCH', patch: ctx.ld.phasePatch(phase, complete), send }
+  const which = phase.id !== undefined ? `with id ${phase.id}` : `named ${JSON.stringify(phase.name)}`
+  return { method: 'GET', note: `(then a PATCH of the phase ${which}, found in that release)`, send }
+}
+
+async function completeMany(ctx) {
+  const { io, values } = ctx
+  const items = ctx.readJson(values.file, '--file', { isPath: true })
+  if (!Array.isArray(items)) throw ctx.usageError('--file must hold a JSON array of { projectKey, flagKey, phase, complete? }')
+  const options = {}
+  if (values.concurrency !== undefined) options.concurrency = integer('--concurrency', values.concurrency, 1, 256, ctx.command)
+  if (values['dry-run']) {
+    io.err(`${items.length} PATCH requests, ${options.concurrency ?? 8} in flight; the first:`)
+    const first = items[0]
+    if (first) ctx.print(ctx.ld.previewRequest('PATCH', first.projectKey, first.flagKey, ctx.ld.phasePatch(first.phase, first.complete ?? true), ctx.clientOptions))
+    return 0
   }
+  const bar = io.stderr?.isTTY ? progressBar(io.stderr) : null
+  if (bar) options.onProgress = bar.update
+  const results = await ctx.client().completePhases(items, options)
+  bar?.done()
+  const failed = results.filter((r) => !r.ok).length
+  if (values.json) {
+    const plain = results.map((r) => (r.ok ? r : { ok: false, error: { code: r.error.code, status: r.error.status, message: r.error.message } }))
+    io.out(JSON.stringify(plain, null, 2))
+  } else {
+    results.forEach((r, i) => {
+      const label = `${items[i]?.projectKey}/${items[i]?.flagKey} phase ${items[i]?.phase}`
+      io.out(r.ok ? `✓ ${label}` : `✗ ${label}: ${r.error.message} (code ${r.error.code})`)
+    })
+    io.err(`${results.length - failed} done, ${failed} failed`)
+  }
+  return failed ? 1 : 0
+}
+
+/** Runs `status`, a preview of `complete`, and `complete` against a fake LaunchDarkly. */
+async function demo(ctx) {
+  const { startFakeLaunchDarkly, sampleRelease } = require('../../testing/index.js')
+  const args = { project: 'web', flag: 'new-checkout', phase: 0 }
+  const release = sampleRelease()
+  const fake = await startFakeLaunchDarkly({ releases: [{ projectKey: args.project, flagKey: args.flag, release }] })
   try {
-    return JSON.parse(raw)
-  } catch (e) {
-    throw new UsageError(`${what} is not valid JSON: ${e.message}`, { cause: e })
+    const clientOptions = { apiKey: fake.apiKey, baseUrl: fake.url }
+    const run = (command, values = {}) => COMMANDS[command](new Context(ctx.ld, ctx.io, { command, values, args, clientOptions }), args)
+    const heading = (text) => ctx.io.out(ctx.color ? `\x1b[1m${text}\x1b[22m` : text)
+    const { project, flag } = args
+    ctx.io.out(`A fake LaunchDarkly is listening on ${fake.url}, holding one release: project ${project}, flag ${flag}.\n`)
+    heading(`Before: ld-release status ${project} ${flag}`)
+    await run('status')
+    heading(`\nCompleting phase 0 (${release.phases[0]._name}) … with ld-release complete ${project} ${flag} 0, which sends:`)
+    await run('complete', { 'dry-run': true })
+    heading('\nAfter:')
+    await run('complete')
+    return 0
+  } finally {
+    await fake.close()
   }
 }
 
-/** Runs the command line `argv` (without node and the script); resolves to the exit code. */
-async function main(argv, io = defaultIo()) {
-  const ld = require('../../index.js')
-  const name = argv[0] && !argv[0].startsWith('-') ? argv[0] : undefined
-  try {
-    if (name && !COMMANDS[name]) throw new UsageError(`unknown command ${JSON.stringify(name)}`)
-    const spec = name ? COMMANDS[name] : undefined
-    let parsed
-    try {
-      parsed = parseArgs({
-        args: name ? argv.slice(1) : argv,
-        options: { ...GLOBAL_OPTIONS, ...(spec?.options ?? {}) },
-        allowPositionals: true,
-        strict: true,
-      })
-    } catch (e) {
-      throw new UsageError(e.message, { cause: e })
-    }
-    const { values, positionals } = parsed
-    if (values.version) {
-      io.out(`ld-release ${VERSION}`)
-      return 0
-    }
-    if (values.help || !name) {
-      ;(values.help ? io.out : io.err)(usage(name))
-      return values.help ? 0 : 2
-    }
-    if (positionals.length !== spec.args.length) {
-      const want = spec.args.length ? spec.args.map((a) => `<${a}>`).join(' ') : 'no arguments'
-      throw new UsageError(`${name} takes ${want}, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`)
-    }
-    const args = Object.fromEntries(spec.args.map((a, i) => [a, positionals[i]]))
-    const clientOptions = {}
-    if (values['access-token'] !== undefined) clientOptions.apiKey = values['access-token']
-    if (values['base-uri'] !== undefined) clientOptions.baseUrl = values['base-uri']
-    if (values.timeout !== undefined) clientOptions.timeoutMs = integer('--timeout', values.timeout, 1, 3600000)
-    if (values.retries !== undefined) clientOptions.maxRetries = integer('--retries', values.retries, 0, 20)
-    const ctx = new Context(ld, io, values, args, clientOptions)
-    return (await spec.run(ctx)) ?? 0
-  } catch (e) {
-    if (e instanceof UsageError || ['ERR_LD_INVALID_ARGUMENT', 'ERR_LD_INSECURE_URL', 'ERR_LD_NO_API_KEY'].includes(e?.code)) {
-      io.err(`error: ${e.message}${e.code ? ` (code ${e.code})` : ''}\n`)
-      io.err(usage(name && COMMANDS[name] ? name : undefined))
-      return 2
-    }
-    if (e?.name === 'LaunchDarklyError' || e?.name === 'AbortError') {
-      io.err(`error: ${e.message} (code ${e.code}${e.status ? `, HTTP ${e.status}` : ''})`)
-      return 1
-    }
-    throw e
-  }
-}
-
+/** One run of a command: its parsed command line, the addon, and where output goes. */
 class Context {
-  constructor(ld, io, values, args, clientOptions) {
-    Object.assign(this, { ld, io, values, args, clientOptions })
+  constructor(ld, io, { command, values = {}, args = {}, clientOptions = {} }) {
+    Object.assign(this, { ld, io, command, values, args, clientOptions })
     this.color = wantsColor(io.stdout, io.env)
   }
 
@@ -200,137 +117,105 @@ class Context {
     return new this.ld.ReleaseClient(this.clientOptions)
   }
 
-  show(release) {
-    if (this.values.json) this.io.out(JSON.stringify(release, null, 2))
-    else this.io.out(renderRelease(release, { color: this.color }))
+  usageError(message) {
+    return new UsageError(message, this.command)
   }
 
-  preview(method, patch) {
-    const p = this.ld.previewRequest(method, this.args.project, this.args.flag, patch, this.clientOptions)
-    this.printPreview(p)
+  /** The value of a command option that must be given. */
+  required(option) {
+    if (!this.values[option]) throw this.usageError(`--${option} is required`)
+    return this.values[option]
   }
 
-  printPreview(p) {
-    const lines = [`${p.method} ${p.url}`, ...Object.entries(p.headers).map(([k, v]) => `${k}: ${v}`)]
-    if (p.body !== undefined && p.body !== null) lines.push('', p.body)
-    this.io.out(lines.join('\n'))
-  }
-
-  async fetchAndShow() {
-    if (this.values['dry-run']) return this.preview('GET')
-    this.show(await this.client().getRelease(this.args.project, this.args.flag))
-  }
-
-  async changePhase(complete) {
-    const phase = parsePhase(this.args.phase)
-    if (this.values['dry-run']) {
-      if (typeof phase === 'number') return this.preview('PATCH', this.ld.phasePatch(phase, complete))
-      this.preview('GET')
-      this.io.out(`\n(then a PATCH of the phase ${phase.name !== undefined ? `named ${JSON.stringify(phase.name)}` : `with id ${phase.id}`}, found in the release)`)
-      return
-    }
-    const release = await this.client()[complete ? 'completePhase' : 'reopenPhase'](this.args.project, this.args.flag, phase)
-    this.show(release)
-  }
-
-  async patch() {
-    const patch = readData(this.values.data, this.io, '--data')
-    if (this.values['dry-run']) return this.preview('PATCH', patch)
-    this.show(await this.client().patchRelease(this.args.project, this.args.flag, patch))
-  }
-
-  async create() {
-    if (!this.values.pipeline) throw new UsageError('--pipeline is required')
-    const input = { releasePipelineKey: this.values.pipeline }
-    if (this.values.variation !== undefined) input.releaseVariationId = this.values.variation
-    if (this.values['dry-run']) return this.io.out(`PUT (create release) ${this.args.project}/${this.args.flag}\n\n${JSON.stringify(input)}`)
-    this.show(await this.client().createRelease(this.args.project, this.args.flag, input))
-  }
-
-  async remove() {
-    if (this.values['dry-run']) return this.io.out(`DELETE (release) ${this.args.project}/${this.args.flag}`)
-    await this.client().deleteRelease(this.args.project, this.args.flag)
-    if (!this.values.json) this.io.err(`deleted the release of ${this.args.project}/${this.args.flag}`)
-  }
-
-  async phaseStatus() {
-    if (!this.values.status) throw new UsageError('--status is required')
-    const input = { status: this.values.status }
-    if (this.values['dry-run']) return this.io.out(`PUT (phase status) ${this.args.project}/${this.args.flag}/${this.args.phaseId}\n\n${JSON.stringify(input)}`)
-    this.show(await this.client().updatePhaseStatus(this.args.project, this.args.flag, this.args.phaseId, input))
-  }
-
-  async completeMany() {
-    const items = readData(this.values.file, this.io, '--file', true)
-    if (!Array.isArray(items)) throw new UsageError('--file must hold a JSON array of { projectKey, flagKey, phase, complete? }')
-    const options = {}
-    if (this.values.concurrency !== undefined) options.concurrency = integer('--concurrency', this.values.concurrency, 1, 256)
-    if (this.values['dry-run']) {
-      this.io.out(`${items.length} PATCH requests, ${options.concurrency ?? 8} in flight; the first:`)
-      const first = items[0]
-      if (first) this.printPreview(this.ld.previewRequest('PATCH', first.projectKey, first.flagKey, this.ld.phasePatch(first.phase, first.complete ?? true), this.clientOptions))
-      return
-    }
-    const bar = this.io.stderr?.isTTY ? progressBar(this.io.stderr) : null
-    if (bar) options.onProgress = bar.update
-    const results = await this.client().completePhases(items, options)
-    bar?.done()
-    const failed = results.filter((r) => !r.ok)
-    if (this.values.json) {
-      const plain = results.map((r) => (r.ok ? r : { ok: false, error: { code: r.error.code, status: r.error.status, message: r.error.message } }))
-      this.io.out(JSON.stringify(plain, null, 2))
-    } else {
-      results.forEach((r, i) => {
-        const item = items[i] ?? {}
-        const label = `${item.projectKey}/${item.flagKey} phase ${item.phase}`
-        this.io.out(r.ok ? `✓ ${label}` : `✗ ${label}: ${r.error.message} (code ${r.error.code})`)
-      })
-      this.io.err(`${results.length - failed.length} done, ${failed.length} failed`)
-    }
-    return failed.length ? 1 : 0
-  }
-
-  async demo() {
-    const { startFakeLaunchDarkly, sampleRelease } = require('../../testing/index.js')
-    const fake = await startFakeLaunchDarkly({ releases: [{ projectKey: 'web', flagKey: 'new-checkout', release: sampleRelease() }] })
+  /** Reads JSON from `text`: `-` is stdin, `@path` (or any value when `isPath`) a file, else the JSON itself. */
+  readJson(text, what, { isPath = false } = {}) {
+    if (text === undefined) throw this.usageError(`${what} is required`)
+    const source = text === '-' ? 'stdin' : isPath ? text : text.startsWith('@') ? text.slice(1) : null
+    let raw = text
     try {
-      const client = new this.ld.ReleaseClient({ apiKey: fake.apiKey, baseUrl: fake.url })
-      const say = (text) => this.io.out(this.color ? `\x1b[1m${text}\x1b[22m` : text)
-      say(`A fake LaunchDarkly is listening on ${fake.url} with one release: project web, flag new-checkout.\n`)
-      say('Before: ld-release status web new-checkout')
-      this.io.out(renderRelease(await client.getRelease('web', 'new-checkout'), { color: this.color }))
-      say('\nCompleting phase 0 (Testing): ld-release complete web new-checkout 0')
-      const after = await client.completePhase('web', 'new-checkout', 0)
-      const sent = fake.requests.at(-1)
-      this.io.out(`  sent ${sent.method} ${sent.path}\n  LD-API-Version: ${sent.headers['ld-api-version']}\n  ${sent.body}`)
-      say('\nAfter:')
-      this.io.out(renderRelease(after, { color: this.color }))
-    } finally {
-      await fake.close()
+      if (source === 'stdin') raw = this.io.readStdin()
+      else if (source !== null) raw = readFileSync(source, 'utf8')
+    } catch (e) {
+      throw new UsageError(`${what}: cannot read ${source}: ${e.message}`, this.command, { cause: e })
     }
+    try {
+      return JSON.parse(raw)
+    } catch (e) {
+      throw new UsageError(`${what} is not valid JSON: ${e.message}`, this.command, { cause: e })
+    }
+  }
+
+  /** Prints a Release: drawn, or as JSON with --json. */
+  show(release) {
+    this.io.out(this.values.json ? JSON.stringify(release, null, 2) : renderRelease(release, { color: this.color }))
+  }
+
+  /** Prints a request preview: as it would go out, or as JSON with --json. */
+  print(preview) {
+    this.io.out(this.values.json ? JSON.stringify(preview, null, 2) : renderPreview(preview))
+  }
+
+  /** The request `req` would send, token masked. */
+  preview({ method, patch, url, body }) {
+    const { project, flag } = this.args
+    if (method === 'GET' || method === 'PATCH') return this.ld.previewRequest(method, project, flag, patch ?? null, this.clientOptions)
+    // The addon previews GET and PATCH; the other requests carry the same headers.
+    const get = this.ld.previewRequest('GET', project, flag, null, this.clientOptions)
+    const headers = { ...get.headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) }
+    const sorted = Object.fromEntries(Object.entries(headers).sort(([a], [b]) => (a < b ? -1 : 1)))
+    return { method, url: url ? url(get.url) : get.url, headers: sorted, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }
+  }
+
+  /**
+   * Sends one request and shows the Release it returns (or says `done` when it returns
+   * none); with --dry-run, prints the request instead and sends nothing.
+   */
+  async request(req) {
+    if (this.values['dry-run']) {
+      this.print(this.preview(req))
+      if (req.note) this.io.err(req.note)
+      return 0
+    }
+    const release = await req.send(this.client())
+    if (release !== undefined && release !== null) this.show(release)
+    else if (req.done) this.io.err(req.done)
+    return 0
   }
 }
 
-function progressBar(stream) {
-  let last = ''
-  return {
-    update(done, total) {
-      const width = 30
-      const filled = Math.round((done / Math.max(1, total)) * width)
-      const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`
-      if (line !== last) stream.write(`\r${line}`)
-      last = line
-    },
-    done() {
-      if (last) stream.write('\n')
-    },
+/** Prints what went wrong and returns the exit code; rethrows what is not ours. */
+function report(error, command, io) {
+  if (error instanceof UsageError || USAGE_CODES.has(error?.code)) {
+    io.err(`error: ${error.message}${error.code ? ` (code ${error.code})` : ''}\n\n${usage(error.command ?? command)}`)
+    return 2
+  }
+  if (error?.name === 'LaunchDarklyError' || error?.name === 'AbortError') {
+    io.err(`error: ${error.message} (code ${error.code}${error.status ? `, HTTP ${error.status}` : ''})`)
+    return 1
+  }
+  throw error
+}
+
+/** Runs the command line `argv` (without node and the script); resolves to the exit code. */
+async function main(argv, io = defaultIo()) {
+  let parsed
+  try {
+    parsed = parseCommandLine(argv)
+    if (parsed.version || parsed.help) {
+      io.out(parsed.version ? `ld-release ${VERSION}` : usage(parsed.command))
+      return 0
+    }
+    const ctx = new Context(require('../../index.js'), io, parsed)
+    return await COMMANDS[parsed.command](ctx, ctx.args)
+  } catch (e) {
+    return report(e, parsed?.command, io)
   }
 }
 
 function defaultIo() {
   return {
-    out: (text) => process.stdout.write(text + '\n'),
-    err: (text) => process.stderr.write(text + '\n'),
+    out: (text) => void process.stdout.write(text + '\n'),
+    err: (text) => void process.stderr.write(text + '\n'),
     readStdin: () => readFileSync(0, 'utf8'),
     stdout: process.stdout,
     stderr: process.stderr,
@@ -338,4 +223,4 @@ function defaultIo() {
   }
 }
 
-module.exports = { main, usage, parsePhase }
+module.exports = { main }

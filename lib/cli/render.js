@@ -1,13 +1,17 @@
 'use strict'
-// Draws a Release as text for a terminal: the pipeline, then one line per phase.
+// Text for a terminal: a Release (the pipeline, then one line per phase), a request
+// preview, and a progress bar.
 
 const MARKS = { done: '✓', active: '●', waiting: '○' }
 const ANSI = { bold: [1, 22], dim: [2, 22], green: [32, 39], yellow: [33, 39], cyan: [36, 39] }
 
-/** Whether stdout-like `stream` should get colour: a TTY, no NO_COLOR; FORCE_COLOR forces it. */
+/**
+ * Whether stdout-like `stream` should get colour: a TTY and no NO_COLOR. FORCE_COLOR
+ * forces it (`0` or `false` turns it off); NO_COLOR wins over both.
+ */
 function wantsColor(stream, env = process.env) {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false
-  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0') return true
+  if (env.FORCE_COLOR !== undefined) return !['0', 'false'].includes(env.FORCE_COLOR)
   return Boolean(stream && stream.isTTY)
 }
 
@@ -64,6 +68,8 @@ function renderRelease(release, { color = false } = {}) {
     if (phase.complete) {
       const who = completedBy(phase)
       details.push(['completed', formatTime(phase._completionDate), who && `by ${who}`].filter(Boolean).join(' '))
+    } else if (phase.status === 'Paused') {
+      details.push('paused')
     } else if (state === 'waiting') {
       details.push('waiting')
     }
@@ -76,4 +82,27 @@ function renderRelease(release, { color = false } = {}) {
   return lines.join('\n')
 }
 
-module.exports = { renderRelease, formatTime, phaseStates, wantsColor }
+/** A request preview as the request would go out: the request line, headers, then the body. */
+function renderPreview(preview) {
+  const lines = [`${preview.method} ${preview.url}`, ...Object.entries(preview.headers).map(([k, v]) => `${k}: ${v}`)]
+  if (preview.body !== undefined && preview.body !== null) lines.push('', preview.body)
+  return lines.join('\n')
+}
+
+/** A progress bar drawn in place on `stream`: `update(done, total)`, then `done()`. */
+function progressBar(stream, width = 30) {
+  let last = ''
+  return {
+    update(done, total) {
+      const filled = Math.round((done / Math.max(1, total)) * width)
+      const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`
+      if (line !== last) stream.write(`\r${line}`)
+      last = line
+    },
+    done() {
+      if (last) stream.write('\n')
+    },
+  }
+}
+
+module.exports = { renderRelease, renderPreview, progressBar, formatTime, phaseStates, wantsColor }
