@@ -11,7 +11,7 @@ use crate::bulk;
 use crate::client::{Client, PreparedRequest};
 use crate::config::RequestOptions;
 use crate::error::LdError;
-use crate::js::{error_object, reject, spawn_call};
+use crate::js::{error_object, reject, spawn_call, ReleaseJson};
 use crate::options::{self, Accept, CallOptions};
 use crate::patch;
 use crate::phases::PhaseChange;
@@ -121,7 +121,7 @@ pub fn module_call<'env>(
   env: &'env Env,
   options: Option<Unknown<'env>>,
   prepare: impl FnOnce(&Client) -> Result<Job, LdError>,
-) -> napi::Result<PromiseRaw<'env, Release>> {
+) -> napi::Result<PromiseRaw<'env, ReleaseJson>> {
   let setup = options::call_options("options", options, Accept::Both).and_then(|opts| {
     let client = Client::shared(&opts.client)?;
     Ok((opts, client))
@@ -141,7 +141,7 @@ pub fn send<'env>(
   job: Result<Job, LdError>,
   options: Option<Unknown<'env>>,
   client: Arc<Client>,
-) -> napi::Result<PromiseRaw<'env, Release>> {
+) -> napi::Result<PromiseRaw<'env, ReleaseJson>> {
   match options::call_options("options", options, Accept::Request) {
     Ok(opts) => single(env, job, opts, client),
     Err(e) => reject(env, e),
@@ -153,16 +153,19 @@ pub fn single<'env>(
   job: Result<Job, LdError>,
   opts: CallOptions<'env>,
   client: Arc<Client>,
-) -> napi::Result<PromiseRaw<'env, Release>> {
+) -> napi::Result<PromiseRaw<'env, ReleaseJson>> {
   let job = match job.and_then(|job| client.config().require_api_key().map(|_| job)) {
     Ok(job) => job,
     Err(e) => return reject(env, e),
   };
   let request_options = opts.request;
+  // Boxed: the call's state machine (a few KiB) then stays put instead of being copied
+  // through each layer of napi's and tokio's task wrappers.
+  let work = Box::pin(async move { job.run(&client, request_options).await });
   spawn_call(
     env,
     opts.signal,
-    async move { job.run(&client, request_options).await },
+    async move { ReleaseJson::encode(&work.await?) },
     |_env, release| Ok(release),
   )
 }

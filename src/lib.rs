@@ -33,7 +33,6 @@ use crate::error::LdError;
 use crate::js::throwable;
 use crate::options::Accept;
 use crate::patch::PatchOperation as CorePatchOperation;
-use crate::release::Release;
 
 /// One RFC 6902 JSON Patch operation.
 #[napi(object)]
@@ -166,7 +165,7 @@ impl ReleaseClient {
     flag_key: Unknown,
     phase: Unknown,
     options: Option<Unknown<'env>>,
-  ) -> napi::Result<PromiseRaw<'env, Release>> {
+  ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
     let job = phase_call(&project_key, &flag_key, &phase, true);
     send(env, job, options, self.inner.clone())
   }
@@ -184,7 +183,7 @@ impl ReleaseClient {
     flag_key: Unknown,
     phase: Unknown,
     options: Option<Unknown<'env>>,
-  ) -> napi::Result<PromiseRaw<'env, Release>> {
+  ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
     let job = phase_call(&project_key, &flag_key, &phase, false);
     send(env, job, options, self.inner.clone())
   }
@@ -202,7 +201,7 @@ impl ReleaseClient {
     flag_key: Unknown,
     patch: Unknown,
     options: Option<Unknown<'env>>,
-  ) -> napi::Result<PromiseRaw<'env, Release>> {
+  ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
     let job = patch_call(env, &self.inner, &project_key, &flag_key, &patch);
     send(env, job, options, self.inner.clone())
   }
@@ -241,7 +240,7 @@ impl ReleaseClient {
     project_key: Unknown,
     flag_key: Unknown,
     options: Option<Unknown<'env>>,
-  ) -> napi::Result<PromiseRaw<'env, Release>> {
+  ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
     let job = get_call(&self.inner, &project_key, &flag_key);
     send(env, job, options, self.inner.clone())
   }
@@ -259,7 +258,7 @@ impl ReleaseClient {
     flag_key: Unknown,
     input: Unknown,
     options: Option<Unknown<'env>>,
-  ) -> napi::Result<PromiseRaw<'env, Release>> {
+  ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
     let job = create_call(env, &self.inner, &project_key, &flag_key, &input);
     send(env, job, options, self.inner.clone())
   }
@@ -303,7 +302,7 @@ impl ReleaseClient {
     phase_id: Unknown,
     input: Unknown,
     options: Option<Unknown<'env>>,
-  ) -> napi::Result<PromiseRaw<'env, Release>> {
+  ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
     let job = update_call(env, &self.inner, &project_key, &flag_key, &phase_id, &input);
     send(env, job, options, self.inner.clone())
   }
@@ -321,7 +320,7 @@ pub fn complete_phase<'env>(
   flag_key: Unknown,
   phase: Unknown,
   options: Option<Unknown<'env>>,
-) -> napi::Result<PromiseRaw<'env, Release>> {
+) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
   module_call(env, options, |_client| {
     phase_call(&project_key, &flag_key, &phase, true)
   })
@@ -338,7 +337,7 @@ pub fn reopen_phase<'env>(
   flag_key: Unknown,
   phase: Unknown,
   options: Option<Unknown<'env>>,
-) -> napi::Result<PromiseRaw<'env, Release>> {
+) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
   module_call(env, options, |_client| {
     phase_call(&project_key, &flag_key, &phase, false)
   })
@@ -355,7 +354,7 @@ pub fn patch_release<'env>(
   flag_key: Unknown,
   patch: Unknown,
   options: Option<Unknown<'env>>,
-) -> napi::Result<PromiseRaw<'env, Release>> {
+) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
   module_call(env, options, |client| {
     patch_call(env, client, &project_key, &flag_key, &patch)
   })
@@ -371,7 +370,7 @@ pub fn get_release<'env>(
   project_key: Unknown,
   flag_key: Unknown,
   options: Option<Unknown<'env>>,
-) -> napi::Result<PromiseRaw<'env, Release>> {
+) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
   module_call(env, options, |client| {
     get_call(client, &project_key, &flag_key)
   })
@@ -402,7 +401,7 @@ pub fn create_release<'env>(
   flag_key: Unknown,
   input: Unknown,
   options: Option<Unknown<'env>>,
-) -> napi::Result<PromiseRaw<'env, Release>> {
+) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
   module_call(env, options, |client| {
     create_call(env, client, &project_key, &flag_key, &input)
   })
@@ -434,7 +433,7 @@ pub fn update_phase_status<'env>(
   phase_id: Unknown,
   input: Unknown,
   options: Option<Unknown<'env>>,
-) -> napi::Result<PromiseRaw<'env, Release>> {
+) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
   module_call(env, options, |client| {
     update_call(env, client, &project_key, &flag_key, &phase_id, &input)
   })

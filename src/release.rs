@@ -349,6 +349,11 @@ pub fn decode_release(body: &[u8], status: u16) -> Result<Release> {
       format!("The server accepted the request (HTTP {status}) but {what}"),
     )
   };
+  // The common case decodes without tracking the path; only a body that fails is
+  // decoded again through serde_path_to_error, to say where it went wrong.
+  if let Ok(release) = serde_json::from_slice::<Release>(body) {
+    return Ok(release);
+  }
   let mut de = serde_json::Deserializer::from_slice(body);
   let release: Release = serde_path_to_error::deserialize(&mut de).map_err(|err| {
     let mut path = err.path().to_string();
