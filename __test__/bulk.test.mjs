@@ -52,6 +52,9 @@ test('results keep input order; a bad or failing item never rejects the batch', 
   )
   assert.equal(results[0].release.phases[1].complete, true)
   assert.equal(results[4].release.phases[2].complete, false)
+  // The whole Release, as the single-call methods return it.
+  assert.deepEqual(results[0].release, server.getRelease('web', 'b'))
+  assert.deepEqual(results[4].release, server.getRelease('web', 'a'))
   assert.match(results[1].error.message, /^items\[1\]\.flagKey/)
   assert.match(results[3].error.message, /^items\[3\]\.phase/)
   assert.equal(results[2].error.name, 'LaunchDarklyError')

@@ -232,15 +232,20 @@ pub fn bulk_call<'env>(
     env,
     opts.signal,
     async move {
+      let results = bulk::run(
+        client,
+        requests,
+        bulk.concurrency,
+        request_options,
+        bulk.progress,
+      )
+      .await;
+      // Encoded here, on the runtime, so the JavaScript thread only parses.
       Ok(
-        bulk::run(
-          client,
-          requests,
-          bulk.concurrency,
-          request_options,
-          bulk.progress,
-        )
-        .await,
+        results
+          .into_iter()
+          .map(|result| result.and_then(|release| ReleaseJson::encode(&release)))
+          .collect::<Vec<_>>(),
       )
     },
     |env, results| {
