@@ -147,3 +147,31 @@ test('a child process whose call is aborted exits promptly', async (t) => {
   assert.equal(run.stdout, 'AbortError ABORT_ERR')
   assert.ok(run.elapsed < 2000, `the child ran ${run.elapsed} ms; the stalled answer would take 2.5 s`)
 })
+
+test('network work runs on one runtime thread named ld-release, also with a worker thread loaded', { skip: process.platform !== 'linux' }, async (t) => {
+  const server = await fake(t)
+  const script = `
+    const { readdirSync, readFileSync } = require('node:fs')
+    const { Worker } = require('node:worker_threads')
+    const ld = require(process.env.LD_RELEASE_ADDON)
+    const threads = () => readdirSync('/proc/self/task').map((id) => readFileSync('/proc/self/task/' + id + '/comm', 'utf8').trim())
+    ;(async () => {
+      const client = new ld.ReleaseClient()
+      let next = 0
+      await Promise.all(Array.from({ length: 64 }, async () => {
+        while (next++ < 256) await client.completePhase('web', 'checkout', next % 2)
+      }))
+      const worker = new Worker('require(' + JSON.stringify(process.env.LD_RELEASE_ADDON) + ').getRelease("web", "checkout").then((r) => require("node:worker_threads").parentPort.postMessage(r._version))', { eval: true })
+      const version = await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject))
+      process.stdout.write(JSON.stringify({ version, threads: threads() }))
+      await worker.terminate()
+    })()
+  `
+  const run = await runChild(script, { LD_ACCESS_TOKEN: server.apiKey, LD_BASE_URI: server.url })
+  assert.equal(run.code, 0, run.stderr)
+  const { version, threads } = JSON.parse(run.stdout)
+  assert.equal(version, server.getRelease('web', 'checkout')._version)
+  assert.equal(server.requests.length, 257)
+  assert.equal(threads.filter((name) => name === 'ld-release').length, 1, threads.join(', '))
+  assert.equal(threads.filter((name) => name.startsWith('tokio')).length, 0, threads.join(', '))
+})

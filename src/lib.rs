@@ -34,6 +34,29 @@ use crate::js::throwable;
 use crate::options::Accept;
 use crate::patch::PatchOperation as CorePatchOperation;
 
+/// Runs the addon's network work on one runtime thread, named `ld-release`, in place of
+/// napi-rs's default of one thread per core. A call costs the runtime tens of
+/// microseconds and LaunchDarkly's rate limits allow a token a few requests a second, so
+/// one thread is never the limit; more only add cross-thread wake-ups, stacks and
+/// allocator arenas (on two cores, one thread gave about 15% more calls per second with
+/// 64 in flight, see `bench/README.md`). Built once per process, also when worker threads
+/// load the addon again.
+#[napi_derive::module_init]
+fn init_runtime() {
+  static ONCE: std::sync::Once = std::sync::Once::new();
+  ONCE.call_once(|| {
+    // If it cannot be built, napi-rs builds its default runtime on first use.
+    if let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
+      .worker_threads(1)
+      .thread_name("ld-release")
+      .enable_all()
+      .build()
+    {
+      napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+    }
+  });
+}
+
 /// One RFC 6902 JSON Patch operation.
 #[napi(object)]
 pub struct PatchOperation {
