@@ -77,6 +77,20 @@ test('getRelease is a GET with no body and no Content-Type', async (t) => {
   assert.deepEqual(release, server.getRelease('web', 'checkout'))
 })
 
+test('text beyond ASCII, escapes and large numbers come back exactly, from single and bulk calls', async (t) => {
+  const release = sampleRelease({ name: 'Déploiement « progressif » 🚀 — 段階', releasePipelineDescription: 'tab\there, "quoted", back\\slash, nul \u0000 and \u2028' })
+  release.phases[1]._name = 'Staging ✓'
+  release.phases[2]._creationDate = 8_640_000_000_000_000
+  const server = await fake(t, { releases: [{ projectKey: 'web', flagKey: 'checkout', release }] })
+  const c = client(server)
+  assert.deepEqual(await c.getRelease('web', 'checkout'), release)
+  const [bulk] = await c.completePhases([{ projectKey: 'web', flagKey: 'checkout', phase: 0 }])
+  assert.equal(bulk.ok, true)
+  assert.deepEqual(bulk.release, server.getRelease('web', 'checkout'))
+  assert.equal(bulk.release.name, release.name)
+  assert.equal(bulk.release.releasePipelineDescription, release.releasePipelineDescription)
+})
+
 test("patchRelease sends the caller's operations as given", async (t) => {
   const server = await fake(t)
   const ops = [

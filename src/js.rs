@@ -7,7 +7,7 @@ use std::future::Future;
 use napi::bindgen_prelude::{
   FnArgs, Function, JsObjectValue, Object, PromiseRaw, ToNapiValue, TypeName,
 };
-use napi::{Env, JsValue, Status, Unknown, UnknownRef};
+use napi::{Env, JsString, JsValue, Status, Unknown, UnknownRef};
 
 use crate::error::{ErrorCode, LdError};
 use crate::release::Release;
@@ -20,14 +20,22 @@ pub struct ReleaseJson(String);
 
 impl ReleaseJson {
   pub fn encode(release: &Release) -> Result<Self, LdError> {
-    serde_json::to_string(release)
-      .map(ReleaseJson)
-      .map_err(|e| {
-        LdError::new(
-          ErrorCode::Decode,
-          format!("the release could not be encoded: {e}"),
-        )
-      })
+    // Room for a typical release (about 2 KB) from the start, so the text is not copied
+    // over and over as it grows.
+    let mut text = Vec::with_capacity(4096);
+    serde_json::to_writer(&mut text, release).map_err(|e| {
+      LdError::new(
+        ErrorCode::Decode,
+        format!("the release could not be encoded: {e}"),
+      )
+    })?;
+    // serde_json writes UTF-8 only.
+    String::from_utf8(text).map(ReleaseJson).map_err(|e| {
+      LdError::new(
+        ErrorCode::Decode,
+        format!("the release could not be encoded: {e}"),
+      )
+    })
   }
 }
 
@@ -48,8 +56,15 @@ impl ToNapiValue for ReleaseJson {
   ) -> napi::Result<napi::sys::napi_value> {
     let env = Env::from_raw(raw);
     let json: Object = env.get_global()?.get_named_property("JSON")?;
-    let parse: Function<String, Unknown> = json.get_named_property("parse")?;
-    Ok(parse.call(val.0)?.raw())
+    let parse: Function<JsString, Unknown> = json.get_named_property("parse")?;
+    // ASCII text (the usual case) is copied into a one-byte string as is; other text
+    // goes through UTF-8 decoding.
+    let text = if val.0.is_ascii() {
+      env.create_string_latin1(val.0.as_bytes())?
+    } else {
+      env.create_string_from_std(val.0)?
+    };
+    Ok(parse.call(text)?.raw())
   }
 }
 

@@ -1,5 +1,6 @@
 //! The same PATCH calls as bench/calls.mjs, from plain Rust: reqwest with the addon's
-//! client settings on a multi-threaded tokio runtime (as napi-rs runs it), no JavaScript.
+//! client settings on a tokio runtime with one worker thread (as the addon runs it), no
+//! JavaScript.
 //! What the addon can at best come to.
 //!
 //!   ld-release-ceiling <base-url> <token> [calls] [concurrency] [warm-up calls]
@@ -76,7 +77,7 @@ async fn run(target: &Arc<Target>, calls: usize, concurrency: usize) -> (f64, f6
   (calls as f64 / seconds, (cpu_us() - cpu) / calls as f64)
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() {
   let args: Vec<String> = std::env::args().skip(1).collect();
   let (Some(base), Some(token)) = (args.first(), args.get(1)) else {
