@@ -1,9 +1,14 @@
-//! The same PATCH calls as bench/calls.mjs, from plain Rust: reqwest with the addon's
-//! client settings on a tokio runtime with one worker thread (as the addon runs it), no
-//! JavaScript.
-//! What the addon can at best come to.
+//! The same PATCH calls as bench/calls.mjs, from plain Rust on a tokio runtime with one
+//! worker thread (as the addon runs it), no JavaScript. What the addon can at best come to.
 //!
-//!   ld-release-ceiling <base-url> <token> [calls] [concurrency] [warm-up calls]
+//!   ld-release-ceiling <base-url> <token> [calls] [concurrency] [warm-up calls] [mode]
+//!
+//! Modes:
+//! - `reqwest` (the default): reqwest alone with the addon's client settings, decoding
+//!   each answer into a `serde_json::Value`: the HTTP stack's own floor.
+//! - `core`: the addon's own Rust core (`ld_release::client::Client::change_phase`, the
+//!   code `completePhase` runs: typed decoding, retries, rate-limit gate) with nothing
+//!   of the JavaScript boundary: what the boundary is measured against.
 //!
 //! Prints one JSON line: calls per second and CPU time per call (this process, all
 //! threads, in microseconds) for `calls` sequential calls and `calls` with `concurrency`
@@ -13,32 +18,54 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ld_release::client::Client;
+use ld_release::config::{ClientOptions, RequestOptions, Secret};
+use ld_release::phases::{PhaseChange, PhaseRef};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
-struct Target {
-  http: reqwest::Client,
-  url: reqwest::Url,
-  headers: HeaderMap,
+enum Target {
+  Reqwest {
+    http: reqwest::Client,
+    url: reqwest::Url,
+    headers: HeaderMap,
+  },
+  Core(ld_release::client::Client),
 }
 
 impl Target {
   async fn call(&self) {
-    let patch =
-      serde_json::json!([{ "op": "replace", "path": "/phases/0/complete", "value": true }]);
-    let body = serde_json::to_vec(&patch).expect("the patch encodes");
-    let response = self
-      .http
-      .patch(self.url.clone())
-      .headers(self.headers.clone())
-      .body(body)
-      .send()
-      .await
-      .expect("the fake answers");
-    let status = response.status();
-    let bytes = response.bytes().await.expect("the body is read");
-    assert!(status.is_success(), "the fake answered {status}");
-    let release: serde_json::Value = serde_json::from_slice(&bytes).expect("the body is JSON");
-    assert!(release.get("phases").is_some(), "the body is a release");
+    match self {
+      Target::Reqwest { http, url, headers } => {
+        let patch =
+          serde_json::json!([{ "op": "replace", "path": "/phases/0/complete", "value": true }]);
+        let body = serde_json::to_vec(&patch).expect("the patch encodes");
+        let response = http
+          .patch(url.clone())
+          .headers(headers.clone())
+          .body(body)
+          .send()
+          .await
+          .expect("the fake answers");
+        let status = response.status();
+        let bytes = response.bytes().await.expect("the body is read");
+        assert!(status.is_success(), "the fake answered {status}");
+        let release: serde_json::Value = serde_json::from_slice(&bytes).expect("the body is JSON");
+        assert!(release.get("phases").is_some(), "the body is a release");
+      }
+      Target::Core(client) => {
+        let change = PhaseChange {
+          project_key: "bench".to_string(),
+          flag_key: "flag-0".to_string(),
+          phase: PhaseRef::Index(0),
+          complete: true,
+        };
+        let release = client
+          .change_phase(change, RequestOptions::default())
+          .await
+          .unwrap_or_else(|e| panic!("the call failed: {}", e.message));
+        assert!(!release.phases.is_empty(), "the body is a release");
+      }
+    }
   }
 }
 
@@ -77,22 +104,8 @@ async fn run(target: &Arc<Target>, calls: usize, concurrency: usize) -> (f64, f6
   (calls as f64 / seconds, (cpu_us() - cpu) / calls as f64)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
-async fn main() {
-  let args: Vec<String> = std::env::args().skip(1).collect();
-  let (Some(base), Some(token)) = (args.first(), args.get(1)) else {
-    eprintln!("usage: ld-release-ceiling <base-url> <token> [calls] [concurrency] [warm-up calls]");
-    std::process::exit(2);
-  };
-  let number = |i: usize, default: usize| {
-    args
-      .get(i)
-      .map_or(default, |s| s.parse().expect("a number"))
-  };
-  let calls = number(2, 2000);
-  let concurrency = number(3, 64);
-  let warmup = number(4, 256);
-
+/// reqwest alone, with the addon's client settings (see src/client.rs).
+fn reqwest_target(base: &str, token: &str) -> Target {
   let _ = rustls::crypto::ring::default_provider().install_default();
   let http = reqwest::Client::builder()
     .user_agent("ld-release-ceiling")
@@ -113,7 +126,46 @@ async fn main() {
     base.trim_end_matches('/')
   ))
   .expect("the base URL parses");
-  let target = Arc::new(Target { http, url, headers });
+
+  Target::Reqwest { http, url, headers }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
+async fn main() {
+  let args: Vec<String> = std::env::args().skip(1).collect();
+  let (Some(base), Some(token)) = (args.first(), args.get(1)) else {
+    eprintln!(
+      "usage: ld-release-ceiling <base-url> <token> [calls] [concurrency] [warm-up calls] [reqwest|core]"
+    );
+    std::process::exit(2);
+  };
+  let number = |i: usize, default: usize| {
+    args
+      .get(i)
+      .map_or(default, |s| s.parse().expect("a number"))
+  };
+  let calls = number(2, 2000);
+  let concurrency = number(3, 64);
+  let warmup = number(4, 256);
+
+  let target = Arc::new(match args.get(5).map_or("reqwest", String::as_str) {
+    "reqwest" => reqwest_target(base, token),
+    "core" => {
+      let options = ClientOptions {
+        api_key: Some(Secret::new(token.as_str())),
+        base_url: Some(base.clone()),
+        ..ClientOptions::default()
+      };
+      Target::Core(
+        Client::from_options(&options)
+          .unwrap_or_else(|e| panic!("the client builds: {}", e.message)),
+      )
+    }
+    other => {
+      eprintln!("unknown mode {other:?}: reqwest or core");
+      std::process::exit(2);
+    }
+  });
 
   run(&target, warmup, 1).await;
   let (sequential_per_sec, sequential_cpu_us) = run(&target, calls, 1).await;
