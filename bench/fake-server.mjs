@@ -1,6 +1,7 @@
 // The fake LaunchDarkly in its own process, for benchmarks: prints one JSON line
 // `{ url, apiKey }` when it listens, answers `stats` on stdin with
-// `{ requests, rateLimited }` (and forgets the recorded requests), and exits on `close`
+// `{ requests, rateLimited, cpuUs }` (cpuUs: the process's CPU time so far, user + system;
+// it forgets the recorded requests), and exits on `close`
 // or when stdin ends.
 // Options come as JSON in argv[2]: { flags, rateLimit: { limit, windowMs } }.
 import { createInterface } from 'node:readline'
@@ -19,7 +20,8 @@ process.stdout.write(JSON.stringify({ url: fake.url, apiKey: fake.apiKey }) + '\
 const input = createInterface({ input: process.stdin })
 input.on('line', async (line) => {
   if (line === 'stats') {
-    process.stdout.write(JSON.stringify({ requests: fake.requests.length, rateLimited: fake.rateLimited }) + '\n')
+    const cpu = process.cpuUsage()
+    process.stdout.write(JSON.stringify({ requests: fake.requests.length, rateLimited: fake.rateLimited, cpuUs: cpu.user + cpu.system }) + '\n')
     fake.clearRequests()
   } else if (line === 'close') {
     input.close()
