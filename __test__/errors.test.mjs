@@ -54,6 +54,49 @@ describe('before any request', () => {
     await assertNothingSent(server)
   })
 
+  test('ERR_LD_INVALID_ARGUMENT: a misspelt or misplaced option is refused, never ignored', async (t) => {
+    const server = await fake(t)
+    const good = { apiKey: TOKEN, baseUrl: server.url }
+    // The constructor throws at once.
+    assert.throws(() => new ld.ReleaseClient({ ...good, baseUri: 'https://elsewhere.example' }), {
+      name: 'LaunchDarklyError',
+      code: INVALID,
+      message: /^options\.baseUri is not an option \(did you mean baseUrl\?\); the options here are apiKey, baseUrl, /,
+    })
+    assert.throws(() => new ld.ReleaseClient({ ...good, signal: new AbortController().signal }), {
+      code: INVALID,
+      message: 'options.signal is an option of each call, not of the client',
+    })
+    const c = client(server)
+    const cases = [
+      [() => c.completePhase('web', 'checkout', 0, { timeoutMS: 5 }), /^options\.timeoutMS is not an option \(did you mean timeoutMs\?\)/],
+      [() => c.getRelease('web', 'checkout', { baseUrl: 'http://127.0.0.1:1' }), /^options\.baseUrl is a client option: give it to new ReleaseClient\(\), not to a call$/],
+      [() => c.completePhase('web', 'checkout', 0, { concurrency: 2 }), /^options\.concurrency is an option of completePhases only$/],
+      [() => c.completePhases([{ projectKey: 'web', flagKey: 'checkout', phase: 0 }], { concurency: 2 }), /^options\.concurency is not an option \(did you mean concurrency\?\)/],
+      [() => ld.completePhase('web', 'checkout', 0, { ...good, baseURL: server.url }), /^options\.baseURL is not an option \(did you mean baseUrl\?\)/],
+      [() => ld.reopenPhase('web', 'checkout', 0, { ...good, retries: 0 }), /^options\.retries is not an option; the options here are /],
+      [() => ld.completePhases([{ projectKey: 'web', flagKey: 'checkout', phase: 0 }], { ...good, onprogress: () => {} }), /\(did you mean onProgress\?\)/],
+    ]
+    for (const [call, message] of cases) {
+      const error = await expectLdError(call, { code: INVALID, attempts: 0 })
+      assert.match(error.message, message)
+    }
+    await assertNothingSent(server)
+    // Every option spelt right still works, with completePhases' own.
+    const results = await ld.completePhases([{ projectKey: 'web', flagKey: 'checkout', phase: 0 }], {
+      ...good,
+      timeoutMs: 5000,
+      maxRetries: 0,
+      userAgent: 'ci/1',
+      methodOverride: false,
+      signal: new AbortController().signal,
+      concurrency: 1,
+      onProgress: () => {},
+    })
+    assert.equal(results[0].ok, true)
+    assert.equal(server.requests.length, 1)
+  })
+
   test('ERR_LD_INVALID_ARGUMENT: phases that are not integers in 0..=4294967295 (no silent wrap)', async (t) => {
     const server = await fake(t)
     const c = client(server)

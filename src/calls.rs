@@ -210,7 +210,7 @@ pub fn bulk_call<'env>(
   client: Option<Arc<Client>>,
 ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
   let setup = (|| {
-    let opts = options::call_options("options", options, accept)?;
+    let opts = options::call_options_with("options", options, accept, &options::BULK_OPTIONS)?;
     let bulk = options::bulk_options("options", options)?;
     let client = match client {
       Some(client) => client,

@@ -132,11 +132,139 @@ pub fn patch_ops(env: &Env, name: &str, value: &Unknown) -> Result<Vec<PatchOper
   patch::parse_patch(name, &json)
 }
 
+/// Options of a client: the constructor's, and those of a module-level call.
+const CLIENT_OPTIONS: [&str; 6] = [
+  "apiKey",
+  "baseUrl",
+  "timeoutMs",
+  "maxRetries",
+  "userAgent",
+  "methodOverride",
+];
+/// Options of one call.
+const REQUEST_OPTIONS: [&str; 3] = ["timeoutMs", "maxRetries", "signal"];
+/// Options only `completePhases` takes, besides those of a call.
+pub const BULK_OPTIONS: [&str; 2] = ["concurrency", "onProgress"];
+
+/// Checks the property names of an options object against the options `accept` and
+/// `extra` allow. An unknown name is refused rather than ignored: a misspelt `baseUrl`
+/// must never send to the default instance, nor a misspelt `timeoutMs` wait forever.
+pub fn check_option_names(
+  name: &str,
+  keys: &[String],
+  accept: Accept,
+  extra: &[&str],
+) -> Result<()> {
+  let client = matches!(accept, Accept::Client | Accept::Both);
+  let request = matches!(accept, Accept::Request | Accept::Both);
+  let mut known: Vec<&str> = Vec::new();
+  if client {
+    known.extend(CLIENT_OPTIONS);
+  }
+  if request {
+    for key in REQUEST_OPTIONS {
+      if !known.contains(&key) {
+        known.push(key);
+      }
+    }
+  }
+  known.extend(extra);
+  for key in keys {
+    if known.contains(&key.as_str()) {
+      continue;
+    }
+    let shown = printable(key);
+    let message = if CLIENT_OPTIONS.contains(&key.as_str()) {
+      format!("{name}.{shown} is a client option: give it to new ReleaseClient(), not to a call")
+    } else if REQUEST_OPTIONS.contains(&key.as_str()) {
+      format!("{name}.{shown} is an option of each call, not of the client")
+    } else if BULK_OPTIONS.contains(&key.as_str()) {
+      format!("{name}.{shown} is an option of completePhases only")
+    } else {
+      let hint = closest(key, &known)
+        .map(|k| format!(" (did you mean {k}?)"))
+        .unwrap_or_default();
+      format!(
+        "{name}.{shown} is not an option{hint}; the options here are {}",
+        known.join(", ")
+      )
+    };
+    return Err(LdError::invalid(message));
+  }
+  Ok(())
+}
+
+/// A property name as it may appear in an error: at most 40 visible characters.
+fn printable(key: &str) -> String {
+  let mut shown: String = key
+    .chars()
+    .take(40)
+    .map(|c| if c.is_control() { '?' } else { c })
+    .collect();
+  if key.chars().count() > 40 {
+    shown.push('…');
+  }
+  shown
+}
+
+/// The known name nearest to `key` (ignoring case), if it is a plausible misspelling.
+fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+  let key = key.to_ascii_lowercase();
+  known
+    .iter()
+    .map(|k| (edit_distance(&key, &k.to_ascii_lowercase()), *k))
+    .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+    .min_by_key(|(d, _)| *d)
+    .map(|(_, k)| k)
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+  let b: Vec<char> = b.chars().collect();
+  let mut row: Vec<usize> = (0..=b.len()).collect();
+  for (i, ca) in a.chars().enumerate() {
+    let mut previous = row[0];
+    row[0] = i + 1;
+    for (j, cb) in b.iter().enumerate() {
+      let current = row[j + 1];
+      row[j + 1] = if ca == *cb {
+        previous
+      } else {
+        1 + previous.min(row[j]).min(current)
+      };
+      previous = current;
+    }
+  }
+  row[b.len()]
+}
+
+/// The enumerable string-keyed property names of `object` (its prototypes' included,
+/// as options are read through them).
+fn property_names(object: &Object, name: &str) -> Result<Vec<String>> {
+  let unreadable = || LdError::invalid(format!("{name} could not be read"));
+  let names = object.get_property_names().map_err(|_| unreadable())?;
+  let length = names.get_array_length().map_err(|_| unreadable())?;
+  (0..length)
+    .map(|i| names.get_element::<String>(i).map_err(|_| unreadable()))
+    .collect()
+}
+
 /// Reads an options object. `undefined` and `null` mean no options.
 pub fn call_options<'env>(
   name: &str,
   value: Option<Unknown<'env>>,
   accept: Accept,
+) -> Result<CallOptions<'env>> {
+  call_options_with(name, value, accept, &[])
+}
+
+/// Reads an options object that may also hold the options named in `extra` (read
+/// elsewhere, as `bulk_options` does).
+pub fn call_options_with<'env>(
+  name: &str,
+  value: Option<Unknown<'env>>,
+  accept: Accept,
+  extra: &[&str],
 ) -> Result<CallOptions<'env>> {
   let mut out = CallOptions::default();
   let Some(value) = value.filter(|v| !is_absent(v)) else {
@@ -151,6 +279,7 @@ pub fn call_options<'env>(
   // SAFETY: checked to be an object above.
   let object = unsafe { value.cast::<Object>() }
     .map_err(|_| LdError::invalid(format!("{name} must be an object")))?;
+  check_option_names(name, &property_names(&object, name)?, accept, extra)?;
   let field = |key: &str| property(&object, name, key);
   let client = matches!(accept, Accept::Client | Accept::Both);
   let request = matches!(accept, Accept::Request | Accept::Both);
@@ -391,4 +520,103 @@ pub fn update_phase_status_input(
   value: &Unknown,
 ) -> Result<UpdatePhaseStatusInput> {
   typed(env, name, value)
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn check(keys: &[&str], accept: Accept, extra: &[&str]) -> std::result::Result<(), String> {
+    let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    check_option_names("options", &keys, accept, extra).map_err(|e| e.message)
+  }
+
+  #[test]
+  fn known_names_pass_where_they_belong() {
+    let client = [
+      "apiKey",
+      "baseUrl",
+      "timeoutMs",
+      "maxRetries",
+      "userAgent",
+      "methodOverride",
+    ];
+    assert_eq!(check(&client, Accept::Client, &[]), Ok(()));
+    assert_eq!(
+      check(&["timeoutMs", "maxRetries", "signal"], Accept::Request, &[]),
+      Ok(())
+    );
+    assert_eq!(
+      check(&["signal", "apiKey", "baseUrl"], Accept::Both, &[]),
+      Ok(())
+    );
+    assert_eq!(
+      check(
+        &["concurrency", "onProgress", "signal"],
+        Accept::Request,
+        &BULK_OPTIONS
+      ),
+      Ok(())
+    );
+    assert_eq!(check(&[], Accept::Client, &[]), Ok(()));
+  }
+
+  #[test]
+  fn a_misspelt_name_is_refused_with_the_nearest_option() {
+    let err = check(&["apiKey", "baseUri"], Accept::Client, &[]).unwrap_err();
+    assert!(
+      err.starts_with("options.baseUri is not an option (did you mean baseUrl?)"),
+      "{err}"
+    );
+    assert!(
+      err.ends_with(
+        "the options here are apiKey, baseUrl, timeoutMs, maxRetries, userAgent, methodOverride"
+      ),
+      "{err}"
+    );
+    let err = check(&["timeoutMS"], Accept::Request, &[]).unwrap_err();
+    assert!(err.contains("(did you mean timeoutMs?)"), "{err}");
+    let err = check(&["retries"], Accept::Both, &[]).unwrap_err();
+    assert!(
+      !err.contains("did you mean"),
+      "nothing is near enough: {err}"
+    );
+  }
+
+  #[test]
+  fn a_name_in_the_wrong_place_says_where_it_belongs() {
+    let err = check(&["baseUrl"], Accept::Request, &[]).unwrap_err();
+    assert_eq!(
+      err,
+      "options.baseUrl is a client option: give it to new ReleaseClient(), not to a call"
+    );
+    let err = check(&["signal"], Accept::Client, &[]).unwrap_err();
+    assert_eq!(
+      err,
+      "options.signal is an option of each call, not of the client"
+    );
+    let err = check(&["concurrency"], Accept::Both, &[]).unwrap_err();
+    assert_eq!(
+      err,
+      "options.concurrency is an option of completePhases only"
+    );
+  }
+
+  #[test]
+  fn odd_names_are_shown_short_and_printable() {
+    let long = format!("x\n{}", "y".repeat(100));
+    let err = check(&[long.as_str()], Accept::Client, &[]).unwrap_err();
+    assert!(
+      err.starts_with(&format!("options.x?{}… is not an option", "y".repeat(38))),
+      "{err}"
+    );
+  }
+
+  #[test]
+  fn edit_distance_counts_characters() {
+    assert_eq!(edit_distance("baseuri", "baseurl"), 1);
+    assert_eq!(edit_distance("", "abc"), 3);
+    assert_eq!(edit_distance("kitten", "sitting"), 3);
+    assert_eq!(edit_distance("déjà", "deja"), 2);
+  }
 }
