@@ -753,16 +753,18 @@ mod tests {
     );
   }
 
+  /// A resolved configuration with `token` and nothing from the environment.
+  fn config_with_token(token: &str) -> ClientConfig {
+    let options = ClientOptions {
+      api_key: Some(crate::config::Secret::new(token)),
+      ..Default::default()
+    };
+    ClientConfig::resolve(&options, |_| None).unwrap()
+  }
+
   #[test]
   fn echoed_tokens_are_masked() {
-    let config = ClientConfig::resolve(
-      &ClientOptions {
-        api_key: Some(crate::config::Secret::new("api-1234567890abcdef")),
-        ..Default::default()
-      },
-      |_| None,
-    )
-    .unwrap();
+    let config = config_with_token("api-1234567890abcdef");
     let client = Client::new(config).unwrap();
     let mut body = b"<p>Authorization: api-1234567890abcdef</p>".to_vec();
     client.redact_body(&mut body);
@@ -773,14 +775,7 @@ mod tests {
 
   #[test]
   fn preview_masks_the_token() {
-    let config = ClientConfig::resolve(
-      &ClientOptions {
-        api_key: Some(crate::config::Secret::new("api-1234567890abcdef")),
-        ..Default::default()
-      },
-      |_| None,
-    )
-    .unwrap();
+    let config = config_with_token("api-1234567890abcdef");
     let client = Client::new(config.clone()).unwrap();
     let patch = crate::patch::phase_patch(2, true);
     let request =

@@ -20,22 +20,20 @@ pub struct ReleaseJson(String);
 
 impl ReleaseJson {
   pub fn encode(release: &Release) -> Result<Self, LdError> {
+    let failed = |e: &dyn std::fmt::Display| {
+      LdError::new(
+        ErrorCode::Decode,
+        format!("the release could not be encoded: {e}"),
+      )
+    };
     // Room for a typical release (about 2 KB) from the start, so the text is not copied
     // over and over as it grows.
     let mut text = Vec::with_capacity(4096);
-    serde_json::to_writer(&mut text, release).map_err(|e| {
-      LdError::new(
-        ErrorCode::Decode,
-        format!("the release could not be encoded: {e}"),
-      )
-    })?;
-    // serde_json writes UTF-8 only.
-    String::from_utf8(text).map(ReleaseJson).map_err(|e| {
-      LdError::new(
-        ErrorCode::Decode,
-        format!("the release could not be encoded: {e}"),
-      )
-    })
+    serde_json::to_writer(&mut text, release).map_err(|e| failed(&e))?;
+    // serde_json writes UTF-8 only; the check is kept rather than assumed.
+    String::from_utf8(text)
+      .map(ReleaseJson)
+      .map_err(|e| failed(&e))
   }
 }
 
