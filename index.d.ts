@@ -18,6 +18,7 @@ export type LaunchDarklyErrorCode =
   | 'ERR_LD_NETWORK'
   | 'ERR_LD_DECODE'
   | 'ERR_LD_RESPONSE_TOO_LARGE'
+  | 'ERR_LD_UNSUPPORTED'
 
 /**
  * Every failure of the library, except an abort. Narrow on `code`.
@@ -36,6 +37,11 @@ export interface LaunchDarklyError extends Error {
   retryAfterMs?: number
   /** How many requests were sent (0 when the call failed before sending) */
   attempts?: number
+  /**
+   * On `ERR_LD_DECODE`: the start of the body the server answered (at most 200
+   * characters, on one line, token masked)
+   */
+  bodyExcerpt?: string
 }
 
 /** The rejection of a call aborted through its `signal`, as Node's own APIs do it. */
@@ -60,6 +66,181 @@ export type PhaseSelector = number | { name: string } | { id: string }
 /** Links to related resources, by relation name. */
 export type Links = Record<string, Link>
 
+/** A link to a related resource. */
+export interface Link {
+  /** The URL of the link */
+  href?: string
+  /** The type of the link */
+  type?: string
+}
+
+/**
+ * The status of a phase or an audience. LaunchDarkly answers `not-started`,
+ * `ready-to-start`, `active` and `completed`; its OpenAPI document lists `NotStarted`,
+ * `ReadyToStart`, `Started`, `Paused` and `Complete`. Other values may come.
+ */
+export type ReleaseStatus =
+  | 'not-started'
+  | 'ready-to-start'
+  | 'active'
+  | 'completed'
+  | 'NotStarted'
+  | 'ReadyToStart'
+  | 'Started'
+  | 'Paused'
+  | 'Complete'
+  | (string & {})
+
+/**
+ * A release: the state of a flag's release pipeline, as the server sent it. Every field
+ * the server sent is there, including fields these types do not list; a field it left
+ * out stays absent (none is invented). Fields LaunchDarkly has been seen to leave out
+ * are optional. Timestamps are epoch milliseconds (numeric strings are converted).
+ */
+export interface Release {
+  /** The location and content type of related resources. Some answers leave it out. */
+  _links?: Links
+  /** The release pipeline name */
+  name: string
+  /** The release pipeline key */
+  releasePipelineKey: string
+  /** The release pipeline description (often `""`; some answers leave it out) */
+  releasePipelineDescription?: string
+  /** An ordered list of the release pipeline phases */
+  phases: ReleasePhase[]
+  /** The release version; it starts at 0. Some answers leave it out. */
+  _version?: number
+  /** The chosen release variation ID to use across all phases of a release */
+  _releaseVariationId?: string | null
+  /** Timestamp of when the release was canceled (Unix epoch milliseconds) */
+  _canceledAt?: number | null
+}
+
+/** One phase of a release. */
+export interface ReleasePhase {
+  /** The phase ID */
+  _id: string
+  /** The release phase name */
+  _name: string
+  /** Whether this phase is complete */
+  complete: boolean
+  /**
+   * `not-started`, `ready-to-start` (the first phase of a new release), `active` or
+   * `completed`, as LaunchDarkly answers; see `ReleaseStatus`
+   */
+  status?: ReleaseStatus
+  /** Whether or not this phase has started */
+  started?: boolean
+  /** Timestamp of when the release phase was created (Unix epoch milliseconds). Absent on phases that have not started. */
+  _creationDate?: number
+  /** Timestamp of when the release phase was started (Unix epoch milliseconds) */
+  _startedDate?: number
+  /** Timestamp of when the release phase was completed (Unix epoch milliseconds) */
+  _completionDate?: number
+  /** Details about how this phase was marked as complete */
+  _completedBy?: CompletedBy
+  /** The environments of the phase and how each is rolled out. Absent on phases that have not started. */
+  _audiences?: ReleaseAudience[]
+  /** The phase configuration, a free-form object */
+  configuration?: Record<string, unknown>
+}
+
+/** An audience of a release phase: one environment and how it is rolled out. */
+export interface ReleaseAudience {
+  /** The audience ID */
+  _id?: string
+  /** The location and content type of related resources */
+  _links?: Links
+  /** Details about the environment. If the environment is deleted, this field is omitted. */
+  environment?: EnvironmentSummary
+  /** The audience name */
+  name: string
+  /** The audience configuration */
+  configuration?: AudienceConfiguration
+  /** A list of segment keys */
+  segmentKeys?: string[]
+  /** The audience status */
+  status?: ReleaseStatus
+  /** The rules IDs added or updated by this audience */
+  _ruleIds?: string[]
+}
+
+/** An environment, as summarised in a release. */
+export interface EnvironmentSummary {
+  /** The location and content type of related resources. LaunchDarkly leaves it out in releases. */
+  _links?: Links
+  /** A project-unique key for the environment */
+  key: string
+  /** A human-friendly name for the environment */
+  name: string
+  /** The color used to indicate this environment in the UI */
+  color?: string
+}
+
+/** How an audience is released. */
+export interface AudienceConfiguration {
+  /** The release strategy */
+  releaseStrategy?: string
+  /** Whether or not the audience requires approval */
+  requireApproval?: boolean
+  /** An array of member IDs. These members are notified to review the approval request. */
+  notifyMemberIds?: string[]
+  /** An array of team keys. The members of these teams are notified to review the approval request. */
+  notifyTeamKeys?: string[]
+  /** The configuration for the release guardian. */
+  releaseGuardianConfiguration?: ReleaseGuardianConfiguration
+}
+
+/** Release guardian settings of an audience. */
+export interface ReleaseGuardianConfiguration {
+  /** The monitoring window in milliseconds */
+  monitoringWindowMilliseconds?: number
+  /** The rollout weight percentage */
+  rolloutWeight?: number
+  /** Whether or not to roll back on regression */
+  rollbackOnRegression?: boolean
+  /** The randomization unit for the measured rollout */
+  randomizationUnit?: string
+}
+
+/** Who marked a phase complete: a member or a token. */
+export interface CompletedBy {
+  /** The LaunchDarkly member who marked this phase as complete */
+  member?: MemberSummary
+  /** The service token used to mark this phase as complete */
+  token?: TokenSummary
+}
+
+/** A LaunchDarkly account member. */
+export interface MemberSummary {
+  /** The location and content type of related resources */
+  _links?: Links
+  /** The member's ID */
+  _id: string
+  /** The member's first name */
+  firstName?: string
+  /** The member's last name */
+  lastName?: string
+  /** The member's base role */
+  role?: string
+  /** The member's email address */
+  email?: string
+}
+
+/** An access token. */
+export interface TokenSummary {
+  /** The location and content type of related resources */
+  _links?: Links
+  /** The token's ID */
+  _id?: string
+  /** The name of the token */
+  name?: string
+  /** The last few characters of the token */
+  ending?: string
+  /** Whether this is a service token */
+  serviceToken?: boolean
+}
+
 
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
@@ -81,18 +262,28 @@ export declare class ReleaseClient {
    */
   constructor(options?: ClientOptions)
   /**
-   * Marks a phase of the flag's release complete. With a 0-based index it sends
-   * `[{"op":"replace","path":"/phases/<phase>/complete","value":true}]`. With
-   * `{ name }` or `{ id }` it reads the release first, and the patch also tests that the
-   * phase at that index still has that id: if the release changed in between, the call
-   * fails with `ERR_LD_CONFLICT` and nothing is changed.
+   * Marks a phase of the flag's release complete, on either kind of release pipeline.
+   * Legacy pipelines: `[{"op":"replace","path":"/phases/<phase>/complete","value":true}]`
+   * (for `{ name }` or `{ id }`, guarded by a `test` that the phase at that index still
+   * has that id: `ERR_LD_CONFLICT` if the release changed in between). New pipelines:
+   * starts the next phase (`{"status":"active"}`), which completes this one; the last
+   * phase cannot be completed (`ERR_LD_UNSUPPORTED`, nothing sent). The kind is read
+   * from the release's pipeline once per client.
    */
   completePhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions): Promise<Release>
   /**
    * Marks a phase of the flag's release incomplete (`"value": false`). The phase is
-   * named as for `completePhase`.
+   * named as for `completePhase`. Legacy pipelines only: on a new pipeline, whose
+   * phases only move forward, it fails with `ERR_LD_UNSUPPORTED` and sends no write.
    */
   reopenPhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions): Promise<Release>
+  /**
+   * Starts a phase: `PUT .../release/phases/{id}` with `{"status":"active"}`, the one
+   * status LaunchDarkly lets a caller set on a new release pipeline. Starting a phase
+   * completes every phase before it. With an index or `{ name }` the release is read
+   * first to find the phase's id; with `{ id }` it is one request.
+   */
+  startPhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions): Promise<Release>
   /**
    * Sends a JSON Patch to the flag's release. The operations are validated as RFC 6902
    * operations before anything is sent.
@@ -120,23 +311,10 @@ export declare class ReleaseClient {
   /**
    * Sets the status of a phase, for releases of the newer release pipelines (where the
    * PATCH no longer works):
-   * `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release/phases/{phaseId}`.
+   * `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release/phases/{phaseId}`. The
+   * status is sent as given; LaunchDarkly accepts only `active` (see `startPhase`).
    */
   updatePhaseStatus(projectKey: string, flagKey: string, phaseId: string, input: UpdatePhaseStatusInput, options?: RequestOptions): Promise<Release>
-}
-
-/** How an audience is released. */
-export interface AudienceConfiguration {
-  /** The release strategy */
-  releaseStrategy: string
-  /** Whether or not the audience requires approval */
-  requireApproval: boolean
-  /** An array of member IDs. These members are notified to review the approval request. */
-  notifyMemberIds?: Array<string>
-  /** An array of team keys. The members of these teams are notified to review the approval request. */
-  notifyTeamKeys?: Array<string>
-  /** The configuration for the release guardian. */
-  releaseGuardianConfiguration?: ReleaseGuardianConfiguration
 }
 
 /** Settings of a bulk run. */
@@ -172,14 +350,6 @@ export interface ClientOptions {
   methodOverride?: boolean
 }
 
-/** Who marked a phase complete: a member or a token. */
-export interface CompletedBy {
-  /** The LaunchDarkly member who marked this phase as complete */
-  member?: MemberSummary
-  /** The service token used to mark this phase as complete */
-  token?: TokenSummary
-}
-
 /**
  * Marks a phase complete with a client built from `options` and the environment.
  * Clients are shared between calls with the same settings.
@@ -206,44 +376,8 @@ export interface CreateReleaseInput {
 /** Deletes a release with a shared client built from `options` and the environment. */
 export declare function deleteRelease(projectKey: string, flagKey: string, options?: ClientOptions & RequestOptions): Promise<void>
 
-/** An environment, as summarised in a release. */
-export interface EnvironmentSummary {
-  /** The location and content type of related resources */
-  _links: Links
-  /** A project-unique key for the environment */
-  key: string
-  /** A human-friendly name for the environment */
-  name: string
-  /** The color used to indicate this environment in the UI */
-  color: string
-}
-
 /** Reads a release with a shared client built from `options` and the environment. */
 export declare function getRelease(projectKey: string, flagKey: string, options?: ClientOptions & RequestOptions): Promise<Release>
-
-/** A link to a related resource. */
-export interface Link {
-  /** The URL of the link */
-  href?: string
-  /** The type of the link */
-  type?: string
-}
-
-/** A LaunchDarkly account member. */
-export interface MemberSummary {
-  /** The location and content type of related resources */
-  _links: Links
-  /** The member's ID */
-  _id: string
-  /** The member's first name */
-  firstName?: string
-  /** The member's last name */
-  lastName?: string
-  /** The member's base role. If the member has no additional roles, this role will be in effect. */
-  role: string
-  /** The member's email address */
-  email: string
-}
 
 /** One RFC 6902 JSON Patch operation. */
 export interface PatchOperation {
@@ -279,58 +413,6 @@ export declare function phasePatch(phase: number, complete: boolean): Array<Patc
  */
 export declare function previewRequest(method: 'GET' | 'PATCH', projectKey: string, flagKey: string, patch?: PatchOperation[] | null, options?: ClientOptions): RequestPreview
 
-/** A release: the state of a flag's release pipeline. */
-export interface Release {
-  /** The location and content type of related resources */
-  _links?: Links
-  /** The release pipeline name */
-  name: string
-  /** The release pipeline key */
-  releasePipelineKey: string
-  /** The release pipeline description */
-  releasePipelineDescription: string
-  /** An ordered list of the release pipeline phases */
-  phases: Array<ReleasePhase>
-  /** The release version */
-  _version: number
-  /** The chosen release variation ID to use across all phases of a release */
-  _releaseVariationId?: string | null
-  /** Timestamp of when the release was canceled (Unix epoch milliseconds) */
-  _canceledAt?: number | null
-}
-
-/** An audience of a release phase: one environment and how it is rolled out. */
-export interface ReleaseAudience {
-  /** The audience ID */
-  _id: string
-  /** The location and content type of related resources */
-  _links?: Links
-  /** Details about the environment. If the environment is deleted, this field will be omitted. */
-  environment?: EnvironmentSummary
-  /** The release phase name */
-  name: string
-  /** The audience configuration */
-  configuration?: AudienceConfiguration
-  /** A list of segment keys */
-  segmentKeys?: Array<string>
-  /** The audience status */
-  status?: string
-  /** The rules IDs added or updated by this audience */
-  _ruleIds?: Array<string>
-}
-
-/** Release guardian settings of an audience. */
-export interface ReleaseGuardianConfiguration {
-  /** The monitoring window in milliseconds */
-  monitoringWindowMilliseconds: number
-  /** The rollout weight percentage */
-  rolloutWeight: number
-  /** Whether or not to roll back on regression */
-  rollbackOnRegression: boolean
-  /** The randomization unit for the measured rollout */
-  randomizationUnit?: string
-}
-
 /** Release guardian settings given when a phase starts. */
 export interface ReleaseGuardianConfigurationInput {
   /** The monitoring window in milliseconds */
@@ -341,32 +423,6 @@ export interface ReleaseGuardianConfigurationInput {
   rollbackOnRegression?: boolean
   /** The randomization unit for the measured rollout */
   randomizationUnit?: string
-}
-
-/** One phase of a release. */
-export interface ReleasePhase {
-  /** The phase ID */
-  _id: string
-  /** The release phase name */
-  _name: string
-  /** Whether this phase is complete */
-  complete: boolean
-  /** Timestamp of when the release phase was created (Unix epoch milliseconds) */
-  _creationDate: number
-  /** Timestamp of when the release phase was completed (Unix epoch milliseconds) */
-  _completionDate?: number
-  /** Details about how this phase was marked as complete */
-  _completedBy?: CompletedBy
-  /** A logical grouping of one or more environments that share attributes for rolling out changes */
-  _audiences: Array<ReleaseAudience>
-  /** Status of the phase: NotStarted, ReadyToStart, Started, Paused or Complete */
-  status?: string
-  /** Whether or not this phase has started */
-  started?: boolean
-  /** Timestamp of when the release phase was started (Unix epoch milliseconds) */
-  _startedDate?: number
-  /** The phase configuration, a free-form object */
-  configuration?: Record<string, unknown>
 }
 
 /** Settings of one audience when a phase starts. */
@@ -412,26 +468,18 @@ export interface RequestPreview {
   body?: string
 }
 
-/** An access token. */
-export interface TokenSummary {
-  /** The location and content type of related resources */
-  _links?: Links
-  /** The token's ID */
-  _id?: string
-  /** The name of the token */
-  name?: string
-  /** The last few characters of the token */
-  ending?: string
-  /** Whether this is a service token */
-  serviceToken?: boolean
-}
+/** Starts a phase with a shared client built from `options` and the environment. */
+export declare function startPhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: ClientOptions & RequestOptions): Promise<Release>
 
 /** Sets a phase's status with a shared client built from `options` and the environment. */
 export declare function updatePhaseStatus(projectKey: string, flagKey: string, phaseId: string, input: UpdatePhaseStatusInput, options?: ClientOptions & RequestOptions): Promise<Release>
 
 /** The body of `updatePhaseStatus` (release pipelines of the newer kind). */
 export interface UpdatePhaseStatusInput {
-  /** Status of the phase: NotStarted, ReadyToStart, Started, Paused or Complete */
+  /**
+   * The status to set. LaunchDarkly accepts only `active` (any case): it starts the
+   * phase and completes every phase before it. Sent as given.
+   */
   status?: string
   /** Extra configuration for audiences required upon phase initialization. */
   audiences?: Array<ReleaserAudienceConfigInput>

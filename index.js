@@ -845,4 +845,5 @@ module.exports.patchRelease = nativeBinding.patchRelease
 module.exports.phasePatch = nativeBinding.phasePatch
 module.exports.previewRequest = nativeBinding.previewRequest
 module.exports.reopenPhase = nativeBinding.reopenPhase
+module.exports.startPhase = nativeBinding.startPhase
 module.exports.updatePhaseStatus = nativeBinding.updatePhaseStatus

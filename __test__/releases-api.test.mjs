@@ -99,8 +99,16 @@ test('phases by name or id: a GET, then a guarded PATCH of that index', async (t
   const id = sampleRelease().phases[2]._id
   const byId = await ld.completePhase('web', 'checkout', { id }, { apiKey: TOKEN, baseUrl: server.url })
   assert.equal(byId.phases[2].complete, true)
-  assert.deepEqual(server.requests.map((r) => r.method), ['GET', 'PATCH', 'GET', 'PATCH'])
-  assert.deepEqual(server.requests[1].json, [
+  // Each client reads the release, then its pipeline once (legacy), then patches.
+  assert.deepEqual(server.requests.map(route), [
+    'GET release',
+    'GET pipeline',
+    'PATCH release',
+    'GET release',
+    'GET pipeline',
+    'PATCH release',
+  ])
+  assert.deepEqual(server.requests[2].json, [
     { op: 'test', path: '/phases/1/_id', value: sampleRelease().phases[1]._id },
     { op: 'replace', path: '/phases/1/complete', value: true },
   ])
@@ -139,7 +147,7 @@ test('a release that changes between lookup and patch fails with ERR_LD_CONFLICT
   assert.equal(err.code, 'ERR_LD_CONFLICT')
   assert.match(err.message, /index 1 now holds "Production"; nothing was changed/)
   assert.deepEqual(server.getRelease('web', 'checkout'), reordered)
-  assert.deepEqual(server.requests.map((r) => r.method), ['GET', 'PATCH', 'GET'])
+  assert.deepEqual(server.requests.map(route), ['GET release', 'GET pipeline', 'PATCH release', 'GET release'])
 })
 
 test('methodOverride sends PATCH as POST with X-HTTP-Method-Override', async (t) => {
@@ -160,3 +168,10 @@ test('methodOverride sends PATCH as POST with X-HTTP-Method-Override', async (t)
   const err = await failure(() => new ld.ReleaseClient({ methodOverride: 'yes' }))
   assert.match(err.message, /^options\.methodOverride must be a boolean/)
 })
+
+/** `GET release`, `GET pipeline`, `PUT phase`, ...: a request's method and the resource it names. */
+function route(request) {
+  const path = request.path.split('?')[0]
+  const what = path.includes('/release-pipelines/') ? 'pipeline' : path.includes('/phases/') ? 'phase' : 'release'
+  return `${request.method} ${what}`
+}

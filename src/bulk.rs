@@ -1,13 +1,14 @@
-//! Many requests through one client: bounded concurrency, results in input order,
+//! Many phase changes through one client: bounded concurrency, results in input order,
 //! one item's failure never fails the batch.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::client::{Client, PreparedRequest};
+use crate::client::Client;
 use crate::config::RequestOptions;
 use crate::error::{LdError, Result};
+use crate::phases::PhaseChange;
 use crate::release::Release;
 
 pub const DEFAULT_CONCURRENCY: usize = 8;
@@ -16,11 +17,12 @@ pub const MAX_CONCURRENCY: usize = 256;
 /// Called after each item with (items done, total).
 pub type Progress = Arc<dyn Fn(usize, usize) + Send + Sync>;
 
-/// Sends every prepared request (items that failed to prepare are reported as they are),
-/// at most `concurrency` at a time. All requests share the client's rate-limit gate.
+/// Runs every phase change (items that failed to prepare are reported as they are), at
+/// most `concurrency` at a time. All requests share the client's rate-limit gate and
+/// what it knows of release pipelines.
 pub async fn run(
   client: Arc<Client>,
-  items: Vec<Result<PreparedRequest>>,
+  items: Vec<Result<PhaseChange>>,
   concurrency: usize,
   options: RequestOptions,
   progress: Option<Progress>,
@@ -56,7 +58,7 @@ pub async fn run(
         let Some((index, request)) = next else {
           break;
         };
-        let outcome = client.send_release(request, options).await;
+        let outcome = client.change_phase(request, options).await;
         results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(outcome);
         let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
         if let Some(progress) = &progress {
@@ -98,9 +100,15 @@ mod tests {
     )
     .unwrap();
     let client = Arc::new(Client::new(config.clone()).unwrap());
-    let request =
-      |flag: &str| PreparedRequest::release(&config, reqwest::Method::GET, "p", flag, None);
-    let items = vec![request("a"), request(""), request("c")];
+    let change = |flag: &str| {
+      crate::config::validate_key("flagKey", flag).map(|()| PhaseChange {
+        project_key: "p".into(),
+        flag_key: flag.into(),
+        phase: crate::phases::PhaseRef::Index(0),
+        action: crate::phases::PhaseAction::Complete,
+      })
+    };
+    let items = vec![change("a"), change(""), change("c")];
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     let progress: Progress = Arc::new(move |done, total| log.lock().unwrap().push((done, total)));

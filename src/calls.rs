@@ -13,8 +13,7 @@ use crate::config::RequestOptions;
 use crate::error::LdError;
 use crate::js::{error_object, reject, spawn_call, ReleaseJson};
 use crate::options::{self, Accept, CallOptions};
-use crate::patch;
-use crate::phases::PhaseChange;
+use crate::phases::{PhaseAction, PhaseChange, PhaseRef};
 use crate::release::Release;
 
 /// What a call does, once its arguments are read.
@@ -45,7 +44,7 @@ pub fn phase_call(
   project_key: &Unknown,
   flag_key: &Unknown,
   phase: &Unknown,
-  complete: bool,
+  action: PhaseAction,
 ) -> Result<Job, LdError> {
   let (project_key, flag_key) = keys(project_key, flag_key)?;
   let phase = options::phase_ref("phase", phase)?;
@@ -53,7 +52,7 @@ pub fn phase_call(
     project_key,
     flag_key,
     phase,
-    complete,
+    action,
   }))
 }
 
@@ -165,7 +164,7 @@ pub fn single<'env>(
   spawn_call(
     env,
     opts.signal,
-    async move { ReleaseJson::encode(&work.await?) },
+    async move { work.await.map(ReleaseJson::from) },
     |_env, release| Ok(release),
   )
 }
@@ -218,8 +217,16 @@ pub fn bulk_call<'env>(
     };
     client.config().require_api_key()?;
     let requests = options::phase_items("items", &items, |project, flag, phase, complete| {
-      let ops = patch::phase_patch(phase, complete);
-      PreparedRequest::release(client.config(), Method::PATCH, project, flag, Some(&ops))
+      Ok(PhaseChange {
+        project_key: project.to_string(),
+        flag_key: flag.to_string(),
+        phase: PhaseRef::Index(phase),
+        action: if complete {
+          PhaseAction::Complete
+        } else {
+          PhaseAction::Reopen
+        },
+      })
     })?;
     Ok((opts, bulk, client, requests))
   })();
@@ -240,11 +247,10 @@ pub fn bulk_call<'env>(
         bulk.progress,
       )
       .await;
-      // Encoded here, on the runtime, so the JavaScript thread only parses.
       Ok(
         results
           .into_iter()
-          .map(|result| result.and_then(|release| ReleaseJson::encode(&release)))
+          .map(|result| result.map(ReleaseJson::from))
           .collect::<Vec<_>>(),
       )
     },

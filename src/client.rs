@@ -11,7 +11,7 @@ use crate::config::{ClientConfig, ClientOptions, RequestOptions};
 use crate::error::{ErrorCode, LdError, Result};
 use crate::limiter::{Limiter, Observation};
 use crate::patch::PatchOperation;
-use crate::release::{decode_release, CreateReleaseInput, Release};
+use crate::release::{CreateReleaseInput, PipelineKind, Release};
 
 /// The largest response body read; anything larger fails with `ERR_LD_RESPONSE_TOO_LARGE`.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -109,6 +109,28 @@ impl PreparedRequest {
     })
   }
 
+  /// `GET /api/v2/projects/{projectKey}/release-pipelines/{pipelineKey}`.
+  pub fn release_pipeline(
+    config: &ClientConfig,
+    project_key: &str,
+    pipeline_key: &str,
+  ) -> Result<Self> {
+    crate::config::validate_key("projectKey", project_key)?;
+    crate::config::validate_key("releasePipelineKey", pipeline_key)?;
+    Ok(PreparedRequest {
+      method: Method::GET,
+      url: config.url_for(&[
+        "api",
+        "v2",
+        "projects",
+        project_key,
+        "release-pipelines",
+        pipeline_key,
+      ]),
+      body: None,
+    })
+  }
+
   /// `PATCH /api/v2/flags/web/checkout/release`: how errors name the request.
   fn describe(&self) -> String {
     format!("{} {}", self.method, self.url.path())
@@ -135,6 +157,24 @@ pub struct Client {
   http: reqwest::Client,
   config: ClientConfig,
   limiter: Arc<Limiter>,
+  kinds: Arc<Mutex<Kinds>>,
+}
+
+/// How many pipelines, and flags' pipelines, a client remembers before it starts over.
+const MAX_REMEMBERED: usize = 10_000;
+
+/// What a client has learnt of release pipelines: each pipeline's kind, and the
+/// pipeline of each flag's release it has read.
+#[derive(Debug, Default)]
+struct Kinds {
+  /// (projectKey, pipelineKey) -> kind
+  pipelines: HashMap<(String, String), PipelineKind>,
+  /// (projectKey, flagKey) -> pipelineKey
+  flags: HashMap<(String, String), String>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+  mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn install_crypto_provider() {
@@ -167,6 +207,7 @@ impl Client {
       http,
       config,
       limiter: Arc::new(Limiter::new()),
+      kinds: Arc::default(),
     })
   }
 
@@ -258,19 +299,91 @@ impl Client {
     }
   }
 
-  /// Sends the request, retrying as documented, and decodes the Release. Dropping the
-  /// future cancels the call at once, closing the connection it was using.
+  /// Sends the request, retrying as documented, and checks that the answer is a JSON
+  /// object (see `release`). Dropping the future cancels the call at once, closing the
+  /// connection it was using.
   pub async fn send_release(
     &self,
     request: PreparedRequest,
     options: RequestOptions,
   ) -> Result<Release> {
     let success = self.send(&request, options).await?;
-    decode_release(&success.body, success.status).map_err(|e| LdError {
-      attempts: success.attempts,
-      message: self.redact(&e.message),
-      ..e
-    })
+    Release::from_body(success.body, success.status)
+      .map(|release| release.with_attempts(success.attempts))
+      .map_err(|e| LdError {
+        attempts: success.attempts,
+        message: self.redact(&e.message),
+        body_excerpt: e.body_excerpt.as_deref().map(|b| self.redact(b)),
+        ..e
+      })
+  }
+
+  /// The kind of release pipeline `pipeline_key` is, read once per client from
+  /// `GET /api/v2/projects/{projectKey}/release-pipelines/{key}` (`_isLegacy`). A read
+  /// the server refuses (403, 404) gives `Unknown`, remembered like the others; any
+  /// other failure fails the call.
+  pub async fn pipeline_kind(
+    &self,
+    project_key: &str,
+    pipeline_key: &str,
+    options: RequestOptions,
+  ) -> Result<PipelineKind> {
+    let cache_key = (project_key.to_string(), pipeline_key.to_string());
+    if let Some(kind) = lock(&self.kinds).pipelines.get(&cache_key) {
+      return Ok(*kind);
+    }
+    let request = PreparedRequest::release_pipeline(&self.config, project_key, pipeline_key)?;
+    let kind = match self.send(&request, options).await {
+      Ok(success) => PipelineKind::from_pipeline_body(&success.body),
+      Err(e) if matches!(e.code, ErrorCode::Forbidden | ErrorCode::NotFound) => {
+        PipelineKind::Unknown
+      }
+      Err(e) => return Err(e),
+    };
+    self.remember_kind(project_key, pipeline_key, kind);
+    Ok(kind)
+  }
+
+  /// Notes the kind of a pipeline, unless one is already known.
+  pub fn remember_kind(&self, project_key: &str, pipeline_key: &str, kind: PipelineKind) {
+    let key = (project_key.to_string(), pipeline_key.to_string());
+    let mut kinds = lock(&self.kinds);
+    if kinds.pipelines.contains_key(&key) {
+      return;
+    }
+    if kinds.pipelines.len() >= MAX_REMEMBERED {
+      kinds.pipelines.clear();
+    }
+    kinds.pipelines.insert(key, kind);
+  }
+
+  /// The pipeline a flag's release was last seen in, if this client has seen it.
+  pub fn remembered_pipeline(&self, project_key: &str, flag_key: &str) -> Option<String> {
+    let key = (project_key.to_string(), flag_key.to_string());
+    lock(&self.kinds).flags.get(&key).cloned()
+  }
+
+  /// The kind of a pipeline this client has already read, without sending anything.
+  pub fn remembered_kind(&self, project_key: &str, pipeline_key: &str) -> Option<PipelineKind> {
+    let key = (project_key.to_string(), pipeline_key.to_string());
+    lock(&self.kinds).pipelines.get(&key).copied()
+  }
+
+  /// Notes (or, with `None`, forgets) the pipeline of a flag's release.
+  pub fn remember_pipeline(&self, project_key: &str, flag_key: &str, pipeline: Option<&str>) {
+    let key = (project_key.to_string(), flag_key.to_string());
+    let mut kinds = lock(&self.kinds);
+    match pipeline {
+      Some(pipeline) => {
+        if kinds.flags.len() >= MAX_REMEMBERED {
+          kinds.flags.clear();
+        }
+        kinds.flags.insert(key, pipeline.to_string());
+      }
+      None => {
+        kinds.flags.remove(&key);
+      }
+    }
   }
 
   /// `text` with the token, wherever a server echoed it, replaced by its masked form.

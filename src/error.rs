@@ -20,11 +20,12 @@ pub enum ErrorCode {
   Network,
   Decode,
   ResponseTooLarge,
+  Unsupported,
   Aborted,
 }
 
 impl ErrorCode {
-  pub const ALL: [ErrorCode; 16] = [
+  pub const ALL: [ErrorCode; 17] = [
     ErrorCode::InvalidArgument,
     ErrorCode::NoApiKey,
     ErrorCode::InsecureUrl,
@@ -40,6 +41,7 @@ impl ErrorCode {
     ErrorCode::Network,
     ErrorCode::Decode,
     ErrorCode::ResponseTooLarge,
+    ErrorCode::Unsupported,
     ErrorCode::Aborted,
   ];
 
@@ -60,6 +62,7 @@ impl ErrorCode {
       ErrorCode::Network => "ERR_LD_NETWORK",
       ErrorCode::Decode => "ERR_LD_DECODE",
       ErrorCode::ResponseTooLarge => "ERR_LD_RESPONSE_TOO_LARGE",
+      ErrorCode::Unsupported => "ERR_LD_UNSUPPORTED",
       ErrorCode::Aborted => "ABORT_ERR",
     }
   }
@@ -100,6 +103,8 @@ pub struct LdError {
   pub retry_after_ms: Option<u64>,
   /// How many requests were sent (0 when the call failed before sending).
   pub attempts: u32,
+  /// On `ERR_LD_DECODE`: the start of the body that could not be used.
+  pub body_excerpt: Option<String>,
 }
 
 pub type Result<T> = std::result::Result<T, LdError>;
@@ -114,6 +119,7 @@ impl LdError {
       api_message: None,
       retry_after_ms: None,
       attempts: 0,
+      body_excerpt: None,
     }
   }
 

@@ -12,28 +12,14 @@ use napi::{Env, JsString, JsValue, Status, Unknown, UnknownRef};
 use crate::error::{ErrorCode, LdError};
 use crate::release::Release;
 
-/// A Release on its way to JavaScript as JSON text, encoded on the runtime and turned
-/// into objects by `JSON.parse` on the JavaScript thread: one V8 call instead of one
-/// N-API call per field. The objects are the same as `Release`'s own conversion makes
-/// (every optional field is skipped when absent in both).
+/// A Release on its way to JavaScript: the server's JSON text, turned into objects by
+/// `JSON.parse` on the JavaScript thread (one V8 call instead of one N-API call per
+/// field).
 pub struct ReleaseJson(String);
 
-impl ReleaseJson {
-  pub fn encode(release: &Release) -> Result<Self, LdError> {
-    let failed = |e: &dyn std::fmt::Display| {
-      LdError::new(
-        ErrorCode::Decode,
-        format!("the release could not be encoded: {e}"),
-      )
-    };
-    // Room for a typical release (about 2 KB) from the start, so the text is not copied
-    // over and over as it grows.
-    let mut text = Vec::with_capacity(4096);
-    serde_json::to_writer(&mut text, release).map_err(|e| failed(&e))?;
-    // serde_json writes UTF-8 only; the check is kept rather than assumed.
-    String::from_utf8(text)
-      .map(ReleaseJson)
-      .map_err(|e| failed(&e))
+impl From<Release> for ReleaseJson {
+  fn from(release: Release) -> Self {
+    ReleaseJson(release.into_json())
   }
 }
 
@@ -186,6 +172,9 @@ pub fn error_object<'env>(
   }
   if let Some(api_message) = &error.api_message {
     object.set("apiMessage", api_message.as_str())?;
+  }
+  if let Some(excerpt) = &error.body_excerpt {
+    object.set("bodyExcerpt", excerpt.as_str())?;
   }
   if let Some(ms) = error.retry_after_ms {
     object.set("retryAfterMs", ms as f64)?;

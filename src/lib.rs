@@ -33,6 +33,7 @@ use crate::error::LdError;
 use crate::js::throwable;
 use crate::options::Accept;
 use crate::patch::PatchOperation as CorePatchOperation;
+use crate::phases::PhaseAction;
 
 /// Runs the addon's network work on one runtime thread, named `ld-release`, in place of
 /// napi-rs's default of one thread per core. A call costs the runtime tens of
@@ -172,11 +173,13 @@ impl ReleaseClient {
       .map_err(|e| throwable(&env, &e, None))
   }
 
-  /// Marks a phase of the flag's release complete. With a 0-based index it sends
-  /// `[{"op":"replace","path":"/phases/<phase>/complete","value":true}]`. With
-  /// `{ name }` or `{ id }` it reads the release first, and the patch also tests that the
-  /// phase at that index still has that id: if the release changed in between, the call
-  /// fails with `ERR_LD_CONFLICT` and nothing is changed.
+  /// Marks a phase of the flag's release complete, on either kind of release pipeline.
+  /// Legacy pipelines: `[{"op":"replace","path":"/phases/<phase>/complete","value":true}]`
+  /// (for `{ name }` or `{ id }`, guarded by a `test` that the phase at that index still
+  /// has that id: `ERR_LD_CONFLICT` if the release changed in between). New pipelines:
+  /// starts the next phase (`{"status":"active"}`), which completes this one; the last
+  /// phase cannot be completed (`ERR_LD_UNSUPPORTED`, nothing sent). The kind is read
+  /// from the release's pipeline once per client.
   #[napi(
     ts_args_type = "projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions",
     ts_return_type = "Promise<Release>"
@@ -189,12 +192,13 @@ impl ReleaseClient {
     phase: Unknown,
     options: Option<Unknown<'env>>,
   ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-    let job = phase_call(&project_key, &flag_key, &phase, true);
+    let job = phase_call(&project_key, &flag_key, &phase, PhaseAction::Complete);
     send(env, job, options, self.inner.clone())
   }
 
   /// Marks a phase of the flag's release incomplete (`"value": false`). The phase is
-  /// named as for `completePhase`.
+  /// named as for `completePhase`. Legacy pipelines only: on a new pipeline, whose
+  /// phases only move forward, it fails with `ERR_LD_UNSUPPORTED` and sends no write.
   #[napi(
     ts_args_type = "projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions",
     ts_return_type = "Promise<Release>"
@@ -207,7 +211,27 @@ impl ReleaseClient {
     phase: Unknown,
     options: Option<Unknown<'env>>,
   ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-    let job = phase_call(&project_key, &flag_key, &phase, false);
+    let job = phase_call(&project_key, &flag_key, &phase, PhaseAction::Reopen);
+    send(env, job, options, self.inner.clone())
+  }
+
+  /// Starts a phase: `PUT .../release/phases/{id}` with `{"status":"active"}`, the one
+  /// status LaunchDarkly lets a caller set on a new release pipeline. Starting a phase
+  /// completes every phase before it. With an index or `{ name }` the release is read
+  /// first to find the phase's id; with `{ id }` it is one request.
+  #[napi(
+    ts_args_type = "projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions",
+    ts_return_type = "Promise<Release>"
+  )]
+  pub fn start_phase<'env>(
+    &self,
+    env: &'env Env,
+    project_key: Unknown,
+    flag_key: Unknown,
+    phase: Unknown,
+    options: Option<Unknown<'env>>,
+  ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
+    let job = phase_call(&project_key, &flag_key, &phase, PhaseAction::Start);
     send(env, job, options, self.inner.clone())
   }
 
@@ -312,7 +336,8 @@ impl ReleaseClient {
 
   /// Sets the status of a phase, for releases of the newer release pipelines (where the
   /// PATCH no longer works):
-  /// `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release/phases/{phaseId}`.
+  /// `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release/phases/{phaseId}`. The
+  /// status is sent as given; LaunchDarkly accepts only `active` (see `startPhase`).
   #[napi(
     ts_args_type = "projectKey: string, flagKey: string, phaseId: string, input: UpdatePhaseStatusInput, options?: RequestOptions",
     ts_return_type = "Promise<Release>"
@@ -345,7 +370,7 @@ pub fn complete_phase<'env>(
   options: Option<Unknown<'env>>,
 ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
   module_call(env, options, |_client| {
-    phase_call(&project_key, &flag_key, &phase, true)
+    phase_call(&project_key, &flag_key, &phase, PhaseAction::Complete)
   })
 }
 
@@ -362,7 +387,24 @@ pub fn reopen_phase<'env>(
   options: Option<Unknown<'env>>,
 ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
   module_call(env, options, |_client| {
-    phase_call(&project_key, &flag_key, &phase, false)
+    phase_call(&project_key, &flag_key, &phase, PhaseAction::Reopen)
+  })
+}
+
+/// Starts a phase with a shared client built from `options` and the environment.
+#[napi(
+  ts_args_type = "projectKey: string, flagKey: string, phase: PhaseSelector, options?: ClientOptions & RequestOptions",
+  ts_return_type = "Promise<Release>"
+)]
+pub fn start_phase<'env>(
+  env: &'env Env,
+  project_key: Unknown,
+  flag_key: Unknown,
+  phase: Unknown,
+  options: Option<Unknown<'env>>,
+) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
+  module_call(env, options, |_client| {
+    phase_call(&project_key, &flag_key, &phase, PhaseAction::Start)
   })
 }
 

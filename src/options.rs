@@ -7,7 +7,6 @@ use napi::bindgen_prelude::{Array, FnArgs, FromNapiValue, Function, JsObjectValu
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, JsValue, Unknown, ValueType};
 
-use crate::client::PreparedRequest;
 use crate::phases::PhaseRef;
 use crate::release::{CreateReleaseInput, UpdatePhaseStatusInput};
 
@@ -414,11 +413,11 @@ pub fn bulk_options(name: &str, value: Option<Unknown>) -> Result<BulkSettings> 
 
 /// Reads `items` (`{ projectKey, flagKey, phase, complete? }[]`) and prepares each with
 /// `prepare`. A bad item becomes that item's error; only a non-array fails the whole call.
-pub fn phase_items(
+pub fn phase_items<T>(
   name: &str,
   value: &Unknown,
-  prepare: impl Fn(&str, &str, u32, bool) -> Result<PreparedRequest>,
-) -> Result<Vec<Result<PreparedRequest>>> {
+  prepare: impl Fn(&str, &str, u32, bool) -> Result<T>,
+) -> Result<Vec<Result<T>>> {
   if !value.is_array().unwrap_or(false) {
     return Err(LdError::invalid(format!(
       "{name} must be an array of {{ projectKey, flagKey, phase }}, got {}",
@@ -428,7 +427,7 @@ pub fn phase_items(
   // SAFETY: checked to be an array above.
   let array = unsafe { value.cast::<Array>() }
     .map_err(|_| LdError::invalid(format!("{name} must be an array")))?;
-  let item = |index: u32| -> Result<PreparedRequest> {
+  let item = |index: u32| -> Result<T> {
     let at = format!("{name}[{index}]");
     let element: Unknown = array
       .get(index)

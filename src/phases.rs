@@ -1,8 +1,20 @@
-//! Phases named by index, by name or by id.
+//! Moving phases by index, by name or by id, on both kinds of release pipeline.
 //!
-//! A name or id is looked up in the current release, and the patch that follows carries a
-//! JSON Patch `test` that the phase at that index still has that id, so a release that
-//! changed in between is never patched at the wrong phase.
+//! - **Legacy pipelines** take a JSON Patch: `[{"op":"replace","path":"/phases/N/complete",
+//!   "value":true}]` completes phase N, `false` reopens it.
+//! - **New pipelines** refuse that PATCH. Their phases move only forward: starting phase
+//!   N+1 (`PUT .../release/phases/{id}` with `{"status":"active"}`) completes phase N and
+//!   every phase before it. A last phase cannot be completed, nor a phase reopened.
+//!
+//! The kind is read from the release's pipeline (`Client::pipeline_kind`, `_isLegacy`)
+//! and remembered per client, as is the pipeline of each flag whose release the client
+//! has read: a completion by index of a flag known to be in a legacy pipeline is one
+//! PATCH, as it always was. A pipeline known to be new never gets that PATCH.
+//!
+//! A phase named by name or id is looked up in the current release. On a legacy
+//! pipeline the patch then carries a JSON Patch `test` that the phase at that index
+//! still has that id, so a release that changed in between is never patched at the
+//! wrong phase; on a new pipeline the next phase is started by its id.
 
 use reqwest::Method;
 use serde_json::Value;
@@ -11,7 +23,7 @@ use crate::client::{Client, PreparedRequest};
 use crate::config::RequestOptions;
 use crate::error::{ErrorCode, LdError, Result};
 use crate::patch::{phase_patch, PatchOperation};
-use crate::release::Release;
+use crate::release::{PipelineKind, Release, ReleaseView, UpdatePhaseStatusInput};
 
 /// Which phase a call means.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,17 +33,31 @@ pub enum PhaseRef {
   Id(String),
 }
 
+/// What to do with a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseAction {
+  /// Mark it complete (legacy), or start the next phase (new pipelines).
+  Complete,
+  /// Mark it incomplete (legacy pipelines only).
+  Reopen,
+  /// Set its status to `active`.
+  Start,
+}
+
 /// A phase change, validated and ready to run.
 #[derive(Debug, Clone)]
 pub struct PhaseChange {
   pub project_key: String,
   pub flag_key: String,
   pub phase: PhaseRef,
-  pub complete: bool,
+  pub action: PhaseAction,
 }
 
+/// The only status a caller may give a phase of a new release pipeline.
+pub const ACTIVE: &str = "active";
+
 /// The index of the phase `phase` names in `release`.
-pub fn find_phase(release: &Release, phase: &PhaseRef) -> Result<usize> {
+pub fn find_phase(release: &ReleaseView, phase: &PhaseRef) -> Result<usize> {
   let (what, matches): (String, Vec<usize>) = match phase {
     PhaseRef::Index(index) => {
       let index = *index as usize;
@@ -67,15 +93,15 @@ pub fn find_phase(release: &Release, phase: &PhaseRef) -> Result<usize> {
 }
 
 fn positions(
-  release: &Release,
-  keep: impl Fn(&crate::release::ReleasePhase) -> bool,
+  release: &ReleaseView,
+  keep: impl Fn(&crate::release::PhaseView) -> bool,
 ) -> Vec<usize> {
   (0..release.phases.len())
     .filter(|&i| keep(&release.phases[i]))
     .collect()
 }
 
-fn names(release: &Release) -> String {
+fn names(release: &ReleaseView) -> String {
   let names: Vec<String> = release
     .phases
     .iter()
@@ -101,55 +127,222 @@ pub fn guarded_patch(index: u32, id: &str, complete: bool) -> Vec<PatchOperation
   ops
 }
 
+/// The body that starts a phase: `{"status":"active"}`.
+pub fn start_input() -> UpdatePhaseStatusInput {
+  UpdatePhaseStatusInput {
+    status: Some(ACTIVE.to_string()),
+    audiences: None,
+  }
+}
+
 impl Client {
-  /// Marks a phase complete or incomplete. An index is patched directly; a name or id is
-  /// looked up first and the patch is guarded (see the module documentation).
+  /// Completes, reopens or starts a phase (see the module documentation for the
+  /// requests each costs).
   pub async fn change_phase(
     &self,
     change: PhaseChange,
     options: RequestOptions,
   ) -> Result<Release> {
-    let PhaseChange {
-      project_key,
-      flag_key,
-      phase,
-      complete,
-    } = change;
-    let config = self.config();
-    let patch = |ops: &[PatchOperation]| {
-      PreparedRequest::release(config, Method::PATCH, &project_key, &flag_key, Some(ops))
+    match change.action {
+      PhaseAction::Start => self.start_phase(&change, options).await,
+      PhaseAction::Complete => self.complete_or_reopen(&change, true, options).await,
+      PhaseAction::Reopen => self.complete_or_reopen(&change, false, options).await,
+    }
+  }
+
+  fn release_request(
+    &self,
+    change: &PhaseChange,
+    patch: Option<&[PatchOperation]>,
+  ) -> Result<PreparedRequest> {
+    let method = if patch.is_some() {
+      Method::PATCH
+    } else {
+      Method::GET
     };
-    let get = || PreparedRequest::release(config, Method::GET, &project_key, &flag_key, None);
-    if let PhaseRef::Index(index) = phase {
+    PreparedRequest::release(
+      self.config(),
+      method,
+      &change.project_key,
+      &change.flag_key,
+      patch,
+    )
+  }
+
+  fn start_request(&self, change: &PhaseChange, phase_id: &str) -> Result<PreparedRequest> {
+    PreparedRequest::update_phase_status(
+      self.config(),
+      &change.project_key,
+      &change.flag_key,
+      phase_id,
+      &start_input(),
+    )
+  }
+
+  /// Whether this client knows the flag's release to be in a new pipeline.
+  fn knows_new(&self, change: &PhaseChange) -> bool {
+    self
+      .remembered_pipeline(&change.project_key, &change.flag_key)
+      .and_then(|pipeline| self.remembered_kind(&change.project_key, &pipeline))
+      == Some(PipelineKind::New)
+  }
+
+  async fn start_phase(&self, change: &PhaseChange, options: RequestOptions) -> Result<Release> {
+    let id = match &change.phase {
+      PhaseRef::Id(id) => id.clone(),
+      phase => {
+        let view = self
+          .send_release(self.release_request(change, None)?, options)
+          .await?
+          .view()?;
+        let index = find_phase(&view, phase)?;
+        view.phases[index].id.clone()
+      }
+    };
+    self
+      .send_release(self.start_request(change, &id)?, options)
+      .await
+  }
+
+  async fn complete_or_reopen(
+    &self,
+    change: &PhaseChange,
+    complete: bool,
+    options: RequestOptions,
+  ) -> Result<Release> {
+    let (project, flag) = (&change.project_key, &change.flag_key);
+    // By index, unless the flag is known to be in a new pipeline: the PATCH alone, as it
+    // always was. Accepted, it shows the pipeline to be legacy. Refused with a 400, the
+    // release may be of a new pipeline (which refuses the PATCH): read it, and its
+    // pipeline, below.
+    let mut refused = None;
+    if let PhaseRef::Index(index) = change.phase {
+      if !self.knows_new(change) {
+        let patch = phase_patch(index, complete);
+        match self
+          .send_release(self.release_request(change, Some(&patch))?, options)
+          .await
+        {
+          Ok(after) => {
+            if let Some(pipeline) = after.pipeline_key() {
+              self.remember_pipeline(project, flag, Some(pipeline));
+              self.remember_kind(project, pipeline, PipelineKind::Legacy);
+            }
+            return Ok(after);
+          }
+          Err(error) if error.status == Some(400) => {
+            self.remember_pipeline(project, flag, None);
+            refused = Some(error);
+          }
+          Err(error) => return Err(error),
+        }
+      }
+    }
+    let (before, view, index, kind) = match (self.look_up(change, options).await, refused) {
+      (Ok(found), None) => found,
+      (Ok(found), Some(_)) if found.3 == PipelineKind::New => found,
+      // The PATCH was refused for a reason of its own: that refusal is the answer.
+      (_, Some(refusal)) => return Err(refusal),
+      (Err(error), None) => return Err(error),
+    };
+    if kind != PipelineKind::New {
       return self
-        .send_release(patch(&phase_patch(index, complete))?, options)
+        .patch_phase(change, &view, index, complete, options)
         .await;
     }
-    let before = self.send_release(get()?, options).await?;
-    let index = find_phase(&before, &phase)?;
-    let id = before.phases[index].id.clone();
-    let conflict = |now: &Release| {
-      let held = now.phases.get(index).map(|p| p.name.as_str());
-      LdError::new(
-        ErrorCode::Conflict,
+    let pipeline = view.release_pipeline_key.as_deref().unwrap_or_default();
+    if !complete {
+      return Err(LdError::new(
+        ErrorCode::Unsupported,
         format!(
-          "The release of {project_key}/{flag_key} changed while phase {id:?} was being {}: index {index} now holds {}; nothing was changed",
-          if complete { "completed" } else { "reopened" },
-          held.map_or("no phase".to_string(), |name| format!("{name:?}")),
+          "The release of {project}/{flag} is in release pipeline {pipeline:?}, of the new kind, whose phases only move forward: a phase cannot be reopened. Nothing was changed"
         ),
-      )
+      ));
+    }
+    let phase = &view.phases[index];
+    if phase.complete {
+      return Ok(before);
+    }
+    let Some(next) = view.phases.get(index + 1) else {
+      return Err(LdError::new(
+        ErrorCode::Unsupported,
+        format!(
+          "Phase {index} ({:?}) is the last phase of the release of {project}/{flag}, in release pipeline {pipeline:?} of the new kind: LaunchDarkly has no call that completes a last phase (a release is finished once its last phase is active; use startPhase). Nothing was changed",
+          phase.name
+        ),
+      ));
     };
+    self
+      .send_release(self.start_request(change, &next.id)?, options)
+      .await
+  }
+
+  /// Reads the release, finds the phase, and learns the kind of its pipeline.
+  async fn look_up(
+    &self,
+    change: &PhaseChange,
+    options: RequestOptions,
+  ) -> Result<(Release, ReleaseView, usize, PipelineKind)> {
+    let before = self
+      .send_release(self.release_request(change, None)?, options)
+      .await?;
+    let view = before.view()?;
+    let index = find_phase(&view, &change.phase)?;
+    let kind = match &view.release_pipeline_key {
+      Some(pipeline) => {
+        let kind = self
+          .pipeline_kind(&change.project_key, pipeline, options)
+          .await?;
+        self.remember_pipeline(&change.project_key, &change.flag_key, Some(pipeline));
+        kind
+      }
+      None => PipelineKind::Unknown,
+    };
+    Ok((before, view, index, kind))
+  }
+
+  /// The PATCH of a legacy pipeline: plain for an index, guarded for a name or id.
+  async fn patch_phase(
+    &self,
+    change: &PhaseChange,
+    view: &ReleaseView,
+    index: usize,
+    complete: bool,
+    options: RequestOptions,
+  ) -> Result<Release> {
     let index32 = index as u32;
+    if let PhaseRef::Index(_) = change.phase {
+      let patch = phase_patch(index32, complete);
+      return self
+        .send_release(self.release_request(change, Some(&patch))?, options)
+        .await;
+    }
+    let id = view.phases[index].id.clone();
+    let patch = guarded_patch(index32, &id, complete);
     match self
-      .send_release(patch(&guarded_patch(index32, &id, complete))?, options)
+      .send_release(self.release_request(change, Some(&patch))?, options)
       .await
     {
       Ok(after) => Ok(after),
       Err(error) if matches!(error.code, ErrorCode::BadRequest | ErrorCode::Conflict) => {
         // Refused: tell a release that moved (the guard failed) from any other refusal.
-        match self.send_release(get()?, options).await {
+        let now = self
+          .send_release(self.release_request(change, None)?, options)
+          .await
+          .and_then(|now| now.view());
+        match now {
           Ok(now) if now.phases.get(index).map(|p| p.id.as_str()) != Some(id.as_str()) => {
-            Err(conflict(&now))
+            let held = now.phases.get(index).map(|p| p.name.as_str());
+            Err(LdError::new(
+              ErrorCode::Conflict,
+              format!(
+                "The release of {}/{} changed while phase {id:?} was being {}: index {index} now holds {}; nothing was changed",
+                change.project_key,
+                change.flag_key,
+                if complete { "completed" } else { "reopened" },
+                held.map_or("no phase".to_string(), |name| format!("{name:?}")),
+              ),
+            ))
           }
           _ => Err(error),
         }
@@ -163,7 +356,7 @@ impl Client {
 mod tests {
   use super::*;
 
-  fn release(names: &[(&str, &str)]) -> Release {
+  fn release(names: &[(&str, &str)]) -> ReleaseView {
     let phases: Vec<Value> = names
       .iter()
       .map(|(id, name)| {
@@ -173,7 +366,10 @@ mod tests {
     let body = serde_json::json!({
       "name": "R", "releasePipelineKey": "k", "releasePipelineDescription": "", "_version": 1, "phases": phases
     });
-    crate::release::decode_release(body.to_string().as_bytes(), 200).unwrap()
+    Release::from_body(body.to_string().into_bytes(), 200)
+      .unwrap()
+      .view()
+      .unwrap()
   }
 
   #[test]

@@ -1,280 +1,299 @@
-//! The `Release` model, decoded from LaunchDarkly's answers.
+//! Releases as LaunchDarkly sends them.
 //!
-//! Field names are the wire names. Unknown fields are ignored, so a server that adds
-//! fields never breaks a client. The structs are also the TypeScript types users read.
-
-#![allow(clippy::struct_field_names)]
-
-use std::collections::BTreeMap;
+//! A call resolves to the server's own JSON: every field it sent, known to this crate or
+//! not, and no field it left out (the real service answers far sparser objects than its
+//! OpenAPI document requires). The client checks only what it uses itself: that a 2xx
+//! body is a JSON object and, where a call looks at the phases, that `phases` is an array
+//! of objects with `_id`, `_name` and `complete` (`ReleaseView`). The one change made to
+//! the text: epoch-millisecond fields sent as numeric strings become numbers.
 
 use napi_derive::napi;
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::error::{ErrorCode, LdError, Result};
 
-/// A link to a related resource.
-#[napi(object, object_from_js = false)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Link {
-  /// The URL of the link
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub href: Option<String>,
-  /// The type of the link
-  #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-  #[napi(js_name = "type")]
-  pub kind: Option<String>,
-}
+/// Epoch-millisecond fields of a release, at any depth. LaunchDarkly sends them as
+/// integers; its preview documents show numeric strings, which are turned into numbers.
+pub const MILLIS_FIELDS: [&str; 4] = [
+  "_creationDate",
+  "_completionDate",
+  "_startedDate",
+  "_canceledAt",
+];
 
-pub type Links = BTreeMap<String, Link>;
+/// How much of a body a decode error quotes.
+const EXCERPT_CHARS: usize = 200;
 
-/// A release: the state of a flag's release pipeline.
-#[napi(object, object_from_js = false)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A release: the JSON text of the object the server answered, checked to be a JSON
+/// object. `json()` is what JavaScript receives; `view()` reads the part of it the
+/// client itself uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Release {
-  /// The location and content type of related resources
-  #[serde(rename = "_links", default, skip_serializing_if = "Option::is_none")]
-  #[napi(js_name = "_links")]
-  pub links: Option<Links>,
-  /// The release pipeline name
-  pub name: String,
-  /// The release pipeline key
-  pub release_pipeline_key: String,
-  /// The release pipeline description
-  pub release_pipeline_description: String,
-  /// An ordered list of the release pipeline phases
-  pub phases: Vec<ReleasePhase>,
-  /// The release version
-  #[serde(rename = "_version")]
-  #[napi(js_name = "_version")]
-  pub version: i64,
-  /// The chosen release variation ID to use across all phases of a release
-  #[serde(
-    rename = "_releaseVariationId",
-    default,
-    deserialize_with = "nullable",
-    skip_serializing_if = "Option::is_none"
-  )]
-  #[napi(js_name = "_releaseVariationId", ts_type = "string | null")]
-  pub release_variation_id: Option<Option<String>>,
-  /// Timestamp of when the release was canceled (Unix epoch milliseconds)
-  #[serde(
-    rename = "_canceledAt",
-    default,
-    deserialize_with = "nullable_millis",
-    skip_serializing_if = "Option::is_none"
-  )]
-  #[napi(js_name = "_canceledAt", ts_type = "number | null")]
-  pub canceled_at: Option<Option<i64>>,
+  text: String,
+  /// The HTTP status it came with, for errors about its content.
+  status: u16,
+  /// How many requests the answer took, for errors about its content.
+  attempts: u32,
+  pipeline_key: Option<String>,
 }
 
-/// One phase of a release.
-#[napi(object, object_from_js = false)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReleasePhase {
-  /// The phase ID
-  #[serde(rename = "_id")]
-  #[napi(js_name = "_id")]
+impl Release {
+  /// Checks a 2xx body: UTF-8, one JSON object and nothing after it. The error names
+  /// what is wrong, says that the server accepted the request, and quotes the start of
+  /// the body (`body_excerpt`).
+  pub fn from_body(body: Vec<u8>, status: u16) -> Result<Release> {
+    let text = match String::from_utf8(body) {
+      Ok(text) => text,
+      Err(e) => {
+        let body = e.into_bytes();
+        return Err(decode_error(
+          status,
+          "its body is not UTF-8 text",
+          &String::from_utf8_lossy(&body),
+        ));
+      }
+    };
+    // One pass checks the syntax, that it is an object, and picks the pipeline key.
+    let top = match serde_json::from_str::<TopRepr>(&text) {
+      Ok(top) => top,
+      Err(e) if e.is_data() => {
+        return Err(decode_error(status, "its body is not a JSON object", &text))
+      }
+      Err(e) => {
+        return Err(decode_error(
+          status,
+          &format!("its body is not valid JSON ({e})"),
+          &text,
+        ))
+      }
+    };
+    let text = if has_string_millis(&text) {
+      millis_as_numbers(&text).unwrap_or(text)
+    } else {
+      text
+    };
+    Ok(Release {
+      text,
+      status,
+      attempts: 1,
+      pipeline_key: top
+        .release_pipeline_key
+        .and_then(|v| v.as_str().map(str::to_string)),
+    })
+  }
+
+  /// Notes how many requests the answer took (1 unless retried).
+  pub fn with_attempts(self, attempts: u32) -> Self {
+    Release { attempts, ..self }
+  }
+
+  /// `releasePipelineKey`, when the answer has it as a string.
+  pub fn pipeline_key(&self) -> Option<&str> {
+    self.pipeline_key.as_deref()
+  }
+
+  /// The release as JSON text: the server's own, with millisecond strings as numbers.
+  pub fn json(&self) -> &str {
+    &self.text
+  }
+
+  pub fn into_json(self) -> String {
+    self.text
+  }
+
+  /// The phases (and pipeline key) the client works with. Fails with `ERR_LD_DECODE`,
+  /// naming the field (`phases[1]._id`), when the answer lacks what a phase lookup needs.
+  pub fn view(&self) -> Result<ReleaseView> {
+    let mut de = serde_json::Deserializer::from_str(&self.text);
+    let repr: ViewRepr = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+      let path = field_path(&err);
+      let error = decode_error(
+        self.status,
+        &format!(
+          "its answer has no usable {path} ({}), which this call needs",
+          err.into_inner()
+        ),
+        &self.text,
+      );
+      LdError {
+        attempts: self.attempts,
+        ..error
+      }
+    })?;
+    Ok(ReleaseView {
+      release_pipeline_key: self.pipeline_key.clone(),
+      phases: repr
+        .phases
+        .into_iter()
+        .map(|p| PhaseView {
+          id: p.id,
+          name: p.name,
+          complete: p.complete,
+          status: p.status.and_then(|v| v.as_str().map(str::to_string)),
+        })
+        .collect(),
+    })
+  }
+}
+
+/// What the client reads of a release to find and move phases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseView {
+  /// `releasePipelineKey`, when the answer has it (as a string).
+  pub release_pipeline_key: Option<String>,
+  pub phases: Vec<PhaseView>,
+}
+
+/// One phase, as far as the client needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhaseView {
+  /// `_id`
   pub id: String,
-  /// The release phase name
-  #[serde(rename = "_name")]
-  #[napi(js_name = "_name")]
+  /// `_name`
   pub name: String,
-  /// Whether this phase is complete
   pub complete: bool,
-  /// Timestamp of when the release phase was created (Unix epoch milliseconds)
-  #[serde(rename = "_creationDate", deserialize_with = "millis")]
-  #[napi(js_name = "_creationDate")]
-  pub creation_date: i64,
-  /// Timestamp of when the release phase was completed (Unix epoch milliseconds)
-  #[serde(
-    rename = "_completionDate",
-    default,
-    deserialize_with = "optional_millis",
-    skip_serializing_if = "Option::is_none"
-  )]
-  #[napi(js_name = "_completionDate")]
-  pub completion_date: Option<i64>,
-  /// Details about how this phase was marked as complete
-  #[serde(
-    rename = "_completedBy",
-    default,
-    skip_serializing_if = "Option::is_none"
-  )]
-  #[napi(js_name = "_completedBy")]
-  pub completed_by: Option<CompletedBy>,
-  /// A logical grouping of one or more environments that share attributes for rolling out changes
-  #[serde(rename = "_audiences")]
-  #[napi(js_name = "_audiences")]
-  pub audiences: Vec<ReleaseAudience>,
-  /// Status of the phase: NotStarted, ReadyToStart, Started, Paused or Complete
-  #[serde(default, skip_serializing_if = "Option::is_none")]
+  /// `status`, as sent (`not-started`, `ready-to-start`, `active`, `completed`, ...).
   pub status: Option<String>,
-  /// Whether or not this phase has started
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub started: Option<bool>,
-  /// Timestamp of when the release phase was started (Unix epoch milliseconds)
-  #[serde(
-    rename = "_startedDate",
-    default,
-    deserialize_with = "optional_millis",
-    skip_serializing_if = "Option::is_none"
-  )]
-  #[napi(js_name = "_startedDate")]
-  pub started_date: Option<i64>,
-  /// The phase configuration, a free-form object
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  #[napi(ts_type = "Record<string, unknown>")]
-  pub configuration: Option<Map<String, Value>>,
 }
 
-/// Who marked a phase complete: a member or a token.
-#[napi(object, object_from_js = false)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CompletedBy {
-  /// The LaunchDarkly member who marked this phase as complete
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub member: Option<MemberSummary>,
-  /// The service token used to mark this phase as complete
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub token: Option<TokenSummary>,
+#[derive(Deserialize)]
+struct TopRepr {
+  #[serde(rename = "releasePipelineKey", default)]
+  release_pipeline_key: Option<Value>,
 }
 
-/// A LaunchDarkly account member.
-#[napi(object, object_from_js = false)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MemberSummary {
-  /// The location and content type of related resources
-  #[serde(rename = "_links")]
-  #[napi(js_name = "_links")]
-  pub links: Links,
-  /// The member's ID
+#[derive(Deserialize)]
+struct ViewRepr {
+  phases: Vec<PhaseRepr>,
+}
+
+#[derive(Deserialize)]
+struct PhaseRepr {
   #[serde(rename = "_id")]
-  #[napi(js_name = "_id")]
-  pub id: String,
-  /// The member's first name
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub first_name: Option<String>,
-  /// The member's last name
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub last_name: Option<String>,
-  /// The member's base role. If the member has no additional roles, this role will be in effect.
-  pub role: String,
-  /// The member's email address
-  pub email: String,
+  id: String,
+  #[serde(rename = "_name")]
+  name: String,
+  complete: bool,
+  #[serde(default)]
+  status: Option<Value>,
 }
 
-/// An access token.
-#[napi(object, object_from_js = false)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenSummary {
-  /// The location and content type of related resources
-  #[serde(rename = "_links", default, skip_serializing_if = "Option::is_none")]
-  #[napi(js_name = "_links")]
-  pub links: Option<Links>,
-  /// The token's ID
-  #[serde(rename = "_id", default, skip_serializing_if = "Option::is_none")]
-  #[napi(js_name = "_id")]
-  pub id: Option<String>,
-  /// The name of the token
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub name: Option<String>,
-  /// The last few characters of the token
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub ending: Option<String>,
-  /// Whether this is a service token
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub service_token: Option<bool>,
+/// The path of a failed field, naming a missing field itself rather than its parent.
+fn field_path(err: &serde_path_to_error::Error<serde_json::Error>) -> String {
+  let path = err.path().to_string();
+  let text = err.inner().to_string();
+  match text
+    .strip_prefix("missing field `")
+    .and_then(|rest| rest.split_once('`'))
+  {
+    Some((field, _)) if path == "." || path.is_empty() => field.to_string(),
+    Some((field, _)) => format!("{path}.{field}"),
+    None if path == "." || path.is_empty() => "release".to_string(),
+    None => path,
+  }
 }
 
-/// An audience of a release phase: one environment and how it is rolled out.
-#[napi(object, object_from_js = false)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReleaseAudience {
-  /// The audience ID
-  #[serde(rename = "_id")]
-  #[napi(js_name = "_id")]
-  pub id: String,
-  /// The location and content type of related resources
-  #[serde(rename = "_links", default, skip_serializing_if = "Option::is_none")]
-  #[napi(js_name = "_links")]
-  pub links: Option<Links>,
-  /// Details about the environment. If the environment is deleted, this field will be omitted.
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub environment: Option<EnvironmentSummary>,
-  /// The release phase name
-  pub name: String,
-  /// The audience configuration
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub configuration: Option<AudienceConfiguration>,
-  /// A list of segment keys
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub segment_keys: Option<Vec<String>>,
-  /// The audience status
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub status: Option<String>,
-  /// The rules IDs added or updated by this audience
-  #[serde(rename = "_ruleIds", default, skip_serializing_if = "Option::is_none")]
-  #[napi(js_name = "_ruleIds")]
-  pub rule_ids: Option<Vec<String>>,
+/// `ERR_LD_DECODE` for a 2xx answer: the request was accepted, its answer is unusable.
+pub fn decode_error(status: u16, what: &str, body: &str) -> LdError {
+  LdError {
+    status: Some(status),
+    body_excerpt: Some(excerpt(body)),
+    ..LdError::new(
+      ErrorCode::Decode,
+      format!("The server accepted the request (HTTP {status}) but {what}"),
+    )
+  }
 }
 
-/// How an audience is released.
-#[napi(object, object_from_js = false)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AudienceConfiguration {
-  /// The release strategy
-  pub release_strategy: String,
-  /// Whether or not the audience requires approval
-  pub require_approval: bool,
-  /// An array of member IDs. These members are notified to review the approval request.
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub notify_member_ids: Option<Vec<String>>,
-  /// An array of team keys. The members of these teams are notified to review the approval request.
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub notify_team_keys: Option<Vec<String>>,
-  /// The configuration for the release guardian.
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub release_guardian_configuration: Option<ReleaseGuardianConfiguration>,
+/// The start of a body, on one line: at most `EXCERPT_CHARS` characters, control
+/// characters replaced.
+pub fn excerpt(body: &str) -> String {
+  let mut out: String = body
+    .chars()
+    .take(EXCERPT_CHARS)
+    .map(|c| if c.is_control() { ' ' } else { c })
+    .collect();
+  if body.chars().nth(EXCERPT_CHARS).is_some() {
+    out.push('…');
+  }
+  out
 }
 
-/// Release guardian settings of an audience.
-#[napi(object, object_from_js = false)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReleaseGuardianConfiguration {
-  /// The monitoring window in milliseconds
-  pub monitoring_window_milliseconds: i64,
-  /// The rollout weight percentage
-  pub rollout_weight: i64,
-  /// Whether or not to roll back on regression
-  pub rollback_on_regression: bool,
-  /// The randomization unit for the measured rollout
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub randomization_unit: Option<String>,
+/// Whether a millisecond field holds a string anywhere in `text` (a cheap scan that
+/// lets the usual answer through untouched).
+fn has_string_millis(text: &str) -> bool {
+  MILLIS_FIELDS.iter().any(|field| {
+    let quoted = format!("\"{field}\"");
+    text.match_indices(&quoted).any(|(at, _)| {
+      text[at + quoted.len()..]
+        .trim_start()
+        .strip_prefix(':')
+        .is_some_and(|rest| rest.trim_start().starts_with('"'))
+    })
+  })
 }
 
-/// An environment, as summarised in a release.
-#[napi(object, object_from_js = false)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EnvironmentSummary {
-  /// The location and content type of related resources
-  #[serde(rename = "_links")]
-  #[napi(js_name = "_links")]
-  pub links: Links,
-  /// A project-unique key for the environment
-  pub key: String,
-  /// A human-friendly name for the environment
-  pub name: String,
-  /// The color used to indicate this environment in the UI
-  pub color: String,
+/// `text` with every millisecond field holding an integer string turned into that
+/// integer; other strings are left as they are.
+fn millis_as_numbers(text: &str) -> Option<String> {
+  let mut value: Value = serde_json::from_str(text).ok()?;
+  convert_millis(&mut value);
+  serde_json::to_string(&value).ok()
 }
+
+fn convert_millis(value: &mut Value) {
+  match value {
+    Value::Object(map) => {
+      for (key, field) in map.iter_mut() {
+        if let Value::String(s) = field {
+          if MILLIS_FIELDS.contains(&key.as_str()) {
+            if let Ok(n) = s.trim().parse::<i64>() {
+              *field = Value::from(n);
+            }
+          }
+        } else {
+          convert_millis(field);
+        }
+      }
+    }
+    Value::Array(items) => items.iter_mut().for_each(convert_millis),
+    _ => {}
+  }
+}
+
+/// What a release pipeline's answer says of its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PipelineKind {
+  /// `_isLegacy: true`: phases are completed with the JSON Patch.
+  Legacy,
+  /// `_isLegacy: false`: phases move only forward, by starting the next one.
+  New,
+  /// The pipeline could not be read (403, 404) or does not say: treated as legacy, so
+  /// the PATCH is sent and the server decides.
+  Unknown,
+}
+
+impl PipelineKind {
+  /// The kind a pipeline answer (any 2xx body) declares in `_isLegacy`.
+  pub fn from_pipeline_body(body: &[u8]) -> PipelineKind {
+    #[derive(Deserialize)]
+    struct Repr {
+      #[serde(rename = "_isLegacy", default)]
+      is_legacy: Option<Value>,
+    }
+    match serde_json::from_slice::<Repr>(body)
+      .ok()
+      .and_then(|r| r.is_legacy)
+    {
+      Some(Value::Bool(true)) => PipelineKind::Legacy,
+      Some(Value::Bool(false)) => PipelineKind::New,
+      _ => PipelineKind::Unknown,
+    }
+  }
+}
+
+// The bodies callers send.
 
 /// The body of `createRelease`: which release pipeline to attach the flag to.
 #[napi(object, object_to_js = false)]
@@ -293,7 +312,8 @@ pub struct CreateReleaseInput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdatePhaseStatusInput {
-  /// Status of the phase: NotStarted, ReadyToStart, Started, Paused or Complete
+  /// The status to set. LaunchDarkly accepts only `active` (any case): it starts the
+  /// phase and completes every phase before it. Sent as given.
   #[serde(default, skip_serializing_if = "Option::is_none")]
   pub status: Option<String>,
   /// Extra configuration for audiences required upon phase initialization.
@@ -340,219 +360,155 @@ pub struct ReleaseGuardianConfigurationInput {
   pub randomization_unit: Option<String>,
 }
 
-/// Decodes a 2xx body into a `Release`. The error names the field path that failed.
-pub fn decode_release(body: &[u8], status: u16) -> Result<Release> {
-  let fail = |what: String| LdError {
-    status: Some(status),
-    ..LdError::new(
-      ErrorCode::Decode,
-      format!("The server accepted the request (HTTP {status}) but {what}"),
-    )
-  };
-  // The common case decodes without tracking the path; only a body that fails is
-  // decoded again through serde_path_to_error, to say where it went wrong.
-  if let Ok(release) = serde_json::from_slice::<Release>(body) {
-    return Ok(release);
-  }
-  let mut de = serde_json::Deserializer::from_slice(body);
-  let release: Release = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-    let mut path = err.path().to_string();
-    let inner = err.into_inner();
-    // A missing field is reported at its parent: name the field itself.
-    let text = inner.to_string();
-    if let Some(field) = text
-      .strip_prefix("missing field `")
-      .and_then(|rest| rest.split_once('`'))
-      .map(|(field, _)| field)
-    {
-      path = if path == "." || path.is_empty() {
-        field.to_string()
-      } else {
-        format!("{path}.{field}")
-      };
-    }
-    if inner.is_syntax() || inner.is_eof() {
-      fail(format!("its body is not valid JSON ({inner})"))
-    } else if path == "." || path.is_empty() {
-      fail(format!(
-        "its body does not match the Release schema: {inner}"
-      ))
-    } else {
-      fail(format!(
-        "its body does not match the Release schema at {path}: {inner}"
-      ))
-    }
-  })?;
-  de.end()
-    .map_err(|e| fail(format!("its body is not valid JSON ({e})")))?;
-  Ok(release)
-}
-
-fn nullable<'de, D, T>(de: D) -> std::result::Result<Option<Option<T>>, D::Error>
-where
-  D: Deserializer<'de>,
-  T: Deserialize<'de>,
-{
-  Option::<T>::deserialize(de).map(Some)
-}
-
-/// An epoch-millisecond value: an integer, or an integer in a string (as the API's own
-/// examples show them).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum MillisRepr {
-  Int(i64),
-  Float(f64),
-  Text(String),
-}
-
-impl MillisRepr {
-  fn into_millis<E: serde::de::Error>(self) -> std::result::Result<i64, E> {
-    match self {
-      MillisRepr::Int(n) => Ok(n),
-      MillisRepr::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
-      MillisRepr::Float(f) => Err(E::custom(format!("expected epoch milliseconds, got {f}"))),
-      MillisRepr::Text(s) => s
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| E::custom(format!("expected epoch milliseconds, got {s:?}"))),
-    }
-  }
-}
-
-fn millis<'de, D: Deserializer<'de>>(de: D) -> std::result::Result<i64, D::Error> {
-  MillisRepr::deserialize(de)?.into_millis()
-}
-
-fn optional_millis<'de, D: Deserializer<'de>>(de: D) -> std::result::Result<Option<i64>, D::Error> {
-  Option::<MillisRepr>::deserialize(de)?
-    .map(MillisRepr::into_millis)
-    .transpose()
-}
-
-fn nullable_millis<'de, D: Deserializer<'de>>(
-  de: D,
-) -> std::result::Result<Option<Option<i64>>, D::Error> {
-  optional_millis(de).map(Some)
-}
-
 #[cfg(test)]
 mod tests {
   use super::*;
   use serde_json::json;
 
-  fn phase(id: &str) -> Value {
+  /// A new-pipeline release as LaunchDarkly answered it (December 2025 record):
+  /// unstarted phases without `_creationDate` or `_audiences`, environments without
+  /// `_links`, kebab-case statuses, no `_links` or `_version` on the release.
+  fn recorded() -> Value {
     json!({
-      "_id": id, "_name": "Testing", "complete": false, "_creationDate": 1684262711507_i64,
-      "_audiences": [{
-        "_id": "aud1", "name": "Testing",
-        "environment": {"_links": {"site": {"href": "/e", "type": "text/html"}}, "key": "test", "name": "Test", "color": "f5a623"},
-        "configuration": {"releaseStrategy": "guarded-rollout", "requireApproval": true,
-          "notifyMemberIds": ["m1"], "notifyTeamKeys": [],
-          "releaseGuardianConfiguration": {"monitoringWindowMilliseconds": 3600000, "rolloutWeight": 50,
-            "rollbackOnRegression": true, "randomizationUnit": "user"}},
-        "segmentKeys": ["beta"], "status": "active", "_ruleIds": ["r1"]
-      }]
+      "name": "Progressive", "releasePipelineKey": "progressive", "releasePipelineDescription": "",
+      "phases": [
+        {"_id": "a1", "_name": "QA", "complete": false, "status": "active", "started": true,
+         "_creationDate": 1766084905114_i64, "_startedDate": 1766084905114_i64,
+         "_audiences": [{"_id": "x", "name": "QA", "status": "active",
+           "environment": {"key": "dev", "name": "Dev", "color": "00da7b"}}]},
+        {"_id": "b2", "_name": "Production", "complete": false, "status": "not-started", "started": false}
+      ],
+      "_releaseVariationId": "v1",
+      "somethingNew": {"nested": [1, 2]}
     })
   }
 
-  fn release(phases: Vec<Value>) -> Value {
-    json!({
-      "_links": {"self": {"href": "/api/v2/flags/p/f/release", "type": "application/json"}},
-      "name": "Standard", "releasePipelineKey": "standard", "releasePipelineDescription": "",
-      "phases": phases, "_version": 3, "_releaseVariationId": null
-    })
-  }
-
-  fn decode(value: &Value) -> Result<Release> {
-    decode_release(value.to_string().as_bytes(), 200)
+  fn release(value: &Value) -> Result<Release> {
+    Release::from_body(value.to_string().into_bytes(), 200)
   }
 
   #[test]
-  fn decodes_a_full_release() {
-    let mut p = phase("p1");
-    p["_completionDate"] = json!("1684262711509");
-    p["_completedBy"] = json!({
-      "member": {"_links": {}, "_id": "m1", "firstName": "Ada", "role": "admin", "email": "ada@example.com"},
-      "token": {"name": "CI", "ending": "2345", "serviceToken": true}
-    });
-    p["configuration"] = json!({"anything": [1, 2]});
-    p["status"] = json!("Complete");
-    let r = decode(&release(vec![p, phase("p2")])).unwrap();
-    assert_eq!(r.version, 3);
-    assert_eq!(r.release_variation_id, Some(None));
-    assert_eq!(r.canceled_at, None);
-    assert_eq!(r.phases[0].completion_date, Some(1_684_262_711_509));
-    let by = r.phases[0].completed_by.as_ref().unwrap();
-    assert_eq!(by.member.as_ref().unwrap().email, "ada@example.com");
-    assert_eq!(by.token.as_ref().unwrap().service_token, Some(true));
-    let guardian = r.phases[0].audiences[0]
-      .configuration
-      .as_ref()
-      .unwrap()
-      .release_guardian_configuration
-      .as_ref()
-      .unwrap();
-    assert_eq!(guardian.monitoring_window_milliseconds, 3_600_000);
+  fn passes_the_servers_json_through_untouched() {
+    let input = recorded();
+    let r = release(&input).unwrap();
+    assert_eq!(r.json(), input.to_string());
+    let back: Value = serde_json::from_str(r.json()).unwrap();
+    assert_eq!(back["somethingNew"], json!({"nested": [1, 2]}));
+    assert!(back.get("_version").is_none(), "no invented defaults");
+    assert!(back["phases"][1].get("_audiences").is_none());
+  }
+
+  #[test]
+  fn the_view_needs_only_ids_names_and_completion() {
+    let view = release(&recorded()).unwrap().view().unwrap();
+    assert_eq!(view.release_pipeline_key.as_deref(), Some("progressive"));
     assert_eq!(
-      r.phases[0].configuration.as_ref().unwrap()["anything"],
-      json!([1, 2])
+      view.phases,
+      [
+        PhaseView {
+          id: "a1".into(),
+          name: "QA".into(),
+          complete: false,
+          status: Some("active".into())
+        },
+        PhaseView {
+          id: "b2".into(),
+          name: "Production".into(),
+          complete: false,
+          status: Some("not-started".into())
+        },
+      ]
     );
+    let mut odd = recorded();
+    odd["releasePipelineKey"] = json!(7);
+    odd["phases"][0]["status"] = json!({"weird": true});
+    let view = release(&odd).unwrap().view().unwrap();
+    assert_eq!(view.release_pipeline_key, None);
+    assert_eq!(view.phases[0].status, None);
   }
 
   #[test]
-  fn round_trips_wire_names_and_keeps_null() {
-    let input = release(vec![phase("p1")]);
-    let r = decode(&input).unwrap();
-    let out = serde_json::to_value(&r).unwrap();
-    assert_eq!(out["_releaseVariationId"], Value::Null);
-    assert!(out.get("_canceledAt").is_none());
-    assert_eq!(out["phases"][0]["_audiences"][0]["_ruleIds"], json!(["r1"]));
-    assert_eq!(out, input);
-  }
-
-  #[test]
-  fn ignores_unknown_fields() {
-    let mut input = release(vec![phase("p1")]);
-    input["brandNew"] = json!({"x": 1});
-    input["phases"][0]["futureField"] = json!(true);
-    assert!(decode(&input).is_ok());
-  }
-
-  #[test]
-  fn names_the_field_that_fails() {
-    let mut bad = phase("p2");
-    bad.as_object_mut().unwrap().remove("_id");
-    let err = decode(&release(vec![phase("p1"), bad])).unwrap_err();
+  fn a_view_error_names_the_field_and_keeps_the_status() {
+    let mut bad = recorded();
+    bad["phases"][1].as_object_mut().unwrap().remove("_id");
+    let err = release(&bad).unwrap().view().unwrap_err();
     assert_eq!(err.code, ErrorCode::Decode);
     assert_eq!(err.status, Some(200));
-    assert!(err.message.contains("at phases[1]._id:"), "{}", err.message);
+    assert!(err.message.contains("phases[1]._id"), "{}", err.message);
     assert!(
       err.message.contains("accepted the request"),
       "{}",
       err.message
     );
+    assert!(err.body_excerpt.as_deref().unwrap().contains("\"phases\""));
 
-    let mut wrong = release(vec![phase("p1")]);
-    wrong["phases"][0]["_creationDate"] = json!("yesterday");
-    let err = decode(&wrong).unwrap_err();
+    let mut none = recorded();
+    none.as_object_mut().unwrap().remove("phases");
+    let err = release(&none).unwrap().view().unwrap_err();
+    assert!(err.message.contains("usable phases"), "{}", err.message);
+    let mut wrong = recorded();
+    wrong["phases"][0]["complete"] = json!("yes");
+    let err = release(&wrong).unwrap().view().unwrap_err();
     assert!(
-      err.message.contains("phases[0]._creationDate"),
+      err.message.contains("phases[0].complete"),
       "{}",
       err.message
     );
-
-    let mut missing = release(vec![]);
-    missing.as_object_mut().unwrap().remove("name");
-    let err = decode(&missing).unwrap_err();
-    assert!(err.message.contains("at name:"), "{}", err.message);
   }
 
   #[test]
-  fn rejects_non_json() {
-    for body in [&b"<html>ok</html>"[..], b"", b"{\"name\":", b"{} trailing"] {
-      let err = decode_release(body, 200).unwrap_err();
+  fn numeric_strings_in_millisecond_fields_become_numbers() {
+    let mut input = recorded();
+    input["phases"][0]["_creationDate"] = json!(" 1766084905114");
+    input["_canceledAt"] = json!("1766084905999");
+    input["phases"][0]["_completionDate"] = json!("not a time");
+    input["label"] = json!("1766084905114");
+    let text = release(&input).unwrap().into_json();
+    let out: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(out["phases"][0]["_creationDate"], json!(1766084905114_i64));
+    assert_eq!(out["_canceledAt"], json!(1766084905999_i64));
+    assert_eq!(out["phases"][0]["_completionDate"], json!("not a time"));
+    assert_eq!(out["label"], json!("1766084905114"), "other fields stay");
+    assert!(has_string_millis(r#"{"_startedDate" :  "1"}"#));
+    assert!(!has_string_millis(
+      r#"{"_startedDate": 1, "x": "_startedDate"}"#
+    ));
+  }
+
+  #[test]
+  fn bodies_that_are_not_one_json_object_fail_with_an_excerpt() {
+    for body in [
+      &b"<html>ok</html>"[..],
+      b"",
+      b"{\"name\":",
+      b"{} trailing",
+      b"[1, 2]",
+      b"\"text\"",
+      b"{\"a\": \"\xff\"}",
+    ] {
+      let err = Release::from_body(body.to_vec(), 201).unwrap_err();
       assert_eq!(err.code, ErrorCode::Decode, "{body:?}");
+      assert_eq!(err.status, Some(201));
+      assert!(err.message.contains("HTTP 201"), "{}", err.message);
+      assert!(err.body_excerpt.is_some());
     }
+    let long = format!("<p>{}</p>", "x\n".repeat(500));
+    let err = Release::from_body(long.into_bytes(), 200).unwrap_err();
+    let quoted = err.body_excerpt.unwrap();
+    assert_eq!(quoted.chars().count(), EXCERPT_CHARS + 1);
+    assert!(!quoted.contains('\n'));
+  }
+
+  #[test]
+  fn pipeline_kind_comes_from_is_legacy() {
+    let kind = |body: &str| PipelineKind::from_pipeline_body(body.as_bytes());
+    assert_eq!(
+      kind(r#"{"key":"p","_isLegacy":true}"#),
+      PipelineKind::Legacy
+    );
+    assert_eq!(kind(r#"{"key":"p","_isLegacy":false}"#), PipelineKind::New);
+    assert_eq!(kind(r#"{"key":"p"}"#), PipelineKind::Unknown);
+    assert_eq!(kind(r#"{"_isLegacy":"no"}"#), PipelineKind::Unknown);
+    assert_eq!(kind("<html>"), PipelineKind::Unknown);
   }
 }

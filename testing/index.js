@@ -8,6 +8,8 @@ const { createHash, randomBytes } = require('node:crypto')
 
 const BETA_MESSAGE = 'This API is in beta. To use it, set the LD-API-Version header to beta.'
 const PHASE_STATUSES = ['NotStarted', 'ReadyToStart', 'Started', 'Paused', 'Complete']
+const ACTIVE_ONLY_MESSAGE = 'Phase status can only be manually updated to `Active`.'
+const LEGACY_ONLY_MESSAGE = 'Updating a release with a JSON patch is only available for releases that are part of a legacy release pipeline'
 const DEFAULT_WINDOW_MS = 10000
 
 const clone = (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)))
@@ -60,6 +62,103 @@ function sampleRelease(overrides = {}) {
   }
 }
 
+/** The environments of the sample pipelines: key, name, color. */
+const SAMPLE_ENVIRONMENTS = [
+  ['test', 'Test', 'f5a623'],
+  ['staging', 'Staging', '7b42bc'],
+  ['production', 'Production', '417505'],
+]
+
+/**
+ * A release of a new (non-legacy) release pipeline as LaunchDarkly answers it: the first
+ * phase active, the others sparse (`_id`, `_name`, `complete`, `status`, `started`: no
+ * `_creationDate`, no `_audiences`), environments without `_links`, kebab-case statuses,
+ * no `_links` on the release. Fixed ids and timestamps.
+ */
+function sampleNewPipelineRelease(overrides = {}) {
+  const started = 1766084905114
+  const [first, ...rest] = newPipelinePhases()
+  return {
+    name: 'Progressive rollout',
+    releasePipelineKey: 'progressive-rollout',
+    releasePipelineDescription: '',
+    phases: [startedPhase(first, 0, started), ...rest.map(unstartedPhase)],
+    _version: 0,
+    _releaseVariationId: '6650a1b2c3d4e5f6071829ff',
+    ...overrides,
+  }
+}
+
+/** The phases of the sample new pipeline: ids, names and environments. */
+function newPipelinePhases() {
+  return ['QA', 'Beta', 'General availability'].map((name, i) => ({
+    id: `7750b1c2d3e4f5a60718293${i}`,
+    name,
+    environments: [SAMPLE_ENVIRONMENTS[i]],
+  }))
+}
+
+/** A sparse phase, as new pipelines answer one that has not started. */
+function unstartedPhase(phase, index = 1) {
+  return { _id: phase.id, _name: phase.name, complete: false, status: index === 0 ? 'ready-to-start' : 'not-started', started: false }
+}
+
+/** A phase of a new pipeline once started: its audiences appear, environments without `_links`. */
+function startedPhase(phase, index, at) {
+  return {
+    _id: phase.id,
+    _name: phase.name,
+    complete: false,
+    status: 'active',
+    started: true,
+    _creationDate: at,
+    _startedDate: at,
+    _audiences: phase.environments.map(([key, envName, color], j) => ({
+      _id: `${phase.id.slice(0, 20)}aa${index}${j}`,
+      name: envName,
+      environment: { key, name: envName, color },
+      configuration: { releaseStrategy: 'immediate-rollout', requireApproval: false },
+      status: 'active',
+    })),
+    configuration: {},
+  }
+}
+
+/** A release pipeline as LaunchDarkly answers `GET .../release-pipelines/{key}`. */
+function pipelineOf({ key, name, description, legacy, phases, isProjectDefault = false }) {
+  return {
+    _links: { self: { href: `/api/v2/projects/web/release-pipelines/${key}`, type: 'application/json' } },
+    key,
+    name,
+    description,
+    createdAt: '2025-09-16T22:01:04.602697Z',
+    phases: phases.map((phase) => ({
+      id: phase.id,
+      name: phase.name,
+      audiences: phase.environments.map(([envKey, envName, color]) => ({
+        name: envName,
+        environment: { key: envKey, name: envName, color },
+        configuration: { releaseStrategy: 'immediate-rollout', requireApproval: false },
+      })),
+    })),
+    tags: [],
+    _version: 1,
+    _isLegacy: legacy,
+    isProjectDefault,
+  }
+}
+
+/** The legacy pipeline of `sampleRelease()`: `standard-rollout`, `_isLegacy: true`. */
+function samplePipeline(overrides = {}) {
+  const phases = sampleRelease().phases.map((p, i) => ({ id: p._id, name: p._name, environments: [SAMPLE_ENVIRONMENTS[i]] }))
+  return { ...pipelineOf({ key: 'standard-rollout', name: 'Standard rollout', description: 'Test first, then staging, then everyone', legacy: true, phases, isProjectDefault: true }), ...overrides }
+}
+
+/** The new pipeline of `sampleNewPipelineRelease()`: `progressive-rollout`, `_isLegacy: false`. */
+function sampleNewPipeline(overrides = {}) {
+  return { ...pipelineOf({ key: 'progressive-rollout', name: 'Progressive rollout', description: '', legacy: false, phases: newPipelinePhases() }), ...overrides }
+}
+
 /** Starts the fake on 127.0.0.1. See index.d.ts for the options and what it returns. */
 async function startFakeLaunchDarkly(options = {}) {
   const apiKey = options.apiKey ?? `api-fake-${randomBytes(12).toString('hex')}`
@@ -74,6 +173,14 @@ async function startFakeLaunchDarkly(options = {}) {
   let closing = null
 
   for (const { projectKey, flagKey, release } of options.releases ?? []) releases.set(keyOf(projectKey, flagKey), clone(release))
+  // Pipelines per project; `defaultPipelines` are served in every project that has none of that key.
+  const pipelines = new Map()
+  for (const { projectKey, pipeline } of options.pipelines ?? []) pipelines.set(keyOf(projectKey, pipeline.key), clone(pipeline))
+  const defaultPipelines = options.pipelines ? [] : [samplePipeline(), sampleNewPipeline()]
+  const pipelineFor = (projectKey, pipelineKey) =>
+    pipelines.get(keyOf(projectKey, pipelineKey)) ?? defaultPipelines.find((p) => p.key === pipelineKey)
+  /** A release is of a new pipeline when its pipeline says `_isLegacy: false`; else it is treated as legacy. */
+  const isNewPipeline = (projectKey, release) => pipelineFor(projectKey, release.releasePipelineKey)?._isLegacy === false
 
   const server = http.createServer((req, res) => {
     const chunks = []
@@ -124,6 +231,12 @@ async function startFakeLaunchDarkly(options = {}) {
     }
     if (!route) return send(res, 404, { code: 'not_found', message: 'Invalid resource identifier' }, extra)
 
+    if (route.name === 'pipeline') {
+      if (method !== 'GET') return send(res, 405, { code: 'method_not_allowed', message: `${req.method} is not allowed on ${route.path}` }, extra)
+      const pipeline = pipelineFor(route.projectKey, route.pipelineKey)
+      return pipeline ? send(res, 200, pipeline, extra) : send(res, 404, { code: 'not_found', message: 'Release pipeline not found' }, extra)
+    }
+
     const key = keyOf(route.projectKey, route.flagKey)
     const release = releases.get(key)
     const notFound = () => send(res, 404, { code: 'not_found', message: `No release for flag ${route.flagKey} in project ${route.projectKey}` }, extra)
@@ -139,11 +252,22 @@ async function startFakeLaunchDarkly(options = {}) {
       if (value.releaseVariationId !== undefined && value.releaseVariationId !== null && typeof value.releaseVariationId !== 'string') {
         return send(res, 400, invalid('releaseVariationId must be a string'), extra)
       }
-      const created = sampleRelease({
-        _links: { self: { href: releaseHref(route.projectKey, route.flagKey), type: 'application/json' } },
-        releasePipelineKey: value.releasePipelineKey,
-        _releaseVariationId: value.releaseVariationId ?? null,
-      })
+      const pipeline = pipelineFor(route.projectKey, value.releasePipelineKey)
+      const created =
+        pipeline?._isLegacy === false
+          ? {
+              name: pipeline.name,
+              releasePipelineKey: pipeline.key,
+              releasePipelineDescription: pipeline.description ?? '',
+              phases: pipeline.phases.map((phase, i) => unstartedPhase({ id: phase.id, name: phase.name }, i)),
+              _version: 0,
+              _releaseVariationId: value.releaseVariationId ?? 'variation-true',
+            }
+          : sampleRelease({
+              _links: { self: { href: releaseHref(route.projectKey, route.flagKey), type: 'application/json' } },
+              releasePipelineKey: value.releasePipelineKey,
+              _releaseVariationId: value.releaseVariationId ?? null,
+            })
       releases.set(key, created)
       return send(res, 200, created, extra)
     }
@@ -156,6 +280,7 @@ async function startFakeLaunchDarkly(options = {}) {
     }
     if (route.name === 'release' && method === 'PATCH') {
       if (!release) return notFound()
+      if (isNewPipeline(route.projectKey, release)) return send(res, 400, invalid(LEGACY_ONLY_MESSAGE), extra)
       const input = readJson(req, body)
       if (input.error) return send(res, 400, invalid(input.error), extra)
       const problem = applyPatch(release, input.value)
@@ -168,7 +293,7 @@ async function startFakeLaunchDarkly(options = {}) {
       if (!phase) return send(res, 404, { code: 'not_found', message: `No phase with id ${route.phaseId} in this release` }, extra)
       const input = readJson(req, body)
       if (input.error) return send(res, 400, invalid(input.error), extra)
-      const problem = updatePhase(release, phase, input.value)
+      const problem = isNewPipeline(route.projectKey, release) ? startPhase(release, phase, input.value) : updatePhase(release, phase, input.value)
       if (problem) return send(res, 400, invalid(problem), extra)
       return send(res, 200, release, extra)
     }
@@ -237,7 +362,9 @@ async function startFakeLaunchDarkly(options = {}) {
   function updatePhase(release, phase, input) {
     if (!isObject(input)) return 'the body must be a JSON object'
     const { status, audiences } = input
-    if (status !== undefined && !PHASE_STATUSES.includes(status)) return `status must be one of ${PHASE_STATUSES.join(', ')}`
+    if (status !== undefined && !PHASE_STATUSES.includes(status) && String(status).toLowerCase() !== 'active') {
+      return `status must be active or one of ${PHASE_STATUSES.join(', ')}`
+    }
     if (audiences !== undefined && (!Array.isArray(audiences) || !audiences.every(isObject))) return 'audiences must be an array of objects'
     for (const given of audiences ?? []) {
       const audience = phase._audiences.find((a) => a._id === given.audienceId)
@@ -251,14 +378,51 @@ async function startFakeLaunchDarkly(options = {}) {
       if (!phase.started) markStarted(phase)
       markComplete(phase)
     } else if (status !== undefined) {
-      if (status === 'Started') markStarted(phase)
-      phase.status = status
+      if (status === 'Started' || String(status).toLowerCase() === 'active') markStarted(phase)
+      phase.status = String(status).toLowerCase() === 'active' ? 'Started' : status
       phase.complete = false
       delete phase._completionDate
       delete phase._completedBy
     }
     release._version++
     return null
+  }
+
+  /**
+   * The phase-status PUT on a release of a new pipeline, as LaunchDarkly does it: only
+   * `active` (any case) is accepted; starting a phase completes every phase before it.
+   */
+  function startPhase(release, phase, input) {
+    if (!isObject(input)) return 'the body must be a JSON object'
+    if (typeof input.status !== 'string' || input.status.toLowerCase() !== 'active') return ACTIVE_ONLY_MESSAGE
+    const { audiences } = input
+    if (audiences !== undefined && (!Array.isArray(audiences) || !audiences.every(isObject))) return 'audiences must be an array of objects'
+    const index = release.phases.indexOf(phase)
+    if (phase.complete) return `Phase ${phase._name} is already completed`
+    const now = Date.now()
+    release.phases.forEach((p, i) => {
+      if (i < index && !p.complete) {
+        if (!p.started) Object.assign(p, startedPhase({ id: p._id, name: p._name, environments: environmentsOf(release, p) }, i, now))
+        p.complete = true
+        p.status = 'completed'
+        p._completionDate = now
+        p._completedBy = { token: { _id: tokenId, name: 'fake token', ending: apiKey.slice(-4), serviceToken: false } }
+        for (const audience of p._audiences ?? []) audience.status = 'completed'
+      }
+    })
+    if (!phase.started) Object.assign(phase, startedPhase({ id: phase._id, name: phase._name, environments: environmentsOf(release, phase) }, index, now))
+    if (typeof release._version === 'number') release._version++
+    return null
+  }
+
+  /** The environments a new-pipeline phase rolls out to, from its pipeline (none when unknown). */
+  function environmentsOf(release, phase) {
+    const fromPipeline = defaultPipelines
+      .concat([...pipelines.values()])
+      .filter((p) => p.key === release.releasePipelineKey)
+      .flatMap((p) => p.phases)
+      .find((p) => p.id === phase._id)
+    return (fromPipeline?.audiences ?? []).map((a) => [a.environment?.key, a.environment?.name ?? a.name, a.environment?.color])
   }
 
   function countRate(name) {
@@ -408,6 +572,12 @@ function parseRoute(url) {
     if (!k) return null
     return { name: 'release', projectKey: k[0], flagKey: k[1], path: `/api/v2/flags/${k[0]}/${k[1]}/release` }
   }
+  // /api/v2/projects/{projectKey}/release-pipelines/{pipelineKey}
+  if (parts.length === 6 && parts[2] === 'projects' && parts[4] === 'release-pipelines') {
+    const k = keys(parts[3], parts[5])
+    if (!k) return null
+    return { name: 'pipeline', projectKey: k[0], pipelineKey: k[1], path: `/api/v2/projects/${k[0]}/release-pipelines/${k[1]}` }
+  }
   // /api/v2/projects/{projectKey}/flags/{flagKey}/release[/phases/{phaseId}]
   if (parts.length >= 7 && parts[2] === 'projects' && parts[4] === 'flags' && parts[6] === 'release') {
     const k = keys(parts[3], parts[5])
@@ -536,4 +706,4 @@ async function streamOversize(res, bytes, headers) {
 // Unref'd: a closed fake must not keep its process alive for a pending delay or stall.
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref())
 
-module.exports = { startFakeLaunchDarkly, sampleRelease }
+module.exports = { startFakeLaunchDarkly, sampleRelease, sampleNewPipelineRelease, samplePipeline, sampleNewPipeline }

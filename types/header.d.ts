@@ -18,6 +18,7 @@ export type LaunchDarklyErrorCode =
   | 'ERR_LD_NETWORK'
   | 'ERR_LD_DECODE'
   | 'ERR_LD_RESPONSE_TOO_LARGE'
+  | 'ERR_LD_UNSUPPORTED'
 
 /**
  * Every failure of the library, except an abort. Narrow on `code`.
@@ -36,6 +37,11 @@ export interface LaunchDarklyError extends Error {
   retryAfterMs?: number
   /** How many requests were sent (0 when the call failed before sending) */
   attempts?: number
+  /**
+   * On `ERR_LD_DECODE`: the start of the body the server answered (at most 200
+   * characters, on one line, token masked)
+   */
+  bodyExcerpt?: string
 }
 
 /** The rejection of a call aborted through its `signal`, as Node's own APIs do it. */
@@ -59,4 +65,179 @@ export type PhaseSelector = number | { name: string } | { id: string }
 
 /** Links to related resources, by relation name. */
 export type Links = Record<string, Link>
+
+/** A link to a related resource. */
+export interface Link {
+  /** The URL of the link */
+  href?: string
+  /** The type of the link */
+  type?: string
+}
+
+/**
+ * The status of a phase or an audience. LaunchDarkly answers `not-started`,
+ * `ready-to-start`, `active` and `completed`; its OpenAPI document lists `NotStarted`,
+ * `ReadyToStart`, `Started`, `Paused` and `Complete`. Other values may come.
+ */
+export type ReleaseStatus =
+  | 'not-started'
+  | 'ready-to-start'
+  | 'active'
+  | 'completed'
+  | 'NotStarted'
+  | 'ReadyToStart'
+  | 'Started'
+  | 'Paused'
+  | 'Complete'
+  | (string & {})
+
+/**
+ * A release: the state of a flag's release pipeline, as the server sent it. Every field
+ * the server sent is there, including fields these types do not list; a field it left
+ * out stays absent (none is invented). Fields LaunchDarkly has been seen to leave out
+ * are optional. Timestamps are epoch milliseconds (numeric strings are converted).
+ */
+export interface Release {
+  /** The location and content type of related resources. Some answers leave it out. */
+  _links?: Links
+  /** The release pipeline name */
+  name: string
+  /** The release pipeline key */
+  releasePipelineKey: string
+  /** The release pipeline description (often `""`; some answers leave it out) */
+  releasePipelineDescription?: string
+  /** An ordered list of the release pipeline phases */
+  phases: ReleasePhase[]
+  /** The release version; it starts at 0. Some answers leave it out. */
+  _version?: number
+  /** The chosen release variation ID to use across all phases of a release */
+  _releaseVariationId?: string | null
+  /** Timestamp of when the release was canceled (Unix epoch milliseconds) */
+  _canceledAt?: number | null
+}
+
+/** One phase of a release. */
+export interface ReleasePhase {
+  /** The phase ID */
+  _id: string
+  /** The release phase name */
+  _name: string
+  /** Whether this phase is complete */
+  complete: boolean
+  /**
+   * `not-started`, `ready-to-start` (the first phase of a new release), `active` or
+   * `completed`, as LaunchDarkly answers; see `ReleaseStatus`
+   */
+  status?: ReleaseStatus
+  /** Whether or not this phase has started */
+  started?: boolean
+  /** Timestamp of when the release phase was created (Unix epoch milliseconds). Absent on phases that have not started. */
+  _creationDate?: number
+  /** Timestamp of when the release phase was started (Unix epoch milliseconds) */
+  _startedDate?: number
+  /** Timestamp of when the release phase was completed (Unix epoch milliseconds) */
+  _completionDate?: number
+  /** Details about how this phase was marked as complete */
+  _completedBy?: CompletedBy
+  /** The environments of the phase and how each is rolled out. Absent on phases that have not started. */
+  _audiences?: ReleaseAudience[]
+  /** The phase configuration, a free-form object */
+  configuration?: Record<string, unknown>
+}
+
+/** An audience of a release phase: one environment and how it is rolled out. */
+export interface ReleaseAudience {
+  /** The audience ID */
+  _id?: string
+  /** The location and content type of related resources */
+  _links?: Links
+  /** Details about the environment. If the environment is deleted, this field is omitted. */
+  environment?: EnvironmentSummary
+  /** The audience name */
+  name: string
+  /** The audience configuration */
+  configuration?: AudienceConfiguration
+  /** A list of segment keys */
+  segmentKeys?: string[]
+  /** The audience status */
+  status?: ReleaseStatus
+  /** The rules IDs added or updated by this audience */
+  _ruleIds?: string[]
+}
+
+/** An environment, as summarised in a release. */
+export interface EnvironmentSummary {
+  /** The location and content type of related resources. LaunchDarkly leaves it out in releases. */
+  _links?: Links
+  /** A project-unique key for the environment */
+  key: string
+  /** A human-friendly name for the environment */
+  name: string
+  /** The color used to indicate this environment in the UI */
+  color?: string
+}
+
+/** How an audience is released. */
+export interface AudienceConfiguration {
+  /** The release strategy */
+  releaseStrategy?: string
+  /** Whether or not the audience requires approval */
+  requireApproval?: boolean
+  /** An array of member IDs. These members are notified to review the approval request. */
+  notifyMemberIds?: string[]
+  /** An array of team keys. The members of these teams are notified to review the approval request. */
+  notifyTeamKeys?: string[]
+  /** The configuration for the release guardian. */
+  releaseGuardianConfiguration?: ReleaseGuardianConfiguration
+}
+
+/** Release guardian settings of an audience. */
+export interface ReleaseGuardianConfiguration {
+  /** The monitoring window in milliseconds */
+  monitoringWindowMilliseconds?: number
+  /** The rollout weight percentage */
+  rolloutWeight?: number
+  /** Whether or not to roll back on regression */
+  rollbackOnRegression?: boolean
+  /** The randomization unit for the measured rollout */
+  randomizationUnit?: string
+}
+
+/** Who marked a phase complete: a member or a token. */
+export interface CompletedBy {
+  /** The LaunchDarkly member who marked this phase as complete */
+  member?: MemberSummary
+  /** The service token used to mark this phase as complete */
+  token?: TokenSummary
+}
+
+/** A LaunchDarkly account member. */
+export interface MemberSummary {
+  /** The location and content type of related resources */
+  _links?: Links
+  /** The member's ID */
+  _id: string
+  /** The member's first name */
+  firstName?: string
+  /** The member's last name */
+  lastName?: string
+  /** The member's base role */
+  role?: string
+  /** The member's email address */
+  email?: string
+}
+
+/** An access token. */
+export interface TokenSummary {
+  /** The location and content type of related resources */
+  _links?: Links
+  /** The token's ID */
+  _id?: string
+  /** The name of the token */
+  name?: string
+  /** The last few characters of the token */
+  ending?: string
+  /** Whether this is a service token */
+  serviceToken?: boolean
+}
 
