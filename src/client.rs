@@ -313,7 +313,7 @@ impl Client {
       .map_err(|e| LdError {
         attempts: success.attempts,
         message: self.redact(&e.message),
-        body_excerpt: e.body_excerpt.as_deref().map(|b| self.redact(b)),
+        body_excerpt: e.body_excerpt.as_deref().map(|b| self.redact(b).into()),
         ..e
       })
   }

@@ -104,7 +104,7 @@ pub struct LdError {
   /// How many requests were sent (0 when the call failed before sending).
   pub attempts: u32,
   /// On `ERR_LD_DECODE`: the start of the body that could not be used.
-  pub body_excerpt: Option<String>,
+  pub body_excerpt: Option<Box<str>>,
 }
 
 pub type Result<T> = std::result::Result<T, LdError>;

@@ -174,7 +174,7 @@ pub fn error_object<'env>(
     object.set("apiMessage", api_message.as_str())?;
   }
   if let Some(excerpt) = &error.body_excerpt {
-    object.set("bodyExcerpt", excerpt.as_str())?;
+    object.set("bodyExcerpt", &**excerpt)?;
   }
   if let Some(ms) = error.retry_after_ms {
     object.set("retryAfterMs", ms as f64)?;

@@ -198,7 +198,7 @@ fn field_path(err: &serde_path_to_error::Error<serde_json::Error>) -> String {
 pub fn decode_error(status: u16, what: &str, body: &str) -> LdError {
   LdError {
     status: Some(status),
-    body_excerpt: Some(excerpt(body)),
+    body_excerpt: Some(excerpt(body).into()),
     ..LdError::new(
       ErrorCode::Decode,
       format!("The server accepted the request (HTTP {status}) but {what}"),
