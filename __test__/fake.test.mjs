@@ -633,3 +633,70 @@ describe('faults', () => {
     }
   })
 })
+
+describe('new release pipelines', () => {
+  const { sampleNewPipelineRelease, samplePipeline, sampleNewPipeline } = require('../testing/index.js')
+  const NEW = '/api/v2/flags/web/fresh/release'
+  const phasePath = (id) => `/api/v2/projects/web/flags/fresh/release/phases/${id}`
+  const startNew = (t, options) =>
+    start(t, { releases: [{ projectKey: 'web', flagKey: 'fresh', release: sampleNewPipelineRelease() }], ...options })
+
+  test('pipelines answer with _isLegacy; an unknown one is 404', async (t) => {
+    const server = await startNew(t)
+    assert.deepEqual(await json(await call(server, 'GET', '/api/v2/projects/web/release-pipelines/standard-rollout')), samplePipeline())
+    const fresh = await json(await call(server, 'GET', '/api/v2/projects/any/release-pipelines/progressive-rollout'))
+    assert.equal(fresh._isLegacy, false)
+    assert.match(fresh.createdAt, /^\d{4}-\d\d-\d\dT/)
+    assert.deepEqual(fresh.phases.map((p) => p.id), sampleNewPipelineRelease().phases.map((p) => p._id))
+    await expectError(await call(server, 'GET', '/api/v2/projects/web/release-pipelines/nope'), 404, 'not_found')
+    await expectError(await call(server, 'GET', '/api/v2/projects/web/release-pipelines/nope', { beta: false }), 403, 'forbidden')
+    await expectError(await call(server, 'DELETE', '/api/v2/projects/web/release-pipelines/standard-rollout'), 405, 'method_not_allowed')
+  })
+
+  test('unstarted phases are sparse; the PATCH is refused with 400 and changes nothing', async (t) => {
+    const server = await startNew(t)
+    const release = await json(await call(server, 'GET', NEW))
+    assert.deepEqual(Object.keys(release.phases[1]).sort(), ['_id', '_name', 'complete', 'started', 'status'])
+    assert.equal(release.phases[0].status, 'active')
+    assert.equal(release.phases[0]._audiences[0].environment._links, undefined)
+    assert.equal(release._links, undefined)
+    const body = await expectError(await call(server, 'PATCH', NEW, { body: [complete(0)] }), 400, 'invalid_request')
+    assert.match(body.message, /legacy release pipeline/)
+    assert.deepEqual(server.getRelease('web', 'fresh'), sampleNewPipelineRelease())
+  })
+
+  test('only active (any case) is accepted; starting a phase completes every earlier one', async (t) => {
+    const server = await startNew(t)
+    const ids = sampleNewPipelineRelease().phases.map((p) => p._id)
+    for (const status of ['completed', 'Complete', 'Started', 'paused', 7, undefined]) {
+      const body = await expectError(await call(server, 'PUT', phasePath(ids[1]), { body: { status } }), 400, 'invalid_request')
+      assert.equal(body.message, 'Phase status can only be manually updated to `Active`.')
+    }
+    assert.deepEqual(server.getRelease('web', 'fresh'), sampleNewPipelineRelease(), 'refusals change nothing')
+    const after = await json(await call(server, 'PUT', phasePath(ids[2]), { body: { status: 'ACTIVE' } }))
+    assert.deepEqual(after.phases.map((p) => [p.status, p.complete, p.started]), [
+      ['completed', true, true],
+      ['completed', true, true],
+      ['active', false, true],
+    ])
+    assert.equal(typeof after.phases[1]._completionDate, 'number')
+    assert.equal(after.phases[2]._audiences[0].environment.key, 'production')
+    assert.equal(after._version, 1)
+    const again = await expectError(await call(server, 'PUT', phasePath(ids[0]), { body: { status: 'active' } }), 400, 'invalid_request')
+    assert.match(again.message, /already completed/)
+  })
+
+  test('a release created in a new pipeline starts ready-to-start and sparse; pipelines can be given', async (t) => {
+    const custom = sampleNewPipeline({ key: 'quick', name: 'Quick', phases: [{ id: 'q1', name: 'One' }, { id: 'q2', name: 'Two' }] })
+    const server = await start(t, { pipelines: [{ projectKey: 'web', pipeline: custom }] })
+    const created = await json(await call(server, 'PUT', '/api/v2/projects/web/flags/f/release', { body: { releasePipelineKey: 'quick' } }))
+    assert.deepEqual(created.phases, [
+      { _id: 'q1', _name: 'One', complete: false, status: 'ready-to-start', started: false },
+      { _id: 'q2', _name: 'Two', complete: false, status: 'not-started', started: false },
+    ])
+    assert.equal(created._version, 0)
+    // With pipelines given, the sample ones are not served: standard-rollout is unknown here.
+    await expectError(await call(server, 'GET', '/api/v2/projects/web/release-pipelines/standard-rollout'), 404, 'not_found')
+    assert.equal((await call(server, 'PATCH', RELEASE, { body: [complete(0)] })).status, 200, 'releases of unknown pipelines behave as legacy')
+  })
+})

@@ -12,12 +12,14 @@ import {
   phasePatch,
   previewRequest,
   reopenPhase,
+  startPhase,
   type BulkResult,
   type LaunchDarklyError,
   type LaunchDarklyErrorCode,
   type PatchOperation,
   type Release,
   type ReleasePhase,
+  type ReleaseStatus,
 } from '../index.js'
 
 async function useTheApi(signal: AbortSignal): Promise<number> {
@@ -64,6 +66,17 @@ async function useTheApi(signal: AbortSignal): Promise<number> {
   })
   await client.updatePhaseStatus('web', 'checkout', 'phase-id', { status: 'Paused' })
   void [started, gone]
+  // New release pipelines: start a phase, read sparse phases and kebab-case statuses.
+  const moved: Release = await client.startPhase('web', 'checkout', { id: 'p1' }, { signal })
+  await startPhase('web', 'checkout', 1, { apiKey: 'api-x' })
+  const status: ReleaseStatus | undefined = moved.phases[1]?.status
+  if (status === 'not-started' || status === 'ready-to-start' || status === 'active' || status === 'completed') void status
+  const envLinks = moved.phases[0]?._audiences?.[0]?.environment?._links
+  const movedVersion: number | undefined = moved._version
+  const other: ReleaseStatus = 'paused-for-review'
+  void [envLinks, movedVersion, other]
+  // @ts-expect-error _audiences may be absent on a phase that has not started
+  void moved.phases[0]._audiences.length
   // @ts-expect-error a phase named by neither name nor id
   await client.completePhase('web', 'checkout', { key: 'QA' })
   // @ts-expect-error createRelease needs a pipeline key
@@ -81,7 +94,7 @@ async function useTheApi(signal: AbortSignal): Promise<number> {
   const version: string = release._version
   void version
 
-  return release._version
+  return release._version ?? 0
 }
 
 function describe(err: unknown): string {

@@ -9,6 +9,16 @@ export interface FakeOptions {
   /** Releases it holds at start, per project and flag (deep-copied). */
   releases?: Array<{ projectKey: string; flagKey: string; release: Release }>
   /**
+   * Release pipelines it serves (`GET /api/v2/projects/{projectKey}/release-pipelines/{key}`),
+   * per project. A release whose `releasePipelineKey` names a pipeline with
+   * `_isLegacy: false` behaves as LaunchDarkly's new pipelines do: the PATCH is refused
+   * with 400, and the phase-status PUT accepts only `active` (any case), starting the
+   * phase and completing every phase before it. Any other release behaves as a legacy
+   * one. Default: `samplePipeline()` (legacy, `standard-rollout`) and
+   * `sampleNewPipeline()` (new, `progressive-rollout`) in every project.
+   */
+  pipelines?: Array<{ projectKey: string; pipeline: ReleasePipeline }>
+  /**
    * A limit of `limit` requests per route (method and path template) per fixed window of
    * `windowMs` milliseconds (default 10000). Every answer on a limited route carries
    * `X-Ratelimit-Route-Remaining`, `X-Ratelimit-Global-Remaining` (the same count) and
@@ -103,8 +113,37 @@ export interface FakeLaunchDarkly {
   close(): Promise<void>
 }
 
-/** Starts a fake LaunchDarkly on 127.0.0.1 serving the five releases-beta endpoints. */
+/** Starts a fake LaunchDarkly on 127.0.0.1 serving the five releases-beta endpoints and reads of release pipelines. */
 export declare function startFakeLaunchDarkly(options?: FakeOptions): Promise<FakeLaunchDarkly>
+
+/** A release pipeline, as `GET .../release-pipelines/{key}` answers it (the fields the fake uses). */
+export interface ReleasePipeline {
+  key: string
+  name: string
+  description?: string
+  /** ISO-8601, e.g. `2025-09-16T22:01:04.602697Z` */
+  createdAt?: string
+  /** Phase `id`s are the `_id`s of the matching phases in each release. */
+  phases: Array<{ id: string; name: string; audiences?: Array<Record<string, unknown>> }>
+  /** `false` for the new kind of pipeline */
+  _isLegacy?: boolean
+  isProjectDefault?: boolean
+  [field: string]: unknown
+}
+
+/**
+ * A release of a new (non-legacy) pipeline, shaped as LaunchDarkly answers it: the first
+ * phase `active`, the other two sparse (`not-started`, no `_creationDate`, no
+ * `_audiences`), environments without `_links`, no `_links` on the release, `_version`
+ * 0. Its pipeline is `progressive-rollout`. `overrides` are merged shallowly.
+ */
+export declare function sampleNewPipelineRelease(overrides?: Partial<Release>): Release
+
+/** The legacy pipeline of `sampleRelease()`: `standard-rollout`, `_isLegacy: true`. */
+export declare function samplePipeline(overrides?: Partial<ReleasePipeline>): ReleasePipeline
+
+/** The new pipeline of `sampleNewPipelineRelease()`: `progressive-rollout`, `_isLegacy: false`. */
+export declare function sampleNewPipeline(overrides?: Partial<ReleasePipeline>): ReleasePipeline
 
 /**
  * A realistic release of a legacy three-phase pipeline (Testing: started; Staging and
