@@ -650,7 +650,9 @@ describe('new release pipelines', () => {
     assert.deepEqual(fresh.phases.map((p) => p.id), sampleNewPipelineRelease().phases.map((p) => p._id))
     await expectError(await call(server, 'GET', '/api/v2/projects/web/release-pipelines/nope'), 404, 'not_found')
     await expectError(await call(server, 'GET', '/api/v2/projects/web/release-pipelines/nope', { beta: false }), 403, 'forbidden')
-    await expectError(await call(server, 'DELETE', '/api/v2/projects/web/release-pipelines/standard-rollout'), 405, 'method_not_allowed')
+    await expectError(await call(server, 'POST', '/api/v2/projects/web/release-pipelines/standard-rollout'), 405, 'method_not_allowed')
+    const refused = await expectError(await call(server, 'DELETE', '/api/v2/projects/web/release-pipelines/standard-rollout'), 400, 'invalid_request')
+    assert.match(refused.message, /default release pipeline/)
   })
 
   test('unstarted phases are sparse; the PATCH is refused with 400 and changes nothing', async (t) => {
@@ -698,5 +700,85 @@ describe('new release pipelines', () => {
     // With pipelines given, the sample ones are not served: standard-rollout is unknown here.
     await expectError(await call(server, 'GET', '/api/v2/projects/web/release-pipelines/standard-rollout'), 404, 'not_found')
     assert.equal((await call(server, 'PATCH', RELEASE, { body: [complete(0)] })).status, 200, 'releases of unknown pipelines behave as legacy')
+  })
+})
+
+describe('release pipelines and progressions', () => {
+  const { sampleNewPipelineRelease } = require('../testing/index.js')
+  const LIST = '/api/v2/projects/web/release-pipelines'
+  const input = (key, extra = {}) => ({
+    key,
+    name: `Pipeline ${key}`,
+    phases: [
+      { name: 'One', audiences: [{ environmentKey: 'test', name: 'Test' }] },
+      { name: 'Two', audiences: [{ environmentKey: 'production', name: 'Production' }] },
+    ],
+    ...extra,
+  })
+
+  test('pipelines are listed a page at a time, created, updated and deleted', async (t) => {
+    const server = await start(t)
+    for (let i = 0; i < 5; i++) {
+      const res = await call(server, 'POST', LIST, { body: input(`p${i}`, { isLegacy: i === 0 }) })
+      assert.equal(res.status, 201)
+    }
+    const first = await json(await call(server, 'GET', `${LIST}?limit=3`))
+    assert.equal(first.totalCount, 7)
+    assert.deepEqual(first.items.map((p) => p.key), ['standard-rollout', 'progressive-rollout', 'p0'])
+    const rest = await json(await call(server, 'GET', `${LIST}?limit=3&offset=6`))
+    assert.deepEqual(rest.items.map((p) => p.key), ['p4'])
+    await expectError(await call(server, 'GET', `${LIST}?limit=0`), 400, 'invalid_request')
+    await expectError(await call(server, 'POST', LIST, { body: input('p1') }), 409, 'conflict')
+    await expectError(await call(server, 'POST', LIST, { body: { key: 'x', name: 'X', phases: [] } }), 400, 'invalid_request')
+    const p0 = await json(await call(server, 'GET', `${LIST}/p0`))
+    assert.equal(p0._isLegacy, true)
+    assert.equal(p0.phases[1].audiences[0].environment.key, 'production')
+    const updated = await json(await call(server, 'PUT', `${LIST}/p1`, { body: { name: 'Renamed', phases: input('p1').phases.slice(0, 1) } }))
+    assert.equal(updated.name, 'Renamed')
+    assert.equal(updated._version, 2)
+    assert.equal(updated.phases.length, 1)
+    assert.equal((await call(server, 'DELETE', `${LIST}/p1`)).status, 204)
+    await expectError(await call(server, 'GET', `${LIST}/p1`), 404, 'not_found')
+    for (let i = 5; i < 19; i++) await call(server, 'POST', LIST, { body: input(`p${i}`) })
+    await expectError(await call(server, 'POST', LIST, { body: input('one-too-many') }), 400, 'invalid_request')
+  })
+
+  test('progressions: one item per flag in the pipeline, with phase counts, paging and filters', async (t) => {
+    const release = (done) => {
+      const r = sampleNewPipelineRelease()
+      r.phases.forEach((p, i) => {
+        if (i < done) Object.assign(p, { complete: true, status: 'completed', _completionDate: 1766085000000 + i })
+      })
+      return r
+    }
+    const releases = [0, 1, 1, 3, 0].map((done, i) => ({ projectKey: 'web', flagKey: `f${i}`, release: release(done) }))
+    releases.push({ projectKey: 'other', flagKey: 'elsewhere', release: release(0) })
+    releases.push({ projectKey: 'web', flagKey: 'legacy', release: sampleRelease() })
+    const server = await start(t, { releases })
+    const ids = sampleNewPipelineRelease().phases.map((p) => p._id)
+    const path = `${LIST}/progressive-rollout/releases`
+    const all = await json(await call(server, 'GET', path))
+    assert.deepEqual(all.items.map((p) => [p.flagKey, p.activePhaseId]), [
+      ['f0', ids[0]],
+      ['f1', ids[1]],
+      ['f2', ids[1]],
+      ['f3', undefined],
+      ['f4', ids[0]],
+    ])
+    assert.equal(all.items[3]._completedAt, 1766085000002)
+    assert.deepEqual(all.phases.map((p) => [p._id, p.releaseCount]), [[ids[0], 2], [ids[1], 2], [ids[2], 0]])
+    assert.deepEqual([all.totalCount, all.activeCount, all.completedCount], [5, 4, 1])
+    const filter = encodeURIComponent(`status equals "active",activePhaseId equals "${ids[1]}"`)
+    const atBeta = await json(await call(server, 'GET', `${path}?filter=${filter}`))
+    assert.deepEqual(atBeta.items.map((p) => p.flagKey), ['f1', 'f2'])
+    assert.equal(atBeta.totalCount, 2)
+    const done = await json(await call(server, 'GET', `${path}?filter=${encodeURIComponent('status equals completed')}`))
+    assert.deepEqual(done.items.map((p) => p.flagKey), ['f3'])
+    const paged = await json(await call(server, 'GET', `${path}?limit=2&offset=2`))
+    assert.deepEqual(paged.items.map((p) => p.flagKey), ['f2', 'f3'])
+    const bad = encodeURIComponent(`status equals completed,activePhaseId equals "${ids[0]}"`)
+    await expectError(await call(server, 'GET', `${path}?filter=${bad}`), 400, 'invalid_request')
+    await expectError(await call(server, 'GET', `${path}?filter=flagKey%20equals%20x`), 400, 'invalid_request')
+    await expectError(await call(server, 'GET', `${LIST}/nope/releases`), 404, 'not_found')
   })
 })

@@ -113,7 +113,14 @@ export interface FakeLaunchDarkly {
   close(): Promise<void>
 }
 
-/** Starts a fake LaunchDarkly on 127.0.0.1 serving the five releases-beta endpoints and reads of release pipelines. */
+/**
+ * Starts a fake LaunchDarkly on 127.0.0.1 serving the releases-beta endpoints and the
+ * release-pipelines ones: list (`limit` 1–100, default 20, and `offset`), create (at most
+ * 20 per project; 409 for a key in use), get, update, delete (not the project default),
+ * and the release progressions of a pipeline (one item per flag whose release is in it,
+ * `activePhaseId` its first incomplete phase; paged, with LaunchDarkly's filter
+ * `status equals "active",activePhaseId equals "<id>"`).
+ */
 export declare function startFakeLaunchDarkly(options?: FakeOptions): Promise<FakeLaunchDarkly>
 
 /** A release pipeline, as `GET .../release-pipelines/{key}` answers it (the fields the fake uses). */

@@ -11,6 +11,7 @@ const PHASE_STATUSES = ['NotStarted', 'ReadyToStart', 'Started', 'Paused', 'Comp
 const ACTIVE_ONLY_MESSAGE = 'Phase status can only be manually updated to `Active`.'
 const LEGACY_ONLY_MESSAGE = 'Updating a release with a JSON patch is only available for releases that are part of a legacy release pipeline'
 const DEFAULT_WINDOW_MS = 10000
+const MAX_PIPELINES = 20
 
 const clone = (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)))
 const keyOf = (projectKey, flagKey) => JSON.stringify([projectKey, flagKey])
@@ -173,12 +174,19 @@ async function startFakeLaunchDarkly(options = {}) {
   let closing = null
 
   for (const { projectKey, flagKey, release } of options.releases ?? []) releases.set(keyOf(projectKey, flagKey), clone(release))
-  // Pipelines per project; `defaultPipelines` are served in every project that has none of that key.
-  const pipelines = new Map()
-  for (const { projectKey, pipeline } of options.pipelines ?? []) pipelines.set(keyOf(projectKey, pipeline.key), clone(pipeline))
-  const defaultPipelines = options.pipelines ? [] : [samplePipeline(), sampleNewPipeline()]
-  const pipelineFor = (projectKey, pipelineKey) =>
-    pipelines.get(keyOf(projectKey, pipelineKey)) ?? defaultPipelines.find((p) => p.key === pipelineKey)
+  // Pipelines per project, in creation order. Without `options.pipelines`, each project
+  // starts with the two sample pipelines when first looked at.
+  const pipelinesByProject = new Map()
+  for (const { projectKey, pipeline } of options.pipelines ?? []) pipelinesOf(projectKey).set(pipeline.key, clone(pipeline))
+  function pipelinesOf(projectKey) {
+    let map = pipelinesByProject.get(projectKey)
+    if (!map) {
+      map = new Map(options.pipelines ? [] : [samplePipeline(), sampleNewPipeline()].map((p) => [p.key, p]))
+      pipelinesByProject.set(projectKey, map)
+    }
+    return map
+  }
+  const pipelineFor = (projectKey, pipelineKey) => pipelinesOf(projectKey).get(pipelineKey)
   /** A release is of a new pipeline when its pipeline says `_isLegacy: false`; else it is treated as legacy. */
   const isNewPipeline = (projectKey, release) => pipelineFor(projectKey, release.releasePipelineKey)?._isLegacy === false
 
@@ -231,10 +239,8 @@ async function startFakeLaunchDarkly(options = {}) {
     }
     if (!route) return send(res, 404, { code: 'not_found', message: 'Invalid resource identifier' }, extra)
 
-    if (route.name === 'pipeline') {
-      if (method !== 'GET') return send(res, 405, { code: 'method_not_allowed', message: `${req.method} is not allowed on ${route.path}` }, extra)
-      const pipeline = pipelineFor(route.projectKey, route.pipelineKey)
-      return pipeline ? send(res, 200, pipeline, extra) : send(res, 404, { code: 'not_found', message: 'Release pipeline not found' }, extra)
+    if (route.name === 'pipelines' || route.name === 'pipeline' || route.name === 'progressions') {
+      return handlePipelines(req, res, route, method, body, extra)
     }
 
     const key = keyOf(route.projectKey, route.flagKey)
@@ -417,12 +423,126 @@ async function startFakeLaunchDarkly(options = {}) {
 
   /** The environments a new-pipeline phase rolls out to, from its pipeline (none when unknown). */
   function environmentsOf(release, phase) {
-    const fromPipeline = defaultPipelines
-      .concat([...pipelines.values()])
+    const fromPipeline = [...pipelinesByProject.values()]
+      .flatMap((map) => [...map.values()])
       .filter((p) => p.key === release.releasePipelineKey)
       .flatMap((p) => p.phases)
       .find((p) => p.id === phase._id)
     return (fromPipeline?.audiences ?? []).map((a) => [a.environment?.key, a.environment?.name ?? a.name, a.environment?.color])
+  }
+
+  /**
+   * The release-pipelines endpoints: list (paged), create, get, update, delete, and the
+   * list of release progressions (paged, with LaunchDarkly's filter syntax).
+   */
+  function handlePipelines(req, res, route, method, body, extra) {
+    const notAllowed = () => send(res, 405, { code: 'method_not_allowed', message: `${req.method} is not allowed on ${route.path}` }, extra)
+    const query = new URL(req.url, 'http://fake').searchParams
+    const page = readPage(query)
+    if (page.error) return send(res, 400, invalid(page.error), extra)
+    const project = pipelinesOf(route.projectKey)
+    if (route.name === 'pipelines') {
+      if (method === 'GET') {
+        const all = [...project.values()]
+        return send(res, 200, { items: all.slice(page.offset, page.offset + page.limit), totalCount: all.length }, extra)
+      }
+      if (method !== 'POST') return notAllowed()
+      const input = readJson(req, body)
+      if (input.error) return send(res, 400, invalid(input.error), extra)
+      const problem = pipelineProblem(input.value, true)
+      if (problem) return send(res, 400, invalid(problem), extra)
+      if (project.has(input.value.key)) return send(res, 409, { code: 'conflict', message: `A release pipeline with key ${input.value.key} already exists` }, extra)
+      if (project.size >= MAX_PIPELINES) return send(res, 400, invalid(`A project can have at most ${MAX_PIPELINES} release pipelines`), extra)
+      const created = pipelineFromInput(route.projectKey, input.value)
+      if (created.isProjectDefault) for (const other of project.values()) other.isProjectDefault = false
+      project.set(created.key, created)
+      return send(res, 201, created, extra)
+    }
+    const pipeline = project.get(route.pipelineKey)
+    if (!pipeline) return send(res, 404, { code: 'not_found', message: 'Release pipeline not found' }, extra)
+    if (route.name === 'progressions') {
+      if (method !== 'GET') return notAllowed()
+      const filter = parseProgressionFilter(query.get('filter'))
+      if (filter.error) return send(res, 400, invalid(filter.error), extra)
+      const all = [...releases.entries()]
+        .map(([key, release]) => ({ key: JSON.parse(key), release }))
+        .filter(({ key, release }) => key[0] === route.projectKey && release.releasePipelineKey === pipeline.key)
+        .map(({ key, release }) => progressionOf(route.projectKey, key[1], release))
+      const active = all.filter((p) => p.activePhaseId !== undefined)
+      const matching = all.filter(
+        (p) =>
+          (filter.status === undefined || (filter.status === 'active') === (p.activePhaseId !== undefined)) &&
+          (filter.activePhaseId === undefined || p.activePhaseId === filter.activePhaseId),
+      )
+      return send(
+        res,
+        200,
+        {
+          items: matching.slice(page.offset, page.offset + page.limit),
+          phases: pipeline.phases.map((phase) => ({ _id: phase.id, name: phase.name, releaseCount: active.filter((p) => p.activePhaseId === phase.id).length })),
+          totalCount: matching.length,
+          activeCount: active.length,
+          completedCount: all.length - active.length,
+          _links: { self: { href: `${route.path}?limit=${page.limit}&offset=${page.offset}`, type: 'application/json' } },
+        },
+        extra,
+      )
+    }
+    if (method === 'GET') return send(res, 200, pipeline, extra)
+    if (method === 'DELETE') {
+      if (pipeline.isProjectDefault) return send(res, 400, invalid('The default release pipeline of a project cannot be deleted'), extra)
+      project.delete(pipeline.key)
+      res.writeHead(204, extra)
+      return res.end()
+    }
+    if (method !== 'PUT') return notAllowed()
+    const input = readJson(req, body)
+    if (input.error) return send(res, 400, invalid(input.error), extra)
+    const problem = pipelineProblem(input.value, false)
+    if (problem) return send(res, 400, invalid(problem), extra)
+    const updated = { ...pipelineFromInput(route.projectKey, { ...input.value, key: pipeline.key, isLegacy: pipeline._isLegacy }), createdAt: pipeline.createdAt }
+    updated.isProjectDefault = pipeline.isProjectDefault
+    updated._version = (pipeline._version ?? 0) + 1
+    project.set(pipeline.key, updated)
+    return send(res, 200, updated, extra)
+  }
+
+  /** A pipeline from a create or update body; phase ids are made up as LaunchDarkly does. */
+  function pipelineFromInput(projectKey, input) {
+    return {
+      _links: { self: { href: `/api/v2/projects/${projectKey}/release-pipelines/${input.key}`, type: 'application/json' } },
+      key: input.key,
+      name: input.name,
+      description: input.description ?? '',
+      createdAt: new Date().toISOString(),
+      phases: input.phases.map((phase) => ({
+        id: randomBytes(12).toString('hex'),
+        name: phase.name,
+        audiences: phase.audiences.map((a) => ({
+          name: a.name,
+          environment: { key: a.environmentKey, name: a.environmentKey },
+          configuration: a.configuration ?? { releaseStrategy: 'immediate-rollout', requireApproval: false },
+          ...(a.segmentKeys ? { segmentKeys: a.segmentKeys } : {}),
+        })),
+      })),
+      tags: input.tags ?? [],
+      _version: 1,
+      _isLegacy: input.isLegacy ?? false,
+      isProjectDefault: input.isProjectDefault ?? false,
+    }
+  }
+
+  /** Where a release stands in its pipeline, as the progressions list shows it. */
+  function progressionOf(projectKey, flagKey, release) {
+    const active = release.phases.find((p) => !p.complete)
+    const created = Math.min(...release.phases.map((p) => p._creationDate ?? p._startedDate ?? Infinity))
+    const completedAt = Math.max(...release.phases.map((p) => p._completionDate ?? 0))
+    return {
+      flagKey,
+      ...(active ? { activePhaseId: active._id } : { _completedAt: completedAt }),
+      _createdAt: Number.isFinite(created) ? created : 1764300000000,
+      _links: { self: { href: releaseHref(projectKey, flagKey), type: 'application/json' } },
+    }
   }
 
   function countRate(name) {
@@ -572,11 +692,15 @@ function parseRoute(url) {
     if (!k) return null
     return { name: 'release', projectKey: k[0], flagKey: k[1], path: `/api/v2/flags/${k[0]}/${k[1]}/release` }
   }
-  // /api/v2/projects/{projectKey}/release-pipelines/{pipelineKey}
-  if (parts.length === 6 && parts[2] === 'projects' && parts[4] === 'release-pipelines') {
-    const k = keys(parts[3], parts[5])
+  // /api/v2/projects/{projectKey}/release-pipelines[/{pipelineKey}[/releases]]
+  if (parts.length >= 5 && parts.length <= 7 && parts[2] === 'projects' && parts[4] === 'release-pipelines') {
+    const k = keys(parts[3], ...parts.slice(5, 6))
     if (!k) return null
-    return { name: 'pipeline', projectKey: k[0], pipelineKey: k[1], path: `/api/v2/projects/${k[0]}/release-pipelines/${k[1]}` }
+    const base = `/api/v2/projects/${k[0]}/release-pipelines`
+    if (parts.length === 5) return { name: 'pipelines', projectKey: k[0], path: base }
+    if (parts.length === 6) return { name: 'pipeline', projectKey: k[0], pipelineKey: k[1], path: `${base}/${k[1]}` }
+    if (parts[6] === 'releases') return { name: 'progressions', projectKey: k[0], pipelineKey: k[1], path: `${base}/${k[1]}/releases` }
+    return null
   }
   // /api/v2/projects/{projectKey}/flags/{flagKey}/release[/phases/{phaseId}]
   if (parts.length >= 7 && parts[2] === 'projects' && parts[4] === 'flags' && parts[6] === 'release') {
@@ -598,6 +722,56 @@ function effectiveMethod(req, route) {
   const override = firstHeader(req.rawHeaders, 'x-http-method-override')
   if (req.method === 'POST' && route && route.name === 'release' && override && override.trim().toUpperCase() === 'PATCH') return 'PATCH'
   return req.method
+}
+
+/** `limit` (1 to 100, default 20) and `offset` (default 0) of a list request. */
+function readPage(query) {
+  const number = (name, fallback, min, max) => {
+    const text = query.get(name)
+    if (text === null) return fallback
+    const n = Number(text)
+    return /^\d+$/.test(text) && n >= min && n <= max ? n : null
+  }
+  const limit = number('limit', 20, 1, 100)
+  const offset = number('offset', 0, 0, Number.MAX_SAFE_INTEGER)
+  if (limit === null) return { error: 'limit must be an integer from 1 to 100' }
+  if (offset === null) return { error: 'offset must be a non-negative integer' }
+  return { limit, offset }
+}
+
+/**
+ * The progressions filter as LaunchDarkly writes it:
+ * `status equals "active",activePhaseId equals "<id>"` (quotes optional).
+ */
+function parseProgressionFilter(text) {
+  const out = {}
+  if (text === null || text.trim() === '') return out
+  for (const part of text.split(',')) {
+    const match = /^\s*(status|activePhaseId)\s+equals\s+"?([^"]*?)"?\s*$/.exec(part)
+    if (!match) return { error: `unsupported filter ${JSON.stringify(part.trim())}: use status equals "active" or activePhaseId equals "<phase id>"` }
+    out[match[1]] = match[2]
+  }
+  if (out.status !== undefined && out.status !== 'active' && out.status !== 'completed') return { error: 'status must be active or completed' }
+  if (out.status === 'completed' && out.activePhaseId !== undefined) return { error: 'status equals completed cannot be combined with an activePhaseId filter' }
+  return out
+}
+
+/** What is wrong with a pipeline create (`withKey`) or update body, or null. */
+function pipelineProblem(input, withKey) {
+  if (!isObject(input)) return 'the body must be a JSON object'
+  if (withKey && (typeof input.key !== 'string' || !/^[\w.-]+$/.test(input.key))) return 'key is required: letters, digits, ., _ and -'
+  if (typeof input.name !== 'string' || !input.name) return 'name is required'
+  if (!Array.isArray(input.phases) || input.phases.length === 0) return 'phases must be a non-empty array'
+  for (const [i, phase] of input.phases.entries()) {
+    if (!isObject(phase) || typeof phase.name !== 'string' || !phase.name) return `phases[${i}].name is required`
+    if (!Array.isArray(phase.audiences)) return `phases[${i}].audiences must be an array`
+    for (const [j, audience] of phase.audiences.entries()) {
+      if (!isObject(audience) || typeof audience.environmentKey !== 'string' || typeof audience.name !== 'string') {
+        return `phases[${i}].audiences[${j}] needs environmentKey and name`
+      }
+    }
+  }
+  return null
 }
 
 function decodeSafe(s) {
