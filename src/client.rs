@@ -318,6 +318,19 @@ impl Client {
       })
   }
 
+  /// Sends the request, retrying as documented, and returns a 2xx answer's body and
+  /// status as they came.
+  pub async fn send_raw(
+    &self,
+    request: &PreparedRequest,
+    options: RequestOptions,
+  ) -> Result<(Vec<u8>, u16)> {
+    self
+      .send(request, options)
+      .await
+      .map(|success| (success.body, success.status))
+  }
+
   /// The kind of release pipeline `pipeline_key` is, read once per client from
   /// `GET /api/v2/projects/{projectKey}/release-pipelines/{key}` (`_isLegacy`). A read
   /// the server refuses (403, 404) gives `Unknown`, remembered like the others; any

@@ -105,22 +105,7 @@ impl Release {
   /// The phases (and pipeline key) the client works with. Fails with `ERR_LD_DECODE`,
   /// naming the field (`phases[1]._id`), when the answer lacks what a phase lookup needs.
   pub fn view(&self) -> Result<ReleaseView> {
-    let mut de = serde_json::Deserializer::from_str(&self.text);
-    let repr: ViewRepr = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-      let path = field_path(&err);
-      let error = decode_error(
-        self.status,
-        &format!(
-          "its answer has no usable {path} ({}), which this call needs",
-          err.into_inner()
-        ),
-        &self.text,
-      );
-      LdError {
-        attempts: self.attempts,
-        ..error
-      }
-    })?;
+    let repr: ViewRepr = self.parse("release")?;
     Ok(ReleaseView {
       release_pipeline_key: self.pipeline_key.clone(),
       phases: repr
@@ -133,6 +118,27 @@ impl Release {
           status: p.status.and_then(|v| v.as_str().map(str::to_string)),
         })
         .collect(),
+    })
+  }
+
+  /// Reads the part `T` of the answer a call needs. Fails with `ERR_LD_DECODE` naming
+  /// the field that is missing or of another type (`what` names the whole answer).
+  pub fn parse<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T> {
+    let mut de = serde_json::Deserializer::from_str(&self.text);
+    serde_path_to_error::deserialize(&mut de).map_err(|err| {
+      let path = field_path(&err, what);
+      let error = decode_error(
+        self.status,
+        &format!(
+          "its answer has no usable {path} ({}), which this call needs",
+          err.into_inner()
+        ),
+        &self.text,
+      );
+      LdError {
+        attempts: self.attempts,
+        ..error
+      }
     })
   }
 }
@@ -180,7 +186,7 @@ struct PhaseRepr {
 }
 
 /// The path of a failed field, naming a missing field itself rather than its parent.
-fn field_path(err: &serde_path_to_error::Error<serde_json::Error>) -> String {
+fn field_path(err: &serde_path_to_error::Error<serde_json::Error>, whole: &str) -> String {
   let path = err.path().to_string();
   let text = err.inner().to_string();
   match text
@@ -189,7 +195,7 @@ fn field_path(err: &serde_path_to_error::Error<serde_json::Error>) -> String {
   {
     Some((field, _)) if path == "." || path.is_empty() => field.to_string(),
     Some((field, _)) => format!("{path}.{field}"),
-    None if path == "." || path.is_empty() => "release".to_string(),
+    None if path == "." || path.is_empty() => whole.to_string(),
     None => path,
   }
 }
