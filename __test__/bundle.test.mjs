@@ -6,11 +6,11 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { TOKEN, fake, sampleRelease } from './helpers.mjs'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const CHILD_TIMEOUT_MS = 90_000
 const TEST_TIMEOUT_MS = 300_000
 

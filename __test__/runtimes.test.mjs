@@ -9,11 +9,11 @@ import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { TOKEN, fake, sampleRelease } from './helpers.mjs'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const NODE_MODULES = join(ROOT, 'node_modules')
 /** Every child is killed after this long; nothing here should take more than a few seconds. */
 const CHILD_TIMEOUT_MS = 90_000
