@@ -100,7 +100,15 @@ pub struct LdError {
   pub retry_after_ms: Option<u64>,
   /// How many requests were sent (0 when the call failed before sending).
   pub attempts: u32,
+  /// What the caller's own code (a getter, a Proxy trap) threw while an argument was
+  /// read: the JavaScript error's `cause`. The value itself stays on the JavaScript thread.
+  pub thrown: Option<ThrownId>,
 }
+
+/// A handle to a value the caller's code threw, kept on the JavaScript thread until the
+/// error that carries it becomes a JavaScript error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ThrownId(pub u64);
 
 pub type Result<T> = std::result::Result<T, LdError>;
 
@@ -114,6 +122,7 @@ impl LdError {
       api_message: None,
       retry_after_ms: None,
       attempts: 0,
+      thrown: None,
     }
   }
 
