@@ -792,11 +792,29 @@ thread_local! {
   static THROWN: RefCell<ThrownValues> = RefCell::default();
 }
 
+/// Keeps `value` until `take_thrown`. It is held through a plain object of our own (its
+/// own data property `value`, defined, so no setter runs): a thrown primitive cannot be
+/// referenced directly before Node-API 10.
 fn keep_thrown(env: sys::napi_env, value: sys::napi_value) -> Option<ThrownId> {
+  let mut holder = std::ptr::null_mut();
   let mut reference = std::ptr::null_mut();
-  // SAFETY: any value can be referenced from Node-API 10 on, objects and functions
-  // before; for a thrown primitive on an older Node the error simply has no cause.
-  if unsafe { sys::napi_create_reference(env, value, 1, &mut reference) } != sys::Status::napi_ok {
+  let member = sys::napi_property_descriptor {
+    utf8name: c"value".as_ptr(),
+    name: std::ptr::null_mut(),
+    method: None,
+    getter: None,
+    setter: None,
+    value,
+    attributes: sys::PropertyAttributes::default,
+    data: std::ptr::null_mut(),
+  };
+  // SAFETY: an object made here, given one own data property, referenced once.
+  let kept = unsafe {
+    sys::napi_create_object(env, &mut holder) == sys::Status::napi_ok
+      && sys::napi_define_properties(env, holder, 1, &member) == sys::Status::napi_ok
+      && sys::napi_create_reference(env, holder, 1, &mut reference) == sys::Status::napi_ok
+  };
+  if !kept {
     take_exception(env);
     return None;
   }
@@ -819,12 +837,19 @@ fn keep_thrown(env: sys::napi_env, value: sys::napi_value) -> Option<ThrownId> {
 pub fn take_thrown<'env>(env: &'env Env, id: ThrownId) -> Option<Unknown<'env>> {
   let reference = THROWN.with(|table| table.borrow_mut().kept.remove(&id))?;
   let raw = env.raw();
-  let mut value = std::ptr::null_mut();
-  // SAFETY: a reference made on this thread by this env, deleted right after use.
-  let found =
-    unsafe { sys::napi_get_reference_value(raw, reference, &mut value) } == sys::Status::napi_ok;
-  unsafe { sys::napi_delete_reference(raw, reference) };
-  (found && !value.is_null()).then(|| unsafe { Unknown::from_raw_unchecked(raw, value) })
+  let (mut holder, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+  // SAFETY: a reference made on this thread by this env, deleted right after use; the
+  // holder's `value` is its own data property, so reading it runs no code.
+  let found = unsafe {
+    let found = sys::napi_get_reference_value(raw, reference, &mut holder) == sys::Status::napi_ok
+      && !holder.is_null()
+      && sys::napi_get_named_property(raw, holder, c"value".as_ptr(), &mut value)
+        == sys::Status::napi_ok;
+    sys::napi_delete_reference(raw, reference);
+    found
+  };
+  // SAFETY: read from this env just above.
+  found.then(|| unsafe { Unknown::from_raw_unchecked(raw, value) })
 }
 
 /// An object's own enumerable properties, read by name: how options, items and phase
