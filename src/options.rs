@@ -1081,14 +1081,14 @@ impl<'a> ToJson<'a> {
     for (name, key) in keys {
       self.steps.push(Step::Key(name));
       let member = js.get(object, key, || self.here())?;
-      if js.type_of(member) != sys::ValueType::napi_undefined {
-        let converted = self.value(member)?;
-        let Some(Step::Key(name)) = self.steps.pop() else {
-          unreachable!("the step pushed above")
-        };
-        members.insert(name, converted);
+      // An undefined member is left out, as JSON.stringify does.
+      let converted = if js.type_of(member) == sys::ValueType::napi_undefined {
+        None
       } else {
-        self.steps.pop();
+        Some(self.value(member)?)
+      };
+      if let (Some(Step::Key(name)), Some(converted)) = (self.steps.pop(), converted) {
+        members.insert(name, converted);
       }
     }
     Ok(Value::Object(members))
@@ -1215,6 +1215,43 @@ mod tests {
       err.starts_with(&format!("options.x?{}… is not an option", "y".repeat(38))),
       "{err}"
     );
+  }
+
+  #[test]
+  fn numbers_are_sent_as_javascript_writes_them() {
+    let text = |n: f64| json_number(n).map(|v| v.to_string());
+    assert_eq!(text(3.0).as_deref(), Some("3"));
+    assert_eq!(text(-0.0).as_deref(), Some("0"));
+    assert_eq!(text(-42.0).as_deref(), Some("-42"));
+    assert_eq!(text(1.5).as_deref(), Some("1.5"));
+    assert_eq!(
+      text(9_007_199_254_740_991.0).as_deref(),
+      Some("9007199254740991")
+    );
+    assert_eq!(text(1e300).as_deref(), Some("1e+300"));
+    for refused in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+      assert_eq!(json_number(refused), None);
+    }
+  }
+
+  #[test]
+  fn paths_read_as_javascript_and_stay_short() {
+    let steps = [
+      Step::Index(0),
+      Step::Key("value".into()),
+      Step::Key("odd key".into()),
+      Step::Key("$ok_1".into()),
+      Step::Key("1x".into()),
+    ];
+    assert_eq!(
+      path_text("patch", &steps),
+      r#"patch[0].value["odd key"].$ok_1["1x"]"#
+    );
+    let long: Vec<Step> = (0..64).map(|_| Step::Key("self".into())).collect();
+    let text = path_text("input", &long);
+    assert_eq!(text.chars().count(), 141);
+    assert!(text.starts_with("input.self.self") && text.ends_with(".self.self"));
+    assert!(text.contains('…'));
   }
 
   #[test]
