@@ -330,9 +330,10 @@ mod tests {
   fn a_window_first_seen_late_keeps_the_longest_length() {
     let limiter = Limiter::new();
     let t0 = Instant::now();
-    limiter.observe(t0, seen(2, 1000)); // a window of 1 s and 3 requests
-                                        // The next window's first answer comes 900 ms into it: its reset is 100 ms away,
-                                        // and its budget is spent.
+    // A window of 1 s and 3 requests.
+    limiter.observe(t0, seen(2, 1000));
+    // The next window's first answer comes 900 ms into it: its reset is 100 ms away,
+    // and its budget is spent.
     let t1 = t0 + Duration::from_millis(1900);
     limiter.observe(t1, seen(0, 100));
     let Decision::WaitUntil(reset) = limiter.decide(t1) else {
