@@ -63,6 +63,27 @@ test('results keep input order; a bad or failing item never rejects the batch', 
   assert.equal(server.requests.length, 3)
 })
 
+test('results are in input order, not completion order: an early item that finishes last stays first', async (t) => {
+  const keys = flags(5)
+  // Each flag's release has its own name, so results can be told apart.
+  const server = await fake(t, {
+    releases: keys.map((flagKey) => ({ projectKey: 'web', flagKey, release: sampleRelease({ name: `release of ${flagKey}` }) })),
+  })
+  // flag-0 answers last and flag-1 next to last; the others at once.
+  server.injectFault({ match: { path: '/api/v2/flags/web/flag-0/release' }, delayMs: 400 })
+  server.injectFault({ match: { path: '/api/v2/flags/web/flag-1/release' }, delayMs: 200 })
+  const results = await client(server).completePhases(
+    keys.map((flagKey) => ({ projectKey: 'web', flagKey, phase: 0 })),
+    { concurrency: keys.length },
+  )
+  assert.equal(server.requests.length, keys.length)
+  // Answered in the order 2, 3, 4, 1, 0: every result is still at its item's place.
+  assert.deepEqual(
+    results.map((r) => (r.ok ? r.release.name : r.error.message)),
+    keys.map((flagKey) => `release of ${flagKey}`),
+  )
+})
+
 test('bad arguments reject the whole call and send nothing', async (t) => {
   const server = await fake(t)
   const c = client(server)

@@ -81,6 +81,24 @@ describe('retries', { concurrency: true }, () => {
     assert.ok(elapsed < 4000, `followed X-Ratelimit-Reset, not Retry-After: ${elapsed} ms`)
   })
 
+  test('429 with Retry-After: 0 (or a date already past) is retried at once, not after the default backoff', async (t) => {
+    // The default backoff sleeps 250 ms at least: a retry that follows the server's
+    // advice of no wait comes well before that, and one that ignores it never does.
+    const gap = (server) => server.requests[1].receivedAt - server.requests[0].receivedAt
+    const backoff = await fake(t)
+    backoff.injectFault({ times: 1, status: 429 })
+    await client(backoff, { maxRetries: 1 }).completePhase('web', 'checkout', 0)
+    assert.ok(gap(backoff) >= 250, `without advice the retry waited the default backoff: ${gap(backoff)} ms`)
+    for (const retryAfter of ['0', new Date(Date.now() - 5000).toUTCString()]) {
+      const server = await fake(t)
+      server.injectFault({ times: 1, status: 429, headers: { 'Retry-After': retryAfter } })
+      const release = await client(server, { maxRetries: 1 }).completePhase('web', 'checkout', 0)
+      assert.equal(release.phases[0].complete, true)
+      assertSameRequestTwice(server)
+      assert.ok(gap(server) < 250, `Retry-After: ${retryAfter} was retried ${gap(server)} ms later (the default backoff took ${gap(backoff)} ms)`)
+    }
+  })
+
   test('429 with no header falls back to exponential backoff', async (t) => {
     const server = await fake(t)
     server.injectFault({ times: 2, status: 429 })

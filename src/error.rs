@@ -105,7 +105,15 @@ pub struct LdError {
   pub attempts: u32,
   /// On `ERR_LD_DECODE`: the start of the body that could not be used.
   pub body_excerpt: Option<Box<str>>,
+  /// What the caller's own code (a getter, a Proxy trap) threw while an argument was
+  /// read: the JavaScript error's `cause`. The value itself stays on the JavaScript thread.
+  pub thrown: Option<ThrownId>,
 }
+
+/// A handle to a value the caller's code threw, kept on the JavaScript thread until the
+/// error that carries it becomes a JavaScript error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ThrownId(pub u64);
 
 pub type Result<T> = std::result::Result<T, LdError>;
 
@@ -120,6 +128,7 @@ impl LdError {
       retry_after_ms: None,
       attempts: 0,
       body_excerpt: None,
+      thrown: None,
     }
   }
 

@@ -155,7 +155,8 @@ pub fn release_listener<'env>(
 }
 
 /// The JavaScript error for an `LdError`: `name`, `code`, and `status`, `apiCode`,
-/// `apiMessage`, `retryAfterMs`, `attempts` where they apply; `cause` on an abort.
+/// `apiMessage`, `retryAfterMs`, `attempts` where they apply; `cause` on an abort (the
+/// signal's reason) and on an argument whose reading threw (what the caller's code threw).
 pub fn error_object<'env>(
   env: &'env Env,
   error: &LdError,
@@ -184,6 +185,11 @@ pub fn error_object<'env>(
   }
   if let Some(cause) = cause.filter(|_| error.code == ErrorCode::Aborted) {
     object.set("cause", *cause)?;
+  } else if let Some(thrown) = error
+    .thrown
+    .and_then(|id| crate::options::take_thrown(env, id))
+  {
+    object.set("cause", thrown)?;
   }
   Ok(object)
 }

@@ -326,6 +326,31 @@ mod tests {
     assert_eq!(limiter.decide(t1), Decision::Go);
   }
 
+  #[test]
+  fn a_window_first_seen_late_keeps_the_longest_length() {
+    let limiter = Limiter::new();
+    let t0 = Instant::now();
+    // A window of 1 s and 3 requests.
+    limiter.observe(t0, seen(2, 1000));
+    // The next window's first answer comes 900 ms into it: its reset is 100 ms away,
+    // and its budget is spent.
+    let t1 = t0 + Duration::from_millis(1900);
+    limiter.observe(t1, seen(0, 100));
+    let Decision::WaitUntil(reset) = limiter.decide(t1) else {
+      panic!("the budget is spent")
+    };
+    // After that reset, a fresh window is assumed to last as long as the longest seen
+    // (1 s), not as long as the 100 ms that happened to be left when it was first seen.
+    let after = reset + Duration::from_millis(1);
+    for _ in 0..3 {
+      assert_eq!(limiter.decide(after), Decision::Go);
+    }
+    let Decision::WaitUntil(next) = limiter.decide(after) else {
+      panic!("the fresh window's budget is spent")
+    };
+    assert_eq!(next - reset, Duration::from_millis(1000));
+  }
+
   #[tokio::test]
   async fn acquire_sleeps_until_the_reset() {
     let limiter = Limiter::new();

@@ -40,7 +40,7 @@ pub fn phase_from_f64(argument: &str, value: f64) -> Result<u32> {
   Ok(value as u32)
 }
 
-fn describe_number(value: f64) -> String {
+pub(crate) fn describe_number(value: f64) -> String {
   if value.is_nan() {
     "NaN".to_string()
   } else if value.is_infinite() {
@@ -97,7 +97,7 @@ fn parse_operation(at: &str, item: &Value) -> Result<PatchOperation> {
     "add" | "replace" | "test" => {
       if value.is_none() {
         return Err(LdError::invalid(format!(
-          "{at}.value is required for op {op:?}"
+          "{at}.value is required for op {op:?} and must not be undefined (null is sent as null)"
         )));
       }
     }
