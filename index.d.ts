@@ -221,6 +221,14 @@ export interface EnvironmentSummary {
 /** Reads a release with a shared client built from `options` and the environment. */
 export declare function getRelease(projectKey: string, flagKey: string, options?: ClientOptions & RequestOptions): Promise<Release>
 
+/**
+ * Whether `err` is an error this library raised: a `LaunchDarklyError`, with `code`
+ * one of `LaunchDarklyErrorCode`. False for an `AbortError`, for any other error
+ * (including one with a copied `name` and `code`) and for anything that is not an
+ * error. Never throws.
+ */
+export declare function isLaunchDarklyError(err: unknown): err is LaunchDarklyError
+
 /** A link to a related resource. */
 export interface Link {
   /** The URL of the link */

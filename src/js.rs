@@ -196,6 +196,7 @@ pub fn error_object<'env>(
   if let Some(cause) = cause.filter(|_| error.code == ErrorCode::Aborted) {
     object.set("cause", *cause)?;
   }
+  crate::guard::brand(&mut object, error)?;
   Ok(object)
 }
 
