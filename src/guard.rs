@@ -28,7 +28,12 @@ pub fn brand(object: &mut Object, error: &LdError) -> napi::Result<()> {
 /// one of `LaunchDarklyErrorCode`. False for an `AbortError`, for any other error
 /// (including one with a copied `name` and `code`) and for anything that is not an
 /// error. Never throws.
-#[napi(ts_args_type = "err: unknown", ts_return_type = "err is LaunchDarklyError")]
+#[napi(
+  ts_args_type = "err: unknown",
+  ts_return_type = "err is LaunchDarklyError"
+)]
+// Called only through its `#[napi]` registration, which test builds leave out.
+#[cfg_attr(test, allow(dead_code))]
 pub fn is_launch_darkly_error(err: Unknown) -> bool {
   if !matches!(err.get_type(), Ok(ValueType::Object)) {
     return false;
