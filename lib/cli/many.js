@@ -108,6 +108,12 @@ function label(item) {
   return `${item.projectKey}/${item.flagKey} phase ${describePhase(item.phase)}`
 }
 
+/** `✗ web/a phase "QA": … (code ERR_LD_…)` */
+function failure(ctx, item, error) {
+  const { code, message } = plainError(ctx, error)
+  return `✗ ${label(item)}: ${message} (code ${code})`
+}
+
 /** --dry-run: each item's write, previewed, or why it would fail. */
 function dryRun(ctx, items, concurrency) {
   const { io, values } = ctx
@@ -132,7 +138,7 @@ function dryRun(ctx, items, concurrency) {
   } else {
     const previews = writes.filter((w) => w.request).map((w) => renderPreview(w.request))
     if (previews.length) io.out(previews.join('\n\n'))
-    for (const { item, error } of failed) io.err(`✗ ${label(item)}: ${plainError(ctx, error).message} (code ${plainError(ctx, error).code})`)
+    for (const { item, error } of failed) io.err(failure(ctx, item, error))
     io.err(`${writes.length - failed.length} PATCH requests, ${concurrency} in flight; ${failed.length} items would fail`)
   }
   return failed.length ? 1 : 0
@@ -183,9 +189,7 @@ async function completeMany(ctx) {
     }))
     io.out(JSON.stringify(entries, null, 2))
   } else {
-    results.forEach((r, i) => {
-      io.out(r.ok ? `✓ ${label(items[i])}` : `✗ ${label(items[i])}: ${plainError(ctx, r.error).message} (code ${plainError(ctx, r.error).code})`)
-    })
+    results.forEach((r, i) => io.out(r.ok ? `✓ ${label(items[i])}` : failure(ctx, items[i], r.error)))
     io.err(`${results.length - failed} done, ${failed} failed`)
   }
   return failed ? 1 : 0
