@@ -31,6 +31,7 @@ const CONNECTION = ['access-token', 'base-uri', 'timeout', 'retries']
 const OUTPUT = ['json', 'dry-run']
 
 const PHASE_HELP = 'phase: a 0-based index, a phase name, or id:<phase id>'
+const PHASE_DRY_RUN = 'print the PATCH and send nothing (a phase named by name or id is read first, with a GET)'
 
 /**
  * The commands: positional arguments, the options they take (besides ALWAYS), a
@@ -42,13 +43,13 @@ const COMMANDS = {
     args: ['project', 'flag', 'phase'],
     options: [...CONNECTION, ...OUTPUT],
     summary: `mark a phase complete (${PHASE_HELP})`,
-    help: { 'dry-run': 'print the PATCH and send nothing (a phase named by name or id is read first, with a GET)' },
+    help: { 'dry-run': PHASE_DRY_RUN },
   },
   reopen: {
     args: ['project', 'flag', 'phase'],
     options: [...CONNECTION, ...OUTPUT],
     summary: `mark a phase incomplete (${PHASE_HELP})`,
-    help: { 'dry-run': 'print the PATCH and send nothing (a phase named by name or id is read first, with a GET)' },
+    help: { 'dry-run': PHASE_DRY_RUN },
   },
   patch: { args: ['project', 'flag'], options: ['data', ...CONNECTION, ...OUTPUT], summary: 'send a JSON Patch to the release' },
   'complete-many': {
