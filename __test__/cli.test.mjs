@@ -7,17 +7,22 @@ import { once } from 'node:events'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { TOKEN, VERSION, client, deadPort, fake, sampleRelease } from './helpers.mjs'
+import { ENV_VARS, TOKEN, VERSION, client, deadPort, fake, sampleRelease } from './helpers.mjs'
 
 const BIN = fileURLToPath(new URL('../bin/ld-release.js', import.meta.url))
 
+/** This process's environment without the variables the library and the drawing read, plus `extra`. */
+function cleanEnv(extra = {}) {
+  const env = { ...process.env }
+  for (const name of [...ENV_VARS, 'FORCE_COLOR', 'NO_COLOR']) delete env[name]
+  return { ...env, ...extra }
+}
+
 /** Runs the binary; resolves to { code, stdout, stderr, ms }. */
 function cli(args, { env = {}, input } = {}) {
-  const clean = { ...process.env }
-  for (const name of ['LD_ACCESS_TOKEN', 'LAUNCHDARKLY_ACCESS_TOKEN', 'LD_BASE_URI', 'LAUNCHDARKLY_API_HOST', 'FORCE_COLOR', 'NO_COLOR']) delete clean[name]
   const started = performance.now()
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...clean, ...env } })
+    const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(env) })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -605,13 +610,6 @@ test('complete-many draws a progress bar when it has a terminal', { skip: (proce
   assert.match(r.out, /\r\[#+-*\] [12]\/3/)
   assert.match(r.out, /3 done, 0 failed/)
 })
-
-/** The environment of `cli`, without the variables the library reads. */
-function cleanEnv(extra = {}) {
-  const env = { ...process.env }
-  for (const name of ['LD_ACCESS_TOKEN', 'LAUNCHDARKLY_ACCESS_TOKEN', 'LD_BASE_URI', 'LAUNCHDARKLY_API_HOST', 'FORCE_COLOR', 'NO_COLOR']) delete env[name]
-  return { ...env, ...extra }
-}
 
 /** Starts `ld-release fake …` and resolves once it has printed both variables. */
 async function startFakeCommand(t, args = []) {
