@@ -379,6 +379,14 @@ export declare function deleteRelease(projectKey: string, flagKey: string, optio
 /** Reads a release with a shared client built from `options` and the environment. */
 export declare function getRelease(projectKey: string, flagKey: string, options?: ClientOptions & RequestOptions): Promise<Release>
 
+/**
+ * Whether `err` is an error this library raised: a `LaunchDarklyError`, with `code`
+ * one of `LaunchDarklyErrorCode`. False for an `AbortError`, for any other error
+ * (including one with a copied `name` and `code`) and for anything that is not an
+ * error. Never throws.
+ */
+export declare function isLaunchDarklyError(err: unknown): err is LaunchDarklyError
+
 /** One RFC 6902 JSON Patch operation. */
 export interface PatchOperation {
   /** `add`, `remove`, `replace`, `move`, `copy` or `test` */

@@ -841,6 +841,7 @@ module.exports.completePhases = nativeBinding.completePhases
 module.exports.createRelease = nativeBinding.createRelease
 module.exports.deleteRelease = nativeBinding.deleteRelease
 module.exports.getRelease = nativeBinding.getRelease
+module.exports.isLaunchDarklyError = nativeBinding.isLaunchDarklyError
 module.exports.patchRelease = nativeBinding.patchRelease
 module.exports.phasePatch = nativeBinding.phasePatch
 module.exports.previewRequest = nativeBinding.previewRequest

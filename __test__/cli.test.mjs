@@ -2,21 +2,27 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
+import { once } from 'node:events'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { TOKEN, VERSION, client, fake, sampleRelease } from './helpers.mjs'
+import { ENV_VARS, TOKEN, VERSION, client, deadPort, fake, sampleRelease } from './helpers.mjs'
 
 const BIN = fileURLToPath(new URL('../bin/ld-release.js', import.meta.url))
 
+/** This process's environment without the variables the library and the drawing read, plus `extra`. */
+function cleanEnv(extra = {}) {
+  const env = { ...process.env }
+  for (const name of [...ENV_VARS, 'FORCE_COLOR', 'NO_COLOR']) delete env[name]
+  return { ...env, ...extra }
+}
+
 /** Runs the binary; resolves to { code, stdout, stderr, ms }. */
 function cli(args, { env = {}, input } = {}) {
-  const clean = { ...process.env }
-  for (const name of ['LD_ACCESS_TOKEN', 'LAUNCHDARKLY_ACCESS_TOKEN', 'LD_BASE_URI', 'LAUNCHDARKLY_API_HOST', 'FORCE_COLOR', 'NO_COLOR']) delete clean[name]
   const started = performance.now()
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...clean, ...env } })
+    const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(env) })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -127,12 +133,60 @@ test('--dry-run prints the request with the token masked and sends nothing', asy
     url: 'https://app.launchdarkly.com/api/v2/flags/web/checkout/release',
     headers: { Accept: 'application/json', Authorization: '(not set)', 'LD-API-Version': 'beta', 'User-Agent': `ld-release/${VERSION}` },
   })
-  // A phase by name is looked up first: the preview is that read, and a note says what follows.
-  const byName = await cli(['reopen', 'web', 'checkout', 'Staging', '--dry-run', ...auth(server)])
-  assert.equal(byName.code, 0, byName.stderr)
-  assert.match(byName.stdout, /^GET /)
-  assert.equal(byName.stderr, '(then a PATCH of the phase named "Staging", found in that release)\n')
   assert.equal(server.requests.length, 0)
+})
+
+test('a --dry-run by name or id reads the release and previews exactly the PATCH the real call sends', async (t) => {
+  const server = await fake(t)
+  const id = server.getRelease('web', 'checkout').phases[2]._id
+  for (const [command, phase, index] of [['complete', 'Staging', 1], ['reopen', `id:${id}`, 2]]) {
+    server.clearRequests()
+    const dry = await cli([command, 'web', 'checkout', phase, '--dry-run', ...auth(server)])
+    assert.equal(dry.code, 0, dry.stderr)
+    assert.deepEqual(server.requests.map((q) => q.method), ['GET'], 'a dry run only reads')
+    assert.match(dry.stderr, new RegExp(`^\\(read from the release: phase ${index} is "${['Testing', 'Staging', 'Production'][index]}"; `))
+    const previewed = parsePreview(dry.stdout, server)
+    assert.deepEqual(JSON.parse(previewed.body), [
+      { op: 'test', path: `/phases/${index}/_id`, value: server.getRelease('web', 'checkout').phases[index]._id },
+      { op: 'replace', path: `/phases/${index}/complete`, value: command === 'complete' },
+    ])
+    const real = await cli([command, 'web', 'checkout', phase, ...auth(server)])
+    assert.equal(real.code, 0, real.stderr)
+    const sent = server.requests.at(-1)
+    // The dry run's read; then the real call's read of the release, of its pipeline, and the PATCH.
+    assert.deepEqual(server.requests.map((q) => q.method), ['GET', 'GET', 'GET', 'PATCH'])
+    assert.deepEqual([previewed.method, previewed.path, previewed.body], [sent.method, sent.path, sent.body])
+  }
+  // As JSON, the same request.
+  const json = await cli(['complete', 'web', 'checkout', 'Production', '--dry-run', '--json', ...auth(server)])
+  assert.equal(json.code, 0, json.stderr)
+  assert.deepEqual(JSON.parse(JSON.parse(json.stdout).body)[0], { op: 'test', path: '/phases/2/_id', value: id })
+})
+
+test('a --dry-run by an unknown name fails as the real call does: exit 2 and the list of phases', async (t) => {
+  const server = await fake(t)
+  for (const extra of [['--dry-run'], []]) {
+    server.clearRequests()
+    const r = await cli(['complete', 'web', 'checkout', 'NoSuchPhase', ...extra, ...auth(server)])
+    assert.equal(r.code, 2, r.stderr)
+    assert.equal(r.stdout, '')
+    assert.equal(
+      r.stderr,
+      'error: no phase named "NoSuchPhase"; the phases are 0: "Testing", 1: "Staging", 2: "Production" (code ERR_LD_INVALID_ARGUMENT)\n' +
+        "Run 'ld-release complete --help' for usage.\n",
+      extra.join(' '),
+    )
+    assert.deepEqual(server.requests.map((q) => q.method), ['GET'])
+  }
+  // A name two phases share is refused too, naming both.
+  server.setRelease('web', 'twins', sampleRelease({ phases: sampleRelease().phases.map((p) => ({ ...p, _name: 'Same' })) }))
+  const twins = await cli(['complete', 'web', 'twins', 'Same', '--dry-run', ...auth(server)])
+  assert.equal(twins.code, 2)
+  assert.match(twins.stderr, /^error: 3 phases are named "Same" \(indexes \[0, 1, 2\]\); name the phase by index or id/)
+  // A release that is not there is the API's answer: exit 1.
+  const missing = await cli(['complete', 'web', 'missing', 'Staging', '--dry-run', ...auth(server)])
+  assert.equal(missing.code, 1)
+  assert.match(missing.stderr, /\(code ERR_LD_NOT_FOUND, HTTP 404\)\n$/)
 })
 
 /** The request a --dry-run output describes, in the fake's terms. */
@@ -179,7 +233,7 @@ test('each --dry-run describes exactly the request the command then sends', asyn
   assert.equal(server.getRelease('web', 'fresh'), undefined)
 })
 
-test('usage errors exit 2 with the usage, and send nothing', async (t) => {
+test('usage errors exit 2 with the error and a one-line hint, and send nothing', async (t) => {
   const server = await fake(t)
   const cases = [
     ['complete', 'web', 'checkout', '-1'],
@@ -193,6 +247,7 @@ test('usage errors exit 2 with the usage, and send nothing', async (t) => {
     ['complete', 'web', 'checkout', '0', 'extra'],
     ['status', 'web', 'checkout', '--nope'],
     ['status', 'web', 'checkout', '--data', '[]'],
+    ['status', 'web', 'checkout', '--json=yes'],
     ['status', 'web', 'checkout', '--timeout', 'soon'],
     ['status', 'web', 'checkout', '--retries', '-1'],
     ['status', '', 'checkout'],
@@ -201,51 +256,98 @@ test('usage errors exit 2 with the usage, and send nothing', async (t) => {
     ['patch', 'web', 'checkout', '--data', '@/nonexistent/patch.json'],
     ['patch', 'web', 'checkout', '--data', '[{"op":"replace","path":"phases"}]'],
     ['create', 'web', 'checkout'],
-    ['frobnicate'],
-    ['--json'],
+    ['demo', '--json'],
+    ['demo', '--dry-run'],
+    ['fake', '--port', '70000'],
   ]
-  const results = await Promise.all(cases.map((args) => cli([...args, ...auth(server)])))
+  const results = await Promise.all(cases.map((args) => cli([...args, ...(['demo', 'fake'].includes(args[0]) ? [] : auth(server))])))
   for (const [i, r] of results.entries()) {
     const args = cases[i]
     const what = `${JSON.stringify(args)}: ${r.stderr}`
     assert.equal(r.code, 2, what)
-    assert.match(r.stderr, /^error: [^]+?\n\nUsage: ld-release /, what)
-    const command = args[0] === 'frobnicate' || args[0] === '--json' ? '<command>' : args[0]
-    assert.ok(r.stderr.includes(`Usage: ld-release ${command} `), what)
+    assert.match(r.stderr, new RegExp(`^error: [^\\n]+\\nRun 'ld-release ${args[0]} --help' for usage\\.\\n$`), what)
     assert.equal(r.stdout, '', what)
   }
   assert.equal(server.requests.length, 0)
 })
 
-test('a phase name that is not in the release exits 2 and changes nothing', async (t) => {
-  const server = await fake(t)
-  const r = await cli(['complete', 'web', 'checkout', 'x', ...auth(server)])
-  assert.equal(r.code, 2)
-  assert.match(r.stderr, /^error: no phase named "x"; the phases are 0: "Testing", 1: "Staging", 2: "Production" \(code ERR_LD_INVALID_ARGUMENT\)\n\nUsage: ld-release complete /)
-  assert.deepEqual(server.requests.map((q) => q.method), ['GET'], 'the release is read to look for the name, never patched')
-  assert.equal(server.getRelease('web', 'checkout')._version, 1)
+test('did-you-mean for commands and options, and the hint to the right help', async () => {
+  const cases = [
+    [['statsu', 'web', 'checkout'], 'unknown command "statsu" (did you mean status?)', "'ld-release --help'"],
+    [['compleet', 'web', 'checkout', '0'], 'unknown command "compleet" (did you mean complete?)', "'ld-release --help'"],
+    [['frobnicate'], 'unknown command "frobnicate"', "'ld-release --help'"],
+    [['status', 'web', 'checkout', '--jsno'], 'unknown option --jsno (did you mean --json?)', "'ld-release status --help'"],
+    [['status', 'web', 'checkout', '--dryrun'], 'unknown option --dryrun (did you mean --dry-run?)', "'ld-release status --help'"],
+    [['--acces-token', 'x', 'status', 'web', 'checkout'], 'unknown option --acces-token (did you mean --access-token?)', "'ld-release --help'"],
+    [['status', 'web', 'checkout', '-x'], 'unknown option -x', "'ld-release status --help'"],
+    [['status', 'web', 'checkout', '--data', '[]'], 'status does not take --data (patch takes it)', "'ld-release status --help'"],
+    [['demo', '--port', '1'], 'demo does not take --port (fake takes it)', "'ld-release demo --help'"],
+    [['status', 'web', 'checkout', '--access-token'], '--access-token needs a value: --access-token <token> (or --access-token=<token>)', "'ld-release status --help'"],
+    [['status', 'web', 'checkout', '--base-uri', '--json'], '--base-uri needs a value: --base-uri <url> (or --base-uri=<url>)', "'ld-release status --help'"],
+    [['--json'], 'missing command', "'ld-release --help'"],
+    [[], 'missing command', "'ld-release --help'"],
+  ]
+  const results = await Promise.all(cases.map(([args]) => cli(args)))
+  for (const [i, r] of results.entries()) {
+    const [args, message, help] = cases[i]
+    assert.equal(r.code, 2, JSON.stringify(args))
+    assert.equal(r.stderr, `error: ${message}\nRun ${help} for usage.\n`, JSON.stringify(args))
+  }
 })
 
-test('a missing token is a usage error: exit 2, the variables named, nothing sent', async (t) => {
+test('global options go before or after the command', async (t) => {
   const server = await fake(t)
-  const r = await cli(['complete', 'web', 'checkout', '0', '--base-uri', server.url])
+  const orders = [
+    ['--access-token', server.apiKey, 'status', 'web', 'checkout', '--base-uri', server.url],
+    ['--access-token', server.apiKey, '--base-uri', server.url, 'status', 'web', 'checkout'],
+    ['--json', `--base-uri=${server.url}`, 'status', `--access-token=${server.apiKey}`, 'web', 'checkout'],
+    ['status', 'web', '--json', 'checkout', ...auth(server)],
+  ]
+  const results = []
+  for (const args of orders) results.push(await cli(args))
+  for (const [i, r] of results.entries()) assert.equal(r.code, 0, `${orders[i].join(' ')}: ${r.stderr}`)
+  assert.match(results[0].stdout, /^Standard rollout \(standard-rollout\) · version 1\n/)
+  assert.equal(results[1].stdout, results[0].stdout)
+  assert.deepEqual(JSON.parse(results[2].stdout), server.getRelease('web', 'checkout'))
+  assert.equal(results[3].stdout, results[2].stdout)
+  assert.equal(server.requests.length, 4)
+  // `--` ends the options: what follows is positional.
+  const r = await cli(['complete', 'web', 'checkout', ...auth(server), '--', '--json'])
   assert.equal(r.code, 2)
-  assert.match(r.stderr, /^error: .*No LaunchDarkly access token: pass apiKey, or set LD_ACCESS_TOKEN or LAUNCHDARKLY_ACCESS_TOKEN \(code ERR_LD_NO_API_KEY\)\n\nUsage: ld-release complete /)
-  assert.equal(r.stdout, '')
+  assert.match(r.stderr, /^error: no phase named "--json"/)
+})
+
+test('errors name flags and environment variables, not library options', async (t) => {
+  const server = await fake(t)
+  const noToken = await cli(['complete', 'web', 'checkout', '0', '--base-uri', server.url])
+  assert.equal(noToken.code, 2)
+  assert.equal(
+    noToken.stderr,
+    "error: no LaunchDarkly access token: pass --access-token, or set LD_ACCESS_TOKEN or LAUNCHDARKLY_ACCESS_TOKEN (code ERR_LD_NO_API_KEY)\nRun 'ld-release complete --help' for usage.\n",
+  )
   assert.equal(server.requests.length, 0)
+  const insecure = [
+    [['--base-uri', 'http://example.com'], {}, '--base-uri'],
+    [[], { LD_BASE_URI: 'http://example.com' }, 'LD_BASE_URI'],
+    [[], { LAUNCHDARKLY_API_HOST: 'http://example.com' }, 'LAUNCHDARKLY_API_HOST'],
+    [['--base-uri', 'http://example.com'], { LD_BASE_URI: server.url }, '--base-uri'],
+  ]
+  for (const [args, env, named] of insecure) {
+    const r = await cli(['status', 'web', 'checkout', '--access-token', TOKEN, ...args], { env })
+    assert.equal(r.code, 2, r.stderr)
+    assert.match(r.stderr, new RegExp(`^error: ${named} uses http: to a host that is not loopback \\(example\\.com\\); use https: \\(code ERR_LD_INSECURE_URL\\)\\n`))
+    assert.doesNotMatch(r.stderr, /baseUrl|apiKey/)
+    assert.doesNotMatch(r.stderr, new RegExp(TOKEN))
+  }
+  const notUrl = await cli(['status', 'web', 'checkout', '--access-token', TOKEN, '--base-uri', 'nope'])
+  assert.equal(notUrl.code, 2)
+  assert.match(notUrl.stderr, /^error: --base-uri is not a valid URL/)
   // The second variable is read too, and a wrong token is the API's answer: exit 1.
   const second = await cli(['status', 'web', 'checkout'], { env: { LAUNCHDARKLY_ACCESS_TOKEN: server.apiKey, LAUNCHDARKLY_API_HOST: server.url } })
   assert.equal(second.code, 0, second.stderr)
   const wrong = await cli(['status', 'web', 'checkout', '--access-token', 'api-wrong', '--base-uri', server.url])
   assert.equal(wrong.code, 1)
   assert.match(wrong.stderr, /\(code ERR_LD_UNAUTHORIZED, HTTP 401\)\n$/)
-})
-
-test('an insecure --base-uri is refused before anything is sent', async () => {
-  const r = await cli(['status', 'web', 'checkout', '--access-token', TOKEN, '--base-uri', 'http://example.com'])
-  assert.equal(r.code, 2)
-  assert.match(r.stderr, /\(code ERR_LD_INSECURE_URL\)/)
-  assert.doesNotMatch(r.stderr, new RegExp(TOKEN))
 })
 
 test('a refused connection exits 1 with the network code', async () => {
@@ -296,9 +398,110 @@ test('complete-many reports each item and exits 1 when one failed', async (t) =>
   assert.equal(r.stdout, '✓ web/a phase 0\n✓ web/b phase 1\n✗ web/missing phase 0: ' + r.stdout.split('✗ web/missing phase 0: ')[1])
   assert.match(r.stdout, /code ERR_LD_NOT_FOUND\)\n$/)
   assert.match(r.stderr, /2 done, 1 failed/)
-  const ok = await cli(['complete-many', '--file', '-', '--json', ...auth(server)], { input: JSON.stringify(items.slice(0, 2)) })
-  assert.equal(ok.code, 0, ok.stderr)
-  assert.deepEqual(JSON.parse(ok.stdout).map((x) => x.ok), [true, true])
+  const ok = await cli(['complete-many', '--file', '-', '--json', ...auth(server)], { input: JSON.stringify(items) })
+  assert.equal(ok.code, 1, ok.stderr)
+  const results = JSON.parse(ok.stdout)
+  assert.deepEqual(
+    results.map(({ ok, projectKey, flagKey, phase, error }) => ({ ok, projectKey, flagKey, phase, code: error?.code, status: error?.status })),
+    [
+      { ok: true, projectKey: 'web', flagKey: 'a', phase: 0, code: undefined, status: undefined },
+      { ok: true, projectKey: 'web', flagKey: 'b', phase: 1, code: undefined, status: undefined },
+      { ok: false, projectKey: 'web', flagKey: 'missing', phase: 0, code: 'ERR_LD_NOT_FOUND', status: 404 },
+    ],
+  )
+  assert.deepEqual(results[0].release, server.getRelease('web', 'a'))
+})
+
+test('complete-many takes phases by index, name or id:, reading each release once', async (t) => {
+  const server = await fake(t, {
+    releases: ['a', 'b', 'c'].map((flagKey) => ({ projectKey: 'web', flagKey, release: sampleRelease() })),
+  })
+  const ids = server.getRelease('web', 'a').phases.map((p) => p._id)
+  const items = [
+    { projectKey: 'web', flagKey: 'a', phase: 'Testing' },
+    { projectKey: 'web', flagKey: 'a', phase: `id:${ids[1]}` },
+    { projectKey: 'web', flagKey: 'a', phase: { name: 'Production' } },
+    { projectKey: 'web', flagKey: 'b', phase: '2' },
+    { projectKey: 'web', flagKey: 'b', phase: { id: ids[0] } },
+    { projectKey: 'web', flagKey: 'c', phase: 'NoSuchPhase' },
+    { projectKey: 'web', flagKey: 'missing', phase: 'Testing' },
+    { projectKey: 'web', flagKey: 'c', phase: 'id:' },
+    { projectKey: 'web', flagKey: 'c', phase: 1, complete: false },
+  ]
+  const r = await cli(['complete-many', '--file', '-', '--json', ...auth(server)], { input: JSON.stringify(items) })
+  assert.equal(r.code, 1, r.stderr)
+  const results = JSON.parse(r.stdout)
+  assert.deepEqual(results.map((x) => [x.ok, x.projectKey, x.flagKey, x.phase]), items.map((it, i) => [![5, 6, 7].includes(i), it.projectKey, it.flagKey, it.phase]))
+  assert.deepEqual(server.getRelease('web', 'a').phases.map((p) => p.complete), [true, true, true])
+  assert.deepEqual(server.getRelease('web', 'b').phases.map((p) => p.complete), [true, false, true])
+  assert.deepEqual(server.getRelease('web', 'c').phases.map((p) => p.complete), [false, false, false])
+  assert.equal(results[5].error.code, 'ERR_LD_INVALID_ARGUMENT')
+  assert.equal(results[5].error.message, 'no phase named "NoSuchPhase"; the phases are 0: "Testing", 1: "Staging", 2: "Production"')
+  assert.deepEqual([results[6].error.code, results[6].error.status], ['ERR_LD_NOT_FOUND', 404])
+  assert.match(results[7].error.message, /^items\[7\]\.phase: phase id must not be empty$/)
+  // One read per release that names phases (a, b, c, missing), then one PATCH per item sent.
+  const reads = server.requests.filter((q) => q.method === 'GET').map((q) => q.path.split('/')[5])
+  assert.deepEqual(reads.sort(), ['a', 'b', 'c', 'missing'])
+  const patches = server.requests.filter((q) => q.method === 'PATCH')
+  assert.equal(patches.length, 6)
+  // Phases found by name or id are sent with the guard the library's completePhase uses.
+  const guarded = patches.filter((q) => q.json[0].op === 'test')
+  assert.equal(guarded.length, 4)
+  for (const q of guarded) {
+    const index = Number(q.json[1].path.split('/')[2])
+    assert.deepEqual(q.json, [
+      { op: 'test', path: `/phases/${index}/_id`, value: ids[index] },
+      { op: 'replace', path: `/phases/${index}/complete`, value: true },
+    ])
+  }
+  // Text output labels them as given.
+  server.setRelease('web', 'a', sampleRelease())
+  const text = await cli(['complete-many', '--file', '-', ...auth(server)], { input: JSON.stringify(items.slice(0, 2)) })
+  assert.equal(text.code, 0, text.stderr)
+  assert.equal(text.stdout, `✓ web/a phase "Testing"\n✓ web/a phase id:${ids[1]}\n`)
+})
+
+test('complete-many: a release that changed between the read and the write is not changed', async (t) => {
+  const server = await fake(t, { releases: [{ projectKey: 'web', flagKey: 'a', release: sampleRelease() }] })
+  server.injectFault({ match: { method: 'PATCH' }, delayMs: 1000 })
+  const run = cli(['complete-many', '--file', '-', '--json', ...auth(server)], { input: JSON.stringify([{ projectKey: 'web', flagKey: 'a', phase: 'Staging' }]) })
+  // Once the PATCH has arrived (the fake holds it for a second), reorder the phases.
+  for (let i = 0; i < 500 && !server.requests.some((q) => q.method === 'PATCH'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  const moved = sampleRelease()
+  moved.phases.unshift(moved.phases.pop())
+  server.setRelease('web', 'a', moved)
+  const r = await run
+  assert.equal(r.code, 1, r.stderr)
+  const [result] = JSON.parse(r.stdout)
+  assert.equal(result.ok, false)
+  assert.equal(result.error.code, 'ERR_LD_CONFLICT')
+  assert.match(result.error.message, /^the release of web\/a changed while phase "6650a1b2c3d4e5f607182931" was being completed: index 1 now holds "Testing"; nothing was changed$/)
+  assert.deepEqual(server.getRelease('web', 'a').phases.map((p) => p.complete), [false, false, false])
+})
+
+test('complete-many --dry-run previews every write, reading releases only for names', async (t) => {
+  const server = await fake(t, { releases: [{ projectKey: 'web', flagKey: 'a', release: sampleRelease() }] })
+  const items = [
+    { projectKey: 'web', flagKey: 'a', phase: 0 },
+    { projectKey: 'web', flagKey: 'a', phase: 'Production', complete: false },
+    { projectKey: 'web', flagKey: 'a', phase: 'Nope' },
+  ]
+  const r = await cli(['complete-many', '--file', '-', '--dry-run', '--json', ...auth(server)], { input: JSON.stringify(items) })
+  assert.equal(r.code, 1, r.stderr)
+  assert.deepEqual(server.requests.map((q) => q.method), ['GET'])
+  const writes = JSON.parse(r.stdout)
+  assert.deepEqual(JSON.parse(writes[0].request.body), [{ op: 'replace', path: '/phases/0/complete', value: true }])
+  assert.deepEqual(JSON.parse(writes[1].request.body), [
+    { op: 'test', path: '/phases/2/_id', value: server.getRelease('web', 'a').phases[2]._id },
+    { op: 'replace', path: '/phases/2/complete', value: false },
+  ])
+  assert.equal(writes[1].request.url, `${server.url}/api/v2/flags/web/a/release`)
+  assert.equal(writes[2].error.code, 'ERR_LD_INVALID_ARGUMENT')
+  const text = await cli(['complete-many', '--file', '-', '--dry-run', ...auth(server)], { input: JSON.stringify(items.slice(0, 2)) })
+  assert.equal(text.code, 0, text.stderr)
+  assert.equal(text.stdout.match(/^PATCH /gm).length, 2)
+  assert.equal(text.stderr, '2 PATCH requests, 8 in flight; 0 items would fail\n')
+  assert.equal(server.requests.filter((q) => q.method !== 'GET').length, 0)
 })
 
 test('create, phase-status and delete', async (t) => {
@@ -327,18 +530,41 @@ test('--version, --help and per-command help', async () => {
   assert.equal(help.code, 0)
   assert.equal(help.stderr, '')
   assert.match(help.stdout, /^Usage: ld-release <command> \[options\]\n\nCommands:\n/)
-  for (const command of ['status', 'complete', 'reopen', 'patch', 'demo']) assert.match(help.stdout, new RegExp(`^ {2}${command} +\\S`, 'm'))
+  for (const command of ['status', 'complete', 'reopen', 'patch', 'complete-many', 'demo', 'fake']) assert.match(help.stdout, new RegExp(`^ {2}${command} +\\S`, 'm'))
   for (const option of ['--access-token', '--base-uri', '--json', '--dry-run', '--timeout', '--retries', '--help', '--version']) assert.ok(help.stdout.includes(option), option)
+  assert.match(help.stdout, /Exit codes: 0 success; 1 an API or network error; 2 a usage error [^]*; 3 the output could not be written/)
   assert.deepEqual((await cli(['-h'])).stdout, help.stdout)
   const complete = await cli(['complete', '--help'])
   assert.equal(complete.code, 0)
   assert.match(complete.stdout, /^Usage: ld-release complete <project> <flag> <phase> \[options\]\n\nMark a phase complete/)
   const patch = await cli(['patch', '-h'])
-  assert.match(patch.stdout, /^Usage: ld-release patch <project> <flag> \[options\]\n[^]*Command options:\n {2}--data <json> +the JSON Patch: inline, @file.json, or - for stdin\n/)
-  const bare = await cli([])
-  assert.equal(bare.code, 2)
-  assert.equal(bare.stdout, '')
-  assert.match(bare.stderr, /^error: missing command\n\nUsage: ld-release <command>/)
+  assert.match(patch.stdout, /^Usage: ld-release patch <project> <flag> \[options\]\n[^]*Options:\n {2}--data <json> +the JSON Patch: inline, @file.json, or - for stdin\n/)
+  assert.equal((await cli(['--help', 'patch'])).stdout, patch.stdout, 'help before the command')
+})
+
+/** The options a command's help lists, as `--name`. */
+const listedOptions = (help) => [...help.split('\nOptions:\n')[1].split('\n\n')[0].matchAll(/--([a-z-]+)/g)].map((m) => `--${m[1]}`)
+
+test("each command's help lists exactly the options it takes", async () => {
+  const general = (await cli(['--help'])).stdout
+  const commands = [...general.split('Commands:\n')[1].split('\n\n')[0].matchAll(/^ {2}(\S+)/gm)].map((m) => m[1])
+  const everyOption = ['--access-token', '--base-uri', '--timeout', '--retries', '--json', '--dry-run', '--data', '--file', '--concurrency', '--pipeline', '--variation', '--status', '--port']
+  const valued = new Set(['--access-token', '--base-uri', '--timeout', '--retries', '--data', '--file', '--concurrency', '--pipeline', '--variation', '--status', '--port'])
+  for (const command of commands) {
+    const listed = listedOptions((await cli([command, '--help'])).stdout)
+    for (const option of everyOption) {
+      // Too many arguments, so nothing runs: the option is refused, or the arguments are.
+      const r = await cli([command, option, ...(valued.has(option) ? ['1'] : []), 'x', 'y', 'z', 'w'])
+      assert.equal(r.code, 2)
+      if (listed.includes(option)) assert.match(r.stderr, new RegExp(`^error: ${command} takes `), `${command} ${option}: ${r.stderr}`)
+      else assert.match(r.stderr, new RegExp(`^error: ${command} does not take ${option}`), `${command} ${option}: ${r.stderr}`)
+    }
+  }
+  // The commands that never talk to LaunchDarkly list none of its options.
+  for (const command of ['demo', 'fake']) {
+    const listed = listedOptions((await cli([command, '--help'])).stdout)
+    for (const option of ['--json', '--dry-run', '--access-token', '--base-uri']) assert.ok(!listed.includes(option), `${command} lists ${option}`)
+  }
 })
 
 test('demo draws the pipeline before and after completing phase 0, and exits 0', async () => {
@@ -384,4 +610,105 @@ test('complete-many draws a progress bar when it has a terminal', { skip: (proce
   assert.match(r.out, /\[#{30}\] 3\/3/)
   assert.match(r.out, /\r\[#+-*\] [12]\/3/)
   assert.match(r.out, /3 done, 0 failed/)
+})
+
+/** Starts `ld-release fake …` and resolves once it has printed both variables. */
+async function startFakeCommand(t, args = []) {
+  const child = spawn(process.execPath, [BIN, 'fake', ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+  t.after(() => {
+    clearTimeout(killer)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  const exited = once(child, 'exit')
+  let stdout = ''
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  const vars = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      stdout += d
+      const found = Object.fromEntries([...stdout.matchAll(/^(LD_BASE_URI|LD_ACCESS_TOKEN)=(\S+)$/gm)].map((m) => [m[1], m[2]]))
+      if (found.LD_BASE_URI && found.LD_ACCESS_TOKEN) resolve(found)
+    })
+    exited.then(([code]) => reject(new Error(`ld-release fake exited ${code} before printing its variables: ${stderr}`)))
+  })
+  return { child, vars, exited, output: () => ({ stdout, stderr }) }
+}
+
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  test(`fake serves sample releases until ${signal}, then exits 0`, async (t) => {
+    const { child, vars, exited, output } = await startFakeCommand(t)
+    assert.match(vars.LD_BASE_URI, /^http:\/\/127\.0\.0\.1:\d+$/)
+    const status = await cli(['status', 'web', 'new-checkout'], { env: vars })
+    assert.equal(status.code, 0, status.stderr)
+    assert.match(status.stdout, /^Standard rollout \(standard-rollout\) · version 1\n/)
+    const done = await cli(['complete', 'web', 'new-checkout', 'Testing', '--json'], { env: vars })
+    assert.equal(done.code, 0, done.stderr)
+    assert.equal(JSON.parse(done.stdout).phases[0].complete, true)
+    const wrong = await cli(['status', 'web', 'new-checkout'], { env: { ...vars, LD_ACCESS_TOKEN: 'api-not-the-token' } })
+    assert.equal(wrong.code, 1, 'the fake checks the token it printed')
+    child.kill(signal)
+    const [code] = await exited
+    assert.equal(code, 0)
+    const { stdout, stderr } = output()
+    assert.equal(stdout, `LD_BASE_URI=${vars.LD_BASE_URI}\nLD_ACCESS_TOKEN=${vars.LD_ACCESS_TOKEN}\n`)
+    assert.match(stderr, /^A fake LaunchDarkly is listening on http:\/\/127\.0\.0\.1:\d+, holding web\/new-checkout \(Standard rollout, 3 phases\)\.\n/)
+    assert.match(stderr, /\nthen try: ld-release status web new-checkout\n/)
+    // status, complete by name (the release, its pipeline, the PATCH), status with a wrong token.
+    assert.match(stderr, new RegExp(`\\n${signal}: stopped after 5 requests\\.\\n$`))
+    // Closed: nothing listens there any more.
+    const after = await cli(['status', 'web', 'new-checkout', '--retries', '0'], { env: vars })
+    assert.equal(after.code, 1)
+    assert.match(after.stderr, /code ERR_LD_NETWORK/)
+  })
+}
+
+test('fake --port listens on that port, and a port in use is a usage error', async (t) => {
+  const port = await deadPort()
+  const { child, vars, exited } = await startFakeCommand(t, ['--port', String(port)])
+  assert.equal(vars.LD_BASE_URI, `http://127.0.0.1:${port}`)
+  const taken = await cli(['fake', '--port', String(port)])
+  assert.equal(taken.code, 2)
+  assert.match(taken.stderr, new RegExp(`^error: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*\\nRun 'ld-release fake --help' for usage\\.\\n$`))
+  child.kill('SIGTERM')
+  assert.equal((await exited)[0], 0)
+})
+
+/** Runs the binary with its stdout going to `stdout` (a stdio value for spawn). */
+function cliTo(stdout, args, { closeEarly = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(), stdio: ['ignore', stdout, 'pipe'] })
+    // The reader goes away before the command writes anything.
+    if (closeEarly) child.stdout.destroy()
+    let stderr = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stderr }))
+  })
+}
+
+test('a closed stdout is no failure of the command: exit 3, quietly, the change made', async (t) => {
+  const server = await fake(t)
+  const r = await cliTo('pipe', ['complete', 'web', 'checkout', '0', ...auth(server)], { closeEarly: true })
+  assert.equal(r.code, 3)
+  assert.equal(r.stderr, '')
+  assert.equal(server.getRelease('web', 'checkout').phases[0].complete, true)
+  const many = await cliTo('pipe', ['complete-many', '--file', '-', ...auth(server)], { closeEarly: true })
+  assert.equal(many.code, 2, 'a usage error keeps its code')
+  // An API failure keeps its code and its message.
+  const missing = await cliTo('pipe', ['status', 'web', 'missing', ...auth(server)], { closeEarly: true })
+  assert.equal(missing.code, 1)
+  assert.match(missing.stderr, /^error: .*\(code ERR_LD_NOT_FOUND, HTTP 404\)\n$/)
+})
+
+test('a full disk on stdout: exit 3 with one line, no stack', { skip: !existsSync('/dev/full') && 'needs /dev/full' }, async (t) => {
+  const server = await fake(t)
+  const full = openSync('/dev/full', 'w')
+  t.after(() => closeSync(full))
+  const r = await cliTo(full, ['complete', 'web', 'checkout', '1', '--json', ...auth(server)])
+  assert.equal(r.code, 3)
+  assert.equal(r.stderr, 'error: cannot write the output: ENOSPC: no space left on device, write; the command itself succeeded\n')
+  assert.equal(server.getRelease('web', 'checkout').phases[1].complete, true)
+  const help = await cliTo(full, ['--help'])
+  assert.equal(help.code, 3)
 })

@@ -1,11 +1,8 @@
 #!/usr/bin/env node
 'use strict'
 
-// A reader that stops early (`ld-release status … | head -1`) is not an error.
-process.stdout.on('error', (err) => {
-  if (err.code !== 'EPIPE') throw err
-})
-
+// Exit codes: 0 success, 1 an API or network error, 2 a usage error, 3 the output could
+// not be written (see lib/cli/main.js).
 require('../lib/cli/main.js')
   .main(process.argv.slice(2))
   .then(

@@ -191,6 +191,7 @@ pub fn error_object<'env>(
   {
     object.set("cause", thrown)?;
   }
+  crate::guard::brand(&mut object, error)?;
   Ok(object)
 }
 

@@ -12,6 +12,7 @@ mod calls;
 pub mod client;
 pub mod config;
 pub mod error;
+mod guard;
 mod js;
 pub mod limiter;
 pub mod options;

@@ -1,74 +1,88 @@
 'use strict'
-// The command line of `ld-release`: the commands, their usage, and parsing. Pure: reads
-// nothing and sends nothing, so a bad command line fails before any request.
+// The command line of `ld-release`: the options, the commands, their usage, and parsing.
+// Pure: reads nothing and sends nothing, so a bad command line fails before any request.
+//
+// A command is one entry of COMMANDS (its positional arguments, the options it takes,
+// a one-line summary) and one handler of the same name in main.js.
 
-const { parseArgs } = require('node:util')
-
-const GLOBAL_OPTIONS = {
-  'access-token': { type: 'string' },
-  'base-uri': { type: 'string' },
-  json: { type: 'boolean' },
-  'dry-run': { type: 'boolean' },
-  timeout: { type: 'string' },
-  retries: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean', short: 'V' },
+/** Every option, once. `value` names the value of an option that takes one. */
+const OPTIONS = {
+  'access-token': { value: '<token>', help: 'LaunchDarkly access token (default: env LD_ACCESS_TOKEN, then LAUNCHDARKLY_ACCESS_TOKEN)' },
+  'base-uri': { value: '<url>', help: 'LaunchDarkly instance (default: env LD_BASE_URI, then LAUNCHDARKLY_API_HOST, then https://app.launchdarkly.com)' },
+  timeout: { value: '<ms>', help: 'timeout of each attempt (default 30000)' },
+  retries: { value: '<n>', help: 'retries after the first attempt (default 3)' },
+  json: { help: 'print the Release as JSON on stdout, nothing else (with --dry-run, the request)' },
+  'dry-run': { help: 'print the request (token masked) and send nothing' },
+  data: { value: '<json>', help: 'the JSON Patch: inline, @file.json, or - for stdin' },
+  file: { value: '<items.json>', help: 'a JSON array of { projectKey, flagKey, phase, complete? } (- for stdin)' },
+  concurrency: { value: '<n>', help: 'requests in flight (default 8)' },
+  pipeline: { value: '<key>', help: 'the release pipeline to attach the flag to (required)' },
+  variation: { value: '<id>', help: 'the variation to release' },
+  status: { value: '<status>', help: 'NotStarted, ReadyToStart, Started, Paused or Complete (required)' },
+  port: { value: '<port>', help: 'the port to listen on, on 127.0.0.1 (default: any free port)' },
+  help: { short: 'h', help: 'show help' },
+  version: { short: 'V', help: 'show the version' },
 }
 
-const GLOBAL_HELP = `Options:
-  --access-token <token>  LaunchDarkly access token (default: env LD_ACCESS_TOKEN, then LAUNCHDARKLY_ACCESS_TOKEN)
-  --base-uri <url>        LaunchDarkly instance (default: env LD_BASE_URI, then LAUNCHDARKLY_API_HOST, then https://app.launchdarkly.com)
-  --json                  print the Release as JSON on stdout, nothing else (with --dry-run, the request)
-  --dry-run               print the request (token masked) and send nothing
-  --timeout <ms>          timeout of each attempt (default 30000)
-  --retries <n>           retries after the first attempt (default 3)
-  -h, --help              show help
-  -V, --version           show the version
-
-Exit codes: 0 success, 1 an API or network error, 2 a usage error (a bad argument,
-a missing token or an insecure --base-uri).`
+/** Options every command takes. */
+const ALWAYS = ['help', 'version']
+/** Options of every command that talks to LaunchDarkly. */
+const CONNECTION = ['access-token', 'base-uri', 'timeout', 'retries']
+const OUTPUT = ['json', 'dry-run']
 
 const PHASE_HELP = 'phase: a 0-based index, a phase name, or id:<phase id>'
+const PHASE_DRY_RUN = 'print the PATCH and send nothing (a phase named by name or id is read first, with a GET)'
 
-/** The commands: positional arguments, extra options, and a one-line summary. */
+/**
+ * The commands: positional arguments, the options they take (besides ALWAYS), a
+ * one-line summary, and option help that differs from OPTIONS.
+ */
 const COMMANDS = {
-  status: { args: ['project', 'flag'], summary: 'draw the release pipeline of a flag' },
-  complete: { args: ['project', 'flag', 'phase'], summary: `mark a phase complete (${PHASE_HELP})` },
-  reopen: { args: ['project', 'flag', 'phase'], summary: `mark a phase incomplete (${PHASE_HELP})` },
-  patch: {
-    args: ['project', 'flag'],
-    options: { data: { type: 'string' } },
-    optionsHelp: ['--data <json>', 'the JSON Patch: inline, @file.json, or - for stdin'],
-    summary: 'send a JSON Patch to the release',
+  status: { args: ['project', 'flag'], options: [...CONNECTION, ...OUTPUT], summary: 'draw the release pipeline of a flag' },
+  complete: {
+    args: ['project', 'flag', 'phase'],
+    options: [...CONNECTION, ...OUTPUT],
+    summary: `mark a phase complete (${PHASE_HELP})`,
+    help: { 'dry-run': PHASE_DRY_RUN },
   },
+  reopen: {
+    args: ['project', 'flag', 'phase'],
+    options: [...CONNECTION, ...OUTPUT],
+    summary: `mark a phase incomplete (${PHASE_HELP})`,
+    help: { 'dry-run': PHASE_DRY_RUN },
+  },
+  patch: { args: ['project', 'flag'], options: ['data', ...CONNECTION, ...OUTPUT], summary: 'send a JSON Patch to the release' },
   'complete-many': {
     args: [],
-    options: { file: { type: 'string' }, concurrency: { type: 'string' } },
-    optionsHelp: [
-      '--file <items.json>',
-      'a JSON array of { projectKey, flagKey, phase, complete? } (- for stdin)',
-      '--concurrency <n>',
-      'requests in flight (default 8)',
-    ],
+    options: ['file', 'concurrency', ...CONNECTION, ...OUTPUT],
     summary: 'mark many phases complete, within the rate limits',
+    help: {
+      file: `a JSON array of { projectKey, flagKey, phase, complete? } (- for stdin); ${PHASE_HELP}`,
+      json: 'print one result per item as JSON: { ok, projectKey, flagKey, phase, release | error }',
+      'dry-run': 'print the PATCH of each item and send none (releases with phases named by name or id are read, with a GET)',
+    },
   },
-  create: {
+  create: { args: ['project', 'flag'], options: ['pipeline', 'variation', ...CONNECTION, ...OUTPUT], summary: 'start a release of a flag in a release pipeline' },
+  delete: {
     args: ['project', 'flag'],
-    options: { pipeline: { type: 'string' }, variation: { type: 'string' } },
-    optionsHelp: ['--pipeline <key>', 'the release pipeline to attach the flag to (required)', '--variation <id>', 'the variation to release'],
-    summary: 'start a release of a flag in a release pipeline',
+    options: [...CONNECTION, ...OUTPUT],
+    summary: "delete a flag's release",
+    help: { json: 'with --dry-run, print the request as JSON' },
   },
-  delete: { args: ['project', 'flag'], summary: "delete a flag's release" },
-  'phase-status': {
-    args: ['project', 'flag', 'phaseId'],
-    options: { status: { type: 'string' } },
-    optionsHelp: ['--status <status>', 'NotStarted, ReadyToStart, Started, Paused or Complete (required)'],
-    summary: 'set the status of a phase (newer release pipelines)',
+  'phase-status': { args: ['project', 'flag', 'phaseId'], options: ['status', ...CONNECTION, ...OUTPUT], summary: 'set the status of a phase (newer release pipelines)' },
+  demo: { args: [], options: [], summary: 'complete a phase against a built-in fake LaunchDarkly (no account, no network)' },
+  fake: {
+    args: [],
+    options: ['port'],
+    summary: 'serve a fake LaunchDarkly with sample releases until stopped, to try commands against',
   },
-  demo: { args: [], summary: 'complete a phase against a built-in fake LaunchDarkly (no account, no network)' },
 }
 
-/** A bad command line: exit 2 with `command`'s usage (the general one when absent). */
+const EXIT_CODES = `Exit codes: 0 success; 1 an API or network error; 2 a usage error (a bad argument,
+a missing token or an insecure --base-uri); 3 the output could not be written (stdout
+closed or full), although the command itself succeeded.`
+
+/** A bad command line: exit 2 with a hint to `command`'s help (the general one when absent). */
 class UsageError extends Error {
   constructor(message, command, options) {
     super(message, options)
@@ -81,19 +95,73 @@ function columns(pairs) {
   return pairs.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`).join('\n')
 }
 
+function optionName(name) {
+  const spec = OPTIONS[name]
+  return `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.value ? ` ${spec.value}` : ''}`
+}
+
+/** The option list of `names`, with `overrides` for the help of some. */
+function optionList(names, overrides = {}) {
+  return columns(names.map((name) => [optionName(name), overrides[name] ?? OPTIONS[name].help]))
+}
+
 /** The usage of `command`, or of the whole program. */
 function usage(command) {
   const spec = COMMANDS[command]
   if (!spec) {
     const list = columns(Object.entries(COMMANDS).map(([name, s]) => [name, s.summary]))
-    return `Usage: ld-release <command> [options]\n\nCommands:\n${list}\n\n${GLOBAL_HELP}\n\nRun 'ld-release <command> --help' for a command's usage.`
+    return [
+      'Usage: ld-release <command> [options]',
+      `Commands:\n${list}`,
+      `Options (before or after the command; each command's help lists those it takes):\n${optionList([...CONNECTION, ...OUTPUT, ...ALWAYS])}`,
+      EXIT_CODES,
+      "Run 'ld-release <command> --help' for a command's usage.",
+    ].join('\n\n')
   }
   const args = spec.args.map((a) => ` <${a}>`).join('')
-  const pairs = []
-  for (let i = 0; i < (spec.optionsHelp ?? []).length; i += 2) pairs.push(spec.optionsHelp.slice(i, i + 2))
-  const extra = pairs.length ? `Command options:\n${columns(pairs)}\n\n` : ''
   const summary = spec.summary[0].toUpperCase() + spec.summary.slice(1)
-  return `Usage: ld-release ${command}${args} [options]\n\n${summary}.\n\n${extra}${GLOBAL_HELP}`
+  return [
+    `Usage: ld-release ${command}${args} [options]`,
+    `${summary}.`,
+    `Options:\n${optionList([...spec.options, ...ALWAYS], spec.help)}`,
+    EXIT_CODES,
+  ].join('\n\n')
+}
+
+/** The one-line pointer to the help printed under a usage error. */
+function hint(command) {
+  return COMMANDS[command] ? `Run 'ld-release ${command} --help' for usage.` : "Run 'ld-release --help' for usage."
+}
+
+/** Optimal string alignment distance: edits, with a swap of neighbours counting as one. */
+function distance(a, b) {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)])
+  for (let j = 1; j <= b.length; j++) d[0][j] = j
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
+    }
+  }
+  return d[a.length][b.length]
+}
+
+/** The candidate nearest to `word`, if near enough to be a slip; else undefined. */
+function suggest(word, candidates) {
+  const limit = word.length <= 3 ? 1 : word.length <= 6 ? 2 : 3
+  let best
+  let bestDistance = Infinity
+  for (const candidate of candidates) {
+    const d = distance(word.toLowerCase(), candidate.toLowerCase())
+    if (d < bestDistance) [best, bestDistance] = [candidate, d]
+  }
+  return bestDistance <= limit ? best : undefined
+}
+
+const didYouMean = (word, candidates, prefix = '') => {
+  const near = suggest(word, candidates)
+  return near === undefined ? '' : ` (did you mean ${prefix}${near}?)`
 }
 
 /** `text` as an integer in min..=max, or a UsageError naming `what`. */
@@ -119,35 +187,107 @@ function parsePhase(text, command) {
 const ARGUMENT_PARSERS = { phase: parsePhase }
 
 /**
+ * Splits `argv` into options and positionals. Options may come anywhere, before or
+ * after the command; `--` ends them. An option that takes a value takes the next
+ * argument (or `--name=value`). Unknown names are kept, for the caller to report.
+ */
+function tokenize(argv) {
+  const options = []
+  const positionals = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1))
+      break
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      positionals.push(arg)
+      continue
+    }
+    let name
+    let value
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=')
+      name = eq < 0 ? arg.slice(2) : arg.slice(2, eq)
+      value = eq < 0 ? undefined : arg.slice(eq + 1)
+    } else {
+      name = Object.keys(OPTIONS).find((n) => OPTIONS[n].short === arg.slice(1))
+      if (name === undefined) {
+        options.push({ name: arg, raw: arg, unknown: true })
+        continue
+      }
+    }
+    const spec = OPTIONS[name]
+    if (!spec) {
+      options.push({ name, raw: arg, unknown: true })
+      continue
+    }
+    if (spec.value && value === undefined) {
+      const next = argv[i + 1]
+      if (next === undefined || (next.startsWith('--') && next !== '--')) {
+        options.push({ name, raw: arg, missing: true })
+        continue
+      }
+      value = next
+      i++
+    }
+    options.push({ name, raw: arg, value })
+  }
+  return { options, positionals }
+}
+
+/** An unknown option, with the nearest one `allowed` holds (or any command takes). */
+function unknownOption(option, allowed, command) {
+  const bare = option.raw.replace(/^--?/, '').split('=')[0]
+  const near = suggest(bare, allowed) ?? suggest(bare, Object.keys(OPTIONS))
+  const flag = option.raw.startsWith('--') ? `--${bare}` : option.raw
+  return new UsageError(`unknown option ${flag}${near ? ` (did you mean --${near}?)` : ''}`, command)
+}
+
+/**
  * Parses `argv` (without node and the script). Returns `{ version: true }`,
  * `{ help: true, command }`, or `{ command, values, args, clientOptions }` where `args`
  * holds the named positionals (a phase already parsed). Throws a UsageError.
  */
 function parseCommandLine(argv) {
-  const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : undefined
-  if (command !== undefined && !COMMANDS[command]) throw new UsageError(`unknown command ${JSON.stringify(command)}`)
+  const { options, positionals } = tokenize(argv)
+  const command = positionals[0]
   const spec = COMMANDS[command]
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: command ? argv.slice(1) : argv,
-      options: { ...GLOBAL_OPTIONS, ...spec?.options },
-      allowPositionals: true,
-      strict: true,
-    })
-  } catch (e) {
-    throw new UsageError(e.message, command, { cause: e })
+  if (command !== undefined && !spec) {
+    // An unknown option before the command may have taken the command's place.
+    const unknown = options.find((o) => o.unknown)
+    if (unknown && argv.indexOf(unknown.raw) < argv.indexOf(command)) throw unknownOption(unknown, [])
+    throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, Object.keys(COMMANDS))}`)
   }
-  const { values, positionals } = parsed
-  if (values.version) return { version: true }
-  if (values.help) return { help: true, command }
-  if (!command) throw new UsageError('missing command')
-  if (positionals.length !== spec.args.length) {
+  const has = (name) => options.some((o) => o.name === name && !o.unknown)
+  if (has('version')) return { version: true }
+  if (has('help')) return { help: true, command }
+  if (!spec) throw new UsageError('missing command')
+
+  const allowed = [...spec.options, ...ALWAYS]
+  const values = {}
+  for (const option of options) {
+    const flag = option.raw.startsWith('--') ? `--${option.name}` : option.raw
+    if (option.unknown) throw unknownOption(option, allowed, command)
+    if (!allowed.includes(option.name)) {
+      const takers = Object.keys(COMMANDS).filter((c) => COMMANDS[c].options.includes(option.name))
+      const near = didYouMean(option.name, allowed, '--')
+      const where = near || (takers.length && takers.length <= 2 ? ` (${takers.join(' and ')} ${takers.length === 1 ? 'takes' : 'take'} it)` : '')
+      throw new UsageError(`${command} does not take ${flag}${where}`, command)
+    }
+    const spec = OPTIONS[option.name]
+    if (option.missing) throw new UsageError(`${flag} needs a value: ${flag} ${spec.value} (or ${flag}=${spec.value})`, command)
+    if (!spec.value && option.value !== undefined) throw new UsageError(`${flag} takes no value`, command)
+    values[option.name] = spec.value ? option.value : true
+  }
+
+  const given = positionals.slice(1)
+  if (given.length !== spec.args.length) {
     const want = spec.args.length ? spec.args.map((a) => `<${a}>`).join(' ') : 'no arguments'
-    const got = `${positionals.length} argument${positionals.length === 1 ? '' : 's'}`
-    throw new UsageError(`${command} takes ${want}, got ${got}`, command)
+    const got = `${given.length} argument${given.length === 1 ? '' : 's'}`
+    throw new UsageError(`${command} takes ${want}, got ${got}${given.length > spec.args.length ? `: ${JSON.stringify(given.slice(spec.args.length)[0])} is extra` : ''}`, command)
   }
-  const args = Object.fromEntries(spec.args.map((name, i) => [name, ARGUMENT_PARSERS[name]?.(positionals[i], command) ?? positionals[i]]))
+  const args = Object.fromEntries(spec.args.map((name, i) => [name, ARGUMENT_PARSERS[name]?.(given[i], command) ?? given[i]]))
   const clientOptions = {}
   if (values['access-token'] !== undefined) clientOptions.apiKey = values['access-token']
   if (values['base-uri'] !== undefined) clientOptions.baseUrl = values['base-uri']
@@ -156,4 +296,4 @@ function parseCommandLine(argv) {
   return { command, values, args, clientOptions }
 }
 
-module.exports = { COMMANDS, UsageError, usage, integer, parsePhase, parseCommandLine }
+module.exports = { COMMANDS, OPTIONS, UsageError, usage, hint, integer, parsePhase, parseCommandLine, suggest }

@@ -1,16 +1,22 @@
 'use strict'
 // The `ld-release` commands. Exit codes: 0 success, 1 an API or network error, 2 a usage
-// error. Only what a script parses (a drawing, --json, a --dry-run request) goes to
-// stdout; diagnostics go to stderr.
+// error, 3 the output could not be written (stdout closed or full) although the command
+// succeeded. Only what a script parses (a drawing, --json, a --dry-run request, the
+// variables of `fake`) goes to stdout; diagnostics go to stderr.
 
 const { readFileSync } = require('node:fs')
-const { UsageError, integer, parseCommandLine, usage } = require('./args.js')
-const { progressBar, renderPreview, renderRelease, wantsColor } = require('./render.js')
+const { UsageError, hint, integer, parseCommandLine, usage } = require('./args.js')
+const { completeMany } = require('./many.js')
+const { findPhase, guardedPatch } = require('./phases.js')
+const { renderPreview, renderRelease, wantsColor } = require('./render.js')
 
 const VERSION = require('../../package.json').version
 
 /** Library errors that mean the command line was wrong rather than the request. */
 const USAGE_CODES = new Set(['ERR_LD_INVALID_ARGUMENT', 'ERR_LD_INSECURE_URL', 'ERR_LD_NO_API_KEY'])
+
+/** Exit code when stdout could not be written although the command succeeded. */
+const OUTPUT_FAILED = 3
 
 /** `PUT` routes of the newer endpoints live under `/projects/{project}/flags/{flag}`. */
 const projectsUrl = (url) => url.replace(/\/api\/v2\/flags\/([^/]+)\/([^/]+)\/release$/, '/api/v2/projects/$1/flags/$2/release')
@@ -42,44 +48,27 @@ const COMMANDS = {
   },
   'complete-many': completeMany,
   demo,
+  fake,
 }
 
-/** The request of `complete` or `reopen`. A phase given by name or id is looked up first. */
+/**
+ * The request of `complete` or `reopen`. A phase given by name or id is found by the
+ * library, which reads the release first; --dry-run does the same read (a GET is safe)
+ * to preview the exact PATCH.
+ */
 function phaseChange(ctx, { project, flag, phase }, complete) {
   const send = (c) => c[complete ? 'completePhase' : 'reopenPhase'](project, flag, phase)
   if (typeof phase === 'number') return { method: 'PATCH', patch: ctx.ld.phasePatch(phase, complete), send }
-  const which = phase.id !== undefined ? `with id ${phase.id}` : `named ${JSON.stringify(phase.name)}`
-  return { method: 'GET', note: `(then a PATCH of the phase ${which}, found in that release)`, send }
-}
-
-async function completeMany(ctx) {
-  const { io, values } = ctx
-  const items = ctx.readJson(values.file, '--file', { isPath: true })
-  if (!Array.isArray(items)) throw ctx.usageError('--file must hold a JSON array of { projectKey, flagKey, phase, complete? }')
-  const options = {}
-  if (values.concurrency !== undefined) options.concurrency = integer('--concurrency', values.concurrency, 1, 256, ctx.command)
-  if (values['dry-run']) {
-    io.err(`${items.length} PATCH requests, ${options.concurrency ?? 8} in flight; the first:`)
-    const first = items[0]
-    if (first) ctx.print(ctx.ld.previewRequest('PATCH', first.projectKey, first.flagKey, ctx.ld.phasePatch(first.phase, first.complete ?? true), ctx.clientOptions))
-    return 0
+  const plan = async () => {
+    const release = await ctx.client().getRelease(project, flag)
+    const index = findPhase(release, phase, ctx.command)
+    const { _id: id, _name: name } = release.phases[index]
+    return {
+      patch: guardedPatch(ctx.ld, index, id, complete),
+      note: `(read from the release: phase ${index} is ${JSON.stringify(ctx.redact(name))}; the PATCH fails with ERR_LD_CONFLICT if that changes first)`,
+    }
   }
-  const bar = io.stderr?.isTTY ? progressBar(io.stderr) : null
-  if (bar) options.onProgress = bar.update
-  const results = await ctx.client().completePhases(items, options)
-  bar?.done()
-  const failed = results.filter((r) => !r.ok).length
-  if (values.json) {
-    const plain = results.map((r) => (r.ok ? r : { ok: false, error: { code: r.error.code, status: r.error.status, message: r.error.message } }))
-    io.out(JSON.stringify(plain, null, 2))
-  } else {
-    results.forEach((r, i) => {
-      const label = `${items[i]?.projectKey}/${items[i]?.flagKey} phase ${items[i]?.phase}`
-      io.out(r.ok ? `✓ ${label}` : `✗ ${label}: ${r.error.message} (code ${r.error.code})`)
-    })
-    io.err(`${results.length - failed} done, ${failed} failed`)
-  }
-  return failed ? 1 : 0
+  return { method: 'PATCH', plan, send }
 }
 
 /** Runs `status`, a preview of `complete`, and `complete` against a fake LaunchDarkly. */
@@ -87,13 +76,13 @@ async function demo(ctx) {
   const { startFakeLaunchDarkly, sampleRelease } = require('../../testing/index.js')
   const args = { project: 'web', flag: 'new-checkout', phase: 0 }
   const release = sampleRelease()
-  const fake = await startFakeLaunchDarkly({ releases: [{ projectKey: args.project, flagKey: args.flag, release }] })
+  const server = await startFakeLaunchDarkly({ releases: [{ projectKey: args.project, flagKey: args.flag, release }] })
   try {
-    const clientOptions = { apiKey: fake.apiKey, baseUrl: fake.url }
+    const clientOptions = { apiKey: server.apiKey, baseUrl: server.url }
     const run = (command, values = {}) => COMMANDS[command](new Context(ctx.ld, ctx.io, { command, values, args, clientOptions }), args)
     const heading = (text) => ctx.io.out(ctx.color ? `\x1b[1m${text}\x1b[22m` : text)
     const { project, flag } = args
-    ctx.io.out(`A fake LaunchDarkly is listening on ${fake.url}, holding one release: project ${project}, flag ${flag}.\n`)
+    ctx.io.out(`A fake LaunchDarkly is listening on ${server.url}, holding one release: project ${project}, flag ${flag}.\n`)
     heading(`Before: ld-release status ${project} ${flag}`)
     await run('status')
     heading(`\nCompleting phase 0 (${release.phases[0]._name}) … with ld-release complete ${project} ${flag} 0, which sends:`)
@@ -102,7 +91,54 @@ async function demo(ctx) {
     await run('complete')
     return 0
   } finally {
-    await fake.close()
+    await server.close()
+  }
+}
+
+/**
+ * The releases `ld-release fake` holds: one entry per flag. `sampleRelease` is a
+ * release of a legacy pipeline (phases completed with the PATCH).
+ */
+function fakeReleases() {
+  const { sampleRelease } = require('../../testing/index.js')
+  return [{ projectKey: 'web', flagKey: 'new-checkout', release: sampleRelease() }]
+}
+
+/** Serves a fake LaunchDarkly until SIGINT or SIGTERM, printing what to export to use it. */
+async function fake(ctx) {
+  const { startFakeLaunchDarkly } = require('../../testing/index.js')
+  const { io, values } = ctx
+  const port = values.port === undefined ? 0 : integer('--port', values.port, 0, 65535, ctx.command)
+  const releases = fakeReleases()
+  let server
+  try {
+    server = await startFakeLaunchDarkly({ port, releases })
+  } catch (e) {
+    throw new UsageError(`cannot listen on 127.0.0.1:${port}: ${e.message}`, ctx.command, { cause: e })
+  }
+  try {
+    const [first] = releases
+    const held = releases.map((r) => `${r.projectKey}/${r.flagKey} (${r.release.name}, ${r.release.phases.length} phases)`).join(', ')
+    io.err(`A fake LaunchDarkly is listening on ${server.url}, holding ${held}.`)
+    io.err('Export these two variables in another shell:')
+    io.out(`LD_BASE_URI=${server.url}`)
+    io.out(`LD_ACCESS_TOKEN=${server.apiKey}`)
+    io.err(`then try: ld-release status ${first.projectKey} ${first.flagKey}`)
+    io.err('Ctrl-C (SIGINT) or SIGTERM stops it.')
+    const signal = await io.untilStopped()
+    io.err(`${signal}: stopped after ${server.requests.length} request${server.requests.length === 1 ? '' : 's'}.`)
+    return 0
+  } finally {
+    await server.close()
+  }
+}
+
+/** Where the token and the base URL come from, to name them in errors. */
+function sources(values, env = {}) {
+  const fromEnv = (names) => names.find((n) => typeof env[n] === 'string' && env[n].trim() !== '')
+  return {
+    token: values['access-token'] !== undefined ? '--access-token' : fromEnv(['LD_ACCESS_TOKEN', 'LAUNCHDARKLY_ACCESS_TOKEN']),
+    baseUri: values['base-uri'] !== undefined ? '--base-uri' : fromEnv(['LD_BASE_URI', 'LAUNCHDARKLY_API_HOST']) ?? '--base-uri',
   }
 }
 
@@ -111,10 +147,18 @@ class Context {
   constructor(ld, io, { command, values = {}, args = {}, clientOptions = {} }) {
     Object.assign(this, { ld, io, command, values, args, clientOptions })
     this.color = wantsColor(io.stdout, io.env)
+    this.sources = sources(values, io.env)
+    const token = clientOptions.apiKey ?? (this.sources.token ? io.env[this.sources.token].trim() : undefined)
+    this.token = token && token.length >= 8 ? token : undefined
   }
 
   client() {
     return new this.ld.ReleaseClient(this.clientOptions)
+  }
+
+  /** `text` with the token masked as the library masks it: `****` and its last four characters. */
+  redact(text) {
+    return this.token ? String(text).split(this.token).join(`****${this.token.slice(-4)}`) : String(text)
   }
 
   usageError(message) {
@@ -168,12 +212,14 @@ class Context {
 
   /**
    * Sends one request and shows the Release it returns (or says `done` when it returns
-   * none); with --dry-run, prints the request instead and sends nothing.
+   * none); with --dry-run, prints the request instead and sends it not. A request with a
+   * `plan` (a phase named by name or id) reads what it needs first.
    */
   async request(req) {
     if (this.values['dry-run']) {
-      this.print(this.preview(req))
-      if (req.note) this.io.err(req.note)
+      const { patch = req.patch, note } = req.plan ? await req.plan() : {}
+      this.print(this.preview({ ...req, patch }))
+      if (note) this.io.err(note)
       return 0
     }
     const release = await req.send(this.client())
@@ -183,13 +229,28 @@ class Context {
   }
 }
 
+/**
+ * A library error in the command line's terms: flags and environment variables rather
+ * than option names.
+ */
+function cliMessage(error, ctx) {
+  if (error.code === 'ERR_LD_NO_API_KEY') {
+    return 'no LaunchDarkly access token: pass --access-token, or set LD_ACCESS_TOKEN or LAUNCHDARKLY_ACCESS_TOKEN'
+  }
+  const names = { apiKey: '--access-token', baseUrl: ctx?.sources.baseUri ?? '--base-uri', timeoutMs: '--timeout', maxRetries: '--retries' }
+  return error.message.replace(/\b(?:options\.)?(apiKey|baseUrl|timeoutMs|maxRetries)\b/g, (_, name) => names[name])
+}
+
 /** Prints what went wrong and returns the exit code; rethrows what is not ours. */
-function report(error, command, io) {
-  if (error instanceof UsageError || USAGE_CODES.has(error?.code)) {
-    io.err(`error: ${error.message}${error.code ? ` (code ${error.code})` : ''}\n\n${usage(error.command ?? command)}`)
+function report(error, command, io, ctx) {
+  const redact = (text) => (ctx ? ctx.redact(text) : text)
+  const isOurs = ctx?.ld.isLaunchDarklyError(error)
+  if (error instanceof UsageError || (isOurs && USAGE_CODES.has(error.code))) {
+    const message = error instanceof UsageError ? error.message : cliMessage(error, ctx)
+    io.err(`error: ${redact(message)}${error.code ? ` (code ${error.code})` : ''}\n${hint(error.command ?? command)}`)
     return 2
   }
-  if (error?.name === 'LaunchDarklyError' || error?.name === 'AbortError') {
+  if (isOurs || error?.name === 'AbortError') {
     io.err(`error: ${error.message} (code ${error.code}${error.status ? `, HTTP ${error.status}` : ''})`)
     return 1
   }
@@ -199,24 +260,62 @@ function report(error, command, io) {
 /** Runs the command line `argv` (without node and the script); resolves to the exit code. */
 async function main(argv, io = defaultIo()) {
   let parsed
+  let ctx
+  let code
   try {
     parsed = parseCommandLine(argv)
     if (parsed.version || parsed.help) {
       io.out(parsed.version ? `ld-release ${VERSION}` : usage(parsed.command))
-      return 0
+      code = 0
+    } else {
+      ctx = new Context(require('../../index.js'), io, parsed)
+      code = await COMMANDS[parsed.command](ctx, ctx.args)
     }
-    const ctx = new Context(require('../../index.js'), io, parsed)
-    return await COMMANDS[parsed.command](ctx, ctx.args)
   } catch (e) {
-    return report(e, parsed?.command, io)
+    code = report(e, parsed?.command, io, ctx)
   }
+  await io.flush?.()
+  const failed = io.outputError?.()
+  if (failed && code === 0) {
+    // A reader that went away (`ld-release status … | head -1`) needs no message.
+    if (failed.code !== 'EPIPE') io.err(`error: cannot write the output: ${failed.message}; the command itself succeeded`)
+    return OUTPUT_FAILED
+  }
+  return code
 }
 
+/**
+ * Output to the process's streams. A failed write to stdout (EPIPE: the reader went
+ * away; ENOSPC: the disk is full) is recorded, not thrown; one to stderr is dropped,
+ * as there is nowhere left to report it.
+ */
 function defaultIo() {
+  let outputError = null
+  process.stdout.on('error', (e) => (outputError ??= e))
+  process.stderr.on('error', () => {})
+  const write = (stream, text) => {
+    stream.write(text + '\n', (e) => {
+      if (e && stream === process.stdout) outputError ??= e
+    })
+  }
   return {
-    out: (text) => void process.stdout.write(text + '\n'),
-    err: (text) => void process.stderr.write(text + '\n'),
+    out: (text) => write(process.stdout, text),
+    err: (text) => write(process.stderr, text),
     readStdin: () => readFileSync(0, 'utf8'),
+    /** Resolves when every write so far has finished or failed. */
+    flush: () => new Promise((resolve) => process.stdout.write('', () => resolve())),
+    outputError: () => outputError,
+    /** Resolves with the name of the first SIGINT or SIGTERM. */
+    untilStopped: () =>
+      new Promise((resolve) => {
+        const stop = (signal) => {
+          process.off('SIGINT', stop)
+          process.off('SIGTERM', stop)
+          resolve(signal)
+        }
+        process.on('SIGINT', stop)
+        process.on('SIGTERM', stop)
+      }),
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
