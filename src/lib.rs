@@ -15,6 +15,7 @@ pub mod limiter;
 pub mod options;
 pub mod patch;
 pub mod phases;
+pub mod redact;
 pub mod release;
 pub mod tls;
 
