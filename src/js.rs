@@ -1,7 +1,8 @@
-//! Settling JavaScript promises from the runtime: abort signals, and `LdError` as a
-//! JavaScript error with a stable `code`.
+//! Settling JavaScript promises from the runtime: abort signals, the end of a worker
+//! thread, and `LdError` as a JavaScript error with a stable `code`.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
 
 use napi::bindgen_prelude::{
@@ -76,10 +77,81 @@ pub fn reject<'env, V: ToNapiValue>(
   })
 }
 
+/// The calls in flight of the JavaScript environment of this thread (the main thread's,
+/// or a worker's: each has its own thread).
+#[derive(Default)]
+struct EnvCalls {
+  /// Set to `true` when the environment is torn down: every call it started is dropped,
+  /// closing its connections, instead of running on in the shared runtime. Made, with
+  /// the environment's cleanup hook, by the first call.
+  cancel: Option<tokio::sync::watch::Sender<bool>>,
+  /// References the calls in flight hold (an abort signal and its listener, or an abort
+  /// reason), by call. Kept here rather than in each call's callback, so that the
+  /// cleanup hook can release them while the environment is still there.
+  refs: HashMap<u64, Vec<UnknownRef>>,
+  next_id: u64,
+}
+
+thread_local! {
+  static ENV_CALLS: RefCell<EnvCalls> = RefCell::default();
+}
+
+/// A future that completes when the environment of `env` is torn down.
+fn torn_down(env: &Env) -> napi::Result<impl Future<Output = ()> + Send + 'static> {
+  let mut receiver = ENV_CALLS.with_borrow_mut(|calls| -> napi::Result<_> {
+    if calls.cancel.is_none() {
+      env.add_env_cleanup_hook(env.raw() as usize, |raw| {
+        tear_down(raw as napi::sys::napi_env)
+      })?;
+      calls.cancel = Some(tokio::sync::watch::channel(false).0);
+    }
+    Ok(
+      calls
+        .cancel
+        .as_ref()
+        .map(tokio::sync::watch::Sender::subscribe),
+    )
+  })?;
+  Ok(async move {
+    if let Some(receiver) = receiver.as_mut() {
+      // Also ends if the sender is gone, which only happens with the environment.
+      let _ = receiver.wait_for(|cancelled| *cancelled).await;
+    }
+  })
+}
+
+/// The environment's cleanup hook: cancels its calls and releases their references.
+fn tear_down(raw: napi::sys::napi_env) {
+  let (cancel, refs) =
+    ENV_CALLS.with_borrow_mut(|calls| (calls.cancel.take(), std::mem::take(&mut calls.refs)));
+  if let Some(cancel) = cancel {
+    let _ = cancel.send(true);
+  }
+  let env = Env::from_raw(raw);
+  for reference in refs.into_values().flatten() {
+    let _ = reference.unref(&env);
+  }
+}
+
+/// Keeps `refs` for a call until `take_refs(id)`; returns `id`.
+fn hold_refs(refs: Vec<UnknownRef>) -> u64 {
+  ENV_CALLS.with_borrow_mut(|calls| {
+    calls.next_id += 1;
+    calls.refs.insert(calls.next_id, refs);
+    calls.next_id
+  })
+}
+
+/// The references `hold_refs` kept under `id`; none once the environment is torn down.
+fn take_refs(id: u64) -> Vec<UnknownRef> {
+  ENV_CALLS.with_borrow_mut(|calls| calls.refs.remove(&id).unwrap_or_default())
+}
+
 /// Runs `work` on the runtime and settles a promise with `finish`'s value or the error.
 /// With a signal, an `abort` listener drops `work` at once (closing any connection it
 /// holds) and rejects with an `AbortError`; the listener is removed when the call ends.
-/// An already-aborted signal runs nothing.
+/// An already-aborted signal runs nothing. When the environment that made the call is
+/// torn down (a worker thread terminated), `work` is dropped the same way.
 pub fn spawn_call<'env, T, V>(
   env: &'env Env,
   signal: Option<Object<'env>>,
@@ -90,6 +162,14 @@ where
   T: Send + 'static,
   V: ToNapiValue,
 {
+  let torn_down = torn_down(env)?;
+  let work = async move {
+    tokio::select! {
+      biased;
+      () = torn_down => Err(LdError::aborted()),
+      result = work => result,
+    }
+  };
   let Some(signal) = signal else {
     return env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, result| {
       result
@@ -101,14 +181,17 @@ where
     .get_named_property::<bool>("aborted")
     .unwrap_or(false)
   {
-    let reason = signal
+    let reason = hold_refs(vec![signal
       .get_named_property::<Unknown>("reason")?
-      .create_ref()?;
+      .create_ref()?]);
     return env.spawn_future_with_callback(
       async move { Ok(LdError::aborted()) },
       move |env, error| {
-        let cause = reason.get_value(env).ok();
-        let _ = reason.unref(env);
+        let mut cause = None;
+        for reason in take_refs(reason) {
+          cause = reason.get_value(env).ok();
+          let _ = reason.unref(env);
+        }
         Err(throwable(env, &error, cause.as_ref()))
       },
     );
@@ -125,8 +208,10 @@ where
   let add: Function<FnArgs<(&str, Unknown)>, Unknown> =
     signal.get_named_property("addEventListener")?;
   add.apply(signal, ("abort", listener.to_unknown()).into())?;
-  let signal_ref = signal.to_unknown().create_ref()?;
-  let listener_ref = listener.to_unknown().create_ref()?;
+  let refs = hold_refs(vec![
+    signal.to_unknown().create_ref()?,
+    listener.to_unknown().create_ref()?,
+  ]);
   env.spawn_future_with_callback(
     async move {
       let cancel = async move {
@@ -141,7 +226,10 @@ where
       })
     },
     move |env, result| {
-      let cause = release_listener(env, signal_ref, listener_ref);
+      let cause = match <[UnknownRef; 2]>::try_from(take_refs(refs)) {
+        Ok([signal_ref, listener_ref]) => release_listener(env, signal_ref, listener_ref),
+        Err(_) => None,
+      };
       result
         .map_err(|e| throwable(env, &e, cause.as_ref()))
         .and_then(|t| finish(env, t))
@@ -175,6 +263,9 @@ pub fn error_object<'env>(
   error: &LdError,
   cause: Option<&Unknown>,
 ) -> napi::Result<Object<'env>> {
+  // The one place every error passes on its way to JavaScript: every token the process
+  // holds is masked in its texts here, whatever produced it.
+  let error = &crate::redact::scrub(error);
   let mut object = env.create_error(napi::Error::new(Status::GenericFailure, &error.message))?;
   object.set("name", error.name())?;
   object.set("code", error.code.as_str())?;
