@@ -152,7 +152,7 @@ test('HTTP_PROXY forwards http requests, and NO_PROXY bypasses it', async (t) =>
   assert.deepEqual(seen, [])
 })
 
-test('a network error names the host, the port and the proxy, never the proxy’s credentials', async (t) => {
+test('a network error names the host, the port and the proxy, never the proxy’s credentials', async () => {
   const dead = http.createServer()
   const deadPort = await listen(dead)
   await new Promise((resolve) => dead.close(resolve))
