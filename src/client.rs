@@ -697,7 +697,11 @@ fn redirect_target(base: &Url, headers: &HeaderMap) -> String {
     .and_then(|l| base.join(l.trim()).ok())
     .filter(|url| url.has_host());
   match target {
-    Some(url) => format!("redirect to {}", url.origin().ascii_serialization()),
+    Some(url) => {
+      let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+      let host = url.host_str().unwrap_or_default();
+      format!("redirect to {}://{host}{port}", url.scheme())
+    }
     None => "a redirect to an unreadable Location".to_string(),
   }
 }
@@ -895,6 +899,43 @@ mod tests {
     assert_eq!(
       e.message,
       "LaunchDarkly answered 404 Not Found to PATCH /api/v2/flags/p/f/release: not_found: Unknown flag"
+    );
+  }
+
+  #[test]
+  fn redirects_name_only_where_they_point() {
+    let base = Url::parse("https://app.launchdarkly.com/api/v2/flags/p/f/release").unwrap();
+    let target = |location: &str| redirect_target(&base, &headers(&[("location", location)]));
+    assert_eq!(
+      target("http://user:pw@evil.example:8080/x?token=1"),
+      "redirect to http://evil.example:8080"
+    );
+    assert_eq!(target("/elsewhere"), "redirect to https://app.launchdarkly.com");
+    assert_eq!(target("//[::1]:9/a"), "redirect to https://[::1]:9");
+    assert_eq!(target("custom://host.example/a"), "redirect to custom://host.example");
+    assert_eq!(
+      target("data:text/plain,hi"),
+      "a redirect to an unreadable Location"
+    );
+    assert_eq!(
+      redirect_target(&base, &HeaderMap::new()),
+      "a redirect without a Location"
+    );
+    let request = PreparedRequest {
+      method: Method::PATCH,
+      url: base.clone(),
+      body: None,
+    };
+    let answer = Answer {
+      status: 303,
+      headers: headers(&[("location", "https://u:p@other.example/")]),
+      body: b"See https://u:p@other.example/".to_vec(),
+    };
+    let e = http_error(&request, &answer);
+    assert_eq!(e.code, ErrorCode::Http);
+    assert_eq!(
+      e.message,
+      "LaunchDarkly answered 303 See Other to PATCH /api/v2/flags/p/f/release (redirect to https://other.example; redirects are not followed: LaunchDarkly's API does not redirect, so check baseUrl and any proxy in between; the change may or may not have been applied)"
     );
   }
 
