@@ -910,9 +910,15 @@ mod tests {
       target("http://user:pw@evil.example:8080/x?token=1"),
       "redirect to http://evil.example:8080"
     );
-    assert_eq!(target("/elsewhere"), "redirect to https://app.launchdarkly.com");
+    assert_eq!(
+      target("/elsewhere"),
+      "redirect to https://app.launchdarkly.com"
+    );
     assert_eq!(target("//[::1]:9/a"), "redirect to https://[::1]:9");
-    assert_eq!(target("custom://host.example/a"), "redirect to custom://host.example");
+    assert_eq!(
+      target("custom://host.example/a"),
+      "redirect to custom://host.example"
+    );
     assert_eq!(
       target("data:text/plain,hi"),
       "a redirect to an unreadable Location"
