@@ -2,8 +2,11 @@
 //! thread, and `LdError` as a JavaScript error with a stable `code`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use napi::bindgen_prelude::{
   FnArgs, Function, JsObjectValue, Object, PromiseRaw, ToNapiValue, TypeName,
@@ -81,15 +84,22 @@ pub fn reject<'env, V: ToNapiValue>(
 /// or a worker's: each has its own thread).
 #[derive(Default)]
 struct EnvCalls {
-  /// Set to `true` when the environment is torn down: every call it started is dropped,
-  /// closing its connections, instead of running on in the shared runtime. Made, with
-  /// the environment's cleanup hook, by the first call.
-  cancel: Option<tokio::sync::watch::Sender<bool>>,
+  /// Set when the environment is torn down: every call it started is dropped, closing
+  /// its connections, instead of running on in the shared runtime. Made, with the
+  /// environment's cleanup hook, by the first call.
+  teardown: Option<Arc<Teardown>>,
   /// References the calls in flight hold (an abort signal and its listener, or an abort
   /// reason), by call. Kept here rather than in each call's callback, so that the
   /// cleanup hook can release them while the environment is still there.
-  refs: HashMap<u64, Vec<UnknownRef>>,
+  refs: Vec<(u64, Vec<UnknownRef>)>,
   next_id: u64,
+}
+
+/// The end of an environment, as its calls on the runtime see it.
+#[derive(Default)]
+struct Teardown {
+  done: AtomicBool,
+  notify: tokio::sync::Notify,
 }
 
 thread_local! {
@@ -98,38 +108,57 @@ thread_local! {
 
 /// A future that completes when the environment of `env` is torn down.
 fn torn_down(env: &Env) -> napi::Result<impl Future<Output = ()> + Send + 'static> {
-  let mut receiver = ENV_CALLS.with_borrow_mut(|calls| -> napi::Result<_> {
-    if calls.cancel.is_none() {
-      env.add_env_cleanup_hook(env.raw() as usize, |raw| {
-        tear_down(raw as napi::sys::napi_env)
-      })?;
-      calls.cancel = Some(tokio::sync::watch::channel(false).0);
+  let teardown = ENV_CALLS.with_borrow_mut(|calls| -> napi::Result<_> {
+    if let Some(teardown) = &calls.teardown {
+      return Ok(teardown.clone());
     }
-    Ok(
-      calls
-        .cancel
-        .as_ref()
-        .map(tokio::sync::watch::Sender::subscribe),
-    )
+    env.add_env_cleanup_hook(env.raw() as usize, |raw| {
+      tear_down(raw as napi::sys::napi_env)
+    })?;
+    Ok(calls.teardown.insert(Arc::default()).clone())
   })?;
   Ok(async move {
-    if let Some(receiver) = receiver.as_mut() {
-      // Also ends if the sender is gone, which only happens with the environment.
-      let _ = receiver.wait_for(|cancelled| *cancelled).await;
+    loop {
+      let notified = teardown.notify.notified();
+      if teardown.done.load(Ordering::Acquire) {
+        return;
+      }
+      notified.await;
     }
   })
 }
 
 /// The environment's cleanup hook: cancels its calls and releases their references.
 fn tear_down(raw: napi::sys::napi_env) {
-  let (cancel, refs) =
-    ENV_CALLS.with_borrow_mut(|calls| (calls.cancel.take(), std::mem::take(&mut calls.refs)));
-  if let Some(cancel) = cancel {
-    let _ = cancel.send(true);
+  let (teardown, refs) =
+    ENV_CALLS.with_borrow_mut(|calls| (calls.teardown.take(), std::mem::take(&mut calls.refs)));
+  if let Some(teardown) = teardown {
+    teardown.done.store(true, Ordering::Release);
+    teardown.notify.notify_waiters();
   }
   let env = Env::from_raw(raw);
-  for reference in refs.into_values().flatten() {
+  for reference in refs.into_iter().flat_map(|(_, refs)| refs) {
     let _ = reference.unref(&env);
+  }
+}
+
+/// `work`, ended with an `AbortError` (and dropped) as soon as `stop` completes. Written
+/// out rather than with `tokio::select!`, whose expansion for each kind of call weighs on
+/// the addon's size.
+struct Cancellable<F> {
+  stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+  work: Pin<Box<F>>,
+}
+
+impl<T, F: Future<Output = Result<T, LdError>>> Future for Cancellable<F> {
+  type Output = Result<T, LdError>;
+
+  fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    let this = self.get_mut();
+    if this.stop.as_mut().poll(cx).is_ready() {
+      return Poll::Ready(Err(LdError::aborted()));
+    }
+    this.work.as_mut().poll(cx)
   }
 }
 
@@ -137,14 +166,20 @@ fn tear_down(raw: napi::sys::napi_env) {
 fn hold_refs(refs: Vec<UnknownRef>) -> u64 {
   ENV_CALLS.with_borrow_mut(|calls| {
     calls.next_id += 1;
-    calls.refs.insert(calls.next_id, refs);
+    let id = calls.next_id;
+    calls.refs.push((id, refs));
     calls.next_id
   })
 }
 
 /// The references `hold_refs` kept under `id`; none once the environment is torn down.
 fn take_refs(id: u64) -> Vec<UnknownRef> {
-  ENV_CALLS.with_borrow_mut(|calls| calls.refs.remove(&id).unwrap_or_default())
+  ENV_CALLS.with_borrow_mut(|calls| {
+    let index = calls.refs.iter().position(|(held, _)| *held == id);
+    index
+      .map(|i| calls.refs.swap_remove(i).1)
+      .unwrap_or_default()
+  })
 }
 
 /// Runs `work` on the runtime and settles a promise with `finish`'s value or the error.
@@ -162,13 +197,9 @@ where
   T: Send + 'static,
   V: ToNapiValue,
 {
-  let torn_down = torn_down(env)?;
-  let work = async move {
-    tokio::select! {
-      biased;
-      () = torn_down => Err(LdError::aborted()),
-      result = work => result,
-    }
+  let work = Cancellable {
+    stop: Box::pin(torn_down(env)?),
+    work: Box::pin(work),
   };
   let Some(signal) = signal else {
     return env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, result| {
