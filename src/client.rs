@@ -297,13 +297,6 @@ impl Client {
     }
   }
 
-  /// Masks the token in an error body before any of it is quoted in an error.
-  fn redact_body(&self, body: &mut Vec<u8>) {
-    if self.config.api_key.is_some() {
-      *body = self.redact(&String::from_utf8_lossy(body)).into_bytes();
-    }
-  }
-
   /// `error` with the token masked in every text it carries. Every error a request
   /// ends with passes here (see `send`).
   fn mask_error(&self, error: LdError) -> LdError {
@@ -382,8 +375,7 @@ impl Client {
             attempts,
           });
         }
-        Ok(mut answer) => {
-          self.redact_body(&mut answer.body);
+        Ok(answer) => {
           let error = http_error(request, &answer);
           let retryable = is_retryable_status(answer.status);
           let now = now_ms();
@@ -958,11 +950,35 @@ mod tests {
   fn echoed_tokens_are_masked() {
     let config = config_with_token("api-1234567890abcdef");
     let client = Client::new(config).unwrap();
-    let mut body = b"<p>Authorization: api-1234567890abcdef</p>".to_vec();
-    client.redact_body(&mut body);
-    assert_eq!(body, b"<p>Authorization: ****cdef</p>");
     assert_eq!(client.redact("x api-1234567890abcdef y"), "x ****cdef y");
     assert_eq!(client.redact("nothing here"), "nothing here");
+    // Every text of an error a server's answer made: the excerpt of an HTML body, and
+    // the fields of a JSON one, decoded.
+    let request = PreparedRequest {
+      method: Method::GET,
+      url: Url::parse("https://x.example/api/v2/flags/p/f/release").unwrap(),
+      body: None,
+    };
+    let html = Answer {
+      status: 502,
+      headers: HeaderMap::new(),
+      body: b"<p>Authorization: api-1234567890abcdef</p>".to_vec(),
+    };
+    let e = client.mask_error(http_error(&request, &html));
+    assert!(
+      e.message.ends_with(": Authorization: ****cdef"),
+      "{}",
+      e.message
+    );
+    let json = Answer {
+      status: 400,
+      headers: HeaderMap::new(),
+      body: br#"{"code":"api-1234567890","message":"token api%2D1234567890abcdef"}"#.to_vec(),
+    };
+    let e = client.mask_error(http_error(&request, &json));
+    assert_eq!(e.api_code.as_deref(), Some("****"));
+    assert_eq!(e.api_message.as_deref(), Some("token ****cdef"));
+    assert!(!e.message.contains("1234567890"), "{}", e.message);
   }
 
   #[test]
