@@ -105,7 +105,7 @@ test('terminating a worker cancels its requests, without warnings', async () => 
       for (let i = 0; i < 500 && requests < 12; i++) await sleep(10)
       const before = requests
       await worker.terminate()
-      await sleep(250) // requests already on their way may still land
+      await sleep(500) // requests already on their way may still land
       const settled = requests
       await sleep(1000)
       console.log(JSON.stringify({ before, settled, after: requests }))
