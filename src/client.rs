@@ -813,6 +813,14 @@ mod tests {
     assert_eq!(advised_wait_ms(&h, now), Some(1500));
     let past = headers(&[("x-ratelimit-reset", "1699999999000")]);
     assert_eq!(advised_wait_ms(&past, now), Some(0));
+    // A nonsense reset (forever, or hours ahead) is ignored for Retry-After or nothing.
+    let forever = headers(&[
+      ("x-ratelimit-reset", "18446744073709551615"),
+      ("retry-after", "9"),
+    ]);
+    assert_eq!(advised_wait_ms(&forever, now), Some(9000));
+    let hours = headers(&[("x-ratelimit-reset", "1700007200000")]);
+    assert_eq!(advised_wait_ms(&hours, now), None);
   }
 
   #[test]
