@@ -168,7 +168,7 @@ fn hold_refs(refs: Vec<UnknownRef>) -> u64 {
     calls.next_id += 1;
     let id = calls.next_id;
     calls.refs.push((id, refs));
-    calls.next_id
+    id
   })
 }
 
