@@ -254,7 +254,14 @@ describe('before any request', () => {
 
   test('ERR_LD_INSECURE_URL: http: to a non-loopback host, or not a URL', async (t) => {
     const server = await fake(t)
-    for (const baseUrl of ['http://example.com', 'not a url', 'ftp://127.0.0.1/', '', `http://user:${TOKEN}@127.0.0.1:1/`]) {
+    const withCredentials = [
+      `http://user:${TOKEN}@127.0.0.1:1/`,
+      // Not even a URL that fails to parse (a bad port, no scheme) quotes its credentials.
+      `https://user:${TOKEN}@example.com:99999/`,
+      `https://${TOKEN}@example.com:port/`,
+      `user:${TOKEN}@example.com:99999`,
+    ]
+    for (const baseUrl of ['http://example.com', 'not a url', 'ftp://127.0.0.1/', '', ...withCredentials]) {
       const thrown = assertLdError(
         await failure(() => new ld.ReleaseClient({ apiKey: TOKEN, baseUrl })),
         { code: 'ERR_LD_INSECURE_URL', attempts: 0 },
@@ -265,6 +272,8 @@ describe('before any request', () => {
         attempts: 0,
       })
     }
+    const bad = await failure(() => new ld.ReleaseClient({ apiKey: 'api-other-0000', baseUrl: `https://user:${TOKEN}@example.com:99999/x` }))
+    assert.match(bad.message, /^baseUrl is not a valid URL \(invalid port number\): "https:\/\/\*\*\*\*@example\.com:99999\/x"$/)
     // From the environment too.
     setEnv(t, { LD_ACCESS_TOKEN: TOKEN, LD_BASE_URI: 'http://example.com' })
     assert.throws(() => new ld.ReleaseClient(), { code: 'ERR_LD_INSECURE_URL' })
@@ -515,7 +524,7 @@ describe('answers of the server', { concurrency: true }, () => {
       attempts: 1,
     })
     assert.ok(Date.now() - started < 1500, 'ends at the timeout')
-    assert.match(error.message, /timed out after 150 ms/)
+    assert.ok(error.message.startsWith(`PATCH /api/v2/flags/web/checkout/release to 127.0.0.1:${new URL(server.url).port} timed out after 150 ms`), error.message)
 
     // A stalled body times out too, and a per-call timeout overrides the client's.
     server.clearRequests()
@@ -537,7 +546,8 @@ describe('answers of the server', { concurrency: true }, () => {
       status: undefined,
       attempts: 2,
     })
-    assert.match(error.message, /refused/i)
+    // It names where it tried.
+    assert.match(error.message, new RegExp(`^PATCH /api/v2/flags/web/checkout/release: connecting to 127\\.0\\.0\\.1:${port} failed: .*refused`, 'i'))
     await expectLdError(
       () => ld.getRelease('web', 'checkout', { apiKey: TOKEN, baseUrl: `http://127.0.0.1:${port}`, maxRetries: 0 }),
       { code: 'ERR_LD_NETWORK', attempts: 1 },

@@ -158,6 +158,9 @@ pub struct Client {
   config: ClientConfig,
   limiter: Arc<Limiter>,
   kinds: Arc<Mutex<Kinds>>,
+  /// Where requests go, for errors: `host:port`, and the proxy when one is used
+  /// (`app.launchdarkly.com:443 through the proxy http://proxy.corp:3128`).
+  destination: Arc<str>,
 }
 
 /// How many pipelines, and flags' pipelines, a client remembers before it starts over.
@@ -177,6 +180,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
   mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// About how much native memory one client holds (its connection pool, connector, gate
+/// and settings, without open connections): what is reported to V8 for each
+/// `ReleaseClient`, so that garbage collection runs before clients pile up (about 5 KB
+/// measured on Linux x64 with the TLS settings shared; rounded up).
+pub const CLIENT_NATIVE_BYTES: i64 = 8 * 1024;
+
 fn install_crypto_provider() {
   static ONCE: Once = Once::new();
   ONCE.call_once(|| {
@@ -186,25 +195,31 @@ fn install_crypto_provider() {
 }
 
 impl Client {
+  /// A client for `config`. The TLS settings (the system's roots and those of
+  /// `NODE_EXTRA_CA_CERTS`) are shared by every client of the process; proxies come
+  /// from the environment as it is now. Redirects are never followed (see `http_error`).
   pub fn new(config: ClientConfig) -> Result<Self> {
     install_crypto_provider();
-    let extra_roots =
-      crate::tls::extra_roots(std::env::var(crate::tls::EXTRA_CA_ENV).ok().as_deref());
+    let build_failed = |e: &dyn std::fmt::Display| {
+      LdError::new(
+        ErrorCode::Network,
+        format!("could not build HTTP client: {e}"),
+      )
+    };
+    let tls = crate::tls::client_config(std::env::var(crate::tls::EXTRA_CA_ENV).ok().as_deref())
+      .map_err(|e| build_failed(&e))?;
     let http = reqwest::Client::builder()
-      .tls_certs_merge(extra_roots.iter().cloned())
+      .tls_backend_preconfigured(tls)
+      .redirect(reqwest::redirect::Policy::none())
       .user_agent(config.user_agent.clone())
       .connect_timeout(config.timeout.min(Duration::from_secs(10)))
       .pool_idle_timeout(Duration::from_secs(30))
       .tcp_nodelay(true)
       .build()
-      .map_err(|e| {
-        LdError::new(
-          ErrorCode::Network,
-          format!("could not build HTTP client: {e}"),
-        )
-      })?;
+      .map_err(|e| build_failed(&e))?;
     Ok(Client {
       http,
+      destination: destination(&config.base_url).into(),
       config,
       limiter: Arc::new(Limiter::new()),
       kinds: Arc::default(),
@@ -310,11 +325,11 @@ impl Client {
     let success = self.send(&request, options).await?;
     Release::from_body(success.body, success.status)
       .map(|release| release.with_attempts(success.attempts))
-      .map_err(|e| LdError {
-        attempts: success.attempts,
-        message: self.redact(&e.message),
-        body_excerpt: e.body_excerpt.as_deref().map(|b| self.redact(b).into()),
-        ..e
+      .map_err(|e| {
+        self.mask_error(LdError {
+          attempts: success.attempts,
+          ..e
+        })
       })
   }
 
@@ -399,24 +414,12 @@ impl Client {
     }
   }
 
-  /// `text` with the token, wherever a server echoed it, replaced by its masked form.
-  fn redact(&self, text: &str) -> String {
+  /// `error` with the token masked in every text it carries. Every error a request
+  /// ends with passes here (see `send`).
+  fn mask_error(&self, error: LdError) -> LdError {
     match &self.config.api_key {
-      Some(key) if !key.expose().is_empty() && text.contains(key.expose()) => {
-        text.replace(key.expose(), &key.masked())
-      }
-      _ => text.to_string(),
-    }
-  }
-
-  /// Masks the token in an error body before any of it is quoted in an error.
-  fn redact_body(&self, body: &mut Vec<u8>) {
-    let Some(key) = &self.config.api_key else {
-      return;
-    };
-    let secret = key.expose().as_bytes();
-    if !secret.is_empty() && body.windows(secret.len()).any(|w| w == secret) {
-      *body = self.redact(&String::from_utf8_lossy(body)).into_bytes();
+      Some(key) => crate::redact::mask_error(key.expose(), error),
+      None => error,
     }
   }
 
@@ -429,7 +432,19 @@ impl Client {
     self.send(&request, options).await.map(|_| ())
   }
 
+  /// Sends `request` with retries. Every error it ends with has the token masked.
   async fn send(&self, request: &PreparedRequest, options: RequestOptions) -> Result<Success> {
+    self
+      .send_with_retries(request, options)
+      .await
+      .map_err(|e| self.mask_error(e))
+  }
+
+  async fn send_with_retries(
+    &self,
+    request: &PreparedRequest,
+    options: RequestOptions,
+  ) -> Result<Success> {
     let headers = self.headers(request.body.is_some())?;
     let timeout = options
       .timeout_ms
@@ -437,8 +452,32 @@ impl Client {
     let max_retries = options.max_retries.unwrap_or(self.config.max_retries);
     let mut attempts: u32 = 0;
     loop {
+      // The gate's wait counts toward no timeout and no attempt, and follows the rule of
+      // 429 waits: longer than MAX_WAIT_MS fails at once.
+      let permit = match self
+        .limiter
+        .acquire(Duration::from_millis(MAX_WAIT_MS))
+        .await
+      {
+        Ok(permit) => permit,
+        Err(wait) => {
+          let wait_ms = wait.as_millis().min(u128::from(u64::MAX)) as u64;
+          let error = LdError {
+            retry_after_ms: Some(wait_ms),
+            ..LdError::new(
+              ErrorCode::RateLimited,
+              format!(
+                "{} was not sent: LaunchDarkly's rate limit holds this client's requests for {} s, longer than the {} s a call waits",
+                request.describe(),
+                wait_ms.div_ceil(1000),
+                MAX_WAIT_MS / 1000
+              ),
+            )
+          };
+          return Err(finish(error, attempts, ""));
+        }
+      };
       attempts += 1;
-      let permit = self.limiter.acquire().await;
       let outcome = match tokio::time::timeout(timeout, self.attempt(request, &headers)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(AttemptError::Timeout),
@@ -453,8 +492,7 @@ impl Client {
             attempts,
           });
         }
-        Ok(mut answer) => {
-          self.redact_body(&mut answer.body);
+        Ok(answer) => {
           let error = http_error(request, &answer);
           let retryable = is_retryable_status(answer.status);
           let now = now_ms();
@@ -511,20 +549,33 @@ impl Client {
           LdError::new(
             ErrorCode::Timeout,
             format!(
-              "{} timed out after {} ms",
+              "{} to {} timed out after {} ms",
               request.describe(),
+              self.destination,
               timeout.as_millis()
             ),
           ),
           Some(backoff_ms(attempts)),
         ),
-        Err(AttemptError::Network(why)) => (
-          LdError::new(
-            ErrorCode::Network,
-            format!("{} failed: {why}", request.describe()),
-          ),
-          Some(backoff_ms(attempts)),
-        ),
+        Err(AttemptError::Network { connect, why }) => {
+          let message = if connect {
+            format!(
+              "{}: connecting to {} failed: {why}",
+              request.describe(),
+              self.destination
+            )
+          } else {
+            format!(
+              "{} to {} failed: {why}",
+              request.describe(),
+              self.destination
+            )
+          };
+          (
+            LdError::new(ErrorCode::Network, message),
+            Some(backoff_ms(attempts)),
+          )
+        }
       };
       match wait {
         Some(wait) if retries_left => {
@@ -554,10 +605,7 @@ impl Client {
     if let Some(body) = &request.body {
       builder = builder.body(body.clone());
     }
-    let mut response = builder
-      .send()
-      .await
-      .map_err(|e| AttemptError::Network(describe_transport_error(&e)))?;
+    let mut response = builder.send().await.map_err(AttemptError::network)?;
     let status = response.status().as_u16();
     let success = (200..300).contains(&status);
     let limit = if success {
@@ -569,11 +617,7 @@ impl Client {
       return Err(AttemptError::TooLarge(status));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response
-      .chunk()
-      .await
-      .map_err(|e| AttemptError::Network(describe_transport_error(&e)))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(AttemptError::network)? {
       if body.len() + chunk.len() > limit {
         if success {
           return Err(AttemptError::TooLarge(status));
@@ -608,7 +652,47 @@ enum AttemptError {
   Timeout,
   /// A 2xx answer (its status) whose body is over the limit.
   TooLarge(u16),
-  Network(String),
+  /// No answer: `connect` when no connection could be made (refused, DNS, TLS, proxy).
+  Network {
+    connect: bool,
+    why: String,
+  },
+}
+
+impl AttemptError {
+  fn network(error: reqwest::Error) -> Self {
+    AttemptError::Network {
+      connect: error.is_connect(),
+      why: describe_transport_error(&error),
+    }
+  }
+}
+
+/// `host:port` of `url`, and the proxy that requests to it go through when the
+/// environment names one, without any credentials: how errors say where they went.
+fn destination(url: &Url) -> String {
+  let host_port = |host: &str, port: Option<u16>| match port {
+    Some(port) => format!("{host}:{port}"),
+    None => host.to_string(),
+  };
+  let target = host_port(url.host_str().unwrap_or(""), url.port_or_known_default());
+  let proxy = url.as_str().parse::<http::Uri>().ok().and_then(|uri| {
+    let intercept = hyper_util::client::proxy::matcher::Matcher::from_system().intercept(&uri)?;
+    let proxy = intercept.uri();
+    let scheme = proxy.scheme_str().unwrap_or("http");
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    Some(format!(
+      "{scheme}://{}",
+      host_port(
+        proxy.host()?,
+        Some(proxy.port_u16().unwrap_or(default_port))
+      )
+    ))
+  });
+  match proxy {
+    Some(proxy) => format!("{target} through the proxy {proxy}"),
+    None => target,
+  }
 }
 
 fn finish(mut error: LdError, attempts: u32, why: &str) -> LdError {
@@ -623,13 +707,19 @@ fn finish(mut error: LdError, attempts: u32, why: &str) -> LdError {
   error
 }
 
-/// The chain of causes of a transport error, without the URL (it is named elsewhere).
+/// The chain of causes of a transport error, without the URL (errors name the host and
+/// port themselves) and without the wrappers that only say which layer failed.
 fn describe_transport_error(error: &reqwest::Error) -> String {
+  const WRAPPERS: [&str; 3] = [
+    "client error (Connect)",
+    "tcp connect error",
+    "error sending request",
+  ];
   let mut parts = Vec::new();
   let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
   while let Some(cause) = source {
     let text = cause.to_string();
-    if !parts.contains(&text) {
+    if !parts.contains(&text) && !WRAPPERS.iter().any(|w| text.starts_with(w)) {
       parts.push(text);
     }
     source = cause.source();
@@ -652,6 +742,11 @@ fn is_retryable_status(status: u16) -> bool {
 }
 
 /// The `LdError` for a non-2xx answer, with what the body says.
+///
+/// A 3xx answer is an error too (`ERR_LD_HTTP`): redirects are never followed, so a
+/// write is never turned into a read of the redirect's target, and no request leaves for
+/// a host the caller did not name. The message names where the redirect pointed (its
+/// origin only, without credentials) instead of quoting the body.
 fn http_error(request: &PreparedRequest, answer: &Answer) -> LdError {
   let code = ErrorCode::for_status(answer.status);
   let (api_code, api_message) = api_error_fields(&answer.body);
@@ -659,10 +754,12 @@ fn http_error(request: &PreparedRequest, answer: &Answer) -> LdError {
     .ok()
     .and_then(|s| s.canonical_reason())
     .unwrap_or("");
+  let redirect = (300..400).contains(&answer.status);
   let detail = match (&api_code, &api_message) {
     (Some(c), Some(m)) => format!("{c}: {m}"),
     (None, Some(m)) => m.clone(),
     (Some(c), None) => c.clone(),
+    (None, None) if redirect => String::new(),
     (None, None) => body_excerpt(&answer.body),
   };
   let mut message = format!(
@@ -677,11 +774,44 @@ fn http_error(request: &PreparedRequest, answer: &Answer) -> LdError {
   if code == ErrorCode::Forbidden && api_message.is_none() {
     message.push_str(" (the release endpoints need the LD-API-Version: beta header and a token with access to the project)");
   }
+  if redirect {
+    let write = request.method != Method::GET;
+    message.push_str(&format!(
+      " ({}; redirects are not followed: LaunchDarkly's API does not redirect, so check baseUrl and any proxy in between{})",
+      redirect_target(&request.url, &answer.headers),
+      if write {
+        "; the change may or may not have been applied"
+      } else {
+        ""
+      }
+    ));
+  }
   LdError {
     status: Some(answer.status),
     api_code,
     api_message,
     ..LdError::new(code, message)
+  }
+}
+
+/// Where a redirect points, as `redirect to https://host:port`: the origin only, so no
+/// credentials, path or query of the `Location` are quoted.
+fn redirect_target(base: &Url, headers: &HeaderMap) -> String {
+  let Some(location) = headers.get(reqwest::header::LOCATION) else {
+    return "a redirect without a Location".to_string();
+  };
+  let target = location
+    .to_str()
+    .ok()
+    .and_then(|l| base.join(l.trim()).ok())
+    .filter(|url| url.has_host());
+  match target {
+    Some(url) => {
+      let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+      let host = url.host_str().unwrap_or_default();
+      format!("redirect to {}://{host}{port}", url.scheme())
+    }
+    None => "a redirect to an unreadable Location".to_string(),
   }
 }
 
@@ -740,8 +870,9 @@ fn now_ms() -> u64 {
     .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// How long the server asked to wait: `X-Ratelimit-Reset` (epoch milliseconds) first,
-/// then `Retry-After` (seconds, or an HTTP date).
+/// How long the server asked to wait: `X-Ratelimit-Reset` (epoch milliseconds; ignored
+/// when not a number or more than an hour ahead) first, then `Retry-After` (seconds, or
+/// an HTTP date).
 pub fn advised_wait_ms(headers: &HeaderMap, now_ms: u64) -> Option<u64> {
   let text = |name| {
     headers
@@ -749,8 +880,9 @@ pub fn advised_wait_ms(headers: &HeaderMap, now_ms: u64) -> Option<u64> {
       .and_then(|v| v.to_str().ok())
       .map(str::trim)
   };
-  if let Some(reset) = text("x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok()) {
-    return Some(reset.saturating_sub(now_ms));
+  if let Some(wait) = text("x-ratelimit-reset").and_then(|v| crate::limiter::reset_in_ms(v, now_ms))
+  {
+    return Some(wait);
   }
   let retry_after = text(RETRY_AFTER.as_str())?;
   if let Ok(seconds) = retry_after.parse::<u64>() {
@@ -798,6 +930,14 @@ mod tests {
     assert_eq!(advised_wait_ms(&h, now), Some(1500));
     let past = headers(&[("x-ratelimit-reset", "1699999999000")]);
     assert_eq!(advised_wait_ms(&past, now), Some(0));
+    // A nonsense reset (forever, or hours ahead) is ignored for Retry-After or nothing.
+    let forever = headers(&[
+      ("x-ratelimit-reset", "18446744073709551615"),
+      ("retry-after", "9"),
+    ]);
+    assert_eq!(advised_wait_ms(&forever, now), Some(9000));
+    let hours = headers(&[("x-ratelimit-reset", "1700007200000")]);
+    assert_eq!(advised_wait_ms(&hours, now), None);
   }
 
   #[test]
@@ -879,6 +1019,49 @@ mod tests {
     );
   }
 
+  #[test]
+  fn redirects_name_only_where_they_point() {
+    let base = Url::parse("https://app.launchdarkly.com/api/v2/flags/p/f/release").unwrap();
+    let target = |location: &str| redirect_target(&base, &headers(&[("location", location)]));
+    assert_eq!(
+      target("http://user:pw@evil.example:8080/x?token=1"),
+      "redirect to http://evil.example:8080"
+    );
+    assert_eq!(
+      target("/elsewhere"),
+      "redirect to https://app.launchdarkly.com"
+    );
+    assert_eq!(target("//[::1]:9/a"), "redirect to https://[::1]:9");
+    assert_eq!(
+      target("custom://host.example/a"),
+      "redirect to custom://host.example"
+    );
+    assert_eq!(
+      target("data:text/plain,hi"),
+      "a redirect to an unreadable Location"
+    );
+    assert_eq!(
+      redirect_target(&base, &HeaderMap::new()),
+      "a redirect without a Location"
+    );
+    let request = PreparedRequest {
+      method: Method::PATCH,
+      url: base.clone(),
+      body: None,
+    };
+    let answer = Answer {
+      status: 303,
+      headers: headers(&[("location", "https://u:p@other.example/")]),
+      body: b"See https://u:p@other.example/".to_vec(),
+    };
+    let e = http_error(&request, &answer);
+    assert_eq!(e.code, ErrorCode::Http);
+    assert_eq!(
+      e.message,
+      "LaunchDarkly answered 303 See Other to PATCH /api/v2/flags/p/f/release (redirect to https://other.example; redirects are not followed: LaunchDarkly's API does not redirect, so check baseUrl and any proxy in between; the change may or may not have been applied)"
+    );
+  }
+
   /// A resolved configuration with `token` and nothing from the environment.
   fn config_with_token(token: &str) -> ClientConfig {
     let options = ClientOptions {
@@ -892,11 +1075,36 @@ mod tests {
   fn echoed_tokens_are_masked() {
     let config = config_with_token("api-1234567890abcdef");
     let client = Client::new(config).unwrap();
-    let mut body = b"<p>Authorization: api-1234567890abcdef</p>".to_vec();
-    client.redact_body(&mut body);
-    assert_eq!(body, b"<p>Authorization: ****cdef</p>");
-    assert_eq!(client.redact("x api-1234567890abcdef y"), "x ****cdef y");
-    assert_eq!(client.redact("nothing here"), "nothing here");
+    let masked = |text: &str| client.mask_error(LdError::invalid(text)).message;
+    assert_eq!(masked("x api-1234567890abcdef y"), "x ****cdef y");
+    assert_eq!(masked("nothing here"), "nothing here");
+    // Every text of an error a server's answer made: the excerpt of an HTML body, and
+    // the fields of a JSON one, decoded.
+    let request = PreparedRequest {
+      method: Method::GET,
+      url: Url::parse("https://x.example/api/v2/flags/p/f/release").unwrap(),
+      body: None,
+    };
+    let html = Answer {
+      status: 502,
+      headers: HeaderMap::new(),
+      body: b"<p>Authorization: api-1234567890abcdef</p>".to_vec(),
+    };
+    let e = client.mask_error(http_error(&request, &html));
+    assert!(
+      e.message.ends_with(": Authorization: ****cdef"),
+      "{}",
+      e.message
+    );
+    let json = Answer {
+      status: 400,
+      headers: HeaderMap::new(),
+      body: br#"{"code":"api-1234567890","message":"token api%2D1234567890abcdef"}"#.to_vec(),
+    };
+    let e = client.mask_error(http_error(&request, &json));
+    assert_eq!(e.api_code.as_deref(), Some("****"));
+    assert_eq!(e.api_message.as_deref(), Some("token ****cdef"));
+    assert!(!e.message.contains("1234567890"), "{}", e.message);
   }
 
   #[test]

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -23,13 +24,14 @@ pub fn default_user_agent() -> String {
   format!("ld-release/{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// An access token. Its `Debug` and `Display` never show it.
+/// An access token. Its `Debug` and `Display` never show it, and while it lives, every
+/// error on its way to JavaScript is masked against it (see `redact`).
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Secret(String);
+pub struct Secret(Arc<str>);
 
 impl Secret {
-  pub fn new(value: impl Into<String>) -> Self {
-    Secret(value.into())
+  pub fn new(value: impl AsRef<str>) -> Self {
+    Secret(crate::redact::intern(value.as_ref()))
   }
 
   pub fn expose(&self) -> &str {
@@ -38,12 +40,13 @@ impl Secret {
 
   /// A form that is safe to print: the last four characters at most.
   pub fn masked(&self) -> String {
-    let chars: Vec<char> = self.0.chars().collect();
-    if chars.len() <= 8 {
-      return "****".to_string();
-    }
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("****{tail}")
+    crate::redact::masked_form(&self.0.chars().collect::<Vec<_>>())
+  }
+
+  /// `text` with this token masked wherever it appears, in any encoding, whole or in
+  /// pieces of 8 characters or more (see `redact::mask_in`).
+  pub fn mask_in(&self, text: &str) -> String {
+    crate::redact::mask_in(&self.0, text)
   }
 }
 
@@ -234,8 +237,25 @@ fn is_loopback(url: &Url) -> bool {
   }
 }
 
+/// The start of a URL as the caller wrote it, quoted, for an error: without what stands
+/// before an `@` in its authority (`user:password@`), so credentials are never echoed,
+/// even when the URL does not parse.
 fn excerpt(raw: &str) -> String {
-  let short: String = raw.chars().take(80).collect();
+  let raw = raw.trim();
+  let authority_start = raw.find("://").map_or(0, |i| i + 3);
+  let authority_len = raw[authority_start..]
+    .find(['/', '?', '#'])
+    .unwrap_or(raw.len() - authority_start);
+  let authority = &raw[authority_start..authority_start + authority_len];
+  let shown = match authority.rfind('@') {
+    Some(at) => format!(
+      "{}****@{}",
+      &raw[..authority_start],
+      &raw[authority_start + at + 1..]
+    ),
+    None => raw.to_string(),
+  };
+  let short: String = shown.chars().take(80).collect();
   format!("{short:?}")
 }
 
@@ -327,6 +347,37 @@ mod tests {
       assert_eq!(err.code, ErrorCode::InsecureUrl, "{bad}");
       assert!(!err.message.contains("pw"), "{}", err.message);
     }
+  }
+
+  #[test]
+  fn credentials_in_a_url_are_never_quoted() {
+    for bad in [
+      "https://user:hunter2-secret@example.com:99999/x",
+      "https://user:hunter2-secret@/x",
+      "user:hunter2-secret@example.com:99999",
+      "ftp://hunter2-secret@127.0.0.1:1",
+      "https://a@b:hunter2-secret@example.com:bad",
+      "  https://:hunter2-secret@example.com:70000  ",
+    ] {
+      let err = ClientConfig::resolve(
+        &ClientOptions {
+          base_url: Some(bad.into()),
+          ..Default::default()
+        },
+        |_| None,
+      )
+      .unwrap_err();
+      assert_eq!(err.code, ErrorCode::InsecureUrl, "{bad}");
+      assert!(!err.message.contains("hunter2"), "{}", err.message);
+    }
+    assert_eq!(
+      excerpt("https://u:p@example.com:99999/path?q#f"),
+      r#""https://****@example.com:99999/path?q#f""#
+    );
+    assert_eq!(
+      excerpt("https://example.com:99999/a@b"),
+      r#""https://example.com:99999/a@b""#
+    );
   }
 
   #[test]

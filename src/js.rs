@@ -1,8 +1,12 @@
-//! Settling JavaScript promises from the runtime: abort signals, and `LdError` as a
-//! JavaScript error with a stable `code`.
+//! Settling JavaScript promises from the runtime: abort signals, the end of a worker
+//! thread, and `LdError` as a JavaScript error with a stable `code`.
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use napi::bindgen_prelude::{
   FnArgs, Function, JsObjectValue, Object, PromiseRaw, ToNapiValue, TypeName,
@@ -62,10 +66,113 @@ pub fn reject<'env, V: ToNapiValue>(
   })
 }
 
+/// The calls in flight of the JavaScript environment of this thread (the main thread's,
+/// or a worker's: each has its own thread).
+#[derive(Default)]
+struct EnvCalls {
+  /// Set when the environment is torn down: every call it started is dropped, closing
+  /// its connections, instead of running on in the shared runtime. Made, with the
+  /// environment's cleanup hook, by the first call.
+  teardown: Option<Arc<Teardown>>,
+  /// References the calls in flight hold (an abort signal and its listener, or an abort
+  /// reason), by call. Kept here rather than in each call's callback, so that the
+  /// cleanup hook can release them while the environment is still there.
+  refs: Vec<(u64, Vec<UnknownRef>)>,
+  next_id: u64,
+}
+
+/// The end of an environment, as its calls on the runtime see it.
+#[derive(Default)]
+struct Teardown {
+  done: AtomicBool,
+  notify: tokio::sync::Notify,
+}
+
+thread_local! {
+  static ENV_CALLS: RefCell<EnvCalls> = RefCell::default();
+}
+
+/// A future that completes when the environment of `env` is torn down.
+fn torn_down(env: &Env) -> napi::Result<impl Future<Output = ()> + Send + 'static> {
+  let teardown = ENV_CALLS.with_borrow_mut(|calls| -> napi::Result<_> {
+    if let Some(teardown) = &calls.teardown {
+      return Ok(teardown.clone());
+    }
+    env.add_env_cleanup_hook(env.raw() as usize, |raw| {
+      tear_down(raw as napi::sys::napi_env)
+    })?;
+    Ok(calls.teardown.insert(Arc::default()).clone())
+  })?;
+  Ok(async move {
+    loop {
+      let notified = teardown.notify.notified();
+      if teardown.done.load(Ordering::Acquire) {
+        return;
+      }
+      notified.await;
+    }
+  })
+}
+
+/// The environment's cleanup hook: cancels its calls and releases their references.
+fn tear_down(raw: napi::sys::napi_env) {
+  let (teardown, refs) =
+    ENV_CALLS.with_borrow_mut(|calls| (calls.teardown.take(), std::mem::take(&mut calls.refs)));
+  if let Some(teardown) = teardown {
+    teardown.done.store(true, Ordering::Release);
+    teardown.notify.notify_waiters();
+  }
+  let env = Env::from_raw(raw);
+  for reference in refs.into_iter().flat_map(|(_, refs)| refs) {
+    let _ = reference.unref(&env);
+  }
+}
+
+/// `work`, ended with an `AbortError` (and dropped) as soon as `stop` completes. Written
+/// out rather than with `tokio::select!`, whose expansion for each kind of call weighs on
+/// the addon's size.
+struct Cancellable<F> {
+  stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+  work: Pin<Box<F>>,
+}
+
+impl<T, F: Future<Output = Result<T, LdError>>> Future for Cancellable<F> {
+  type Output = Result<T, LdError>;
+
+  fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    let this = self.get_mut();
+    if this.stop.as_mut().poll(cx).is_ready() {
+      return Poll::Ready(Err(LdError::aborted()));
+    }
+    this.work.as_mut().poll(cx)
+  }
+}
+
+/// Keeps `refs` for a call until `take_refs(id)`; returns `id`.
+fn hold_refs(refs: Vec<UnknownRef>) -> u64 {
+  ENV_CALLS.with_borrow_mut(|calls| {
+    calls.next_id += 1;
+    let id = calls.next_id;
+    calls.refs.push((id, refs));
+    id
+  })
+}
+
+/// The references `hold_refs` kept under `id`; none once the environment is torn down.
+fn take_refs(id: u64) -> Vec<UnknownRef> {
+  ENV_CALLS.with_borrow_mut(|calls| {
+    let index = calls.refs.iter().position(|(held, _)| *held == id);
+    index
+      .map(|i| calls.refs.swap_remove(i).1)
+      .unwrap_or_default()
+  })
+}
+
 /// Runs `work` on the runtime and settles a promise with `finish`'s value or the error.
 /// With a signal, an `abort` listener drops `work` at once (closing any connection it
 /// holds) and rejects with an `AbortError`; the listener is removed when the call ends.
-/// An already-aborted signal runs nothing.
+/// An already-aborted signal runs nothing. When the environment that made the call is
+/// torn down (a worker thread terminated), `work` is dropped the same way.
 pub fn spawn_call<'env, T, V>(
   env: &'env Env,
   signal: Option<Object<'env>>,
@@ -76,6 +183,10 @@ where
   T: Send + 'static,
   V: ToNapiValue,
 {
+  let work = Cancellable {
+    stop: Box::pin(torn_down(env)?),
+    work: Box::pin(work),
+  };
   let Some(signal) = signal else {
     return env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, result| {
       result
@@ -87,14 +198,17 @@ where
     .get_named_property::<bool>("aborted")
     .unwrap_or(false)
   {
-    let reason = signal
+    let reason = hold_refs(vec![signal
       .get_named_property::<Unknown>("reason")?
-      .create_ref()?;
+      .create_ref()?]);
     return env.spawn_future_with_callback(
       async move { Ok(LdError::aborted()) },
       move |env, error| {
-        let cause = reason.get_value(env).ok();
-        let _ = reason.unref(env);
+        let mut cause = None;
+        for reason in take_refs(reason) {
+          cause = reason.get_value(env).ok();
+          let _ = reason.unref(env);
+        }
         Err(throwable(env, &error, cause.as_ref()))
       },
     );
@@ -111,8 +225,10 @@ where
   let add: Function<FnArgs<(&str, Unknown)>, Unknown> =
     signal.get_named_property("addEventListener")?;
   add.apply(signal, ("abort", listener.to_unknown()).into())?;
-  let signal_ref = signal.to_unknown().create_ref()?;
-  let listener_ref = listener.to_unknown().create_ref()?;
+  let refs = hold_refs(vec![
+    signal.to_unknown().create_ref()?,
+    listener.to_unknown().create_ref()?,
+  ]);
   env.spawn_future_with_callback(
     async move {
       let cancel = async move {
@@ -127,7 +243,10 @@ where
       })
     },
     move |env, result| {
-      let cause = release_listener(env, signal_ref, listener_ref);
+      let cause = match <[UnknownRef; 2]>::try_from(take_refs(refs)) {
+        Ok([signal_ref, listener_ref]) => release_listener(env, signal_ref, listener_ref),
+        Err(_) => None,
+      };
       result
         .map_err(|e| throwable(env, &e, cause.as_ref()))
         .and_then(|t| finish(env, t))
@@ -162,6 +281,9 @@ pub fn error_object<'env>(
   error: &LdError,
   cause: Option<&Unknown>,
 ) -> napi::Result<Object<'env>> {
+  // The one place every error passes on its way to JavaScript: every token the process
+  // holds is masked in its texts here, whatever produced it.
+  let error = &crate::redact::scrub(error);
   let mut object = env.create_error(napi::Error::new(Status::GenericFailure, &error.message))?;
   object.set("name", error.name())?;
   object.set("code", error.code.as_str())?;

@@ -19,6 +19,7 @@ pub mod options;
 pub mod patch;
 pub mod phases;
 pub mod pipelines;
+pub mod redact;
 pub mod release;
 pub mod tls;
 
@@ -156,9 +157,18 @@ pub struct RequestPreview {
 
 /// A client for the LaunchDarkly release endpoints. One client keeps one connection
 /// pool: create it once and reuse it.
-#[napi]
+#[napi(custom_finalize)]
 pub struct ReleaseClient {
   inner: Arc<Client>,
+}
+
+/// The native memory of a client is reported to V8 while the JavaScript object lives, so
+/// that clients created and dropped in numbers are collected in time.
+impl napi::bindgen_prelude::ObjectFinalize for ReleaseClient {
+  fn finalize(self, env: Env) -> napi::Result<()> {
+    env.adjust_external_memory(-client::CLIENT_NATIVE_BYTES)?;
+    Ok(())
+  }
 }
 
 #[napi]
@@ -170,11 +180,11 @@ impl ReleaseClient {
   pub fn new(env: Env, options: Option<Unknown>) -> napi::Result<Self> {
     let built = options::call_options("options", options, Accept::Client)
       .and_then(|o| Client::from_options(&o.client));
-    built
-      .map(|inner| ReleaseClient {
-        inner: Arc::new(inner),
-      })
-      .map_err(|e| throwable(&env, &e, None))
+    let client = built.map_err(|e| throwable(&env, &e, None))?;
+    env.adjust_external_memory(client::CLIENT_NATIVE_BYTES)?;
+    Ok(ReleaseClient {
+      inner: Arc::new(client),
+    })
   }
 
   /// Marks a phase of the flag's release complete, on either kind of release pipeline.

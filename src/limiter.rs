@@ -6,6 +6,10 @@
 //! requests wait for the reset instead of being sent to collect 429s. A 429 pauses every
 //! request of the client. Without headers the gate stays open and callers fall back to
 //! their own backoff.
+//!
+//! The gate never holds a request without bound: a reset that is not a number or more
+//! than [`MAX_RESET_AHEAD_MS`] ahead is ignored, and a request the gate would hold longer
+//! than its caller's limit is refused at once (see [`Limiter::acquire`]).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -16,6 +20,18 @@ use reqwest::header::HeaderMap;
 const SAME_WINDOW: Duration = Duration::from_millis(50);
 /// Waits for a reset end a little after it, so the server has surely moved on.
 const RESET_MARGIN_MS: u64 = 15;
+/// A reset further ahead than this (one hour) is nonsense for LaunchDarkly's windows,
+/// which last seconds: it is ignored.
+pub const MAX_RESET_AHEAD_MS: u64 = 3_600_000;
+
+/// How long until the reset `value` (`X-Ratelimit-Reset`, epoch milliseconds) when
+/// `now_ms` is the wall clock: `None` when it is not a number or more than an hour ahead,
+/// 0 when it is past.
+pub fn reset_in_ms(value: &str, now_ms: u64) -> Option<u64> {
+  let at = value.trim().parse::<u64>().ok()?;
+  let wait = at.saturating_sub(now_ms);
+  (wait <= MAX_RESET_AHEAD_MS).then_some(wait)
+}
 
 /// What the gate says to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +67,11 @@ impl Observation {
       (Some(a), Some(b)) => Some(a.min(b)),
       (a, b) => a.or(b),
     };
-    let reset_in =
-      number("x-ratelimit-reset").map(|at| Duration::from_millis(at.saturating_sub(now_ms)));
+    let reset_in = headers
+      .get("x-ratelimit-reset")
+      .and_then(|v| v.to_str().ok())
+      .and_then(|v| reset_in_ms(v, now_ms))
+      .map(Duration::from_millis);
     Observation {
       remaining,
       reset_in,
@@ -173,17 +192,22 @@ impl Limiter {
     state.observe(now, seen);
   }
 
-  /// Waits until the gate lets one request through. Cancelled by dropping the future.
-  /// The permit reports the answer; dropped unreported (the request was cancelled), it
-  /// only frees its place.
-  pub async fn acquire(&self) -> Permit<'_> {
+  /// Waits until the gate lets one request through, for at most `max_wait` in all.
+  /// When the gate would hold the request past that, it returns at once with how long it
+  /// would have had to wait. Cancelled by dropping the future. The permit reports the
+  /// answer; dropped unreported (the request was cancelled), it only frees its place.
+  pub async fn acquire(&self, max_wait: Duration) -> Result<Permit<'_>, Duration> {
+    let start = Instant::now();
+    let deadline = start + max_wait;
     loop {
-      match self.decide(Instant::now()) {
+      let now = Instant::now();
+      match self.decide(now) {
         Decision::Go => {
-          return Permit {
+          return Ok(Permit {
             limiter: Some(self),
-          }
+          })
         }
+        Decision::WaitUntil(at) if at > deadline => return Err(at - now),
         Decision::WaitUntil(at) => {
           let jitter = Duration::from_millis(rand::random_range(0..=RESET_MARGIN_MS));
           tokio::time::sleep_until((at + jitter).into()).await;
@@ -351,13 +375,98 @@ mod tests {
     assert_eq!(next - reset, Duration::from_millis(1000));
   }
 
+  const MINUTE: Duration = Duration::from_secs(60);
+
   #[tokio::test]
   async fn acquire_sleeps_until_the_reset() {
     let limiter = Limiter::new();
     limiter.observe(Instant::now(), seen(0, 120));
     let start = Instant::now();
-    limiter.acquire().await.observe(Observation::default());
+    limiter
+      .acquire(MINUTE)
+      .await
+      .unwrap()
+      .observe(Observation::default());
     assert!(start.elapsed() >= Duration::from_millis(120));
+  }
+
+  #[tokio::test]
+  async fn a_wait_past_the_limit_is_refused_at_once() {
+    let limiter = Limiter::new();
+    // A 2xx answer saying the budget is spent until ten minutes from now.
+    limiter.observe(Instant::now(), seen(0, 600_000));
+    let start = Instant::now();
+    let wait = limiter.acquire(MINUTE).await.unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(1), "no wait");
+    assert!(
+      wait > Duration::from_secs(590) && wait <= Duration::from_millis(600_000 + RESET_MARGIN_MS),
+      "{wait:?}"
+    );
+    // Nothing was let through, and every later request is refused the same way.
+    assert_eq!(limiter.lock().in_flight, 0);
+    assert!(limiter.acquire(MINUTE).await.is_err());
+    // A pause past the limit (from a 429) is refused too.
+    let paused = Limiter::new();
+    paused.observe(
+      Instant::now(),
+      Observation {
+        pause: Some(Duration::from_secs(90)),
+        ..Default::default()
+      },
+    );
+    assert!(paused.acquire(MINUTE).await.is_err());
+  }
+
+  #[tokio::test]
+  async fn the_limit_counts_every_wait_of_one_request() {
+    let limiter = std::sync::Arc::new(Limiter::new());
+    limiter.observe(Instant::now(), seen(0, 400));
+    let waiting = limiter.clone();
+    let waiter =
+      tokio::spawn(async move { waiting.acquire(Duration::from_millis(500)).await.map(drop) });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Another answer moves the reset to 600 ms from now: 700 ms after the waiter began,
+    // past its 500 ms, although each wait alone is shorter.
+    limiter.observe(Instant::now(), seen(0, 600));
+    // Had it waited for that reset, the fresh window would have let it through.
+    let result = waiter.await.unwrap();
+    assert!(result.is_err(), "refused once the total passes the limit");
+    // A request starting now may wait that long: it is let through after the reset.
+    assert!(limiter.acquire(Duration::from_millis(800)).await.is_ok());
+  }
+
+  #[test]
+  fn nonsense_resets_are_ignored() {
+    let now = 1_700_000_000_000u64;
+    assert_eq!(reset_in_ms("1700000001500", now), Some(1500));
+    assert_eq!(reset_in_ms(" 1699999999000 ", now), Some(0), "past is fine");
+    assert_eq!(
+      reset_in_ms(&(now + MAX_RESET_AHEAD_MS).to_string(), now),
+      Some(MAX_RESET_AHEAD_MS)
+    );
+    for nonsense in [
+      "18446744073709551615",
+      "1700003600001",
+      "soon",
+      "",
+      "-5",
+      "1.7e12",
+      "0x10",
+    ] {
+      assert_eq!(reset_in_ms(nonsense, now), None, "{nonsense}");
+    }
+    let mut h = HeaderMap::new();
+    h.insert("x-ratelimit-route-remaining", HeaderValue::from_static("0"));
+    h.insert(
+      "x-ratelimit-reset",
+      HeaderValue::from_static("18446744073709551615"),
+    );
+    let o = Observation::from_headers(&h, now);
+    assert_eq!(o.reset_in, None);
+    // Without a reset, a spent budget does not hold anyone.
+    let limiter = Limiter::new();
+    limiter.observe(Instant::now(), o);
+    assert_eq!(limiter.decide(Instant::now()), Decision::Go);
   }
 
   #[tokio::test]
@@ -365,8 +474,8 @@ mod tests {
     let limiter = Limiter::new();
     let t0 = Instant::now();
     limiter.observe(t0, seen(5, 10_000));
-    drop(limiter.acquire().await);
-    drop(limiter.acquire().await);
+    drop(limiter.acquire(MINUTE).await);
+    drop(limiter.acquire(MINUTE).await);
     assert_eq!(limiter.lock().in_flight, 0);
     // The server still says 5: nothing is held back for the cancelled requests.
     limiter.observe(t0, seen(5, 10_000));
