@@ -86,7 +86,7 @@ pub fn create_call(
   input: &Unknown,
 ) -> Result<Job, LdError> {
   let (project, flag) = keys(project_key, flag_key)?;
-  let input = options::create_release_input(env, "input", input)?;
+  let input = as_json(&options::create_release_input(env, "input", input)?)?;
   PreparedRequest::create_release(client.config(), &project, &flag, &input).map(Job::Release)
 }
 
@@ -100,9 +100,15 @@ pub fn update_call(
 ) -> Result<Job, LdError> {
   let (project, flag) = keys(project_key, flag_key)?;
   let phase_id = options::key("phaseId", phase_id)?;
-  let input = options::update_phase_status_input(env, "input", input)?;
+  let input = as_json(&options::update_phase_status_input(env, "input", input)?)?;
   PreparedRequest::update_phase_status(client.config(), &project, &flag, &phase_id, &input)
     .map(Job::Release)
+}
+
+/// A typed input as the JSON body the core sends.
+fn as_json(input: &impl serde::Serialize) -> Result<serde_json::Value, LdError> {
+  serde_json::to_value(input)
+    .map_err(|e| LdError::invalid(format!("input could not be encoded: {e}")))
 }
 
 pub fn delete_call(

@@ -1,27 +1,20 @@
 #![deny(clippy::all)]
 // Errors travel on cold paths; boxing LdError would touch every call site for nothing.
 #![allow(clippy::result_large_err)]
-//! ld-release: mark LaunchDarkly release phases complete from Node.js.
+//! ld-release: the Node.js binding of ld-release-core.
 //!
 //! This file is the exported JavaScript surface and its types. Arguments are read once
-//! into core types (`options`, `calls`), the core (`client`, `phases`, `bulk`) runs on the
-//! runtime, and `js` settles promises and turns `LdError` into JavaScript errors.
+//! into core types (`options`, `inputs`, `calls`), the core (`ld_release_core`) runs on
+//! the runtime, and `js` settles promises and turns `LdError` into JavaScript errors.
 
-pub mod bulk;
 mod calls;
-pub mod client;
-pub mod config;
-pub mod error;
 mod guard;
+mod inputs;
 mod js;
-pub mod limiter;
-pub mod options;
-pub mod patch;
-pub mod phases;
-pub mod pipelines;
-pub mod redact;
-pub mod release;
-pub mod tls;
+mod options;
+
+// The core's modules, under the names the binding's modules use.
+use ld_release_core::{bulk, client, config, error, patch, phases, redact, release};
 
 use std::sync::Arc;
 

@@ -11,8 +11,8 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{sys, Env, JsValue, Unknown, ValueType};
 use serde_json::Value;
 
+use crate::inputs::{CreateReleaseInput, UpdatePhaseStatusInput};
 use crate::phases::PhaseRef;
-use crate::release::{CreateReleaseInput, UpdatePhaseStatusInput};
 
 use crate::config::{ClientOptions, RequestOptions, Secret, MAX_RETRIES_LIMIT, MAX_TIMEOUT_MS};
 use crate::error::{LdError, Result, ThrownId};

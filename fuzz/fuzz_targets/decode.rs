@@ -2,8 +2,8 @@
 //! panics; what it accepts is JSON, and so is what it hands on.
 #![no_main]
 
-use ld_release::error::ErrorCode;
-use ld_release::release::Release;
+use ld_release_core::error::ErrorCode;
+use ld_release_core::release::Release;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,8 +2,8 @@
 //! ERR_LD_INVALID_ARGUMENT naming the argument, never panics.
 #![no_main]
 
-use ld_release::error::ErrorCode;
-use ld_release::patch::parse_patch;
+use ld_release_core::error::ErrorCode;
+use ld_release_core::patch::parse_patch;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

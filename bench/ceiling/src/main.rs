@@ -6,7 +6,7 @@
 //! Modes:
 //! - `reqwest` (the default): reqwest alone with the addon's client settings, decoding
 //!   each answer into a `serde_json::Value`: the HTTP stack's own floor.
-//! - `core`: the addon's own Rust core (`ld_release::client::Client::change_phase`, the
+//! - `core`: the addon's own Rust core (`ld_release_core::client::Client::change_phase`, the
 //!   code `completePhase` runs: the answer checked and passed through, retries, the
 //!   rate-limit gate) with nothing of the JavaScript boundary: what the boundary is
 //!   measured against.
@@ -19,9 +19,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ld_release::client::Client;
-use ld_release::config::{ClientOptions, RequestOptions, Secret};
-use ld_release::phases::{PhaseAction, PhaseChange, PhaseRef};
+use ld_release_core::client::Client;
+use ld_release_core::config::{ClientOptions, RequestOptions, Secret};
+use ld_release_core::phases::{PhaseAction, PhaseChange, PhaseRef};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
 enum Target {
@@ -30,7 +30,7 @@ enum Target {
     url: reqwest::Url,
     headers: HeaderMap,
   },
-  Core(ld_release::client::Client),
+  Core(ld_release_core::client::Client),
 }
 
 impl Target {

@@ -7,8 +7,7 @@
 //! of objects with `_id`, `_name` and `complete` (`ReleaseView`). The one change made to
 //! the text: epoch-millisecond fields sent as numeric strings become numbers.
 
-use napi_derive::napi;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{ErrorCode, LdError, Result};
@@ -297,73 +296,6 @@ impl PipelineKind {
       _ => PipelineKind::Unknown,
     }
   }
-}
-
-// The bodies callers send.
-
-/// The body of `createRelease`: which release pipeline to attach the flag to.
-#[napi(object, object_to_js = false)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateReleaseInput {
-  /// The key of the release pipeline to attach the flag to
-  pub release_pipeline_key: String,
-  /// The variation id to release to across all phases
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub release_variation_id: Option<String>,
-}
-
-/// The body of `updatePhaseStatus` (release pipelines of the newer kind).
-#[napi(object, object_to_js = false)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UpdatePhaseStatusInput {
-  /// The status to set. LaunchDarkly accepts only `active` (any case): it starts the
-  /// phase and completes every phase before it. Sent as given.
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub status: Option<String>,
-  /// Extra configuration for audiences required upon phase initialization.
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub audiences: Option<Vec<ReleaserAudienceConfigInput>>,
-}
-
-/// Settings of one audience when a phase starts.
-#[napi(object, object_to_js = false)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ReleaserAudienceConfigInput {
-  /// UUID of the audience.
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub audience_id: Option<String>,
-  /// Optional configuration details for the specified audience. Will default to the
-  /// release pipeline's audience configuration if omitted.
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub release_guardian_configuration: Option<ReleaseGuardianConfigurationInput>,
-  /// An array of member IDs. These members are notified to review the approval request.
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub notify_member_ids: Option<Vec<String>>,
-  /// An array of team keys. The members of these teams are notified to review the approval request.
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub notify_team_keys: Option<Vec<String>>,
-}
-
-/// Release guardian settings given when a phase starts.
-#[napi(object, object_to_js = false)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ReleaseGuardianConfigurationInput {
-  /// The monitoring window in milliseconds
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub monitoring_window_milliseconds: Option<i64>,
-  /// The rollout weight
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub rollout_weight: Option<i64>,
-  /// Whether or not to rollback on regression
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub rollback_on_regression: Option<bool>,
-  /// The randomization unit for the measured rollout
-  #[serde(default, skip_serializing_if = "Option::is_none")]
-  pub randomization_unit: Option<String>,
 }
 
 #[cfg(test)]

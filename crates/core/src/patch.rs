@@ -40,7 +40,8 @@ pub fn phase_from_f64(argument: &str, value: f64) -> Result<u32> {
   Ok(value as u32)
 }
 
-pub(crate) fn describe_number(value: f64) -> String {
+/// A number as an error message quotes it: `NaN`, `Infinity`, or its shortest form.
+pub fn describe_number(value: f64) -> String {
   if value.is_nan() {
     "NaN".to_string()
   } else if value.is_infinite() {

@@ -11,7 +11,7 @@ use crate::config::{ClientConfig, ClientOptions, RequestOptions};
 use crate::error::{ErrorCode, LdError, Result};
 use crate::limiter::{Limiter, Observation};
 use crate::patch::PatchOperation;
-use crate::release::{CreateReleaseInput, PipelineKind, Release};
+use crate::release::{PipelineKind, Release};
 
 /// The largest response body read; anything larger fails with `ERR_LD_RESPONSE_TOO_LARGE`.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -56,15 +56,21 @@ impl PreparedRequest {
   }
 
   /// `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release`: starts a release.
+  /// `input` is sent as it is (`{ releasePipelineKey, releaseVariationId? }`); its
+  /// `releasePipelineKey` must be a non-empty string.
   pub fn create_release(
     config: &ClientConfig,
     project_key: &str,
     flag_key: &str,
-    input: &CreateReleaseInput,
+    input: &serde_json::Value,
   ) -> Result<Self> {
     crate::config::validate_key("projectKey", project_key)?;
     crate::config::validate_key("flagKey", flag_key)?;
-    crate::config::validate_key("releasePipelineKey", &input.release_pipeline_key)?;
+    let pipeline = input
+      .get("releasePipelineKey")
+      .and_then(serde_json::Value::as_str)
+      .unwrap_or_default();
+    crate::config::validate_key("releasePipelineKey", pipeline)?;
     Ok(PreparedRequest {
       method: Method::PUT,
       url: config.url_for(&[
@@ -80,13 +86,14 @@ impl PreparedRequest {
     })
   }
 
-  /// `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release/phases/{phaseId}`.
+  /// `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release/phases/{phaseId}`, with
+  /// `input` (`{ status?, audiences? }`) sent as it is.
   pub fn update_phase_status(
     config: &ClientConfig,
     project_key: &str,
     flag_key: &str,
     phase_id: &str,
-    input: &crate::release::UpdatePhaseStatusInput,
+    input: &serde_json::Value,
   ) -> Result<Self> {
     crate::config::validate_key("projectKey", project_key)?;
     crate::config::validate_key("flagKey", flag_key)?;
@@ -1156,10 +1163,7 @@ mod tests {
   #[test]
   fn other_operations_use_their_documented_paths() {
     let config = ClientConfig::resolve(&ClientOptions::default(), |_| None).unwrap();
-    let input = CreateReleaseInput {
-      release_pipeline_key: "standard".into(),
-      release_variation_id: None,
-    };
+    let input = serde_json::json!({ "releasePipelineKey": "standard" });
     let create = PreparedRequest::create_release(&config, "web", "a/b", &input).unwrap();
     assert_eq!(create.method, Method::PUT);
     assert_eq!(
@@ -1170,20 +1174,15 @@ mod tests {
       create.body.as_deref(),
       Some(&br#"{"releasePipelineKey":"standard"}"#[..])
     );
-    let status = crate::release::UpdatePhaseStatusInput {
-      status: Some("Started".into()),
-      audiences: None,
-    };
+    let status = serde_json::json!({ "status": "active" });
     let update =
       PreparedRequest::update_phase_status(&config, "web", "f", "ph 1", &status).unwrap();
     assert_eq!(
       update.url.path(),
       "/api/v2/projects/web/flags/f/release/phases/ph%201"
     );
-    let empty = CreateReleaseInput {
-      release_pipeline_key: String::new(),
-      release_variation_id: None,
-    };
+    assert_eq!(update.body.as_deref(), Some(&br#"{"status":"active"}"#[..]));
+    let empty = serde_json::json!({ "releasePipelineKey": "" });
     let err = PreparedRequest::create_release(&config, "web", "f", &empty).unwrap_err();
     assert!(
       err.message.starts_with("releasePipelineKey"),

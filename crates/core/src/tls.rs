@@ -88,7 +88,7 @@ mod tests {
     let dir = std::env::temp_dir().join(format!("ld-release-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("bundle.pem");
-    let fixture = include_str!("../__test__/fixtures/ca.pem");
+    let fixture = include_str!("../../../__test__/fixtures/ca.pem");
     std::fs::write(&path, format!("{fixture}\n{fixture}")).unwrap();
     let certs = extra_roots(path.to_str());
     assert_eq!(certs.len(), 2);
@@ -100,7 +100,10 @@ mod tests {
   #[test]
   fn a_config_is_built_for_any_path_and_speaks_http1() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/__test__/fixtures/ca.pem");
+    let fixture = concat!(
+      env!("CARGO_MANIFEST_DIR"),
+      "/../../__test__/fixtures/ca.pem"
+    );
     for path in [None, Some(""), Some("/nonexistent/ca.pem"), Some(fixture)] {
       let config = client_config(path).unwrap();
       assert_eq!(

@@ -23,7 +23,7 @@ use crate::client::{Client, PreparedRequest};
 use crate::config::RequestOptions;
 use crate::error::{ErrorCode, LdError, Result};
 use crate::patch::{phase_patch, PatchOperation};
-use crate::release::{PipelineKind, Release, ReleaseView, UpdatePhaseStatusInput};
+use crate::release::{PipelineKind, Release, ReleaseView};
 
 /// Which phase a call means.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,11 +128,8 @@ pub fn guarded_patch(index: u32, id: &str, complete: bool) -> Vec<PatchOperation
 }
 
 /// The body that starts a phase: `{"status":"active"}`.
-pub fn start_input() -> UpdatePhaseStatusInput {
-  UpdatePhaseStatusInput {
-    status: Some(ACTIVE.to_string()),
-    audiences: None,
-  }
+pub fn start_input() -> Value {
+  serde_json::json!({ "status": ACTIVE })
 }
 
 impl Client {

@@ -1,0 +1,31 @@
+//! ld-release-core: LaunchDarkly's release and release-pipeline endpoints from plain Rust.
+//!
+//! - `config`: options merged with the environment, validated once (`ClientConfig`).
+//! - `client`: one connection pool, the exact headers, retries, limits and masking
+//!   (`Client`, `PreparedRequest`).
+//! - `limiter`: the rate-limit gate every request of a client passes.
+//! - `release`: answers as the server sent them (`Release`), and what the client reads
+//!   of them (`ReleaseView`, `PipelineKind`).
+//! - `phases`: completing, reopening and starting phases on both kinds of pipeline.
+//! - `pipelines`: pipelines and progressions, a page at a time; advancing a phase.
+//! - `bulk`: many calls through one client, in input order.
+//! - `patch`: JSON Patch operations; `error`: `LdError` and its stable codes;
+//!   `redact`: the token masked wherever a server echoes it; `tls`: trust roots.
+//!
+//! Nothing here knows of Node-API: the `ld-release` crate binds it to JavaScript.
+
+#![deny(clippy::all)]
+// Errors travel on cold paths; boxing LdError would touch every call site for nothing.
+#![allow(clippy::result_large_err)]
+
+pub mod bulk;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod limiter;
+pub mod patch;
+pub mod phases;
+pub mod pipelines;
+pub mod redact;
+pub mod release;
+pub mod tls;
