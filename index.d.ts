@@ -243,6 +243,44 @@ export interface TokenSummary {
 
 
 /**
+ * The operations `previewRequest` previews, by name, each with the signature of its
+ * module-level function.
+ */
+export interface PreviewableOperations {
+  completePhase: typeof completePhase
+  reopenPhase: typeof reopenPhase
+  startPhase: typeof startPhase
+  patchRelease: typeof patchRelease
+  getRelease: typeof getRelease
+  createRelease: typeof createRelease
+  deleteRelease: typeof deleteRelease
+  updatePhaseStatus: typeof updatePhaseStatus
+}
+
+/**
+ * The request a `GET` or `PATCH` of the flag's release would send (method, URL, headers
+ * with the token masked, body). Sends nothing and needs no token. `patch` is required
+ * for `PATCH` and refused for `GET`.
+ */
+export declare function previewRequest(
+  method: 'GET' | 'PATCH',
+  projectKey: string,
+  flagKey: string,
+  patch?: PatchOperation[] | null,
+  options?: ClientOptions,
+): RequestPreview
+/**
+ * The first request `operation` would send if called with `args` (the arguments of its
+ * module-level function, options last): for a phase by index, the PATCH (unless the
+ * shared client knows the flag's pipeline to be new); for a phase by name, or any
+ * `startPhase` but by `{ id }`, the read of the release. Sends nothing and needs no token.
+ */
+export declare function previewRequest<K extends keyof PreviewableOperations>(
+  operation: K,
+  ...args: Parameters<PreviewableOperations[K]>
+): RequestPreview
+
+/**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
  * flavor napi-rs can build is listed, because `NAPI_RS_NATIVE_LIBRARY_PATH`
@@ -267,7 +305,7 @@ export declare class ReleaseClient {
    * (for `{ name }` or `{ id }`, guarded by a `test` that the phase at that index still
    * has that id: `ERR_LD_CONFLICT` if the release changed in between). New pipelines:
    * starts the next phase (`{"status":"active"}`), which completes this one; the last
-   * phase cannot be completed (`ERR_LD_UNSUPPORTED`, nothing sent). The kind is read
+   * phase cannot be completed (`ERR_LD_UNSUPPORTED`, nothing written). The kind is read
    * from the release's pipeline once per client.
    */
   completePhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions): Promise<Release>
@@ -289,14 +327,7 @@ export declare class ReleaseClient {
    * operations before anything is sent.
    */
   patchRelease(projectKey: string, flagKey: string, patch: PatchOperation[], options?: RequestOptions): Promise<Release>
-  /**
-   * Marks many phases complete (or, with `complete: false`, incomplete) through this
-   * client's one connection pool and rate-limit gate. Resolves to one result per item,
-   * in input order; a failing item never rejects the batch. Rejects only for a bad
-   * `items` or option, or with an `AbortError` when `signal` aborts the rest of the run.
-   */
-  completePhases(items: PhaseItem[], options?: BulkOptions & RequestOptions): Promise<BulkResult[]>
-  /** Reads the flag's release (`GET`, same path). */
+  /** Reads the flag's release: `GET /api/v2/flags/{projectKey}/{flagKey}/release`. */
   getRelease(projectKey: string, flagKey: string, options?: RequestOptions): Promise<Release>
   /**
    * Starts a release of the flag in a release pipeline:
@@ -315,6 +346,14 @@ export declare class ReleaseClient {
    * status is sent as given; LaunchDarkly accepts only `active` (see `startPhase`).
    */
   updatePhaseStatus(projectKey: string, flagKey: string, phaseId: string, input: UpdatePhaseStatusInput, options?: RequestOptions): Promise<Release>
+  /**
+   * Marks many phases complete (or, with `complete: false`, incomplete) through one
+   * client's connection pool and rate-limit gate, each as `completePhase` does.
+   * Resolves to one result per item, in input order; a failing item never rejects the
+   * batch. Rejects only for a bad `items` or option, or with an `AbortError` when
+   * `signal` aborts the rest of the run.
+   */
+  completePhases(items: PhaseItem[], options?: BulkOptions & RequestOptions): Promise<BulkResult[]>
 }
 
 /** Settings of a bulk run. */
@@ -351,18 +390,38 @@ export interface ClientOptions {
 }
 
 /**
- * Marks a phase complete with a client built from `options` and the environment.
- * Clients are shared between calls with the same settings.
+ * Marks a phase of the flag's release complete, on either kind of release pipeline.
+ * Legacy pipelines: `[{"op":"replace","path":"/phases/<phase>/complete","value":true}]`
+ * (for `{ name }` or `{ id }`, guarded by a `test` that the phase at that index still
+ * has that id: `ERR_LD_CONFLICT` if the release changed in between). New pipelines:
+ * starts the next phase (`{"status":"active"}`), which completes this one; the last
+ * phase cannot be completed (`ERR_LD_UNSUPPORTED`, nothing written). The kind is read
+ * from the release's pipeline once per client.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
  */
 export declare function completePhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: ClientOptions & RequestOptions): Promise<Release>
 
 /**
- * Marks many phases complete with a shared client built from `options` and the
- * environment. See `ReleaseClient.completePhases`.
+ * Marks many phases complete (or, with `complete: false`, incomplete) through one
+ * client's connection pool and rate-limit gate, each as `completePhase` does.
+ * Resolves to one result per item, in input order; a failing item never rejects the
+ * batch. Rejects only for a bad `items` or option, or with an `AbortError` when
+ * `signal` aborts the rest of the run.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
  */
 export declare function completePhases(items: PhaseItem[], options?: ClientOptions & BulkOptions & RequestOptions): Promise<BulkResult[]>
 
-/** Starts a release with a shared client built from `options` and the environment. */
+/**
+ * Starts a release of the flag in a release pipeline:
+ * `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release`.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
 export declare function createRelease(projectKey: string, flagKey: string, input: CreateReleaseInput, options?: ClientOptions & RequestOptions): Promise<Release>
 
 /** The body of `createRelease`: which release pipeline to attach the flag to. */
@@ -373,10 +432,21 @@ export interface CreateReleaseInput {
   releaseVariationId?: string
 }
 
-/** Deletes a release with a shared client built from `options` and the environment. */
+/**
+ * Deletes the flag's release: `DELETE /api/v2/flags/{projectKey}/{flagKey}/release`.
+ * Resolves to `undefined`.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
 export declare function deleteRelease(projectKey: string, flagKey: string, options?: ClientOptions & RequestOptions): Promise<void>
 
-/** Reads a release with a shared client built from `options` and the environment. */
+/**
+ * Reads the flag's release: `GET /api/v2/flags/{projectKey}/{flagKey}/release`.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
 export declare function getRelease(projectKey: string, flagKey: string, options?: ClientOptions & RequestOptions): Promise<Release>
 
 /**
@@ -399,7 +469,13 @@ export interface PatchOperation {
   from?: string
 }
 
-/** Sends a JSON Patch with a shared client built from `options` and the environment. */
+/**
+ * Sends a JSON Patch to the flag's release. The operations are validated as RFC 6902
+ * operations before anything is sent.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
 export declare function patchRelease(projectKey: string, flagKey: string, patch: PatchOperation[], options?: ClientOptions & RequestOptions): Promise<Release>
 
 /** One item of a bulk run. */
@@ -414,12 +490,6 @@ export interface PhaseItem {
 
 /** The patch that marks `phase` complete or incomplete. Pure: sends nothing. */
 export declare function phasePatch(phase: number, complete: boolean): Array<PatchOperation>
-
-/**
- * Describes the request a call would send (method, URL, headers with the token masked,
- * body) and sends nothing. `patch` is required for `PATCH` and refused for `GET`.
- */
-export declare function previewRequest(method: 'GET' | 'PATCH', projectKey: string, flagKey: string, patch?: PatchOperation[] | null, options?: ClientOptions): RequestPreview
 
 /** Release guardian settings given when a phase starts. */
 export interface ReleaseGuardianConfigurationInput {
@@ -448,7 +518,14 @@ export interface ReleaserAudienceConfigInput {
   notifyTeamKeys?: Array<string>
 }
 
-/** Marks a phase incomplete with a shared client built from `options` and the environment. */
+/**
+ * Marks a phase of the flag's release incomplete (`"value": false`). The phase is
+ * named as for `completePhase`. Legacy pipelines only: on a new pipeline, whose
+ * phases only move forward, it fails with `ERR_LD_UNSUPPORTED` and sends no write.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
 export declare function reopenPhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: ClientOptions & RequestOptions): Promise<Release>
 
 /** Settings of one call. */
@@ -476,10 +553,26 @@ export interface RequestPreview {
   body?: string
 }
 
-/** Starts a phase with a shared client built from `options` and the environment. */
+/**
+ * Starts a phase: `PUT .../release/phases/{id}` with `{"status":"active"}`, the one
+ * status LaunchDarkly lets a caller set on a new release pipeline. Starting a phase
+ * completes every phase before it. With an index or `{ name }` the release is read
+ * first to find the phase's id; with `{ id }` it is one request.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
 export declare function startPhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: ClientOptions & RequestOptions): Promise<Release>
 
-/** Sets a phase's status with a shared client built from `options` and the environment. */
+/**
+ * Sets the status of a phase, for releases of the newer release pipelines (where the
+ * PATCH no longer works):
+ * `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release/phases/{phaseId}`. The
+ * status is sent as given; LaunchDarkly accepts only `active` (see `startPhase`).
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
 export declare function updatePhaseStatus(projectKey: string, flagKey: string, phaseId: string, input: UpdatePhaseStatusInput, options?: ClientOptions & RequestOptions): Promise<Release>
 
 /** The body of `updatePhaseStatus` (release pipelines of the newer kind). */

@@ -844,7 +844,6 @@ module.exports.getRelease = nativeBinding.getRelease
 module.exports.isLaunchDarklyError = nativeBinding.isLaunchDarklyError
 module.exports.patchRelease = nativeBinding.patchRelease
 module.exports.phasePatch = nativeBinding.phasePatch
-module.exports.previewRequest = nativeBinding.previewRequest
 module.exports.reopenPhase = nativeBinding.reopenPhase
 module.exports.startPhase = nativeBinding.startPhase
 module.exports.updatePhaseStatus = nativeBinding.updatePhaseStatus

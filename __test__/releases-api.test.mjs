@@ -175,3 +175,47 @@ function route(request) {
   const what = path.includes('/release-pipelines/') ? 'pipeline' : path.includes('/phases/') ? 'phase' : 'release'
   return `${request.method} ${what}`
 }
+
+test('previewRequest(operation, ...args) shows the first request each call sends, exactly', async (t) => {
+  const server = await fake(t)
+  const options = { apiKey: TOKEN, baseUrl: server.url, maxRetries: 0 }
+  const phaseId = sampleRelease().phases[1]._id
+  const calls = [
+    ['getRelease', 'web', 'checkout'],
+    ['patchRelease', 'web', 'checkout', [{ op: 'replace', path: '/phases/0/complete', value: true }]],
+    ['completePhase', 'web', 'checkout', 1],
+    ['reopenPhase', 'web', 'checkout', 1],
+    ['completePhase', 'web', 'checkout', { name: 'Production' }],
+    ['startPhase', 'web', 'checkout', { id: phaseId }],
+    ['updatePhaseStatus', 'web', 'checkout', phaseId, { status: 'active' }],
+    ['createRelease', 'web', 'other', { releasePipelineKey: 'standard-rollout' }],
+    ['deleteRelease', 'web', 'other'],
+  ]
+  for (const [operation, ...args] of calls) {
+    const preview = ld.previewRequest(operation, ...args, options)
+    server.clearRequests()
+    await ld[operation](...args, options)
+    const [sent] = server.requests
+    const where = `${operation}(${JSON.stringify(args)})`
+    assert.equal(preview.method, sent.method, where)
+    assert.equal(preview.url, `${server.url}${sent.path}`, where)
+    assert.equal(preview.body ?? '', sent.body, where)
+    assert.equal(preview.headers.Authorization, `****${TOKEN.slice(-4)}`, where)
+    for (const [name, value] of Object.entries(preview.headers)) {
+      if (name !== 'Authorization') assert.equal(sent.headers[name.toLowerCase()], value, `${where}: ${name}`)
+    }
+  }
+  // The override shows as the POST it sends; a bulk run has no request of its own.
+  const overridden = ld.previewRequest('completePhase', 'web', 'checkout', 0, { ...options, methodOverride: true })
+  assert.equal(overridden.method, 'POST')
+  assert.equal(overridden.headers['X-HTTP-Method-Override'], 'PATCH')
+  for (const [call, message] of [
+    [() => ld.previewRequest('completePhases', [], options), /^completePhases sends one call per item/],
+    [() => ld.previewRequest('DELETE', 'web', 'f', options), /^operation must be 'GET', 'PATCH' or the name of an operation \(completePhase, /],
+    [() => ld.previewRequest('deleteRelease', 'web', '', options), /^flagKey must be a non-empty string/],
+    [() => ld.previewRequest('completePhase', 'web', 'f', -1, options), /^phase must be an integer/],
+    [() => ld.previewRequest('getRelease', 'web', 'f', { signal: 'no' }), /^options\.signal must be an AbortSignal/],
+  ]) {
+    assert.throws(call, (e) => e.code === 'ERR_LD_INVALID_ARGUMENT' && message.test(e.message))
+  }
+})

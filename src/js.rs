@@ -324,3 +324,38 @@ pub fn throwable(env: &Env, error: &LdError, cause: Option<&Unknown>) -> napi::E
     Err(e) => e,
   }
 }
+
+#[cfg(test)]
+mod tests {
+  use crate::error::ErrorCode;
+
+  /// The `LaunchDarklyErrorCode` union of `types/header.d.ts`, as its members.
+  fn declared_codes() -> Vec<String> {
+    let header = include_str!("../types/header.d.ts");
+    let start = header
+      .find("export type LaunchDarklyErrorCode =")
+      .expect("the header declares LaunchDarklyErrorCode");
+    let rest = &header[start..];
+    let end = rest.find("\n\n").unwrap_or(rest.len());
+    rest[..end]
+      .split('\'')
+      .skip(1)
+      .step_by(2)
+      .map(str::to_string)
+      .collect()
+  }
+
+  #[test]
+  fn the_typescript_union_lists_exactly_the_codes_errors_carry() {
+    let mut declared = declared_codes();
+    declared.sort();
+    let mut raised: Vec<String> = ErrorCode::ALL
+      .iter()
+      .filter(|code| **code != ErrorCode::Aborted)
+      .map(|code| code.as_str().to_string())
+      .collect();
+    raised.sort();
+    assert_eq!(declared, raised);
+    assert!(include_str!("../types/header.d.ts").contains("code: 'ABORT_ERR'"));
+  }
+}

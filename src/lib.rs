@@ -7,10 +7,10 @@
 //! into core types (`options`, `inputs`, `calls`), the core (`ld_release_core`) runs on
 //! the runtime, and `js` settles promises and turns `LdError` into JavaScript errors.
 
-mod calls;
 mod guard;
 mod inputs;
 mod js;
+mod operations;
 mod options;
 
 // The core's modules, under the names the binding's modules use.
@@ -18,20 +18,34 @@ use ld_release_core::{bulk, client, config, error, patch, phases, redact, releas
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::PromiseRaw;
 use napi::{Env, Unknown};
 use napi_derive::napi;
+use reqwest::Method;
 
-use crate::calls::{
-  bulk_call, create_call, delete_release_call, get_call, module_call, patch_call, phase_call, send,
-  update_call, Job,
-};
 use crate::client::Client;
 use crate::error::LdError;
 use crate::js::throwable;
+use crate::operations::Work;
 use crate::options::Accept;
 use crate::patch::PatchOperation as CorePatchOperation;
 use crate::phases::PhaseAction;
+
+/// `complete_phase` as JavaScript names it: `completePhase`.
+fn js_name(rust: &str) -> String {
+  let mut out = String::with_capacity(rust.len());
+  let mut upper = false;
+  for c in rust.chars() {
+    if c == '_' {
+      upper = true;
+    } else if upper {
+      out.push(c.to_ascii_uppercase());
+      upper = false;
+    } else {
+      out.push(c);
+    }
+  }
+  out
+}
 
 /// Runs the addon's network work on one runtime thread, named `ld-release`, in place of
 /// napi-rs's default of one thread per core. A call costs the runtime tens of
@@ -179,336 +193,163 @@ impl ReleaseClient {
       inner: Arc::new(client),
     })
   }
-
-  /// Marks a phase of the flag's release complete, on either kind of release pipeline.
-  /// Legacy pipelines: `[{"op":"replace","path":"/phases/<phase>/complete","value":true}]`
-  /// (for `{ name }` or `{ id }`, guarded by a `test` that the phase at that index still
-  /// has that id: `ERR_LD_CONFLICT` if the release changed in between). New pipelines:
-  /// starts the next phase (`{"status":"active"}`), which completes this one; the last
-  /// phase cannot be completed (`ERR_LD_UNSUPPORTED`, nothing sent). The kind is read
-  /// from the release's pipeline once per client.
-  #[napi(
-    ts_args_type = "projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions",
-    ts_return_type = "Promise<Release>"
-  )]
-  pub fn complete_phase<'env>(
-    &self,
-    env: &'env Env,
-    project_key: Unknown,
-    flag_key: Unknown,
-    phase: Unknown,
-    options: Option<Unknown<'env>>,
-  ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-    let job = phase_call(&project_key, &flag_key, &phase, PhaseAction::Complete);
-    send(env, job, options, self.inner.clone())
-  }
-
-  /// Marks a phase of the flag's release incomplete (`"value": false`). The phase is
-  /// named as for `completePhase`. Legacy pipelines only: on a new pipeline, whose
-  /// phases only move forward, it fails with `ERR_LD_UNSUPPORTED` and sends no write.
-  #[napi(
-    ts_args_type = "projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions",
-    ts_return_type = "Promise<Release>"
-  )]
-  pub fn reopen_phase<'env>(
-    &self,
-    env: &'env Env,
-    project_key: Unknown,
-    flag_key: Unknown,
-    phase: Unknown,
-    options: Option<Unknown<'env>>,
-  ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-    let job = phase_call(&project_key, &flag_key, &phase, PhaseAction::Reopen);
-    send(env, job, options, self.inner.clone())
-  }
-
-  /// Starts a phase: `PUT .../release/phases/{id}` with `{"status":"active"}`, the one
-  /// status LaunchDarkly lets a caller set on a new release pipeline. Starting a phase
-  /// completes every phase before it. With an index or `{ name }` the release is read
-  /// first to find the phase's id; with `{ id }` it is one request.
-  #[napi(
-    ts_args_type = "projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions",
-    ts_return_type = "Promise<Release>"
-  )]
-  pub fn start_phase<'env>(
-    &self,
-    env: &'env Env,
-    project_key: Unknown,
-    flag_key: Unknown,
-    phase: Unknown,
-    options: Option<Unknown<'env>>,
-  ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-    let job = phase_call(&project_key, &flag_key, &phase, PhaseAction::Start);
-    send(env, job, options, self.inner.clone())
-  }
-
-  /// Sends a JSON Patch to the flag's release. The operations are validated as RFC 6902
-  /// operations before anything is sent.
-  #[napi(
-    ts_args_type = "projectKey: string, flagKey: string, patch: PatchOperation[], options?: RequestOptions",
-    ts_return_type = "Promise<Release>"
-  )]
-  pub fn patch_release<'env>(
-    &self,
-    env: &'env Env,
-    project_key: Unknown,
-    flag_key: Unknown,
-    patch: Unknown,
-    options: Option<Unknown<'env>>,
-  ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-    let job = patch_call(env, &self.inner, &project_key, &flag_key, &patch);
-    send(env, job, options, self.inner.clone())
-  }
-
-  /// Marks many phases complete (or, with `complete: false`, incomplete) through this
-  /// client's one connection pool and rate-limit gate. Resolves to one result per item,
-  /// in input order; a failing item never rejects the batch. Rejects only for a bad
-  /// `items` or option, or with an `AbortError` when `signal` aborts the rest of the run.
-  #[napi(
-    ts_args_type = "items: PhaseItem[], options?: BulkOptions & RequestOptions",
-    ts_return_type = "Promise<BulkResult[]>"
-  )]
-  pub fn complete_phases<'env>(
-    &self,
-    env: &'env Env,
-    items: Unknown,
-    options: Option<Unknown<'env>>,
-  ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
-    bulk_call(
-      env,
-      items,
-      options,
-      Accept::Request,
-      Some(self.inner.clone()),
-    )
-  }
-
-  /// Reads the flag's release (`GET`, same path).
-  #[napi(
-    ts_args_type = "projectKey: string, flagKey: string, options?: RequestOptions",
-    ts_return_type = "Promise<Release>"
-  )]
-  pub fn get_release<'env>(
-    &self,
-    env: &'env Env,
-    project_key: Unknown,
-    flag_key: Unknown,
-    options: Option<Unknown<'env>>,
-  ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-    let job = get_call(&self.inner, &project_key, &flag_key);
-    send(env, job, options, self.inner.clone())
-  }
-
-  /// Starts a release of the flag in a release pipeline:
-  /// `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release`.
-  #[napi(
-    ts_args_type = "projectKey: string, flagKey: string, input: CreateReleaseInput, options?: RequestOptions",
-    ts_return_type = "Promise<Release>"
-  )]
-  pub fn create_release<'env>(
-    &self,
-    env: &'env Env,
-    project_key: Unknown,
-    flag_key: Unknown,
-    input: Unknown,
-    options: Option<Unknown<'env>>,
-  ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-    let job = create_call(env, &self.inner, &project_key, &flag_key, &input);
-    send(env, job, options, self.inner.clone())
-  }
-
-  /// Deletes the flag's release: `DELETE /api/v2/flags/{projectKey}/{flagKey}/release`.
-  /// Resolves to `undefined`.
-  #[napi(
-    ts_args_type = "projectKey: string, flagKey: string, options?: RequestOptions",
-    ts_return_type = "Promise<void>"
-  )]
-  pub fn delete_release<'env>(
-    &self,
-    env: &'env Env,
-    project_key: Unknown,
-    flag_key: Unknown,
-    options: Option<Unknown<'env>>,
-  ) -> napi::Result<PromiseRaw<'env, ()>> {
-    let client = Some(self.inner.clone());
-    delete_release_call(
-      env,
-      &project_key,
-      &flag_key,
-      options,
-      Accept::Request,
-      client,
-    )
-  }
-
-  /// Sets the status of a phase, for releases of the newer release pipelines (where the
-  /// PATCH no longer works):
-  /// `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release/phases/{phaseId}`. The
-  /// status is sent as given; LaunchDarkly accepts only `active` (see `startPhase`).
-  #[napi(
-    ts_args_type = "projectKey: string, flagKey: string, phaseId: string, input: UpdatePhaseStatusInput, options?: RequestOptions",
-    ts_return_type = "Promise<Release>"
-  )]
-  pub fn update_phase_status<'env>(
-    &self,
-    env: &'env Env,
-    project_key: Unknown,
-    flag_key: Unknown,
-    phase_id: Unknown,
-    input: Unknown,
-    options: Option<Unknown<'env>>,
-  ) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-    let job = update_call(env, &self.inner, &project_key, &flag_key, &phase_id, &input);
-    send(env, job, options, self.inner.clone())
-  }
 }
 
-/// Marks a phase complete with a client built from `options` and the environment.
-/// Clients are shared between calls with the same settings.
-#[napi(
-  ts_args_type = "projectKey: string, flagKey: string, phase: PhaseSelector, options?: ClientOptions & RequestOptions",
-  ts_return_type = "Promise<Release>"
-)]
-pub fn complete_phase<'env>(
-  env: &'env Env,
-  project_key: Unknown,
-  flag_key: Unknown,
-  phase: Unknown,
-  options: Option<Unknown<'env>>,
-) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-  module_call(env, options, |_client| {
-    phase_call(&project_key, &flag_key, &phase, PhaseAction::Complete)
-  })
+/// Declares each operation once: its doc comment (as `#[doc = "..."]` lines: napi-rs
+/// reads doc comments passed through a macro as raw strings), its arguments with their TypeScript
+/// types, what it resolves to, and how its arguments become `Work`. Each becomes a
+/// `ReleaseClient` method (options: `RequestOptions`) and a module-level function of the
+/// same name (options: `ClientOptions & RequestOptions`, on the client shared by every
+/// call with the same settings), and can be previewed by `previewRequest`.
+macro_rules! operations {
+  ($(
+    $(#[doc = $doc:tt])*
+    fn $name:ident($($arg:ident: $ts:tt),*) -> $ret:tt $(, options $extra:ident)?
+      = |$args:ident| $prepare:expr;
+  )*) => {
+    $(
+      operations!(@options [$($extra)?]
+        $(#[doc = $doc])*
+        fn $name($($arg: $ts),*) -> $ret = |$args| $prepare
+      );
+    )*
+
+    /// The work of `operation` called with `given` (the module-level function's
+    /// arguments before its options), for `previewRequest`.
+    fn prepare_named<'env>(
+      operation: &str,
+      args: operations::Args<'_, 'env>,
+      given: &[Unknown<'env>],
+    ) -> error::Result<operations::Work> {
+      let mut given = given.iter();
+      match operation {
+        $(name if name == js_name(stringify!($name)) => {
+          $(let $arg = given.next().copied().ok_or_else(|| {
+            LdError::invalid(concat!(stringify!($arg), " is required"))
+          })?;)*
+          let $args = args;
+          $prepare
+        })*
+        _ => Err(LdError::invalid(format!("{operation:?} is not an operation"))),
+      }
+    }
+
+    /// How many arguments `operation` (its JavaScript name) takes before its options.
+    fn operation_arity(operation: &str) -> error::Result<usize> {
+      $(if operation == js_name(stringify!($name)) {
+        return Ok([$(stringify!($arg)),*].len());
+      })*
+      let names = [$(js_name(stringify!($name))),*].join(", ");
+      Err(LdError::invalid(format!(
+        "operation must be 'GET', 'PATCH' or the name of an operation ({names}), got {operation:?}"
+      )))
+    }
+  };
+
+  // The options type of each form: a call's, or a call's and those of a bulk run.
+  (@options [] $($item:tt)*) => {
+    operations!(@item "RequestOptions", "ClientOptions & RequestOptions", &[], $($item)*);
+  };
+  (@options [bulk] $($item:tt)*) => {
+    operations!(@item
+      "BulkOptions & RequestOptions",
+      "ClientOptions & BulkOptions & RequestOptions",
+      &options::BULK_OPTIONS,
+      $($item)*
+    );
+  };
+
+  (@item $method_options:tt, $function_options:tt, $extra:expr,
+    $(#[doc = $doc:tt])*
+    fn $name:ident($($arg:ident: $ts:tt),*) -> $ret:tt = |$args:ident| $prepare:expr
+  ) => {
+    #[napi]
+    impl ReleaseClient {
+      $(#[doc = $doc])*
+      #[napi(ts_return_type = $ret)]
+      pub fn $name<'env>(
+        &self,
+        env: &'env Env,
+        $(#[napi(ts_arg_type = $ts)] $arg: Unknown<'env>,)*
+        #[napi(ts_arg_type = $method_options)] options: Option<Unknown<'env>>,
+      ) -> napi::Result<Unknown<'env>> {
+        let target = operations::Target::Instance(self.inner.clone());
+        operations::call(env, target, options, $extra, |$args| $prepare)
+      }
+    }
+
+    $(#[doc = $doc])*
+    #[doc = ""]
+    #[doc = " Module-level: runs on the client shared by every call with the same"]
+    #[doc = " `ClientOptions` (read with the environment)."]
+    #[napi(ts_return_type = $ret)]
+    pub fn $name<'env>(
+      env: &'env Env,
+      $(#[napi(ts_arg_type = $ts)] $arg: Unknown<'env>,)*
+      #[napi(ts_arg_type = $function_options)] options: Option<Unknown<'env>>,
+    ) -> napi::Result<Unknown<'env>> {
+      operations::call(env, operations::Target::Shared, options, $extra, |$args| $prepare)
+    }
+  };
 }
 
-/// Marks a phase incomplete with a shared client built from `options` and the environment.
-#[napi(
-  ts_args_type = "projectKey: string, flagKey: string, phase: PhaseSelector, options?: ClientOptions & RequestOptions",
-  ts_return_type = "Promise<Release>"
-)]
-pub fn reopen_phase<'env>(
-  env: &'env Env,
-  project_key: Unknown,
-  flag_key: Unknown,
-  phase: Unknown,
-  options: Option<Unknown<'env>>,
-) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-  module_call(env, options, |_client| {
-    phase_call(&project_key, &flag_key, &phase, PhaseAction::Reopen)
-  })
-}
+operations! {
+  #[doc = " Marks a phase of the flag's release complete, on either kind of release pipeline."]
+  #[doc = " Legacy pipelines: `[{\"op\":\"replace\",\"path\":\"/phases/<phase>/complete\",\"value\":true}]`"]
+  #[doc = " (for `{ name }` or `{ id }`, guarded by a `test` that the phase at that index still"]
+  #[doc = " has that id: `ERR_LD_CONFLICT` if the release changed in between). New pipelines:"]
+  #[doc = " starts the next phase (`{\"status\":\"active\"}`), which completes this one; the last"]
+  #[doc = " phase cannot be completed (`ERR_LD_UNSUPPORTED`, nothing written). The kind is read"]
+  #[doc = " from the release's pipeline once per client."]
+  fn complete_phase(project_key: "string", flag_key: "string", phase: "PhaseSelector") -> "Promise<Release>"
+    = |_args| operations::phase_change(&project_key, &flag_key, &phase, PhaseAction::Complete);
 
-/// Starts a phase with a shared client built from `options` and the environment.
-#[napi(
-  ts_args_type = "projectKey: string, flagKey: string, phase: PhaseSelector, options?: ClientOptions & RequestOptions",
-  ts_return_type = "Promise<Release>"
-)]
-pub fn start_phase<'env>(
-  env: &'env Env,
-  project_key: Unknown,
-  flag_key: Unknown,
-  phase: Unknown,
-  options: Option<Unknown<'env>>,
-) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-  module_call(env, options, |_client| {
-    phase_call(&project_key, &flag_key, &phase, PhaseAction::Start)
-  })
-}
+  #[doc = " Marks a phase of the flag's release incomplete (`\"value\": false`). The phase is"]
+  #[doc = " named as for `completePhase`. Legacy pipelines only: on a new pipeline, whose"]
+  #[doc = " phases only move forward, it fails with `ERR_LD_UNSUPPORTED` and sends no write."]
+  fn reopen_phase(project_key: "string", flag_key: "string", phase: "PhaseSelector") -> "Promise<Release>"
+    = |_args| operations::phase_change(&project_key, &flag_key, &phase, PhaseAction::Reopen);
 
-/// Sends a JSON Patch with a shared client built from `options` and the environment.
-#[napi(
-  ts_args_type = "projectKey: string, flagKey: string, patch: PatchOperation[], options?: ClientOptions & RequestOptions",
-  ts_return_type = "Promise<Release>"
-)]
-pub fn patch_release<'env>(
-  env: &'env Env,
-  project_key: Unknown,
-  flag_key: Unknown,
-  patch: Unknown,
-  options: Option<Unknown<'env>>,
-) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-  module_call(env, options, |client| {
-    patch_call(env, client, &project_key, &flag_key, &patch)
-  })
-}
+  #[doc = " Starts a phase: `PUT .../release/phases/{id}` with `{\"status\":\"active\"}`, the one"]
+  #[doc = " status LaunchDarkly lets a caller set on a new release pipeline. Starting a phase"]
+  #[doc = " completes every phase before it. With an index or `{ name }` the release is read"]
+  #[doc = " first to find the phase's id; with `{ id }` it is one request."]
+  fn start_phase(project_key: "string", flag_key: "string", phase: "PhaseSelector") -> "Promise<Release>"
+    = |_args| operations::phase_change(&project_key, &flag_key, &phase, PhaseAction::Start);
 
-/// Reads a release with a shared client built from `options` and the environment.
-#[napi(
-  ts_args_type = "projectKey: string, flagKey: string, options?: ClientOptions & RequestOptions",
-  ts_return_type = "Promise<Release>"
-)]
-pub fn get_release<'env>(
-  env: &'env Env,
-  project_key: Unknown,
-  flag_key: Unknown,
-  options: Option<Unknown<'env>>,
-) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-  module_call(env, options, |client| {
-    get_call(client, &project_key, &flag_key)
-  })
-}
+  #[doc = " Sends a JSON Patch to the flag's release. The operations are validated as RFC 6902"]
+  #[doc = " operations before anything is sent."]
+  fn patch_release(project_key: "string", flag_key: "string", patch: "PatchOperation[]") -> "Promise<Release>"
+    = |args| operations::release_request(&args, Method::PATCH, &project_key, &flag_key, Some(&patch)).map(Work::Release);
 
-/// Marks many phases complete with a shared client built from `options` and the
-/// environment. See `ReleaseClient.completePhases`.
-#[napi(
-  ts_args_type = "items: PhaseItem[], options?: ClientOptions & BulkOptions & RequestOptions",
-  ts_return_type = "Promise<BulkResult[]>"
-)]
-pub fn complete_phases<'env>(
-  env: &'env Env,
-  items: Unknown,
-  options: Option<Unknown<'env>>,
-) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
-  bulk_call(env, items, options, Accept::Both, None)
-}
+  #[doc = " Reads the flag's release: `GET /api/v2/flags/{projectKey}/{flagKey}/release`."]
+  fn get_release(project_key: "string", flag_key: "string") -> "Promise<Release>"
+    = |args| operations::release_request(&args, Method::GET, &project_key, &flag_key, None).map(Work::Release);
 
-/// Starts a release with a shared client built from `options` and the environment.
-#[napi(
-  ts_args_type = "projectKey: string, flagKey: string, input: CreateReleaseInput, options?: ClientOptions & RequestOptions",
-  ts_return_type = "Promise<Release>"
-)]
-pub fn create_release<'env>(
-  env: &'env Env,
-  project_key: Unknown,
-  flag_key: Unknown,
-  input: Unknown,
-  options: Option<Unknown<'env>>,
-) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-  module_call(env, options, |client| {
-    create_call(env, client, &project_key, &flag_key, &input)
-  })
-}
+  #[doc = " Starts a release of the flag in a release pipeline:"]
+  #[doc = " `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release`."]
+  fn create_release(project_key: "string", flag_key: "string", input: "CreateReleaseInput") -> "Promise<Release>"
+    = |args| operations::create_release(&args, &project_key, &flag_key, &input);
 
-/// Deletes a release with a shared client built from `options` and the environment.
-#[napi(
-  ts_args_type = "projectKey: string, flagKey: string, options?: ClientOptions & RequestOptions",
-  ts_return_type = "Promise<void>"
-)]
-pub fn delete_release<'env>(
-  env: &'env Env,
-  project_key: Unknown,
-  flag_key: Unknown,
-  options: Option<Unknown<'env>>,
-) -> napi::Result<PromiseRaw<'env, ()>> {
-  delete_release_call(env, &project_key, &flag_key, options, Accept::Both, None)
-}
+  #[doc = " Deletes the flag's release: `DELETE /api/v2/flags/{projectKey}/{flagKey}/release`."]
+  #[doc = " Resolves to `undefined`."]
+  fn delete_release(project_key: "string", flag_key: "string") -> "Promise<void>"
+    = |args| operations::release_request(&args, Method::DELETE, &project_key, &flag_key, None).map(Work::NoContent);
 
-/// Sets a phase's status with a shared client built from `options` and the environment.
-#[napi(
-  ts_args_type = "projectKey: string, flagKey: string, phaseId: string, input: UpdatePhaseStatusInput, options?: ClientOptions & RequestOptions",
-  ts_return_type = "Promise<Release>"
-)]
-pub fn update_phase_status<'env>(
-  env: &'env Env,
-  project_key: Unknown,
-  flag_key: Unknown,
-  phase_id: Unknown,
-  input: Unknown,
-  options: Option<Unknown<'env>>,
-) -> napi::Result<PromiseRaw<'env, crate::js::ReleaseJson>> {
-  module_call(env, options, |client| {
-    update_call(env, client, &project_key, &flag_key, &phase_id, &input)
-  })
+  #[doc = " Sets the status of a phase, for releases of the newer release pipelines (where the"]
+  #[doc = " PATCH no longer works):"]
+  #[doc = " `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release/phases/{phaseId}`. The"]
+  #[doc = " status is sent as given; LaunchDarkly accepts only `active` (see `startPhase`)."]
+  fn update_phase_status(project_key: "string", flag_key: "string", phase_id: "string", input: "UpdatePhaseStatusInput") -> "Promise<Release>"
+    = |args| operations::update_phase_status(&args, &project_key, &flag_key, &phase_id, &input);
+
+  #[doc = " Marks many phases complete (or, with `complete: false`, incomplete) through one"]
+  #[doc = " client's connection pool and rate-limit gate, each as `completePhase` does."]
+  #[doc = " Resolves to one result per item, in input order; a failing item never rejects the"]
+  #[doc = " batch. Rejects only for a bad `items` or option, or with an `AbortError` when"]
+  #[doc = " `signal` aborts the rest of the run."]
+  fn complete_phases(items: "PhaseItem[]") -> "Promise<BulkResult[]>", options bulk
+    = |args| operations::complete_phases(&args, &items);
 }
 
 /// The patch that marks `phase` complete or incomplete. Pure: sends nothing.
@@ -528,45 +369,62 @@ pub fn phase_patch(
 }
 
 /// Describes the request a call would send (method, URL, headers with the token masked,
-/// body) and sends nothing. `patch` is required for `PATCH` and refused for `GET`.
-#[napi(
-  ts_args_type = "method: 'GET' | 'PATCH', projectKey: string, flagKey: string, patch?: PatchOperation[] | null, options?: ClientOptions"
-)]
+/// body) and sends nothing. Two forms (typed in `types/header.d.ts`):
+/// `previewRequest('GET' | 'PATCH', projectKey, flagKey, patch?, options?)`, and
+/// `previewRequest(operation, ...args)` with any operation's name and the arguments of
+/// its module-level function: the first request that call would send (for a phase by
+/// name, the read of the release; for `completePhases`, none).
+#[napi(skip_typescript)]
+#[allow(clippy::too_many_arguments)]
 pub fn preview_request(
   env: Env,
-  method: Unknown,
-  project_key: Unknown,
-  flag_key: Unknown,
-  patch: Option<Unknown>,
-  options: Option<Unknown>,
+  operation: Unknown,
+  a: Option<Unknown>,
+  b: Option<Unknown>,
+  c: Option<Unknown>,
+  d: Option<Unknown>,
+  e: Option<Unknown>,
+  f: Option<Unknown>,
 ) -> napi::Result<RequestPreview> {
+  // SAFETY: `undefined` is created in this environment and used only during this call.
+  let undefined = unsafe {
+    Unknown::from_raw_unchecked(
+      env.raw(),
+      <() as napi::bindgen_prelude::ToNapiValue>::to_napi_value(env.raw(), ())?,
+    )
+  };
+  let given: Vec<Unknown> = [a, b, c, d, e, f]
+    .into_iter()
+    .map(|v| v.unwrap_or(undefined))
+    .collect();
   let built = (|| {
-    let method = options::string("method", &method)?;
-    let opts = options::call_options("options", options, Accept::Client)?;
-    let client = Client::shared(&opts.client)?;
-    let patch = patch.filter(|p| {
-      !matches!(
-        p.get_type(),
-        Ok(napi::ValueType::Undefined | napi::ValueType::Null)
-      )
-    });
-    let job = match (method.as_str(), patch) {
-      ("GET", None) => get_call(&client, &project_key, &flag_key)?,
-      ("PATCH", Some(patch)) => patch_call(&env, &client, &project_key, &flag_key, &patch)?,
-      ("GET", Some(_)) => return Err(LdError::invalid("patch must not be given for GET")),
-      ("PATCH", None) => return Err(LdError::invalid("patch is required for PATCH")),
-      (other, _) => {
-        return Err(LdError::invalid(format!(
-          "method must be 'GET' or 'PATCH', got {other:?}"
-        )))
-      }
+    let operation = options::string("operation", &operation)?;
+    let (name, arity, patch_at) = match operation.as_str() {
+      // The short form: (method, projectKey, flagKey, patch?, options?).
+      "GET" | "PATCH" => ("", 2, Some(2)),
+      name => (name, operation_arity(name)?, None),
     };
-    match job {
-      Job::Release(prepared) => Ok(client.preview(&prepared)),
-      Job::Phase(_) => Err(LdError::invalid(
-        "a phase change has no single request to preview",
-      )),
-    }
+    let options_at = arity + usize::from(patch_at.is_some());
+    let opts = options::call_options("options", Some(given[options_at]), Accept::Both)?;
+    let client = Client::shared(&opts.client)?;
+    let args = operations::Args {
+      client: &client,
+      options: Some(&given[options_at]),
+    };
+    let work = match (operation.as_str(), patch_at.map(|i| &given[i])) {
+      ("GET", Some(patch)) if !options::is_absent(patch) => {
+        return Err(LdError::invalid("patch must not be given for GET"))
+      }
+      ("GET", _) => operations::release_request(&args, Method::GET, &given[0], &given[1], None)
+        .map(Work::Release),
+      ("PATCH", Some(patch)) if !options::is_absent(patch) => {
+        operations::release_request(&args, Method::PATCH, &given[0], &given[1], Some(patch))
+          .map(Work::Release)
+      }
+      ("PATCH", _) => return Err(LdError::invalid("patch is required for PATCH")),
+      _ => prepare_named(name, args, &given[..arity]),
+    }?;
+    Ok(client.preview(&work.first_request(&client)?))
   })();
   built
     .map(|p| RequestPreview {

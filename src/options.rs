@@ -53,7 +53,7 @@ fn type_name(value: &Unknown) -> &'static str {
   }
 }
 
-fn is_absent(value: &Unknown) -> bool {
+pub fn is_absent(value: &Unknown) -> bool {
   matches!(value_type(value), ValueType::Undefined | ValueType::Null)
 }
 
@@ -115,7 +115,7 @@ fn integer_in(name: &str, value: &Unknown, min: u64, max: u64) -> Result<u64> {
 }
 
 /// A JSON Patch given as a JavaScript array of operations, converted by `to_json`.
-pub fn patch_ops(_env: &Env, name: &str, value: &Unknown) -> Result<Vec<PatchOperation>> {
+pub fn patch_ops(name: &str, value: &Unknown) -> Result<Vec<PatchOperation>> {
   if !value.is_array().unwrap_or(false) {
     return Err(LdError::invalid(format!(
       "{name} must be an array of operations, got {}",
@@ -566,15 +566,11 @@ fn typed<T: serde::de::DeserializeOwned>(name: &str, value: &Unknown) -> Result<
   })
 }
 
-pub fn create_release_input(_env: &Env, name: &str, value: &Unknown) -> Result<CreateReleaseInput> {
+pub fn create_release_input(name: &str, value: &Unknown) -> Result<CreateReleaseInput> {
   typed(name, value)
 }
 
-pub fn update_phase_status_input(
-  _env: &Env,
-  name: &str,
-  value: &Unknown,
-) -> Result<UpdatePhaseStatusInput> {
+pub fn update_phase_status_input(name: &str, value: &Unknown) -> Result<UpdatePhaseStatusInput> {
   typed(name, value)
 }
 

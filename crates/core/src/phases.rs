@@ -274,6 +274,22 @@ impl Client {
       .await
   }
 
+  /// The first request `change_phase` would send for `change` now, without sending it:
+  /// the PATCH for a phase by index (unless this client knows the flag's release to be
+  /// in a new pipeline), the start of a phase given by id, else the read of the release.
+  pub fn first_request(&self, change: &PhaseChange) -> Result<PreparedRequest> {
+    match (&change.phase, change.action) {
+      (PhaseRef::Id(id), PhaseAction::Start) => self.start_request(change, id),
+      (PhaseRef::Index(index), PhaseAction::Complete | PhaseAction::Reopen)
+        if !self.knows_new(change) =>
+      {
+        let patch = phase_patch(*index, change.action == PhaseAction::Complete);
+        self.release_request(change, Some(&patch))
+      }
+      _ => self.release_request(change, None),
+    }
+  }
+
   /// Reads the release, finds the phase, and learns the kind of its pipeline.
   async fn look_up(
     &self,

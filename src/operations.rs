@@ -1,0 +1,275 @@
+//! The operations of the JavaScript API. Each is declared once, in `lib.rs`
+//! (`operations!`), as a function that reads its arguments into a `Work`; that one
+//! declaration becomes both the `ReleaseClient` method and the module-level function.
+//! `call` reads the options, picks the client (the instance's, or the one shared for the
+//! options' settings), and `spawn` runs the work on the runtime and settles the promise.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::Object;
+use napi::{Env, JsValue, Unknown};
+use reqwest::Method;
+
+use crate::bulk;
+use crate::client::{Client, PreparedRequest};
+use crate::error::{LdError, Result};
+use crate::js::{error_object, reject, spawn_call, ReleaseJson};
+use crate::options::{self, Accept, BulkSettings, CallOptions};
+use crate::phases::{PhaseAction, PhaseChange, PhaseRef};
+
+/// What a call does, once its arguments are read.
+pub enum Work {
+  /// Send the request; the answer is a Release.
+  Release(PreparedRequest),
+  /// Change a phase named by index, name or id: one or more requests.
+  Phase(PhaseChange),
+  /// Send the request; the answer has no body, and the call resolves to `undefined`.
+  NoContent(PreparedRequest),
+  /// Many phase changes through one client (`completePhases`).
+  Bulk(Vec<Result<PhaseChange>>, BulkSettings),
+}
+
+/// Which client a call runs on.
+pub enum Target {
+  /// A `ReleaseClient` method: the instance's client; the options are a call's.
+  Instance(Arc<Client>),
+  /// A module-level function: the client shared by every call with the same client
+  /// options, which come in the same options object.
+  Shared,
+}
+
+/// What a call's arguments are read with: the client (for its settings), and the
+/// options object as given (for the options only some operations take).
+pub struct Args<'a, 'env> {
+  pub client: &'a Client,
+  pub options: Option<&'a Unknown<'env>>,
+}
+
+/// Runs one call of an operation. Options are read first (a bad option fails before
+/// anything else), then `prepare` reads the arguments; any failure rejects the promise
+/// and sends nothing. `extra` names the options only this operation takes.
+pub fn call<'env>(
+  env: &'env Env,
+  target: Target,
+  options: Option<Unknown<'env>>,
+  extra: &[&str],
+  prepare: impl FnOnce(Args<'_, 'env>) -> Result<Work>,
+) -> napi::Result<Unknown<'env>> {
+  let accept = match target {
+    Target::Instance(_) => Accept::Request,
+    Target::Shared => Accept::Both,
+  };
+  let setup = options::call_options_with("options", options, accept, extra).and_then(|opts| {
+    let client = match target {
+      Target::Instance(client) => client,
+      Target::Shared => Client::shared(&opts.client)?,
+    };
+    let work = prepare(Args {
+      client: &client,
+      options: options.as_ref(),
+    })?;
+    client.config().require_api_key()?;
+    Ok((opts, client, work))
+  });
+  match setup {
+    Ok((opts, client, work)) => spawn(env, opts, client, work),
+    Err(error) => Ok(reject::<()>(env, error)?.to_unknown()),
+  }
+}
+
+/// Runs `work` on the runtime; the promise resolves to what the work's kind gives.
+fn spawn<'env>(
+  env: &'env Env,
+  opts: CallOptions<'env>,
+  client: Arc<Client>,
+  work: Work,
+) -> napi::Result<Unknown<'env>> {
+  let request_options = opts.request;
+  let promise = match work {
+    Work::Release(request) => {
+      // Boxed: the call's state machine (a few KiB) then stays put instead of being
+      // copied through each layer of napi's and tokio's task wrappers.
+      let run = Box::pin(async move { client.send_release(request, request_options).await });
+      spawn_call(
+        env,
+        opts.signal,
+        async move { run.await.map(ReleaseJson::from) },
+        |_env, release| Ok(release),
+      )?
+      .to_unknown()
+    }
+    Work::Phase(change) => {
+      let run = Box::pin(async move { client.change_phase(change, request_options).await });
+      spawn_call(
+        env,
+        opts.signal,
+        async move { run.await.map(ReleaseJson::from) },
+        |_env, release| Ok(release),
+      )?
+      .to_unknown()
+    }
+    Work::NoContent(request) => spawn_call(
+      env,
+      opts.signal,
+      async move { client.send_no_content(request, request_options).await },
+      |_env, ()| Ok(()),
+    )?
+    .to_unknown(),
+    Work::Bulk(items, settings) => spawn_call(
+      env,
+      opts.signal,
+      async move {
+        let results = bulk::run(
+          client,
+          items,
+          settings.concurrency,
+          request_options,
+          settings.progress,
+        )
+        .await;
+        Ok(
+          results
+            .into_iter()
+            .map(|result| result.map(ReleaseJson::from))
+            .collect::<Vec<_>>(),
+        )
+      },
+      bulk_results,
+    )?
+    .to_unknown(),
+  };
+  Ok(promise)
+}
+
+/// `BulkResult[]`: `{ ok: true, release }` or `{ ok: false, error }` per item, in order.
+fn bulk_results<'env>(
+  env: &'env Env,
+  results: Vec<Result<ReleaseJson>>,
+) -> napi::Result<Unknown<'env>> {
+  let mut array = env.create_array(results.len() as u32)?;
+  for (index, result) in results.into_iter().enumerate() {
+    let mut item = Object::new(env)?;
+    match result {
+      Ok(release) => {
+        item.set("ok", true)?;
+        item.set("release", release)?;
+      }
+      Err(error) => {
+        item.set("ok", false)?;
+        item.set("error", error_object(env, &error, None)?)?;
+      }
+    }
+    array.set(index as u32, item)?;
+  }
+  Ok(array.to_unknown())
+}
+
+/// A project and a flag key, each a non-empty string.
+pub fn keys(project_key: &Unknown, flag_key: &Unknown) -> Result<(String, String)> {
+  Ok((
+    options::key("projectKey", project_key)?,
+    options::key("flagKey", flag_key)?,
+  ))
+}
+
+/// `completePhase`, `reopenPhase`, `startPhase`: a phase by index, `{ name }` or `{ id }`.
+pub fn phase_change(
+  project_key: &Unknown,
+  flag_key: &Unknown,
+  phase: &Unknown,
+  action: PhaseAction,
+) -> Result<Work> {
+  let (project_key, flag_key) = keys(project_key, flag_key)?;
+  let phase = options::phase_ref("phase", phase)?;
+  Ok(Work::Phase(PhaseChange {
+    project_key,
+    flag_key,
+    phase,
+    action,
+  }))
+}
+
+/// A request to `/api/v2/flags/{projectKey}/{flagKey}/release`.
+pub fn release_request(
+  args: &Args,
+  method: Method,
+  project_key: &Unknown,
+  flag_key: &Unknown,
+  patch: Option<&Unknown>,
+) -> Result<PreparedRequest> {
+  let (project, flag) = keys(project_key, flag_key)?;
+  let ops = patch.map(|p| options::patch_ops("patch", p)).transpose()?;
+  PreparedRequest::release(
+    args.client.config(),
+    method,
+    &project,
+    &flag,
+    ops.as_deref(),
+  )
+}
+
+/// `createRelease`: `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release`.
+pub fn create_release(
+  args: &Args,
+  project_key: &Unknown,
+  flag_key: &Unknown,
+  input: &Unknown,
+) -> Result<Work> {
+  let (project, flag) = keys(project_key, flag_key)?;
+  let input = as_json(&options::create_release_input("input", input)?)?;
+  PreparedRequest::create_release(args.client.config(), &project, &flag, &input).map(Work::Release)
+}
+
+/// `updatePhaseStatus`: `PUT .../release/phases/{phaseId}`.
+pub fn update_phase_status(
+  args: &Args,
+  project_key: &Unknown,
+  flag_key: &Unknown,
+  phase_id: &Unknown,
+  input: &Unknown,
+) -> Result<Work> {
+  let (project, flag) = keys(project_key, flag_key)?;
+  let phase_id = options::key("phaseId", phase_id)?;
+  let input = as_json(&options::update_phase_status_input("input", input)?)?;
+  PreparedRequest::update_phase_status(args.client.config(), &project, &flag, &phase_id, &input)
+    .map(Work::Release)
+}
+
+/// `completePhases`: each item a phase change (a bad item is that item's error).
+pub fn complete_phases(args: &Args, items: &Unknown) -> Result<Work> {
+  let settings = options::bulk_options("options", args.options.copied())?;
+  let changes = options::phase_items("items", items, |project, flag, phase, complete| {
+    Ok(PhaseChange {
+      project_key: project.to_string(),
+      flag_key: flag.to_string(),
+      phase: PhaseRef::Index(phase),
+      action: if complete {
+        PhaseAction::Complete
+      } else {
+        PhaseAction::Reopen
+      },
+    })
+  })?;
+  Ok(Work::Bulk(changes, settings))
+}
+
+/// A typed input as the JSON body the core sends.
+fn as_json(input: &impl serde::Serialize) -> Result<serde_json::Value> {
+  serde_json::to_value(input)
+    .map_err(|e| LdError::invalid(format!("input could not be encoded: {e}")))
+}
+
+impl Work {
+  /// The first request this work sends, as the client would send it now: the request
+  /// itself, or for a phase change the first of its requests (see
+  /// `Client::first_request`). A bulk run has none of its own.
+  pub fn first_request(&self, client: &Client) -> Result<PreparedRequest> {
+    match self {
+      Work::Release(request) | Work::NoContent(request) => Ok(request.clone()),
+      Work::Phase(change) => client.first_request(change),
+      Work::Bulk(..) => Err(LdError::invalid(
+        "completePhases sends one call per item: preview an item's completePhase instead",
+      )),
+    }
+  }
+}
