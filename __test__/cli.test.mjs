@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
+import { createServer, request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -1067,4 +1068,46 @@ test('complete-many moves phases of both kinds of pipeline, by name and by index
     'PATCH /api/v2/flags/web/progressive/release',
     `PUT ${phasePath('progressive', 1)}`,
   ])
+})
+
+test('the pipeline read never goes around a proxy: a dry run that needs it fails, a drawing does without it', async (t) => {
+  const server = await bothKinds(t)
+  // A forward proxy for plain-http targets, logging what goes through it.
+  const seen = []
+  const proxy = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`)
+    const target = new URL(req.url)
+    const upstream = httpRequest({ host: target.hostname, port: target.port, path: target.pathname, method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers)
+      answer.pipe(res)
+    })
+    req.pipe(upstream)
+  })
+  proxy.listen(0, '127.0.0.1')
+  await once(proxy, 'listening')
+  t.after(() => {
+    proxy.closeAllConnections()
+    proxy.close()
+  })
+  const env = { HTTP_PROXY: `http://127.0.0.1:${proxy.address().port}`, http_proxy: '', NO_PROXY: '', no_proxy: '' }
+  const dry = await cli(['complete', 'web', 'progressive', 'QA', '--dry-run', ...auth(server)], { env })
+  assert.equal(dry.code, 1)
+  assert.equal(
+    dry.stderr,
+    'error: cannot read release pipeline "progressive-rollout" to learn its kind: ld-release makes that read itself, not through a proxy, and HTTP_PROXY is set (code ERR_LD_NETWORK)\n',
+  )
+  assert.deepEqual(seen, [`GET ${server.url}/api/v2/flags/web/progressive/release`], 'the library reads the release through the proxy')
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/progressive/release'], 'and nothing goes around it')
+  // The call itself goes through the proxy; its drawing does without the pipeline.
+  server.clearRequests()
+  const finished = await cli(['start', 'web', 'progressive', '2', ...auth(server)], { env })
+  assert.equal(finished.code, 0, finished.stderr)
+  assert.equal(finished.stderr, '')
+  assert.match(finished.stdout, /\n {2}2 ● General availability {2}started .* · production\n$/)
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/progressive/release', `PUT ${phasePath('progressive', 2)}`])
+  // With NO_PROXY naming the host, every request goes directly, the pipeline read too.
+  seen.length = 0
+  const direct = await cli(['status', 'web', 'progressive', ...auth(server)], { env: { ...env, NO_PROXY: '127.0.0.1' } })
+  assert.match(direct.stdout, /\n {2}finished .*: its last phase is active\n$/)
+  assert.deepEqual(seen, [])
 })

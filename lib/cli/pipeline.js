@@ -75,7 +75,7 @@ async function pipelineKind(ctx, projectKey, flagKey, pipelineKey, { retries } =
   const where = `GET ${target.pathname}`
   const proxy = proxyFor(target, ctx.io.env ?? {})
   if (proxy) {
-    throw new ApiError(`cannot read release pipeline ${JSON.stringify(pipelineKey)} to learn its kind: ld-release makes that read itself, and not through a proxy (${proxy} is set)`, 'ERR_LD_NETWORK')
+    throw new ApiError(`cannot read release pipeline ${JSON.stringify(pipelineKey)} to learn its kind: ld-release makes that read itself, not through a proxy, and ${proxy} is set`, 'ERR_LD_NETWORK')
   }
   const timeoutMs = ctx.clientOptions.timeoutMs ?? 30_000
   const maxRetries = retries ?? ctx.clientOptions.maxRetries ?? 3

@@ -68,8 +68,9 @@ function phaseStates(release) {
   })
 }
 
+/** The phases, each an object (a phase that is not one is drawn empty, keeping every index). */
 function phasesOf(release) {
-  return Array.isArray(release.phases) ? release.phases.filter((p) => p !== null && typeof p === 'object') : []
+  return Array.isArray(release.phases) ? release.phases.map((p) => (p !== null && typeof p === 'object' ? p : {})) : []
 }
 
 /**
