@@ -117,7 +117,7 @@ function fakeReleases() {
 /** `web/new-checkout (Standard rollout, legacy pipeline, 3 phases) and …` */
 function held(releases) {
   const one = (r) => `${r.projectKey}/${r.flagKey} (${r.release.name}, ${r.legacy ? 'legacy' : 'new'} pipeline, ${r.release.phases.length} phases)`
-  return releases.length === 1 ? one(releases[0]) : `${releases.slice(0, -1).map(one).join(', ')} and ${one(releases.at(-1))}`
+  return releases.map(one).join(' and ')
 }
 
 /** Serves a fake LaunchDarkly until SIGINT or SIGTERM, printing what to export to use it. */
