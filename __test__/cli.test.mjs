@@ -4,10 +4,14 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
+import { createServer, request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
 import { ENV_VARS, TOKEN, VERSION, client, deadPort, fake, sampleRelease } from './helpers.mjs'
+
+const { sampleNewPipelineRelease } = createRequire(import.meta.url)('../testing/index.js')
 
 const BIN = fileURLToPath(new URL('../bin/ld-release.js', import.meta.url))
 
@@ -105,11 +109,13 @@ test('patch takes --data inline, from a file and from stdin', async (t) => {
   assert.deepEqual(server.requests.map((q) => q.json[0].path), ['/phases/0/complete', '/phases/1/complete', '/phases/2/complete'])
 })
 
-test('--dry-run prints the request with the token masked and sends nothing', async (t) => {
+test('--dry-run prints the request with the token masked and writes nothing', async (t) => {
   const server = await fake(t)
   const r = await cli(['complete', 'web', 'checkout', '2', '--dry-run', ...auth(server)])
   assert.equal(r.code, 0, r.stderr)
-  assert.equal(server.requests.length, 0)
+  // The release and its pipeline are read, to tell which write the call makes.
+  assert.deepEqual(server.requests.map((q) => `${q.method} ${q.path}`), ['GET /api/v2/flags/web/checkout/release', 'GET /api/v2/projects/web/release-pipelines/standard-rollout'])
+  server.clearRequests()
   assert.equal(
     r.stdout,
     [
@@ -143,7 +149,7 @@ test('a --dry-run by name or id reads the release and previews exactly the PATCH
     server.clearRequests()
     const dry = await cli([command, 'web', 'checkout', phase, '--dry-run', ...auth(server)])
     assert.equal(dry.code, 0, dry.stderr)
-    assert.deepEqual(server.requests.map((q) => q.method), ['GET'], 'a dry run only reads')
+    assert.deepEqual(server.requests.map((q) => q.method), ['GET', 'GET'], 'a dry run only reads: the release and its pipeline')
     assert.match(dry.stderr, new RegExp(`^\\(read from the release: phase ${index} is "${['Testing', 'Staging', 'Production'][index]}"; `))
     const previewed = parsePreview(dry.stdout, server)
     assert.deepEqual(JSON.parse(previewed.body), [
@@ -153,8 +159,8 @@ test('a --dry-run by name or id reads the release and previews exactly the PATCH
     const real = await cli([command, 'web', 'checkout', phase, ...auth(server)])
     assert.equal(real.code, 0, real.stderr)
     const sent = server.requests.at(-1)
-    // The dry run's read; then the real call's read of the release, of its pipeline, and the PATCH.
-    assert.deepEqual(server.requests.map((q) => q.method), ['GET', 'GET', 'GET', 'PATCH'])
+    // The dry run's reads; then the real call's read of the release, of its pipeline, and the PATCH.
+    assert.deepEqual(server.requests.map((q) => q.method), ['GET', 'GET', 'GET', 'GET', 'PATCH'])
     assert.deepEqual([previewed.method, previewed.path, previewed.body], [sent.method, sent.path, sent.body])
   }
   // As JSON, the same request.
@@ -209,6 +215,7 @@ test('each --dry-run describes exactly the request the command then sends', asyn
     () => ['patch', 'web', 'checkout', '--data', patch],
     () => ['create', 'web', 'fresh', '--pipeline', 'standard-rollout'],
     () => ['phase-status', 'web', 'fresh', server.getRelease('web', 'fresh').phases[1]._id, '--status', 'Started'],
+    () => ['start', 'web', 'fresh', `id:${server.getRelease('web', 'fresh').phases[2]._id}`],
     () => ['delete', 'web', 'fresh'],
   ]
   for (const command of commands) {
@@ -439,9 +446,9 @@ test('complete-many takes phases by index, name or id:, reading each release onc
   assert.equal(results[5].error.message, 'no phase named "NoSuchPhase"; the phases are 0: "Testing", 1: "Staging", 2: "Production"')
   assert.deepEqual([results[6].error.code, results[6].error.status], ['ERR_LD_NOT_FOUND', 404])
   assert.match(results[7].error.message, /^items\[7\]\.phase: phase id must not be empty$/)
-  // One read per release that names phases (a, b, c, missing), then one PATCH per item sent.
+  // One read per release that names phases (a, b, c, missing) and one of their pipeline, then one PATCH per item sent.
   const reads = server.requests.filter((q) => q.method === 'GET').map((q) => q.path.split('/')[5])
-  assert.deepEqual(reads.sort(), ['a', 'b', 'c', 'missing'])
+  assert.deepEqual(reads.sort(), ['a', 'b', 'c', 'missing', 'release-pipelines'])
   const patches = server.requests.filter((q) => q.method === 'PATCH')
   assert.equal(patches.length, 6)
   // Phases found by name or id are sent with the guard the library's completePhase uses.
@@ -479,7 +486,7 @@ test('complete-many: a release that changed between the read and the write is no
   assert.deepEqual(server.getRelease('web', 'a').phases.map((p) => p.complete), [false, false, false])
 })
 
-test('complete-many --dry-run previews every write, reading releases only for names', async (t) => {
+test('complete-many --dry-run previews every write, reading each release and pipeline once', async (t) => {
   const server = await fake(t, { releases: [{ projectKey: 'web', flagKey: 'a', release: sampleRelease() }] })
   const items = [
     { projectKey: 'web', flagKey: 'a', phase: 0 },
@@ -488,7 +495,7 @@ test('complete-many --dry-run previews every write, reading releases only for na
   ]
   const r = await cli(['complete-many', '--file', '-', '--dry-run', '--json', ...auth(server)], { input: JSON.stringify(items) })
   assert.equal(r.code, 1, r.stderr)
-  assert.deepEqual(server.requests.map((q) => q.method), ['GET'])
+  assert.deepEqual(server.requests.map((q) => `${q.method} ${q.path}`), ['GET /api/v2/flags/web/a/release', 'GET /api/v2/projects/web/release-pipelines/standard-rollout'])
   const writes = JSON.parse(r.stdout)
   assert.deepEqual(JSON.parse(writes[0].request.body), [{ op: 'replace', path: '/phases/0/complete', value: true }])
   assert.deepEqual(JSON.parse(writes[1].request.body), [
@@ -530,13 +537,15 @@ test('--version, --help and per-command help', async () => {
   assert.equal(help.code, 0)
   assert.equal(help.stderr, '')
   assert.match(help.stdout, /^Usage: ld-release <command> \[options\]\n\nCommands:\n/)
-  for (const command of ['status', 'complete', 'reopen', 'patch', 'complete-many', 'demo', 'fake']) assert.match(help.stdout, new RegExp(`^ {2}${command} +\\S`, 'm'))
+  for (const command of ['status', 'complete', 'reopen', 'start', 'patch', 'complete-many', 'demo', 'fake']) assert.match(help.stdout, new RegExp(`^ {2}${command} +\\S`, 'm'))
   for (const option of ['--access-token', '--base-uri', '--json', '--dry-run', '--timeout', '--retries', '--help', '--version']) assert.ok(help.stdout.includes(option), option)
   assert.match(help.stdout, /Exit codes: 0 success; 1 an API or network error; 2 a usage error [^]*; 3 the output could not be written/)
   assert.deepEqual((await cli(['-h'])).stdout, help.stdout)
   const complete = await cli(['complete', '--help'])
   assert.equal(complete.code, 0)
   assert.match(complete.stdout, /^Usage: ld-release complete <project> <flag> <phase> \[options\]\n\nMark a phase complete/)
+  const start = await cli(['start', '--help'])
+  assert.match(start.stdout, /^Usage: ld-release start <project> <flag> <phase> \[options\]\n\nStart a phase, completing those before it on a new release pipeline/)
   const patch = await cli(['patch', '-h'])
   assert.match(patch.stdout, /^Usage: ld-release patch <project> <flag> \[options\]\n[^]*Options:\n {2}--data <json> +the JSON Patch: inline, @file.json, or - for stdin\n/)
   assert.equal((await cli(['--help', 'patch'])).stdout, patch.stdout, 'help before the command')
@@ -567,15 +576,20 @@ test("each command's help lists exactly the options it takes", async () => {
   }
 })
 
-test('demo draws the pipeline before and after completing phase 0, and exits 0', async () => {
+test('demo completes a phase in each kind of release pipeline, drawn before and after, and exits 0', async () => {
   const r = await cli(['demo'])
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.stderr, '')
-  const [intro, before, completing, after] = r.stdout.split(/\n\n(?=Before|Completing|After)/)
-  assert.match(intro, /^A fake LaunchDarkly is listening on http:\/\/127\.0\.0\.1:\d+, holding one release: project web, flag new-checkout\.$/)
+  const [intro, legacy, fresh] = r.stdout.split(/\n\n(?=A (?:legacy|new) release pipeline)/)
+  assert.match(
+    intro,
+    /^A fake LaunchDarkly is listening on http:\/\/127\.0\.0\.1:\d+, holding web\/new-checkout \(Standard rollout, legacy pipeline, 3 phases\) and web\/progressive-checkout \(Progressive rollout, new pipeline, 3 phases\)\.$/,
+  )
+  const [before, completing, after] = legacy.split(/\n\n(?=Completing|After)/)
   assert.equal(
     before,
     [
+      'A legacy release pipeline.',
       'Before: ld-release status web new-checkout',
       'Standard rollout (standard-rollout) · version 1',
       '  0 ● Testing     started 2025-11-28 04:20 UTC · test',
@@ -583,9 +597,34 @@ test('demo draws the pipeline before and after completing phase 0, and exits 0',
       '  2 ○ Production  waiting · production',
     ].join('\n'),
   )
-  assert.match(completing, /^Completing phase 0 \(Testing\) … with ld-release complete web new-checkout 0, which sends:\nPATCH http:\/\/127\.0\.0\.1:\d+\/api\/v2\/flags\/web\/new-checkout\/release\n/)
+  assert.match(completing, /^Completing phase 0 \(Testing\) with ld-release complete web new-checkout 0, which sends:\nPATCH http:\/\/127\.0\.0\.1:\d+\/api\/v2\/flags\/web\/new-checkout\/release\n/)
   assert.match(completing, /\nLD-API-Version: beta\n[^]*\n\n\[\{"op":"replace","path":"\/phases\/0\/complete","value":true\}\]$/)
-  assert.match(after, /^After:\nStandard rollout \(standard-rollout\) · version 2\n {2}0 ✓ Testing {5}started .* · completed .* by fake token · test\n {2}1 ● Staging {5}started .* · staging\n {2}2 ○ Production {2}waiting · production\n$/)
+  assert.match(after, /^After:\nStandard rollout \(standard-rollout\) · version 2\n {2}0 ✓ Testing {5}started .* · completed .* by fake token · test\n {2}1 ● Staging {5}started .* · staging\n {2}2 ○ Production {2}waiting · production$/)
+
+  // The new pipeline: completing QA starts Beta, with the PUT the demo shows.
+  const [newBefore, newCompleting, newAfter] = fresh.split(/\n\n(?=Completing|After)/)
+  assert.equal(
+    newBefore,
+    [
+      'A new release pipeline: phases only move forward, so completing a phase starts the next.',
+      'Before: ld-release status web progressive-checkout',
+      'Progressive rollout (progressive-rollout) · version 0',
+      '  0 ● QA                    started 2025-12-18 19:08 UTC · test',
+      '  1 ○ Beta                  ready-to-start',
+      '  2 ○ General availability  waiting',
+    ].join('\n'),
+  )
+  const beta = sampleNewPipelineRelease().phases[1]._id
+  assert.ok(
+    newCompleting.startsWith(`Completing phase 0 (QA) with ld-release complete web progressive-checkout QA, which starts phase 1 (Beta) with:\nPUT `),
+    newCompleting,
+  )
+  assert.match(newCompleting, new RegExp(`^PUT http://127\\.0\\.0\\.1:\\d+/api/v2/projects/web/flags/progressive-checkout/release/phases/${beta}$`, 'm'))
+  assert.match(newCompleting, /\nLD-API-Version: beta\n[^]*\n\n\{"status":"active"\}$/)
+  assert.match(
+    newAfter,
+    /^After:\nProgressive rollout \(progressive-rollout\) · version 1\n {2}0 ✓ QA {20}started 2025-12-18 19:08 UTC · completed .* by fake token · test\n {2}1 ● Beta {18}started .* · staging\n {2}2 ○ General availability {2}waiting\n$/,
+  )
   assert.ok(r.ms < 5000, `took ${r.ms} ms`)
 })
 
@@ -645,6 +684,10 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     const done = await cli(['complete', 'web', 'new-checkout', 'Testing', '--json'], { env: vars })
     assert.equal(done.code, 0, done.stderr)
     assert.equal(JSON.parse(done.stdout).phases[0].complete, true)
+    // The release of a new pipeline: completing its first phase starts the second.
+    const moved = await cli(['complete', 'web', 'progressive-checkout', 'QA', '--json'], { env: vars })
+    assert.equal(moved.code, 0, moved.stderr)
+    assert.deepEqual(JSON.parse(moved.stdout).phases.map((p) => p.status), ['completed', 'active', 'not-started'])
     const wrong = await cli(['status', 'web', 'new-checkout'], { env: { ...vars, LD_ACCESS_TOKEN: 'api-not-the-token' } })
     assert.equal(wrong.code, 1, 'the fake checks the token it printed')
     child.kill(signal)
@@ -652,10 +695,14 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     assert.equal(code, 0)
     const { stdout, stderr } = output()
     assert.equal(stdout, `LD_BASE_URI=${vars.LD_BASE_URI}\nLD_ACCESS_TOKEN=${vars.LD_ACCESS_TOKEN}\n`)
-    assert.match(stderr, /^A fake LaunchDarkly is listening on http:\/\/127\.0\.0\.1:\d+, holding web\/new-checkout \(Standard rollout, 3 phases\)\.\n/)
-    assert.match(stderr, /\nthen try: ld-release status web new-checkout\n/)
-    // status, complete by name (the release, its pipeline, the PATCH), status with a wrong token.
-    assert.match(stderr, new RegExp(`\\n${signal}: stopped after 5 requests\\.\\n$`))
+    assert.match(
+      stderr,
+      /^A fake LaunchDarkly is listening on http:\/\/127\.0\.0\.1:\d+, holding web\/new-checkout \(Standard rollout, legacy pipeline, 3 phases\) and web\/progressive-checkout \(Progressive rollout, new pipeline, 3 phases\)\.\n/,
+    )
+    assert.match(stderr, /\nthen try: ld-release status web new-checkout\n {6}or: ld-release complete web progressive-checkout QA --dry-run\n/)
+    // status; complete by name (the release, its pipeline, the PATCH); complete by name on
+    // the new pipeline (the release, its pipeline, the PUT); status with a wrong token.
+    assert.match(stderr, new RegExp(`\\n${signal}: stopped after 8 requests\\.\\n$`))
     // Closed: nothing listens there any more.
     const after = await cli(['status', 'web', 'new-checkout', '--retries', '0'], { env: vars })
     assert.equal(after.code, 1)
@@ -711,4 +758,356 @@ test('a full disk on stdout: exit 3 with one line, no stack', { skip: !existsSyn
   assert.equal(server.getRelease('web', 'checkout').phases[1].complete, true)
   const help = await cliTo(full, ['--help'])
   assert.equal(help.code, 3)
+})
+
+// Both kinds of release pipeline. `progressive` is a release of the fake's new pipeline
+// (`progressive-rollout`): its phases move only forward, by starting the next one.
+
+const NEW_IDS = sampleNewPipelineRelease().phases.map((p) => p._id)
+const PIPELINE_PATH = '/api/v2/projects/web/release-pipelines/progressive-rollout'
+const sent = (server) => server.requests.map((q) => `${q.method} ${q.path}`)
+const phasePath = (flag, i) => `/api/v2/projects/web/flags/${flag}/release/phases/${NEW_IDS[i]}`
+
+/** A fake holding the legacy sample at web/checkout and the new-pipeline sample at web/progressive. */
+const bothKinds = (t) =>
+  fake(t, {
+    releases: [
+      { projectKey: 'web', flagKey: 'checkout', release: sampleRelease() },
+      { projectKey: 'web', flagKey: 'progressive', release: sampleNewPipelineRelease() },
+    ],
+  })
+
+/**
+ * A release of the new pipeline just created, in the shape LaunchDarkly answers: every
+ * phase sparse (no `_creationDate`, no `_audiences`), the first `ready-to-start`, and no
+ * `_version`, `releasePipelineDescription` or `_links`.
+ */
+function recordedFresh() {
+  const phases = sampleNewPipelineRelease().phases.map(({ _id, _name }, i) => ({ _id, _name, complete: false, status: i === 0 ? 'ready-to-start' : 'not-started', started: false }))
+  return { name: 'Progressive rollout', releasePipelineKey: 'progressive-rollout', phases, _releaseVariationId: 'e432f97a-1d0c-4d3b-9a4c-4bd1e8f0a3b2' }
+}
+
+test('status draws a sparse release in LaunchDarkly words, and a new pipeline whose last phase is active as finished', async (t) => {
+  const server = await fake(t, { releases: [{ projectKey: 'web', flagKey: 'fresh', release: recordedFresh() }] })
+  const fresh = await cli(['status', 'web', 'fresh', ...auth(server)])
+  assert.equal(fresh.code, 0, fresh.stderr)
+  assert.equal(
+    fresh.stdout,
+    ['Progressive rollout (progressive-rollout)', '  0 ○ QA                    ready-to-start', '  1 ○ Beta                  waiting', '  2 ○ General availability  waiting', ''].join('\n'),
+  )
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/fresh/release'], 'nothing else to read for an unfinished release')
+
+  // Starting the last phase completes the others and finishes the release: the drawing
+  // reads the pipeline to know that an active last phase means finished.
+  server.clearRequests()
+  const started = await cli(['start', 'web', 'fresh', '2', ...auth(server)])
+  assert.equal(started.code, 0, started.stderr)
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/fresh/release', `PUT ${phasePath('fresh', 2)}`, `GET ${PIPELINE_PATH}`])
+  const lines = started.stdout.trimEnd().split('\n')
+  assert.equal(lines[0], 'Progressive rollout (progressive-rollout)', 'no version where the answer has none')
+  assert.match(lines[1], /^ {2}0 ✓ QA {20}started \S+ \S+ UTC · completed \S+ \S+ UTC by fake token · test$/)
+  assert.match(lines[3], /^ {2}2 ✓ General availability {2}started (\S+ \S+ UTC) · production$/)
+  assert.equal(lines[4], `  finished ${lines[3].match(/started (\S+ \S+ UTC)/)[1]}: its last phase is active`)
+  assert.equal(lines.length, 5)
+
+  server.clearRequests()
+  const status = await cli(['status', 'web', 'fresh', ...auth(server)])
+  assert.equal(status.stdout, started.stdout)
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/fresh/release', `GET ${PIPELINE_PATH}`])
+  // --json prints the Release alone, and reads nothing more.
+  server.clearRequests()
+  const json = await cli(['status', 'web', 'fresh', '--json', ...auth(server)])
+  assert.deepEqual(JSON.parse(json.stdout), server.getRelease('web', 'fresh'))
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/fresh/release'])
+  // When the pipeline cannot be read, the release is drawn as it is, and status still succeeds.
+  for (const status of [403, 500]) {
+    server.injectFault({ match: { path: PIPELINE_PATH }, status })
+    const unread = await cli(['status', 'web', 'fresh', ...auth(server)])
+    assert.equal(unread.code, 0, unread.stderr)
+    assert.equal(unread.stderr, '')
+    assert.match(unread.stdout, /\n {2}2 ● General availability {2}started .* · production\n$/, `pipeline read answered ${status}`)
+  }
+})
+
+test('complete on a new pipeline starts the next phase, by index, name or id:', async (t) => {
+  const server = await bothKinds(t)
+  const byIndex = await cli(['complete', 'web', 'progressive', '0', ...auth(server)])
+  assert.equal(byIndex.code, 0, byIndex.stderr)
+  // The PATCH by index, refused; the release and its pipeline, read; the next phase started.
+  assert.deepEqual(sent(server), [
+    'PATCH /api/v2/flags/web/progressive/release',
+    'GET /api/v2/flags/web/progressive/release',
+    `GET ${PIPELINE_PATH}`,
+    `PUT ${phasePath('progressive', 1)}`,
+  ])
+  assert.equal(server.requests[3].body, '{"status":"active"}')
+  assert.match(byIndex.stdout, /\n {2}0 ✓ QA {20}started .* · completed .* by fake token · test\n {2}1 ● Beta {18}started .* · staging\n {2}2 ○ General availability {2}waiting\n$/)
+
+  server.clearRequests()
+  const byName = await cli(['complete', 'web', 'progressive', 'Beta', '--json', ...auth(server)])
+  assert.equal(byName.code, 0, byName.stderr)
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/progressive/release', `GET ${PIPELINE_PATH}`, `PUT ${phasePath('progressive', 2)}`], 'no PATCH')
+  assert.deepEqual(JSON.parse(byName.stdout), server.getRelease('web', 'progressive'))
+  assert.deepEqual(JSON.parse(byName.stdout).phases.map((p) => p.status), ['completed', 'completed', 'active'])
+
+  // A phase already complete: nothing to write, the release drawn as it is (finished).
+  server.clearRequests()
+  const again = await cli(['complete', 'web', 'progressive', `id:${NEW_IDS[0]}`, ...auth(server)])
+  assert.equal(again.code, 0, again.stderr)
+  assert.ok(server.requests.every((q) => q.method === 'GET'), sent(server).join('\n'))
+  assert.match(again.stdout, /\n {2}finished .*: its last phase is active\n$/)
+})
+
+test('the last phase of a new pipeline cannot be completed, nor a phase reopened: exit 1, ERR_LD_UNSUPPORTED, nothing written', async (t) => {
+  const server = await bothKinds(t)
+  const before = server.getRelease('web', 'progressive')
+  const last =
+    'error: Phase 2 ("General availability") is the last phase of the release of web/progressive, in release pipeline "progressive-rollout" of the new kind: ' +
+    'LaunchDarkly has no call that completes a last phase (a release is finished once its last phase is active; use ld-release start). Nothing was changed (code ERR_LD_UNSUPPORTED)\n'
+  for (const phase of ['General availability', `id:${NEW_IDS[2]}`]) {
+    server.clearRequests()
+    const r = await cli(['complete', 'web', 'progressive', phase, ...auth(server)])
+    assert.deepEqual([r.code, r.stdout, r.stderr], [1, '', last], phase)
+    assert.deepEqual(sent(server), ['GET /api/v2/flags/web/progressive/release', `GET ${PIPELINE_PATH}`], 'only reads')
+  }
+  // By index the PATCH goes first; the pipeline refuses it and nothing changes.
+  server.clearRequests()
+  const byIndex = await cli(['complete', 'web', 'progressive', '2', ...auth(server)])
+  assert.deepEqual([byIndex.code, byIndex.stderr], [1, last])
+  assert.deepEqual(
+    server.requests.filter((q) => q.method !== 'GET').map((q) => q.method),
+    ['PATCH'],
+  )
+  for (const phase of ['QA', '1']) {
+    server.clearRequests()
+    const r = await cli(['reopen', 'web', 'progressive', phase, ...auth(server)])
+    assert.equal(r.code, 1, r.stderr)
+    assert.equal(
+      r.stderr,
+      'error: The release of web/progressive is in release pipeline "progressive-rollout", of the new kind, whose phases only move forward: a phase cannot be reopened. Nothing was changed (code ERR_LD_UNSUPPORTED)\n',
+    )
+    assert.ok(server.requests.every((q) => q.method === 'GET' || q.method === 'PATCH'), sent(server).join('\n'))
+  }
+  assert.deepEqual(server.getRelease('web', 'progressive'), before, 'the release is as it was')
+})
+
+test('a --dry-run of complete on a new pipeline previews the PUT the call sends, or fails as it does', async (t) => {
+  const server = await bothKinds(t)
+  const dry = await cli(['complete', 'web', 'progressive', 'QA', '--dry-run', ...auth(server)])
+  assert.equal(dry.code, 0, dry.stderr)
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/progressive/release', `GET ${PIPELINE_PATH}`])
+  assert.equal(
+    dry.stderr,
+    '(read from the release and its pipeline: "progressive-rollout" is a new release pipeline, whose phases only move forward: completing phase 0 ("QA") starts phase 1 ("Beta"))\n',
+  )
+  const previewed = parsePreview(dry.stdout, server)
+  assert.deepEqual([previewed.method, previewed.path, previewed.body], ['PUT', phasePath('progressive', 1), '{"status":"active"}'])
+  // By index, the same PUT, and a word about the PATCH the call tries first.
+  const byIndex = await cli(['complete', 'web', 'progressive', '0', '--dry-run', ...auth(server)])
+  assert.equal(byIndex.stdout, dry.stdout)
+  assert.match(byIndex.stderr, /\n\(by index, the call first sends the PATCH, which a new release pipeline refuses with 400\)\n$/)
+  const json = await cli(['complete', 'web', 'progressive', 'QA', '--dry-run', '--json', ...auth(server)])
+  assert.deepEqual(JSON.parse(json.stdout), { method: 'PUT', url: server.url + previewed.path, headers: JSON.parse(json.stdout).headers, body: '{"status":"active"}' })
+  assert.equal(JSON.parse(json.stdout).headers.Authorization, `****${TOKEN.slice(-4)}`)
+
+  server.clearRequests()
+  const real = await cli(['complete', 'web', 'progressive', 'QA', ...auth(server)])
+  assert.equal(real.code, 0, real.stderr)
+  const put = server.requests.find((q) => q.method === 'PUT')
+  const { host, 'content-length': length, ...headers } = put.headers
+  assert.ok(host && Number(length) === Buffer.byteLength(put.body))
+  assert.deepEqual({ ...previewed, headers: { ...previewed.headers, authorization: undefined } }, { method: put.method, path: put.path, headers: { ...headers, authorization: undefined }, body: put.body })
+
+  // Now QA is complete: the call writes nothing, and its dry run prints no request.
+  server.clearRequests()
+  const done = await cli(['complete', 'web', 'progressive', 'QA', '--dry-run', ...auth(server)])
+  assert.deepEqual([done.code, done.stdout], [0, ''])
+  assert.match(done.stderr, /phase 0 \("QA"\) is already complete: the call writes nothing and prints the release as it is\)\n$/)
+  const doneJson = await cli(['complete', 'web', 'progressive', 'QA', '--dry-run', '--json', ...auth(server)])
+  assert.equal(doneJson.stdout, 'null\n')
+  assert.ok(server.requests.every((q) => q.method === 'GET'))
+
+  // What the call cannot do, its dry run fails with, exactly as the call does.
+  for (const args of [
+    ['complete', 'web', 'progressive', 'General availability'],
+    ['complete', 'web', 'progressive', '2'],
+    ['reopen', 'web', 'progressive', 'QA'],
+    ['reopen', 'web', 'progressive', '0'],
+  ]) {
+    server.clearRequests()
+    const preview = await cli([...args, '--dry-run', ...auth(server)])
+    assert.ok(server.requests.every((q) => q.method === 'GET'), `${args.join(' ')} --dry-run only reads`)
+    const call = await cli([...args, ...auth(server)])
+    assert.deepEqual([preview.code, preview.stdout, preview.stderr], [1, '', call.stderr], args.join(' '))
+    assert.match(call.stderr, /\(code ERR_LD_UNSUPPORTED\)\n$/)
+  }
+})
+
+test('a --dry-run of complete shows the PATCH when the pipeline may not be read, and fails when the read fails', async (t) => {
+  const server = await bothKinds(t)
+  // Refused (403): the call sends the guarded PATCH, as to a legacy pipeline; the fake refuses it.
+  server.injectFault({ match: { path: PIPELINE_PATH }, status: 403, times: 2 })
+  const dry = await cli(['complete', 'web', 'progressive', 'QA', '--dry-run', ...auth(server)])
+  assert.equal(dry.code, 0, dry.stderr)
+  assert.match(dry.stderr, /\n\(reading release pipeline "progressive-rollout" was refused \(HTTP 403\): the call sends the PATCH, as to a legacy release pipeline\)\n$/)
+  const previewed = parsePreview(dry.stdout, server)
+  assert.deepEqual(JSON.parse(previewed.body), [
+    { op: 'test', path: '/phases/0/_id', value: NEW_IDS[0] },
+    { op: 'replace', path: '/phases/0/complete', value: true },
+  ])
+  server.clearRequests()
+  const real = await cli(['complete', 'web', 'progressive', 'QA', '--retries', '0', ...auth(server)])
+  assert.equal(real.code, 1)
+  assert.match(real.stderr, /\(code ERR_LD_BAD_REQUEST, HTTP 400\)\n$/)
+  const patch = server.requests.find((q) => q.method === 'PATCH')
+  assert.deepEqual([patch.path, patch.body], [previewed.path, previewed.body])
+
+  // A read that fails otherwise fails the call, and the dry run with it.
+  server.injectFault({ match: { path: PIPELINE_PATH }, status: 500, times: 2 })
+  const failedDry = await cli(['complete', 'web', 'progressive', 'QA', '--dry-run', '--retries', '0', ...auth(server)])
+  const failedReal = await cli(['complete', 'web', 'progressive', 'QA', '--retries', '0', ...auth(server)])
+  for (const r of [failedDry, failedReal]) {
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /\(code ERR_LD_SERVER, HTTP 500\)\n$/)
+  }
+  assert.match(failedDry.stderr, /^error: LaunchDarkly answered 500 Internal Server Error to GET \/api\/v2\/projects\/web\/release-pipelines\/progressive-rollout /)
+  // A 503 is retried, as the library retries it.
+  server.injectFault({ match: { path: PIPELINE_PATH }, status: 503 })
+  server.clearRequests()
+  const retried = await cli(['complete', 'web', 'progressive', 'QA', '--dry-run', ...auth(server)])
+  assert.equal(retried.code, 0, retried.stderr)
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/progressive/release', `GET ${PIPELINE_PATH}`, `GET ${PIPELINE_PATH}`])
+  assert.equal(parsePreview(retried.stdout, server).method, 'PUT')
+  assert.ok(server.requests.every((q) => q.method === 'GET'), 'a dry run only reads')
+})
+
+test('start sets a phase active, by index, name or id:; its --dry-run reads only what it needs', async (t) => {
+  const server = await bothKinds(t)
+  // By id: the PUT, previewed with no read.
+  const byId = await cli(['start', 'web', 'progressive', `id:${NEW_IDS[1]}`, '--dry-run', ...auth(server)])
+  assert.equal(byId.code, 0, byId.stderr)
+  assert.deepEqual(sent(server), [])
+  assert.equal(byId.stderr, '')
+  const previewed = parsePreview(byId.stdout, server)
+  assert.deepEqual([previewed.method, previewed.path, previewed.body], ['PUT', phasePath('progressive', 1), '{"status":"active"}'])
+  // By name or index: the release is read to find the phase's id.
+  for (const phase of ['Beta', '1']) {
+    server.clearRequests()
+    const dry = await cli(['start', 'web', 'progressive', phase, '--dry-run', ...auth(server)])
+    assert.equal(dry.code, 0, dry.stderr)
+    assert.equal(dry.stdout, byId.stdout)
+    assert.equal(dry.stderr, '(read from the release: phase 1 is "Beta")\n')
+    assert.deepEqual(sent(server), ['GET /api/v2/flags/web/progressive/release'])
+  }
+  // A phase that is not there: exit 2, as the call itself.
+  for (const phase of ['Gamma', '3']) {
+    const dry = await cli(['start', 'web', 'progressive', phase, '--dry-run', ...auth(server)])
+    const call = await cli(['start', 'web', 'progressive', phase, ...auth(server)])
+    assert.deepEqual([dry.code, dry.stdout, dry.stderr], [2, '', call.stderr], phase)
+    assert.equal(call.code, 2)
+  }
+  assert.match((await cli(['start', 'web', 'progressive', '3', ...auth(server)])).stderr, /^error: phase 3 does not exist: the release has 3 phases \(code ERR_LD_INVALID_ARGUMENT\)\n/)
+
+  server.clearRequests()
+  const real = await cli(['start', 'web', 'progressive', 'Beta', '--json', ...auth(server)])
+  assert.equal(real.code, 0, real.stderr)
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/progressive/release', `PUT ${phasePath('progressive', 1)}`])
+  assert.equal(server.requests[1].body, '{"status":"active"}')
+  assert.deepEqual(JSON.parse(real.stdout).phases.map((p) => p.status), ['completed', 'active', 'not-started'])
+  // On a legacy pipeline the same PUT starts the phase.
+  const legacy = await cli(['start', 'web', 'checkout', 'Production', ...auth(server)])
+  assert.equal(legacy.code, 0, legacy.stderr)
+  assert.match(legacy.stdout, /\n {2}2 ● Production {2}started .* · production\n$/)
+  assert.equal(server.requests.at(-1).method, 'PUT', 'a legacy last phase is not finished: nothing more to read')
+})
+
+test('complete-many moves phases of both kinds of pipeline, by name and by index, and previews each write', async (t) => {
+  const server = await bothKinds(t)
+  const items = [
+    { projectKey: 'web', flagKey: 'checkout', phase: 'Testing' },
+    { projectKey: 'web', flagKey: 'progressive', phase: 'QA' },
+    { projectKey: 'web', flagKey: 'progressive', phase: 'General availability' },
+    { projectKey: 'web', flagKey: 'progressive', phase: 0, complete: false },
+  ]
+  const dry = await cli(['complete-many', '--file', '-', '--dry-run', '--json', ...auth(server)], { input: JSON.stringify(items) })
+  assert.equal(dry.code, 1, dry.stderr)
+  assert.ok(server.requests.every((q) => q.method === 'GET'))
+  const writes = JSON.parse(dry.stdout)
+  assert.deepEqual(
+    writes.map((w) => w.request?.method ?? w.error.code),
+    ['PATCH', 'PUT', 'ERR_LD_UNSUPPORTED', 'ERR_LD_UNSUPPORTED'],
+  )
+  assert.equal(writes[1].request.url, server.url + phasePath('progressive', 1))
+  assert.equal(writes[1].request.body, '{"status":"active"}')
+  // One read per release, one per pipeline.
+  assert.deepEqual(sent(server).sort(), [
+    'GET /api/v2/flags/web/checkout/release',
+    'GET /api/v2/flags/web/progressive/release',
+    'GET /api/v2/projects/web/release-pipelines/progressive-rollout',
+    'GET /api/v2/projects/web/release-pipelines/standard-rollout',
+  ])
+  const text = await cli(['complete-many', '--file', '-', '--dry-run', ...auth(server)], { input: JSON.stringify(items.slice(0, 2)) })
+  assert.equal(text.code, 0, text.stderr)
+  assert.equal(text.stderr, '1 PATCH request, 1 PUT request, 8 in flight; 0 items would fail\n')
+
+  server.clearRequests()
+  const r = await cli(['complete-many', '--file', '-', '--json', ...auth(server)], { input: JSON.stringify(items) })
+  assert.equal(r.code, 1, r.stderr)
+  const results = JSON.parse(r.stdout)
+  assert.deepEqual(
+    results.map((x) => (x.ok ? 'ok' : x.error.code)),
+    ['ok', 'ok', 'ERR_LD_UNSUPPORTED', 'ERR_LD_UNSUPPORTED'],
+  )
+  assert.deepEqual(server.getRelease('web', 'progressive').phases.map((p) => p.status), ['completed', 'active', 'not-started'])
+  assert.equal(server.getRelease('web', 'checkout').phases[0].complete, true)
+  const writesSent = server.requests.filter((q) => q.method !== 'GET')
+  // The guarded PATCH for the legacy release; the PUT of Beta for QA; the reopen by index
+  // goes through the library, which tries the PATCH (refused) before it reads the kind.
+  assert.deepEqual(writesSent.map((q) => `${q.method} ${q.path}`).sort(), [
+    'PATCH /api/v2/flags/web/checkout/release',
+    'PATCH /api/v2/flags/web/progressive/release',
+    `PUT ${phasePath('progressive', 1)}`,
+  ])
+})
+
+test('the pipeline read never goes around a proxy: a dry run that needs it fails, a drawing does without it', async (t) => {
+  const server = await bothKinds(t)
+  // A forward proxy for plain-http targets, logging what goes through it.
+  const seen = []
+  const proxy = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`)
+    const target = new URL(req.url)
+    const upstream = httpRequest({ host: target.hostname, port: target.port, path: target.pathname, method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers)
+      answer.pipe(res)
+    })
+    req.pipe(upstream)
+  })
+  proxy.listen(0, '127.0.0.1')
+  await once(proxy, 'listening')
+  t.after(() => {
+    proxy.closeAllConnections()
+    proxy.close()
+  })
+  const env = { HTTP_PROXY: `http://127.0.0.1:${proxy.address().port}`, http_proxy: '', NO_PROXY: '', no_proxy: '' }
+  const dry = await cli(['complete', 'web', 'progressive', 'QA', '--dry-run', ...auth(server)], { env })
+  assert.equal(dry.code, 1)
+  assert.equal(
+    dry.stderr,
+    'error: cannot read release pipeline "progressive-rollout" to learn its kind: ld-release makes that read itself, not through a proxy, and HTTP_PROXY is set (code ERR_LD_NETWORK)\n',
+  )
+  assert.deepEqual(seen, [`GET ${server.url}/api/v2/flags/web/progressive/release`], 'the library reads the release through the proxy')
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/progressive/release'], 'and nothing goes around it')
+  // The call itself goes through the proxy; its drawing does without the pipeline.
+  server.clearRequests()
+  const finished = await cli(['start', 'web', 'progressive', '2', ...auth(server)], { env })
+  assert.equal(finished.code, 0, finished.stderr)
+  assert.equal(finished.stderr, '')
+  assert.match(finished.stdout, /\n {2}2 ● General availability {2}started .* · production\n$/)
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/progressive/release', `PUT ${phasePath('progressive', 2)}`])
+  // With NO_PROXY naming the host, every request goes directly, the pipeline read too.
+  seen.length = 0
+  const direct = await cli(['status', 'web', 'progressive', ...auth(server)], { env: { ...env, NO_PROXY: '127.0.0.1' } })
+  assert.match(direct.stdout, /\n {2}finished .*: its last phase is active\n$/)
+  assert.deepEqual(seen, [])
 })

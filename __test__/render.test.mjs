@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
-const { renderRelease, renderPreview, formatTime, wantsColor } = require('../lib/cli/render.js')
+const { isFinished, phaseStates, renderRelease, renderPreview, formatTime, statusWord, wantsColor } = require('../lib/cli/render.js')
 
 const HOUR = 3600000
 const T0 = Date.UTC(2026, 10, 28, 6, 0) // 2026-11-28 06:00 UTC
@@ -134,4 +134,141 @@ test('a request preview reads as the request would go out', () => {
   }
   assert.equal(renderPreview(preview), 'PATCH https://app.launchdarkly.com/api/v2/flags/web/checkout/release\nAccept: application/json\nAuthorization: ****abcd\n\n[]')
   assert.equal(renderPreview({ ...preview, method: 'GET', body: undefined }).split('\n').length, 3)
+})
+
+// Releases as LaunchDarkly answers them (see launchdarkly-api-notes.md, "What real
+// answers look like"): unstarted phases sparse, kebab-case statuses, environments
+// without `_links`, and some answers without `_version` or `releasePipelineDescription`.
+
+const IDS = ['68f1c0a1b2c3d4e5f6a7b801', '68f1c0a1b2c3d4e5f6a7b802', '68f1c0a1b2c3d4e5f6a7b803']
+const STARTED = 1766084905114 // 2025-12-18 19:08:25 UTC
+
+/** A new release of a new pipeline, as recorded: every phase sparse, the first ready to start. */
+function recordedNew() {
+  return {
+    name: 'Two-step',
+    releasePipelineKey: 'two-step',
+    releasePipelineDescription: '',
+    phases: [
+      { _id: IDS[0], _name: 'QA', complete: false, status: 'ready-to-start', started: false },
+      { _id: IDS[1], _name: 'Beta', complete: false, status: 'not-started', started: false },
+      { _id: IDS[2], _name: 'GA', complete: false, status: 'not-started', started: false },
+    ],
+    _version: 0,
+    _releaseVariationId: 'e432f97a-1d0c-4d3b-9a4c-4bd1e8f0a3b2',
+  }
+}
+
+/** The answer to starting phase `startedIndex`, as recorded: no `_links`, description or `_version`. */
+function recordedStarted(startedIndex) {
+  const release = recordedNew()
+  delete release.releasePipelineDescription
+  delete release._version
+  release.phases = release.phases.map((phase, i) => {
+    if (i > startedIndex) return phase
+    const started = {
+      ...phase,
+      status: i === startedIndex ? 'active' : 'completed',
+      complete: i < startedIndex,
+      started: true,
+      _creationDate: STARTED + i * HOUR,
+      _startedDate: STARTED + i * HOUR,
+      _audiences: [{ _id: `aud-${i}`, name: 'Dev', status: 'active', environment: { key: ['dev', 'beta', 'production'][i], name: 'Dev', color: '00da7b' } }],
+    }
+    if (i < startedIndex) started._completionDate = STARTED + (i + 1) * HOUR
+    return started
+  })
+  return release
+}
+
+test('a new release as LaunchDarkly answers it: sparse phases, the first ready to start', () => {
+  assert.equal(
+    renderRelease(recordedNew()),
+    ['Two-step (two-step) · version 0', '  0 ○ QA    ready-to-start', '  1 ○ Beta  waiting', '  2 ○ GA    waiting'].join('\n'),
+  )
+  // Without `_version` and the description, as some answers come: no "version undefined".
+  const sparse = recordedNew()
+  delete sparse._version
+  delete sparse.releasePipelineDescription
+  assert.equal(renderRelease(sparse).split('\n')[0], 'Two-step (two-step)')
+  assert.doesNotMatch(renderRelease(sparse), /undefined|null|NaN/)
+})
+
+test('a started release of a new pipeline: completed, active and not-started phases in their own words', () => {
+  assert.equal(
+    renderRelease(recordedStarted(1), { newPipeline: true }),
+    [
+      'Two-step (two-step)',
+      '  0 ✓ QA    started 2025-12-18 19:08 UTC · completed 2025-12-18 20:08 UTC · dev',
+      '  1 ● Beta  started 2025-12-18 20:08 UTC · beta',
+      '  2 ○ GA    waiting',
+    ].join('\n'),
+  )
+})
+
+test('a new pipeline whose last phase is active is finished; an active last phase elsewhere is not', () => {
+  const finished = recordedStarted(2)
+  const expected = [
+    'Two-step (two-step)',
+    '  0 ✓ QA    started 2025-12-18 19:08 UTC · completed 2025-12-18 20:08 UTC · dev',
+    '  1 ✓ Beta  started 2025-12-18 20:08 UTC · completed 2025-12-18 21:08 UTC · beta',
+    '  2 ✓ GA    started 2025-12-18 21:08 UTC · production',
+    '  finished 2025-12-18 21:08 UTC: its last phase is active',
+  ]
+  assert.equal(renderRelease(finished, { newPipeline: true }), expected.join('\n'))
+  assert.equal(isFinished(finished, true), true)
+  // Not known to be of a new pipeline (a legacy one, or one that could not be read): in progress.
+  assert.equal(renderRelease(finished), [...expected.slice(0, 3), '  2 ● GA    started 2025-12-18 21:08 UTC · production'].join('\n'))
+  assert.equal(isFinished(finished, false), false)
+  // The document's `Started` is not a new pipeline's word; an unstarted or completed last phase is not finished.
+  assert.equal(isFinished({ ...finished, phases: [...finished.phases.slice(0, 2), { ...finished.phases[2], status: 'Started' }] }, true), false)
+  assert.equal(isFinished(recordedStarted(1), true), false)
+  assert.equal(isFinished({ ...finished, phases: [...finished.phases.slice(0, 2), { ...finished.phases[2], complete: true, status: 'completed' }] }, true), false)
+  assert.equal(isFinished({ ...finished, phases: [] }, true), false)
+  // Without a status, `started` says it.
+  const { status, ...noStatus } = finished.phases[2]
+  assert.equal(status, 'active')
+  assert.equal(isFinished({ ...finished, phases: [...finished.phases.slice(0, 2), noStatus] }, true), true)
+  // Colour changes nothing underneath.
+  assert.equal(renderRelease(finished, { newPipeline: true, color: true }).replace(/\x1b\[\d+m/g, ''), expected.join('\n'))
+})
+
+test("the document's status words read as the service's", () => {
+  const release = recordedNew()
+  const set = (i, fields) => Object.assign(release.phases[i], fields)
+  set(0, { status: 'Complete' })
+  set(1, { status: 'ReadyToStart' })
+  set(2, { status: 'NotStarted' })
+  assert.equal(statusWord('ReadyToStart'), 'ready-to-start')
+  assert.equal(statusWord('Started'), 'active')
+  assert.equal(statusWord(undefined), undefined)
+  assert.deepEqual(phaseStates(release), ['done', 'waiting', 'waiting'])
+  assert.match(renderRelease(release).split('\n')[2], /^ {2}1 ○ Beta {2}ready-to-start$/)
+  // `paused` (either spelling) is in progress and says so.
+  for (const paused of ['Paused', 'paused']) {
+    set(1, { status: paused, started: true })
+    assert.equal(renderRelease(release).split('\n')[2], '  1 ● Beta  paused')
+  }
+})
+
+test('a status this package does not know is shown as sent; a phase without one follows its neighbours', () => {
+  const release = recordedNew()
+  release.phases[0] = { ...release.phases[0], status: 'awaiting-approval', started: false }
+  release.phases[1] = { ...release.phases[1], status: 'rolling-back', started: true }
+  delete release.phases[2].status
+  delete release.phases[2].started
+  assert.equal(
+    renderRelease(release),
+    ['Two-step (two-step) · version 0', '  0 ● QA    awaiting-approval', '  1 ● Beta  rolling-back', '  2 ○ GA    waiting'].join('\n'),
+  )
+})
+
+test('what an answer lacks is left out of the drawing, never printed as undefined', () => {
+  assert.equal(renderRelease({ releasePipelineKey: 'two-step' }), 'two-step')
+  assert.equal(renderRelease({ name: 'Two-step', phases: 'none' }), 'Two-step')
+  // A phase that is not an object keeps its place: the indexes are those `complete` takes.
+  assert.equal(
+    renderRelease({ phases: [{ complete: true }, null, { _name: 'B', _audiences: [{ environment: {} }, null] }] }),
+    ['Release', '  0 ✓    completed', '  1 ●', '  2 ○ B  waiting'].join('\n'),
+  )
 })

@@ -18,7 +18,7 @@ const OPTIONS = {
   concurrency: { value: '<n>', help: 'requests in flight (default 8)' },
   pipeline: { value: '<key>', help: 'the release pipeline to attach the flag to (required)' },
   variation: { value: '<id>', help: 'the variation to release' },
-  status: { value: '<status>', help: 'NotStarted, ReadyToStart, Started, Paused or Complete (required)' },
+  status: { value: '<status>', help: 'the status to set, sent as given; new release pipelines accept only active (required)' },
   port: { value: '<port>', help: 'the port to listen on, on 127.0.0.1 (default: any free port)' },
   help: { short: 'h', help: 'show help' },
   version: { short: 'V', help: 'show the version' },
@@ -31,7 +31,7 @@ const CONNECTION = ['access-token', 'base-uri', 'timeout', 'retries']
 const OUTPUT = ['json', 'dry-run']
 
 const PHASE_HELP = 'phase: a 0-based index, a phase name, or id:<phase id>'
-const PHASE_DRY_RUN = 'print the PATCH and send nothing (a phase named by name or id is read first, with a GET)'
+const PHASE_DRY_RUN = 'print the write and send nothing (the release and its pipeline are read first, with GETs, to find the write the call makes)'
 
 /**
  * The commands: positional arguments, the options they take (besides ALWAYS), a
@@ -42,14 +42,20 @@ const COMMANDS = {
   complete: {
     args: ['project', 'flag', 'phase'],
     options: [...CONNECTION, ...OUTPUT],
-    summary: `mark a phase complete (${PHASE_HELP})`,
+    summary: `mark a phase complete; on a new release pipeline, start the next one (${PHASE_HELP})`,
     help: { 'dry-run': PHASE_DRY_RUN },
   },
   reopen: {
     args: ['project', 'flag', 'phase'],
     options: [...CONNECTION, ...OUTPUT],
-    summary: `mark a phase incomplete (${PHASE_HELP})`,
+    summary: `mark a phase incomplete, on a legacy release pipeline (${PHASE_HELP})`,
     help: { 'dry-run': PHASE_DRY_RUN },
+  },
+  start: {
+    args: ['project', 'flag', 'phase'],
+    options: [...CONNECTION, ...OUTPUT],
+    summary: `start a phase, completing those before it on a new release pipeline (${PHASE_HELP})`,
+    help: { 'dry-run': 'print the PUT and send nothing (a phase by index or name is read first, with a GET)' },
   },
   patch: { args: ['project', 'flag'], options: ['data', ...CONNECTION, ...OUTPUT], summary: 'send a JSON Patch to the release' },
   'complete-many': {
@@ -69,8 +75,8 @@ const COMMANDS = {
     summary: "delete a flag's release",
     help: { json: 'with --dry-run, print the request as JSON' },
   },
-  'phase-status': { args: ['project', 'flag', 'phaseId'], options: ['status', ...CONNECTION, ...OUTPUT], summary: 'set the status of a phase (newer release pipelines)' },
-  demo: { args: [], options: [], summary: 'complete a phase against a built-in fake LaunchDarkly (no account, no network)' },
+  'phase-status': { args: ['project', 'flag', 'phaseId'], options: ['status', ...CONNECTION, ...OUTPUT], summary: 'set the status of a phase by its id' },
+  demo: { args: [], options: [], summary: 'complete phases of both kinds of release pipeline against a built-in fake LaunchDarkly (no account, no network)' },
   fake: {
     args: [],
     options: ['port'],
@@ -87,6 +93,18 @@ class UsageError extends Error {
   constructor(message, command, options) {
     super(message, options)
     this.command = command
+  }
+}
+
+/**
+ * A failure the command finds itself, as the library would report it: exit 1, with a
+ * library error code (`ERR_LD_UNSUPPORTED`, …) and the HTTP status when there is one.
+ */
+class ApiError extends Error {
+  constructor(message, code, status) {
+    super(message)
+    this.code = code
+    if (status !== undefined) this.status = status
   }
 }
 
@@ -296,4 +314,4 @@ function parseCommandLine(argv) {
   return { command, values, args, clientOptions }
 }
 
-module.exports = { COMMANDS, OPTIONS, UsageError, usage, hint, integer, parsePhase, parseCommandLine, suggest }
+module.exports = { COMMANDS, OPTIONS, ApiError, UsageError, usage, hint, integer, parsePhase, parseCommandLine, suggest }

@@ -5,10 +5,11 @@
 // variables of `fake`) goes to stdout; diagnostics go to stderr.
 
 const { readFileSync } = require('node:fs')
-const { UsageError, hint, integer, parseCommandLine, usage } = require('./args.js')
+const { ApiError, UsageError, hint, integer, parseCommandLine, usage } = require('./args.js')
 const { completeMany } = require('./many.js')
-const { findPhase, guardedPatch } = require('./phases.js')
-const { renderPreview, renderRelease, wantsColor } = require('./render.js')
+const { pipelineKind } = require('./pipeline.js')
+const { planPhaseChange, planStart, projectsUrl } = require('./phases.js')
+const { isFinished, renderPreview, renderRelease, wantsColor } = require('./render.js')
 
 const VERSION = require('../../package.json').version
 
@@ -17,9 +18,6 @@ const USAGE_CODES = new Set(['ERR_LD_INVALID_ARGUMENT', 'ERR_LD_INSECURE_URL', '
 
 /** Exit code when stdout could not be written although the command succeeded. */
 const OUTPUT_FAILED = 3
-
-/** `PUT` routes of the newer endpoints live under `/projects/{project}/flags/{flag}`. */
-const projectsUrl = (url) => url.replace(/\/api\/v2\/flags\/([^/]+)\/([^/]+)\/release$/, '/api/v2/projects/$1/flags/$2/release')
 
 /**
  * The commands, each resolving to an exit code. A command that sends one request
@@ -30,6 +28,11 @@ const COMMANDS = {
   status: (ctx, { project, flag }) => ctx.request({ method: 'GET', send: (c) => c.getRelease(project, flag) }),
   complete: (ctx, args) => ctx.request(phaseChange(ctx, args, true)),
   reopen: (ctx, args) => ctx.request(phaseChange(ctx, args, false)),
+  start: (ctx, { project, flag, phase }) =>
+    ctx.request({
+      send: (c) => c.startPhase(project, flag, phase),
+      plan: () => planStart(ctx, ctx.client(), { projectKey: project, flagKey: flag, phase }),
+    }),
   patch: (ctx, { project, flag }) => {
     const patch = ctx.readJson(ctx.values.data, '--data')
     return ctx.request({ method: 'PATCH', patch, send: (c) => c.patchRelease(project, flag, patch) })
@@ -52,43 +55,46 @@ const COMMANDS = {
 }
 
 /**
- * The request of `complete` or `reopen`. A phase given by name or id is found by the
- * library, which reads the release first; --dry-run does the same read (a GET is safe)
- * to preview the exact PATCH.
+ * The request of `complete` or `reopen`: the library's completePhase or reopenPhase,
+ * which picks the write for the release's kind of pipeline. --dry-run reads what the
+ * library reads (the release and its pipeline; GETs are safe) to preview that write.
  */
 function phaseChange(ctx, { project, flag, phase }, complete) {
-  const send = (c) => c[complete ? 'completePhase' : 'reopenPhase'](project, flag, phase)
-  if (typeof phase === 'number') return { method: 'PATCH', patch: ctx.ld.phasePatch(phase, complete), send }
-  const plan = async () => {
-    const release = await ctx.client().getRelease(project, flag)
-    const index = findPhase(release, phase, ctx.command)
-    const { _id: id, _name: name } = release.phases[index]
-    return {
-      patch: guardedPatch(ctx.ld, index, id, complete),
-      note: `(read from the release: phase ${index} is ${JSON.stringify(ctx.redact(name))}; the PATCH fails with ERR_LD_CONFLICT if that changes first)`,
-    }
+  return {
+    send: (c) => c[complete ? 'completePhase' : 'reopenPhase'](project, flag, phase),
+    plan: () => planPhaseChange(ctx, ctx.client(), { projectKey: project, flagKey: flag, phase, complete }),
   }
-  return { method: 'PATCH', plan, send }
 }
 
-/** Runs `status`, a preview of `complete`, and `complete` against a fake LaunchDarkly. */
+/**
+ * Against a fake LaunchDarkly: `status`, a preview of `complete`, `complete` and `status`
+ * again, first for a release of a legacy pipeline, then for one of a new pipeline.
+ */
 async function demo(ctx) {
-  const { startFakeLaunchDarkly, sampleRelease } = require('../../testing/index.js')
-  const args = { project: 'web', flag: 'new-checkout', phase: 0 }
-  const release = sampleRelease()
-  const server = await startFakeLaunchDarkly({ releases: [{ projectKey: args.project, flagKey: args.flag, release }] })
+  const { startFakeLaunchDarkly } = require('../../testing/index.js')
+  const releases = fakeReleases()
+  const server = await startFakeLaunchDarkly({ releases: releases.map(({ projectKey, flagKey, release }) => ({ projectKey, flagKey, release })) })
   try {
     const clientOptions = { apiKey: server.apiKey, baseUrl: server.url }
-    const run = (command, values = {}) => COMMANDS[command](new Context(ctx.ld, ctx.io, { command, values, args, clientOptions }), args)
+    // The steps' own notes (what a dry run read) are left out: the headings say it.
+    const io = { ...ctx.io, err: () => {} }
+    const run = (command, args, values = {}) => COMMANDS[command](new Context(ctx.ld, io, { command, values, args, clientOptions }), args)
     const heading = (text) => ctx.io.out(ctx.color ? `\x1b[1m${text}\x1b[22m` : text)
-    const { project, flag } = args
-    ctx.io.out(`A fake LaunchDarkly is listening on ${server.url}, holding one release: project ${project}, flag ${flag}.\n`)
-    heading(`Before: ld-release status ${project} ${flag}`)
-    await run('status')
-    heading(`\nCompleting phase 0 (${release.phases[0]._name}) … with ld-release complete ${project} ${flag} 0, which sends:`)
-    await run('complete', { 'dry-run': true })
-    heading('\nAfter:')
-    await run('complete')
+    ctx.io.out(`A fake LaunchDarkly is listening on ${server.url}, holding ${held(releases)}.`)
+    for (const { projectKey: project, flagKey: flag, release, legacy } of releases) {
+      const first = release.phases[0]._name
+      // A phase by name: on a new pipeline, by index would first send the PATCH it refuses.
+      const phase = legacy ? 0 : first
+      const args = { project, flag, phase: legacy ? 0 : { name: first } }
+      heading(`\n${legacy ? 'A legacy release pipeline' : 'A new release pipeline: phases only move forward, so completing a phase starts the next'}.`)
+      heading(`Before: ld-release status ${project} ${flag}`)
+      await run('status', args)
+      const sends = legacy ? 'sends' : `starts phase 1 (${release.phases[1]._name}) with`
+      heading(`\nCompleting phase 0 (${first}) with ld-release complete ${project} ${flag} ${phase}, which ${sends}:`)
+      await run('complete', args, { 'dry-run': true })
+      heading('\nAfter:')
+      await run('complete', args)
+    }
     return 0
   } finally {
     await server.close()
@@ -96,12 +102,22 @@ async function demo(ctx) {
 }
 
 /**
- * The releases `ld-release fake` holds: one entry per flag. `sampleRelease` is a
- * release of a legacy pipeline (phases completed with the PATCH).
+ * The releases `demo` and `ld-release fake` hold: one entry per flag, with the kind of
+ * its pipeline. `sampleRelease` is a release of a legacy pipeline (phases completed with
+ * the PATCH), `sampleNewPipelineRelease` one of a new pipeline (phases started in turn).
  */
 function fakeReleases() {
-  const { sampleRelease } = require('../../testing/index.js')
-  return [{ projectKey: 'web', flagKey: 'new-checkout', release: sampleRelease() }]
+  const { sampleRelease, sampleNewPipelineRelease } = require('../../testing/index.js')
+  return [
+    { projectKey: 'web', flagKey: 'new-checkout', release: sampleRelease(), legacy: true },
+    { projectKey: 'web', flagKey: 'progressive-checkout', release: sampleNewPipelineRelease(), legacy: false },
+  ]
+}
+
+/** `web/new-checkout (Standard rollout, legacy pipeline, 3 phases) and …` */
+function held(releases) {
+  const one = (r) => `${r.projectKey}/${r.flagKey} (${r.release.name}, ${r.legacy ? 'legacy' : 'new'} pipeline, ${r.release.phases.length} phases)`
+  return releases.map(one).join(' and ')
 }
 
 /** Serves a fake LaunchDarkly until SIGINT or SIGTERM, printing what to export to use it. */
@@ -112,18 +128,18 @@ async function fake(ctx) {
   const releases = fakeReleases()
   let server
   try {
-    server = await startFakeLaunchDarkly({ port, releases })
+    server = await startFakeLaunchDarkly({ port, releases: releases.map(({ projectKey, flagKey, release }) => ({ projectKey, flagKey, release })) })
   } catch (e) {
     throw new UsageError(`cannot listen on 127.0.0.1:${port}: ${e.message}`, ctx.command, { cause: e })
   }
   try {
-    const [first] = releases
-    const held = releases.map((r) => `${r.projectKey}/${r.flagKey} (${r.release.name}, ${r.release.phases.length} phases)`).join(', ')
-    io.err(`A fake LaunchDarkly is listening on ${server.url}, holding ${held}.`)
+    const [legacy, fresh] = releases
+    io.err(`A fake LaunchDarkly is listening on ${server.url}, holding ${held(releases)}.`)
     io.err('Export these two variables in another shell:')
     io.out(`LD_BASE_URI=${server.url}`)
     io.out(`LD_ACCESS_TOKEN=${server.apiKey}`)
-    io.err(`then try: ld-release status ${first.projectKey} ${first.flagKey}`)
+    io.err(`then try: ld-release status ${legacy.projectKey} ${legacy.flagKey}`)
+    io.err(`      or: ld-release complete ${fresh.projectKey} ${fresh.flagKey} ${fresh.release.phases[0]._name} --dry-run`)
     io.err('Ctrl-C (SIGINT) or SIGTERM stops it.')
     const signal = await io.untilStopped()
     io.err(`${signal}: stopped after ${server.requests.length} request${server.requests.length === 1 ? '' : 's'}.`)
@@ -189,9 +205,23 @@ class Context {
     }
   }
 
-  /** Prints a Release: drawn, or as JSON with --json. */
-  show(release) {
-    this.io.out(this.values.json ? JSON.stringify(release, null, 2) : renderRelease(release, { color: this.color }))
+  /**
+   * Prints a Release: drawn, or as JSON with --json. A release whose last phase is
+   * active is finished if its pipeline is of the new kind, which the release does not
+   * say: the pipeline is read to draw it so (once, without retries; when that read
+   * fails, the release is drawn as it is).
+   */
+  async show(release) {
+    if (this.values.json) return this.io.out(JSON.stringify(release, null, 2))
+    let newPipeline = false
+    if (isFinished(release, true)) {
+      const { project, flag } = this.args
+      newPipeline = await pipelineKind(this, project, flag, release.releasePipelineKey, { retries: 0 }).then(
+        ({ kind }) => kind === 'new',
+        () => false,
+      )
+    }
+    this.io.out(renderRelease(release, { color: this.color, newPipeline }))
   }
 
   /** Prints a request preview: as it would go out, or as JSON with --json. */
@@ -199,9 +229,8 @@ class Context {
     this.io.out(this.values.json ? JSON.stringify(preview, null, 2) : renderPreview(preview))
   }
 
-  /** The request `req` would send, token masked. */
-  preview({ method, patch, url, body }) {
-    const { project, flag } = this.args
+  /** The request `req` would send to the release of `project`/`flag`, token masked. */
+  preview({ method, patch, url, body }, project = this.args.project, flag = this.args.flag) {
     if (method === 'GET' || method === 'PATCH') return this.ld.previewRequest(method, project, flag, patch ?? null, this.clientOptions)
     // The addon previews GET and PATCH; the other requests carry the same headers.
     const get = this.ld.previewRequest('GET', project, flag, null, this.clientOptions)
@@ -213,17 +242,19 @@ class Context {
   /**
    * Sends one request and shows the Release it returns (or says `done` when it returns
    * none); with --dry-run, prints the request instead and sends it not. A request with a
-   * `plan` (a phase named by name or id) reads what it needs first.
+   * `plan` (a phase change) reads what it needs first, and may find that the call will
+   * write nothing (then no request is printed, `null` with --json) or will fail.
    */
   async request(req) {
     if (this.values['dry-run']) {
-      const { patch = req.patch, note } = req.plan ? await req.plan() : {}
-      this.print(this.preview({ ...req, patch }))
-      if (note) this.io.err(note)
+      const { request, notes = [] } = req.plan ? await req.plan() : { request: req }
+      if (request) this.print(this.preview(request))
+      else if (this.values.json) this.io.out('null')
+      for (const note of notes) this.io.err(note)
       return 0
     }
     const release = await req.send(this.client())
-    if (release !== undefined && release !== null) this.show(release)
+    if (release !== undefined && release !== null) await this.show(release)
     else if (req.done) this.io.err(req.done)
     return 0
   }
@@ -250,8 +281,10 @@ function report(error, command, io, ctx) {
     io.err(`error: ${redact(message)}${error.code ? ` (code ${error.code})` : ''}\n${hint(error.command ?? command)}`)
     return 2
   }
-  if (isOurs || error?.name === 'AbortError') {
-    io.err(`error: ${error.message} (code ${error.code}${error.status ? `, HTTP ${error.status}` : ''})`)
+  if (isOurs || error instanceof ApiError || error?.name === 'AbortError') {
+    // The library's advice names its own call; the command's is `start`.
+    const message = error.code === 'ERR_LD_UNSUPPORTED' ? error.message.replace('use startPhase', 'use ld-release start') : error.message
+    io.err(`error: ${redact(message)} (code ${error.code}${error.status ? `, HTTP ${error.status}` : ''})`)
     return 1
   }
   throw error

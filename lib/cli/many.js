@@ -2,11 +2,18 @@
 // `complete-many`: many phase changes, within the rate limits. Items give a phase by
 // index, by name or as `id:<id>`. Phases by index go through the library's
 // completePhases; for the others, each release they name is read once, the phase is
-// found there, and the change is sent with the same guard the library's completePhase
-// uses (a `test` of the phase's id), so a release that moved in between is not changed.
+// found there, and the kind of its release pipeline is read once per pipeline. On a
+// legacy pipeline the change is sent with the same guard the library's completePhase
+// uses (a `test` of the phase's id), so a release that moved in between is not changed;
+// on a new pipeline the item goes to the library's completePhase (or reopenPhase) by
+// id, which starts the next phase (or refuses).
+//
+// --dry-run reads every release and pipeline concerned, phases by index too, and
+// previews the write the library would send for each item.
 
 const { integer, parsePhase } = require('./args.js')
-const { describePhase, findPhase, guardedPatch } = require('./phases.js')
+const { pipelineKind } = require('./pipeline.js')
+const { checkPhases, describePhase, findPhase, guardedPatch, planFromRelease, readable } = require('./phases.js')
 const { progressBar, renderPreview } = require('./render.js')
 
 /** Errors that concern the whole command line, not one item: they end the command. */
@@ -52,9 +59,17 @@ async function pool(list, concurrency, work) {
 
 /**
  * Finds the phases of items that name theirs: reads each release concerned once, then
- * sets `index` and `id` on each item, or `error`.
+ * sets `release`, `index` and `id` on each item, or `error`. Then reads the kind of
+ * each pipeline concerned once, and sets `pipeline` (`{ kind, why }`, see pipelineKind)
+ * or `error`. With `all`, items with a phase by index are looked up too.
  */
-async function lookUp(ctx, client, items, concurrency) {
+async function lookUp(ctx, client, items, concurrency, { all = false } = {}) {
+  if (all) {
+    for (const item of items) {
+      const phase = item.send?.phase
+      if (!item.error && !item.lookup && Number.isInteger(phase) && phase >= 0 && typeof item.complete === 'boolean') item.lookup = { index: phase }
+    }
+  }
   const byRelease = new Map()
   for (const item of items.filter((it) => it.lookup && !it.error)) {
     const key = JSON.stringify([item.projectKey, item.flagKey])
@@ -72,14 +87,44 @@ async function lookUp(ctx, client, items, concurrency) {
       return
     }
     for (const item of group) {
+      item.release = release
+      if (item.lookup.index !== undefined) continue
       try {
-        item.index = findPhase(release, item.lookup, ctx.command)
+        item.index = findPhase(checkPhases(release), item.lookup, ctx.command)
         item.id = release.phases[item.index]._id
       } catch (error) {
         item.error = error
       }
     }
   })
+  const byPipeline = new Map()
+  for (const item of items.filter((it) => it.release && !it.error)) {
+    // By index, the library reads no pipeline for a phase the release does not hold.
+    if (item.lookup.index !== undefined && !(readable(item.release) && item.lookup.index < item.release.phases.length)) continue
+    const key = JSON.stringify([item.projectKey, item.release.releasePipelineKey])
+    if (!byPipeline.has(key)) byPipeline.set(key, [])
+    byPipeline.get(key).push(item)
+  }
+  await pool([...byPipeline.values()], concurrency, async (group) => {
+    const { projectKey, flagKey, release } = group[0]
+    try {
+      const pipeline = await pipelineKind(ctx, projectKey, flagKey, release.releasePipelineKey)
+      for (const item of group) item.pipeline = pipeline
+    } catch (error) {
+      if (COMMAND_CODES.has(error?.code)) throw error
+      for (const item of group) item.error = error
+    }
+  })
+}
+
+/** A looked-up item on a new pipeline: the library moves it (by id, so it reads the release as it is then). */
+async function sendNew(client, item) {
+  const { projectKey, flagKey, id, complete } = item
+  try {
+    return { ok: true, release: await client[complete === false ? 'reopenPhase' : 'completePhase'](projectKey, flagKey, { id }) }
+  } catch (error) {
+    return { ok: false, error }
+  }
 }
 
 /** Sends the guarded change of a looked-up item; a refused guard is told from other refusals. */
@@ -114,13 +159,22 @@ function failure(ctx, item, error) {
   return `✗ ${label(item)}: ${message} (code ${code})`
 }
 
-/** --dry-run: each item's write, previewed, or why it would fail. */
+/**
+ * --dry-run: each item's write, previewed, or why it would fail. An item the library
+ * would complete without a write (a phase of a new pipeline already complete) has
+ * `request: null`.
+ */
 function dryRun(ctx, items, concurrency) {
   const { io, values } = ctx
   const writes = items.map((item) => {
     if (item.error) return { item, error: item.error }
     try {
-      const patch = item.lookup ? guardedPatch(ctx.ld, item.index, item.id, item.complete) : ctx.ld.phasePatch(item.send.phase, item.send.complete ?? true)
+      if (item.release) {
+        const phase = item.lookup.index ?? item.lookup
+        const { request, notes } = planFromRelease(ctx, item.release, item.pipeline, { projectKey: item.projectKey, flagKey: item.flagKey, phase, complete: item.complete })
+        return { item, request: request && ctx.preview(request, item.projectKey, item.flagKey), notes }
+      }
+      const patch = ctx.ld.phasePatch(item.send.phase, item.send.complete ?? true)
       return { item, request: ctx.ld.previewRequest('PATCH', item.projectKey, item.flagKey, patch, ctx.clientOptions) }
     } catch (error) {
       return { item, error }
@@ -138,8 +192,14 @@ function dryRun(ctx, items, concurrency) {
   } else {
     const previews = writes.filter((w) => w.request).map((w) => renderPreview(w.request))
     if (previews.length) io.out(previews.join('\n\n'))
-    for (const { item, error } of failed) io.err(failure(ctx, item, error))
-    io.err(`${writes.length - failed.length} PATCH requests, ${concurrency} in flight; ${failed.length} items would fail`)
+    for (const { item, request, error } of writes) {
+      if (error) io.err(failure(ctx, item, error))
+      else if (request === null) io.err(`- ${label(item)}: already complete, nothing to send`)
+    }
+    const methods = new Map()
+    for (const { request } of writes) if (request) methods.set(request.method, (methods.get(request.method) ?? 0) + 1)
+    const counts = methods.size ? [...methods].map(([method, n]) => `${n} ${method} request${n === 1 ? '' : 's'}`).join(', ') : '0 requests'
+    io.err(`${counts}, ${concurrency} in flight; ${failed.length} items would fail`)
   }
   return failed.length ? 1 : 0
 }
@@ -151,7 +211,7 @@ async function completeMany(ctx) {
   const concurrency = values.concurrency === undefined ? 8 : integer('--concurrency', values.concurrency, 1, 256, ctx.command)
   const items = raw.map(plan)
   const client = ctx.client()
-  await lookUp(ctx, client, items, concurrency)
+  await lookUp(ctx, client, items, concurrency, { all: Boolean(values['dry-run']) })
   if (values['dry-run']) return dryRun(ctx, items, concurrency)
 
   const total = items.length
@@ -173,7 +233,7 @@ async function completeMany(ctx) {
   }
   const guarded = items.flatMap((item, i) => (item.lookup && !item.error ? [i] : []))
   await pool(guarded, concurrency, async (i) => {
-    results[i] = await sendGuarded(ctx, client, items[i])
+    results[i] = await (items[i].pipeline?.kind === 'new' ? sendNew(client, items[i]) : sendGuarded(ctx, client, items[i]))
     bar?.update(++done, total)
   })
   bar?.done()

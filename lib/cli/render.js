@@ -35,49 +35,112 @@ function completedBy(phase) {
   return ''
 }
 
-/** done / active / waiting, for each phase in order. */
+/**
+ * LaunchDarkly's status words. The service answers `not-started`, `ready-to-start`,
+ * `active` and `completed`; the OpenAPI document's words become the same.
+ */
+const DOCUMENT_WORDS = { NotStarted: 'not-started', ReadyToStart: 'ready-to-start', Started: 'active', Paused: 'paused', Complete: 'completed' }
+
+/** A phase's status as one of the service's words (an unknown word as it came); undefined when absent. */
+function statusWord(status) {
+  if (status === undefined || status === null || status === '') return undefined
+  return DOCUMENT_WORDS[status] ?? String(status)
+}
+
+/**
+ * done / active / waiting, for each phase in order. A phase is done when complete and
+ * in progress when it says so (`active`, `paused`, `started`); `not-started` and
+ * `ready-to-start`, as the service sends them, wait. Without a status that says (none,
+ * the document's `NotStarted`, an unknown word), the first phase after completed ones
+ * is the one in progress.
+ */
 function phaseStates(release) {
   let previousDone = true
-  return release.phases.map((phase) => {
+  return phasesOf(release).map((phase) => {
+    const word = statusWord(phase.status)
     let state
-    if (phase.complete) state = 'done'
-    else if (phase.started || phase.status === 'Started' || previousDone) state = 'active'
-    else state = 'waiting'
-    previousDone = phase.complete
+    if (phase.complete === true || word === 'completed') state = 'done'
+    else if (word === 'active' || word === 'paused' || phase.started === true) state = 'active'
+    else if (phase.status === 'not-started' || word === 'ready-to-start') state = 'waiting'
+    else state = previousDone ? 'active' : 'waiting'
+    previousDone = state === 'done'
     return state
   })
 }
 
+/** The phases, each an object (a phase that is not one is drawn empty, keeping every index). */
+function phasesOf(release) {
+  return Array.isArray(release.phases) ? release.phases.map((p) => (p !== null && typeof p === 'object' ? p : {})) : []
+}
+
+/**
+ * Whether `release` is finished: of a new release pipeline (`newPipeline`, which the
+ * release does not say itself), whose last phase is `active`. Such a pipeline has no
+ * call that completes a last phase. New pipelines answer in the service's words: a last
+ * phase in the document's (`Started`) is not one of theirs.
+ */
+function isFinished(release, newPipeline) {
+  const last = phasesOf(release).at(-1)
+  if (!newPipeline || !last || last.complete === true) return false
+  return last.status === 'active' || ((last.status === undefined || last.status === null) && last.started === true)
+}
+
 function environments(phase) {
-  const names = (phase._audiences ?? []).map((a) => a.environment?.key ?? a.name).filter(Boolean)
+  const audiences = Array.isArray(phase._audiences) ? phase._audiences : []
+  const names = audiences.map((a) => a?.environment?.key ?? a?.name).filter((n) => typeof n === 'string' && n !== '')
   return names.length ? names.join(', ') : ''
 }
 
-/** The drawing of `release`; `color` adds ANSI styles. Ends without a newline. */
-function renderRelease(release, { color = false } = {}) {
+/** `Name (pipeline-key) · version 3`: what the release has of these. */
+function heading(release, p) {
+  const { name, releasePipelineKey: key, _version: version } = release
+  const title = typeof name === 'string' && name !== '' ? name : typeof key === 'string' && key !== '' ? key : 'Release'
+  const parts = [p('bold', title)]
+  if (typeof key === 'string' && key !== '' && key !== title) parts.push(` (${key})`)
+  if (typeof version === 'number' || (typeof version === 'string' && version !== '')) parts.push(` · version ${version}`)
+  return parts.join('')
+}
+
+/**
+ * The drawing of `release`; `color` adds ANSI styles, `newPipeline` says the release is
+ * of a new release pipeline (then an active last phase means it is finished). Ends
+ * without a newline. Copes with what the service leaves out: phases without dates or
+ * audiences, no `_version`, no description.
+ */
+function renderRelease(release, { color = false, newPipeline = false } = {}) {
   const p = paint(color)
+  const phases = phasesOf(release)
+  const finished = isFinished(release, newPipeline)
   const states = phaseStates(release)
-  const nameWidth = Math.max(0, ...release.phases.map((ph) => ph._name.length))
-  const indexWidth = String(Math.max(0, release.phases.length - 1)).length
-  const lines = [`${p('bold', release.name)} (${release.releasePipelineKey}) · version ${release._version}`]
-  release.phases.forEach((phase, i) => {
+  if (finished) states[states.length - 1] = 'done'
+  const names = phases.map((ph) => (typeof ph._name === 'string' ? ph._name : String(ph._name ?? '')))
+  const nameWidth = Math.max(0, ...names.map((n) => n.length))
+  const indexWidth = String(Math.max(0, phases.length - 1)).length
+  const lines = [heading(release, p)]
+  phases.forEach((phase, i) => {
     const state = states[i]
+    const word = statusWord(phase.status)
     const mark = { done: p('green', MARKS.done), active: p('yellow', MARKS.active), waiting: p('dim', MARKS.waiting) }[state]
     const details = []
     if (phase._startedDate) details.push(`started ${formatTime(phase._startedDate)}`)
-    if (phase.complete) {
+    if (state === 'done' && !(finished && i === phases.length - 1)) {
       const who = completedBy(phase)
       details.push(['completed', formatTime(phase._completionDate), who && `by ${who}`].filter(Boolean).join(' '))
-    } else if (phase.status === 'Paused') {
-      details.push('paused')
     } else if (state === 'waiting') {
-      details.push('waiting')
+      // `not-started` says no more than the mark; `ready-to-start` and unknown words do.
+      details.push(word === undefined || word === 'not-started' ? 'waiting' : word)
+    } else if (state === 'active' && word !== undefined && !['active', 'not-started', 'ready-to-start'].includes(word)) {
+      details.push(word)
     }
     const envs = environments(phase)
     if (envs) details.push(p('cyan', envs))
-    const name = phase._name.padEnd(nameWidth)
+    const name = names[i].padEnd(nameWidth)
     lines.push(`  ${String(i).padStart(indexWidth)} ${mark} ${state === 'waiting' ? p('dim', name) : name}  ${details.join(' · ')}`.trimEnd())
   })
+  if (finished) {
+    const since = formatTime(phases.at(-1)._startedDate)
+    lines.push(`  finished${since ? ` ${since}` : ''}: its last phase is active`)
+  }
   if (release._canceledAt) lines.push(`  canceled ${formatTime(release._canceledAt)}`)
   return lines.join('\n')
 }
@@ -105,4 +168,4 @@ function progressBar(stream, width = 30) {
   }
 }
 
-module.exports = { renderRelease, renderPreview, progressBar, formatTime, phaseStates, wantsColor }
+module.exports = { renderRelease, renderPreview, progressBar, formatTime, phaseStates, isFinished, statusWord, wantsColor }
