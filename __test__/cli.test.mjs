@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
-import { ENV_VARS, TOKEN, VERSION, client, deadPort, fake, sampleRelease } from './helpers.mjs'
+import { ENV_VARS, TOKEN, VERSION, client, deadPort, fake, sampleRelease, sleep } from './helpers.mjs'
 
 const { sampleNewPipelineRelease } = createRequire(import.meta.url)('../testing/index.js')
 
@@ -537,13 +537,18 @@ test('--version, --help and per-command help', async () => {
   assert.equal(help.code, 0)
   assert.equal(help.stderr, '')
   assert.match(help.stdout, /^Usage: ld-release <command> \[options\]\n\nCommands:\n/)
-  for (const command of ['status', 'complete', 'reopen', 'start', 'patch', 'complete-many', 'demo', 'fake']) assert.match(help.stdout, new RegExp(`^ {2}${command} +\\S`, 'm'))
+  for (const command of ['status', 'complete', 'reopen', 'start', 'patch', 'complete-many', 'pipelines', 'pipeline', 'advance', 'demo', 'fake']) assert.match(help.stdout, new RegExp(`^ {2}${command} +\\S`, 'm'))
   for (const option of ['--access-token', '--base-uri', '--json', '--dry-run', '--timeout', '--retries', '--help', '--version']) assert.ok(help.stdout.includes(option), option)
   assert.match(help.stdout, /Exit codes: 0 success; 1 an API or network error; 2 a usage error [^]*; 3 the output could not be written/)
   assert.deepEqual((await cli(['-h'])).stdout, help.stdout)
   const complete = await cli(['complete', '--help'])
   assert.equal(complete.code, 0)
   assert.match(complete.stdout, /^Usage: ld-release complete <project> <flag> <phase> \[options\]\n\nMark a phase complete/)
+  const advance = await cli(['advance', '--help'])
+  assert.match(advance.stdout, /^Usage: ld-release advance <project> <pipeline> \[options\]\n\nMove every flag whose active phase is --from to the next phase/)
+  assert.match(advance.stdout, /\n {2}--from <phase> +the phase whose flags move on: a 0-based index, a phase name, or id:<phase id> \(required\)\n/)
+  assert.match((await cli(['pipelines', '--help'])).stdout, /^Usage: ld-release pipelines <project> \[options\]\n/)
+  assert.match((await cli(['pipeline', '--help'])).stdout, /^Usage: ld-release pipeline <project> <pipeline> \[options\]\n/)
   const start = await cli(['start', '--help'])
   assert.match(start.stdout, /^Usage: ld-release start <project> <flag> <phase> \[options\]\n\nStart a phase, completing those before it on a new release pipeline/)
   const patch = await cli(['patch', '-h'])
@@ -557,8 +562,8 @@ const listedOptions = (help) => [...help.split('\nOptions:\n')[1].split('\n\n')[
 test("each command's help lists exactly the options it takes", async () => {
   const general = (await cli(['--help'])).stdout
   const commands = [...general.split('Commands:\n')[1].split('\n\n')[0].matchAll(/^ {2}(\S+)/gm)].map((m) => m[1])
-  const everyOption = ['--access-token', '--base-uri', '--timeout', '--retries', '--json', '--dry-run', '--data', '--file', '--concurrency', '--pipeline', '--variation', '--status', '--port']
-  const valued = new Set(['--access-token', '--base-uri', '--timeout', '--retries', '--data', '--file', '--concurrency', '--pipeline', '--variation', '--status', '--port'])
+  const everyOption = ['--access-token', '--base-uri', '--timeout', '--retries', '--json', '--dry-run', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port']
+  const valued = new Set(['--access-token', '--base-uri', '--timeout', '--retries', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port'])
   for (const command of commands) {
     const listed = listedOptions((await cli([command, '--help'])).stdout)
     for (const option of everyOption) {
@@ -1070,14 +1075,14 @@ test('complete-many moves phases of both kinds of pipeline, by name and by index
   ])
 })
 
-test('the pipeline read never goes around a proxy: a dry run that needs it fails, a drawing does without it', async (t) => {
+test('the pipeline read is one of the library calls: it goes through the proxy, as every call does', async (t) => {
   const server = await bothKinds(t)
   // A forward proxy for plain-http targets, logging what goes through it.
   const seen = []
   const proxy = createServer((req, res) => {
-    seen.push(`${req.method} ${req.url}`)
+    seen.push(`${req.method} ${req.url.replace(server.url, '')}`)
     const target = new URL(req.url)
-    const upstream = httpRequest({ host: target.hostname, port: target.port, path: target.pathname, method: req.method, headers: req.headers }, (answer) => {
+    const upstream = httpRequest({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode, answer.headers)
       answer.pipe(res)
     })
@@ -1091,23 +1096,394 @@ test('the pipeline read never goes around a proxy: a dry run that needs it fails
   })
   const env = { HTTP_PROXY: `http://127.0.0.1:${proxy.address().port}`, http_proxy: '', NO_PROXY: '', no_proxy: '' }
   const dry = await cli(['complete', 'web', 'progressive', 'QA', '--dry-run', ...auth(server)], { env })
-  assert.equal(dry.code, 1)
-  assert.equal(
-    dry.stderr,
-    'error: cannot read release pipeline "progressive-rollout" to learn its kind: ld-release makes that read itself, not through a proxy, and HTTP_PROXY is set (code ERR_LD_NETWORK)\n',
-  )
-  assert.deepEqual(seen, [`GET ${server.url}/api/v2/flags/web/progressive/release`], 'the library reads the release through the proxy')
-  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/progressive/release'], 'and nothing goes around it')
-  // The call itself goes through the proxy; its drawing does without the pipeline.
+  assert.equal(dry.code, 0, dry.stderr)
+  assert.equal(parsePreview(dry.stdout, server).path, phasePath('progressive', 1))
+  const reads = ['GET /api/v2/flags/web/progressive/release', `GET ${PIPELINE_PATH}`]
+  assert.deepEqual(seen, reads, 'the release and its pipeline are read through the proxy')
+  assert.deepEqual(sent(server), reads, 'and nothing goes around it')
+  // The drawing of a release finished by the call reads the pipeline through the proxy too.
   server.clearRequests()
+  seen.length = 0
   const finished = await cli(['start', 'web', 'progressive', '2', ...auth(server)], { env })
   assert.equal(finished.code, 0, finished.stderr)
-  assert.equal(finished.stderr, '')
-  assert.match(finished.stdout, /\n {2}2 ● General availability {2}started .* · production\n$/)
-  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/progressive/release', `PUT ${phasePath('progressive', 2)}`])
-  // With NO_PROXY naming the host, every request goes directly, the pipeline read too.
+  assert.match(finished.stdout, /\n {2}finished .*: its last phase is active\n$/)
+  const sentThrough = ['GET /api/v2/flags/web/progressive/release', `PUT ${phasePath('progressive', 2)}`, `GET ${PIPELINE_PATH}`]
+  assert.deepEqual(seen, sentThrough)
+  assert.deepEqual(sent(server), sentThrough)
+  // The pipeline commands as well.
+  server.clearRequests()
+  seen.length = 0
+  const chart = await cli(['pipeline', 'web', 'progressive-rollout', ...auth(server)], { env })
+  assert.equal(chart.code, 0, chart.stderr)
+  assert.equal(seen.length, 2)
+  assert.deepEqual(seen, sent(server))
+  // With NO_PROXY naming the host, every request goes directly.
   seen.length = 0
   const direct = await cli(['status', 'web', 'progressive', ...auth(server)], { env: { ...env, NO_PROXY: '127.0.0.1' } })
   assert.match(direct.stdout, /\n {2}finished .*: its last phase is active\n$/)
   assert.deepEqual(seen, [])
+})
+
+// Release pipelines and the flags in them: `pipelines`, `pipeline` and `advance`.
+
+const PIPELINES_PATH = '/api/v2/projects/web/release-pipelines'
+const LEGACY_IDS = sampleRelease().phases.map((p) => p._id)
+
+/** A release of the legacy sample pipeline whose first `done` phases are complete (3: finished). */
+function legacyAt(done) {
+  const release = sampleRelease()
+  release.phases.forEach((phase, i) => {
+    if (i < done) Object.assign(phase, { complete: true, status: 'Complete', started: true, _completionDate: 1764400000000 + i })
+    if (i === done) Object.assign(phase, { status: 'Started', started: true })
+  })
+  return release
+}
+
+/** A release of the new sample pipeline whose phase `at` is active, every phase before it completed. */
+function newAt(at) {
+  const release = sampleNewPipelineRelease()
+  release.phases.forEach((phase, i) => {
+    if (i < at) Object.assign(phase, { complete: true, status: 'completed', started: true, _completionDate: 1766090000000 + i })
+    if (i === at) Object.assign(phase, { status: 'active', started: true })
+  })
+  return release
+}
+
+const flagsOf = (spec) => Object.entries(spec).map(([flagKey, release]) => ({ projectKey: 'web', flagKey, release }))
+const writesTo = (server) => server.requests.filter((q) => q.method !== 'GET')
+
+/** A server on 127.0.0.1 answering `answer(request)` (`{ status, body }`, possibly later), recording requests with their parsed URL. */
+async function answering(t, answer) {
+  const requests = []
+  const server = createServer((req, res) => {
+    const chunks = []
+    req.on('data', (c) => chunks.push(c))
+    req.on('end', async () => {
+      const url = new URL(req.url, 'http://x')
+      const request = { method: req.method, path: url.pathname, query: url.searchParams, body: Buffer.concat(chunks).toString('utf8') }
+      requests.push(request)
+      const out = await answer(request)
+      res.writeHead(out.status ?? 200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(out.body))
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.after(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  return { url: `http://127.0.0.1:${server.address().port}`, apiKey: TOKEN, requests }
+}
+
+/** `{ items, totalCount }` of `all` for the request's limit and offset. */
+const pageOf = (all, query) => {
+  const limit = Number(query.get('limit'))
+  const offset = Number(query.get('offset'))
+  return { items: all.slice(offset, offset + limit), totalCount: all.length }
+}
+
+test('pipelines prints a table of every pipeline, and --json every pipeline as sent', async (t) => {
+  const server = await fake(t)
+  await client(server).createReleasePipeline('web', {
+    key: 'canary',
+    name: 'Canary',
+    phases: [
+      { name: 'Canary', audiences: [{ environmentKey: 'canary', name: 'Canary' }] },
+      { name: 'Everyone', audiences: [{ environmentKey: 'production', name: 'Production' }] },
+    ],
+    isLegacy: true,
+  })
+  server.clearRequests()
+  const r = await cli(['pipelines', 'web', ...auth(server)])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stderr, '')
+  assert.equal(
+    r.stdout,
+    [
+      'KEY                  NAME                 KIND    PHASES                            DEFAULT',
+      'standard-rollout     Standard rollout     legacy  Testing → Staging → Production    yes',
+      'progressive-rollout  Progressive rollout  new     QA → Beta → General availability',
+      'canary               Canary               legacy  Canary → Everyone',
+      '',
+    ].join('\n'),
+  )
+  assert.deepEqual(sent(server).map((s) => s.split('?')[0]), [`GET ${PIPELINES_PATH}`])
+
+  const json = await cli(['pipelines', 'web', '--json', ...auth(server)])
+  assert.equal(json.code, 0, json.stderr)
+  const listed = []
+  for await (const pipeline of client(server).listReleasePipelines('web')) listed.push(pipeline)
+  assert.deepEqual(JSON.parse(json.stdout), listed)
+  assert.equal(listed.length, 3)
+  const forced = await cli(['pipelines', 'web', ...auth(server)], { env: { FORCE_COLOR: '1' } })
+  assert.match(forced.stdout, /^\x1b\[1mKEY {18}NAME/)
+})
+
+test('pipelines reads every page; an empty project says so; a refused read exits 1', async (t) => {
+  let all = Array.from({ length: 61 }, (_, i) => ({ key: `p${i}`, name: `Pipeline\x1b[31m ${i}`, phases: [{ id: `${i}`, name: 'Only' }], _isLegacy: false }))
+  const server = await answering(t, (q) => (q.path === PIPELINES_PATH ? { body: pageOf(all, q.query) } : { status: 404, body: { code: 'not_found', message: 'no' } }))
+  const r = await cli(['pipelines', 'web', ...auth(server)])
+  assert.equal(r.code, 0, r.stderr)
+  const rows = r.stdout.trimEnd().split('\n').slice(1)
+  assert.equal(rows.length, 61)
+  assert.match(rows[60], /^p60 +Pipeline\?\[31m 60 +new +Only$/, 'control characters from the server are not written to the terminal')
+  const limit = Number(server.requests[0].query.get('limit'))
+  assert.deepEqual(
+    server.requests.map((q) => Number(q.query.get('offset'))),
+    Array.from({ length: Math.ceil(61 / limit) }, (_, i) => i * limit),
+  )
+  const json = await cli(['pipelines', 'web', '--json', ...auth(server)])
+  assert.deepEqual(JSON.parse(json.stdout), all)
+
+  all = []
+  const empty = await cli(['pipelines', 'web', ...auth(server)])
+  assert.deepEqual([empty.code, empty.stdout, empty.stderr], [0, '', 'project web has no release pipelines\n'])
+  const emptyJson = await cli(['pipelines', 'web', '--json', ...auth(server)])
+  assert.deepEqual([emptyJson.code, emptyJson.stdout], [0, '[]\n'])
+
+  const refused = await cli(['pipelines', 'web', '--access-token', 'api-wrong-token-0000', '--base-uri', (await fake(t)).url])
+  assert.equal(refused.code, 1)
+  assert.match(refused.stderr, /\(code ERR_LD_UNAUTHORIZED, HTTP 401\)\n$/)
+})
+
+test('pipeline draws the phases in order with the flags at each and the finished ones', async (t) => {
+  const spec = { a: legacyAt(0), b: legacyAt(0), c: legacyAt(0), staged: legacyAt(1), done1: legacyAt(3), done2: legacyAt(3), n: newAt(1) }
+  const server = await fake(t, { releases: flagsOf(spec) })
+  const r = await cli(['pipeline', 'web', 'standard-rollout', ...auth(server)])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stderr, '')
+  assert.equal(
+    r.stdout,
+    [
+      'Standard rollout (standard-rollout) · legacy pipeline · 6 flags',
+      '  0 Testing     ████████████████████████  3',
+      '  1 Staging     ████████                  1',
+      '  2 Production                            0',
+      '    finished    ████████████████          2',
+      '',
+    ].join('\n'),
+  )
+  // The pipeline, then its progressions.
+  assert.deepEqual(sent(server).map((s) => s.split('?')[0]), [`GET ${PIPELINES_PATH}/standard-rollout`, `GET ${PIPELINES_PATH}/standard-rollout/releases`])
+
+  const json = await cli(['pipeline', 'web', 'standard-rollout', '--json', ...auth(server)])
+  assert.equal(json.code, 0, json.stderr)
+  const printed = JSON.parse(json.stdout)
+  assert.deepEqual(printed.pipeline, await client(server).getReleasePipeline('web', 'standard-rollout'))
+  assert.deepEqual(printed.counts, {
+    total: 6,
+    finished: 2,
+    phases: [
+      { index: 0, id: LEGACY_IDS[0], name: 'Testing', flags: 3 },
+      { index: 1, id: LEGACY_IDS[1], name: 'Staging', flags: 1 },
+      { index: 2, id: LEGACY_IDS[2], name: 'Production', flags: 0 },
+    ],
+    elsewhere: 0,
+  })
+
+  const fresh = await cli(['pipeline', 'web', 'progressive-rollout', ...auth(server)])
+  assert.equal(fresh.code, 0, fresh.stderr)
+  assert.match(fresh.stdout, /^Progressive rollout \(progressive-rollout\) · new pipeline · 1 flag\n {2}0 QA {20} {26}0\n {2}1 Beta {18}█{24} {2}1\n/)
+
+  const missing = await cli(['pipeline', 'web', 'no-such-pipeline', ...auth(server)])
+  assert.equal(missing.code, 1)
+  assert.match(missing.stderr, /\(code ERR_LD_NOT_FOUND, HTTP 404\)\n$/)
+})
+
+test('pipeline counts the flags of every page, and those at a phase the pipeline no longer has', async (t) => {
+  const phases = [
+    { id: 'a', name: 'A' },
+    { id: 'b', name: 'B' },
+  ]
+  const flags = [
+    ...Array.from({ length: 70 }, (_, i) => ({ flagKey: `a${i}`, activePhaseId: 'a' })),
+    ...Array.from({ length: 35 }, (_, i) => ({ flagKey: `b${i}`, activePhaseId: 'b' })),
+    ...Array.from({ length: 7 }, (_, i) => ({ flagKey: `done${i}`, _completedAt: 1 })),
+    { flagKey: 'moved', activePhaseId: 'removed-phase' },
+  ]
+  const server = await answering(t, (q) => (q.path.endsWith('/releases') ? { body: pageOf(flags, q.query) } : { body: { key: 'p', name: 'P', phases } }))
+  const r = await cli(['pipeline', 'web', 'p', '--json', ...auth(server)])
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(JSON.parse(r.stdout).counts, {
+    total: 113,
+    finished: 7,
+    phases: [
+      { index: 0, id: 'a', name: 'A', flags: 70 },
+      { index: 1, id: 'b', name: 'B', flags: 35 },
+    ],
+    elsewhere: 1,
+  })
+  const pagesRead = server.requests.filter((q) => q.path.endsWith('/releases'))
+  assert.ok(pagesRead.length >= 2, 'several pages')
+  const text = await cli(['pipeline', 'web', 'p', ...auth(server)])
+  assert.equal(
+    text.stdout,
+    [
+      'P (p) · legacy pipeline · 113 flags',
+      '  0 A                               ████████████████████████  70',
+      '  1 B                               ████████████               35',
+      '    finished                        ██                          7',
+      '    at a phase not in the pipeline  █                           1',
+      '',
+    ].join('\n'),
+  )
+})
+
+test('advance moves every flag at a phase of a legacy pipeline, one guarded PATCH each', async (t) => {
+  const spec = { a: legacyAt(0), b: legacyAt(0), staged: legacyAt(1), c: legacyAt(0) }
+  const server = await fake(t, { releases: flagsOf(spec) })
+  const r = await cli(['advance', 'web', 'standard-rollout', '--from', 'Testing', ...auth(server)])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout, '✓ web/a\n✓ web/b\n✓ web/c\n')
+  assert.equal(r.stderr, '3 flags at phase "Testing" of standard-rollout: 3 advanced, 0 failed\n')
+  for (const flagKey of ['a', 'b', 'c']) assert.equal(server.getRelease('web', flagKey).phases[0].complete, true)
+  assert.deepEqual(server.getRelease('web', 'staged'), spec.staged)
+  const patches = writesTo(server)
+  assert.deepEqual(patches.map((q) => q.path).sort(), ['a', 'b', 'c'].map((f) => `/api/v2/flags/web/${f}/release`))
+  for (const q of patches) assert.deepEqual(q.json, [{ op: 'test', path: '/phases/0/_id', value: LEGACY_IDS[0] }, { op: 'replace', path: '/phases/0/complete', value: true }])
+
+  // --json, by index: one result per flag with its key and the Release.
+  const json = await cli(['advance', 'web', 'standard-rollout', '--from', '1', '--json', ...auth(server)])
+  assert.equal(json.code, 0, json.stderr)
+  const results = JSON.parse(json.stdout)
+  assert.deepEqual(results.map((x) => [x.ok, x.flagKey]), [[true, 'a'], [true, 'b'], [true, 'staged'], [true, 'c']])
+  for (const x of results) assert.deepEqual(x.release, server.getRelease('web', x.flagKey))
+  assert.equal(json.stderr, '4 flags at phase 1 of standard-rollout: 4 advanced, 0 failed\n')
+
+  // Nobody left at Testing.
+  const none = await cli(['advance', 'web', 'standard-rollout', '--from', 'Testing', ...auth(server)])
+  assert.deepEqual([none.code, none.stdout, none.stderr], [0, '', 'no flag is at phase "Testing" of standard-rollout: nothing to advance\n'])
+})
+
+test('advance on a new pipeline starts the next phase; its last phase is refused, nothing written', async (t) => {
+  const server = await fake(t, { releases: flagsOf({ n1: newAt(0), n2: newAt(0), ga: newAt(2) }) })
+  const r = await cli(['advance', 'web', 'progressive-rollout', '--from', `id:${NEW_IDS[0]}`, ...auth(server)])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout, '✓ web/n1\n✓ web/n2\n')
+  assert.deepEqual(writesTo(server).map((q) => `${q.method} ${q.path} ${q.body}`).sort(), ['n1', 'n2'].map((f) => `PUT ${phasePath(f, 1)} {"status":"active"}`))
+  for (const f of ['n1', 'n2']) assert.deepEqual(server.getRelease('web', f).phases.map((p) => p.status), ['completed', 'active', 'not-started'])
+
+  server.clearRequests()
+  const last = await cli(['advance', 'web', 'progressive-rollout', '--from', 'General availability', ...auth(server)])
+  assert.equal(last.code, 1)
+  assert.equal(last.stdout, '')
+  assert.match(last.stderr, /^error: .*\(code ERR_LD_UNSUPPORTED\)\n$/)
+  assert.deepEqual(writesTo(server), [])
+  assert.deepEqual(server.getRelease('web', 'ga'), newAt(2))
+})
+
+test('advance --dry-run lists the flags that would move and the write of each, and writes nothing', async (t) => {
+  const spec = { n1: newAt(0), n2: newAt(0), beta: newAt(1) }
+  const server = await fake(t, { releases: flagsOf(spec) })
+  const r = await cli(['advance', 'web', 'progressive-rollout', '--from', '0', '--dry-run', ...auth(server)])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stderr, '2 flags at phase 0 of progressive-rollout would move: n1, n2 (2 PUT requests; nothing was written)\n')
+  const previews = r.stdout.trimEnd().split('\n\n')
+  assert.equal(previews.length, 4, 'two requests, each headers then body')
+  assert.match(r.stdout, new RegExp(`^PUT ${server.url}${phasePath('n1', 1)}\n`))
+  assert.ok(r.stdout.includes(`\n\nPUT ${server.url}${phasePath('n2', 1)}\n`))
+  assert.ok(r.stdout.includes(`Authorization: ****${TOKEN.slice(-4)}\n`))
+  assert.doesNotMatch(r.stdout + r.stderr, new RegExp(TOKEN.slice(0, 12)))
+  assert.ok(server.requests.every((q) => q.method === 'GET'))
+  for (const [flagKey, release] of Object.entries(spec)) assert.deepEqual(server.getRelease('web', flagKey), release)
+
+  const json = await cli(['advance', 'web', 'progressive-rollout', '--from', 'QA', '--dry-run', '--json', ...auth(server)])
+  assert.equal(json.code, 0, json.stderr)
+  const planned = JSON.parse(json.stdout)
+  assert.deepEqual(
+    planned.map((p) => [p.flagKey, p.request.method, p.request.url, p.request.body]),
+    ['n1', 'n2'].map((f) => [f, 'PUT', `${server.url}${phasePath(f, 1)}`, '{"status":"active"}']),
+  )
+  // The real run sends what the dry run showed.
+  server.clearRequests()
+  const real = await cli(['advance', 'web', 'progressive-rollout', '--from', 'QA', ...auth(server)])
+  assert.equal(real.code, 0, real.stderr)
+  assert.deepEqual(
+    writesTo(server)
+      .map((q) => `${q.method} ${server.url}${q.path} ${q.body}`)
+      .sort(),
+    planned.map((p) => `${p.request.method} ${p.request.url} ${p.request.body}`),
+  )
+  const none = await cli(['advance', 'web', 'progressive-rollout', '--from', 'QA', '--dry-run', '--json', ...auth(server)])
+  assert.deepEqual([none.code, none.stdout, none.stderr], [0, '[]\n', 'no flag is at phase "QA" of progressive-rollout: nothing would move\n'])
+})
+
+test('advance reports a failing flag and exits 1; the others move', async (t) => {
+  const spec = { a: legacyAt(0), b: legacyAt(0), c: legacyAt(0) }
+  const server = await fake(t, { releases: flagsOf(spec) })
+  server.injectFault({ match: { method: 'PATCH', path: '/api/v2/flags/web/b/release' }, status: 500 })
+  const r = await cli(['advance', 'web', 'standard-rollout', '--from', 'Testing', '--retries', '0', ...auth(server)])
+  assert.equal(r.code, 1)
+  const lines = r.stdout.trimEnd().split('\n')
+  assert.deepEqual([lines[0], lines[2]], ['✓ web/a', '✓ web/c'])
+  assert.match(lines[1], /^✗ web\/b: .*500.* \(code ERR_LD_SERVER\)$/)
+  assert.equal(r.stderr, '3 flags at phase "Testing" of standard-rollout: 2 advanced, 1 failed\n')
+  assert.equal(server.getRelease('web', 'a').phases[0].complete, true)
+  assert.deepEqual(server.getRelease('web', 'b'), spec.b)
+
+  server.injectFault({ match: { method: 'PATCH', path: '/api/v2/flags/web/b/release' }, status: 403 })
+  const json = await cli(['advance', 'web', 'standard-rollout', '--from', 'Testing', '--json', ...auth(server)])
+  assert.equal(json.code, 1)
+  const results = JSON.parse(json.stdout)
+  assert.deepEqual(results.map((x) => [x.flagKey, x.ok]), [['b', false]])
+  assert.equal(results[0].error.code, 'ERR_LD_FORBIDDEN')
+  assert.equal(results[0].error.status, 403)
+  assert.equal(typeof results[0].error.message, 'string')
+})
+
+test('advance: usage errors exit 2 and send nothing', async (t) => {
+  const server = await fake(t, { releases: flagsOf({ a: legacyAt(0) }) })
+  const cases = [
+    [['advance', 'web', 'standard-rollout'], /^error: --from is required\n/],
+    [['advance', 'web', 'standard-rollout', '--from', '-1'], /^error: --from: phase must be an integer from 0 to 4294967295, got "-1"\n/],
+    [['advance', 'web', 'standard-rollout', '--from', 'id:'], /^error: --from: phase id must not be empty\n/],
+    [['advance', 'web', 'standard-rollout', '--from', '0', '--concurrency', '0'], /^error: --concurrency must be an integer from 1 to 256, got "0"\n/],
+    [['advance', 'web', '--from', '0'], /^error: advance takes <project> <pipeline>, got 1 argument\n/],
+    [['pipelines', 'web', '--dry-run'], /^error: pipelines does not take --dry-run\n/],
+  ]
+  for (const [args, message] of cases) {
+    const r = await cli([...args, ...auth(server)])
+    assert.equal(r.code, 2, args.join(' '))
+    assert.match(r.stderr, message)
+  }
+  assert.equal(server.requests.length, 0)
+  // A phase the pipeline does not have: the pipeline is read, nothing is written; exit 2.
+  const unknown = await cli(['advance', 'web', 'standard-rollout', '--from', 'QA', ...auth(server)])
+  assert.equal(unknown.code, 2)
+  assert.match(unknown.stderr, /\(code ERR_LD_INVALID_ARGUMENT\)\nRun 'ld-release advance --help' for usage\.\n$/)
+  assert.deepEqual(writesTo(server), [])
+})
+
+test('advance --concurrency bounds the writes in flight', async (t) => {
+  const flags = Array.from({ length: 8 }, (_, i) => ({ flagKey: `f${i}`, activePhaseId: 'one' }))
+  let inFlight = 0
+  let most = 0
+  const server = await answering(t, async (q) => {
+    if (q.method === 'GET') return { body: q.path.endsWith('/releases') ? pageOf(flags, q.query) : { key: 'p', phases: [{ id: 'one', name: 'One' }, { id: 'two', name: 'Two' }] } }
+    inFlight++
+    most = Math.max(most, inFlight)
+    await sleep(60)
+    inFlight--
+    return { body: { name: 'P', phases: [] } }
+  })
+  const r = await cli(['advance', 'web', 'p', '--from', 'One', '--concurrency', '2', ...auth(server)])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(server.requests.filter((q) => q.method === 'PATCH').length, 8)
+  assert.ok(most <= 2 && most >= 1, `${most} in flight`)
+})
+
+test('advance draws a progress bar when it has a terminal', { skip: (process.platform !== 'linux' || !existsSync('/usr/bin/script')) && 'needs util-linux script for a pseudo-terminal' }, async (t) => {
+  const server = await fake(t, { releases: flagsOf({ a: legacyAt(0), b: legacyAt(0), c: legacyAt(0) }) })
+  const command = [process.execPath, BIN, 'advance', 'web', 'standard-rollout', '--from', '0', ...auth(server)].map((a) => `'${a}'`).join(' ')
+  const r = await new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/script', ['-qec', command, '/dev/null'], { env: { ...process.env, NO_COLOR: '' } })
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, out }))
+  })
+  assert.equal(r.code, 0, r.out)
+  assert.match(r.out, /\[#{30}\] 3\/3/)
+  assert.match(r.out, /3 flags at phase 0 of standard-rollout: 3 advanced, 0 failed/)
 })

@@ -7,6 +7,7 @@
 const { readFileSync } = require('node:fs')
 const { ApiError, UsageError, hint, integer, parseCommandLine, usage } = require('./args.js')
 const { completeMany } = require('./many.js')
+const { advance, listPipelines, showPipeline } = require('./pipelines.js')
 const { pipelineKind } = require('./pipeline.js')
 const { planPhaseChange, planStart, projectsUrl } = require('./phases.js')
 const { isFinished, renderPreview, renderRelease, wantsColor } = require('./render.js')
@@ -50,6 +51,9 @@ const COMMANDS = {
     return ctx.request({ method: 'PUT', url, body: input, send: (c) => c.updatePhaseStatus(project, flag, phaseId, input) })
   },
   'complete-many': completeMany,
+  pipelines: listPipelines,
+  pipeline: showPipeline,
+  advance,
   demo,
   fake,
 }
@@ -215,8 +219,8 @@ class Context {
     if (this.values.json) return this.io.out(JSON.stringify(release, null, 2))
     let newPipeline = false
     if (isFinished(release, true)) {
-      const { project, flag } = this.args
-      newPipeline = await pipelineKind(this, project, flag, release.releasePipelineKey, { retries: 0 }).then(
+      const { project } = this.args
+      newPipeline = await pipelineKind(this, this.client(), project, release.releasePipelineKey, { retries: 0 }).then(
         ({ kind }) => kind === 'new',
         () => false,
       )

@@ -106,9 +106,9 @@ async function lookUp(ctx, client, items, concurrency, { all = false } = {}) {
     byPipeline.get(key).push(item)
   }
   await pool([...byPipeline.values()], concurrency, async (group) => {
-    const { projectKey, flagKey, release } = group[0]
+    const { projectKey, release } = group[0]
     try {
-      const pipeline = await pipelineKind(ctx, projectKey, flagKey, release.releasePipelineKey)
+      const pipeline = await pipelineKind(ctx, client, projectKey, release.releasePipelineKey)
       for (const item of group) item.pipeline = pipeline
     } catch (error) {
       if (COMMAND_CODES.has(error?.code)) throw error
@@ -255,4 +255,4 @@ async function completeMany(ctx) {
   return failed ? 1 : 0
 }
 
-module.exports = { completeMany }
+module.exports = { completeMany, plainError }

@@ -88,7 +88,7 @@ function unsupported(release, index, projectKey, flagKey, complete) {
  */
 async function planPhaseChange(ctx, client, change) {
   const release = await client.getRelease(change.projectKey, change.flagKey)
-  const kind = await kindFor(ctx, change, release)
+  const kind = await kindFor(ctx, client, change, release)
   return planFromRelease(ctx, release, kind, change)
 }
 
@@ -97,11 +97,11 @@ async function planPhaseChange(ctx, client, change) {
  * pipelineKind), or undefined when the library would not read it either (a phase by
  * index the release does not hold, or phases it cannot read: the PATCH goes first).
  */
-async function kindFor(ctx, { projectKey, flagKey, phase }, release) {
+async function kindFor(ctx, client, { projectKey, phase }, release) {
   if (!readable(release) || (typeof phase === 'number' && phase >= release.phases.length)) return undefined
   // A phase that is not there fails before the pipeline is read, as in the library.
   phaseIndex(release, phase, ctx.command)
-  return pipelineKind(ctx, projectKey, flagKey, release.releasePipelineKey)
+  return pipelineKind(ctx, client, projectKey, release.releasePipelineKey)
 }
 
 /** Whether the library can read the phases of `release` (see checkPhases). */

@@ -1,6 +1,7 @@
 'use strict'
 // Text for a terminal: a Release (the pipeline, then one line per phase), a request
-// preview, and a progress bar.
+// preview, a progress bar, the table of a project's release pipelines, and the chart of
+// where the flags of one pipeline stand.
 
 const MARKS = { done: '✓', active: '●', waiting: '○' }
 const ANSI = { bold: [1, 22], dim: [2, 22], green: [32, 39], yellow: [33, 39], cyan: [36, 39] }
@@ -168,4 +169,63 @@ function progressBar(stream, width = 30) {
   }
 }
 
-module.exports = { renderRelease, renderPreview, progressBar, formatTime, phaseStates, isFinished, statusWord, wantsColor }
+
+/** `text` with control characters (C0, DEL, C1) shown as `?`: a server's words never move the cursor or change colours. */
+function printable(text) {
+  return Array.from(String(text ?? ''), (c) => (c.codePointAt(0) < 0x20 || (c.codePointAt(0) >= 0x7f && c.codePointAt(0) <= 0x9f) ? '?' : c)).join('')
+}
+
+/** `_isLegacy: false` is a new pipeline; anything else counts as legacy, as the library reads it. */
+function pipelineKindWord(pipeline) {
+  return pipeline?._isLegacy === false ? 'new' : 'legacy'
+}
+
+/** The phases of a pipeline as sent, each an object (a phase that is not one is shown empty). */
+function pipelinePhases(pipeline) {
+  return Array.isArray(pipeline?.phases) ? pipeline.phases.map((p) => (p !== null && typeof p === 'object' ? p : {})) : []
+}
+
+/**
+ * The table of release pipelines: key, name, kind (legacy or new), the phases in order,
+ * and whether it is the project's default. Ends without a newline.
+ */
+function renderPipelineTable(pipelines, { color = false } = {}) {
+  const p = paint(color)
+  const header = ['KEY', 'NAME', 'KIND', 'PHASES', 'DEFAULT']
+  const rows = pipelines.map((pipeline) => {
+    const item = pipeline !== null && typeof pipeline === 'object' ? pipeline : {}
+    const phases = pipelinePhases(item).map((phase) => printable(phase.name))
+    return [printable(item.key), printable(item.name), pipelineKindWord(item), phases.join(' → '), item.isProjectDefault === true ? 'yes' : '']
+  })
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+  const line = (cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()
+  return [p('bold', line(header)), ...rows.map(line)].join('\n')
+}
+
+/**
+ * The chart of a pipeline: its phases in order, each with a bar of the flags whose
+ * active phase it is, then the finished flags (no active phase). Ends without a newline.
+ */
+function renderPipelineChart(pipeline, counts, { color = false, width = 24 } = {}) {
+  const p = paint(color)
+  const name = printable(pipeline?.name)
+  const key = printable(pipeline?.key)
+  const title = name || key || 'Release pipeline'
+  const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`
+  const lines = [`${p('bold', title)}${key && key !== title ? ` (${key})` : ''} · ${pipelineKindWord(pipeline)} pipeline · ${plural(counts.total, 'flag')}`]
+  const rows = counts.phases.map((phase) => [String(phase.index), printable(phase.name), phase.flags, 'cyan'])
+  rows.push(['', 'finished', counts.finished, 'green'])
+  if (counts.elsewhere) rows.push(['', 'at a phase not in the pipeline', counts.elsewhere, 'yellow'])
+  const most = Math.max(1, ...rows.map((r) => r[2]))
+  const indexWidth = Math.max(...rows.map((r) => r[0].length))
+  const nameWidth = Math.max(...rows.map((r) => r[1].length))
+  const countWidth = Math.max(...rows.map((r) => String(r[2]).length))
+  for (const [index, label, n, style] of rows) {
+    const size = n === 0 ? 0 : Math.max(1, Math.round((n / most) * width))
+    const bar = p(style, '█'.repeat(size)) + ' '.repeat(width - size)
+    lines.push(`  ${index.padStart(indexWidth)} ${label.padEnd(nameWidth)}  ${bar}  ${String(n).padStart(countWidth)}`)
+  }
+  return lines.join('\n')
+}
+
+module.exports = { renderPipelineChart, renderPipelineTable, pipelinePhases, printable, pipelineKindWord, renderRelease, renderPreview, progressBar, formatTime, phaseStates, isFinished, statusWord, wantsColor }

@@ -1,0 +1,132 @@
+'use strict'
+// Release pipelines and the flags in them:
+// - `pipelines <project>`: the table of a project's release pipelines (every page);
+// - `pipeline <project> <pipeline>`: its phases in order, with how many flags are at
+//   each and how many are finished (the pipeline, then every page of its progressions,
+//   counted as they come);
+// - `advance <project> <pipeline> --from <phase>`: the library's advancePipeline, which
+//   moves every flag whose active phase is that phase to the next one, one write each.
+
+const { UsageError, integer, parsePhase } = require('./args.js')
+const { plainError } = require('./many.js')
+const { describePhase } = require('./phases.js')
+const { pipelinePhases, printable, progressBar, renderPipelineChart, renderPipelineTable, renderPreview } = require('./render.js')
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`
+
+/** `ld-release pipelines <project>`: a table, or every pipeline as a JSON array with --json. */
+async function listPipelines(ctx, { project }) {
+  const pipelines = []
+  for await (const pipeline of ctx.client().listReleasePipelines(project)) pipelines.push(pipeline)
+  if (ctx.values.json) {
+    ctx.io.out(JSON.stringify(pipelines, null, 2))
+  } else if (pipelines.length === 0) {
+    ctx.io.err(`project ${printable(project)} has no release pipelines`)
+  } else {
+    ctx.io.out(ctx.redact(renderPipelineTable(pipelines, { color: ctx.color })))
+  }
+  return 0
+}
+
+/**
+ * Where the flags of `pipeline` stand: for each phase, the flags whose active phase it
+ * is; the finished flags (no active phase); and those whose active phase the pipeline
+ * no longer has. `progressions` is iterated once and nothing of it is kept, so a page at
+ * a time is all that is held.
+ */
+async function countProgressions(pipeline, progressions) {
+  const phases = pipelinePhases(pipeline)
+  const byId = new Map(phases.map((phase, i) => [phase.id, i]))
+  const atPhase = phases.map(() => 0)
+  let total = 0
+  let finished = 0
+  let elsewhere = 0
+  for await (const progression of progressions) {
+    total++
+    const id = progression?.activePhaseId
+    if (id === undefined || id === null || id === '') finished++
+    else if (typeof id === 'string' && byId.has(id)) atPhase[byId.get(id)]++
+    else elsewhere++
+  }
+  return {
+    total,
+    finished,
+    phases: phases.map((phase, i) => ({ index: i, id: phase.id, name: phase.name, flags: atPhase[i] })),
+    elsewhere,
+  }
+}
+
+/** `ld-release pipeline <project> <pipeline>`: the chart, or `{ pipeline, counts }` with --json. */
+async function showPipeline(ctx, { project, pipeline: pipelineKey }) {
+  const client = ctx.client()
+  const pipeline = await client.getReleasePipeline(project, pipelineKey)
+  const counts = await countProgressions(pipeline, client.listReleaseProgressions(project, pipelineKey))
+  if (ctx.values.json) ctx.io.out(JSON.stringify({ pipeline, counts }, null, 2))
+  else ctx.io.out(ctx.redact(renderPipelineChart(pipeline, counts, { color: ctx.color })))
+  return 0
+}
+
+/** The phase of --from, as the library takes it: an index, `{ name }`, or `{ id }` for `id:<id>`. */
+function fromPhase(ctx) {
+  const text = ctx.required('from')
+  try {
+    return parsePhase(text, ctx.command)
+  } catch (error) {
+    throw new UsageError(`--from: ${error.message}`, ctx.command, { cause: error })
+  }
+}
+
+/**
+ * `ld-release advance <project> <pipeline> --from <phase>`: one write per flag whose
+ * active phase is `--from`, through the library's advancePipeline. Exit 1 if any flag
+ * failed. --dry-run prints each write and sends none.
+ */
+async function advance(ctx, { project, pipeline }) {
+  const { io, values } = ctx
+  const from = fromPhase(ctx)
+  const concurrency = values.concurrency === undefined ? 8 : integer('--concurrency', values.concurrency, 1, 256, ctx.command)
+  const dryRun = Boolean(values['dry-run'])
+  const where = `phase ${printable(describePhase(from))} of ${printable(pipeline)}`
+  const options = { concurrency, dryRun }
+  const bar = !dryRun && io.stderr?.isTTY ? progressBar(io.stderr) : null
+  if (bar) options.onProgress = (done, total) => bar.update(done, total)
+  let results
+  try {
+    results = await ctx.client().advancePipeline(project, pipeline, from, options)
+  } finally {
+    bar?.done()
+  }
+
+  if (dryRun) {
+    if (values.json) {
+      io.out(JSON.stringify(results.map(({ flagKey, request }) => ({ flagKey, request })), null, 2))
+    } else if (results.length) {
+      io.out(results.map((r) => renderPreview(r.request)).join('\n\n'))
+    }
+    const methods = new Map()
+    for (const { request } of results) methods.set(request.method, (methods.get(request.method) ?? 0) + 1)
+    const requests = [...methods].map(([method, n]) => plural(n, `${method} request`)).join(', ')
+    const keys = results.map((r) => printable(r.flagKey)).join(', ')
+    io.err(results.length ? `${plural(results.length, 'flag')} at ${where} would move: ${keys} (${requests}; nothing was written)` : `no flag is at ${where}: nothing would move`)
+    return 0
+  }
+
+  const failed = results.filter((r) => !r.ok).length
+  if (values.json) {
+    const entries = results.map((r) => (r.ok ? { ok: true, flagKey: r.flagKey, release: r.release } : { ok: false, flagKey: r.flagKey, error: plainError(ctx, r.error) }))
+    io.out(JSON.stringify(entries, null, 2))
+  } else {
+    for (const r of results) {
+      const label = `${printable(project)}/${printable(r.flagKey)}`
+      if (r.ok) io.out(`✓ ${label}`)
+      else {
+        const { code, message } = plainError(ctx, r.error)
+        io.out(`✗ ${label}: ${printable(message)} (code ${code})`)
+      }
+    }
+  }
+  io.err(results.length ? `${plural(results.length, 'flag')} at ${where}: ${results.length - failed} advanced, ${failed} failed` : `no flag is at ${where}: nothing to advance`)
+  return failed ? 1 : 0
+}
+
+module.exports = { advance, countProgressions, listPipelines, showPipeline }
