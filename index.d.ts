@@ -243,6 +243,83 @@ export interface TokenSummary {
 
 
 /**
+ * A release pipeline, as the server sent it. Fields the service has been seen to leave
+ * out, or that the document calls optional, are optional.
+ */
+export interface ReleasePipeline {
+  /** The release pipeline key */
+  key: string
+  /** The release pipeline name */
+  name: string
+  /** The release pipeline description */
+  description?: string
+  /** When the pipeline was created: an ISO-8601 string (e.g. `2025-09-16T22:01:04.602697Z`) */
+  createdAt?: string
+  /** The phases, in order. Their `id`s are the `_id`s of the matching phases in each release. */
+  phases: ReleasePipelinePhase[]
+  /** The pipeline's tags */
+  tags?: string[]
+  /** The pipeline version */
+  _version?: number
+  /** Whether this is the project's default pipeline */
+  isProjectDefault?: boolean
+  /** `true` for a legacy pipeline (the JSON Patch completes phases); `false` for the new kind */
+  _isLegacy?: boolean
+  /** The location and content type of related resources */
+  _links?: Links
+}
+
+/** One phase of a release pipeline. */
+export interface ReleasePipelinePhase {
+  /** The phase ID: the `_id` of this phase in each release of the pipeline */
+  id: string
+  /** The phase name */
+  name: string
+  /** The audiences (one environment each) */
+  audiences?: Array<{ name: string; environment?: EnvironmentSummary; configuration?: AudienceConfiguration; segmentKeys?: string[] }>
+  /** The phase configuration, a free-form object */
+  configuration?: Record<string, unknown>
+}
+
+/** Where one flag's release stands in its pipeline. */
+export interface ReleaseProgression {
+  /** The flag key */
+  flagKey: string
+  /** The ID of the active phase; absent once the release is completed */
+  activePhaseId?: string
+  /** When the release was created (Unix epoch milliseconds) */
+  _createdAt?: number
+  /** When the release was completed (Unix epoch milliseconds) */
+  _completedAt?: number
+  /** The location and content type of related resources */
+  _links?: Links
+}
+
+/** Options only `listReleaseProgressions` takes. */
+export interface ProgressionOptions {
+  /** Only releases that are `active`, or `completed` */
+  status?: 'active' | 'completed'
+  /** Only releases active at this phase of the pipeline (an index, `{ name }` or `{ id }`); implies `status: 'active'` */
+  phase?: PhaseSelector
+}
+
+/** Options only `advancePipeline` takes. */
+export interface AdvanceOptions {
+  /** How many writes may be in flight at once. Default 8. */
+  concurrency?: number
+  /** Called after each flag with the number of flags done and the total. */
+  onProgress?: (done: number, total: number) => void
+  /** List what would move, and the request each flag would be sent; write nothing. */
+  dryRun?: boolean
+}
+
+/** The outcome of `advancePipeline` for one flag, in listing order. */
+export type AdvanceResult =
+  | { flagKey: string; ok: true; release: Release }
+  | { flagKey: string; ok: false; error: LaunchDarklyError }
+  | { flagKey: string; ok: true; dryRun: true; request: RequestPreview }
+
+/**
  * The operations `previewRequest` previews, by name, each with the signature of its
  * module-level function.
  */
@@ -255,6 +332,13 @@ export interface PreviewableOperations {
   createRelease: typeof createRelease
   deleteRelease: typeof deleteRelease
   updatePhaseStatus: typeof updatePhaseStatus
+  getReleasePipeline: typeof getReleasePipeline
+  createReleasePipeline: typeof createReleasePipeline
+  updateReleasePipeline: typeof updateReleasePipeline
+  deleteReleasePipeline: typeof deleteReleasePipeline
+  listReleasePipelines: typeof listReleasePipelines
+  listReleaseProgressions: typeof listReleaseProgressions
+  advancePipeline: typeof advancePipeline
 }
 
 /**
@@ -354,6 +438,72 @@ export declare class ReleaseClient {
    * `signal` aborts the rest of the run.
    */
   completePhases(items: PhaseItem[], options?: BulkOptions & RequestOptions): Promise<BulkResult[]>
+  /**
+   * Reads a release pipeline:
+   * `GET /api/v2/projects/{projectKey}/release-pipelines/{pipelineKey}`.
+   */
+  getReleasePipeline(projectKey: string, pipelineKey: string, options?: RequestOptions): Promise<ReleasePipeline>
+  /** Creates a release pipeline: `POST /api/v2/projects/{projectKey}/release-pipelines`. */
+  createReleasePipeline(projectKey: string, input: CreateReleasePipelineInput, options?: RequestOptions): Promise<ReleasePipeline>
+  /**
+   * Replaces a release pipeline's name, description, phases and tags:
+   * `PUT /api/v2/projects/{projectKey}/release-pipelines/{pipelineKey}`.
+   */
+  updateReleasePipeline(projectKey: string, pipelineKey: string, input: UpdateReleasePipelineInput, options?: RequestOptions): Promise<ReleasePipeline>
+  /**
+   * Deletes a release pipeline (not the project's default):
+   * `DELETE /api/v2/projects/{projectKey}/release-pipelines/{pipelineKey}`. Resolves to
+   * `undefined`.
+   */
+  deleteReleasePipeline(projectKey: string, pipelineKey: string, options?: RequestOptions): Promise<void>
+  /**
+   * Every release pipeline of a project, as an async iterator: pages (`limit`/`offset`)
+   * are fetched as the loop needs them, and leaving the loop early fetches no more.
+   */
+  listReleasePipelines(projectKey: string, options?: RequestOptions): AsyncIterableIterator<ReleasePipeline>
+  /**
+   * The flags in a release pipeline (one release progression each), as an async
+   * iterator read a page at a time. `status` keeps `active` or `completed` releases;
+   * `phase` (an index, `{ name }` or `{ id }`, looked up in the pipeline) keeps those
+   * active at that phase.
+   */
+  listReleaseProgressions(projectKey: string, pipelineKey: string, options?: ProgressionOptions & RequestOptions): AsyncIterableIterator<ReleaseProgression>
+  /**
+   * Moves every flag whose active phase is `from` past it: reads the pipeline, lists
+   * the flags at that phase, and sends each one write (legacy pipelines: the PATCH,
+   * guarded by a `test` of the phase's id; new ones: the start of the next phase).
+   * Resolves to one result per flag, in listing order; a failing flag fails alone.
+   * The last phase of a new pipeline cannot be completed: `ERR_LD_UNSUPPORTED`,
+   * nothing written. With `dryRun`, nothing is written and each result holds the
+   * request the flag would be sent.
+   */
+  advancePipeline(projectKey: string, pipelineKey: string, from: PhaseSelector, options?: AdvanceOptions & RequestOptions): Promise<AdvanceResult[]>
+}
+
+/**
+ * Moves every flag whose active phase is `from` past it: reads the pipeline, lists
+ * the flags at that phase, and sends each one write (legacy pipelines: the PATCH,
+ * guarded by a `test` of the phase's id; new ones: the start of the next phase).
+ * Resolves to one result per flag, in listing order; a failing flag fails alone.
+ * The last phase of a new pipeline cannot be completed: `ERR_LD_UNSUPPORTED`,
+ * nothing written. With `dryRun`, nothing is written and each result holds the
+ * request the flag would be sent.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
+export declare function advancePipeline(projectKey: string, pipelineKey: string, from: PhaseSelector, options?: ClientOptions & AdvanceOptions & RequestOptions): Promise<AdvanceResult[]>
+
+/** One audience of a phase being created or updated. */
+export interface AudienceInput {
+  /** The key of the environment */
+  environmentKey: string
+  /** The audience name */
+  name: string
+  /** Segments targeted by this audience */
+  segmentKeys?: Array<string>
+  /** How the audience is released (`releaseStrategy`, `requireApproval`, ...) */
+  configuration?: Record<string, unknown>
 }
 
 /** Settings of a bulk run. */
@@ -415,6 +565,16 @@ export declare function completePhase(projectKey: string, flagKey: string, phase
  */
 export declare function completePhases(items: PhaseItem[], options?: ClientOptions & BulkOptions & RequestOptions): Promise<BulkResult[]>
 
+/** One phase of a pipeline being created or updated. */
+export interface CreatePhaseInput {
+  /** The phase name */
+  name: string
+  /** The audiences of the phase, in order: one environment each */
+  audiences: Array<AudienceInput>
+  /** The phase configuration, a free-form object */
+  configuration?: Record<string, unknown>
+}
+
 /**
  * Starts a release of the flag in a release pipeline:
  * `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release`.
@@ -433,6 +593,35 @@ export interface CreateReleaseInput {
 }
 
 /**
+ * Creates a release pipeline: `POST /api/v2/projects/{projectKey}/release-pipelines`.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
+export declare function createReleasePipeline(projectKey: string, input: CreateReleasePipelineInput, options?: ClientOptions & RequestOptions): Promise<ReleasePipeline>
+
+/** The body of `createReleasePipeline`. */
+export interface CreateReleasePipelineInput {
+  /** The unique key of the release pipeline */
+  key: string
+  /** The name of the release pipeline */
+  name: string
+  /** The release pipeline description */
+  description?: string
+  /** The phases, in order: each a logical grouping of environments */
+  phases: Array<CreatePhaseInput>
+  /** A list of tags for this release pipeline */
+  tags?: Array<string>
+  /** Whether the new pipeline becomes the project's default */
+  isProjectDefault?: boolean
+  /**
+   * `true` for a legacy pipeline (phases completed with the JSON Patch); new pipelines
+   * move phases by starting them
+   */
+  isLegacy?: boolean
+}
+
+/**
  * Deletes the flag's release: `DELETE /api/v2/flags/{projectKey}/{flagKey}/release`.
  * Resolves to `undefined`.
  *
@@ -440,6 +629,16 @@ export interface CreateReleaseInput {
  * `ClientOptions` (read with the environment).
  */
 export declare function deleteRelease(projectKey: string, flagKey: string, options?: ClientOptions & RequestOptions): Promise<void>
+
+/**
+ * Deletes a release pipeline (not the project's default):
+ * `DELETE /api/v2/projects/{projectKey}/release-pipelines/{pipelineKey}`. Resolves to
+ * `undefined`.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
+export declare function deleteReleasePipeline(projectKey: string, pipelineKey: string, options?: ClientOptions & RequestOptions): Promise<void>
 
 /**
  * Reads the flag's release: `GET /api/v2/flags/{projectKey}/{flagKey}/release`.
@@ -450,12 +649,41 @@ export declare function deleteRelease(projectKey: string, flagKey: string, optio
 export declare function getRelease(projectKey: string, flagKey: string, options?: ClientOptions & RequestOptions): Promise<Release>
 
 /**
+ * Reads a release pipeline:
+ * `GET /api/v2/projects/{projectKey}/release-pipelines/{pipelineKey}`.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
+export declare function getReleasePipeline(projectKey: string, pipelineKey: string, options?: ClientOptions & RequestOptions): Promise<ReleasePipeline>
+
+/**
  * Whether `err` is an error this library raised: a `LaunchDarklyError`, with `code`
  * one of `LaunchDarklyErrorCode`. False for an `AbortError`, for any other error
  * (including one with a copied `name` and `code`) and for anything that is not an
  * error. Never throws.
  */
 export declare function isLaunchDarklyError(err: unknown): err is LaunchDarklyError
+
+/**
+ * Every release pipeline of a project, as an async iterator: pages (`limit`/`offset`)
+ * are fetched as the loop needs them, and leaving the loop early fetches no more.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
+export declare function listReleasePipelines(projectKey: string, options?: ClientOptions & RequestOptions): AsyncIterableIterator<ReleasePipeline>
+
+/**
+ * The flags in a release pipeline (one release progression each), as an async
+ * iterator read a page at a time. `status` keeps `active` or `completed` releases;
+ * `phase` (an index, `{ name }` or `{ id }`, looked up in the pipeline) keeps those
+ * active at that phase.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
+export declare function listReleaseProgressions(projectKey: string, pipelineKey: string, options?: ClientOptions & ProgressionOptions & RequestOptions): AsyncIterableIterator<ReleaseProgression>
 
 /** One RFC 6902 JSON Patch operation. */
 export interface PatchOperation {
@@ -584,4 +812,25 @@ export interface UpdatePhaseStatusInput {
   status?: string
   /** Extra configuration for audiences required upon phase initialization. */
   audiences?: Array<ReleaserAudienceConfigInput>
+}
+
+/**
+ * Replaces a release pipeline's name, description, phases and tags:
+ * `PUT /api/v2/projects/{projectKey}/release-pipelines/{pipelineKey}`.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
+export declare function updateReleasePipeline(projectKey: string, pipelineKey: string, input: UpdateReleasePipelineInput, options?: ClientOptions & RequestOptions): Promise<ReleasePipeline>
+
+/** The body of `updateReleasePipeline`. */
+export interface UpdateReleasePipelineInput {
+  /** The name of the release pipeline */
+  name: string
+  /** The release pipeline description */
+  description?: string
+  /** The phases, in order */
+  phases: Array<CreatePhaseInput>
+  /** A list of tags for this release pipeline */
+  tags?: Array<string>
 }

@@ -308,7 +308,7 @@ test('every exported function, given anything: no synchronous throw from a promi
             assert.ok(writes <= valid && writes >= succeeded, `${writes} writes sent for ${valid} valid items`)
           }
         }),
-        { numRuns: RUNS },
+        { numRuns: RUNS, timeout: 20_000 },
       )
     })
   }

@@ -69,3 +69,79 @@ pub struct ReleaseGuardianConfigurationInput {
   #[serde(default, skip_serializing_if = "Option::is_none")]
   pub randomization_unit: Option<String>,
 }
+
+/// The body of `createReleasePipeline`.
+#[napi(object, object_to_js = false)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateReleasePipelineInput {
+  /// The unique key of the release pipeline
+  pub key: String,
+  /// The name of the release pipeline
+  pub name: String,
+  /// The release pipeline description
+  #[serde(default, skip_serializing_if = "Option::is_none")]
+  pub description: Option<String>,
+  /// The phases, in order: each a logical grouping of environments
+  pub phases: Vec<CreatePhaseInput>,
+  /// A list of tags for this release pipeline
+  #[serde(default, skip_serializing_if = "Option::is_none")]
+  pub tags: Option<Vec<String>>,
+  /// Whether the new pipeline becomes the project's default
+  #[serde(default, skip_serializing_if = "Option::is_none")]
+  pub is_project_default: Option<bool>,
+  /// `true` for a legacy pipeline (phases completed with the JSON Patch); new pipelines
+  /// move phases by starting them
+  #[serde(default, skip_serializing_if = "Option::is_none")]
+  pub is_legacy: Option<bool>,
+}
+
+/// The body of `updateReleasePipeline`.
+#[napi(object, object_to_js = false)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateReleasePipelineInput {
+  /// The name of the release pipeline
+  pub name: String,
+  /// The release pipeline description
+  #[serde(default, skip_serializing_if = "Option::is_none")]
+  pub description: Option<String>,
+  /// The phases, in order
+  pub phases: Vec<CreatePhaseInput>,
+  /// A list of tags for this release pipeline
+  #[serde(default, skip_serializing_if = "Option::is_none")]
+  pub tags: Option<Vec<String>>,
+}
+
+/// One phase of a pipeline being created or updated.
+#[napi(object, object_to_js = false)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreatePhaseInput {
+  /// The phase name
+  pub name: String,
+  /// The audiences of the phase, in order: one environment each
+  pub audiences: Vec<AudienceInput>,
+  /// The phase configuration, a free-form object
+  #[serde(default, skip_serializing_if = "Option::is_none")]
+  #[napi(ts_type = "Record<string, unknown>")]
+  pub configuration: Option<serde_json::Value>,
+}
+
+/// One audience of a phase being created or updated.
+#[napi(object, object_to_js = false)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AudienceInput {
+  /// The key of the environment
+  pub environment_key: String,
+  /// The audience name
+  pub name: String,
+  /// Segments targeted by this audience
+  #[serde(default, skip_serializing_if = "Option::is_none")]
+  pub segment_keys: Option<Vec<String>>,
+  /// How the audience is released (`releaseStrategy`, `requireApproval`, ...)
+  #[serde(default, skip_serializing_if = "Option::is_none")]
+  #[napi(ts_type = "Record<string, unknown>")]
+  pub configuration: Option<serde_json::Value>,
+}

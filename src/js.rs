@@ -21,6 +21,13 @@ use crate::release::Release;
 /// field).
 pub struct ReleaseJson(String);
 
+impl ReleaseJson {
+  /// JSON text checked to be JSON (a page's item, as the server sent it).
+  pub fn from_text(text: String) -> Self {
+    ReleaseJson(text)
+  }
+}
+
 impl From<Release> for ReleaseJson {
   fn from(release: Release) -> Self {
     ReleaseJson(release.into_json())

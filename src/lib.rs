@@ -12,9 +12,10 @@ mod inputs;
 mod js;
 mod operations;
 mod options;
+mod pages;
 
 // The core's modules, under the names the binding's modules use.
-use ld_release_core::{bulk, client, config, error, patch, phases, redact, release};
+use ld_release_core::{bulk, client, config, error, patch, phases, pipelines, redact, release};
 
 use std::sync::Arc;
 
@@ -195,6 +196,25 @@ impl ReleaseClient {
   }
 }
 
+/// The options only an operation of a kind takes (see `operations!`).
+macro_rules! operation_extras {
+  ([]) => {
+    &[]
+  };
+  ([list]) => {
+    &[]
+  };
+  ([bulk]) => {
+    &options::BULK_OPTIONS
+  };
+  ([advance]) => {
+    &options::ADVANCE_OPTIONS
+  };
+  ([progressions]) => {
+    &options::PROGRESSION_OPTIONS
+  };
+}
+
 /// Declares each operation once: its doc comment (as `#[doc = "..."]` lines: napi-rs
 /// reads doc comments passed through a macro as raw strings), its arguments with their TypeScript
 /// types, what it resolves to, and how its arguments become `Work`. Each becomes a
@@ -234,10 +254,11 @@ macro_rules! operations {
       }
     }
 
-    /// How many arguments `operation` (its JavaScript name) takes before its options.
-    fn operation_arity(operation: &str) -> error::Result<usize> {
+    /// How many arguments `operation` (its JavaScript name) takes before its options,
+    /// and the options only it takes.
+    fn operation_arity(operation: &str) -> error::Result<(usize, &'static [&'static str])> {
       $(if operation == js_name(stringify!($name)) {
-        return Ok([$(stringify!($arg)),*].len());
+        return Ok(([$(stringify!($arg)),*].len(), operation_extras!([$($extra)?])));
       })*
       let names = [$(js_name(stringify!($name))),*].join(", ");
       Err(LdError::invalid(format!(
@@ -246,15 +267,35 @@ macro_rules! operations {
     }
   };
 
-  // The options type of each form: a call's, or a call's and those of a bulk run.
+  // Per kind of operation: the options type of each form, the options only it takes,
+  // and whether it returns a list's async iterator rather than a promise.
   (@options [] $($item:tt)*) => {
-    operations!(@item "RequestOptions", "ClientOptions & RequestOptions", &[], $($item)*);
+    operations!(@item "RequestOptions", "ClientOptions & RequestOptions", (&[], false), $($item)*);
   };
   (@options [bulk] $($item:tt)*) => {
     operations!(@item
       "BulkOptions & RequestOptions",
       "ClientOptions & BulkOptions & RequestOptions",
-      &options::BULK_OPTIONS,
+      (&options::BULK_OPTIONS, false),
+      $($item)*
+    );
+  };
+  (@options [advance] $($item:tt)*) => {
+    operations!(@item
+      "AdvanceOptions & RequestOptions",
+      "ClientOptions & AdvanceOptions & RequestOptions",
+      (&options::ADVANCE_OPTIONS, false),
+      $($item)*
+    );
+  };
+  (@options [list] $($item:tt)*) => {
+    operations!(@item "RequestOptions", "ClientOptions & RequestOptions", (&[], true), $($item)*);
+  };
+  (@options [progressions] $($item:tt)*) => {
+    operations!(@item
+      "ProgressionOptions & RequestOptions",
+      "ClientOptions & ProgressionOptions & RequestOptions",
+      (&options::PROGRESSION_OPTIONS, true),
       $($item)*
     );
   };
@@ -320,11 +361,11 @@ operations! {
   #[doc = " Sends a JSON Patch to the flag's release. The operations are validated as RFC 6902"]
   #[doc = " operations before anything is sent."]
   fn patch_release(project_key: "string", flag_key: "string", patch: "PatchOperation[]") -> "Promise<Release>"
-    = |args| operations::release_request(&args, Method::PATCH, &project_key, &flag_key, Some(&patch)).map(Work::Release);
+    = |args| operations::release_request(&args, Method::PATCH, &project_key, &flag_key, Some(&patch)).map(Work::Json);
 
   #[doc = " Reads the flag's release: `GET /api/v2/flags/{projectKey}/{flagKey}/release`."]
   fn get_release(project_key: "string", flag_key: "string") -> "Promise<Release>"
-    = |args| operations::release_request(&args, Method::GET, &project_key, &flag_key, None).map(Work::Release);
+    = |args| operations::release_request(&args, Method::GET, &project_key, &flag_key, None).map(Work::Json);
 
   #[doc = " Starts a release of the flag in a release pipeline:"]
   #[doc = " `PUT /api/v2/projects/{projectKey}/flags/{flagKey}/release`."]
@@ -350,6 +391,59 @@ operations! {
   #[doc = " `signal` aborts the rest of the run."]
   fn complete_phases(items: "PhaseItem[]") -> "Promise<BulkResult[]>", options bulk
     = |args| operations::complete_phases(&args, &items);
+
+  #[doc = " Reads a release pipeline:"]
+  #[doc = " `GET /api/v2/projects/{projectKey}/release-pipelines/{pipelineKey}`."]
+  fn get_release_pipeline(project_key: "string", pipeline_key: "string") -> "Promise<ReleasePipeline>"
+    = |args| operations::release_pipeline(&args, Method::GET, &project_key, &pipeline_key, None).map(Work::Json);
+
+  #[doc = " Creates a release pipeline: `POST /api/v2/projects/{projectKey}/release-pipelines`."]
+  fn create_release_pipeline(project_key: "string", input: "CreateReleasePipelineInput") -> "Promise<ReleasePipeline>"
+    = |args| operations::create_release_pipeline(&args, &project_key, &input);
+
+  #[doc = " Replaces a release pipeline's name, description, phases and tags:"]
+  #[doc = " `PUT /api/v2/projects/{projectKey}/release-pipelines/{pipelineKey}`."]
+  fn update_release_pipeline(project_key: "string", pipeline_key: "string", input: "UpdateReleasePipelineInput") -> "Promise<ReleasePipeline>"
+    = |args| operations::release_pipeline(&args, Method::PUT, &project_key, &pipeline_key, Some(&input)).map(Work::Json);
+
+  #[doc = " Deletes a release pipeline (not the project's default):"]
+  #[doc = " `DELETE /api/v2/projects/{projectKey}/release-pipelines/{pipelineKey}`. Resolves to"]
+  #[doc = " `undefined`."]
+  fn delete_release_pipeline(project_key: "string", pipeline_key: "string") -> "Promise<void>"
+    = |args| operations::release_pipeline(&args, Method::DELETE, &project_key, &pipeline_key, None).map(Work::NoContent);
+
+  #[doc = " Every release pipeline of a project, as an async iterator: pages (`limit`/`offset`)"]
+  #[doc = " are fetched as the loop needs them, and leaving the loop early fetches no more."]
+  fn list_release_pipelines(project_key: "string") -> "AsyncIterableIterator<ReleasePipeline>", options list
+    = |_args| operations::list_release_pipelines(&project_key);
+
+  #[doc = " The flags in a release pipeline (one release progression each), as an async"]
+  #[doc = " iterator read a page at a time. `status` keeps `active` or `completed` releases;"]
+  #[doc = " `phase` (an index, `{ name }` or `{ id }`, looked up in the pipeline) keeps those"]
+  #[doc = " active at that phase."]
+  fn list_release_progressions(project_key: "string", pipeline_key: "string") -> "AsyncIterableIterator<ReleaseProgression>", options progressions
+    = |args| operations::list_release_progressions(&args, &project_key, &pipeline_key);
+
+  #[doc = " Moves every flag whose active phase is `from` past it: reads the pipeline, lists"]
+  #[doc = " the flags at that phase, and sends each one write (legacy pipelines: the PATCH,"]
+  #[doc = " guarded by a `test` of the phase's id; new ones: the start of the next phase)."]
+  #[doc = " Resolves to one result per flag, in listing order; a failing flag fails alone."]
+  #[doc = " The last phase of a new pipeline cannot be completed: `ERR_LD_UNSUPPORTED`,"]
+  #[doc = " nothing written. With `dryRun`, nothing is written and each result holds the"]
+  #[doc = " request the flag would be sent."]
+  fn advance_pipeline(project_key: "string", pipeline_key: "string", from: "PhaseSelector") -> "Promise<AdvanceResult[]>", options advance
+    = |args| operations::advance_pipeline(&args, &project_key, &pipeline_key, &from);
+}
+
+impl From<client::RequestPreview> for RequestPreview {
+  fn from(p: client::RequestPreview) -> Self {
+    RequestPreview {
+      method: p.method,
+      url: p.url,
+      headers: p.headers.into_iter().collect(),
+      body: p.body,
+    }
+  }
 }
 
 /// The patch that marks `phase` complete or incomplete. Pure: sends nothing.
@@ -399,13 +493,13 @@ pub fn preview_request(
     .collect();
   let built = (|| {
     let operation = options::string("operation", &operation)?;
-    let (name, arity, patch_at) = match operation.as_str() {
+    let (name, (arity, extra), patch_at) = match operation.as_str() {
       // The short form: (method, projectKey, flagKey, patch?, options?).
-      "GET" | "PATCH" => ("", 2, Some(2)),
+      "GET" | "PATCH" => ("", (2, &[][..]), Some(2)),
       name => (name, operation_arity(name)?, None),
     };
     let options_at = arity + usize::from(patch_at.is_some());
-    let opts = options::call_options("options", Some(given[options_at]), Accept::Both)?;
+    let opts = options::call_options_with("options", Some(given[options_at]), Accept::Both, extra)?;
     let client = Client::shared(&opts.client)?;
     let args = operations::Args {
       client: &client,
@@ -415,11 +509,12 @@ pub fn preview_request(
       ("GET", Some(patch)) if !options::is_absent(patch) => {
         return Err(LdError::invalid("patch must not be given for GET"))
       }
-      ("GET", _) => operations::release_request(&args, Method::GET, &given[0], &given[1], None)
-        .map(Work::Release),
+      ("GET", _) => {
+        operations::release_request(&args, Method::GET, &given[0], &given[1], None).map(Work::Json)
+      }
       ("PATCH", Some(patch)) if !options::is_absent(patch) => {
         operations::release_request(&args, Method::PATCH, &given[0], &given[1], Some(patch))
-          .map(Work::Release)
+          .map(Work::Json)
       }
       ("PATCH", _) => return Err(LdError::invalid("patch is required for PATCH")),
       _ => prepare_named(name, args, &given[..arity]),
@@ -427,11 +522,17 @@ pub fn preview_request(
     Ok(client.preview(&work.first_request(&client)?))
   })();
   built
-    .map(|p| RequestPreview {
-      method: p.method,
-      url: p.url,
-      headers: p.headers.into_iter().collect(),
-      body: p.body,
-    })
+    .map(RequestPreview::from)
     .map_err(|e| throwable(&env, &e, None))
+}
+
+/// `text` with `token` masked wherever it appears, in any encoding, whole or in pieces
+/// (as every error of the library is): for the command line's own messages that quote
+/// a server's words. Not part of the typed API.
+#[napi(js_name = "_maskToken", skip_typescript)]
+pub fn mask_token(text: String, token: String) -> String {
+  if token.is_empty() {
+    return text;
+  }
+  redact::mask_in(&token, &text)
 }

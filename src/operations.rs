@@ -13,20 +13,33 @@ use reqwest::Method;
 use crate::bulk;
 use crate::client::{Client, PreparedRequest};
 use crate::error::{LdError, Result};
+use crate::inputs::{CreateReleasePipelineInput, UpdateReleasePipelineInput};
 use crate::js::{error_object, reject, spawn_call, ReleaseJson};
 use crate::options::{self, Accept, BulkSettings, CallOptions};
+use crate::pages;
 use crate::phases::{PhaseAction, PhaseChange, PhaseRef};
+use crate::pipelines::{AdvanceOutcome, AdvanceSettings, Pager, ProgressionFilter};
 
 /// What a call does, once its arguments are read.
 pub enum Work {
-  /// Send the request; the answer is a Release.
-  Release(PreparedRequest),
+  /// Send the request; the answer is one JSON object (a release, a pipeline), passed on
+  /// as the server sent it.
+  Json(PreparedRequest),
   /// Change a phase named by index, name or id: one or more requests.
   Phase(PhaseChange),
   /// Send the request; the answer has no body, and the call resolves to `undefined`.
   NoContent(PreparedRequest),
   /// Many phase changes through one client (`completePhases`).
   Bulk(Vec<Result<PhaseChange>>, BulkSettings),
+  /// A list read a page at a time; the call returns an async iterator.
+  Pages(Pager),
+  /// Every flag at a phase of a pipeline moved past it (`advancePipeline`).
+  Advance {
+    project_key: String,
+    pipeline_key: String,
+    from: PhaseRef,
+    settings: AdvanceSettings,
+  },
 }
 
 /// Which client a call runs on.
@@ -52,7 +65,7 @@ pub fn call<'env>(
   env: &'env Env,
   target: Target,
   options: Option<Unknown<'env>>,
-  extra: &[&str],
+  (extra, lists): (&[&str], bool),
   prepare: impl FnOnce(Args<'_, 'env>) -> Result<Work>,
 ) -> napi::Result<Unknown<'env>> {
   let accept = match target {
@@ -73,6 +86,8 @@ pub fn call<'env>(
   });
   match setup {
     Ok((opts, client, work)) => spawn(env, opts, client, work),
+    // A list's iterator rejects its first `next()` instead.
+    Err(error) if lists => pages::iterator(env, Err(error), None),
     Err(error) => Ok(reject::<()>(env, error)?.to_unknown()),
   }
 }
@@ -86,7 +101,7 @@ fn spawn<'env>(
 ) -> napi::Result<Unknown<'env>> {
   let request_options = opts.request;
   let promise = match work {
-    Work::Release(request) => {
+    Work::Json(request) => {
       // Boxed: the call's state machine (a few KiB) then stays put instead of being
       // copied through each layer of napi's and tokio's task wrappers.
       let run = Box::pin(async move { client.send_release(request, request_options).await });
@@ -113,6 +128,44 @@ fn spawn<'env>(
       opts.signal,
       async move { client.send_no_content(request, request_options).await },
       |_env, ()| Ok(()),
+    )?
+    .to_unknown(),
+    Work::Pages(pager) => {
+      let cursor = pages::Cursor::new(client, pager, request_options);
+      pages::iterator(env, Ok(cursor), opts.signal)?
+    }
+    Work::Advance {
+      project_key,
+      pipeline_key,
+      from,
+      settings,
+    } => spawn_call(
+      env,
+      opts.signal,
+      async move {
+        let advanced = client
+          .advance_pipeline(
+            &project_key,
+            &pipeline_key,
+            &from,
+            settings,
+            request_options,
+          )
+          .await?;
+        Ok(
+          advanced
+            .into_iter()
+            .map(|advance| {
+              let outcome = match advance.outcome {
+                AdvanceOutcome::Done(result) => Ok(result.map(ReleaseJson::from)),
+                AdvanceOutcome::Planned(request) => Err(client.preview(&request)),
+              };
+              (advance.flag_key, outcome)
+            })
+            .collect::<Vec<_>>(),
+        )
+      },
+      advance_results,
     )?
     .to_unknown(),
     Work::Bulk(items, settings) => spawn_call(
@@ -162,6 +215,119 @@ fn bulk_results<'env>(
     array.set(index as u32, item)?;
   }
   Ok(array.to_unknown())
+}
+
+/// An outcome of `advancePipeline`: the write's result, or for a dry run the request.
+type AdvanceItem = (
+  String,
+  std::result::Result<Result<ReleaseJson>, crate::client::RequestPreview>,
+);
+
+/// `AdvanceResult[]`: `{ flagKey, ok, release | error }`, or on a dry run
+/// `{ flagKey, ok: true, dryRun: true, request }`, per flag in listing order.
+fn advance_results<'env>(env: &'env Env, results: Vec<AdvanceItem>) -> napi::Result<Unknown<'env>> {
+  let mut array = env.create_array(results.len() as u32)?;
+  for (index, (flag_key, outcome)) in results.into_iter().enumerate() {
+    let mut item = Object::new(env)?;
+    item.set("flagKey", flag_key)?;
+    match outcome {
+      Ok(Ok(release)) => {
+        item.set("ok", true)?;
+        item.set("release", release)?;
+      }
+      Ok(Err(error)) => {
+        item.set("ok", false)?;
+        item.set("error", error_object(env, &error, None)?)?;
+      }
+      Err(preview) => {
+        item.set("ok", true)?;
+        item.set("dryRun", true)?;
+        item.set("request", crate::RequestPreview::from(preview))?;
+      }
+    }
+    array.set(index as u32, item)?;
+  }
+  Ok(array.to_unknown())
+}
+
+/// `getReleasePipeline`, `updateReleasePipeline` (with `input`), `deleteReleasePipeline`.
+pub fn release_pipeline(
+  args: &Args,
+  method: Method,
+  project_key: &Unknown,
+  pipeline_key: &Unknown,
+  input: Option<&Unknown>,
+) -> Result<PreparedRequest> {
+  let project = options::key("projectKey", project_key)?;
+  let pipeline = options::key("pipelineKey", pipeline_key)?;
+  let input = input
+    .map(|i| as_json(&options::typed::<UpdateReleasePipelineInput>("input", i)?))
+    .transpose()?;
+  PreparedRequest::release_pipeline_with(
+    args.client.config(),
+    method,
+    &project,
+    &pipeline,
+    input.as_ref(),
+  )
+}
+
+/// `createReleasePipeline`: `POST /api/v2/projects/{projectKey}/release-pipelines`.
+pub fn create_release_pipeline(
+  args: &Args,
+  project_key: &Unknown,
+  input: &Unknown,
+) -> Result<Work> {
+  let project = options::key("projectKey", project_key)?;
+  let input = as_json(&options::typed::<CreateReleasePipelineInput>(
+    "input", input,
+  )?)?;
+  PreparedRequest::create_release_pipeline(args.client.config(), &project, &input).map(Work::Json)
+}
+
+/// `listReleasePipelines`: every pipeline of a project, a page at a time.
+pub fn list_release_pipelines(project_key: &Unknown) -> Result<Work> {
+  Pager::pipelines(&options::key("projectKey", project_key)?).map(Work::Pages)
+}
+
+/// `listReleaseProgressions`: the flags in a pipeline, by `status` and `phase`.
+pub fn list_release_progressions(
+  args: &Args,
+  project_key: &Unknown,
+  pipeline_key: &Unknown,
+) -> Result<Work> {
+  let project = options::key("projectKey", project_key)?;
+  let pipeline = options::key("pipelineKey", pipeline_key)?;
+  let (status, phase) = options::progression_options("options", args.options.copied())?;
+  let filter = ProgressionFilter {
+    status,
+    active_phase_id: None,
+  };
+  Pager::progressions_at(&project, &pipeline, filter, phase).map(Work::Pages)
+}
+
+/// `advancePipeline`: every flag at phase `from` moved past it.
+pub fn advance_pipeline(
+  args: &Args,
+  project_key: &Unknown,
+  pipeline_key: &Unknown,
+  from: &Unknown,
+) -> Result<Work> {
+  let project_key = options::key("projectKey", project_key)?;
+  let pipeline_key = options::key("pipelineKey", pipeline_key)?;
+  let from = options::phase_ref("from", from)?;
+  let bulk = options::bulk_options("options", args.options.copied())?;
+  let dry_run = options::dry_run("options", args.options.copied())?;
+  Ok(Work::Advance {
+    project_key,
+    pipeline_key,
+    from,
+    settings: AdvanceSettings {
+      concurrency: bulk.concurrency,
+      progress: bulk.progress,
+      dry_run,
+    },
+  })
 }
 
 /// A project and a flag key, each a non-empty string.
@@ -217,7 +383,7 @@ pub fn create_release(
 ) -> Result<Work> {
   let (project, flag) = keys(project_key, flag_key)?;
   let input = as_json(&options::create_release_input("input", input)?)?;
-  PreparedRequest::create_release(args.client.config(), &project, &flag, &input).map(Work::Release)
+  PreparedRequest::create_release(args.client.config(), &project, &flag, &input).map(Work::Json)
 }
 
 /// `updatePhaseStatus`: `PUT .../release/phases/{phaseId}`.
@@ -232,7 +398,7 @@ pub fn update_phase_status(
   let phase_id = options::key("phaseId", phase_id)?;
   let input = as_json(&options::update_phase_status_input("input", input)?)?;
   PreparedRequest::update_phase_status(args.client.config(), &project, &flag, &phase_id, &input)
-    .map(Work::Release)
+    .map(Work::Json)
 }
 
 /// `completePhases`: each item a phase change (a bad item is that item's error).
@@ -265,7 +431,19 @@ impl Work {
   /// `Client::first_request`). A bulk run has none of its own.
   pub fn first_request(&self, client: &Client) -> Result<PreparedRequest> {
     match self {
-      Work::Release(request) | Work::NoContent(request) => Ok(request.clone()),
+      Work::Json(request) | Work::NoContent(request) => Ok(request.clone()),
+      Work::Pages(pager) => pager.first_request(client.config()),
+      Work::Advance {
+        project_key,
+        pipeline_key,
+        ..
+      } => PreparedRequest::release_pipeline_with(
+        client.config(),
+        Method::GET,
+        project_key,
+        pipeline_key,
+        None,
+      ),
       Work::Phase(change) => client.first_request(change),
       Work::Bulk(..) => Err(LdError::invalid(
         "completePhases sends one call per item: preview an item's completePhase instead",

@@ -172,7 +172,11 @@ pub fn check_option_names(
     } else if REQUEST_OPTIONS.contains(&key.as_str()) {
       format!("{name}.{shown} is an option of each call, not of the client")
     } else if BULK_OPTIONS.contains(&key.as_str()) {
-      format!("{name}.{shown} is an option of completePhases only")
+      format!("{name}.{shown} is an option of completePhases and advancePipeline only")
+    } else if ADVANCE_OPTIONS.contains(&key.as_str()) {
+      format!("{name}.{shown} is an option of advancePipeline only")
+    } else if PROGRESSION_OPTIONS.contains(&key.as_str()) {
+      format!("{name}.{shown} is an option of listReleaseProgressions only")
     } else {
       let hint = closest(key, &known)
         .map(|k| format!(" (did you mean {k}?)"))
@@ -347,6 +351,45 @@ fn abort_signal<'env>(name: &str, value: &Unknown<'env>) -> Result<Object<'env>>
 pub struct BulkSettings {
   pub concurrency: usize,
   pub progress: Option<crate::bulk::Progress>,
+}
+
+/// Options only `listReleaseProgressions` takes, besides those of a call.
+pub const PROGRESSION_OPTIONS: [&str; 2] = ["status", "phase"];
+/// Options only `advancePipeline` takes, besides those of a call.
+pub const ADVANCE_OPTIONS: [&str; 3] = ["concurrency", "onProgress", "dryRun"];
+
+/// Reads `status` (`'active'` or `'completed'`) and `phase` (an index, `{ name }` or
+/// `{ id }`) from an options object (already checked by `call_options`).
+pub fn progression_options(
+  name: &str,
+  value: Option<Unknown>,
+) -> Result<(Option<String>, Option<PhaseRef>)> {
+  let Some(value) = value.filter(|v| !is_absent(v)) else {
+    return Ok((None, None));
+  };
+  let object = Own::of(name, &value)?;
+  let status = object
+    .get("status")?
+    .map(|v| string(&format!("{name}.status"), &v))
+    .transpose()?;
+  let phase = object
+    .get("phase")?
+    .map(|v| phase_ref(&format!("{name}.phase"), &v))
+    .transpose()?;
+  Ok((status, phase))
+}
+
+/// Reads `dryRun` (a boolean, default false) from an options object.
+pub fn dry_run(name: &str, value: Option<Unknown>) -> Result<bool> {
+  let Some(value) = value.filter(|v| !is_absent(v)) else {
+    return Ok(false);
+  };
+  let object = Own::of(name, &value)?;
+  object
+    .get("dryRun")?
+    .map(|v| boolean(&format!("{name}.dryRun"), &v))
+    .transpose()
+    .map(|v| v.unwrap_or(false))
 }
 
 /// Reads `concurrency` and `onProgress` from an options object (already checked to be
@@ -548,7 +591,7 @@ pub fn phase_ref(name: &str, value: &Unknown) -> Result<PhaseRef> {
 
 /// A JavaScript object converted by `to_json` and read as the serde type `T`; errors
 /// name the field.
-fn typed<T: serde::de::DeserializeOwned>(name: &str, value: &Unknown) -> Result<T> {
+pub fn typed<T: serde::de::DeserializeOwned>(name: &str, value: &Unknown) -> Result<T> {
   if value_type(value) != ValueType::Object || value.is_array().unwrap_or(false) {
     return Err(LdError::invalid(format!(
       "{name} must be an object, got {}",
@@ -1198,7 +1241,7 @@ mod tests {
     let err = check(&["concurrency"], Accept::Both, &[]).unwrap_err();
     assert_eq!(
       err,
-      "options.concurrency is an option of completePhases only"
+      "options.concurrency is an option of completePhases and advancePipeline only"
     );
   }
 

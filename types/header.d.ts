@@ -243,6 +243,83 @@ export interface TokenSummary {
 
 
 /**
+ * A release pipeline, as the server sent it. Fields the service has been seen to leave
+ * out, or that the document calls optional, are optional.
+ */
+export interface ReleasePipeline {
+  /** The release pipeline key */
+  key: string
+  /** The release pipeline name */
+  name: string
+  /** The release pipeline description */
+  description?: string
+  /** When the pipeline was created: an ISO-8601 string (e.g. `2025-09-16T22:01:04.602697Z`) */
+  createdAt?: string
+  /** The phases, in order. Their `id`s are the `_id`s of the matching phases in each release. */
+  phases: ReleasePipelinePhase[]
+  /** The pipeline's tags */
+  tags?: string[]
+  /** The pipeline version */
+  _version?: number
+  /** Whether this is the project's default pipeline */
+  isProjectDefault?: boolean
+  /** `true` for a legacy pipeline (the JSON Patch completes phases); `false` for the new kind */
+  _isLegacy?: boolean
+  /** The location and content type of related resources */
+  _links?: Links
+}
+
+/** One phase of a release pipeline. */
+export interface ReleasePipelinePhase {
+  /** The phase ID: the `_id` of this phase in each release of the pipeline */
+  id: string
+  /** The phase name */
+  name: string
+  /** The audiences (one environment each) */
+  audiences?: Array<{ name: string; environment?: EnvironmentSummary; configuration?: AudienceConfiguration; segmentKeys?: string[] }>
+  /** The phase configuration, a free-form object */
+  configuration?: Record<string, unknown>
+}
+
+/** Where one flag's release stands in its pipeline. */
+export interface ReleaseProgression {
+  /** The flag key */
+  flagKey: string
+  /** The ID of the active phase; absent once the release is completed */
+  activePhaseId?: string
+  /** When the release was created (Unix epoch milliseconds) */
+  _createdAt?: number
+  /** When the release was completed (Unix epoch milliseconds) */
+  _completedAt?: number
+  /** The location and content type of related resources */
+  _links?: Links
+}
+
+/** Options only `listReleaseProgressions` takes. */
+export interface ProgressionOptions {
+  /** Only releases that are `active`, or `completed` */
+  status?: 'active' | 'completed'
+  /** Only releases active at this phase of the pipeline (an index, `{ name }` or `{ id }`); implies `status: 'active'` */
+  phase?: PhaseSelector
+}
+
+/** Options only `advancePipeline` takes. */
+export interface AdvanceOptions {
+  /** How many writes may be in flight at once. Default 8. */
+  concurrency?: number
+  /** Called after each flag with the number of flags done and the total. */
+  onProgress?: (done: number, total: number) => void
+  /** List what would move, and the request each flag would be sent; write nothing. */
+  dryRun?: boolean
+}
+
+/** The outcome of `advancePipeline` for one flag, in listing order. */
+export type AdvanceResult =
+  | { flagKey: string; ok: true; release: Release }
+  | { flagKey: string; ok: false; error: LaunchDarklyError }
+  | { flagKey: string; ok: true; dryRun: true; request: RequestPreview }
+
+/**
  * The operations `previewRequest` previews, by name, each with the signature of its
  * module-level function.
  */
@@ -255,6 +332,13 @@ export interface PreviewableOperations {
   createRelease: typeof createRelease
   deleteRelease: typeof deleteRelease
   updatePhaseStatus: typeof updatePhaseStatus
+  getReleasePipeline: typeof getReleasePipeline
+  createReleasePipeline: typeof createReleasePipeline
+  updateReleasePipeline: typeof updateReleasePipeline
+  deleteReleasePipeline: typeof deleteReleasePipeline
+  listReleasePipelines: typeof listReleasePipelines
+  listReleaseProgressions: typeof listReleaseProgressions
+  advancePipeline: typeof advancePipeline
 }
 
 /**

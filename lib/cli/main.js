@@ -177,8 +177,9 @@ class Context {
   }
 
   /** `text` with the token masked as the library masks it: `****` and its last four characters. */
+  /** `text` with the token masked as the library masks it: in any encoding, whole or in pieces. */
   redact(text) {
-    return this.token ? String(text).split(this.token).join(`****${this.token.slice(-4)}`) : String(text)
+    return this.token ? this.ld._maskToken(String(text), this.token) : String(text)
   }
 
   usageError(message) {

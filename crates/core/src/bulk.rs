@@ -2,6 +2,8 @@
 //! one item's failure never fails the batch.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -27,14 +29,36 @@ pub async fn run(
   options: RequestOptions,
   progress: Option<Progress>,
 ) -> Vec<Result<Release>> {
+  run_each(
+    client,
+    items,
+    concurrency,
+    progress,
+    move |client, change| Box::pin(async move { client.change_phase(change, options).await }),
+  )
+  .await
+}
+
+/// The work of one item: a future on the shared client.
+pub type ItemFuture = Pin<Box<dyn Future<Output = Result<Release>> + Send>>;
+
+/// Runs `work` for every item (items that failed to prepare are reported as they are),
+/// at most `concurrency` at a time, and returns the results in input order.
+pub async fn run_each<T: Send + 'static>(
+  client: Arc<Client>,
+  items: Vec<Result<T>>,
+  concurrency: usize,
+  progress: Option<Progress>,
+  work: impl Fn(Arc<Client>, T) -> ItemFuture + Send + Sync + 'static,
+) -> Vec<Result<Release>> {
   let total = items.len();
   let mut results: Vec<Option<Result<Release>>> = Vec::with_capacity(total);
   let mut queue = VecDeque::new();
   for (index, item) in items.into_iter().enumerate() {
     match item {
-      Ok(request) => {
+      Ok(item) => {
         results.push(None);
-        queue.push_back((index, request));
+        queue.push_back((index, item));
       }
       Err(error) => results.push(Some(Err(error))),
     }
@@ -43,22 +67,24 @@ pub async fn run(
   let workers = concurrency.clamp(1, MAX_CONCURRENCY).min(queue.len());
   let queue = Arc::new(Mutex::new(queue));
   let results = Arc::new(Mutex::new(results));
+  let work = Arc::new(work);
   let mut tasks = tokio::task::JoinSet::new();
   for _ in 0..workers {
-    let (client, queue, results, done, progress) = (
+    let (client, queue, results, done, progress, work) = (
       client.clone(),
       queue.clone(),
       results.clone(),
       done.clone(),
       progress.clone(),
+      work.clone(),
     );
     tasks.spawn(async move {
       loop {
         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-        let Some((index, request)) = next else {
+        let Some((index, item)) = next else {
           break;
         };
-        let outcome = client.change_phase(request, options).await;
+        let outcome = work(client.clone(), item).await;
         results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(outcome);
         let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
         if let Some(progress) = &progress {

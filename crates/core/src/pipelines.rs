@@ -6,6 +6,8 @@
 //! the way LaunchDarkly's own tools write it:
 //! `filter=status equals "active",activePhaseId equals "<phase id>"`.
 
+use std::sync::Arc;
+
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -222,6 +224,8 @@ enum PagerKind {
     project_key: String,
     pipeline_key: String,
     filter: ProgressionFilter,
+    /// A phase still to be looked up in the pipeline (its id goes into `filter`).
+    phase: Option<PhaseRef>,
   },
 }
 
@@ -244,18 +248,46 @@ impl Pager {
     pipeline_key: &str,
     filter: ProgressionFilter,
   ) -> Result<Self> {
+    Pager::progressions_at(project_key, pipeline_key, filter, None)
+  }
+
+  /// The release progressions of a pipeline that pass `filter` and, with `phase`, whose
+  /// active phase is that phase of the pipeline (looked up by the first page's fetch;
+  /// the status is then `active`).
+  pub fn progressions_at(
+    project_key: &str,
+    pipeline_key: &str,
+    mut filter: ProgressionFilter,
+    phase: Option<PhaseRef>,
+  ) -> Result<Self> {
     validate_key("projectKey", project_key)?;
     validate_key("pipelineKey", pipeline_key)?;
+    if phase.is_some() {
+      // A phase means releases active at it; only the status can say otherwise.
+      filter.validate()?;
+      if filter.status.as_deref() == Some("completed") {
+        return Err(LdError::invalid(
+          "status 'completed' cannot be combined with a phase: a completed release has no active phase",
+        ));
+      }
+      filter.status = Some("active".to_string());
+    }
     filter.validate()?;
     Ok(Pager {
       kind: PagerKind::Progressions {
         project_key: project_key.to_string(),
         pipeline_key: pipeline_key.to_string(),
         filter,
+        phase,
       },
       offset: 0,
       done: false,
     })
+  }
+
+  /// Ends the list: no more pages are fetched.
+  pub fn finish(&mut self) {
+    self.done = true;
   }
 
   pub fn is_done(&self) -> bool {
@@ -272,6 +304,7 @@ impl Pager {
         project_key,
         pipeline_key,
         filter,
+        ..
       } => PreparedRequest::release_progressions_page(
         config,
         project_key,
@@ -279,6 +312,22 @@ impl Pager {
         filter,
         self.offset,
       ),
+    }
+  }
+
+  /// The first request reading this list sends: the read of the pipeline when a phase
+  /// given by index or name is still to be looked up, else the next page.
+  pub fn first_request(&self, config: &ClientConfig) -> Result<PreparedRequest> {
+    match &self.kind {
+      PagerKind::Progressions {
+        project_key,
+        pipeline_key,
+        phase: Some(PhaseRef::Index(_) | PhaseRef::Name(_)),
+        ..
+      } => {
+        PreparedRequest::release_pipeline_with(config, Method::GET, project_key, pipeline_key, None)
+      }
+      _ => self.request(config),
     }
   }
 
@@ -378,13 +427,125 @@ impl Client {
     self.send_release(request, options).await
   }
 
-  /// Fetches the next page of `pager` and moves it on.
+  /// Fetches the next page of `pager` and moves it on (the first page of progressions
+  /// at a phase given by index or name first reads the pipeline to learn its id).
   pub async fn next_page(&self, pager: &mut Pager, options: RequestOptions) -> Result<Page> {
+    if let PagerKind::Progressions {
+      project_key,
+      pipeline_key,
+      filter,
+      phase,
+    } = &mut pager.kind
+    {
+      if let Some(phase) = phase.take() {
+        let id = match phase {
+          PhaseRef::Id(id) => id,
+          phase => {
+            let view = self
+              .read_pipeline(project_key, pipeline_key, options)
+              .await?;
+            let index = find_phase(&view.phases, &phase)?;
+            view.phases.phases[index].id.clone()
+          }
+        };
+        filter.active_phase_id = Some(id);
+      }
+    }
     let request = pager.request(self.config())?;
     let (body, status) = self.send_raw(&request, options).await?;
     let page = Page::from_body(&body, status)?;
     pager.advance(&page);
     Ok(page)
+  }
+
+  /// Reads a pipeline's phases and kind, and remembers the kind.
+  pub async fn read_pipeline(
+    &self,
+    project_key: &str,
+    pipeline_key: &str,
+    options: RequestOptions,
+  ) -> Result<PipelineView> {
+    let request = PreparedRequest::release_pipeline_with(
+      self.config(),
+      Method::GET,
+      project_key,
+      pipeline_key,
+      None,
+    )?;
+    let view = PipelineView::from_answer(&self.send_release(request, options).await?)?;
+    self.remember_kind(project_key, pipeline_key, view.kind);
+    Ok(view)
+  }
+
+  /// Moves every flag whose active phase is `from` past it, one write each (see
+  /// `AdvanceWrite`): reads the pipeline, lists the flags at that phase (every page),
+  /// then writes at most `concurrency` at a time. A last phase of a new pipeline fails
+  /// the call before anything is written. With `dry_run`, nothing is written and each
+  /// flag gets the request it would be sent.
+  pub async fn advance_pipeline(
+    self: &Arc<Self>,
+    project_key: &str,
+    pipeline_key: &str,
+    from: &PhaseRef,
+    settings: AdvanceSettings,
+    options: RequestOptions,
+  ) -> Result<Vec<Advance>> {
+    let view = self
+      .read_pipeline(project_key, pipeline_key, options)
+      .await?;
+    let (index, write) = view.advance_write(from)?;
+    let filter = ProgressionFilter {
+      status: Some("active".to_string()),
+      active_phase_id: Some(view.phases.phases[index].id.clone()),
+    };
+    let mut pager = Pager::progressions(project_key, pipeline_key, filter)?;
+    let mut flags = Vec::new();
+    while !pager.is_done() {
+      let page = self.next_page(&mut pager, options).await?;
+      for item in &page.items {
+        flags.push(flag_key_of(item)?);
+      }
+    }
+    if settings.dry_run {
+      return flags
+        .into_iter()
+        .map(|flag_key| {
+          let request = advance_request(self.config(), project_key, &flag_key, &write)?;
+          Ok(Advance {
+            flag_key,
+            outcome: AdvanceOutcome::Planned(request),
+          })
+        })
+        .collect();
+    }
+    let project = project_key.to_string();
+    let write = Arc::new(write);
+    let items = flags.iter().cloned().map(Ok).collect();
+    let results = crate::bulk::run_each(
+      self.clone(),
+      items,
+      settings.concurrency,
+      settings.progress,
+      move |client, flag_key: String| {
+        let (project, write) = (project.clone(), write.clone());
+        Box::pin(async move {
+          client
+            .advance_flag(&project, &flag_key, &write, options)
+            .await
+        })
+      },
+    )
+    .await;
+    Ok(
+      flags
+        .into_iter()
+        .zip(results)
+        .map(|(flag_key, result)| Advance {
+          flag_key,
+          outcome: AdvanceOutcome::Done(result),
+        })
+        .collect(),
+    )
   }
 
   /// The write that moves `flag_key` past phase `index` (see `AdvanceWrite`).
@@ -395,24 +556,67 @@ impl Client {
     write: &AdvanceWrite,
     options: RequestOptions,
   ) -> Result<Release> {
-    let request = match write {
-      AdvanceWrite::Patch(patch) => PreparedRequest::release(
-        self.config(),
-        Method::PATCH,
-        project_key,
-        flag_key,
-        Some(patch),
-      )?,
-      AdvanceWrite::Start { phase_id } => PreparedRequest::update_phase_status(
-        self.config(),
-        project_key,
-        flag_key,
-        phase_id,
-        &start_input(),
-      )?,
-    };
+    let request = advance_request(self.config(), project_key, flag_key, write)?;
     self.send_release(request, options).await
   }
+}
+
+/// The request `write` makes for one flag.
+pub fn advance_request(
+  config: &ClientConfig,
+  project_key: &str,
+  flag_key: &str,
+  write: &AdvanceWrite,
+) -> Result<PreparedRequest> {
+  match write {
+    AdvanceWrite::Patch(patch) => {
+      PreparedRequest::release(config, Method::PATCH, project_key, flag_key, Some(patch))
+    }
+    AdvanceWrite::Start { phase_id } => {
+      PreparedRequest::update_phase_status(config, project_key, flag_key, phase_id, &start_input())
+    }
+  }
+}
+
+/// The `flagKey` of a progression item.
+fn flag_key_of(item: &str) -> Result<String> {
+  #[derive(Deserialize)]
+  struct Repr {
+    #[serde(rename = "flagKey")]
+    flag_key: String,
+  }
+  serde_json::from_str::<Repr>(item)
+    .map(|r| r.flag_key)
+    .map_err(|e| {
+      decode_error(
+        200,
+        &format!("a progression has no usable flagKey ({e})"),
+        item,
+      )
+    })
+}
+
+/// How `advance_pipeline` runs.
+#[derive(Clone, Default)]
+pub struct AdvanceSettings {
+  pub concurrency: usize,
+  pub progress: Option<crate::bulk::Progress>,
+  pub dry_run: bool,
+}
+
+/// What became of one flag of `advance_pipeline`.
+#[derive(Debug)]
+pub struct Advance {
+  pub flag_key: String,
+  pub outcome: AdvanceOutcome,
+}
+
+#[derive(Debug)]
+pub enum AdvanceOutcome {
+  /// The write's answer (or error).
+  Done(Result<Release>),
+  /// A dry run: the request that would be sent.
+  Planned(PreparedRequest),
 }
 
 #[cfg(test)]
