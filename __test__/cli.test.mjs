@@ -975,7 +975,7 @@ test('a --dry-run of complete shows the PATCH when the pipeline may not be read,
     assert.equal(r.code, 1)
     assert.match(r.stderr, /\(code ERR_LD_SERVER, HTTP 500\)\n$/)
   }
-  assert.match(failedDry.stderr, /^error: LaunchDarkly answered 500 Internal Server Error to GET \/api\/v2\/projects\/web\/release-pipelines\/progressive-rollout /)
+  assert.match(failedDry.stderr, /^error: LaunchDarkly answered 500 Internal Server Error to GET \/api\/v2\/projects\/web\/release-pipelines\/progressive-rollout: /)
   // A 503 is retried, as the library retries it.
   server.injectFault({ match: { path: PIPELINE_PATH }, status: 503 })
   server.clearRequests()
@@ -1248,7 +1248,7 @@ test('pipelines reads every page; an empty project says so; a refused read exits
 })
 
 test('pipeline draws the phases in order with the flags at each and the finished ones', async (t) => {
-  const spec = { a: legacyAt(0), b: legacyAt(0), c: legacyAt(0), staged: legacyAt(1), done1: legacyAt(3), done2: legacyAt(3), n: newAt(1) }
+  const spec = { a: legacyAt(0), b: legacyAt(0), c: legacyAt(0), staged: legacyAt(1), done1: legacyAt(3), done2: legacyAt(3), n: newAt(1), ga: newAt(2) }
   const server = await fake(t, { releases: flagsOf(spec) })
   const r = await cli(['pipeline', 'web', 'standard-rollout', ...auth(server)])
   assert.equal(r.code, 0, r.stderr)
@@ -1284,7 +1284,18 @@ test('pipeline draws the phases in order with the flags at each and the finished
 
   const fresh = await cli(['pipeline', 'web', 'progressive-rollout', ...auth(server)])
   assert.equal(fresh.code, 0, fresh.stderr)
-  assert.match(fresh.stdout, /^Progressive rollout \(progressive-rollout\) · new pipeline · 1 flag\n {2}0 QA {20} {26}0\n {2}1 Beta {18}█{24} {2}1\n/)
+  assert.equal(
+    fresh.stdout,
+    [
+      'Progressive rollout (progressive-rollout) · new pipeline · 2 flags',
+      '  0 QA                                              0',
+      '  1 Beta                  ████████████████████████  1',
+      '  2 General availability  ████████████████████████  1',
+      '    finished                                        0',
+      '  1 flag at General availability, the last phase of a new pipeline: its release is finished',
+      '',
+    ].join('\n'),
+  )
 
   const missing = await cli(['pipeline', 'web', 'no-such-pipeline', ...auth(server)])
   assert.equal(missing.code, 1)
@@ -1322,9 +1333,9 @@ test('pipeline counts the flags of every page, and those at a phase the pipeline
     [
       'P (p) · legacy pipeline · 113 flags',
       '  0 A                               ████████████████████████  70',
-      '  1 B                               ████████████               35',
-      '    finished                        ██                          7',
-      '    at a phase not in the pipeline  █                           1',
+      '  1 B                               ████████████              35',
+      '    finished                        ██                         7',
+      '    at a phase not in the pipeline  █                          1',
       '',
     ].join('\n'),
   )

@@ -225,6 +225,11 @@ function renderPipelineChart(pipeline, counts, { color = false, width = 24 } = {
     const bar = p(style, '█'.repeat(size)) + ' '.repeat(width - size)
     lines.push(`  ${index.padStart(indexWidth)} ${label.padEnd(nameWidth)}  ${bar}  ${String(n).padStart(countWidth)}`)
   }
+  const last = counts.phases.at(-1)
+  if (pipelineKindWord(pipeline) === 'new' && last?.flags) {
+    // A release of a new pipeline is finished once its last phase is active.
+    lines.push(`  ${plural(last.flags, 'flag')} at ${printable(last.name)}, the last phase of a new pipeline: ${last.flags === 1 ? 'its release is' : 'their releases are'} finished`)
+  }
   return lines.join('\n')
 }
 
