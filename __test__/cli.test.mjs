@@ -1221,13 +1221,16 @@ test('pipelines prints a table of every pipeline, and --json every pipeline as s
 })
 
 test('pipelines reads every page; an empty project says so; a refused read exits 1', async (t) => {
-  let all = Array.from({ length: 61 }, (_, i) => ({ key: `p${i}`, name: `Pipeline\x1b[31m ${i}`, phases: [{ id: `${i}`, name: 'Only' }], _isLegacy: false }))
+  let all = Array.from({ length: 61 }, (_, i) => ({ key: `p${i}`, name: i === 7 ? `Leak ${TOKEN}` : `Pipeline\x1b[31m ${i}`, phases: [{ id: `${i}`, name: 'Only' }], _isLegacy: false }))
   const server = await answering(t, (q) => (q.path === PIPELINES_PATH ? { body: pageOf(all, q.query) } : { status: 404, body: { code: 'not_found', message: 'no' } }))
   const r = await cli(['pipelines', 'web', ...auth(server)])
   assert.equal(r.code, 0, r.stderr)
   const rows = r.stdout.trimEnd().split('\n').slice(1)
   assert.equal(rows.length, 61)
   assert.match(rows[60], /^p60 +Pipeline\?\[31m 60 +new +Only$/, 'control characters from the server are not written to the terminal')
+  // A server that echoes the token has it masked in the table.
+  assert.match(rows[7], new RegExp(`^p7 +Leak \\*{4}${TOKEN.slice(-4)} +new +Only$`))
+  assert.ok(!r.stdout.includes(TOKEN.slice(0, 12)))
   const limit = Number(server.requests[0].query.get('limit'))
   assert.deepEqual(
     server.requests.map((q) => Number(q.query.get('offset'))),

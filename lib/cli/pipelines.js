@@ -101,13 +101,13 @@ async function advance(ctx, { project, pipeline }) {
     if (values.json) {
       io.out(JSON.stringify(results.map(({ flagKey, request }) => ({ flagKey, request })), null, 2))
     } else if (results.length) {
-      io.out(results.map((r) => renderPreview(r.request)).join('\n\n'))
+      io.out(ctx.redact(results.map((r) => renderPreview(r.request)).join('\n\n')))
     }
     const methods = new Map()
     for (const { request } of results) methods.set(request.method, (methods.get(request.method) ?? 0) + 1)
     const requests = [...methods].map(([method, n]) => plural(n, `${method} request`)).join(', ')
     const keys = results.map((r) => printable(r.flagKey)).join(', ')
-    io.err(results.length ? `${plural(results.length, 'flag')} at ${where} would move: ${keys} (${requests}; nothing was written)` : `no flag is at ${where}: nothing would move`)
+    io.err(ctx.redact(results.length ? `${plural(results.length, 'flag')} at ${where} would move: ${keys} (${requests}; nothing was written)` : `no flag is at ${where}: nothing would move`))
     return 0
   }
 
@@ -118,14 +118,14 @@ async function advance(ctx, { project, pipeline }) {
   } else {
     for (const r of results) {
       const label = `${printable(project)}/${printable(r.flagKey)}`
-      if (r.ok) io.out(`✓ ${label}`)
+      if (r.ok) io.out(ctx.redact(`✓ ${label}`))
       else {
         const { code, message } = plainError(ctx, r.error)
-        io.out(`✗ ${label}: ${printable(message)} (code ${code})`)
+        io.out(ctx.redact(`✗ ${label}: ${printable(message)} (code ${code})`))
       }
     }
   }
-  io.err(results.length ? `${plural(results.length, 'flag')} at ${where}: ${results.length - failed} advanced, ${failed} failed` : `no flag is at ${where}: nothing to advance`)
+  io.err(ctx.redact(results.length ? `${plural(results.length, 'flag')} at ${where}: ${results.length - failed} advanced, ${failed} failed` : `no flag is at ${where}: nothing to advance`))
   return failed ? 1 : 0
 }
 
