@@ -295,24 +295,6 @@ export interface ReleaseProgression {
   _links?: Links
 }
 
-/** Options only `listReleaseProgressions` takes. */
-export interface ProgressionOptions {
-  /** Only releases that are `active`, or `completed` */
-  status?: 'active' | 'completed'
-  /** Only releases active at this phase of the pipeline (an index, `{ name }` or `{ id }`); implies `status: 'active'` */
-  phase?: PhaseSelector
-}
-
-/** Options only `advancePipeline` takes. */
-export interface AdvanceOptions {
-  /** How many writes may be in flight at once. Default 8. */
-  concurrency?: number
-  /** Called after each flag with the number of flags done and the total. */
-  onProgress?: (done: number, total: number) => void
-  /** List what would move, and the request each flag would be sent; write nothing. */
-  dryRun?: boolean
-}
-
 /** The outcome of `advancePipeline` for one flag, in listing order. */
 export type AdvanceResult =
   | { flagKey: string; ok: true; release: Release }
@@ -480,6 +462,16 @@ export declare class ReleaseClient {
   advancePipeline(projectKey: string, pipelineKey: string, from: PhaseSelector, options?: AdvanceOptions & RequestOptions): Promise<AdvanceResult[]>
 }
 
+/** Settings of `advancePipeline`. */
+export interface AdvanceOptions {
+  /** How many writes may be in flight at once. Default 8. */
+  concurrency?: number
+  /** Called after each flag with the number of flags done and the total. */
+  onProgress?: (done: number, total: number) => void
+  /** List what would move, and the request each flag would be sent; write nothing. */
+  dryRun?: boolean
+}
+
 /**
  * Moves every flag whose active phase is `from` past it: reads the pipeline, lists
  * the flags at that phase, and sends each one write (legacy pipelines: the PATCH,
@@ -506,7 +498,7 @@ export interface AudienceInput {
   configuration?: Record<string, unknown>
 }
 
-/** Settings of a bulk run. */
+/** Settings of a bulk run (`completePhases`). */
 export interface BulkOptions {
   /** How many requests may be in flight at once. Default 8. */
   concurrency?: number
@@ -719,6 +711,17 @@ export interface PhaseItem {
 /** The patch that marks `phase` complete or incomplete. Pure: sends nothing. */
 export declare function phasePatch(phase: number, complete: boolean): Array<PatchOperation>
 
+/** Settings of `listReleaseProgressions`. */
+export interface ProgressionOptions {
+  /** Only releases that are `active`, or `completed`. */
+  status?: 'active' | 'completed'
+  /**
+   * Only releases active at this phase of the pipeline (an index, `{ name }` or
+   * `{ id }`); implies `status: 'active'`.
+   */
+  phase?: PhaseSelector
+}
+
 /** Release guardian settings given when a phase starts. */
 export interface ReleaseGuardianConfigurationInput {
   /** The monitoring window in milliseconds */
@@ -758,15 +761,15 @@ export declare function reopenPhase(projectKey: string, flagKey: string, phase: 
 
 /** Settings of one call. */
 export interface RequestOptions {
+  /** Timeout of each attempt in milliseconds, for this call. */
+  timeoutMs?: number
+  /** Retries after the first attempt, for this call. */
+  maxRetries?: number
   /**
    * Aborts the call: the request in flight is dropped and the promise rejects with
    * an `AbortError`.
    */
   signal?: AbortSignal
-  /** Timeout of each attempt in milliseconds, for this call. */
-  timeoutMs?: number
-  /** Retries after the first attempt, for this call. */
-  maxRetries?: number
 }
 
 /** A request as it would be sent, with the access token masked. */

@@ -96,39 +96,6 @@ impl From<CorePatchOperation> for PatchOperation {
   }
 }
 
-/// Settings of a client. Every field is optional.
-#[napi(object, object_to_js = false, js_name = "ClientOptions")]
-pub struct ClientOptionsType {
-  /// The access token. Default: env `LD_ACCESS_TOKEN`, then `LAUNCHDARKLY_ACCESS_TOKEN`.
-  pub api_key: Option<String>,
-  /// The LaunchDarkly instance. Default: env `LD_BASE_URI`, then `LAUNCHDARKLY_API_HOST`,
-  /// then `https://app.launchdarkly.com`. `http:` is accepted only for loopback hosts.
-  pub base_url: Option<String>,
-  /// Timeout of each attempt in milliseconds. Default 30000.
-  pub timeout_ms: Option<u32>,
-  /// Retries after the first attempt, for 429, 5xx, timeouts and network failures.
-  /// Default 3; 0 disables.
-  pub max_retries: Option<u32>,
-  /// Appended to the `User-Agent`, after `ld-release/<version>`.
-  pub user_agent: Option<String>,
-  /// Send `PATCH` as `POST` with `X-HTTP-Method-Override: PATCH`, for networks whose
-  /// proxies drop `PATCH`. LaunchDarkly accepts it. Default false.
-  pub method_override: Option<bool>,
-}
-
-/// Settings of one call.
-#[napi(object, object_to_js = false, js_name = "RequestOptions")]
-pub struct RequestOptionsType {
-  /// Aborts the call: the request in flight is dropped and the promise rejects with
-  /// an `AbortError`.
-  #[napi(ts_type = "AbortSignal")]
-  pub signal: Option<Unknown<'static>>,
-  /// Timeout of each attempt in milliseconds, for this call.
-  pub timeout_ms: Option<u32>,
-  /// Retries after the first attempt, for this call.
-  pub max_retries: Option<u32>,
-}
-
 /// One item of a bulk run.
 #[napi(object, object_to_js = false)]
 pub struct PhaseItem {
@@ -138,16 +105,6 @@ pub struct PhaseItem {
   pub phase: u32,
   /// `true` (the default) marks the phase complete, `false` reopens it
   pub complete: Option<bool>,
-}
-
-/// Settings of a bulk run.
-#[napi(object, object_to_js = false, js_name = "BulkOptions")]
-pub struct BulkOptionsType {
-  /// How many requests may be in flight at once. Default 8.
-  pub concurrency: Option<u32>,
-  /// Called after each item with the number of items done and the total.
-  #[napi(ts_type = "(done: number, total: number) => void")]
-  pub on_progress: Option<Unknown<'static>>,
 }
 
 /// A request as it would be sent, with the access token masked.
@@ -205,13 +162,13 @@ macro_rules! operation_extras {
     &[]
   };
   ([bulk]) => {
-    &options::BULK_OPTIONS
+    options::BULK_OPTIONS
   };
   ([advance]) => {
-    &options::ADVANCE_OPTIONS
+    options::ADVANCE_OPTIONS
   };
   ([progressions]) => {
-    &options::PROGRESSION_OPTIONS
+    options::PROGRESSION_OPTIONS
   };
 }
 
@@ -276,7 +233,7 @@ macro_rules! operations {
     operations!(@item
       "BulkOptions & RequestOptions",
       "ClientOptions & BulkOptions & RequestOptions",
-      (&options::BULK_OPTIONS, false),
+      (options::BULK_OPTIONS, false),
       $($item)*
     );
   };
@@ -284,7 +241,7 @@ macro_rules! operations {
     operations!(@item
       "AdvanceOptions & RequestOptions",
       "ClientOptions & AdvanceOptions & RequestOptions",
-      (&options::ADVANCE_OPTIONS, false),
+      (options::ADVANCE_OPTIONS, false),
       $($item)*
     );
   };
@@ -295,7 +252,7 @@ macro_rules! operations {
     operations!(@item
       "ProgressionOptions & RequestOptions",
       "ClientOptions & ProgressionOptions & RequestOptions",
-      (&options::PROGRESSION_OPTIONS, true),
+      (options::PROGRESSION_OPTIONS, true),
       $($item)*
     );
   };
@@ -535,4 +492,17 @@ pub fn mask_token(text: String, token: String) -> String {
     return text;
   }
   redact::mask_in(&token, &text)
+}
+
+/// Every option of the API, as declared once in `options.rs`: `{ name, set, flag, help }`
+/// (`flag` is the `ld-release` command's, or null). The command builds its flags and
+/// their help from it. Not part of the typed API.
+#[napi(js_name = "_options", skip_typescript)]
+pub fn option_table() -> Vec<serde_json::Value> {
+  options::OPTION_TABLE
+    .iter()
+    .map(|(name, set, flag, help)| {
+      serde_json::json!({ "name": name, "set": set, "flag": flag, "help": help.trim() })
+    })
+    .collect()
 }

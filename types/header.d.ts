@@ -295,24 +295,6 @@ export interface ReleaseProgression {
   _links?: Links
 }
 
-/** Options only `listReleaseProgressions` takes. */
-export interface ProgressionOptions {
-  /** Only releases that are `active`, or `completed` */
-  status?: 'active' | 'completed'
-  /** Only releases active at this phase of the pipeline (an index, `{ name }` or `{ id }`); implies `status: 'active'` */
-  phase?: PhaseSelector
-}
-
-/** Options only `advancePipeline` takes. */
-export interface AdvanceOptions {
-  /** How many writes may be in flight at once. Default 8. */
-  concurrency?: number
-  /** Called after each flag with the number of flags done and the total. */
-  onProgress?: (done: number, total: number) => void
-  /** List what would move, and the request each flag would be sent; write nothing. */
-  dryRun?: boolean
-}
-
 /** The outcome of `advancePipeline` for one flag, in listing order. */
 export type AdvanceResult =
   | { flagKey: string; ok: true; release: Release }
