@@ -4,6 +4,8 @@
 //! `call` reads the options, picks the client (the instance's, or the one shared for the
 //! options' settings), and `spawn` runs the work on the runtime and settles the promise.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::Object;
@@ -19,6 +21,7 @@ use crate::options::{self, Accept, BulkSettings, CallOptions};
 use crate::pages;
 use crate::phases::{PhaseAction, PhaseChange, PhaseRef};
 use crate::pipelines::{AdvanceOutcome, AdvanceSettings, Pager, ProgressionFilter};
+use crate::release::Release;
 
 /// What a call does, once its arguments are read.
 pub enum Work {
@@ -101,28 +104,16 @@ fn spawn<'env>(
 ) -> napi::Result<Unknown<'env>> {
   let request_options = opts.request;
   let promise = match work {
-    Work::Json(request) => {
-      // Boxed: the call's state machine (a few KiB) then stays put instead of being
-      // copied through each layer of napi's and tokio's task wrappers.
-      let run = Box::pin(async move { client.send_release(request, request_options).await });
-      spawn_call(
-        env,
-        opts.signal,
-        async move { run.await.map(ReleaseJson::from) },
-        |_env, release| Ok(release),
-      )?
-      .to_unknown()
-    }
-    Work::Phase(change) => {
-      let run = Box::pin(async move { client.change_phase(change, request_options).await });
-      spawn_call(
-        env,
-        opts.signal,
-        async move { run.await.map(ReleaseJson::from) },
-        |_env, release| Ok(release),
-      )?
-      .to_unknown()
-    }
+    Work::Json(request) => resolve_to_json(
+      env,
+      opts.signal,
+      Box::pin(async move { client.send_release(request, request_options).await }),
+    )?,
+    Work::Phase(change) => resolve_to_json(
+      env,
+      opts.signal,
+      Box::pin(async move { client.change_phase(change, request_options).await }),
+    )?,
     Work::NoContent(request) => spawn_call(
       env,
       opts.signal,
@@ -192,6 +183,25 @@ fn spawn<'env>(
     .to_unknown(),
   };
   Ok(promise)
+}
+
+/// A call that resolves to one JSON object (a release, a pipeline). The work comes boxed:
+/// its state machine (a few KiB) then stays put instead of being copied through each
+/// layer of napi's and tokio's task wrappers.
+fn resolve_to_json<'env>(
+  env: &'env Env,
+  signal: Option<Object<'env>>,
+  work: Pin<Box<dyn Future<Output = Result<Release>> + Send>>,
+) -> napi::Result<Unknown<'env>> {
+  Ok(
+    spawn_call(
+      env,
+      signal,
+      async move { work.await.map(ReleaseJson::from) },
+      |_env, release| Ok(release),
+    )?
+    .to_unknown(),
+  )
 }
 
 /// `BulkResult[]`: `{ ok: true, release }` or `{ ok: false, error }` per item, in order.

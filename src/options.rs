@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use napi_derive::napi;
 use napi::bindgen_prelude::{FnArgs, FromNapiValue, Function, JsObjectValue, Object};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{sys, Env, JsValue, Unknown, ValueType};
+use napi_derive::napi;
 use serde_json::Value;
 
 use crate::inputs::{CreateReleaseInput, UpdatePhaseStatusInput};
@@ -175,7 +175,6 @@ macro_rules! option_sets {
     ];
   };
 }
-
 
 option_sets! {
   #[doc = " Settings of a client. Every field is optional."]
