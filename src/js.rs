@@ -63,16 +63,6 @@ impl ToNapiValue for ReleaseJson {
   }
 }
 
-/// A promise that rejects with `error`.
-pub fn reject<'env, V: ToNapiValue>(
-  env: &'env Env,
-  error: LdError,
-) -> napi::Result<PromiseRaw<'env, V>> {
-  env.spawn_future_with_callback(async move { Ok(error) }, |env, error| {
-    Err(throwable(env, &error, None))
-  })
-}
-
 /// The calls in flight of the JavaScript environment of this thread (the main thread's,
 /// or a worker's: each has its own thread).
 #[derive(Default)]

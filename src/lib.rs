@@ -31,6 +31,20 @@ use crate::options::Accept;
 use crate::patch::PatchOperation as CorePatchOperation;
 use crate::phases::PhaseAction;
 
+/// `completePhase` as Rust names it: `complete_phase`.
+fn rust_name(js: &str) -> String {
+  let mut out = String::with_capacity(js.len() + 4);
+  for c in js.chars() {
+    if c.is_ascii_uppercase() {
+      out.push('_');
+      out.push(c.to_ascii_lowercase());
+    } else {
+      out.push(c);
+    }
+  }
+  out
+}
+
 /// `complete_phase` as JavaScript names it: `completePhase`.
 fn js_name(rust: &str) -> String {
   let mut out = String::with_capacity(rust.len());
@@ -191,8 +205,9 @@ macro_rules! operations {
       );
     )*
 
-    /// The work of `operation` called with `given` (the module-level function's
-    /// arguments before its options), for `previewRequest`.
+    /// The work of `operation` (its Rust name) called with `given` (its arguments before
+    /// its options): the one place each operation's arguments become work, for its
+    /// method, its module-level function and `previewRequest`.
     fn prepare_named<'env>(
       operation: &str,
       args: operations::Args<'_, 'env>,
@@ -200,7 +215,7 @@ macro_rules! operations {
     ) -> error::Result<operations::Work> {
       let mut given = given.iter();
       match operation {
-        $(name if name == js_name(stringify!($name)) => {
+        $(stringify!($name) => {
           $(let $arg = given.next().copied().ok_or_else(|| {
             LdError::invalid(concat!(stringify!($arg), " is required"))
           })?;)*
@@ -214,7 +229,7 @@ macro_rules! operations {
     /// How many arguments `operation` (its JavaScript name) takes before its options,
     /// and the options only it takes.
     fn operation_arity(operation: &str) -> error::Result<(usize, &'static [&'static str])> {
-      $(if operation == js_name(stringify!($name)) {
+      $(if operation == stringify!($name) {
         return Ok(([$(stringify!($arg)),*].len(), operation_extras!([$($extra)?])));
       })*
       let names = [$(js_name(stringify!($name))),*].join(", ");
@@ -272,7 +287,10 @@ macro_rules! operations {
         #[napi(ts_arg_type = $method_options)] options: Option<Unknown<'env>>,
       ) -> napi::Result<Unknown<'env>> {
         let target = operations::Target::Instance(self.inner.clone());
-        operations::call(env, target, options, $extra, |$args| $prepare)
+        let given = [$($arg),*];
+        operations::call(env, target, options, $extra, &|args| {
+          prepare_named(stringify!($name), args, &given)
+        })
       }
     }
 
@@ -286,7 +304,10 @@ macro_rules! operations {
       $(#[napi(ts_arg_type = $ts)] $arg: Unknown<'env>,)*
       #[napi(ts_arg_type = $function_options)] options: Option<Unknown<'env>>,
     ) -> napi::Result<Unknown<'env>> {
-      operations::call(env, operations::Target::Shared, options, $extra, |$args| $prepare)
+      let given = [$($arg),*];
+      operations::call(env, operations::Target::Shared, options, $extra, &|args| {
+        prepare_named(stringify!($name), args, &given)
+      })
     }
   };
 }
@@ -453,7 +474,7 @@ pub fn preview_request(
     let (name, (arity, extra), patch_at) = match operation.as_str() {
       // The short form: (method, projectKey, flagKey, patch?, options?).
       "GET" | "PATCH" => ("", (2, &[][..]), Some(2)),
-      name => (name, operation_arity(name)?, None),
+      name => (name, operation_arity(&rust_name(name))?, None),
     };
     let options_at = arity + usize::from(patch_at.is_some());
     let opts = options::call_options_with("options", Some(given[options_at]), Accept::Both, extra)?;
@@ -474,7 +495,7 @@ pub fn preview_request(
           .map(Work::Json)
       }
       ("PATCH", _) => return Err(LdError::invalid("patch is required for PATCH")),
-      _ => prepare_named(name, args, &given[..arity]),
+      _ => prepare_named(&rust_name(name), args, &given[..arity]),
     }?;
     Ok(client.preview(&work.first_request(&client)?))
   })();
