@@ -45,12 +45,13 @@ pub async fn run(
   let results = Arc::new(Mutex::new(results));
   let mut tasks = tokio::task::JoinSet::new();
   for _ in 0..workers {
-    let (client, queue, results, done, progress) = (
+    let (client, queue, results, done, progress, options) = (
       client.clone(),
       queue.clone(),
       results.clone(),
       done.clone(),
       progress.clone(),
+      options.clone(),
     );
     tasks.spawn(async move {
       loop {
@@ -58,7 +59,7 @@ pub async fn run(
         let Some((index, request)) = next else {
           break;
         };
-        let outcome = client.change_phase(request, options).await;
+        let outcome = client.change_phase(request, options.clone()).await;
         results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(outcome);
         let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
         if let Some(progress) = &progress {
