@@ -10,6 +10,7 @@ use reqwest::Method;
 use crate::bulk;
 use crate::client::{Client, PreparedRequest};
 use crate::config::RequestOptions;
+use crate::diagnostics;
 use crate::error::LdError;
 use crate::js::{error_object, reject, spawn_call, ReleaseJson};
 use crate::options::{self, Accept, CallOptions};
@@ -163,13 +164,15 @@ pub fn single<'env>(
     Ok(job) => job,
     Err(e) => return reject(env, e),
   };
-  let request_options = opts.request;
+  let operation = diagnostics::operation(&job);
+  let (request_options, events) = diagnostics::observe(env, opts.request, operation);
   // Boxed: the call's state machine (a few KiB) then stays put instead of being copied
   // through each layer of napi's and tokio's task wrappers.
   let work = Box::pin(async move { job.run(&client, request_options).await });
   spawn_call(
     env,
     opts.signal,
+    events,
     async move { work.await.map(ReleaseJson::from) },
     |_env, release| Ok(release),
   )
@@ -197,10 +200,11 @@ pub fn delete_release_call<'env>(
     Ok(setup) => setup,
     Err(e) => return reject(env, e),
   };
-  let request_options = opts.request;
+  let (request_options, events) = diagnostics::observe(env, opts.request, "deleteRelease");
   spawn_call(
     env,
     opts.signal,
+    events,
     async move { client.send_no_content(request, request_options).await },
     |_env, ()| Ok(()),
   )
@@ -240,10 +244,11 @@ pub fn bulk_call<'env>(
     Ok(setup) => setup,
     Err(e) => return reject(env, e),
   };
-  let request_options = opts.request;
+  let (request_options, events) = diagnostics::observe(env, opts.request, "completePhases");
   spawn_call(
     env,
     opts.signal,
+    events,
     async move {
       let results = bulk::run(
         client,

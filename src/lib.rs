@@ -8,6 +8,7 @@
 //! the runtime, and `js` settles promises and turns `LdError` into JavaScript errors.
 
 mod calls;
+mod diagnostics;
 mod guard;
 mod inputs;
 mod js;

@@ -1,0 +1,291 @@
+//! A call's requests, published on `node:diagnostics_channel`: `ld-release:request`,
+//! `ld-release:response`, `ld-release:retry` and `ld-release:wait`.
+//!
+//! When a call starts, its JavaScript thread reads `hasSubscribers` of the four channels
+//! of its environment (the main thread's or a worker's, each with its own channels).
+//! With no subscriber the call gets no observer: nothing is built, nothing crosses to
+//! JavaScript. Otherwise the core's events for the subscribed channels are queued and
+//! published on the JavaScript thread, through a thread-safe function, as they happen;
+//! whatever is still queued when the call settles is published before its promise
+//! settles, so a caller that awaits the call has seen every one of its events.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::{FnArgs, Function, JsObjectValue, Object, ObjectRef, Unknown};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::Env;
+use reqwest::Method;
+
+use crate::calls::Job;
+use crate::config::RequestOptions;
+use ld_release_core::events::{Event, EventKind, Observer};
+
+/// The channels, in the order of `EventKind::index`.
+const CHANNELS: [&str; 4] = [
+  "ld-release:request",
+  "ld-release:response",
+  "ld-release:retry",
+  "ld-release:wait",
+];
+
+/// The channels of the environment of this thread.
+#[derive(Default)]
+enum Channels {
+  /// Not looked up yet.
+  #[default]
+  Unknown,
+  /// `node:diagnostics_channel` could not be had (a runtime without it), or the
+  /// environment is gone: no events.
+  Unavailable,
+  Ready(Vec<ObjectRef>),
+}
+
+thread_local! {
+  static ENV_CHANNELS: RefCell<Channels> = RefCell::default();
+}
+
+/// `require('node:diagnostics_channel').channel(name)` for each channel, through
+/// `process.getBuiltinModule` (Node.js 20.16 and later, also in worker threads).
+fn look_up(env: &Env) -> napi::Result<Vec<ObjectRef>> {
+  let process: Object = env.get_global()?.get_named_property("process")?;
+  let get_builtin: Function<&str, Object> = process.get_named_property("getBuiltinModule")?;
+  let module = get_builtin.apply(process, "node:diagnostics_channel")?;
+  let channel: Function<&str, Object> = module.get_named_property("channel")?;
+  CHANNELS
+    .iter()
+    .map(|name| channel.apply(module, name)?.create_ref())
+    .collect()
+}
+
+/// The channels of this environment, looked up once (the environment's cleanup hook
+/// releases them), or `None` when there are none to be had.
+fn channels(env: &Env) -> Option<Vec<Object<'_>>> {
+  ENV_CHANNELS.with_borrow_mut(|channels| {
+    if let Channels::Unknown = channels {
+      *channels = match look_up(env) {
+        Ok(refs) => match env.add_env_cleanup_hook(env.raw() as usize, release) {
+          Ok(_) => Channels::Ready(refs),
+          Err(_) => {
+            for channel in refs {
+              let _ = channel.unref(env);
+            }
+            Channels::Unavailable
+          }
+        },
+        Err(_) => Channels::Unavailable,
+      };
+    }
+    match channels {
+      Channels::Ready(refs) => refs.iter().map(|c| c.get_value(env).ok()).collect(),
+      _ => None,
+    }
+  })
+}
+
+/// The environment's cleanup hook: releases its channels; no events after this.
+fn release(raw: usize) {
+  let channels = ENV_CHANNELS.replace(Channels::Unavailable);
+  if let Channels::Ready(refs) = channels {
+    let env = Env::from_raw(raw as napi::sys::napi_env);
+    for channel in refs {
+      let _ = channel.unref(&env);
+    }
+  }
+}
+
+/// Which channels have subscribers now: bit `i` for `CHANNELS[i]`.
+fn subscribed(env: &Env) -> u8 {
+  let Some(channels) = channels(env) else {
+    return 0;
+  };
+  let mut bits = 0;
+  for (i, channel) in channels.iter().enumerate() {
+    if channel
+      .get_named_property::<bool>("hasSubscribers")
+      .unwrap_or(false)
+    {
+      bits |= 1 << i;
+    }
+  }
+  bits
+}
+
+/// The events of one call, queued until the JavaScript thread publishes them.
+#[derive(Default)]
+struct Pending {
+  events: Vec<Event>,
+  /// A publication is scheduled on the JavaScript thread and has not begun.
+  scheduled: bool,
+}
+
+/// The events of one call on their way to its environment's channels.
+pub struct CallEvents {
+  pending: Arc<Mutex<Pending>>,
+}
+
+impl CallEvents {
+  /// Publishes what is queued. On the call's JavaScript thread, before it settles.
+  pub fn publish(&self, env: &Env) {
+    publish(env, &self.pending);
+  }
+}
+
+fn lock(pending: &Mutex<Pending>) -> std::sync::MutexGuard<'_, Pending> {
+  pending.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn publish(env: &Env, pending: &Mutex<Pending>) {
+  let events = {
+    let mut pending = lock(pending);
+    pending.scheduled = false;
+    std::mem::take(&mut pending.events)
+  };
+  if events.is_empty() {
+    return;
+  }
+  // The channels are taken out first: a subscriber may start another call.
+  let Some(channels) = channels(env) else {
+    return;
+  };
+  for event in &events {
+    // A failure to publish one event (the environment going away) drops it, never the
+    // call.
+    let _ = publish_one(channels[event.kind.index()], event, env);
+  }
+}
+
+fn publish_one(channel: Object, event: &Event, env: &Env) -> napi::Result<()> {
+  let publish: Function<FnArgs<(Object,)>, Unknown> = channel.get_named_property("publish")?;
+  publish.apply(channel, (payload(env, event)?,).into())?;
+  Ok(())
+}
+
+/// The message of an event, as `types/header.d.ts` declares it.
+fn payload<'env>(env: &'env Env, event: &Event) -> napi::Result<Object<'env>> {
+  let mut object = Object::new(env)?;
+  object.set("operation", event.operation)?;
+  object.set("method", event.method.as_str())?;
+  object.set("url", &*event.url)?;
+  object.set("attempt", event.attempt)?;
+  match &event.kind {
+    EventKind::Request => {}
+    EventKind::Response {
+      status,
+      failure,
+      duration,
+      rate_limit,
+      will_retry,
+    } => {
+      if let Some(status) = status {
+        object.set("status", u32::from(*status))?;
+      }
+      if let Some(failure) = failure {
+        object.set("error", failure.as_str())?;
+      }
+      object.set("durationMs", duration.as_secs_f64() * 1000.0)?;
+      let mut headers = Object::new(env)?;
+      let numbers = [
+        ("routeRemaining", rate_limit.route_remaining),
+        ("globalRemaining", rate_limit.global_remaining),
+        ("reset", rate_limit.reset),
+      ];
+      for (name, value) in numbers {
+        if let Some(value) = value {
+          headers.set(name, value as f64)?;
+        }
+      }
+      if let Some(retry_after) = &rate_limit.retry_after {
+        headers.set("retryAfter", retry_after.as_str())?;
+      }
+      object.set("rateLimit", headers)?;
+      object.set("willRetry", *will_retry)?;
+    }
+    EventKind::Retry {
+      reason,
+      wait_ms,
+      source,
+    } => {
+      object.set("reason", reason.as_str())?;
+      if let ld_release_core::events::RetryReason::Status(status) = reason {
+        object.set("status", u32::from(*status))?;
+      }
+      object.set("waitMs", *wait_ms as f64)?;
+      object.set("source", source.as_str())?;
+    }
+    EventKind::Wait { wait_ms, reason } => {
+      object.set("waitMs", *wait_ms as f64)?;
+      object.set("reason", reason.as_str())?;
+    }
+  }
+  Ok(object)
+}
+
+/// Gives the call an observer when its environment's channels have subscribers: on the
+/// call's JavaScript thread, as it starts. Returns the call's events, to be published
+/// before it settles (see `js::spawn_call`); `None` when nobody listens (or the observer
+/// could not be made: the call then runs unobserved).
+pub fn observe(
+  env: &Env,
+  mut options: RequestOptions,
+  operation: &'static str,
+) -> (RequestOptions, Option<CallEvents>) {
+  let wanted = subscribed(env);
+  if wanted == 0 {
+    return (options, None);
+  }
+  let pending = Arc::new(Mutex::new(Pending::default()));
+  let drained = pending.clone();
+  let built = env
+    .create_function_from_closure("publish", move |ctx| {
+      publish(ctx.env, &drained);
+      Ok(())
+    })
+    .and_then(|function: Function<(), ()>| {
+      // Weak: a call in flight keeps the event loop alive by itself.
+      function
+        .build_threadsafe_function::<()>()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .build()
+    });
+  let Ok(tsfn) = built else {
+    return (options, None);
+  };
+  let queue = pending.clone();
+  let sink = Arc::new(move |event: Event| {
+    if wanted & (1 << event.kind.index()) == 0 {
+      return;
+    }
+    let schedule = {
+      let mut pending = lock(&queue);
+      pending.events.push(event);
+      !std::mem::replace(&mut pending.scheduled, true)
+    };
+    if schedule {
+      tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+    }
+  });
+  options.observer = Some(Observer::new(operation, sink));
+  (options, Some(CallEvents { pending }))
+}
+
+/// The name of the method a call's job comes from, as JavaScript calls it.
+pub fn operation(job: &Job) -> &'static str {
+  use crate::phases::PhaseAction;
+  match job {
+    Job::Phase(change) => match change.action {
+      PhaseAction::Complete => "completePhase",
+      PhaseAction::Reopen => "reopenPhase",
+      PhaseAction::Start => "startPhase",
+    },
+    Job::Release(request) => match request.method {
+      Method::GET => "getRelease",
+      Method::PATCH => "patchRelease",
+      Method::DELETE => "deleteRelease",
+      // `PUT …/release` starts a release; `PUT …/release/phases/{id}` sets a phase's status.
+      _ if request.url.path().ends_with("/release") => "createRelease",
+      _ => "updatePhaseStatus",
+    },
+  }
+}
