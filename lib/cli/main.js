@@ -9,6 +9,7 @@ const { UsageError, hint, integer, parseCommandLine, usage } = require('./args.j
 const { completeMany } = require('./many.js')
 const { findPhase, guardedPatch } = require('./phases.js')
 const { renderPreview, renderRelease, wantsColor } = require('./render.js')
+const { watchRequests } = require('./verbose.js')
 
 const VERSION = require('../../package.json').version
 
@@ -269,7 +270,12 @@ async function main(argv, io = defaultIo()) {
       code = 0
     } else {
       ctx = new Context(require('../../index.js'), io, parsed)
-      code = await COMMANDS[parsed.command](ctx, ctx.args)
+      const unwatch = watchRequests({ stream: io.stderr, line: io.err, verbose: Boolean(ctx.values.verbose), redact: (text) => ctx.redact(text) })
+      try {
+        code = await COMMANDS[parsed.command](ctx, ctx.args)
+      } finally {
+        unwatch()
+      }
     }
   } catch (e) {
     code = report(e, parsed?.command, io, ctx)
