@@ -13,8 +13,10 @@ use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::{FnArgs, Function, JsObjectValue, Object, ObjectRef, Unknown};
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-use napi::Env;
+use napi::threadsafe_function::{
+  ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode,
+};
+use napi::{Env, Status};
 use reqwest::Method;
 
 use crate::calls::Job;
@@ -41,8 +43,14 @@ enum Channels {
   Ready(Vec<ObjectRef>),
 }
 
+/// Publishes a call's queued events on the JavaScript thread of its environment: one per
+/// environment, made by its first observed call. Weak: a call in flight keeps the event
+/// loop alive by itself.
+type Publisher = ThreadsafeFunction<Arc<Mutex<Pending>>, (), (), Status, false, true>;
+
 thread_local! {
   static ENV_CHANNELS: RefCell<Channels> = RefCell::default();
+  static ENV_PUBLISHER: RefCell<Option<Arc<Publisher>>> = const { RefCell::new(None) };
 }
 
 /// `require('node:diagnostics_channel').channel(name)` for each channel, through
@@ -83,8 +91,10 @@ fn channels(env: &Env) -> Option<Vec<Object<'_>>> {
   })
 }
 
-/// The environment's cleanup hook: releases its channels; no events after this.
+/// The environment's cleanup hook: releases its channels and its publisher; no events
+/// after this.
 fn release(raw: usize) {
+  drop(ENV_PUBLISHER.take());
   let channels = ENV_CHANNELS.replace(Channels::Unavailable);
   if let Channels::Ready(refs) = channels {
     let env = Env::from_raw(raw as napi::sys::napi_env);
@@ -234,24 +244,10 @@ pub fn observe(
   if wanted == 0 {
     return (options, None);
   }
-  let pending = Arc::new(Mutex::new(Pending::default()));
-  let drained = pending.clone();
-  let built = env
-    .create_function_from_closure("publish", move |ctx| {
-      publish(ctx.env, &drained);
-      Ok(())
-    })
-    .and_then(|function: Function<(), ()>| {
-      // Weak: a call in flight keeps the event loop alive by itself.
-      function
-        .build_threadsafe_function::<()>()
-        .callee_handled::<false>()
-        .weak::<true>()
-        .build()
-    });
-  let Ok(tsfn) = built else {
+  let Some(publisher) = publisher(env) else {
     return (options, None);
   };
+  let pending = Arc::new(Mutex::new(Pending::default()));
   let queue = pending.clone();
   let sink = Arc::new(move |event: Event| {
     if wanted & (1 << event.kind.index()) == 0 {
@@ -263,11 +259,34 @@ pub fn observe(
       !std::mem::replace(&mut pending.scheduled, true)
     };
     if schedule {
-      tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+      publisher.call(queue.clone(), ThreadsafeFunctionCallMode::NonBlocking);
     }
   });
   options.observer = Some(Observer::new(operation, sink));
   (options, Some(CallEvents { pending }))
+}
+
+/// The publisher of this environment, made once (after its channels, so that their
+/// cleanup hook, which drops it, is there).
+fn publisher(env: &Env) -> Option<Arc<Publisher>> {
+  ENV_PUBLISHER.with_borrow_mut(|publisher| {
+    if publisher.is_none() {
+      let made = env
+        .create_function_from_closure("publish", |_ctx| Ok(()))
+        .and_then(|function: Function<(), ()>| {
+          function
+            .build_threadsafe_function::<Arc<Mutex<Pending>>>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build_callback(|ctx: ThreadsafeCallContext<Arc<Mutex<Pending>>>| {
+              publish(&ctx.env, &ctx.value);
+              Ok(())
+            })
+        });
+      *publisher = made.ok().map(Arc::new);
+    }
+    publisher.clone()
+  })
 }
 
 /// The name of the method a call's job comes from, as JavaScript calls it.
