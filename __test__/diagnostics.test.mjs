@@ -3,6 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import dc from 'node:diagnostics_channel'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
 import { ADDON_PATH, TOKEN, assertNoSecretIn, client, fake, failure, ld, sampleRelease } from './helpers.mjs'
@@ -276,4 +277,28 @@ test("a worker's calls publish on that worker's channels, not the main thread's"
   await client(server).getRelease('web', 'checkout')
   assert.deepEqual(sequence(seen), ['request 1', 'response 1'])
   assert.equal(server.requests.length, 2)
+})
+
+test('a subscriber that throws is reported as an uncaught exception, and the call goes on', async (t) => {
+  const server = await fake(t)
+  const code = `
+    const dc = require('node:diagnostics_channel')
+    const ld = require(${JSON.stringify(ADDON_PATH)})
+    const thrown = []
+    process.on('uncaughtException', (e) => thrown.push(e.message))
+    dc.subscribe('ld-release:request', () => { throw new Error('subscriber failed') })
+    new ld.ReleaseClient({ apiKey: ${JSON.stringify(server.apiKey)}, baseUrl: ${JSON.stringify(server.url)} })
+      .getRelease('web', 'checkout')
+      .then((r) => setTimeout(() => console.log(JSON.stringify({ version: r._version, thrown })), 10))
+  `
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => (stdout += d))
+  child.stderr.on('data', (d) => (stderr += d))
+  const [exit] = await once(child, 'close')
+  clearTimeout(killer)
+  assert.equal(exit, 0, stderr)
+  assert.deepEqual(JSON.parse(stdout), { version: 1, thrown: ['subscriber failed'] })
 })
