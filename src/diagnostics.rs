@@ -10,9 +10,12 @@
 //! settles, so a caller that awaits the call has seen every one of its events.
 
 use std::cell::RefCell;
+use std::mem::ManuallyDrop;
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{FnArgs, Function, JsObjectValue, Object, ObjectRef, Unknown};
+use napi::bindgen_prelude::{
+  FnArgs, Function, FunctionRef, JsObjectValue, Object, ObjectRef, Unknown,
+};
 use napi::threadsafe_function::{
   ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode,
 };
@@ -40,17 +43,46 @@ enum Channels {
   /// `node:diagnostics_channel` could not be had (a runtime without it), or the
   /// environment is gone: no events.
   Unavailable,
-  Ready(Vec<ObjectRef>),
+  Ready {
+    channels: Vec<ObjectRef>,
+    /// A function returning which channels have subscribers (see `subscribed`), made once:
+    /// cheaper than reading the four `hasSubscribers` getters through Node-API at each
+    /// call. `None` where it could not be made: the getters are read instead.
+    check: Option<FunctionRef<(), u32>>,
+  },
 }
+
+/// Makes the `check` of `Channels::Ready`.
+const CHECK: &str = "(function (a, b, c, d) {
+  return () => (a.hasSubscribers ? 1 : 0) | (b.hasSubscribers ? 2 : 0) | (c.hasSubscribers ? 4 : 0) | (d.hasSubscribers ? 8 : 0)
+})";
 
 /// Publishes a call's queued events on the JavaScript thread of its environment: one per
 /// environment, made by its first observed call. Weak: a call in flight keeps the event
 /// loop alive by itself.
 type Publisher = ThreadsafeFunction<Arc<Mutex<Pending>>, (), (), Status, false, true>;
 
+// `ManuallyDrop`: what they hold is released by the environment's cleanup hook, while the
+// environment is there; never by the thread's exit (when a process exits early, the main
+// thread's environment may have been left without its cleanup).
 thread_local! {
-  static ENV_CHANNELS: RefCell<Channels> = RefCell::default();
-  static ENV_PUBLISHER: RefCell<Option<Arc<Publisher>>> = const { RefCell::new(None) };
+  static ENV_CHANNELS: RefCell<ManuallyDrop<Channels>> = RefCell::default();
+  static ENV_PUBLISHER: RefCell<ManuallyDrop<Option<Arc<Publisher>>>> = RefCell::default();
+}
+
+/// Takes a JavaScript exception left pending by a failed Node-API call, so that a failure
+/// here never surfaces in the caller's code.
+fn clear_exception(env: &Env) {
+  let mut pending = false;
+  // SAFETY: plain Node-API calls on this environment's JavaScript thread.
+  unsafe {
+    if napi::sys::napi_is_exception_pending(env.raw(), &mut pending) == napi::sys::Status::napi_ok
+      && pending
+    {
+      let mut exception = std::ptr::null_mut();
+      napi::sys::napi_get_and_clear_last_exception(env.raw(), &mut exception);
+    }
+  }
 }
 
 /// `require('node:diagnostics_channel').channel(name)` for each channel, through
@@ -66,39 +98,77 @@ fn look_up(env: &Env) -> napi::Result<Vec<ObjectRef>> {
     .collect()
 }
 
-/// The channels of this environment, looked up once (the environment's cleanup hook
-/// releases them), or `None` when there are none to be had.
-fn channels(env: &Env) -> Option<Vec<Object<'_>>> {
-  ENV_CHANNELS.with_borrow_mut(|channels| {
-    if let Channels::Unknown = channels {
-      *channels = match look_up(env) {
-        Ok(refs) => match env.add_env_cleanup_hook(env.raw() as usize, release) {
-          Ok(_) => Channels::Ready(refs),
-          Err(_) => {
-            for channel in refs {
-              let _ = channel.unref(env);
-            }
-            Channels::Unavailable
-          }
-        },
-        Err(_) => Channels::Unavailable,
-      };
+/// The `check` of `channels`.
+fn make_check(env: &Env, channels: &[ObjectRef]) -> napi::Result<FunctionRef<(), u32>> {
+  type Make<'env> = Function<
+    'env,
+    FnArgs<(Object<'env>, Object<'env>, Object<'env>, Object<'env>)>,
+    Function<'env, (), u32>,
+  >;
+  let make: Make = env.run_script(CHECK)?;
+  let [a, b, c, d] = [0, 1, 2, 3].map(|i| channels[i].get_value(env));
+  make.call((a?, b?, c?, d?).into())?.create_ref()
+}
+
+/// The channels of this environment and their `check`, looked up; `Unavailable` if they
+/// cannot be had.
+fn set_up(env: &Env) -> Channels {
+  let Ok(channels) = look_up(env) else {
+    clear_exception(env);
+    return Channels::Unavailable;
+  };
+  if env
+    .add_env_cleanup_hook(env.raw() as usize, release)
+    .is_err()
+  {
+    for channel in channels {
+      let _ = channel.unref(env);
     }
-    match channels {
-      Channels::Ready(refs) => refs.iter().map(|c| c.get_value(env).ok()).collect(),
-      _ => None,
+    return Channels::Unavailable;
+  }
+  let check = make_check(env, &channels)
+    .inspect_err(|_| clear_exception(env))
+    .ok();
+  Channels::Ready { channels, check }
+}
+
+/// Runs `use_them` with the channels of this environment, looked up once (its cleanup
+/// hook releases them), and their `check`; `None` when there are none to be had.
+fn with_channels<T>(
+  env: &Env,
+  use_them: impl FnOnce(&[ObjectRef], Option<&FunctionRef<(), u32>>) -> T,
+) -> Option<T> {
+  if ENV_CHANNELS.with_borrow(|state| matches!(**state, Channels::Unknown)) {
+    // Looked up with the cell free: the lookup runs JavaScript.
+    let found = set_up(env);
+    let unused = ENV_CHANNELS.with_borrow_mut(|state| match **state {
+      Channels::Unknown => {
+        **state = found;
+        None
+      }
+      _ => Some(found),
+    });
+    if let Some(Channels::Ready { channels, .. }) = unused {
+      for channel in channels {
+        let _ = channel.unref(env);
+      }
     }
+  }
+  ENV_CHANNELS.with_borrow(|state| match &**state {
+    Channels::Ready { channels, check } => Some(use_them(channels, check.as_ref())),
+    _ => None,
   })
 }
 
 /// The environment's cleanup hook: releases its channels and its publisher; no events
 /// after this.
 fn release(raw: usize) {
-  drop(ENV_PUBLISHER.take());
-  let channels = ENV_CHANNELS.replace(Channels::Unavailable);
-  if let Channels::Ready(refs) = channels {
+  drop(ManuallyDrop::into_inner(ENV_PUBLISHER.take()));
+  let state = ENV_CHANNELS.replace(ManuallyDrop::new(Channels::Unavailable));
+  if let Channels::Ready { channels, check } = ManuallyDrop::into_inner(state) {
+    drop(check);
     let env = Env::from_raw(raw as napi::sys::napi_env);
-    for channel in refs {
+    for channel in channels {
       let _ = channel.unref(&env);
     }
   }
@@ -106,19 +176,36 @@ fn release(raw: usize) {
 
 /// Which channels have subscribers now: bit `i` for `CHANNELS[i]`.
 fn subscribed(env: &Env) -> u8 {
-  let Some(channels) = channels(env) else {
-    return 0;
-  };
-  let mut bits = 0;
-  for (i, channel) in channels.iter().enumerate() {
-    if channel
-      .get_named_property::<bool>("hasSubscribers")
-      .unwrap_or(false)
-    {
-      bits |= 1 << i;
+  with_channels(env, |channels, check| {
+    if let Some(bits) = check.and_then(|f| f.borrow_back(env).ok()?.call(()).ok()) {
+      return bits as u8;
     }
-  }
-  bits
+    let mut bits = 0;
+    for (i, channel) in channels.iter().enumerate() {
+      let active = channel
+        .get_value(env)
+        .and_then(|c| c.get_named_property::<bool>("hasSubscribers"))
+        .inspect_err(|_| clear_exception(env))
+        .unwrap_or(false);
+      if active {
+        bits |= 1 << i;
+      }
+    }
+    bits
+  })
+  .unwrap_or(0)
+}
+
+/// The channel objects, to publish on: taken out of their cell first, since a subscriber
+/// may start another call.
+fn channel_objects(env: &Env) -> Option<Vec<Object<'_>>> {
+  with_channels(env, |channels, _| {
+    channels
+      .iter()
+      .map(|c| c.get_value(env).ok())
+      .collect::<Option<Vec<_>>>()
+  })
+  .flatten()
 }
 
 /// The events of one call, queued until the JavaScript thread publishes them.
@@ -154,14 +241,15 @@ fn publish(env: &Env, pending: &Mutex<Pending>) {
   if events.is_empty() {
     return;
   }
-  // The channels are taken out first: a subscriber may start another call.
-  let Some(channels) = channels(env) else {
+  let Some(channels) = channel_objects(env) else {
     return;
   };
   for event in &events {
     // A failure to publish one event (the environment going away) drops it, never the
     // call.
-    let _ = publish_one(channels[event.kind.index()], event, env);
+    if publish_one(channels[event.kind.index()], event, env).is_err() {
+      clear_exception(env);
+    }
   }
 }
 
@@ -270,6 +358,7 @@ pub fn observe(
 /// cleanup hook, which drops it, is there).
 fn publisher(env: &Env) -> Option<Arc<Publisher>> {
   ENV_PUBLISHER.with_borrow_mut(|publisher| {
+    let publisher = &mut **publisher;
     if publisher.is_none() {
       let made = env
         .create_function_from_closure("publish", |_ctx| Ok(()))
@@ -283,7 +372,10 @@ fn publisher(env: &Env) -> Option<Arc<Publisher>> {
               Ok(())
             })
         });
-      *publisher = made.ok().map(Arc::new);
+      *publisher = made
+        .inspect_err(|_| clear_exception(env))
+        .ok()
+        .map(Arc::new);
     }
     publisher.clone()
   })
