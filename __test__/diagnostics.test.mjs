@@ -302,3 +302,26 @@ test('a subscriber that throws is reported as an uncaught exception, and the cal
   assert.equal(exit, 0, stderr)
   assert.deepEqual(JSON.parse(stdout), { version: 1, thrown: ['subscriber failed'] })
 })
+
+test('a process that exits right after a call, subscribed or not, prints nothing more', async (t) => {
+  const server = await fake(t)
+  for (const subscribe of [false, true]) {
+    const code = `
+      const dc = require('node:diagnostics_channel')
+      const ld = require(${JSON.stringify(ADDON_PATH)})
+      if (${subscribe}) dc.subscribe('ld-release:response', () => {})
+      new ld.ReleaseClient({ apiKey: ${JSON.stringify(server.apiKey)}, baseUrl: ${JSON.stringify(server.url)} })
+        .getRelease('web', 'checkout')
+        .then(() => process.exit(0))
+    `
+    const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    let output = ''
+    child.stdout.on('data', (d) => (output += d))
+    child.stderr.on('data', (d) => (output += d))
+    const [exit] = await once(child, 'close')
+    clearTimeout(killer)
+    assert.equal(exit, 0)
+    assert.equal(output, '', `subscribed: ${subscribe}`)
+  }
+})
