@@ -7,6 +7,7 @@
 //! into core types (`options`, `inputs`, `calls`), the core (`ld_release_core`) runs on
 //! the runtime, and `js` settles promises and turns `LdError` into JavaScript errors.
 
+mod diagnostics;
 mod guard;
 mod inputs;
 mod js;
@@ -287,8 +288,9 @@ macro_rules! operations {
         #[napi(ts_arg_type = $method_options)] options: Option<Unknown<'env>>,
       ) -> napi::Result<Unknown<'env>> {
         let target = operations::Target::Instance(self.inner.clone());
+        let name = operations::js_operation_name(stringify!($name));
         let given = [$($arg),*];
-        operations::call(env, target, options, $extra, &|args| {
+        operations::call(env, (name, target), options, $extra, &|args| {
           prepare_named(stringify!($name), args, &given)
         })
       }
@@ -304,8 +306,9 @@ macro_rules! operations {
       $(#[napi(ts_arg_type = $ts)] $arg: Unknown<'env>,)*
       #[napi(ts_arg_type = $function_options)] options: Option<Unknown<'env>>,
     ) -> napi::Result<Unknown<'env>> {
+      let name = operations::js_operation_name(stringify!($name));
       let given = [$($arg),*];
-      operations::call(env, operations::Target::Shared, options, $extra, &|args| {
+      operations::call(env, (name, operations::Target::Shared), options, $extra, &|args| {
         prepare_named(stringify!($name), args, &given)
       })
     }

@@ -14,6 +14,7 @@ use reqwest::Method;
 
 use crate::bulk;
 use crate::client::{Client, PreparedRequest};
+use crate::diagnostics::{self, CallEvents};
 use crate::error::{LdError, Result};
 use crate::inputs::{CreateReleasePipelineInput, UpdateReleasePipelineInput};
 use crate::js::{error_object, spawn_call, ReleaseJson};
@@ -65,7 +66,7 @@ pub struct Args<'a, 'env> {
 /// and sends nothing. `extra` names the options only this operation takes.
 pub fn call<'env>(
   env: &'env Env,
-  target: Target,
+  (name, target): (&'static str, Target),
   options: Option<Unknown<'env>>,
   (extra, lists): (&[&str], bool),
   prepare: &dyn Fn(Args<'_, 'env>) -> Result<Work>,
@@ -87,7 +88,7 @@ pub fn call<'env>(
     Ok((opts, client, work))
   });
   match setup {
-    Ok((opts, client, work)) => spawn(env, opts, client, work),
+    Ok((opts, client, work)) => spawn(env, name, opts, client, work),
     // A list's iterator rejects its first `next()` instead.
     Err(error) if lists => pages::iterator(env, Err(error), None),
     Err(error) => rejected(env, error),
@@ -97,11 +98,17 @@ pub fn call<'env>(
 /// Runs `work` on the runtime; the promise resolves to what the work's kind gives.
 fn spawn<'env>(
   env: &'env Env,
+  name: &'static str,
   opts: CallOptions<'env>,
   client: Arc<Client>,
   work: Work,
 ) -> napi::Result<Unknown<'env>> {
-  let options = opts.request;
+  if let Work::Pages(pager) = work {
+    let cursor = pages::Cursor::new(client, pager, opts.request, name);
+    return pages::iterator(env, Ok(cursor), opts.signal);
+  }
+  // Observed (diagnostics_channel) only when someone subscribes.
+  let (options, events) = diagnostics::observe(env, opts.request, name);
   let pending: Pending = match work {
     Work::Json(request) => Box::pin(async move {
       let release = client.send_release(request, options).await?;
@@ -115,10 +122,7 @@ fn spawn<'env>(
       client.send_no_content(request, options).await?;
       Ok(Outcome::Nothing)
     }),
-    Work::Pages(pager) => {
-      let cursor = pages::Cursor::new(client, pager, options);
-      return pages::iterator(env, Ok(cursor), opts.signal);
-    }
+    Work::Pages(_) => unreachable!("lists return above"),
     Work::Advance {
       project_key,
       pipeline_key,
@@ -157,7 +161,7 @@ fn spawn<'env>(
       ))
     }),
   };
-  settle(env, opts.signal, pending)
+  settle(env, opts.signal, events, pending)
 }
 
 /// What a call's work resolves to, before it becomes JavaScript. One type for every
@@ -185,14 +189,26 @@ pub type Pending = Pin<Box<dyn Future<Output = Result<Outcome>> + Send>>;
 pub fn settle<'env>(
   env: &'env Env,
   signal: Option<Object<'env>>,
+  events: Option<CallEvents>,
   work: Pending,
 ) -> napi::Result<Unknown<'env>> {
-  Ok(spawn_call(env, signal, work, outcome_to_js)?.to_unknown())
+  Ok(spawn_call(env, signal, events, work, outcome_to_js)?.to_unknown())
 }
 
 /// A promise that rejects with `error`.
 pub fn rejected(env: &Env, error: LdError) -> napi::Result<Unknown<'_>> {
-  settle(env, None, Box::pin(async move { Err(error) }))
+  settle(env, None, None, Box::pin(async move { Err(error) }))
+}
+
+/// An operation's JavaScript name (`completePhase`) from its Rust name, made once.
+pub fn js_operation_name(rust: &'static str) -> &'static str {
+  static NAMES: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<&'static str, &'static str>>,
+  > = std::sync::LazyLock::new(Default::default);
+  let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+  names
+    .entry(rust)
+    .or_insert_with(|| Box::leak(crate::js_name(rust).into_boxed_str()))
 }
 
 fn outcome_to_js(env: &Env, outcome: Outcome) -> napi::Result<Unknown<'_>> {

@@ -24,15 +24,23 @@ use crate::pipelines::Pager;
 pub struct Cursor {
   client: Arc<Client>,
   options: RequestOptions,
+  /// The operation, for diagnostics: each page's requests are observed as its own call.
+  name: &'static str,
   state: Arc<tokio::sync::Mutex<(Pager, VecDeque<String>)>>,
   stopped: Arc<AtomicBool>,
 }
 
 impl Cursor {
-  pub fn new(client: Arc<Client>, pager: Pager, options: RequestOptions) -> Self {
+  pub fn new(
+    client: Arc<Client>,
+    pager: Pager,
+    options: RequestOptions,
+    name: &'static str,
+  ) -> Self {
     Cursor {
       client,
       options,
+      name,
       state: Arc::new(tokio::sync::Mutex::new((pager, VecDeque::new()))),
       stopped: Arc::default(),
     }
@@ -96,7 +104,7 @@ pub fn iterator<'env>(
         return Ok(Raw(rejected(env, error)?.raw()));
       }
       let Some(cursor) = cursor.as_ref() else {
-        let done = settle(env, None, Box::pin(async { Ok(Outcome::Step(None)) }))?;
+        let done = settle(env, None, None, Box::pin(async { Ok(Outcome::Step(None)) }))?;
         return Ok(Raw(done.raw()));
       };
       let signal = ctx
@@ -106,9 +114,9 @@ pub fn iterator<'env>(
         .filter(|s| s.get_type().ok() == Some(ValueType::Object))
         // SAFETY: checked to be an object just above.
         .and_then(|s| unsafe { s.cast::<Object>() }.ok());
-      let (client, options, state, stopped) = (
+      let (options, events) = crate::diagnostics::observe(env, cursor.options.clone(), cursor.name);
+      let (client, state, stopped) = (
         cursor.client.clone(),
-        cursor.options,
         cursor.state.clone(),
         cursor.stopped.clone(),
       );
@@ -125,7 +133,7 @@ pub fn iterator<'env>(
           if pager.is_done() {
             return Ok(Outcome::Step(None));
           }
-          match client.next_page(pager, options).await {
+          match client.next_page(pager, options.clone()).await {
             Ok(page) => items.extend(page.items),
             Err(error) => {
               pager.finish();
@@ -134,7 +142,7 @@ pub fn iterator<'env>(
           }
         }
       });
-      let promise = settle(env, signal, work)?;
+      let promise = settle(env, signal, events, work)?;
       Ok(Raw(promise.raw()))
     })?
   };
@@ -143,7 +151,12 @@ pub fn iterator<'env>(
     let stopped = stopped.clone();
     env.create_function_from_closure::<(), Raw, _>("return", move |ctx| {
       stopped.store(true, Ordering::SeqCst);
-      let done = settle(ctx.env, None, Box::pin(async { Ok(Outcome::Step(None)) }))?;
+      let done = settle(
+        ctx.env,
+        None,
+        None,
+        Box::pin(async { Ok(Outcome::Step(None)) }),
+      )?;
       Ok(Raw(done.raw()))
     })?
   };

@@ -25,6 +25,7 @@ const OPTIONS = {
   retries: { value: '<n>', help: library('retries') },
   json: { help: 'print the Release as JSON on stdout, nothing else (with --dry-run, the request)' },
   'dry-run': { help: 'print the request (token masked) and send nothing' },
+  verbose: { help: 'print each attempt, retry and rate-limit wait on stderr (token masked)' },
   data: { value: '<json>', help: 'the JSON Patch: inline, @file.json, or - for stdin' },
   file: { value: '<items.json>', help: 'a JSON array of { projectKey, flagKey, phase, complete? } (- for stdin)' },
   concurrency: { value: '<n>', help: library('concurrency') },
@@ -39,7 +40,7 @@ const OPTIONS = {
 /** Options every command takes. */
 const ALWAYS = ['help', 'version']
 /** Options of every command that talks to LaunchDarkly. */
-const CONNECTION = ['access-token', 'base-uri', 'timeout', 'retries']
+const CONNECTION = ['access-token', 'base-uri', 'timeout', 'retries', 'verbose']
 const OUTPUT = ['json', 'dry-run']
 
 const PHASE_HELP = 'phase: a 0-based index, a phase name, or id:<phase id>'
@@ -88,7 +89,7 @@ const COMMANDS = {
     help: { json: 'with --dry-run, print the request as JSON' },
   },
   'phase-status': { args: ['project', 'flag', 'phaseId'], options: ['status', ...CONNECTION, ...OUTPUT], summary: 'set the status of a phase by its id' },
-  demo: { args: [], options: [], summary: 'complete phases of both kinds of release pipeline against a built-in fake LaunchDarkly (no account, no network)' },
+  demo: { args: [], options: ['verbose'], summary: 'complete phases of both kinds of release pipeline against a built-in fake LaunchDarkly (no account, no network)' },
   fake: {
     args: [],
     options: ['port'],
