@@ -8,8 +8,9 @@ import { createServer, request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import dc from 'node:diagnostics_channel'
 import { createRequire } from 'node:module'
-import { ENV_VARS, TOKEN, VERSION, client, deadPort, fake, sampleRelease, sleep } from './helpers.mjs'
+import { ENV_VARS, TOKEN, VERSION, assertNoSecretIn, client, deadPort, fake, sampleRelease, sleep } from './helpers.mjs'
 
 const { sampleNewPipelineRelease } = createRequire(import.meta.url)('../testing/index.js')
 
@@ -562,7 +563,7 @@ const listedOptions = (help) => [...help.split('\nOptions:\n')[1].split('\n\n')[
 test("each command's help lists exactly the options it takes", async () => {
   const general = (await cli(['--help'])).stdout
   const commands = [...general.split('Commands:\n')[1].split('\n\n')[0].matchAll(/^ {2}(\S+)/gm)].map((m) => m[1])
-  const everyOption = ['--access-token', '--base-uri', '--timeout', '--retries', '--json', '--dry-run', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port']
+  const everyOption = ['--access-token', '--base-uri', '--timeout', '--retries', '--verbose', '--json', '--dry-run', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port']
   const valued = new Set(['--access-token', '--base-uri', '--timeout', '--retries', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port'])
   for (const command of commands) {
     const listed = listedOptions((await cli([command, '--help'])).stdout)
@@ -1489,15 +1490,109 @@ test('advance --concurrency bounds the writes in flight', async (t) => {
 
 test('advance draws a progress bar when it has a terminal', { skip: (process.platform !== 'linux' || !existsSync('/usr/bin/script')) && 'needs util-linux script for a pseudo-terminal' }, async (t) => {
   const server = await fake(t, { releases: flagsOf({ a: legacyAt(0), b: legacyAt(0), c: legacyAt(0) }) })
-  const command = [process.execPath, BIN, 'advance', 'web', 'standard-rollout', '--from', '0', ...auth(server)].map((a) => `'${a}'`).join(' ')
-  const r = await new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/script', ['-qec', command, '/dev/null'], { env: { ...process.env, NO_COLOR: '' } })
+  const r = await onTerminal(['advance', 'web', 'standard-rollout', '--from', '0', ...auth(server)])
+  assert.equal(r.code, 0, r.out)
+  assert.match(r.out, /\[#{30}\] 3\/3/)
+  assert.match(r.out, /3 flags at phase 0 of standard-rollout: 3 advanced, 0 failed/)
+})
+
+/** Runs `args` on a pseudo-terminal (util-linux `script`): stdout and stderr are TTYs. */
+function onTerminal(args) {
+  const command = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ')
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/script', ['-qec', command, '/dev/null'], { env: cleanEnv({ NO_COLOR: '1' }) })
     let out = ''
     child.stdout.on('data', (d) => (out += d))
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, out }))
   })
+}
+
+const NO_TERMINAL = (process.platform !== 'linux' || !existsSync('/usr/bin/script')) && 'needs util-linux script for a pseudo-terminal'
+
+test('--verbose: a line per attempt and retry on stderr, stdout exactly as without it', async (t) => {
+  const server = await fake(t)
+  const plain = await cli(['status', 'web', 'checkout', '--json', ...auth(server)])
+  assert.equal(plain.code, 0, plain.stderr)
+  server.injectFault({ status: 429, headers: { 'Retry-After': '1' } })
+  const r = await cli(['status', 'web', 'checkout', '--json', '--verbose', ...auth(server)])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout, plain.stdout)
+  const url = `${server.url}/api/v2/flags/web/checkout/release`.replace(/[.]/g, '\\.')
+  const lines = r.stderr.trimEnd().split('\n')
+  assert.equal(lines.length, 2, r.stderr)
+  assert.match(lines[0], new RegExp(`^GET ${url} -> 429 in \\d+ ms; retrying in 1\\.[0-3] s \\(Retry-After\\)$`))
+  assert.match(lines[1], new RegExp(`^GET ${url} -> 200 in \\d+ ms$`))
+  assertNoSecretIn(r.stdout + r.stderr, 'the output')
+  // Without --verbose and without a terminal, stderr stays silent.
+  server.injectFault({ status: 503 })
+  const quiet = await cli(['status', 'web', 'checkout', '--json', ...auth(server)])
+  assert.equal(quiet.code, 0, quiet.stderr)
+  assert.equal(quiet.stderr, '')
+  assert.equal(quiet.stdout, plain.stdout)
+})
+
+test('--verbose: rate-limit waits, timeouts and failures, the token masked everywhere', async (t) => {
+  const server = await fake(t, {
+    rateLimit: { limit: 1, windowMs: 1000 },
+    releases: ['a', 'b'].map((flagKey) => ({ projectKey: 'web', flagKey, release: sampleRelease() })),
+  })
+  const items = ['a', 'b'].map((flagKey) => ({ projectKey: 'web', flagKey, phase: 0 }))
+  const r = await cli(['complete-many', '--file', '-', '--json', '--concurrency', '1', '--verbose', ...auth(server)], { input: JSON.stringify(items) })
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(
+    JSON.parse(r.stdout).map((item) => item.ok),
+    [true, true],
+  )
+  assert.match(r.stderr, /^PATCH http:\/\/127\.0\.0\.1:\d+\/api\/v2\/flags\/web\/a\/release -> 200 in \d+ ms$/m)
+  assert.match(r.stderr, /^PATCH http:\/\/127\.0\.0\.1:\d+\/api\/v2\/flags\/web\/b\/release waits \d\.\d s: the rate-limit window's budget is spent until X-Ratelimit-Reset$/m)
+  assert.match(r.stderr, /^PATCH http:\/\/127\.0\.0\.1:\d+\/api\/v2\/flags\/web\/b\/release -> 200 in \d+ ms$/m)
+
+  server.injectFault({ stallMs: 3000 })
+  const slow = await cli(['status', 'web', 'a', '--timeout', '200', '--retries', '1', '--verbose', ...auth(server)])
+  assert.equal(slow.code, 0, slow.stderr)
+  assert.match(slow.stderr, /^GET \S+\/flags\/web\/a\/release -> timed out after \d+ ms; retrying in 0\.[2-3] s \(backoff\)$/m)
+
+  // The token in a URL (here as a flag key) and in a server's header is masked.
+  server.injectFault({ status: 503, headers: { 'Retry-After': `0 ${TOKEN}` } })
+  const echoed = await cli(['status', 'web', `x${TOKEN}`, '--verbose', ...auth(server)])
+  assert.equal(echoed.code, 1)
+  assert.match(echoed.stderr, /^GET \S+\/flags\/web\/x\*\*\*\*\S* -> 503 in \d+ ms; retrying in/m)
+  assert.match(echoed.stderr, / -> 404 in \d+ ms\n/)
+  assertNoSecretIn(echoed.stdout + echoed.stderr, 'the output')
+})
+
+test('a long wait on a terminal shows a countdown, without --verbose', { skip: NO_TERMINAL }, async (t) => {
+  const server = await fake(t)
+  server.injectFault({ status: 429, headers: { 'Retry-After': '3' } })
+  const r = await onTerminal(['status', 'web', 'checkout', ...auth(server)])
   assert.equal(r.code, 0, r.out)
-  assert.match(r.out, /\[#{30}\] 3\/3/)
-  assert.match(r.out, /3 flags at phase 0 of standard-rollout: 3 advanced, 0 failed/)
+  assert.match(r.out, /\r\x1b\[KGET http:\/\/127\.0\.0\.1:\d+\/api\/v2\/flags\/web\/checkout\/release: HTTP 429, retrying in: [34] s…/)
+  assert.match(r.out, /\r\x1b\[K[^\r]*: [12] s…/, 'it counts down')
+  assert.match(r.out, /\r\x1b\[KStandard rollout/, 'cleared before the drawing')
+  assertNoSecretIn(r.out, 'the terminal')
+})
+
+test('watchRequests subscribes to nothing without --verbose or a terminal, and clears its countdown', async (t) => {
+  const { watchRequests } = createRequire(import.meta.url)('../lib/cli/verbose.js')
+  const names = ['request', 'response', 'retry', 'wait'].map((n) => `ld-release:${n}`)
+  const lines = []
+  const stop = watchRequests({ stream: { isTTY: false }, line: (l) => lines.push(l) })
+  assert.deepEqual(names.map((n) => dc.hasSubscribers(n)), [false, false, false, false])
+  stop()
+
+  // On a terminal, without --verbose: answers are not listened to.
+  const written = []
+  const tty = { isTTY: true, write: (text) => written.push(text) }
+  const unwatch = watchRequests({ stream: tty, line: (l) => lines.push(l), countdownAfterMs: 500 })
+  t.after(unwatch)
+  assert.deepEqual(names.map((n) => dc.hasSubscribers(n)), [true, false, true, true])
+  const server = await fake(t)
+  server.injectFault({ status: 429, headers: { 'Retry-After': '1' } })
+  await client(server, { maxRetries: 1 }).getRelease('web', 'checkout')
+  unwatch()
+  assert.deepEqual(lines, [])
+  assert.match(written[0], /^\r\x1b\[KGET \S+\/flags\/web\/checkout\/release: HTTP 429, retrying in: [12] s…$/)
+  assert.equal(written.at(-1), '\r\x1b[K', 'cleared at the end')
+  assert.deepEqual(names.map((n) => dc.hasSubscribers(n)), [false, false, false, false])
 })

@@ -192,7 +192,7 @@ const signal = fc.constantFrom('liveSignal', 'abortedSignal', 'signalGetterThrow
 const requestFields = {
   timeoutMs: maybe(fc.constantFrom(1000, 5000, -1, 0, 1.5, 2 ** 53)),
   // Retries stay at 0 or 1 (or invalid), so that no case waits for long backoffs.
-  maxRetries: maybe(fc.constantFrom(0, 1, -1, 1.5, 11)),
+  maxRetries: maybe(fc.constantFrom(0, 1, -1, 1.5, 21)),
   signal: maybe(signal),
 }
 function clientFields(url) {

@@ -3,56 +3,14 @@
 // release pipeline: legacy (the JSON Patch) and new (start the next phase).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { IDS, recordedNew, recordedStarted } from './fixtures/recorded.mjs'
 import { TOKEN, client, expectLdError, fake, ld, sampleRelease, tinyServer } from './helpers.mjs'
 
 const require = (await import('node:module')).createRequire(import.meta.url)
 const { sampleNewPipelineRelease } = require('../testing/index.js')
 
-const IDS = ['68f1c0a1b2c3d4e5f6a7b801', '68f1c0a1b2c3d4e5f6a7b802', '68f1c0a1b2c3d4e5f6a7b803']
-
-/** A new release of a new pipeline, as recorded: only the first phase says more than its state. */
-function recordedRelease() {
-  return {
-    name: 'Two-step',
-    releasePipelineKey: 'two-step',
-    releasePipelineDescription: '',
-    phases: [
-      {
-        _id: IDS[0],
-        _name: 'QA',
-        complete: false,
-        status: 'ready-to-start',
-        started: false,
-      },
-      { _id: IDS[1], _name: 'Beta', complete: false, status: 'not-started', started: false },
-      { _id: IDS[2], _name: 'GA', complete: false, status: 'not-started', started: false },
-    ],
-    _version: 0,
-    _releaseVariationId: 'e432f97a-1d0c-4d3b-9a4c-4bd1e8f0a3b2',
-  }
-}
-
-/** The answer to a phase-status PUT, as recorded: no `_links`, description or `_version`. */
-function startedAnswer(startedIndex) {
-  const release = recordedRelease()
-  delete release.releasePipelineDescription
-  delete release._version
-  release.phases = release.phases.map((phase, i) => {
-    if (i > startedIndex) return phase
-    const started = {
-      ...phase,
-      status: i === startedIndex ? 'active' : 'completed',
-      complete: i < startedIndex,
-      started: true,
-      _creationDate: 1766084905114,
-      _startedDate: 1766084905114,
-      _audiences: [{ _id: `aud-${i}`, name: phase._name, status: 'active', environment: { key: 'dev', name: 'Dev', color: '00da7b' } }],
-    }
-    if (i < startedIndex) started._completionDate = 1766085005114
-    return started
-  })
-  return release
-}
+const recordedRelease = recordedNew
+const startedAnswer = recordedStarted
 
 const pipelineAnswer = (legacy) => ({
   key: 'two-step',

@@ -1,6 +1,7 @@
 // The terminal drawing of a release, exactly.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { recordedNew, recordedStarted } from './fixtures/recorded.mjs'
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
@@ -139,47 +140,6 @@ test('a request preview reads as the request would go out', () => {
 // Releases as LaunchDarkly answers them (see launchdarkly-api-notes.md, "What real
 // answers look like"): unstarted phases sparse, kebab-case statuses, environments
 // without `_links`, and some answers without `_version` or `releasePipelineDescription`.
-
-const IDS = ['68f1c0a1b2c3d4e5f6a7b801', '68f1c0a1b2c3d4e5f6a7b802', '68f1c0a1b2c3d4e5f6a7b803']
-const STARTED = 1766084905114 // 2025-12-18 19:08:25 UTC
-
-/** A new release of a new pipeline, as recorded: every phase sparse, the first ready to start. */
-function recordedNew() {
-  return {
-    name: 'Two-step',
-    releasePipelineKey: 'two-step',
-    releasePipelineDescription: '',
-    phases: [
-      { _id: IDS[0], _name: 'QA', complete: false, status: 'ready-to-start', started: false },
-      { _id: IDS[1], _name: 'Beta', complete: false, status: 'not-started', started: false },
-      { _id: IDS[2], _name: 'GA', complete: false, status: 'not-started', started: false },
-    ],
-    _version: 0,
-    _releaseVariationId: 'e432f97a-1d0c-4d3b-9a4c-4bd1e8f0a3b2',
-  }
-}
-
-/** The answer to starting phase `startedIndex`, as recorded: no `_links`, description or `_version`. */
-function recordedStarted(startedIndex) {
-  const release = recordedNew()
-  delete release.releasePipelineDescription
-  delete release._version
-  release.phases = release.phases.map((phase, i) => {
-    if (i > startedIndex) return phase
-    const started = {
-      ...phase,
-      status: i === startedIndex ? 'active' : 'completed',
-      complete: i < startedIndex,
-      started: true,
-      _creationDate: STARTED + i * HOUR,
-      _startedDate: STARTED + i * HOUR,
-      _audiences: [{ _id: `aud-${i}`, name: 'Dev', status: 'active', environment: { key: ['dev', 'beta', 'production'][i], name: 'Dev', color: '00da7b' } }],
-    }
-    if (i < startedIndex) started._completionDate = STARTED + (i + 1) * HOUR
-    return started
-  })
-  return release
-}
 
 test('a new release as LaunchDarkly answers it: sparse phases, the first ready to start', () => {
   assert.equal(

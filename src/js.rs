@@ -13,6 +13,7 @@ use napi::bindgen_prelude::{
 };
 use napi::{Env, JsString, JsValue, Status, Unknown, UnknownRef};
 
+use crate::diagnostics::CallEvents;
 use crate::error::{ErrorCode, LdError};
 use crate::release::Release;
 
@@ -61,16 +62,6 @@ impl ToNapiValue for ReleaseJson {
     };
     Ok(parse.call(text)?.raw())
   }
-}
-
-/// A promise that rejects with `error`.
-pub fn reject<'env, V: ToNapiValue>(
-  env: &'env Env,
-  error: LdError,
-) -> napi::Result<PromiseRaw<'env, V>> {
-  env.spawn_future_with_callback(async move { Ok(error) }, |env, error| {
-    Err(throwable(env, &error, None))
-  })
 }
 
 /// The calls in flight of the JavaScript environment of this thread (the main thread's,
@@ -179,10 +170,12 @@ fn take_refs(id: u64) -> Vec<UnknownRef> {
 /// With a signal, an `abort` listener drops `work` at once (closing any connection it
 /// holds) and rejects with an `AbortError`; the listener is removed when the call ends.
 /// An already-aborted signal runs nothing. When the environment that made the call is
-/// torn down (a worker thread terminated), `work` is dropped the same way.
+/// torn down (a worker thread terminated), `work` is dropped the same way. The call's
+/// diagnostics `events` still queued are published before the promise settles.
 pub fn spawn_call<'env, T, V>(
   env: &'env Env,
   signal: Option<Object<'env>>,
+  events: Option<CallEvents>,
   work: impl Future<Output = Result<T, LdError>> + Send + 'static,
   finish: impl FnOnce(&'env Env, T) -> napi::Result<V> + 'static,
 ) -> napi::Result<PromiseRaw<'env, V>>
@@ -194,8 +187,14 @@ where
     stop: Box::pin(torn_down(env)?),
     work: Box::pin(work),
   };
+  let publish = move |env: &Env| {
+    if let Some(events) = &events {
+      events.publish(env);
+    }
+  };
   let Some(signal) = signal else {
     return env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, result| {
+      publish(env);
       result
         .map_err(|e| throwable(env, &e, None))
         .and_then(|t| finish(env, t))
@@ -250,6 +249,7 @@ where
       })
     },
     move |env, result| {
+      publish(env);
       let cause = match <[UnknownRef; 2]>::try_from(take_refs(refs)) {
         Ok([signal_ref, listener_ref]) => release_listener(env, signal_ref, listener_ref),
         Err(_) => None,

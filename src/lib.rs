@@ -7,6 +7,7 @@
 //! into core types (`options`, `inputs`, `calls`), the core (`ld_release_core`) runs on
 //! the runtime, and `js` settles promises and turns `LdError` into JavaScript errors.
 
+mod diagnostics;
 mod guard;
 mod inputs;
 mod js;
@@ -30,6 +31,20 @@ use crate::operations::Work;
 use crate::options::Accept;
 use crate::patch::PatchOperation as CorePatchOperation;
 use crate::phases::PhaseAction;
+
+/// `completePhase` as Rust names it: `complete_phase`.
+fn rust_name(js: &str) -> String {
+  let mut out = String::with_capacity(js.len() + 4);
+  for c in js.chars() {
+    if c.is_ascii_uppercase() {
+      out.push('_');
+      out.push(c.to_ascii_lowercase());
+    } else {
+      out.push(c);
+    }
+  }
+  out
+}
 
 /// `complete_phase` as JavaScript names it: `completePhase`.
 fn js_name(rust: &str) -> String {
@@ -96,39 +111,6 @@ impl From<CorePatchOperation> for PatchOperation {
   }
 }
 
-/// Settings of a client. Every field is optional.
-#[napi(object, object_to_js = false, js_name = "ClientOptions")]
-pub struct ClientOptionsType {
-  /// The access token. Default: env `LD_ACCESS_TOKEN`, then `LAUNCHDARKLY_ACCESS_TOKEN`.
-  pub api_key: Option<String>,
-  /// The LaunchDarkly instance. Default: env `LD_BASE_URI`, then `LAUNCHDARKLY_API_HOST`,
-  /// then `https://app.launchdarkly.com`. `http:` is accepted only for loopback hosts.
-  pub base_url: Option<String>,
-  /// Timeout of each attempt in milliseconds. Default 30000.
-  pub timeout_ms: Option<u32>,
-  /// Retries after the first attempt, for 429, 5xx, timeouts and network failures.
-  /// Default 3; 0 disables.
-  pub max_retries: Option<u32>,
-  /// Appended to the `User-Agent`, after `ld-release/<version>`.
-  pub user_agent: Option<String>,
-  /// Send `PATCH` as `POST` with `X-HTTP-Method-Override: PATCH`, for networks whose
-  /// proxies drop `PATCH`. LaunchDarkly accepts it. Default false.
-  pub method_override: Option<bool>,
-}
-
-/// Settings of one call.
-#[napi(object, object_to_js = false, js_name = "RequestOptions")]
-pub struct RequestOptionsType {
-  /// Aborts the call: the request in flight is dropped and the promise rejects with
-  /// an `AbortError`.
-  #[napi(ts_type = "AbortSignal")]
-  pub signal: Option<Unknown<'static>>,
-  /// Timeout of each attempt in milliseconds, for this call.
-  pub timeout_ms: Option<u32>,
-  /// Retries after the first attempt, for this call.
-  pub max_retries: Option<u32>,
-}
-
 /// One item of a bulk run.
 #[napi(object, object_to_js = false)]
 pub struct PhaseItem {
@@ -138,16 +120,6 @@ pub struct PhaseItem {
   pub phase: u32,
   /// `true` (the default) marks the phase complete, `false` reopens it
   pub complete: Option<bool>,
-}
-
-/// Settings of a bulk run.
-#[napi(object, object_to_js = false, js_name = "BulkOptions")]
-pub struct BulkOptionsType {
-  /// How many requests may be in flight at once. Default 8.
-  pub concurrency: Option<u32>,
-  /// Called after each item with the number of items done and the total.
-  #[napi(ts_type = "(done: number, total: number) => void")]
-  pub on_progress: Option<Unknown<'static>>,
 }
 
 /// A request as it would be sent, with the access token masked.
@@ -205,13 +177,13 @@ macro_rules! operation_extras {
     &[]
   };
   ([bulk]) => {
-    &options::BULK_OPTIONS
+    options::BULK_OPTIONS
   };
   ([advance]) => {
-    &options::ADVANCE_OPTIONS
+    options::ADVANCE_OPTIONS
   };
   ([progressions]) => {
-    &options::PROGRESSION_OPTIONS
+    options::PROGRESSION_OPTIONS
   };
 }
 
@@ -234,8 +206,9 @@ macro_rules! operations {
       );
     )*
 
-    /// The work of `operation` called with `given` (the module-level function's
-    /// arguments before its options), for `previewRequest`.
+    /// The work of `operation` (its Rust name) called with `given` (its arguments before
+    /// its options): the one place each operation's arguments become work, for its
+    /// method, its module-level function and `previewRequest`.
     fn prepare_named<'env>(
       operation: &str,
       args: operations::Args<'_, 'env>,
@@ -243,7 +216,7 @@ macro_rules! operations {
     ) -> error::Result<operations::Work> {
       let mut given = given.iter();
       match operation {
-        $(name if name == js_name(stringify!($name)) => {
+        $(stringify!($name) => {
           $(let $arg = given.next().copied().ok_or_else(|| {
             LdError::invalid(concat!(stringify!($arg), " is required"))
           })?;)*
@@ -257,7 +230,7 @@ macro_rules! operations {
     /// How many arguments `operation` (its JavaScript name) takes before its options,
     /// and the options only it takes.
     fn operation_arity(operation: &str) -> error::Result<(usize, &'static [&'static str])> {
-      $(if operation == js_name(stringify!($name)) {
+      $(if operation == stringify!($name) {
         return Ok(([$(stringify!($arg)),*].len(), operation_extras!([$($extra)?])));
       })*
       let names = [$(js_name(stringify!($name))),*].join(", ");
@@ -276,7 +249,7 @@ macro_rules! operations {
     operations!(@item
       "BulkOptions & RequestOptions",
       "ClientOptions & BulkOptions & RequestOptions",
-      (&options::BULK_OPTIONS, false),
+      (options::BULK_OPTIONS, false),
       $($item)*
     );
   };
@@ -284,7 +257,7 @@ macro_rules! operations {
     operations!(@item
       "AdvanceOptions & RequestOptions",
       "ClientOptions & AdvanceOptions & RequestOptions",
-      (&options::ADVANCE_OPTIONS, false),
+      (options::ADVANCE_OPTIONS, false),
       $($item)*
     );
   };
@@ -295,7 +268,7 @@ macro_rules! operations {
     operations!(@item
       "ProgressionOptions & RequestOptions",
       "ClientOptions & ProgressionOptions & RequestOptions",
-      (&options::PROGRESSION_OPTIONS, true),
+      (options::PROGRESSION_OPTIONS, true),
       $($item)*
     );
   };
@@ -315,7 +288,11 @@ macro_rules! operations {
         #[napi(ts_arg_type = $method_options)] options: Option<Unknown<'env>>,
       ) -> napi::Result<Unknown<'env>> {
         let target = operations::Target::Instance(self.inner.clone());
-        operations::call(env, target, options, $extra, |$args| $prepare)
+        let name = operations::js_operation_name(stringify!($name));
+        let given = [$($arg),*];
+        operations::call(env, (name, target), options, $extra, &|args| {
+          prepare_named(stringify!($name), args, &given)
+        })
       }
     }
 
@@ -329,7 +306,11 @@ macro_rules! operations {
       $(#[napi(ts_arg_type = $ts)] $arg: Unknown<'env>,)*
       #[napi(ts_arg_type = $function_options)] options: Option<Unknown<'env>>,
     ) -> napi::Result<Unknown<'env>> {
-      operations::call(env, operations::Target::Shared, options, $extra, |$args| $prepare)
+      let name = operations::js_operation_name(stringify!($name));
+      let given = [$($arg),*];
+      operations::call(env, (name, operations::Target::Shared), options, $extra, &|args| {
+        prepare_named(stringify!($name), args, &given)
+      })
     }
   };
 }
@@ -496,7 +477,7 @@ pub fn preview_request(
     let (name, (arity, extra), patch_at) = match operation.as_str() {
       // The short form: (method, projectKey, flagKey, patch?, options?).
       "GET" | "PATCH" => ("", (2, &[][..]), Some(2)),
-      name => (name, operation_arity(name)?, None),
+      name => (name, operation_arity(&rust_name(name))?, None),
     };
     let options_at = arity + usize::from(patch_at.is_some());
     let opts = options::call_options_with("options", Some(given[options_at]), Accept::Both, extra)?;
@@ -517,7 +498,7 @@ pub fn preview_request(
           .map(Work::Json)
       }
       ("PATCH", _) => return Err(LdError::invalid("patch is required for PATCH")),
-      _ => prepare_named(name, args, &given[..arity]),
+      _ => prepare_named(&rust_name(name), args, &given[..arity]),
     }?;
     Ok(client.preview(&work.first_request(&client)?))
   })();
@@ -535,4 +516,17 @@ pub fn mask_token(text: String, token: String) -> String {
     return text;
   }
   redact::mask_in(&token, &text)
+}
+
+/// Every option of the API, as declared once in `options.rs`: `{ name, set, flag, help }`
+/// (`flag` is the `ld-release` command's, or null). The command builds its flags and
+/// their help from it. Not part of the typed API.
+#[napi(js_name = "_options", skip_typescript)]
+pub fn option_table() -> Vec<serde_json::Value> {
+  options::OPTION_TABLE
+    .iter()
+    .map(|(name, set, flag, help)| {
+      serde_json::json!({ "name": name, "set": set, "flag": flag, "help": help.trim() })
+    })
+    .collect()
 }

@@ -4,17 +4,20 @@
 //! `call` reads the options, picks the client (the instance's, or the one shared for the
 //! options' settings), and `spawn` runs the work on the runtime and settles the promise.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::Object;
+use napi::bindgen_prelude::{Object, ToNapiValue};
 use napi::{Env, JsValue, Unknown};
 use reqwest::Method;
 
 use crate::bulk;
 use crate::client::{Client, PreparedRequest};
+use crate::diagnostics::{self, CallEvents};
 use crate::error::{LdError, Result};
 use crate::inputs::{CreateReleasePipelineInput, UpdateReleasePipelineInput};
-use crate::js::{error_object, reject, spawn_call, ReleaseJson};
+use crate::js::{error_object, spawn_call, ReleaseJson};
 use crate::options::{self, Accept, BulkSettings, CallOptions};
 use crate::pages;
 use crate::phases::{PhaseAction, PhaseChange, PhaseRef};
@@ -63,10 +66,10 @@ pub struct Args<'a, 'env> {
 /// and sends nothing. `extra` names the options only this operation takes.
 pub fn call<'env>(
   env: &'env Env,
-  target: Target,
+  (name, target): (&'static str, Target),
   options: Option<Unknown<'env>>,
   (extra, lists): (&[&str], bool),
-  prepare: impl FnOnce(Args<'_, 'env>) -> Result<Work>,
+  prepare: &dyn Fn(Args<'_, 'env>) -> Result<Work>,
 ) -> napi::Result<Unknown<'env>> {
   let accept = match target {
     Target::Instance(_) => Accept::Request,
@@ -85,113 +88,145 @@ pub fn call<'env>(
     Ok((opts, client, work))
   });
   match setup {
-    Ok((opts, client, work)) => spawn(env, opts, client, work),
+    Ok((opts, client, work)) => spawn(env, name, opts, client, work),
     // A list's iterator rejects its first `next()` instead.
     Err(error) if lists => pages::iterator(env, Err(error), None),
-    Err(error) => Ok(reject::<()>(env, error)?.to_unknown()),
+    Err(error) => rejected(env, error),
   }
 }
 
 /// Runs `work` on the runtime; the promise resolves to what the work's kind gives.
 fn spawn<'env>(
   env: &'env Env,
+  name: &'static str,
   opts: CallOptions<'env>,
   client: Arc<Client>,
   work: Work,
 ) -> napi::Result<Unknown<'env>> {
-  let request_options = opts.request;
-  let promise = match work {
-    Work::Json(request) => {
-      // Boxed: the call's state machine (a few KiB) then stays put instead of being
-      // copied through each layer of napi's and tokio's task wrappers.
-      let run = Box::pin(async move { client.send_release(request, request_options).await });
-      spawn_call(
-        env,
-        opts.signal,
-        async move { run.await.map(ReleaseJson::from) },
-        |_env, release| Ok(release),
-      )?
-      .to_unknown()
-    }
-    Work::Phase(change) => {
-      let run = Box::pin(async move { client.change_phase(change, request_options).await });
-      spawn_call(
-        env,
-        opts.signal,
-        async move { run.await.map(ReleaseJson::from) },
-        |_env, release| Ok(release),
-      )?
-      .to_unknown()
-    }
-    Work::NoContent(request) => spawn_call(
-      env,
-      opts.signal,
-      async move { client.send_no_content(request, request_options).await },
-      |_env, ()| Ok(()),
-    )?
-    .to_unknown(),
-    Work::Pages(pager) => {
-      let cursor = pages::Cursor::new(client, pager, request_options);
-      pages::iterator(env, Ok(cursor), opts.signal)?
-    }
+  if let Work::Pages(pager) = work {
+    let cursor = pages::Cursor::new(client, pager, opts.request, name);
+    return pages::iterator(env, Ok(cursor), opts.signal);
+  }
+  // Observed (diagnostics_channel) only when someone subscribes.
+  let (options, events) = diagnostics::observe(env, opts.request, name);
+  let pending: Pending = match work {
+    Work::Json(request) => Box::pin(async move {
+      let release = client.send_release(request, options).await?;
+      Ok(Outcome::Json(release.into()))
+    }),
+    Work::Phase(change) => Box::pin(async move {
+      let release = client.change_phase(change, options).await?;
+      Ok(Outcome::Json(release.into()))
+    }),
+    Work::NoContent(request) => Box::pin(async move {
+      client.send_no_content(request, options).await?;
+      Ok(Outcome::Nothing)
+    }),
+    Work::Pages(_) => unreachable!("lists return above"),
     Work::Advance {
       project_key,
       pipeline_key,
       from,
       settings,
-    } => spawn_call(
-      env,
-      opts.signal,
-      async move {
-        let advanced = client
-          .advance_pipeline(
-            &project_key,
-            &pipeline_key,
-            &from,
-            settings,
-            request_options,
-          )
-          .await?;
-        Ok(
-          advanced
-            .into_iter()
-            .map(|advance| {
-              let outcome = match advance.outcome {
-                AdvanceOutcome::Done(result) => Ok(result.map(ReleaseJson::from)),
-                AdvanceOutcome::Planned(request) => Err(client.preview(&request)),
-              };
-              (advance.flag_key, outcome)
-            })
-            .collect::<Vec<_>>(),
-        )
-      },
-      advance_results,
-    )?
-    .to_unknown(),
-    Work::Bulk(items, settings) => spawn_call(
-      env,
-      opts.signal,
-      async move {
-        let results = bulk::run(
-          client,
-          items,
-          settings.concurrency,
-          request_options,
-          settings.progress,
-        )
-        .await;
-        Ok(
-          results
-            .into_iter()
-            .map(|result| result.map(ReleaseJson::from))
-            .collect::<Vec<_>>(),
-        )
-      },
-      bulk_results,
-    )?
-    .to_unknown(),
+    } => Box::pin(async move {
+      let advanced = client
+        .advance_pipeline(&project_key, &pipeline_key, &from, settings, options)
+        .await?;
+      let items = advanced
+        .into_iter()
+        .map(|advance| {
+          let outcome = match advance.outcome {
+            AdvanceOutcome::Done(result) => Ok(result.map(ReleaseJson::from)),
+            AdvanceOutcome::Planned(request) => Err(client.preview(&request)),
+          };
+          (advance.flag_key, outcome)
+        })
+        .collect();
+      Ok(Outcome::Advance(items))
+    }),
+    Work::Bulk(items, settings) => Box::pin(async move {
+      let results = bulk::run(
+        client,
+        items,
+        settings.concurrency,
+        options,
+        settings.progress,
+      )
+      .await;
+      Ok(Outcome::Bulk(
+        results
+          .into_iter()
+          .map(|result| result.map(ReleaseJson::from))
+          .collect(),
+      ))
+    }),
   };
-  Ok(promise)
+  settle(env, opts.signal, events, pending)
+}
+
+/// What a call's work resolves to, before it becomes JavaScript. One type for every
+/// call, boxed: the promise machinery is then compiled once (each distinct future or
+/// result type would instantiate napi-rs's and tokio's task code again), and a call's
+/// state machine stays put instead of being copied through each layer of task wrappers.
+pub enum Outcome {
+  /// One JSON object (a release, a pipeline): `JSON.parse` of the server's text.
+  Json(ReleaseJson),
+  /// `undefined`.
+  Nothing,
+  /// `BulkResult[]`.
+  Bulk(Vec<Result<ReleaseJson>>),
+  /// `AdvanceResult[]`.
+  Advance(Vec<AdvanceItem>),
+  /// A list iterator's `{ value, done }`.
+  Step(Option<String>),
+}
+
+/// A call's work on the runtime.
+pub type Pending = Pin<Box<dyn Future<Output = Result<Outcome>> + Send>>;
+
+/// Runs `work` on the runtime (see `js::spawn_call` for the signal) and returns the
+/// promise it settles.
+pub fn settle<'env>(
+  env: &'env Env,
+  signal: Option<Object<'env>>,
+  events: Option<CallEvents>,
+  work: Pending,
+) -> napi::Result<Unknown<'env>> {
+  Ok(spawn_call(env, signal, events, work, outcome_to_js)?.to_unknown())
+}
+
+/// A promise that rejects with `error`.
+pub fn rejected(env: &Env, error: LdError) -> napi::Result<Unknown<'_>> {
+  settle(env, None, None, Box::pin(async move { Err(error) }))
+}
+
+/// An operation's JavaScript name (`completePhase`) from its Rust name, made once.
+pub fn js_operation_name(rust: &'static str) -> &'static str {
+  static NAMES: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<&'static str, &'static str>>,
+  > = std::sync::LazyLock::new(Default::default);
+  let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+  names
+    .entry(rust)
+    .or_insert_with(|| Box::leak(crate::js_name(rust).into_boxed_str()))
+}
+
+fn outcome_to_js(env: &Env, outcome: Outcome) -> napi::Result<Unknown<'_>> {
+  match outcome {
+    Outcome::Json(json) => value(env, json),
+    Outcome::Nothing => value(env, ()),
+    Outcome::Bulk(results) => bulk_results(env, results),
+    Outcome::Advance(items) => advance_results(env, items),
+    Outcome::Step(item) => pages::step(env, item).map(|step| step.to_unknown()),
+  }
+}
+
+fn value(env: &Env, value: impl ToNapiValue) -> napi::Result<Unknown<'_>> {
+  // SAFETY: the value is made in this environment, on its thread, and returned at once.
+  unsafe {
+    let raw = ToNapiValue::to_napi_value(env.raw(), value)?;
+    Ok(Unknown::from_raw_unchecked(env.raw(), raw))
+  }
 }
 
 /// `BulkResult[]`: `{ ok: true, release }` or `{ ok: false, error }` per item, in order.
@@ -218,7 +253,7 @@ fn bulk_results<'env>(
 }
 
 /// An outcome of `advancePipeline`: the write's result, or for a dry run the request.
-type AdvanceItem = (
+pub type AdvanceItem = (
   String,
   std::result::Result<Result<ReleaseJson>, crate::client::RequestPreview>,
 );

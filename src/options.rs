@@ -9,6 +9,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::{FnArgs, FromNapiValue, Function, JsObjectValue, Object};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{sys, Env, JsValue, Unknown, ValueType};
+use napi_derive::napi;
 use serde_json::Value;
 
 use crate::inputs::{CreateReleaseInput, UpdatePhaseStatusInput};
@@ -125,19 +126,114 @@ pub fn patch_ops(name: &str, value: &Unknown) -> Result<Vec<PatchOperation>> {
   patch::parse_patch(name, &to_json(name, value)?)
 }
 
-/// Options of a client: the constructor's, and those of a module-level call.
-const CLIENT_OPTIONS: [&str; 6] = [
-  "apiKey",
-  "baseUrl",
-  "timeoutMs",
-  "maxRetries",
-  "userAgent",
-  "methodOverride",
-];
-/// Options of one call.
-const REQUEST_OPTIONS: [&str; 3] = ["timeoutMs", "maxRetries", "signal"];
-/// Options only `completePhases` takes, besides those of a call.
-pub const BULK_OPTIONS: [&str; 2] = ["concurrency", "onProgress"];
+/// An option's command-line flag, if it has one.
+macro_rules! option_flag {
+  () => {
+    None
+  };
+  ($flag:literal) => {
+    Some($flag)
+  };
+}
+
+/// Declares the option sets once: each becomes its TypeScript type (with its doc
+/// comments, as `#[doc = "..."]` lines: napi-rs reads doc comments passed through a
+/// macro as raw strings), the list of names an options object may hold (unknown names
+/// are refused, with a suggestion), and, for options with a flag, the `ld-release`
+/// command's flag and help (`optionFlags()`). Each option's value is read and checked
+/// in `call_options_with`, `bulk_options`, `progression_options` or `dry_run`.
+macro_rules! option_sets {
+  ($(
+    $(#[doc = $sdoc:tt])*
+    $Type:ident as $ts_name:literal, $NAMES:ident {
+      $(
+        $(#[doc = $doc:tt])*
+        $field:ident: $ty:ty = $js:literal $(, ts $ts:literal)? $(, flag $flag:literal)?;
+      )*
+    }
+  )*) => {
+    $(
+      $(#[doc = $sdoc])*
+      // Declared for its TypeScript type; values are read by the readers named above.
+      #[allow(dead_code)]
+      #[napi(object, object_to_js = false, js_name = $ts_name)]
+      pub struct $Type {
+        $(
+          $(#[doc = $doc])*
+          #[napi(js_name = $js $(, ts_type = $ts)?)]
+          pub $field: $ty,
+        )*
+      }
+
+      #[doc = concat!(" The options of `", $ts_name, "`.")]
+      pub const $NAMES: &[&str] = &[$($js),*];
+    )*
+
+    /// Every option of every set: (option, set, command-line flag, help).
+    pub const OPTION_TABLE: &[(&str, &str, Option<&str>, &str)] = &[
+      $($(($js, $ts_name, option_flag!($($flag)?), concat!($($doc),*)),)*)*
+    ];
+  };
+}
+
+option_sets! {
+  #[doc = " Settings of a client. Every field is optional."]
+  ClientOptionsType as "ClientOptions", CLIENT_OPTIONS {
+    #[doc = " The access token. Default: env `LD_ACCESS_TOKEN`, then `LAUNCHDARKLY_ACCESS_TOKEN`."]
+    api_key: Option<String> = "apiKey", flag "access-token";
+    #[doc = " The LaunchDarkly instance. Default: env `LD_BASE_URI`, then `LAUNCHDARKLY_API_HOST`,"]
+    #[doc = " then `https://app.launchdarkly.com`. `http:` is accepted only for loopback hosts."]
+    base_url: Option<String> = "baseUrl", flag "base-uri";
+    #[doc = " Timeout of each attempt in milliseconds. Default 30000."]
+    timeout_ms: Option<u32> = "timeoutMs", flag "timeout";
+    #[doc = " Retries after the first attempt, for 429, 5xx, timeouts and network failures."]
+    #[doc = " Default 3; 0 disables."]
+    max_retries: Option<u32> = "maxRetries", flag "retries";
+    #[doc = " Appended to the `User-Agent`, after `ld-release/<version>`."]
+    user_agent: Option<String> = "userAgent";
+    #[doc = " Send `PATCH` as `POST` with `X-HTTP-Method-Override: PATCH`, for networks whose"]
+    #[doc = " proxies drop `PATCH`. LaunchDarkly accepts it. Default false."]
+    method_override: Option<bool> = "methodOverride";
+  }
+
+  #[doc = " Settings of one call."]
+  RequestOptionsType as "RequestOptions", REQUEST_OPTIONS {
+    #[doc = " Timeout of each attempt in milliseconds, for this call."]
+    timeout_ms: Option<u32> = "timeoutMs";
+    #[doc = " Retries after the first attempt, for this call."]
+    max_retries: Option<u32> = "maxRetries";
+    #[doc = " Aborts the call: the request in flight is dropped and the promise rejects with"]
+    #[doc = " an `AbortError`."]
+    signal: Option<Unknown<'static>> = "signal", ts "AbortSignal";
+  }
+
+  #[doc = " Settings of a bulk run (`completePhases`)."]
+  BulkOptionsType as "BulkOptions", BULK_OPTIONS {
+    #[doc = " How many requests may be in flight at once. Default 8."]
+    concurrency: Option<u32> = "concurrency", flag "concurrency";
+    #[doc = " Called after each item with the number of items done and the total."]
+    on_progress: Option<Unknown<'static>> = "onProgress", ts "(done: number, total: number) => void";
+  }
+
+  #[doc = " Settings of `advancePipeline`."]
+  AdvanceOptionsType as "AdvanceOptions", ADVANCE_OPTIONS {
+    #[doc = " How many writes may be in flight at once. Default 8."]
+    concurrency: Option<u32> = "concurrency";
+    #[doc = " Called after each flag with the number of flags done and the total."]
+    on_progress: Option<Unknown<'static>> = "onProgress", ts "(done: number, total: number) => void";
+    #[doc = " List what would move, and the request each flag would be sent; write nothing."]
+    dry_run: Option<bool> = "dryRun";
+  }
+
+  #[doc = " Settings of `listReleaseProgressions`."]
+  ProgressionOptionsType as "ProgressionOptions", PROGRESSION_OPTIONS {
+    #[doc = " Only releases that are `active`, or `completed`."]
+    status: Option<String> = "status", ts "'active' | 'completed'";
+    #[doc = " Only releases active at this phase of the pipeline (an index, `{ name }` or"]
+    #[doc = " `{ id }`); implies `status: 'active'`."]
+    phase: Option<Unknown<'static>> = "phase", ts "PhaseSelector";
+  }
+}
 
 /// Checks the property names of an options object against the options `accept` and
 /// `extra` allow. An unknown name is refused rather than ignored: a misspelt `baseUrl`
@@ -152,10 +248,10 @@ pub fn check_option_names(
   let request = matches!(accept, Accept::Request | Accept::Both);
   let mut known: Vec<&str> = Vec::new();
   if client {
-    known.extend(CLIENT_OPTIONS);
+    known.extend(CLIENT_OPTIONS.iter().copied());
   }
   if request {
-    for key in REQUEST_OPTIONS {
+    for &key in REQUEST_OPTIONS {
       if !known.contains(&key) {
         known.push(key);
       }
@@ -352,11 +448,6 @@ pub struct BulkSettings {
   pub concurrency: usize,
   pub progress: Option<crate::bulk::Progress>,
 }
-
-/// Options only `listReleaseProgressions` takes, besides those of a call.
-pub const PROGRESSION_OPTIONS: [&str; 2] = ["status", "phase"];
-/// Options only `advancePipeline` takes, besides those of a call.
-pub const ADVANCE_OPTIONS: [&str; 3] = ["concurrency", "onProgress", "dryRun"];
 
 /// Reads `status` (`'active'` or `'completed'`) and `phase` (an index, `{ name }` or
 /// `{ id }`) from an options object (already checked by `call_options`).
@@ -1184,7 +1275,7 @@ mod tests {
 
   #[test]
   fn known_names_pass_where_they_belong() {
-    assert_eq!(check(&CLIENT_OPTIONS, Accept::Client, &[]), Ok(()));
+    assert_eq!(check(CLIENT_OPTIONS, Accept::Client, &[]), Ok(()));
     assert_eq!(
       check(&["timeoutMs", "maxRetries", "signal"], Accept::Request, &[]),
       Ok(())
@@ -1197,7 +1288,7 @@ mod tests {
       check(
         &["concurrency", "onProgress", "signal"],
         Accept::Request,
-        &BULK_OPTIONS
+        BULK_OPTIONS
       ),
       Ok(())
     );

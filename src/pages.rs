@@ -16,22 +16,31 @@ use napi::{Env, JsValue, Unknown, ValueType};
 use crate::client::Client;
 use crate::config::RequestOptions;
 use crate::error::{LdError, Result};
-use crate::js::{reject, spawn_call, ReleaseJson};
+use crate::js::ReleaseJson;
+use crate::operations::{rejected, settle, Outcome};
 use crate::pipelines::Pager;
 
 /// A list being read: its pager and the items of the page in hand.
 pub struct Cursor {
   client: Arc<Client>,
   options: RequestOptions,
+  /// The operation, for diagnostics: each page's requests are observed as its own call.
+  name: &'static str,
   state: Arc<tokio::sync::Mutex<(Pager, VecDeque<String>)>>,
   stopped: Arc<AtomicBool>,
 }
 
 impl Cursor {
-  pub fn new(client: Arc<Client>, pager: Pager, options: RequestOptions) -> Self {
+  pub fn new(
+    client: Arc<Client>,
+    pager: Pager,
+    options: RequestOptions,
+    name: &'static str,
+  ) -> Self {
     Cursor {
       client,
       options,
+      name,
       state: Arc::new(tokio::sync::Mutex::new((pager, VecDeque::new()))),
       stopped: Arc::default(),
     }
@@ -51,7 +60,7 @@ impl ToNapiValue for Raw {
 }
 
 /// `{ value, done }`: the next item parsed, or the end.
-fn step<'env>(env: &'env Env, item: Option<String>) -> napi::Result<Object<'env>> {
+pub fn step(env: &Env, item: Option<String>) -> napi::Result<Object<'_>> {
   let mut result = Object::new(env)?;
   match item {
     Some(text) => {
@@ -92,10 +101,10 @@ pub fn iterator<'env>(
     env.create_function_from_closure::<(), Raw, _>("next", move |ctx| {
       let env: &Env = ctx.env;
       if let Some(error) = failure.borrow_mut().take() {
-        return Ok(Raw(reject::<()>(env, error)?.raw()));
+        return Ok(Raw(rejected(env, error)?.raw()));
       }
       let Some(cursor) = cursor.as_ref() else {
-        let done = env.spawn_future_with_callback(async { Ok(()) }, |env, ()| step(env, None))?;
+        let done = settle(env, None, None, Box::pin(async { Ok(Outcome::Step(None)) }))?;
         return Ok(Raw(done.raw()));
       };
       let signal = ctx
@@ -105,26 +114,26 @@ pub fn iterator<'env>(
         .filter(|s| s.get_type().ok() == Some(ValueType::Object))
         // SAFETY: checked to be an object just above.
         .and_then(|s| unsafe { s.cast::<Object>() }.ok());
-      let (client, options, state, stopped) = (
+      let (options, events) = crate::diagnostics::observe(env, cursor.options.clone(), cursor.name);
+      let (client, state, stopped) = (
         cursor.client.clone(),
-        cursor.options,
         cursor.state.clone(),
         cursor.stopped.clone(),
       );
-      let work = async move {
+      let work = Box::pin(async move {
         let mut state = state.lock().await;
         let (pager, items) = &mut *state;
         loop {
           if stopped.load(Ordering::SeqCst) {
-            return Ok(None);
+            return Ok(Outcome::Step(None));
           }
           if let Some(item) = items.pop_front() {
-            return Ok(Some(item));
+            return Ok(Outcome::Step(Some(item)));
           }
           if pager.is_done() {
-            return Ok(None);
+            return Ok(Outcome::Step(None));
           }
-          match client.next_page(pager, options).await {
+          match client.next_page(pager, options.clone()).await {
             Ok(page) => items.extend(page.items),
             Err(error) => {
               pager.finish();
@@ -132,8 +141,8 @@ pub fn iterator<'env>(
             }
           }
         }
-      };
-      let promise = spawn_call(env, signal, work, step)?;
+      });
+      let promise = settle(env, signal, events, work)?;
       Ok(Raw(promise.raw()))
     })?
   };
@@ -142,9 +151,12 @@ pub fn iterator<'env>(
     let stopped = stopped.clone();
     env.create_function_from_closure::<(), Raw, _>("return", move |ctx| {
       stopped.store(true, Ordering::SeqCst);
-      let done = ctx
-        .env
-        .spawn_future_with_callback(async { Ok(()) }, |env, ()| step(env, None))?;
+      let done = settle(
+        ctx.env,
+        None,
+        None,
+        Box::pin(async { Ok(Outcome::Step(None)) }),
+      )?;
       Ok(Raw(done.raw()))
     })?
   };

@@ -58,6 +58,99 @@ export type BulkResult =
   | { ok: false; error: LaunchDarklyError }
 
 /**
+ * The channels of `node:diagnostics_channel` on which ld-release publishes what a call's
+ * requests do, each with the type of its messages. Subscribe with
+ * `diagnostics_channel.subscribe('ld-release:response', fn)`. A call publishes only on
+ * the channels that had subscribers when it started, in the environment (main thread or
+ * worker) that made it, and every event of a call is published before its promise
+ * settles. The access token, and any 8 characters of it, never appear in a message.
+ */
+export interface DiagnosticsChannels {
+  /** Before each attempt of each request */
+  'ld-release:request': RequestEvent
+  /** After each attempt: its answer's status, or why there was none */
+  'ld-release:response': ResponseEvent
+  /** When an attempt will be retried, right after its `ld-release:response` */
+  'ld-release:retry': RetryEvent
+  /** When the client's rate-limit gate holds a request before it is sent */
+  'ld-release:wait': WaitEvent
+}
+
+/** The name of one of ld-release's diagnostics channels. */
+export type DiagnosticsChannelName = keyof DiagnosticsChannels
+
+/** Fields every diagnostics message has. */
+export interface DiagnosticsEvent {
+  /**
+   * The method the caller invoked, e.g. `completePhase`, `getRelease` or
+   * `completePhases`: a call that makes several requests (a phase by name reads the
+   * release, then patches it) reports each of them under its name.
+   */
+  operation: string
+  /** The method as sent: `POST` for a `PATCH` sent with `methodOverride` */
+  method: 'GET' | 'PATCH' | 'PUT' | 'POST' | 'DELETE'
+  /** The full URL of the request */
+  url: string
+  /** The attempt the message is about, from 1; for a wait, the attempt it holds back */
+  attempt: number
+}
+
+/** Published on `ld-release:request` before each attempt. */
+export interface RequestEvent extends DiagnosticsEvent {}
+
+/** The rate-limit headers of an answer, where it sent them. */
+export interface RateLimitHeaders {
+  /** `X-Ratelimit-Route-Remaining` */
+  routeRemaining?: number
+  /** `X-Ratelimit-Global-Remaining` */
+  globalRemaining?: number
+  /** `X-Ratelimit-Reset`: when the window resets, Unix epoch milliseconds */
+  reset?: number
+  /** `Retry-After` as sent: seconds or an HTTP date (at most 64 characters) */
+  retryAfter?: string
+}
+
+/** Published on `ld-release:response` after each attempt. */
+export interface ResponseEvent extends DiagnosticsEvent {
+  /** The answer's HTTP status; absent when no answer came (`error` says why) */
+  status?: number
+  /**
+   * Why the attempt gave no usable answer: `timeout` (none within `timeoutMs`),
+   * `network` (the connection failed or dropped), `too-large` (a 2xx body over 16 MiB)
+   */
+  error?: 'timeout' | 'network' | 'too-large'
+  /** From sending the request to the end of the answer, in milliseconds */
+  durationMs: number
+  /** The answer's rate-limit headers (empty without an answer) */
+  rateLimit: RateLimitHeaders
+  /** Whether the attempt will be retried: an `ld-release:retry` message follows */
+  willRetry: boolean
+}
+
+/** Published on `ld-release:retry` when an attempt will be retried. */
+export interface RetryEvent extends DiagnosticsEvent {
+  /** What failed: an answer's `status` (429, 500, 502, 503, 504), a timeout, or the network */
+  reason: 'status' | 'timeout' | 'network'
+  /** The status, when `reason` is `status` */
+  status?: number
+  /** How long the client waits before the next attempt, jitter included */
+  waitMs: number
+  /** Where the wait came from: the answer's header, or the client's exponential backoff */
+  source: 'Retry-After' | 'X-Ratelimit-Reset' | 'backoff'
+}
+
+/** Published on `ld-release:wait` when the client's rate-limit gate holds a request. */
+export interface WaitEvent extends DiagnosticsEvent {
+  /** How long the request is held before it is sent, in milliseconds */
+  waitMs: number
+  /**
+   * Why: `paused` (a 429 paused every request of the client for as long as the server
+   * asked) or `budget` (the window's budget is spent until `X-Ratelimit-Reset`)
+   */
+  reason: 'paused' | 'budget'
+}
+
+/**
  * A phase of a release: its 0-based index, or `{ name }` / `{ id }` to have the client
  * look it up (an unknown or ambiguous name is `ERR_LD_INVALID_ARGUMENT`).
  */
@@ -293,24 +386,6 @@ export interface ReleaseProgression {
   _completedAt?: number
   /** The location and content type of related resources */
   _links?: Links
-}
-
-/** Options only `listReleaseProgressions` takes. */
-export interface ProgressionOptions {
-  /** Only releases that are `active`, or `completed` */
-  status?: 'active' | 'completed'
-  /** Only releases active at this phase of the pipeline (an index, `{ name }` or `{ id }`); implies `status: 'active'` */
-  phase?: PhaseSelector
-}
-
-/** Options only `advancePipeline` takes. */
-export interface AdvanceOptions {
-  /** How many writes may be in flight at once. Default 8. */
-  concurrency?: number
-  /** Called after each flag with the number of flags done and the total. */
-  onProgress?: (done: number, total: number) => void
-  /** List what would move, and the request each flag would be sent; write nothing. */
-  dryRun?: boolean
 }
 
 /** The outcome of `advancePipeline` for one flag, in listing order. */

@@ -1,21 +1,34 @@
 'use strict'
 // The command line of `ld-release`: the options, the commands, their usage, and parsing.
 // Pure: reads nothing and sends nothing, so a bad command line fails before any request.
+// The flags of the library's options take their names and help from the library's own
+// declaration of its options (`_options()`).
 //
 // A command is one entry of COMMANDS (its positional arguments, the options it takes,
 // a one-line summary) and one handler of the same name in main.js.
 
+/**
+ * The library's options that have a flag here, as the library declares them (name, set,
+ * flag, help): `--access-token` is `apiKey`, `--base-uri` is `baseUrl`, and so on.
+ */
+const LIBRARY_OPTIONS = require('../../index.js')._options().filter((o) => o.flag)
+const library = (flag) => {
+  const option = LIBRARY_OPTIONS.find((o) => o.flag === flag)
+  return option.help.replaceAll('`', '').replace(/\.$/, '')
+}
+
 /** Every option, once. `value` names the value of an option that takes one. */
 const OPTIONS = {
-  'access-token': { value: '<token>', help: 'LaunchDarkly access token (default: env LD_ACCESS_TOKEN, then LAUNCHDARKLY_ACCESS_TOKEN)' },
-  'base-uri': { value: '<url>', help: 'LaunchDarkly instance (default: env LD_BASE_URI, then LAUNCHDARKLY_API_HOST, then https://app.launchdarkly.com)' },
-  timeout: { value: '<ms>', help: 'timeout of each attempt (default 30000)' },
-  retries: { value: '<n>', help: 'retries after the first attempt (default 3)' },
+  'access-token': { value: '<token>', help: library('access-token') },
+  'base-uri': { value: '<url>', help: library('base-uri') },
+  timeout: { value: '<ms>', help: library('timeout') },
+  retries: { value: '<n>', help: library('retries') },
   json: { help: 'print the Release as JSON on stdout, nothing else (with --dry-run, the request)' },
   'dry-run': { help: 'print the request (token masked) and send nothing' },
+  verbose: { help: 'print each attempt, retry and rate-limit wait on stderr (token masked)' },
   data: { value: '<json>', help: 'the JSON Patch: inline, @file.json, or - for stdin' },
   file: { value: '<items.json>', help: 'a JSON array of { projectKey, flagKey, phase, complete? } (- for stdin)' },
-  concurrency: { value: '<n>', help: 'requests in flight (default 8)' },
+  concurrency: { value: '<n>', help: library('concurrency') },
   from: { value: '<phase>', help: 'the phase whose flags move on: a 0-based index, a phase name, or id:<phase id> (required)' },
   pipeline: { value: '<key>', help: 'the release pipeline to attach the flag to (required)' },
   variation: { value: '<id>', help: 'the variation to release' },
@@ -28,7 +41,7 @@ const OPTIONS = {
 /** Options every command takes. */
 const ALWAYS = ['help', 'version']
 /** Options of every command that talks to LaunchDarkly. */
-const CONNECTION = ['access-token', 'base-uri', 'timeout', 'retries']
+const CONNECTION = ['access-token', 'base-uri', 'timeout', 'retries', 'verbose']
 const OUTPUT = ['json', 'dry-run']
 
 const PHASE_HELP = 'phase: a 0-based index, a phase name, or id:<phase id>'
@@ -98,7 +111,7 @@ const COMMANDS = {
     help: { json: 'with --dry-run, print the request as JSON' },
   },
   'phase-status': { args: ['project', 'flag', 'phaseId'], options: ['status', ...CONNECTION, ...OUTPUT], summary: 'set the status of a phase by its id' },
-  demo: { args: [], options: [], summary: 'complete phases of both kinds of release pipeline against a built-in fake LaunchDarkly (no account, no network)' },
+  demo: { args: [], options: ['verbose'], summary: 'complete phases of both kinds of release pipeline against a built-in fake LaunchDarkly (no account, no network)' },
   fake: {
     args: [],
     options: ['port'],
@@ -328,11 +341,14 @@ function parseCommandLine(argv) {
     throw new UsageError(`${command} takes ${want}, got ${got}${given.length > spec.args.length ? `: ${JSON.stringify(given.slice(spec.args.length)[0])} is extra` : ''}`, command)
   }
   const args = Object.fromEntries(spec.args.map((name, i) => [name, ARGUMENT_PARSERS[name]?.(given[i], command) ?? given[i]]))
+  // Each flag of a client option sets that option; numbers are checked here, so that a
+  // bad one is reported by its flag.
+  const numbers = { timeout: [1, 3600000], retries: [0, 20] }
   const clientOptions = {}
-  if (values['access-token'] !== undefined) clientOptions.apiKey = values['access-token']
-  if (values['base-uri'] !== undefined) clientOptions.baseUrl = values['base-uri']
-  if (values.timeout !== undefined) clientOptions.timeoutMs = integer('--timeout', values.timeout, 1, 3600000, command)
-  if (values.retries !== undefined) clientOptions.maxRetries = integer('--retries', values.retries, 0, 20, command)
+  for (const { name, set, flag } of LIBRARY_OPTIONS) {
+    if (set !== 'ClientOptions' || values[flag] === undefined) continue
+    clientOptions[name] = numbers[flag] ? integer(`--${flag}`, values[flag], ...numbers[flag], command) : values[flag]
+  }
   return { command, values, args, clientOptions }
 }
 

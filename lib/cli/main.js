@@ -11,6 +11,7 @@ const { advance, listPipelines, showPipeline } = require('./pipelines.js')
 const { pipelineKind } = require('./pipeline.js')
 const { planPhaseChange, planStart, projectsUrl } = require('./phases.js')
 const { isFinished, renderPreview, renderRelease, wantsColor } = require('./render.js')
+const { watchRequests } = require('./verbose.js')
 
 const VERSION = require('../../package.json').version
 
@@ -307,7 +308,12 @@ async function main(argv, io = defaultIo()) {
       code = 0
     } else {
       ctx = new Context(require('../../index.js'), io, parsed)
-      code = await COMMANDS[parsed.command](ctx, ctx.args)
+      const unwatch = watchRequests({ stream: io.stderr, line: io.err, verbose: Boolean(ctx.values.verbose), redact: (text) => ctx.redact(text) })
+      try {
+        code = await COMMANDS[parsed.command](ctx, ctx.args)
+      } finally {
+        unwatch()
+      }
     }
   } catch (e) {
     code = report(e, parsed?.command, io, ctx)

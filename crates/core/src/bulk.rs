@@ -34,7 +34,10 @@ pub async fn run(
     items,
     concurrency,
     progress,
-    move |client, change| Box::pin(async move { client.change_phase(change, options).await }),
+    move |client, change| {
+      let options = options.clone();
+      Box::pin(async move { client.change_phase(change, options).await })
+    },
   )
   .await
 }

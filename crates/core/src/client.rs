@@ -2,14 +2,15 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Once};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, Url};
 
 use crate::config::{ClientConfig, ClientOptions, RequestOptions};
 use crate::error::{ErrorCode, LdError, Result};
-use crate::limiter::{Limiter, Observation};
+use crate::events::{Emitter, EventKind, Failure, RateLimitHeaders, RetryReason, WaitSource};
+use crate::limiter::{Limiter, Observation, Permit};
 use crate::patch::PatchOperation;
 use crate::release::{PipelineKind, Release};
 
@@ -457,18 +458,30 @@ impl Client {
       .timeout_ms
       .map_or(self.config.timeout, Duration::from_millis);
     let max_retries = options.max_retries.unwrap_or(self.config.max_retries);
+    let events = options.observer.as_ref().map(|observer| {
+      let url = self.mask_text(request.url.as_str());
+      Emitter::new(observer, self.wire_method(request).0, url)
+    });
+    let emit = |attempt: u32, kind: EventKind| {
+      if let Some(events) = &events {
+        events.emit(attempt, kind);
+      }
+    };
     let mut attempts: u32 = 0;
     loop {
       // The gate's wait counts toward no timeout and no attempt, and follows the rule of
       // 429 waits: longer than MAX_WAIT_MS fails at once.
-      let permit = match self
+      let gate = self
         .limiter
-        .acquire(Duration::from_millis(MAX_WAIT_MS))
-        .await
-      {
+        .acquire_with(Duration::from_millis(MAX_WAIT_MS), |wait, reason| {
+          let wait_ms = duration_ms(wait);
+          emit(attempts + 1, EventKind::Wait { wait_ms, reason });
+        })
+        .await;
+      let permit = match gate {
         Ok(permit) => permit,
         Err(wait) => {
-          let wait_ms = wait.as_millis().min(u128::from(u64::MAX)) as u64;
+          let wait_ms = duration_ms(wait);
           let error = LdError {
             retry_after_ms: Some(wait_ms),
             ..LdError::new(
@@ -485,114 +498,185 @@ impl Client {
         }
       };
       attempts += 1;
+      emit(attempts, EventKind::Request);
+      let started = Instant::now();
       let outcome = match tokio::time::timeout(timeout, self.attempt(request, &headers)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(AttemptError::Timeout),
       };
-      let retries_left = attempts <= max_retries;
-      let (mut error, wait) = match outcome {
-        Ok(answer) if (200..300).contains(&answer.status) => {
-          permit.observe(Observation::from_headers(&answer.headers, now_ms()));
-          return Ok(Success {
-            status: answer.status,
-            body: answer.body,
-            attempts,
-          });
-        }
-        Ok(answer) => {
-          let error = http_error(request, &answer);
-          let retryable = is_retryable_status(answer.status);
-          let now = now_ms();
-          let advised = advised_wait_ms(&answer.headers, now);
-          let mut seen = Observation::from_headers(&answer.headers, now);
-          if answer.status == 429 {
-            let pause = advised
-              .unwrap_or_else(|| backoff_ms(attempts))
-              .min(MAX_WAIT_MS);
-            seen.pause = Some(Duration::from_millis(pause));
-          }
-          permit.observe(seen);
-          if answer.status == 429 {
-            let error = LdError {
-              retry_after_ms: Some(advised.unwrap_or_else(|| backoff_ms(attempts))),
-              ..error
-            };
-            if advised.is_some_and(|ms| ms > MAX_WAIT_MS) {
-              return Err(finish(
-                error,
-                attempts,
-                "the server asked to wait longer than 60 s",
-              ));
-            }
-            (
-              error,
-              retryable.then(|| advised.unwrap_or_else(|| backoff_ms(attempts))),
-            )
-          } else {
-            let wait = advised
-              .filter(|ms| *ms <= MAX_WAIT_MS)
-              .unwrap_or_else(|| backoff_ms(attempts));
-            (error, retryable.then_some(wait))
-          }
-        }
-        Err(AttemptError::TooLarge(status)) => {
-          return Err(finish(
-            LdError {
-              status: Some(status),
-              ..LdError::new(
-                ErrorCode::ResponseTooLarge,
-                format!(
-                  "The response to {} is larger than {} MiB; it was not read",
-                  request.describe(),
-                  MAX_BODY_BYTES / (1024 * 1024)
-                ),
-              )
-            },
-            attempts,
-            "",
-          ));
-        }
-        Err(AttemptError::Timeout) => (
-          LdError::new(
-            ErrorCode::Timeout,
-            format!(
-              "{} to {} timed out after {} ms",
-              request.describe(),
-              self.destination,
-              timeout.as_millis()
-            ),
-          ),
-          Some(backoff_ms(attempts)),
+      let duration = started.elapsed();
+      // What the Response event says of the attempt, read before the outcome is used up.
+      let seen = events.as_ref().map(|_| match &outcome {
+        Ok(answer) => (
+          Some(answer.status),
+          None,
+          RateLimitHeaders::from_headers(&answer.headers, |text| self.mask_text(text)),
         ),
-        Err(AttemptError::Network { connect, why }) => {
-          let message = if connect {
-            format!(
-              "{}: connecting to {} failed: {why}",
-              request.describe(),
-              self.destination
-            )
-          } else {
-            format!(
-              "{} to {} failed: {why}",
-              request.describe(),
-              self.destination
-            )
-          };
-          (
-            LdError::new(ErrorCode::Network, message),
-            Some(backoff_ms(attempts)),
-          )
+        Err(AttemptError::TooLarge(status)) => {
+          (Some(*status), Some(Failure::TooLarge), Default::default())
         }
+        Err(AttemptError::Timeout) => (None, Some(Failure::Timeout), Default::default()),
+        Err(AttemptError::Network { .. }) => (None, Some(Failure::Network), Default::default()),
+      });
+      let next = self.judge(request, outcome, permit, attempts, timeout);
+      let retry = match &next {
+        Next::Retry {
+          wait: Some((wait, source)),
+          reason,
+          ..
+        } if attempts <= max_retries => Some((*wait, *source, *reason)),
+        _ => None,
       };
-      match wait {
-        Some(wait) if retries_left => {
-          tokio::time::sleep(Duration::from_millis(with_jitter(wait))).await;
+      if let Some((status, failure, rate_limit)) = seen {
+        emit(
+          attempts,
+          EventKind::Response {
+            status,
+            failure,
+            duration,
+            rate_limit,
+            will_retry: retry.is_some(),
+          },
+        );
+      }
+      match (next, retry) {
+        (Next::Return(result), _) => return result,
+        (Next::Retry { .. }, Some((wait, source, reason))) => {
+          let wait_ms = with_jitter(wait);
+          emit(
+            attempts,
+            EventKind::Retry {
+              reason,
+              wait_ms,
+              source,
+            },
+          );
+          tokio::time::sleep(Duration::from_millis(wait_ms)).await;
         }
-        _ => {
+        (Next::Retry { mut error, .. }, None) => {
           error.attempts = attempts;
           return Err(finish(error, attempts, ""));
         }
       }
+    }
+  }
+
+  /// What an attempt's outcome means for the call: its result, or an error that may be
+  /// retried after a wait (`None`: it may not). Reports the answer to the gate.
+  fn judge(
+    &self,
+    request: &PreparedRequest,
+    outcome: std::result::Result<Answer, AttemptError>,
+    permit: Permit<'_>,
+    attempts: u32,
+    timeout: Duration,
+  ) -> Next {
+    match outcome {
+      Ok(answer) if (200..300).contains(&answer.status) => {
+        permit.observe(Observation::from_headers(&answer.headers, now_ms()));
+        Next::Return(Ok(Success {
+          status: answer.status,
+          body: answer.body,
+          attempts,
+        }))
+      }
+      Ok(answer) => {
+        let error = http_error(request, &answer);
+        let retryable = is_retryable_status(answer.status);
+        let reason = RetryReason::Status(answer.status);
+        let now = now_ms();
+        let advised = advised_wait(&answer.headers, now);
+        let backoff = (backoff_ms(attempts), WaitSource::Backoff);
+        let mut seen = Observation::from_headers(&answer.headers, now);
+        if answer.status == 429 {
+          let pause = advised.unwrap_or(backoff).0.min(MAX_WAIT_MS);
+          seen.pause = Some(Duration::from_millis(pause));
+        }
+        permit.observe(seen);
+        if answer.status == 429 {
+          let error = LdError {
+            retry_after_ms: Some(advised.unwrap_or(backoff).0),
+            ..error
+          };
+          if advised.is_some_and(|(ms, _)| ms > MAX_WAIT_MS) {
+            return Next::Return(Err(finish(
+              error,
+              attempts,
+              "the server asked to wait longer than 60 s",
+            )));
+          }
+          Next::Retry {
+            error,
+            wait: retryable.then(|| advised.unwrap_or(backoff)),
+            reason,
+          }
+        } else {
+          let wait = advised
+            .filter(|(ms, _)| *ms <= MAX_WAIT_MS)
+            .unwrap_or(backoff);
+          Next::Retry {
+            error,
+            wait: retryable.then_some(wait),
+            reason,
+          }
+        }
+      }
+      Err(AttemptError::TooLarge(status)) => Next::Return(Err(finish(
+        LdError {
+          status: Some(status),
+          ..LdError::new(
+            ErrorCode::ResponseTooLarge,
+            format!(
+              "The response to {} is larger than {} MiB; it was not read",
+              request.describe(),
+              MAX_BODY_BYTES / (1024 * 1024)
+            ),
+          )
+        },
+        attempts,
+        "",
+      ))),
+      Err(AttemptError::Timeout) => Next::Retry {
+        error: LdError::new(
+          ErrorCode::Timeout,
+          format!(
+            "{} to {} timed out after {} ms",
+            request.describe(),
+            self.destination,
+            timeout.as_millis()
+          ),
+        ),
+        wait: Some((backoff_ms(attempts), WaitSource::Backoff)),
+        reason: RetryReason::Timeout,
+      },
+      Err(AttemptError::Network { connect, why }) => {
+        let message = if connect {
+          format!(
+            "{}: connecting to {} failed: {why}",
+            request.describe(),
+            self.destination
+          )
+        } else {
+          format!(
+            "{} to {} failed: {why}",
+            request.describe(),
+            self.destination
+          )
+        };
+        Next::Retry {
+          error: LdError::new(ErrorCode::Network, message),
+          wait: Some((backoff_ms(attempts), WaitSource::Backoff)),
+          reason: RetryReason::Network,
+        }
+      }
+    }
+  }
+
+  /// `text` with this client's token masked in it (see `redact::mask_in`).
+  fn mask_text(&self, text: &str) -> String {
+    match &self.config.api_key {
+      Some(key) => key.mask_in(text),
+      None => text.to_string(),
     }
   }
 
@@ -640,6 +724,23 @@ impl Client {
       body,
     })
   }
+}
+
+/// What a call does after an attempt.
+enum Next {
+  /// It ends with this.
+  Return(Result<Success>),
+  /// It fails with `error`, unless retried after `wait` (when there is one) while
+  /// retries are left.
+  Retry {
+    error: LdError,
+    wait: Option<(u64, WaitSource)>,
+    reason: RetryReason,
+  },
+}
+
+fn duration_ms(duration: Duration) -> u64 {
+  duration.as_millis().min(u128::from(u64::MAX)) as u64
 }
 
 /// A 2xx answer and how many requests it took.
@@ -881,6 +982,11 @@ fn now_ms() -> u64 {
 /// when not a number or more than an hour ahead) first, then `Retry-After` (seconds, or
 /// an HTTP date).
 pub fn advised_wait_ms(headers: &HeaderMap, now_ms: u64) -> Option<u64> {
+  advised_wait(headers, now_ms).map(|(wait, _)| wait)
+}
+
+/// `advised_wait_ms`, and which header said so.
+fn advised_wait(headers: &HeaderMap, now_ms: u64) -> Option<(u64, WaitSource)> {
   let text = |name| {
     headers
       .get(name)
@@ -889,20 +995,23 @@ pub fn advised_wait_ms(headers: &HeaderMap, now_ms: u64) -> Option<u64> {
   };
   if let Some(wait) = text("x-ratelimit-reset").and_then(|v| crate::limiter::reset_in_ms(v, now_ms))
   {
-    return Some(wait);
+    return Some((wait, WaitSource::RateLimitReset));
   }
   let retry_after = text(RETRY_AFTER.as_str())?;
-  if let Ok(seconds) = retry_after.parse::<u64>() {
-    return Some(seconds.saturating_mul(1000));
-  }
-  if let Ok(seconds) = retry_after.parse::<f64>() {
-    if seconds.is_finite() && seconds >= 0.0 {
-      return Some((seconds * 1000.0) as u64);
-    }
-  }
-  let date = httpdate::parse_http_date(retry_after).ok()?;
-  let at = date.duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
-  Some(at.saturating_sub(now_ms))
+  let wait = if let Ok(seconds) = retry_after.parse::<u64>() {
+    seconds.saturating_mul(1000)
+  } else if let Some(seconds) = retry_after
+    .parse::<f64>()
+    .ok()
+    .filter(|s| s.is_finite() && *s >= 0.0)
+  {
+    (seconds * 1000.0) as u64
+  } else {
+    let date = httpdate::parse_http_date(retry_after).ok()?;
+    let at = date.duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
+    at.saturating_sub(now_ms)
+  };
+  Some((wait, WaitSource::RetryAfter))
 }
 
 /// Exponential backoff before retry number `attempt` (1-based), before jitter.

@@ -67,11 +67,14 @@ pub struct ClientOptions {
   pub method_override: Option<bool>,
 }
 
-/// Per-call overrides.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Per-call overrides, and who watches the call's requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestOptions {
   pub timeout_ms: Option<u64>,
   pub max_retries: Option<u32>,
+  /// Receives an event for each attempt, answer, retry and rate-limit wait of the call
+  /// (see `events`). `None`: nothing is built or emitted.
+  pub observer: Option<crate::events::Observer>,
 }
 
 /// Fully resolved settings of one client.

@@ -4,6 +4,7 @@
 //! - `client`: one connection pool, the exact headers, retries, limits and masking
 //!   (`Client`, `PreparedRequest`).
 //! - `limiter`: the rate-limit gate every request of a client passes.
+//! - `events`: what a call's requests do, as they happen, for an `Observer`.
 //! - `release`: answers as the server sent them (`Release`), and what the client reads
 //!   of them (`ReleaseView`, `PipelineKind`).
 //! - `phases`: completing, reopening and starting phases on both kinds of pipeline.
@@ -22,6 +23,7 @@ pub mod bulk;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod limiter;
 pub mod patch;
 pub mod phases;

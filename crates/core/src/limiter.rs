@@ -37,7 +37,26 @@ pub fn reset_in_ms(value: &str, now_ms: u64) -> Option<u64> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
   Go,
-  WaitUntil(Instant),
+  WaitUntil(Instant, Hold),
+}
+
+/// Why the gate holds a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+  /// A 429 paused every request of the client, for as long as the server asked.
+  Paused,
+  /// The window's budget (`X-Ratelimit-*-Remaining`) is spent until its reset
+  /// (`X-Ratelimit-Reset`).
+  Budget,
+}
+
+impl Hold {
+  pub fn as_str(self) -> &'static str {
+    match self {
+      Hold::Paused => "paused",
+      Hold::Budget => "budget",
+    }
+  }
 }
 
 /// The rate-limit facts of one answer.
@@ -102,7 +121,7 @@ impl State {
   fn decide(&mut self, now: Instant) -> Decision {
     if let Some(until) = self.paused_until {
       if until > now {
-        return Decision::WaitUntil(until);
+        return Decision::WaitUntil(until, Hold::Paused);
       }
       self.paused_until = None;
     }
@@ -116,7 +135,7 @@ impl State {
       });
     }
     let decision = match (self.remaining, self.reset_at) {
-      (Some(0), Some(reset)) => Decision::WaitUntil(reset),
+      (Some(0), Some(reset)) => Decision::WaitUntil(reset, Hold::Budget),
       (Some(0), None) | (None, _) => Decision::Go,
       (Some(n), _) => {
         self.remaining = Some(n - 1);
@@ -197,6 +216,16 @@ impl Limiter {
   /// would have had to wait. Cancelled by dropping the future. The permit reports the
   /// answer; dropped unreported (the request was cancelled), it only frees its place.
   pub async fn acquire(&self, max_wait: Duration) -> Result<Permit<'_>, Duration> {
+    self.acquire_with(max_wait, |_, _| {}).await
+  }
+
+  /// `acquire`, calling `on_wait` with how long and why before each time the gate holds
+  /// the request.
+  pub async fn acquire_with(
+    &self,
+    max_wait: Duration,
+    mut on_wait: impl FnMut(Duration, Hold),
+  ) -> Result<Permit<'_>, Duration> {
     let start = Instant::now();
     let deadline = start + max_wait;
     loop {
@@ -207,10 +236,12 @@ impl Limiter {
             limiter: Some(self),
           })
         }
-        Decision::WaitUntil(at) if at > deadline => return Err(at - now),
-        Decision::WaitUntil(at) => {
+        Decision::WaitUntil(at, _) if at > deadline => return Err(at - now),
+        Decision::WaitUntil(at, hold) => {
           let jitter = Duration::from_millis(rand::random_range(0..=RESET_MARGIN_MS));
-          tokio::time::sleep_until((at + jitter).into()).await;
+          let until = at + jitter;
+          on_wait(until.saturating_duration_since(now), hold);
+          tokio::time::sleep_until(until.into()).await;
         }
       }
     }
@@ -290,7 +321,7 @@ mod tests {
     limiter.observe(t0, seen(2, 1000)); // window of 3: this answer plus 2 more
     assert_eq!(limiter.decide(t0), Decision::Go);
     assert_eq!(limiter.decide(t0), Decision::Go);
-    let Decision::WaitUntil(at) = limiter.decide(t0) else {
+    let Decision::WaitUntil(at, Hold::Budget) = limiter.decide(t0) else {
       panic!("the budget is spent")
     };
     assert!(at >= t0 + Duration::from_millis(1000));
@@ -299,7 +330,10 @@ mod tests {
     for _ in 0..3 {
       assert_eq!(limiter.decide(later), Decision::Go);
     }
-    assert!(matches!(limiter.decide(later), Decision::WaitUntil(_)));
+    assert!(matches!(
+      limiter.decide(later),
+      Decision::WaitUntil(_, Hold::Budget)
+    ));
   }
 
   #[test]
@@ -331,7 +365,7 @@ mod tests {
     );
     assert_eq!(
       limiter.decide(t0 + Duration::from_millis(100)),
-      Decision::WaitUntil(t0 + Duration::from_millis(700))
+      Decision::WaitUntil(t0 + Duration::from_millis(700), Hold::Paused)
     );
     assert_eq!(
       limiter.decide(t0 + Duration::from_millis(701)),
@@ -360,7 +394,7 @@ mod tests {
     // and its budget is spent.
     let t1 = t0 + Duration::from_millis(1900);
     limiter.observe(t1, seen(0, 100));
-    let Decision::WaitUntil(reset) = limiter.decide(t1) else {
+    let Decision::WaitUntil(reset, _) = limiter.decide(t1) else {
       panic!("the budget is spent")
     };
     // After that reset, a fresh window is assumed to last as long as the longest seen
@@ -369,7 +403,7 @@ mod tests {
     for _ in 0..3 {
       assert_eq!(limiter.decide(after), Decision::Go);
     }
-    let Decision::WaitUntil(next) = limiter.decide(after) else {
+    let Decision::WaitUntil(next, _) = limiter.decide(after) else {
       panic!("the fresh window's budget is spent")
     };
     assert_eq!(next - reset, Duration::from_millis(1000));
@@ -388,6 +422,65 @@ mod tests {
       .unwrap()
       .observe(Observation::default());
     assert!(start.elapsed() >= Duration::from_millis(120));
+  }
+
+  #[tokio::test]
+  async fn each_hold_is_reported_with_its_reason_before_the_wait() {
+    // A spent budget: held until the reset.
+    let limiter = Limiter::new();
+    limiter.observe(Instant::now(), seen(0, 150));
+    let mut holds = Vec::new();
+    let start = Instant::now();
+    limiter
+      .acquire_with(MINUTE, |wait, hold| {
+        holds.push((wait, hold, start.elapsed()))
+      })
+      .await
+      .unwrap()
+      .observe(Observation::default());
+    assert_eq!(holds.len(), 1, "{holds:?}");
+    let (wait, hold, when) = holds[0];
+    assert_eq!(hold, Hold::Budget);
+    assert!(
+      when < Duration::from_millis(100),
+      "reported before the wait"
+    );
+    assert!(
+      wait >= Duration::from_millis(100)
+        && wait <= Duration::from_millis(150 + 2 * RESET_MARGIN_MS),
+      "{wait:?}"
+    );
+    assert!(start.elapsed() >= Duration::from_millis(150));
+    // A 429's pause.
+    let paused = Limiter::new();
+    paused.observe(
+      Instant::now(),
+      Observation {
+        pause: Some(Duration::from_millis(80)),
+        ..Default::default()
+      },
+    );
+    let mut holds = Vec::new();
+    drop(
+      paused
+        .acquire_with(MINUTE, |_, hold| holds.push(hold))
+        .await,
+    );
+    assert_eq!(holds.first(), Some(&Hold::Paused), "{holds:?}");
+    // An open gate holds nothing and reports nothing; a refusal reports no wait.
+    let mut reported = 0;
+    drop(
+      Limiter::new()
+        .acquire_with(MINUTE, |_, _| reported += 1)
+        .await,
+    );
+    let far = Limiter::new();
+    far.observe(Instant::now(), seen(0, 600_000));
+    assert!(far
+      .acquire_with(MINUTE, |_, _| reported += 1)
+      .await
+      .is_err());
+    assert_eq!(reported, 0);
   }
 
   #[tokio::test]

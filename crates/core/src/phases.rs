@@ -189,7 +189,7 @@ impl Client {
       PhaseRef::Id(id) => id.clone(),
       phase => {
         let view = self
-          .send_release(self.release_request(change, None)?, options)
+          .send_release(self.release_request(change, None)?, options.clone())
           .await?
           .view()?;
         let index = find_phase(&view, phase)?;
@@ -217,7 +217,7 @@ impl Client {
       if !self.knows_new(change) {
         let patch = phase_patch(index, complete);
         match self
-          .send_release(self.release_request(change, Some(&patch))?, options)
+          .send_release(self.release_request(change, Some(&patch))?, options.clone())
           .await
         {
           Ok(after) => {
@@ -235,7 +235,7 @@ impl Client {
         }
       }
     }
-    let (before, view, index, kind) = match (self.look_up(change, options).await, refused) {
+    let (before, view, index, kind) = match (self.look_up(change, options.clone()).await, refused) {
       (Ok(found), None) => found,
       (Ok(found), Some(_)) if found.3 == PipelineKind::New => found,
       // The PATCH was refused for a reason of its own: that refusal is the answer.
@@ -297,7 +297,7 @@ impl Client {
     options: RequestOptions,
   ) -> Result<(Release, ReleaseView, usize, PipelineKind)> {
     let before = self
-      .send_release(self.release_request(change, None)?, options)
+      .send_release(self.release_request(change, None)?, options.clone())
       .await?;
     let view = before.view()?;
     let index = find_phase(&view, &change.phase)?;
@@ -333,7 +333,7 @@ impl Client {
     let id = view.phases[index].id.clone();
     let patch = guarded_patch(index32, &id, complete);
     match self
-      .send_release(self.release_request(change, Some(&patch))?, options)
+      .send_release(self.release_request(change, Some(&patch))?, options.clone())
       .await
     {
       Ok(after) => Ok(after),

@@ -442,7 +442,7 @@ impl Client {
           PhaseRef::Id(id) => id,
           phase => {
             let view = self
-              .read_pipeline(project_key, pipeline_key, options)
+              .read_pipeline(project_key, pipeline_key, options.clone())
               .await?;
             let index = find_phase(&view.phases, &phase)?;
             view.phases.phases[index].id.clone()
@@ -491,7 +491,7 @@ impl Client {
     options: RequestOptions,
   ) -> Result<Vec<Advance>> {
     let view = self
-      .read_pipeline(project_key, pipeline_key, options)
+      .read_pipeline(project_key, pipeline_key, options.clone())
       .await?;
     let (index, write) = view.advance_write(from)?;
     let filter = ProgressionFilter {
@@ -501,7 +501,7 @@ impl Client {
     let mut pager = Pager::progressions(project_key, pipeline_key, filter)?;
     let mut flags = Vec::new();
     while !pager.is_done() {
-      let page = self.next_page(&mut pager, options).await?;
+      let page = self.next_page(&mut pager, options.clone()).await?;
       for item in &page.items {
         flags.push(flag_key_of(item)?);
       }
@@ -527,7 +527,7 @@ impl Client {
       settings.concurrency,
       settings.progress,
       move |client, flag_key: String| {
-        let (project, write) = (project.clone(), write.clone());
+        let (project, write, options) = (project.clone(), write.clone(), options.clone());
         Box::pin(async move {
           client
             .advance_flag(&project, &flag_key, &write, options)
