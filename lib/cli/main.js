@@ -9,7 +9,7 @@ const { ApiError, UsageError, hint, integer, parseCommandLine, usage } = require
 const { completeMany } = require('./many.js')
 const { advance, listPipelines, showPipeline } = require('./pipelines.js')
 const { pipelineKind } = require('./pipeline.js')
-const { planPhaseChange, planStart, projectsUrl } = require('./phases.js')
+const { planPhaseChange, planStart } = require('./phases.js')
 const { isFinished, renderPreview, renderRelease, wantsColor } = require('./render.js')
 const { watchRequests } = require('./verbose.js')
 
@@ -42,14 +42,13 @@ const COMMANDS = {
   create: (ctx, { project, flag }) => {
     const input = { releasePipelineKey: ctx.required('pipeline') }
     if (ctx.values.variation !== undefined) input.releaseVariationId = ctx.values.variation
-    return ctx.request({ method: 'PUT', url: projectsUrl, body: input, send: (c) => c.createRelease(project, flag, input) })
+    return ctx.request({ operation: 'createRelease', args: [project, flag, input], send: (c) => c.createRelease(project, flag, input) })
   },
   delete: (ctx, { project, flag }) =>
-    ctx.request({ method: 'DELETE', send: (c) => c.deleteRelease(project, flag), done: `deleted the release of ${project}/${flag}` }),
+    ctx.request({ operation: 'deleteRelease', args: [project, flag], send: (c) => c.deleteRelease(project, flag), done: `deleted the release of ${project}/${flag}` }),
   'phase-status': (ctx, { project, flag, phaseId }) => {
     const input = { status: ctx.required('status') }
-    const url = (u) => `${projectsUrl(u)}/phases/${encodeURIComponent(phaseId)}`
-    return ctx.request({ method: 'PUT', url, body: input, send: (c) => c.updatePhaseStatus(project, flag, phaseId, input) })
+    return ctx.request({ operation: 'updatePhaseStatus', args: [project, flag, phaseId, input], send: (c) => c.updatePhaseStatus(project, flag, phaseId, input) })
   },
   'complete-many': completeMany,
   pipelines: listPipelines,
@@ -235,14 +234,15 @@ class Context {
     this.io.out(this.values.json ? JSON.stringify(preview, null, 2) : renderPreview(preview))
   }
 
-  /** The request `req` would send to the release of `project`/`flag`, token masked. */
-  preview({ method, patch, url, body }, project = this.args.project, flag = this.args.flag) {
-    if (method === 'GET' || method === 'PATCH') return this.ld.previewRequest(method, project, flag, patch ?? null, this.clientOptions)
-    // The addon previews GET and PATCH; the other requests carry the same headers.
-    const get = this.ld.previewRequest('GET', project, flag, null, this.clientOptions)
-    const headers = { ...get.headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) }
-    const sorted = Object.fromEntries(Object.entries(headers).sort(([a], [b]) => (a < b ? -1 : 1)))
-    return { method, url: url ? url(get.url) : get.url, headers: sorted, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }
+  /**
+   * The request `req` would send to the release of `project`/`flag`, token masked, as
+   * the library's `previewRequest` describes it: an operation with its arguments, the
+   * start of a phase by id, or a GET or PATCH of the release.
+   */
+  preview({ method, patch, operation, args, start }, project = this.args.project, flag = this.args.flag) {
+    if (operation) return this.ld.previewRequest(operation, ...args, this.clientOptions)
+    if (start !== undefined) return this.ld.previewRequest('startPhase', project, flag, { id: start }, this.clientOptions)
+    return this.ld.previewRequest(method, project, flag, patch ?? null, this.clientOptions)
   }
 
   /**

@@ -10,19 +10,6 @@
 const { ApiError, UsageError } = require('./args.js')
 const { pipelineKind } = require('./pipeline.js')
 
-/** The only status a phase of a new pipeline may be given: what starts it. */
-const START = { status: 'active' }
-
-/** The URL of the phase-status PUT of phase `id`, from the URL of the release (`…/flags/{p}/{f}/release`). */
-function phaseUrl(id) {
-  return (releaseUrl) => `${projectsUrl(releaseUrl)}/phases/${encodeURIComponent(id)}`
-}
-
-/** `PUT` routes of the newer endpoints live under `/projects/{project}/flags/{flag}`. */
-function projectsUrl(url) {
-  return url.replace(/\/api\/v2\/flags\/([^/]+)\/([^/]+)\/release$/, '/api/v2/projects/$1/flags/$2/release')
-}
-
 /** `0: "Testing", 1: "Staging", …` */
 function phaseList(release) {
   return release.phases.length ? release.phases.map((p, i) => `${i}: ${JSON.stringify(p._name)}`).join(', ') : 'none'
@@ -149,7 +136,7 @@ function planFromRelease(ctx, release, pipeline, { projectKey, flagKey, phase, c
   const next = release.phases[index + 1]
   if (!next) throw unsupported(release, index, projectKey, flagKey, true)
   return {
-    request: { method: 'PUT', url: phaseUrl(next._id), body: START },
+    request: { start: next._id },
     notes: [`(read from the release and its pipeline: ${what}: completing phase ${ctx.redact(named(release, index))} starts phase ${ctx.redact(named(release, index + 1))})`, ...first],
   }
 }
@@ -159,11 +146,11 @@ function planFromRelease(ctx, release, pipeline, { projectKey, flagKey, phase, c
  * read; by index or name the release is read first, as the library does.
  */
 async function planStart(ctx, client, { projectKey, flagKey, phase }) {
-  if (typeof phase === 'object' && phase.id !== undefined) return { request: { method: 'PUT', url: phaseUrl(phase.id), body: START }, notes: [] }
+  if (typeof phase === 'object' && phase.id !== undefined) return { request: { start: phase.id }, notes: [] }
   const release = checkPhases(await client.getRelease(projectKey, flagKey))
   const index = phaseIndex(release, phase, ctx.command)
   return {
-    request: { method: 'PUT', url: phaseUrl(release.phases[index]._id), body: START },
+    request: { start: release.phases[index]._id },
     notes: [`(read from the release: phase ${index} is ${JSON.stringify(ctx.redact(release.phases[index]._name))})`],
   }
 }
@@ -183,4 +170,4 @@ function describePhase(phase) {
   return typeof phase === 'string' ? phase : JSON.stringify(phase)
 }
 
-module.exports = { START, checkPhases, findPhase, guardedPatch, describePhase, kindFor, phaseList, readable, phaseUrl, planFromRelease, planPhaseChange, planStart, projectsUrl }
+module.exports = { checkPhases, findPhase, guardedPatch, describePhase, kindFor, phaseList, readable, planFromRelease, planPhaseChange, planStart }
