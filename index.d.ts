@@ -417,29 +417,6 @@ export interface PreviewableOperations {
 }
 
 /**
- * The request a `GET` or `PATCH` of the flag's release would send (method, URL, headers
- * with the token masked, body). Sends nothing and needs no token. `patch` is required
- * for `PATCH` and refused for `GET`.
- */
-export declare function previewRequest(
-  method: 'GET' | 'PATCH',
-  projectKey: string,
-  flagKey: string,
-  patch?: PatchOperation[] | null,
-  options?: ClientOptions,
-): RequestPreview
-/**
- * The first request `operation` would send if called with `args` (the arguments of its
- * module-level function, options last): for a phase by index, the PATCH (unless the
- * shared client knows the flag's pipeline to be new); for a phase by name, or any
- * `startPhase` but by `{ id }`, the read of the release. Sends nothing and needs no token.
- */
-export declare function previewRequest<K extends keyof PreviewableOperations>(
-  operation: K,
-  ...args: Parameters<PreviewableOperations[K]>
-): RequestPreview
-
-/**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
  * flavor napi-rs can build is listed, because `NAPI_RS_NATIVE_LIBRARY_PATH`
@@ -803,6 +780,16 @@ export interface PhaseItem {
 
 /** The patch that marks `phase` complete or incomplete. Pure: sends nothing. */
 export declare function phasePatch(phase: number, complete: boolean): Array<PatchOperation>
+
+/**
+ * Describes the request a call would send (method, URL, headers with the token masked,
+ * body) and sends nothing; needs no token. Two forms:
+ * `previewRequest('GET' | 'PATCH', projectKey, flagKey, patch?, options?)`, and
+ * `previewRequest(operation, ...args)` with any operation's name and the arguments of
+ * its module-level function: the first request that call would send (for a phase by
+ * name, the read of the release; for `completePhases`, none).
+ */
+export declare function previewRequest<K extends keyof PreviewableOperations | 'GET' | 'PATCH'>(operation: K, ...args: K extends keyof PreviewableOperations ? Parameters<PreviewableOperations[K]> : [projectKey: string, flagKey: string, patch?: PatchOperation[] | null, options?: ClientOptions]): RequestPreview
 
 /** Settings of `listReleaseProgressions`. */
 export interface ProgressionOptions {

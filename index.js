@@ -850,6 +850,7 @@ module.exports.listReleasePipelines = nativeBinding.listReleasePipelines
 module.exports.listReleaseProgressions = nativeBinding.listReleaseProgressions
 module.exports.patchRelease = nativeBinding.patchRelease
 module.exports.phasePatch = nativeBinding.phasePatch
+module.exports.previewRequest = nativeBinding.previewRequest
 module.exports.reopenPhase = nativeBinding.reopenPhase
 module.exports.startPhase = nativeBinding.startPhase
 module.exports.updatePhaseStatus = nativeBinding.updatePhaseStatus

@@ -444,12 +444,16 @@ pub fn phase_patch(
 }
 
 /// Describes the request a call would send (method, URL, headers with the token masked,
-/// body) and sends nothing. Two forms (typed in `types/header.d.ts`):
+/// body) and sends nothing; needs no token. Two forms:
 /// `previewRequest('GET' | 'PATCH', projectKey, flagKey, patch?, options?)`, and
 /// `previewRequest(operation, ...args)` with any operation's name and the arguments of
 /// its module-level function: the first request that call would send (for a phase by
 /// name, the read of the release; for `completePhases`, none).
-#[napi(skip_typescript)]
+#[napi(
+  ts_generic_types = "K extends keyof PreviewableOperations | 'GET' | 'PATCH'",
+  ts_args_type = "operation: K, ...args: K extends keyof PreviewableOperations ? Parameters<PreviewableOperations[K]> : [projectKey: string, flagKey: string, patch?: PatchOperation[] | null, options?: ClientOptions]",
+  ts_return_type = "RequestPreview"
+)]
 #[allow(clippy::too_many_arguments)]
 pub fn preview_request(
   env: Env,

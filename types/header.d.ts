@@ -415,26 +415,3 @@ export interface PreviewableOperations {
   listReleaseProgressions: typeof listReleaseProgressions
   advancePipeline: typeof advancePipeline
 }
-
-/**
- * The request a `GET` or `PATCH` of the flag's release would send (method, URL, headers
- * with the token masked, body). Sends nothing and needs no token. `patch` is required
- * for `PATCH` and refused for `GET`.
- */
-export declare function previewRequest(
-  method: 'GET' | 'PATCH',
-  projectKey: string,
-  flagKey: string,
-  patch?: PatchOperation[] | null,
-  options?: ClientOptions,
-): RequestPreview
-/**
- * The first request `operation` would send if called with `args` (the arguments of its
- * module-level function, options last): for a phase by index, the PATCH (unless the
- * shared client knows the flag's pipeline to be new); for a phase by name, or any
- * `startPhase` but by `{ id }`, the read of the release. Sends nothing and needs no token.
- */
-export declare function previewRequest<K extends keyof PreviewableOperations>(
-  operation: K,
-  ...args: Parameters<PreviewableOperations[K]>
-): RequestPreview
