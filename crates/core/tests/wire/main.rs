@@ -5,7 +5,10 @@
 // As in the crate: results carry an `LdError`, unboxed.
 #![allow(clippy::result_large_err)]
 
+mod bulk;
 mod headers;
+mod limits;
+mod memory;
 mod phases;
 mod pipelines;
 mod retries;

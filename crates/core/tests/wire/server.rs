@@ -68,7 +68,8 @@ impl Request {
   }
 }
 
-/// An answer: status, headers and body. `Content-Length` is added unless set here.
+/// An answer: status, headers and body. `Content-Length` is added unless set here, or
+/// unless `Transfer-Encoding: chunked` is (then the body is sent in chunks).
 #[derive(Debug, Clone)]
 pub struct Response {
   pub status: u16,
@@ -293,25 +294,39 @@ async fn fill(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> bool {
   }
 }
 
+/// The bytes of `response`: with a `Content-Length`, unless it sets its own length or
+/// asks for `Transfer-Encoding: chunked` (then sent in chunks of 256 KiB).
 fn encode(response: &Response) -> Vec<u8> {
   let mut out = format!(
     "HTTP/1.1 {} {}\r\n",
     response.status,
     reason(response.status)
   );
-  let has_length = response
-    .headers
-    .iter()
-    .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
+  let has = |name: &str| {
+    response
+      .headers
+      .iter()
+      .any(|(n, _)| n.eq_ignore_ascii_case(name))
+  };
+  let chunked = has("transfer-encoding");
   for (name, value) in &response.headers {
     out.push_str(&format!("{name}: {value}\r\n"));
   }
-  if !has_length {
+  if !chunked && !has("content-length") {
     out.push_str(&format!("Content-Length: {}\r\n", response.body.len()));
   }
   out.push_str("\r\n");
   let mut bytes = out.into_bytes();
-  bytes.extend_from_slice(&response.body);
+  if chunked {
+    for chunk in response.body.chunks(256 * 1024) {
+      bytes.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+      bytes.extend_from_slice(chunk);
+      bytes.extend_from_slice(b"\r\n");
+    }
+    bytes.extend_from_slice(b"0\r\n\r\n");
+  } else {
+    bytes.extend_from_slice(&response.body);
+  }
   bytes
 }
 
