@@ -28,47 +28,51 @@ fn release_of_size(size: usize) -> String {
 
 async fn complete_with(answer: Response) -> Result<String, ld_release_core::error::LdError> {
   let server = Server::always(answer).await;
+  let change = change("checkout", PhaseRef::Index(0), PhaseAction::Complete);
   client_no_retry(&server)
-    .change_phase(
-      change("checkout", PhaseRef::Index(0), PhaseAction::Complete),
-      NONE,
-    )
+    .change_phase(change, NONE)
     .await
     .map(|release| release.into_json())
 }
 
 #[tokio::test]
 async fn a_release_of_the_largest_size_is_read_whole() {
-  for chunked in [false, true] {
-    let mut answer = Response::json(200, release_of_size(MAX_BODY_BYTES));
-    if chunked {
-      answer = answer.header("Transfer-Encoding", "chunked");
+  bounded(async {
+    for chunked in [false, true] {
+      let mut answer = Response::json(200, release_of_size(MAX_BODY_BYTES));
+      if chunked {
+        answer = answer.header("Transfer-Encoding", "chunked");
+      }
+      let json = complete_with(answer).await.unwrap();
+      assert_eq!(json.len(), MAX_BODY_BYTES, "chunked: {chunked}");
     }
-    let json = complete_with(answer).await.unwrap();
-    assert_eq!(json.len(), MAX_BODY_BYTES, "chunked: {chunked}");
-  }
+  })
+  .await;
 }
 
 #[tokio::test]
 async fn a_release_one_byte_larger_is_not_read() {
-  // Announced by its Content-Length, or found out while reading a chunked body.
-  for chunked in [false, true] {
-    let mut answer = Response::json(200, release_of_size(MAX_BODY_BYTES + 1));
-    if chunked {
-      answer = answer.header("Transfer-Encoding", "chunked");
+  bounded(async {
+    // Announced by its Content-Length, or found out while reading a chunked body.
+    for chunked in [false, true] {
+      let mut answer = Response::json(200, release_of_size(MAX_BODY_BYTES + 1));
+      if chunked {
+        answer = answer.header("Transfer-Encoding", "chunked");
+      }
+      let error = complete_with(answer).await.unwrap_err();
+      assert_eq!(
+        error.code,
+        ErrorCode::ResponseTooLarge,
+        "chunked: {chunked}"
+      );
+      assert_eq!(error.status, Some(200));
+      assert_eq!(
+        error.message,
+        "The response to PATCH /api/v2/flags/web/checkout/release is larger than 16 MiB; it was not read [1 attempt]"
+      );
     }
-    let error = complete_with(answer).await.unwrap_err();
-    assert_eq!(
-      error.code,
-      ErrorCode::ResponseTooLarge,
-      "chunked: {chunked}"
-    );
-    assert_eq!(error.status, Some(200));
-    assert_eq!(
-      error.message,
-      "The response to PATCH /api/v2/flags/web/checkout/release is larger than 16 MiB; it was not read [1 attempt]"
-    );
-  }
+  })
+  .await;
 }
 
 /// A JSON error body of exactly `size` bytes, its message padded.
@@ -83,36 +87,42 @@ fn error_of_size(size: usize) -> String {
 
 #[tokio::test]
 async fn an_error_body_is_read_up_to_64_kib() {
-  for chunked in [false, true] {
-    let mut answer = Response::json(404, error_of_size(ERROR_BODY_LIMIT));
-    if chunked {
-      answer = answer.header("Transfer-Encoding", "chunked");
+  bounded(async {
+    for chunked in [false, true] {
+      let mut answer = Response::json(404, error_of_size(ERROR_BODY_LIMIT));
+      if chunked {
+        answer = answer.header("Transfer-Encoding", "chunked");
+      }
+      let error = complete_with(answer).await.unwrap_err();
+      assert_eq!(error.code, ErrorCode::NotFound);
+      assert_eq!(error.api_code.as_deref(), Some("invalid_request"));
+      // The message is kept to its first 500 characters.
+      assert_eq!(error.api_message, Some("m".repeat(500)));
     }
-    let error = complete_with(answer).await.unwrap_err();
-    assert_eq!(error.code, ErrorCode::NotFound);
-    assert_eq!(error.api_code.as_deref(), Some("invalid_request"));
-    // The message is kept to its first 500 characters.
-    assert_eq!(error.api_message, Some("m".repeat(500)));
-  }
+  })
+  .await;
 }
 
 #[tokio::test]
 async fn an_error_body_past_64_kib_is_cut_and_quoted_instead() {
-  for chunked in [false, true] {
-    let mut answer = Response::json(404, error_of_size(ERROR_BODY_LIMIT + 1));
-    if chunked {
-      answer = answer.header("Transfer-Encoding", "chunked");
+  bounded(async {
+    for chunked in [false, true] {
+      let mut answer = Response::json(404, error_of_size(ERROR_BODY_LIMIT + 1));
+      if chunked {
+        answer = answer.header("Transfer-Encoding", "chunked");
+      }
+      let error = complete_with(answer).await.unwrap_err();
+      assert_eq!(error.code, ErrorCode::NotFound);
+      // Cut, the body is no longer JSON: its start is quoted.
+      assert_eq!(error.api_code, None);
+      assert!(
+        error.message.contains(
+          r#"to PATCH /api/v2/flags/web/checkout/release: {"code":"invalid_request","message":"mmm"#
+        ),
+        "{}",
+        error.message
+      );
     }
-    let error = complete_with(answer).await.unwrap_err();
-    assert_eq!(error.code, ErrorCode::NotFound);
-    // Cut, the body is no longer JSON: its start is quoted.
-    assert_eq!(error.api_code, None);
-    assert!(
-      error.message.contains(
-        r#"to PATCH /api/v2/flags/web/checkout/release: {"code":"invalid_request","message":"mmm"#
-      ),
-      "{}",
-      error.message
-    );
-  }
+  })
+  .await;
 }

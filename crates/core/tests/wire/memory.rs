@@ -55,54 +55,57 @@ fn module_level_calls_share_one_client_per_configuration() {
 
 #[tokio::test]
 async fn pipelines_and_flags_are_remembered_up_to_a_bound() {
-  let server = Server::always(Response::new(500)).await;
-  let client = client(&server);
-  client.remember_kind("web", "p0", PipelineKind::Legacy);
-  client.remember_kind("web", "p1", PipelineKind::New);
-  assert_eq!(
-    client.remembered_kind("web", "p0"),
-    Some(PipelineKind::Legacy)
-  );
-  assert_eq!(client.remembered_kind("web", "p1"), Some(PipelineKind::New));
-  assert_eq!(client.remembered_kind("other", "p1"), None);
-  for n in 2..REMEMBERED {
-    client.remember_kind("web", &format!("p{n}"), PipelineKind::Unknown);
-  }
-  assert_eq!(
-    client.remembered_kind("web", "p0"),
-    Some(PipelineKind::Legacy)
-  );
-  client.remember_kind("web", "one-more", PipelineKind::New);
-  assert_eq!(client.remembered_kind("web", "p0"), None, "started over");
-  assert_eq!(
-    client.remembered_kind("web", "one-more"),
-    Some(PipelineKind::New)
-  );
+  bounded(async {
+    let server = Server::always(Response::new(500)).await;
+    let client = client(&server);
+    client.remember_kind("web", "p0", PipelineKind::Legacy);
+    client.remember_kind("web", "p1", PipelineKind::New);
+    assert_eq!(
+      client.remembered_kind("web", "p0"),
+      Some(PipelineKind::Legacy)
+    );
+    assert_eq!(client.remembered_kind("web", "p1"), Some(PipelineKind::New));
+    assert_eq!(client.remembered_kind("other", "p1"), None);
+    for n in 2..REMEMBERED {
+      client.remember_kind("web", &format!("p{n}"), PipelineKind::Unknown);
+    }
+    assert_eq!(
+      client.remembered_kind("web", "p0"),
+      Some(PipelineKind::Legacy)
+    );
+    client.remember_kind("web", "one-more", PipelineKind::New);
+    assert_eq!(client.remembered_kind("web", "p0"), None, "started over");
+    assert_eq!(
+      client.remembered_kind("web", "one-more"),
+      Some(PipelineKind::New)
+    );
 
-  client.remember_pipeline("web", "f0", Some("p0"));
-  client.remember_pipeline("web", "f1", Some("p1"));
-  assert_eq!(
-    client.remembered_pipeline("web", "f0").as_deref(),
-    Some("p0")
-  );
-  assert_eq!(
-    client.remembered_pipeline("web", "f1").as_deref(),
-    Some("p1")
-  );
-  client.remember_pipeline("web", "f1", None);
-  assert_eq!(client.remembered_pipeline("web", "f1"), None, "forgotten");
-  for n in 1..REMEMBERED {
-    client.remember_pipeline("web", &format!("f{n}"), Some("p"));
-  }
-  assert_eq!(
-    client.remembered_pipeline("web", "f0").as_deref(),
-    Some("p0")
-  );
-  client.remember_pipeline("web", "one-more", Some("p"));
-  assert_eq!(
-    client.remembered_pipeline("web", "f0"),
-    None,
-    "started over"
-  );
-  assert!(server.requests().is_empty());
+    client.remember_pipeline("web", "f0", Some("p0"));
+    client.remember_pipeline("web", "f1", Some("p1"));
+    assert_eq!(
+      client.remembered_pipeline("web", "f0").as_deref(),
+      Some("p0")
+    );
+    assert_eq!(
+      client.remembered_pipeline("web", "f1").as_deref(),
+      Some("p1")
+    );
+    client.remember_pipeline("web", "f1", None);
+    assert_eq!(client.remembered_pipeline("web", "f1"), None, "forgotten");
+    for n in 1..REMEMBERED {
+      client.remember_pipeline("web", &format!("f{n}"), Some("p"));
+    }
+    assert_eq!(
+      client.remembered_pipeline("web", "f0").as_deref(),
+      Some("p0")
+    );
+    client.remember_pipeline("web", "one-more", Some("p"));
+    assert_eq!(
+      client.remembered_pipeline("web", "f0"),
+      None,
+      "started over"
+    );
+    assert!(server.requests().is_empty());
+  })
+  .await;
 }

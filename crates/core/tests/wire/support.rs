@@ -139,3 +139,15 @@ pub fn assert_no_token(text: &str) {
     assert!(!text.contains(&piece), "{piece:?} shown in {text:?}");
   }
 }
+
+/// How long a test may run before it fails. The tests end in a second or two; the bound
+/// turns a client that retries or waits without end into a failure.
+pub const TEST_BOUND: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Runs a test's body, failing it when it is still running after `TEST_BOUND` (on
+/// tokio's clock: virtual in tests that pause time).
+pub async fn bounded<F: std::future::Future>(body: F) -> F::Output {
+  tokio::time::timeout(TEST_BOUND, body)
+    .await
+    .expect("the test ended within its bound")
+}
