@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 mod bulk;
+mod gate;
 mod headers;
 mod limits;
 mod memory;
@@ -14,3 +15,4 @@ mod pipelines;
 mod retries;
 mod server;
 mod support;
+mod surface;

@@ -203,6 +203,14 @@ async fn a_403_without_a_message_points_at_the_beta_header() {
       "{}",
       error.message
     );
+    // A body that is not JSON is quoted, tags dropped and the rest as it was.
+    let server = Server::always(Response::new(502).body("<p>load > capacity</p>")).await;
+    let error = complete(&client_no_retry(&server)).await.unwrap_err();
+    assert!(
+      error.message.ends_with(": load > capacity [1 attempt]"),
+      "{}",
+      error.message
+    );
     let server = Server::always(Response::json(403, json!({"message": "no access"}))).await;
     let error = complete(&client_no_retry(&server)).await.unwrap_err();
     assert!(
@@ -368,11 +376,29 @@ async fn a_429_reports_the_advised_wait_or_the_backoff() {
     let server = Server::always(Response::new(429).header("Retry-After", "7")).await;
     let error = complete(&client_no_retry(&server)).await.unwrap_err();
     assert_eq!(error.retry_after_ms, Some(7000));
-    let server = Server::always(Response::new(429)).await;
+    // Exactly the longest wait a call accepts: reported, and not refused as too long.
+    let server = Server::always(Response::new(429).header("Retry-After", "60")).await;
     let error = complete(&client_no_retry(&server)).await.unwrap_err();
-    assert_eq!(error.code, ErrorCode::RateLimited);
-    assert_eq!(error.retry_after_ms, Some(250));
-    assert_eq!(server.requests().len(), 1);
+    assert_eq!(error.retry_after_ms, Some(60_000));
+    assert!(
+      error
+        .message
+        .ends_with("Too Many Requests to PATCH /api/v2/flags/web/checkout/release [1 attempt]"),
+      "{}",
+      error.message
+    );
+    // No advice, or advice that is no wait at all: the default backoff.
+    for advice in [None, Some("-1.5"), Some("inf"), Some("soon")] {
+      let mut answer = Response::new(429);
+      if let Some(advice) = advice {
+        answer = answer.header("Retry-After", advice);
+      }
+      let server = Server::always(answer).await;
+      let error = complete(&client_no_retry(&server)).await.unwrap_err();
+      assert_eq!(error.code, ErrorCode::RateLimited);
+      assert_eq!(error.retry_after_ms, Some(250), "{advice:?}");
+      assert_eq!(server.requests().len(), 1);
+    }
   })
   .await;
 }
@@ -468,13 +494,52 @@ async fn a_dropped_connection_is_retried() {
     assert_eq!(error.code, ErrorCode::Network);
     assert_eq!(error.attempts, 1);
     let port = server.url().rsplit(':').next().unwrap().to_string();
+    // What failed, where, and hyper's own words for it.
     assert!(
       error.message.starts_with(&format!(
-        "PATCH /api/v2/flags/web/checkout/release to 127.0.0.1:{port} failed"
-      )),
+        "PATCH /api/v2/flags/web/checkout/release to 127.0.0.1:{port} failed: "
+      )) && error
+        .message
+        .contains("connection closed before message completed"),
       "{}",
       error.message
     );
+  })
+  .await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_says_where_and_why_without_wrappers() {
+  bounded(async {
+    // Nothing listens on a port once its listener is closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+      .unwrap()
+      .local_addr()
+      .unwrap()
+      .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let client = client_for(&ClientOptions {
+      api_key: Some(ld_release_core::config::Secret::new(TOKEN)),
+      base_url: Some(url.clone()),
+      max_retries: Some(0),
+      ..Default::default()
+    });
+    let error = complete(&client).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::Network);
+    let host = url.trim_start_matches("http://");
+    let prefix = format!("PATCH /api/v2/flags/web/checkout/release: connecting to {host} failed: ");
+    let cause = error
+      .message
+      .strip_prefix(&prefix)
+      .unwrap_or_else(|| panic!("{}", error.message));
+    // Only the operating system's words: not the layers that wrap them.
+    assert!(
+      cause.contains("(os error ") && cause.ends_with(" [1 attempt]"),
+      "{cause}"
+    );
+    for wrapper in ["client error", "tcp connect error", "error sending request"] {
+      assert!(!cause.contains(wrapper), "{cause}");
+    }
   })
   .await;
 }
