@@ -58,6 +58,17 @@ fn a_secret_masks_itself_in_any_text() {
     "before ****t-01 after"
   );
   assert_eq!(secret.mask_in("nothing to hide"), "nothing to hide");
+  // Debug output (of the settings, say) shows that a token is set, never which.
+  let options = ClientOptions {
+    api_key: Some(secret),
+    ..Default::default()
+  };
+  let shown = format!("{options:?}");
+  assert!(
+    shown.contains("api_key: Some(Secret(<redacted>))"),
+    "{shown}"
+  );
+  assert!(!shown.contains("5a6b7c8d"), "{shown}");
 }
 
 /// Set in the copy of this test binary that `errors_name_the_proxy_port` starts.
