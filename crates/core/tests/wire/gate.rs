@@ -1,9 +1,11 @@
 //! The rate-limit gate at its edges: a pause that ends exactly now, a late answer exactly
 //! at the tolerance, windows told apart, and fresh windows several periods on. The gate
-//! is driven with instants of the test's choosing, so nothing here waits.
+//! is driven with instants of the test's choosing, so nothing here waits. And the jitter
+//! added to every wait.
 
 use std::time::{Duration, Instant};
 
+use ld_release_core::client::with_jitter;
 use ld_release_core::limiter::{Decision, Limiter, Observation};
 
 fn ms(n: u64) -> Duration {
@@ -97,4 +99,13 @@ fn a_fresh_window_several_periods_on_ends_a_whole_period_later() {
   let later = reset + ms(2500);
   assert_eq!(let_through(&limiter, later), 2);
   assert_eq!(limiter.decide(later), Decision::WaitUntil(reset + ms(3000)));
+}
+
+#[test]
+fn the_jitter_on_a_wait_spreads_over_a_quarter_of_it() {
+  // A wait of 4 s gets up to 1 s more, evenly: 200 draws all within the first 55% of
+  // that spread would happen about once in 10^52 runs.
+  let extra: Vec<u64> = (0..200).map(|_| with_jitter(4000) - 4000).collect();
+  assert!(extra.iter().all(|&ms| ms <= 1000), "{extra:?}");
+  assert!(extra.iter().any(|&ms| ms > 550), "{extra:?}");
 }

@@ -126,3 +126,28 @@ async fn an_error_body_past_64_kib_is_cut_and_quoted_instead() {
   })
   .await;
 }
+
+#[tokio::test]
+async fn an_error_body_is_cut_at_64_kib_exactly() {
+  bounded(async {
+    // White space up to 10 bytes before the limit, then text across it: what is kept of
+    // the text is what falls within the limit.
+    let mut body = " ".repeat(ERROR_BODY_LIMIT - 10);
+    body.push_str("QRSTUVWXYZabcdefghij");
+    for chunked in [false, true] {
+      let mut answer = Response::new(502).body(body.clone());
+      if chunked {
+        answer = answer.header("Transfer-Encoding", "chunked");
+      }
+      let error = complete_with(answer).await.unwrap_err();
+      assert!(
+        error
+          .message
+          .ends_with("PATCH /api/v2/flags/web/checkout/release: QRSTUVWXYZ [1 attempt]"),
+        "chunked: {chunked}: {}",
+        error.message
+      );
+    }
+  })
+  .await;
+}
