@@ -35,20 +35,23 @@ const MARGIN: u64 = 15;
 
 #[test]
 fn a_pause_ends_at_its_instant() {
-  let limiter = Limiter::new();
+  let paused = |t0: Instant| {
+    let limiter = Limiter::new();
+    limiter.observe(
+      t0,
+      Observation {
+        pause: Some(ms(700)),
+        ..Default::default()
+      },
+    );
+    limiter
+  };
   let t0 = Instant::now();
-  limiter.observe(
-    t0,
-    Observation {
-      pause: Some(ms(700)),
-      ..Default::default()
-    },
-  );
   assert_eq!(
-    limiter.decide(t0 + ms(699)),
+    paused(t0).decide(t0 + ms(699)),
     Decision::WaitUntil(t0 + ms(700))
   );
-  assert_eq!(limiter.decide(t0 + ms(700)), Decision::Go);
+  assert_eq!(paused(t0).decide(t0 + ms(700)), Decision::Go);
 }
 
 #[test]
