@@ -516,3 +516,40 @@ async fn the_kind_of_a_pipeline_is_read_once() {
   })
   .await;
 }
+
+#[tokio::test]
+async fn a_guarded_patch_that_fails_otherwise_is_not_followed_by_a_read() {
+  bounded(async {
+    let server = Server::script(vec![
+      ok(three_phases("standard", [false; 3])),
+      ok(pipeline("standard", true)),
+      Reply::Answer(Response::json(
+        404,
+        json!({"code": "not_found", "message": "gone"}),
+      )),
+    ])
+    .await;
+    let client = client_no_retry(&server);
+    let error = client
+      .change_phase(
+        change(
+          "checkout",
+          PhaseRef::Name("QA".into()),
+          PhaseAction::Complete,
+        ),
+        NONE,
+      )
+      .await
+      .unwrap_err();
+    assert_eq!(error.code, ErrorCode::NotFound);
+    assert_eq!(
+      server.lines(),
+      [
+        format!("GET {RELEASE}"),
+        "GET /api/v2/projects/web/release-pipelines/standard".to_string(),
+        format!("PATCH {RELEASE}"),
+      ]
+    );
+  })
+  .await;
+}

@@ -51,6 +51,33 @@ fn base_urls_without_a_host_or_with_credentials_are_refused() {
 }
 
 #[test]
+fn a_phase_that_is_not_an_index_is_quoted_as_javascript_writes_it() {
+  use ld_release_core::patch::phase_from_f64;
+  for (value, shown) in [
+    (f64::NAN, "NaN"),
+    (f64::INFINITY, "Infinity"),
+    (f64::NEG_INFINITY, "-Infinity"),
+    (1.5, "1.5"),
+    (-2.0, "-2"),
+  ] {
+    let error = phase_from_f64("phase", value).unwrap_err();
+    assert_eq!(
+      error.message,
+      format!("phase must be an integer from 0 to 4294967295, got {shown}")
+    );
+  }
+}
+
+#[test]
+fn the_shortest_token_masked_has_four_characters() {
+  assert_eq!(
+    Secret::new("abcd").mask_in("key abcd here"),
+    "key **** here"
+  );
+  assert_eq!(Secret::new("abc").mask_in("key abc here"), "key abc here");
+}
+
+#[test]
 fn a_secret_masks_itself_in_any_text() {
   let secret = Secret::new("api-5a6b7c8d-mask-in-text-01");
   assert_eq!(
