@@ -1,0 +1,18 @@
+//! Wire tests of the core: a `Client` against a small HTTP/1.1 server on 127.0.0.1
+//! started by each test, asserting exactly what goes over the wire (method, path,
+//! headers, body), when requests are retried, and what errors say.
+
+// As in the crate: results carry an `LdError`, unboxed.
+#![allow(clippy::result_large_err)]
+
+mod bulk;
+mod gate;
+mod headers;
+mod limits;
+mod memory;
+mod phases;
+mod pipelines;
+mod retries;
+mod server;
+mod support;
+mod surface;

@@ -1,0 +1,234 @@
+//! Pipelines and progressions on the wire: lists read a page at a time, the pipeline's
+//! own reads and writes, and the writes that move a flag past a phase.
+
+use http::Method;
+use ld_release_core::client::PreparedRequest;
+use ld_release_core::config::RequestOptions;
+use ld_release_core::error::ErrorCode;
+use ld_release_core::phases::PhaseRef;
+use ld_release_core::pipelines::{AdvanceWrite, Pager, PipelineView, ProgressionFilter};
+use ld_release_core::release::PipelineKind;
+use serde_json::json;
+
+use crate::server::{Reply, Response, Server};
+use crate::support::*;
+
+const NONE: RequestOptions = RequestOptions {
+  timeout_ms: None,
+  max_retries: None,
+};
+
+fn page(keys: &[&str], total: Option<u64>) -> Reply {
+  let items: Vec<_> = keys.iter().map(|k| json!({ "key": k })).collect();
+  let body = match total {
+    Some(total) => json!({ "items": items, "totalCount": total }),
+    None => json!({ "items": items }),
+  };
+  Reply::Answer(Response::json(200, body))
+}
+
+/// Reads every page of `pager` (at most ten), returning the items.
+async fn read_all(client: &ld_release_core::client::Client, pager: &mut Pager) -> Vec<String> {
+  let mut items = Vec::new();
+  for _ in 0..10 {
+    if pager.is_done() {
+      return items;
+    }
+    items.extend(client.next_page(pager, NONE).await.unwrap().items);
+  }
+  panic!("the pager did not stop: {items:?}");
+}
+
+#[tokio::test]
+async fn pipelines_are_read_a_page_at_a_time_up_to_the_total() {
+  bounded(async {
+    let server = Server::script(vec![page(&["a", "b"], Some(3)), page(&["c"], Some(3))]).await;
+    let client = client(&server);
+    let mut pager = Pager::pipelines("my web").unwrap();
+    let items = read_all(&client, &mut pager).await;
+    assert_eq!(
+      items,
+      [r#"{"key":"a"}"#, r#"{"key":"b"}"#, r#"{"key":"c"}"#]
+    );
+    assert_eq!(
+      server.lines(),
+      [
+        "GET /api/v2/projects/my%20web/release-pipelines?limit=50&offset=0",
+        "GET /api/v2/projects/my%20web/release-pipelines?limit=50&offset=2",
+      ]
+    );
+    for request in &server.requests() {
+      assert_common_headers(request);
+    }
+  })
+  .await;
+}
+
+#[tokio::test]
+async fn progressions_are_filtered_and_end_on_an_empty_page() {
+  bounded(async {
+    let server = Server::script(vec![page(&["f1", "f2"], None), page(&[], None)]).await;
+    let client = client(&server);
+    let filter = ProgressionFilter {
+      status: Some("active".into()),
+      active_phase_id: Some("ph 1".into()),
+    };
+    let mut pager = Pager::progressions("web", "roll/out", filter).unwrap();
+    let items = read_all(&client, &mut pager).await;
+    assert_eq!(items.len(), 2);
+    let filter = "filter=status%20equals%20%22active%22%2CactivePhaseId%20equals%20%22ph%201%22";
+    assert_eq!(
+      server.lines(),
+      [
+        format!(
+          "GET /api/v2/projects/web/release-pipelines/roll%2Fout/releases?{filter}&limit=50&offset=0"
+        ),
+        format!(
+          "GET /api/v2/projects/web/release-pipelines/roll%2Fout/releases?{filter}&limit=50&offset=2"
+        ),
+      ]
+    );
+    // A filter LaunchDarkly refuses is refused before anything is sent.
+    let bad = ProgressionFilter {
+      status: Some("completed".into()),
+      active_phase_id: Some("p".into()),
+    };
+    assert_eq!(
+      Pager::progressions("web", "p", bad).unwrap_err().code,
+      ErrorCode::InvalidArgument
+    );
+    assert_eq!(server.requests().len(), 2);
+  })
+  .await;
+}
+
+#[tokio::test]
+async fn a_page_that_is_not_a_list_fails_and_the_pager_stays() {
+  bounded(async {
+    let server = Server::script(vec![
+      Reply::Answer(Response::json(200, json!({"items": "none"}))),
+      page(&["a"], Some(1)),
+    ])
+    .await;
+    let client = client(&server);
+    let mut pager = Pager::pipelines("web").unwrap();
+    let error = client.next_page(&mut pager, NONE).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::Decode);
+    assert!(!pager.is_done());
+    let page = client.next_page(&mut pager, NONE).await.unwrap();
+    assert_eq!(page.total_count, Some(1));
+    assert!(pager.is_done());
+    let lines = server.lines();
+    assert_eq!(lines[0], lines[1], "the same page asked for again");
+  })
+  .await;
+}
+
+#[tokio::test]
+async fn pipeline_writes_send_their_input_as_json() {
+  bounded(async {
+    let server = Server::always(Response::json(200, pipeline("standard", true))).await;
+    let client = client(&server);
+    let config = client.config();
+    let input = json!({"key": "standard", "name": "Standard", "phases": []});
+    let requests = [
+      PreparedRequest::create_release_pipeline(config, "web", &input).unwrap(),
+      PreparedRequest::release_pipeline_with(config, Method::PUT, "web", "standard", Some(&input))
+        .unwrap(),
+      PreparedRequest::release_pipeline_with(config, Method::GET, "web", "standard", None).unwrap(),
+    ];
+    for request in requests {
+      client.send_object(request, NONE).await.unwrap();
+    }
+    let delete =
+      PreparedRequest::release_pipeline_with(config, Method::DELETE, "web", "standard", None)
+        .unwrap();
+    client.send_no_content(delete, NONE).await.unwrap();
+    assert_eq!(
+      server.lines(),
+      [
+        "POST /api/v2/projects/web/release-pipelines",
+        "PUT /api/v2/projects/web/release-pipelines/standard",
+        "GET /api/v2/projects/web/release-pipelines/standard",
+        "DELETE /api/v2/projects/web/release-pipelines/standard",
+      ]
+    );
+    let sent = server.requests();
+    for request in &sent {
+      assert_common_headers(request);
+    }
+    let expected = r#"{"key":"standard","name":"Standard","phases":[]}"#;
+    assert_eq!(sent[0].body_text(), expected);
+    assert_eq!(sent[1].body_text(), expected);
+    assert!(sent[2].body.is_empty() && sent[3].body.is_empty());
+    // Input that is not an object is refused before anything is sent.
+    let error = PreparedRequest::create_release_pipeline(config, "web", &json!([1])).unwrap_err();
+    assert_eq!(error.code, ErrorCode::InvalidArgument);
+    assert_eq!(server.requests().len(), 4);
+  })
+  .await;
+}
+
+#[tokio::test]
+async fn advancing_a_flag_writes_the_guarded_patch_or_starts_the_next_phase() {
+  bounded(async {
+    let server = Server::script(vec![
+      Reply::Answer(Response::json(200, pipeline("standard", true))),
+      Reply::Answer(Response::json(
+        200,
+        three_phases("standard", [false, true, false]),
+      )),
+      Reply::Answer(Response::json(200, pipeline("progressive", false))),
+      Reply::Answer(Response::json(
+        200,
+        three_phases("progressive", [true, false, false]),
+      )),
+    ])
+    .await;
+    let client = client(&server);
+    let config = client.config().clone();
+    for (key, flag) in [("standard", "f 1"), ("progressive", "f2")] {
+      let read = PreparedRequest::release_pipeline(&config, "web", key).unwrap();
+      let answer = client.send_object(read, NONE).await.unwrap();
+      let view = PipelineView::from_answer(&answer).unwrap();
+      let (index, write) = view
+        .advance_write(&PhaseRef::Name("Testing".into()))
+        .unwrap();
+      assert_eq!(index, 0);
+      if key == "standard" {
+        assert_eq!(view.kind, PipelineKind::Legacy);
+      } else {
+        assert_eq!(view.kind, PipelineKind::New);
+        assert_eq!(
+          write,
+          AdvanceWrite::Start {
+            phase_id: "b".into()
+          }
+        );
+      }
+      client
+        .advance_flag("web", flag, &write, NONE)
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+      server.lines(),
+      [
+        "GET /api/v2/projects/web/release-pipelines/standard",
+        "PATCH /api/v2/flags/web/f%201/release",
+        "GET /api/v2/projects/web/release-pipelines/progressive",
+        "PUT /api/v2/projects/web/flags/f2/release/phases/b",
+      ]
+    );
+    let sent = server.requests();
+    for request in &sent {
+      assert_common_headers(request);
+    }
+    assert_eq!(
+      sent[1].body_text(),
+      r#"[{"op":"test","path":"/phases/0/_id","value":"a"},{"op":"replace","path":"/phases/0/complete","value":true}]"#
+    );
+    assert_eq!(sent[3].body_text(), r#"{"status":"active"}"#);
+  })
+  .await;
+}
