@@ -15,6 +15,7 @@ use crate::support::*;
 const NONE: RequestOptions = RequestOptions {
   timeout_ms: None,
   max_retries: None,
+  observer: None,
 };
 
 /// A server answering each flag's release with the flag key as the release's name; the

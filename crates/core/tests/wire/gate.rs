@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use ld_release_core::client::with_jitter;
-use ld_release_core::limiter::{Decision, Limiter, Observation};
+use ld_release_core::limiter::{Decision, Hold, Limiter, Observation};
 
 fn ms(n: u64) -> Duration {
   Duration::from_millis(n)
@@ -49,7 +49,7 @@ fn a_pause_ends_at_its_instant() {
   let t0 = Instant::now();
   assert_eq!(
     paused(t0).decide(t0 + ms(699)),
-    Decision::WaitUntil(t0 + ms(700))
+    Decision::WaitUntil(t0 + ms(700), Hold::Paused)
   );
   assert_eq!(paused(t0).decide(t0 + ms(700)), Decision::Go);
 }
@@ -64,7 +64,7 @@ fn an_answer_exactly_at_the_tolerance_still_counts() {
   limiter.observe(t0, seen(0, 950));
   assert_eq!(
     limiter.decide(t0),
-    Decision::WaitUntil(t0 + ms(950 + MARGIN))
+    Decision::WaitUntil(t0 + ms(950 + MARGIN), Hold::Budget)
   );
 }
 
@@ -101,7 +101,10 @@ fn a_fresh_window_several_periods_on_ends_a_whole_period_later() {
   // Two and a half windows after that reset, the current window is the third since.
   let later = reset + ms(2500);
   assert_eq!(let_through(&limiter, later), 2);
-  assert_eq!(limiter.decide(later), Decision::WaitUntil(reset + ms(3000)));
+  assert_eq!(
+    limiter.decide(later),
+    Decision::WaitUntil(reset + ms(3000), Hold::Budget)
+  );
 }
 
 #[test]

@@ -14,6 +14,7 @@ use crate::support::*;
 const NONE: RequestOptions = RequestOptions {
   timeout_ms: None,
   max_retries: None,
+  observer: None,
 };
 
 #[tokio::test]

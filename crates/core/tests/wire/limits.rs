@@ -12,6 +12,7 @@ use crate::support::*;
 const NONE: RequestOptions = RequestOptions {
   timeout_ms: None,
   max_retries: None,
+  observer: None,
 };
 /// The limits as documented (not read from the crate, so that a changed limit fails).
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;

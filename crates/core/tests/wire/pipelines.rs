@@ -16,6 +16,7 @@ use crate::support::*;
 const NONE: RequestOptions = RequestOptions {
   timeout_ms: None,
   max_retries: None,
+  observer: None,
 };
 
 fn page(keys: &[&str], total: Option<u64>) -> Reply {

@@ -23,6 +23,7 @@ use crate::support::*;
 const NONE: RequestOptions = RequestOptions {
   timeout_ms: None,
   max_retries: None,
+  observer: None,
 };
 
 /// The jitter added to a wait of `ms`: up to a quarter, at least 50 ms, at most 1 s.
