@@ -616,7 +616,7 @@ test('demo completes a phase in each kind of release pipeline, drawn before and 
       'Before: ld-release status web progressive-checkout',
       'Progressive rollout (progressive-rollout) · version 0',
       '  0 ● QA                    started 2025-12-18 19:08 UTC · test',
-      '  1 ○ Beta                  ready-to-start',
+      '  1 ○ Beta                  waiting',
       '  2 ○ General availability  waiting',
     ].join('\n'),
   )

@@ -83,7 +83,7 @@ function sampleNewPipelineRelease(overrides = {}) {
     name: 'Progressive rollout',
     releasePipelineKey: 'progressive-rollout',
     releasePipelineDescription: '',
-    phases: [startedPhase(first, 0, started), ...rest.map(unstartedPhase)],
+    phases: [startedPhase(first, 0, started), ...rest.map((phase) => unstartedPhase(phase))],
     _version: 0,
     _releaseVariationId: '6650a1b2c3d4e5f6071829ff',
     ...overrides,
