@@ -9,6 +9,7 @@ mod bulk;
 mod gate;
 mod headers;
 mod limits;
+mod masking;
 mod memory;
 mod phases;
 mod pipelines;

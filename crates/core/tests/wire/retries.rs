@@ -667,17 +667,54 @@ async fn the_token_is_masked_in_every_error() {
 #[tokio::test]
 async fn an_accepted_write_with_an_unusable_answer_is_not_retried() {
   bounded(async {
-    let server = Server::always(Response::new(200).body("<html>OK</html>")).await;
-    let error = complete(&client(&server)).await.unwrap_err();
+    let answers = [
+      ("<html>OK</html>", "its body is not valid JSON ("),
+      ("\"text\"", "its body is not a JSON object"),
+    ];
+    for (body, why) in answers {
+      let server = Server::always(Response::new(200).body(body)).await;
+      let error = complete(&client(&server)).await.unwrap_err();
+      assert_eq!(error.code, ErrorCode::Decode);
+      assert_eq!(error.status, Some(200));
+      assert_eq!(error.attempts, 1);
+      assert!(
+        error.message.starts_with(&format!(
+          "The server accepted the request (HTTP 200) but {why}"
+        )),
+        "{}",
+        error.message
+      );
+      assert_eq!(error.body_excerpt.as_deref(), Some(body));
+      assert_eq!(server.requests().len(), 1);
+    }
+  })
+  .await;
+}
+
+#[tokio::test]
+async fn an_unusable_release_after_a_retry_says_how_many_requests_it_took() {
+  bounded(async {
+    let server = Server::script(vec![
+      Reply::Answer(Response::new(503).header("Retry-After", "0")),
+      Reply::Answer(Response::json(200, json!({"name": "R"}))),
+    ])
+    .await;
+    let client = client(&server);
+    let error = client
+      .change_phase(
+        change(
+          "checkout",
+          PhaseRef::Name("QA".into()),
+          PhaseAction::Complete,
+        ),
+        NONE,
+      )
+      .await
+      .unwrap_err();
     assert_eq!(error.code, ErrorCode::Decode);
-    assert_eq!(error.status, Some(200));
-    assert_eq!(error.attempts, 1);
-    assert!(
-      error.message.contains("accepted the request"),
-      "{}",
-      error.message
-    );
-    assert_eq!(server.requests().len(), 1);
+    assert!(error.message.contains("usable phases"), "{}", error.message);
+    assert_eq!(error.attempts, 2);
+    assert_eq!(server.requests().len(), 2);
   })
   .await;
 }
