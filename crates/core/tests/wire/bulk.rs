@@ -4,19 +4,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ld_release_core::bulk::{run, Progress};
-use ld_release_core::config::RequestOptions;
 use ld_release_core::error::{ErrorCode, LdError};
 use ld_release_core::phases::{PhaseAction, PhaseRef};
 use serde_json::json;
 
 use crate::server::{Reply, Response, Server};
 use crate::support::*;
-
-const NONE: RequestOptions = RequestOptions {
-  timeout_ms: None,
-  max_retries: None,
-  observer: None,
-};
 
 /// A server answering each flag's release with the flag key as the release's name; the
 /// answer for `slow` comes after half a second.

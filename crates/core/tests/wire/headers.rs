@@ -2,7 +2,7 @@
 
 use http::Method;
 use ld_release_core::client::PreparedRequest;
-use ld_release_core::config::{ClientOptions, RequestOptions, Secret};
+use ld_release_core::config::{ClientOptions, Secret};
 use ld_release_core::error::ErrorCode;
 use ld_release_core::phases::{PhaseAction, PhaseRef};
 use ld_release_core::release::PipelineKind;
@@ -10,12 +10,6 @@ use serde_json::json;
 
 use crate::server::{Reply, Response, Server};
 use crate::support::*;
-
-const NONE: RequestOptions = RequestOptions {
-  timeout_ms: None,
-  max_retries: None,
-  observer: None,
-};
 
 #[tokio::test]
 async fn a_read_carries_the_raw_token_and_the_beta_header_once_and_no_body() {
@@ -52,11 +46,7 @@ async fn completing_a_phase_by_index_is_one_patch_with_the_documented_body() {
     ))
     .await;
     let client = client(&server);
-    let after = client
-      .change_phase(
-        change("checkout", PhaseRef::Index(0), PhaseAction::Complete),
-        NONE,
-      )
+    let after = change_checkout(&client, PhaseRef::Index(0), PhaseAction::Complete)
       .await
       .unwrap();
     assert_eq!(after.pipeline_key(), Some("standard"));
@@ -79,11 +69,7 @@ async fn completing_a_phase_by_index_is_one_patch_with_the_documented_body() {
       Some(PipelineKind::Legacy)
     );
 
-    client
-      .change_phase(
-        change("checkout", PhaseRef::Index(2), PhaseAction::Reopen),
-        NONE,
-      )
+    change_checkout(&client, PhaseRef::Index(2), PhaseAction::Reopen)
       .await
       .unwrap();
     let reopen = &server.requests()[1];
@@ -105,11 +91,7 @@ async fn method_override_sends_a_patch_as_a_post_and_nothing_else() {
       method_override: Some(true),
       ..options(&server)
     });
-    client
-      .change_phase(
-        change("checkout", PhaseRef::Index(1), PhaseAction::Complete),
-        NONE,
-      )
+    change_checkout(&client, PhaseRef::Index(1), PhaseAction::Complete)
       .await
       .unwrap();
     let read =

@@ -1,7 +1,6 @@
 //! How much of an answer is read: up to 16 MiB of a 2xx body, and the first 64 KiB of
 //! an error body.
 
-use ld_release_core::config::RequestOptions;
 use ld_release_core::error::ErrorCode;
 use ld_release_core::phases::{PhaseAction, PhaseRef};
 use serde_json::json;
@@ -9,11 +8,6 @@ use serde_json::json;
 use crate::server::{Response, Server};
 use crate::support::*;
 
-const NONE: RequestOptions = RequestOptions {
-  timeout_ms: None,
-  max_retries: None,
-  observer: None,
-};
 /// The limits as documented (not read from the crate, so that a changed limit fails).
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 const ERROR_BODY_LIMIT: usize = 64 * 1024;

@@ -2,7 +2,6 @@
 //! phase named by name or id), the start of the next phase on new pipelines, and what
 //! is never sent.
 
-use ld_release_core::config::RequestOptions;
 use ld_release_core::error::ErrorCode;
 use ld_release_core::phases::{PhaseAction, PhaseRef};
 use ld_release_core::release::PipelineKind;
@@ -11,11 +10,6 @@ use serde_json::json;
 use crate::server::{Reply, Response, Server};
 use crate::support::*;
 
-const NONE: RequestOptions = RequestOptions {
-  timeout_ms: None,
-  max_retries: None,
-  observer: None,
-};
 const RELEASE: &str = "/api/v2/flags/web/checkout/release";
 
 fn ok(body: serde_json::Value) -> Reply {
@@ -43,24 +37,10 @@ async fn a_phase_named_on_a_legacy_pipeline_is_patched_behind_a_guard() {
     ])
     .await;
     let client = client(&server);
-    let after = client
-      .change_phase(
-        change(
-          "checkout",
-          PhaseRef::Name("QA".into()),
-          PhaseAction::Complete,
-        ),
-        NONE,
-      )
-      .await
+    let after = change_checkout(&client, PhaseRef::Name("QA".into()), PhaseAction::Complete).await
       .unwrap();
     assert!(after.view().unwrap().phases[1].complete);
-    client
-      .change_phase(
-        change("checkout", PhaseRef::Id("c".into()), PhaseAction::Reopen),
-        NONE,
-      )
-      .await
+    change_checkout(&client, PhaseRef::Id("c".into()), PhaseAction::Reopen).await
       .unwrap();
     assert_eq!(
       server.lines(),
@@ -106,11 +86,7 @@ async fn completing_on_a_new_pipeline_starts_the_next_phase() {
     ])
     .await;
     let client = client(&server);
-    let after = client
-      .change_phase(
-        change("checkout", PhaseRef::Index(0), PhaseAction::Complete),
-        NONE,
-      )
+    let after = change_checkout(&client, PhaseRef::Index(0), PhaseAction::Complete)
       .await
       .unwrap();
     assert!(after.view().unwrap().phases[0].complete);
@@ -122,11 +98,7 @@ async fn completing_on_a_new_pipeline_starts_the_next_phase() {
       client.remembered_pipeline("web", "checkout").as_deref(),
       Some("progressive")
     );
-    client
-      .change_phase(
-        change("checkout", PhaseRef::Index(1), PhaseAction::Complete),
-        NONE,
-      )
+    change_checkout(&client, PhaseRef::Index(1), PhaseAction::Complete)
       .await
       .unwrap();
     assert_eq!(
@@ -165,28 +137,16 @@ async fn a_new_pipeline_gets_no_write_it_would_refuse() {
     ])
     .await;
     let client = client(&server);
-    let release = client
-      .change_phase(
-        change("checkout", PhaseRef::Index(0), PhaseAction::Complete),
-        NONE,
-      )
+    let release = change_checkout(&client, PhaseRef::Index(0), PhaseAction::Complete)
       .await
       .unwrap();
     assert_eq!(release.json(), done.to_string());
-    let last = client
-      .change_phase(
-        change("checkout", PhaseRef::Index(2), PhaseAction::Complete),
-        NONE,
-      )
+    let last = change_checkout(&client, PhaseRef::Index(2), PhaseAction::Complete)
       .await
       .unwrap_err();
     assert_eq!(last.code, ErrorCode::Unsupported);
     assert!(last.message.contains("last phase"), "{}", last.message);
-    let reopen = client
-      .change_phase(
-        change("checkout", PhaseRef::Index(0), PhaseAction::Reopen),
-        NONE,
-      )
+    let reopen = change_checkout(&client, PhaseRef::Index(0), PhaseAction::Reopen)
       .await
       .unwrap_err();
     assert_eq!(reopen.code, ErrorCode::Unsupported);
@@ -222,11 +182,7 @@ async fn a_patch_refused_on_a_legacy_pipeline_is_the_answer() {
     ])
     .await;
     let client = client(&server);
-    let error = client
-      .change_phase(
-        change("checkout", PhaseRef::Index(0), PhaseAction::Complete),
-        NONE,
-      )
+    let error = change_checkout(&client, PhaseRef::Index(0), PhaseAction::Complete)
       .await
       .unwrap_err();
     assert_eq!(error.code, ErrorCode::BadRequest);
@@ -251,11 +207,7 @@ async fn a_failed_patch_other_than_a_refusal_ends_the_call() {
     ))])
     .await;
     let client = client(&server);
-    let error = client
-      .change_phase(
-        change("checkout", PhaseRef::Index(0), PhaseAction::Complete),
-        NONE,
-      )
+    let error = change_checkout(&client, PhaseRef::Index(0), PhaseAction::Complete)
       .await
       .unwrap_err();
     assert_eq!(error.code, ErrorCode::NotFound);
@@ -276,11 +228,7 @@ async fn a_refused_patch_then_a_failed_read_reports_the_refusal() {
     ])
     .await;
     let client = client(&server);
-    let error = client
-      .change_phase(
-        change("checkout", PhaseRef::Index(0), PhaseAction::Complete),
-        NONE,
-      )
+    let error = change_checkout(&client, PhaseRef::Index(0), PhaseAction::Complete)
       .await
       .unwrap_err();
     assert_eq!(error.code, ErrorCode::BadRequest);
@@ -299,18 +247,10 @@ async fn starting_a_phase_puts_active_on_its_id() {
     ])
     .await;
     let client = client(&server);
-    client
-      .change_phase(
-        change("checkout", PhaseRef::Name("QA".into()), PhaseAction::Start),
-        NONE,
-      )
+    change_checkout(&client, PhaseRef::Name("QA".into()), PhaseAction::Start)
       .await
       .unwrap();
-    client
-      .change_phase(
-        change("checkout", PhaseRef::Id("c".into()), PhaseAction::Start),
-        NONE,
-      )
+    change_checkout(&client, PhaseRef::Id("c".into()), PhaseAction::Start)
       .await
       .unwrap();
     assert_eq!(
@@ -351,15 +291,7 @@ async fn a_guard_that_fails_because_the_release_moved_is_a_conflict() {
     ])
     .await;
     let client = client_no_retry(&server);
-    let error = client
-      .change_phase(
-        change(
-          "checkout",
-          PhaseRef::Name("QA".into()),
-          PhaseAction::Complete,
-        ),
-        NONE,
-      )
+    let error = change_checkout(&client, PhaseRef::Name("QA".into()), PhaseAction::Complete)
       .await
       .unwrap_err();
     assert_eq!(error.code, ErrorCode::Conflict);
@@ -392,11 +324,7 @@ async fn a_guarded_patch_refused_for_another_reason_keeps_its_error() {
     ])
     .await;
     let client = client_no_retry(&server);
-    let error = client
-      .change_phase(
-        change("checkout", PhaseRef::Id("b".into()), PhaseAction::Reopen),
-        NONE,
-      )
+    let error = change_checkout(&client, PhaseRef::Id("b".into()), PhaseAction::Reopen)
       .await
       .unwrap_err();
     assert_eq!(error.code, ErrorCode::BadRequest);
@@ -423,15 +351,7 @@ async fn a_pipeline_that_cannot_be_read_is_treated_as_legacy_and_remembered() {
       .await;
       let client = client(&server);
       for _ in 0..2 {
-        client
-          .change_phase(
-            change(
-              "checkout",
-              PhaseRef::Name("QA".into()),
-              PhaseAction::Complete,
-            ),
-            NONE,
-          )
+        change_checkout(&client, PhaseRef::Name("QA".into()), PhaseAction::Complete)
           .await
           .unwrap();
       }
@@ -531,15 +451,7 @@ async fn a_guarded_patch_that_fails_otherwise_is_not_followed_by_a_read() {
     ])
     .await;
     let client = client_no_retry(&server);
-    let error = client
-      .change_phase(
-        change(
-          "checkout",
-          PhaseRef::Name("QA".into()),
-          PhaseAction::Complete,
-        ),
-        NONE,
-      )
+    let error = change_checkout(&client, PhaseRef::Name("QA".into()), PhaseAction::Complete)
       .await
       .unwrap_err();
     assert_eq!(error.code, ErrorCode::NotFound);

@@ -3,7 +3,6 @@
 
 use http::Method;
 use ld_release_core::client::PreparedRequest;
-use ld_release_core::config::RequestOptions;
 use ld_release_core::error::ErrorCode;
 use ld_release_core::phases::PhaseRef;
 use ld_release_core::pipelines::{AdvanceWrite, Pager, PipelineView, ProgressionFilter};
@@ -12,12 +11,6 @@ use serde_json::json;
 
 use crate::server::{Reply, Response, Server};
 use crate::support::*;
-
-const NONE: RequestOptions = RequestOptions {
-  timeout_ms: None,
-  max_retries: None,
-  observer: None,
-};
 
 fn page(keys: &[&str], total: Option<u64>) -> Reply {
   let items: Vec<_> = keys.iter().map(|k| json!({ "key": k })).collect();

@@ -20,12 +20,6 @@ use serde_json::json;
 use crate::server::{Reply, Response, Server};
 use crate::support::*;
 
-const NONE: RequestOptions = RequestOptions {
-  timeout_ms: None,
-  max_retries: None,
-  observer: None,
-};
-
 /// The jitter added to a wait of `ms`: up to a quarter, at least 50 ms, at most 1 s.
 fn spread(ms: u64) -> u64 {
   (ms / 4).clamp(50, 1000)
@@ -700,15 +694,7 @@ async fn an_unusable_release_after_a_retry_says_how_many_requests_it_took() {
     ])
     .await;
     let client = client(&server);
-    let error = client
-      .change_phase(
-        change(
-          "checkout",
-          PhaseRef::Name("QA".into()),
-          PhaseAction::Complete,
-        ),
-        NONE,
-      )
+    let error = change_checkout(&client, PhaseRef::Name("QA".into()), PhaseAction::Complete)
       .await
       .unwrap_err();
     assert_eq!(error.code, ErrorCode::Decode);

@@ -2,8 +2,10 @@
 //! the server answers them, and the headers every request must carry.
 
 use ld_release_core::client::Client;
-use ld_release_core::config::{ClientConfig, ClientOptions, Secret};
+use ld_release_core::config::{ClientConfig, ClientOptions, RequestOptions, Secret};
+use ld_release_core::error::LdError;
 use ld_release_core::phases::{PhaseAction, PhaseChange, PhaseRef};
+use ld_release_core::release::Release;
 use serde_json::{json, Value};
 
 use crate::server::{Request, Server};
@@ -82,6 +84,13 @@ pub fn pipeline(key: &str, legacy: bool) -> Value {
   })
 }
 
+/// No per-call options: the client's own.
+pub const NONE: RequestOptions = RequestOptions {
+  timeout_ms: None,
+  max_retries: None,
+  observer: None,
+};
+
 pub fn change(flag: &str, phase: PhaseRef, action: PhaseAction) -> PhaseChange {
   PhaseChange {
     project_key: "web".to_string(),
@@ -89,6 +98,17 @@ pub fn change(flag: &str, phase: PhaseRef, action: PhaseAction) -> PhaseChange {
     phase,
     action,
   }
+}
+
+/// `action` on `phase` of flag `checkout` (project `web`), with no per-call options.
+pub async fn change_checkout(
+  client: &Client,
+  phase: PhaseRef,
+  action: PhaseAction,
+) -> Result<Release, LdError> {
+  client
+    .change_phase(change("checkout", phase, action), NONE)
+    .await
 }
 
 /// `User-Agent` as every test client sends it.
