@@ -374,6 +374,55 @@ mod tests {
     events.iter().map(|e| (e.attempt, e.kind.index())).collect()
   }
 
+  #[test]
+  fn an_observer_is_its_operation_and_its_sink() {
+    let sink: Sink = Arc::new(|_| {});
+    let observer = Observer::new("completePhase", sink.clone());
+    assert_eq!(observer.operation(), "completePhase");
+    assert_eq!(
+      format!("{observer:?}"),
+      r#"Observer { operation: "completePhase", .. }"#
+    );
+    assert_eq!(observer, observer.clone());
+    // Equal only as clones of one another: the same sink under another name, or the
+    // same name with another sink, is another observer.
+    assert_ne!(observer, Observer::new("getRelease", sink));
+    assert_ne!(observer, Observer::new("completePhase", Arc::new(|_| {})));
+  }
+
+  /// The words events use for reasons and sources: the names `ld-release:*` messages
+  /// carry, which subscribers match on.
+  #[test]
+  fn reasons_and_sources_have_their_documented_words() {
+    let failures = [Failure::Timeout, Failure::Network, Failure::TooLarge];
+    assert_eq!(
+      failures.map(Failure::as_str),
+      ["timeout", "network", "too-large"]
+    );
+    let reasons = [
+      RetryReason::Status(503),
+      RetryReason::Timeout,
+      RetryReason::Network,
+    ];
+    assert_eq!(
+      reasons.map(RetryReason::as_str),
+      ["status", "timeout", "network"]
+    );
+    let sources = [
+      WaitSource::RetryAfter,
+      WaitSource::RateLimitReset,
+      WaitSource::Backoff,
+    ];
+    assert_eq!(
+      sources.map(WaitSource::as_str),
+      ["Retry-After", "X-Ratelimit-Reset", "backoff"]
+    );
+    assert_eq!(
+      [Hold::Paused, Hold::Budget].map(Hold::as_str),
+      ["paused", "budget"]
+    );
+  }
+
   #[tokio::test]
   async fn a_429_then_a_200() {
     let reset = epoch_ms() + 30_000;
