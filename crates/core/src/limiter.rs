@@ -484,6 +484,46 @@ mod tests {
   }
 
   #[tokio::test]
+  async fn requests_held_by_a_pause_wake_once_it_is_over() {
+    // Each sleeps until the pause ends plus its own jitter (0 to 15 ms), never less: a
+    // request that woke before the end would find the gate shut and be held again.
+    let limiter = std::sync::Arc::new(Limiter::new());
+    let pause = Duration::from_millis(60);
+    let start = Instant::now();
+    limiter.observe(
+      start,
+      Observation {
+        pause: Some(pause),
+        ..Default::default()
+      },
+    );
+    let waiters: Vec<_> = (0..16)
+      .map(|_| {
+        let limiter = limiter.clone();
+        tokio::spawn(async move {
+          let mut holds = Vec::new();
+          let permit = limiter
+            .acquire_with(MINUTE, |wait, _| holds.push((wait, start.elapsed())))
+            .await
+            .unwrap();
+          permit.observe(Observation::default());
+          (holds, start.elapsed())
+        })
+      })
+      .collect();
+    for waiter in waiters {
+      let (holds, done) = waiter.await.unwrap();
+      assert_eq!(holds.len(), 1, "held again after waking: {holds:?}");
+      let (wait, when) = holds[0];
+      assert!(
+        when + wait >= pause,
+        "a wait ending before the pause: {holds:?}"
+      );
+      assert!(done >= pause);
+    }
+  }
+
+  #[tokio::test]
   async fn a_wait_past_the_limit_is_refused_at_once() {
     let limiter = Limiter::new();
     // A 2xx answer saying the budget is spent until ten minutes from now.
