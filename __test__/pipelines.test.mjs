@@ -745,6 +745,8 @@ test('previewRequest shows the first request of each new operation, as the call 
     ['listReleasePipelines', ['web', opts], () => ld.listReleasePipelines('web', opts)[Symbol.asyncIterator]().next()],
     ['listReleaseProgressions', ['web', LEGACY, opts], () => ld.listReleaseProgressions('web', LEGACY, opts)[Symbol.asyncIterator]().next()],
     ['listReleaseProgressions', ['web', LEGACY, { ...opts, status: 'completed' }], () => ld.listReleaseProgressions('web', LEGACY, { ...opts, status: 'completed' })[Symbol.asyncIterator]().next()],
+    // A phase by id is in the filter of the first page; by index or name, the pipeline is read first.
+    ...[{ id: LEGACY_IDS[1] }, 1, { name: 'Staging' }].map((phase) => ['listReleaseProgressions', ['web', LEGACY, { ...opts, phase }], () => ld.listReleaseProgressions('web', LEGACY, { ...opts, phase })[Symbol.asyncIterator]().next()]),
     ['createReleasePipeline', ['web', input, opts], () => ld.createReleasePipeline('web', input, opts)],
     ['updateReleasePipeline', ['web', 'previewed', update, opts], () => ld.updateReleasePipeline('web', 'previewed', update, opts)],
     ['deleteReleasePipeline', ['web', 'previewed', opts], () => ld.deleteReleasePipeline('web', 'previewed', opts)],

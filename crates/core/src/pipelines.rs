@@ -252,8 +252,8 @@ impl Pager {
   }
 
   /// The release progressions of a pipeline that pass `filter` and, with `phase`, whose
-  /// active phase is that phase of the pipeline (looked up by the first page's fetch;
-  /// the status is then `active`).
+  /// active phase is that phase of the pipeline (a phase by index or name is looked up
+  /// by the first page's fetch; the status is then `active`).
   pub fn progressions_at(
     project_key: &str,
     pipeline_key: &str,
@@ -273,6 +273,15 @@ impl Pager {
       filter.status = Some("active".to_string());
     }
     filter.validate()?;
+    // A phase given by id is in the filter from the first request; one given by index
+    // or name is looked up then.
+    let phase = match phase {
+      Some(PhaseRef::Id(id)) => {
+        filter.active_phase_id = Some(id);
+        None
+      }
+      phase => phase,
+    };
     Ok(Pager {
       kind: PagerKind::Progressions {
         project_key: project_key.to_string(),
@@ -322,7 +331,7 @@ impl Pager {
       PagerKind::Progressions {
         project_key,
         pipeline_key,
-        phase: Some(PhaseRef::Index(_) | PhaseRef::Name(_)),
+        phase: Some(_),
         ..
       } => {
         PreparedRequest::release_pipeline_with(config, Method::GET, project_key, pipeline_key, None)
@@ -438,17 +447,11 @@ impl Client {
     } = &mut pager.kind
     {
       if let Some(phase) = phase.take() {
-        let id = match phase {
-          PhaseRef::Id(id) => id,
-          phase => {
-            let view = self
-              .read_pipeline(project_key, pipeline_key, options.clone())
-              .await?;
-            let index = find_phase(&view.phases, &phase)?;
-            view.phases.phases[index].id.clone()
-          }
-        };
-        filter.active_phase_id = Some(id);
+        let view = self
+          .read_pipeline(project_key, pipeline_key, options.clone())
+          .await?;
+        let index = find_phase(&view.phases, &phase)?;
+        filter.active_phase_id = Some(view.phases.phases[index].id.clone());
       }
     }
     let request = pager.request(self.config())?;

@@ -5,7 +5,9 @@ use http::Method;
 use ld_release_core::client::PreparedRequest;
 use ld_release_core::error::ErrorCode;
 use ld_release_core::phases::PhaseRef;
-use ld_release_core::pipelines::{AdvanceWrite, Pager, PipelineView, ProgressionFilter};
+use ld_release_core::pipelines::{
+  AdvanceOutcome, AdvanceSettings, AdvanceWrite, Pager, PipelineView, ProgressionFilter,
+};
 use ld_release_core::release::PipelineKind;
 use serde_json::json;
 
@@ -223,6 +225,235 @@ async fn advancing_a_flag_writes_the_guarded_patch_or_starts_the_next_phase() {
       r#"[{"op":"test","path":"/phases/0/_id","value":"a"},{"op":"replace","path":"/phases/0/complete","value":true}]"#
     );
     assert_eq!(sent[3].body_text(), r#"{"status":"active"}"#);
+  })
+  .await;
+}
+
+/// A page of progressions of `flags`, as LaunchDarkly lists them.
+fn progressions(flags: &[&str], total: u64) -> Reply {
+  let items: Vec<_> = flags
+    .iter()
+    .map(|f| json!({ "flagKey": f, "activePhaseId": "a", "status": "active" }))
+    .collect();
+  Reply::Answer(Response::json(
+    200,
+    json!({ "items": items, "totalCount": total }),
+  ))
+}
+
+fn settings(dry_run: bool) -> AdvanceSettings {
+  AdvanceSettings {
+    concurrency: 1,
+    progress: None,
+    dry_run,
+  }
+}
+
+const AT_TESTING: &str = "/api/v2/projects/web/release-pipelines/standard/releases?filter=status%20equals%20%22active%22%2CactivePhaseId%20equals%20%22a%22&limit=50";
+
+#[tokio::test]
+async fn advancing_a_pipeline_reads_it_lists_every_page_and_writes_each_flag() {
+  bounded(async {
+    let server = Server::script(vec![
+      Reply::Answer(Response::json(200, pipeline("standard", true))),
+      progressions(&["f1", "f2"], 3),
+      progressions(&["f3"], 3),
+      Reply::Answer(Response::json(200, three_phases("standard", [true, false, false]))),
+      Reply::Answer(Response::json(409, json!({"code": "conflict", "message": "moved"}))),
+      Reply::Answer(Response::json(200, three_phases("standard", [true, false, false]))),
+    ])
+    .await;
+    let client = std::sync::Arc::new(client_no_retry(&server));
+    let from = PhaseRef::Name("Testing".into());
+    let done = client
+      .advance_pipeline("web", "standard", &from, settings(false), NONE)
+      .await
+      .unwrap();
+    let flags: Vec<&str> = done.iter().map(|a| a.flag_key.as_str()).collect();
+    assert_eq!(flags, ["f1", "f2", "f3"]);
+    let outcomes: Vec<Result<bool, ErrorCode>> = done
+      .iter()
+      .map(|a| match &a.outcome {
+        AdvanceOutcome::Done(result) => result
+          .as_ref()
+          .map(|r| r.view().unwrap().phases[0].complete)
+          .map_err(|e| e.code),
+        AdvanceOutcome::Planned(request) => panic!("a dry run's plan: {request:?}"),
+      })
+      .collect();
+    assert_eq!(outcomes, [Ok(true), Err(ErrorCode::Conflict), Ok(true)]);
+    assert_eq!(
+      server.lines(),
+      [
+        "GET /api/v2/projects/web/release-pipelines/standard".to_string(),
+        format!("GET {AT_TESTING}&offset=0"),
+        format!("GET {AT_TESTING}&offset=2"),
+        "PATCH /api/v2/flags/web/f1/release".to_string(),
+        "PATCH /api/v2/flags/web/f2/release".to_string(),
+        "PATCH /api/v2/flags/web/f3/release".to_string(),
+      ]
+    );
+    let guarded = r#"[{"op":"test","path":"/phases/0/_id","value":"a"},{"op":"replace","path":"/phases/0/complete","value":true}]"#;
+    for write in &server.requests()[3..] {
+      assert_common_headers(write);
+      assert_eq!(write.body_text(), guarded);
+    }
+  })
+  .await;
+}
+
+#[tokio::test]
+async fn a_dry_run_advance_lists_the_writes_and_sends_none() {
+  bounded(async {
+    let server = Server::script(vec![
+      Reply::Answer(Response::json(200, pipeline("standard", false))),
+      progressions(&["f1", "f 2"], 2),
+    ])
+    .await;
+    let client = std::sync::Arc::new(client(&server));
+    let done = client
+      .advance_pipeline("web", "standard", &PhaseRef::Index(0), settings(true), NONE)
+      .await
+      .unwrap();
+    let planned: Vec<(String, String, Option<String>)> = done
+      .into_iter()
+      .map(|a| match a.outcome {
+        AdvanceOutcome::Planned(request) => (
+          a.flag_key,
+          format!("{} {}", request.method, request.url.path()),
+          request.body.map(|b| String::from_utf8(b).unwrap()),
+        ),
+        AdvanceOutcome::Done(result) => panic!("written: {result:?}"),
+      })
+      .collect();
+    let start = Some(r#"{"status":"active"}"#.to_string());
+    assert_eq!(
+      planned,
+      [
+        (
+          "f1".to_string(),
+          "PUT /api/v2/projects/web/flags/f1/release/phases/b".to_string(),
+          start.clone()
+        ),
+        (
+          "f 2".to_string(),
+          "PUT /api/v2/projects/web/flags/f%202/release/phases/b".to_string(),
+          start
+        ),
+      ]
+    );
+    assert_eq!(server.requests().len(), 2, "{:?}", server.lines());
+  })
+  .await;
+}
+
+#[tokio::test]
+async fn a_progression_without_a_flag_key_fails_the_advance_before_any_write() {
+  bounded(async {
+    let server = Server::script(vec![
+      Reply::Answer(Response::json(200, pipeline("standard", true))),
+      Reply::Answer(Response::json(
+        200,
+        json!({"items": [{"flagKey": "f1"}, {"flag": "f2"}], "totalCount": 2}),
+      )),
+    ])
+    .await;
+    let client = std::sync::Arc::new(client(&server));
+    let error = client
+      .advance_pipeline(
+        "web",
+        "standard",
+        &PhaseRef::Id("a".into()),
+        settings(false),
+        NONE,
+      )
+      .await
+      .unwrap_err();
+    assert_eq!(error.code, ErrorCode::Decode);
+    assert!(error.message.contains("flagKey"), "{}", error.message);
+    assert_eq!(error.body_excerpt.as_deref(), Some(r#"{"flag":"f2"}"#));
+    assert_eq!(server.requests().len(), 2, "{:?}", server.lines());
+  })
+  .await;
+}
+
+#[tokio::test]
+async fn progressions_at_a_phase_by_name_read_the_pipeline_first() {
+  bounded(async {
+    let server = Server::script(vec![
+      Reply::Answer(Response::json(200, pipeline("standard", true))),
+      progressions(&["f1"], 1),
+    ])
+    .await;
+    let client = client(&server);
+    let config = client.config().clone();
+    let at = |phase: Option<PhaseRef>| {
+      Pager::progressions_at("web", "standard", ProgressionFilter::default(), phase).unwrap()
+    };
+    let line = |request: PreparedRequest| {
+      let query = request
+        .url
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+      format!("{} {}{query}", request.method, request.url.path())
+    };
+    // What the list sends first: the pipeline for a phase by index or name; else a page,
+    // of releases active at the phase when it is given by id.
+    let pipeline_read = "GET /api/v2/projects/web/release-pipelines/standard";
+    for phase in [PhaseRef::Index(0), PhaseRef::Name("Testing".into())] {
+      assert_eq!(
+        line(at(Some(phase)).first_request(&config).unwrap()),
+        pipeline_read
+      );
+    }
+    assert_eq!(
+      line(
+        at(Some(PhaseRef::Id("a".into())))
+          .first_request(&config)
+          .unwrap()
+      ),
+      format!("GET {AT_TESTING}&offset=0")
+    );
+    assert_eq!(
+      line(at(None).first_request(&config).unwrap()),
+      "GET /api/v2/projects/web/release-pipelines/standard/releases?limit=50&offset=0"
+    );
+    // A phase means releases active at it: a status of `completed` is refused.
+    let completed = ProgressionFilter {
+      status: Some("completed".into()),
+      active_phase_id: None,
+    };
+    let error =
+      Pager::progressions_at("web", "standard", completed, Some(PhaseRef::Index(0))).unwrap_err();
+    assert_eq!(error.code, ErrorCode::InvalidArgument);
+    assert!(error.message.contains("completed"), "{}", error.message);
+    let mut pager = at(Some(PhaseRef::Name("Testing".into())));
+    let items = read_all(&client, &mut pager).await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+      server.lines(),
+      [
+        pipeline_read.to_string(),
+        format!("GET {AT_TESTING}&offset=0")
+      ]
+    );
+  })
+  .await;
+}
+
+#[tokio::test]
+async fn a_finished_list_fetches_nothing_more() {
+  bounded(async {
+    let server = Server::always(page(&["a", "b"], Some(10))).await;
+    let client = client(&server);
+    let mut pager = Pager::pipelines("web").unwrap();
+    client.next_page(&mut pager, NONE).await.unwrap();
+    assert!(!pager.is_done(), "8 more to come");
+    pager.finish();
+    assert!(pager.is_done());
+    assert!(read_all(&client, &mut pager).await.is_empty());
+    assert_eq!(server.requests().len(), 1);
   })
   .await;
 }
