@@ -466,3 +466,80 @@ async fn a_guarded_patch_that_fails_otherwise_is_not_followed_by_a_read() {
   })
   .await;
 }
+
+#[tokio::test]
+async fn the_first_request_of_a_phase_change_is_the_one_the_call_sends_first() {
+  bounded(async {
+    let patch = |index: usize, complete: bool| {
+      format!(r#"[{{"op":"replace","path":"/phases/{index}/complete","value":{complete}}}]"#)
+    };
+    let read = (format!("GET {RELEASE}"), String::new());
+    let cases = [
+      // By index: the PATCH, without reading anything.
+      (
+        PhaseRef::Index(1),
+        PhaseAction::Complete,
+        false,
+        (format!("PATCH {RELEASE}"), patch(1, true)),
+      ),
+      (
+        PhaseRef::Index(2),
+        PhaseAction::Reopen,
+        false,
+        (format!("PATCH {RELEASE}"), patch(2, false)),
+      ),
+      // Unless the client knows the flag's pipeline to be new: then the release is read.
+      (
+        PhaseRef::Index(0),
+        PhaseAction::Complete,
+        true,
+        read.clone(),
+      ),
+      // By name, and a start by index: the release is read to find the phase.
+      (
+        PhaseRef::Name("QA".into()),
+        PhaseAction::Complete,
+        false,
+        read.clone(),
+      ),
+      (PhaseRef::Index(0), PhaseAction::Start, false, read),
+      // A start by id: the PUT itself.
+      (
+        PhaseRef::Id("c".into()),
+        PhaseAction::Start,
+        false,
+        (
+          "PUT /api/v2/projects/web/flags/checkout/release/phases/c".to_string(),
+          r#"{"status":"active"}"#.to_string(),
+        ),
+      ),
+    ];
+    for (phase, action, known_new, expected) in cases {
+      let server =
+        Server::always(Response::json(200, three_phases("progressive", [false; 3]))).await;
+      let client = client_no_retry(&server);
+      if known_new {
+        client.remember_kind("web", "progressive", PipelineKind::New);
+        client.remember_pipeline("web", "checkout", Some("progressive"));
+      }
+      let first = client
+        .first_request(&change("checkout", phase.clone(), action))
+        .unwrap();
+      let body = first
+        .body
+        .map(|b| String::from_utf8(b).unwrap())
+        .unwrap_or_default();
+      let planned = (format!("{} {}", first.method, first.url.path()), body);
+      assert_eq!(planned, expected, "{phase:?} {action:?}");
+      // What the call then sends first (its outcome does not matter here).
+      let _ = change_checkout(&client, phase.clone(), action).await;
+      let sent = &server.requests()[0];
+      assert_eq!(
+        (sent.line(), sent.body_text().to_string()),
+        expected,
+        "{phase:?} {action:?}"
+      );
+    }
+  })
+  .await;
+}
