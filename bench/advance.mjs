@@ -24,12 +24,13 @@
 // list retains nothing (V8's heap in use after gc() within 0.25 MiB of before), and its
 // peak RSS growth stops (in one list, a median of at most 1 MiB more from 10×
 // `progressions` to 30×).
-import { spawn, execFileSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import { startFakeProcess } from './fake-process.mjs'
 import { fmt, printTable, summary, writeResults } from './stats.mjs'
 
 const { values } = parseArgs({
@@ -141,28 +142,9 @@ function most429(requests, rateLimit) {
   return Math.max(0, ...[...windows.values()].map((n) => n - rateLimit.limit))
 }
 
-/** Starts the fake (`--fake`) or the page server (`--pages`) in a child process and talks to it line by line. */
-async function startFake(options, role = '--fake') {
-  const child = spawn(process.execPath, [SELF, role, JSON.stringify(options)], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const lines = createInterface({ input: child.stdout })
-  const waiting = []
-  lines.on('line', (line) => waiting.shift()?.(JSON.parse(line)))
-  const next = () => new Promise((resolve) => waiting.push(resolve))
-  const { url, apiKey } = await next()
-  return {
-    url,
-    apiKey,
-    stats() {
-      const answer = next()
-      child.stdin.write('stats\n')
-      return answer
-    },
-    async close() {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.stdin.end('close\n')
-      await exited
-    },
-  }
+/** Starts the fake (`--fake`) or the page server (`--pages`) of this script in a child process. */
+function startFake(options, role = '--fake') {
+  return startFakeProcess(options, [SELF, role])
 }
 
 /**

@@ -1,10 +1,15 @@
-// Starts bench/fake-server.mjs as a child process and talks to it line by line.
+// Starts bench/fake-server.mjs (or another server script) as a child process and talks
+// to it line by line: it prints `{ url, apiKey }`, answers `stats` with a line, and
+// exits on `close`.
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
-export async function startFakeProcess(options = {}) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./fake-server.mjs', import.meta.url)), JSON.stringify(options)], {
+const FAKE_SERVER = fileURLToPath(new URL('./fake-server.mjs', import.meta.url))
+
+/** `args` are the script and its arguments before the options (as JSON). */
+export async function startFakeProcess(options = {}, args = [FAKE_SERVER]) {
+  const child = spawn(process.execPath, [...args, JSON.stringify(options)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   })
   const lines = createInterface({ input: child.stdout })
