@@ -516,8 +516,8 @@ export declare class ReleaseClient {
   /**
    * The flags in a release pipeline (one release progression each), as an async
    * iterator read a page at a time. `status` keeps `active` or `completed` releases;
-   * `phase` (an index, `{ name }` or `{ id }`, looked up in the pipeline) keeps those
-   * active at that phase.
+   * `phase` (an index or `{ name }`, looked up in the pipeline before the first page,
+   * or `{ id }`, used as it is) keeps those active at that phase.
    */
   listReleaseProgressions(projectKey: string, pipelineKey: string, options?: ProgressionOptions & RequestOptions): AsyncIterableIterator<ReleaseProgression>
   /**
@@ -739,8 +739,8 @@ export declare function listReleasePipelines(projectKey: string, options?: Clien
 /**
  * The flags in a release pipeline (one release progression each), as an async
  * iterator read a page at a time. `status` keeps `active` or `completed` releases;
- * `phase` (an index, `{ name }` or `{ id }`, looked up in the pipeline) keeps those
- * active at that phase.
+ * `phase` (an index or `{ name }`, looked up in the pipeline before the first page,
+ * or `{ id }`, used as it is) keeps those active at that phase.
  *
  * Module-level: runs on the client shared by every call with the same
  * `ClientOptions` (read with the environment).

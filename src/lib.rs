@@ -400,8 +400,8 @@ operations! {
 
   #[doc = " The flags in a release pipeline (one release progression each), as an async"]
   #[doc = " iterator read a page at a time. `status` keeps `active` or `completed` releases;"]
-  #[doc = " `phase` (an index, `{ name }` or `{ id }`, looked up in the pipeline) keeps those"]
-  #[doc = " active at that phase."]
+  #[doc = " `phase` (an index or `{ name }`, looked up in the pipeline before the first page,"]
+  #[doc = " or `{ id }`, used as it is) keeps those active at that phase."]
   fn list_release_progressions(project_key: "string", pipeline_key: "string") -> "AsyncIterableIterator<ReleaseProgression>", options progressions
     = |args| operations::list_release_progressions(&args, &project_key, &pipeline_key);
 
