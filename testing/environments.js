@@ -21,6 +21,13 @@ const CLEANUP = ['remove_rules_and_update_default_rule', 'leave_rules_in_place']
 const ADVANCEMENT = ['manual', 'automatic']
 const CLAUSE_OPS = ['in', 'endsWith', 'startsWith', 'matches', 'contains', 'lessThan', 'lessThanOrEqual', 'greaterThan', 'greaterThanOrEqual', 'before', 'after', 'segmentMatch', 'semVerEqual', 'semVerLessThan', 'semVerGreaterThan']
 const RELEASE_METHODS = ['guarded-release', 'immediate-release', 'progressive-release']
+/** What each failing health check says (`failingChecks[].message`). */
+const CHECK_MESSAGES = {
+  flag_evaluations_any: () => 'The flag has not been evaluated recently.',
+  flag_evaluations_with_context: (unit) => `The flag has not been evaluated recently for contexts of kind ${unit}.`,
+  metric_events_any: (_unit, metric) => `Metric ${metric} has not received events recently.`,
+  metric_events_with_context: (unit, metric) => `Metric ${metric} has not received events recently for contexts of kind ${unit}.`,
+}
 const FULL = 100000
 const GUARDED_MAX = 50000
 const DEFAULT_LIMIT = 25
@@ -896,7 +903,13 @@ function createEnvironments(options, { send, readJson }) {
       }
       const failed = failingChecks(route.projectKey, route.flagKey, route.environmentKey, checked.guarded, checked.config.bypassHealthChecks ?? [])
       if (failed.length) {
-        return send(res, 400, { code: 'health_checks_failed', message: `Release health checks failed: ${failed.join(', ')}. To start the release anyway, list them in bypassHealthChecks.`, failedChecks: failed }, extra)
+        const unit = checked.config.randomizationUnit
+        const failingChecks = failed.flatMap((kind) =>
+          kind.startsWith('metric_')
+            ? checked.config.metrics.map((m) => ({ kind, metricKey: m.metricKey, message: CHECK_MESSAGES[kind](unit, m.metricKey) }))
+            : [{ kind, message: CHECK_MESSAGES[kind](unit) }],
+        )
+        return send(res, 400, { code: 'health_checks_failed', message: `Release health checks failed: ${failed.join(', ')}. To start the release anyway, list the failing kinds in bypassHealthChecks.`, failingChecks }, extra)
       }
       return send(res, 201, render(startRelease(route, project, flag, checked, t)), extra)
     }
