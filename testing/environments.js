@@ -205,6 +205,12 @@ function createEnvironments(options, { send, readJson }) {
   const projects = new Map()
   const releases = new Map() // id -> release (with `$` bookkeeping)
   let sequence = 0
+  // Creation times in nanoseconds, strictly increasing: what `_snapshot` compares with.
+  let lastNs = 0n
+  // A release gets at least 1 ns past its millisecond, so a snapshot taken in that same
+  // millisecond before it (`nowNs`) leaves it out.
+  const nextNs = (at) => (lastNs = BigInt(at) * 1000000n + 1n > lastNs ? BigInt(at) * 1000000n + 1n : lastNs + 1n)
+  const nowNs = (t) => (BigInt(t) * 1000000n > lastNs ? BigInt(t) * 1000000n : lastNs)
   const healthChecks = new Map() // JSON [p, f, e] ('*' for any) -> kinds
   const plansAvailable = options.releasePlans !== undefined
   for (const kinds of [options.failingHealthChecks ?? []]) healthChecks.set(JSON.stringify(['*', '*', '*']), [...kinds])
@@ -682,7 +688,7 @@ function createEnvironments(options, { send, readJson }) {
         parent: { href: `/api/v2/flags/${route.projectKey}/${route.flagKey}`, type: 'application/json' },
       },
       $startAt: at + pendingMs,
-      $seq: BigInt(at) * 1000000n + BigInt(sequence++ % 1000000),
+      $seq: nextNs(at),
       $comment: config.comment ?? null,
     }
     releases.set(id, release)
@@ -718,10 +724,10 @@ function createEnvironments(options, { send, readJson }) {
     if (page.error) return { error: page.error }
     // The snapshot pins the read to the releases that existed then (ns since the epoch);
     // out-of-range values (not a number, before the epoch, after now) are ignored.
-    const nowNs = BigInt(t) * 1000000n + 999999n
-    let snapshot = nowNs
+    const latest = nowNs(t)
+    let snapshot = latest
     const given = query.get('_snapshot')
-    if (given !== null && /^\d{1,25}$/.test(given) && BigInt(given) <= nowNs) snapshot = BigInt(given)
+    if (given !== null && /^\d{1,25}$/.test(given) && BigInt(given) <= latest) snapshot = BigInt(given)
     const matching = [...releases.values()]
       .filter((r) => r.projectKey === route.projectKey && r.flagKey === route.flagKey && r.environmentKey === route.environmentKey)
       .filter((r) => r.$seq <= snapshot)
@@ -1010,8 +1016,7 @@ function createEnvironments(options, { send, readJson }) {
         if (TERMINAL.has(release.status)) continue
         for (const p of release.phases) if (p.status === 'in_progress' || p.status === 'waiting') endRunning(p, 'reverted', 'reverted_discarded', t)
         for (const p of release.phases) if (p.status === 'pending') discard(p)
-        const started = release.phases.filter((p) => p.startedAt != null).at(-1)
-        finish(release, 'reverted', started && started.statusReason !== 'reverted_discarded' ? 'reverted_manual' : 'reverted_discarded', t)
+        finish(release, 'reverted', 'reverted_discarded', t)
       }
     },
     setFlag(projectKey, flag) {
