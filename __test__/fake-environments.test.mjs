@@ -312,6 +312,39 @@ describe('starting a release', () => {
     await startRelease(server, 'test', { ...body, phases: [{ clauses: [KIND, clause('x', 2)], steps: body.phases[0].steps }] }, 'checkout-layout')
   })
 
+  test('failStartAnswer: the start takes effect but its answer is dropped, replaced or late', async (t) => {
+    const server = await start(t)
+    const body = await startBody(server, { phases: [[[1000, MINUTE]]] })
+    const withClauses = (n) => ({ ...body, phases: [{ ...body.phases[0], clauses: [KIND, clause('try', n)], description: `try ${n}` }] })
+    assert.throws(() => server.failStartAnswer({}), /needs drop, status or delayMs/)
+    server.failStartAnswer({ drop: true })
+    await assert.rejects(call(server, 'POST', releasesOf('test'), { body: withClauses(1) }), /fetch failed/)
+    let list = await ok(server, 'GET', releasesOf('test'))
+    assert.deepEqual([list.totalCount, list.items[0].status, list.items[0].phases[0].description], [1, 'in_progress', 'try 1'], 'the release was started')
+    await stopRelease(server, 'test', list.items[0].id, 'roll_back_all_phases_and_remove_pending_phases')
+
+    server.failStartAnswer({ status: 502, times: 2 })
+    await refused(server, 'POST', releasesOf('test'), { body: withClauses(2) }, 502, 'internal_server_error', /the release was started/)
+    // A refused start (the retry a client must not send) takes no lost answer.
+    await refused(server, 'POST', releasesOf('test'), { body: withClauses(3) }, 409, 'release_already_active')
+    list = await ok(server, 'GET', releasesOf('test'))
+    assert.equal(list.items[0].phases[0].description, 'try 2')
+    await stopRelease(server, 'test', list.items[0].id, 'roll_back_all_phases_and_remove_pending_phases')
+    await refused(server, 'POST', releasesOf('test'), { body: withClauses(4) }, 502, 'internal_server_error')
+    list = await ok(server, 'GET', releasesOf('test'))
+    await stopRelease(server, 'test', list.items[0].id, 'roll_back_all_phases_and_remove_pending_phases')
+    assert.equal((await startRelease(server, 'test', withClauses(5))).status, 'in_progress', 'back to normal answers')
+    assert.equal((await ok(server, 'GET', releasesOf('test'))).totalCount, 4)
+
+    const slow = await start(t, { clock: { start: T0 } })
+    slow.failStartAnswer({ delayMs: 300 })
+    const began = Date.now()
+    const res = await call(slow, 'POST', releasesOf('test'), { body: withClauses(6) })
+    assert.equal(res.status, 201)
+    assert.ok(Date.now() - began >= 290)
+    assert.equal((await ok(slow, 'GET', releasesOf('test'))).items[0].id, res.body.id)
+  })
+
   test('400 health_checks_failed lists the failing checks (per metric for metric checks) unless bypassed', async (t) => {
     const server = await start(t, { failingHealthChecks: ['flag_evaluations_any'] })
     const progressive = await startBody(server, { phases: [[[1000, MINUTE]]] })

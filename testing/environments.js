@@ -917,7 +917,10 @@ function createEnvironments(options, { send, readJson }) {
         )
         return send(res, 400, { code: 'health_checks_failed', message: `Release health checks failed: ${failed.join(', ')}. To start the release anyway, list the failing kinds in bypassHealthChecks.`, failingChecks }, extra)
       }
-      return send(res, 201, render(startRelease(route, project, flag, checked, t)), extra)
+      const started = render(startRelease(route, project, flag, checked, t))
+      const lost = startFaults.shift()
+      if (lost) return loseAnswer(req, res, lost, extra, started)
+      return send(res, 201, started, extra)
     }
     const release = releases.get(route.releaseId)
     const belongs = release && release.projectKey === route.projectKey && release.flagKey === route.flagKey && release.environmentKey === route.environmentKey
@@ -941,9 +944,26 @@ function createEnvironments(options, { send, readJson }) {
     return send(res, 200, render(release), extra)
   }
 
+  // ---- answers lost after a start took effect ---------------------------------------------
+
+  const startFaults = [] // one entry per start whose answer is lost
+
+  /** The start took effect; its answer is dropped, replaced by a status, or sent late. */
+  async function loseAnswer(req, res, fault, extra, release) {
+    if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs).unref())
+    if (res.destroyed) return
+    if (fault.drop) return req.socket.destroy()
+    if (fault.status) return send(res, fault.status, { code: fault.status >= 500 ? 'internal_server_error' : 'error', message: `${fault.status} (the release was started)` }, extra)
+    return send(res, 201, release, extra)
+  }
+
   // ---- controls ------------------------------------------------------------------------
 
   const controls = {
+    failStartAnswer(fault = {}) {
+      if (!fault.drop && !fault.status && !fault.delayMs) throw new TypeError('failStartAnswer needs drop, status or delayMs')
+      for (let i = 0; i < (fault.times ?? 1); i++) startFaults.push({ ...fault })
+    },
     now,
     advance(ms) {
       if (!Number.isFinite(ms) || ms < 0) throw new RangeError('advance(ms): ms must be a finite number >= 0')

@@ -282,6 +282,14 @@ export interface FakeOptions {
 }
 
 export interface FakeLaunchDarkly {
+  /**
+   * The next `times` (default 1) starts that succeed take effect (the release is created
+   * and runs), but their answer is lost: `drop` closes the connection without an answer (a
+   * reset after sending), `status` answers that status instead (a 5xx from a proxy), and
+   * `delayMs` holds the answer that long first (for a client's timeout). To test a client
+   * that must not send a start twice.
+   */
+  failStartAnswer(fault: { drop?: boolean; status?: number; delayMs?: number; times?: number }): void
   /** The fake clock's time, Unix ms. */
   now(): number
   /** Moves the fake clock forward by `ms` (every step, phase and release due moves, at the times they were due); returns the new time. */
