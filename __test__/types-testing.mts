@@ -43,6 +43,7 @@ export async function environmentReleases(): Promise<string> {
     releasePlans: [{ projectKey: 'web', environmentKey: 'test', plan: { key: 'standard', randomizationUnit: 'user', phases: [] } }],
     flags: [{ projectKey: 'web', flag: { key: 'colors', variations: [{ value: 'red' }, { value: 'blue' }] } }],
   })
+  fake.failStartAnswer({ drop: true, times: 2 })
   const now: number = fake.advance(60_000)
   fake.setHealthChecks([], { environmentKey: 'test' })
   // @ts-expect-error not a health check
