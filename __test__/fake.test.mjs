@@ -214,7 +214,7 @@ describe('auth, beta header and 404s', () => {
     const phase = `/api/v2/projects/web/flags/new-checkout/release/phases`
     for (const [method, path] of [
       ['GET', '/'],
-      ['GET', '/api/v2/flags/web/new-checkout'],
+      ['GET', '/api/v2/flags/web/no-such-flag'],
       ['GET', '/api/v2/flags/web/new-checkout/release/extra'],
       ['GET', '/api/v2/flags//new-checkout/release'],
       ['GET', '/api/v2/flags/other/new-checkout/release'],

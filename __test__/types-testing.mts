@@ -5,6 +5,8 @@ import {
   samplePipeline,
   sampleRelease,
   startFakeLaunchDarkly,
+  type FakeEnvironmentRelease,
+  type FakeFlag,
   type FakeLaunchDarkly,
   type Release,
   type ReleasePipeline,
@@ -30,4 +32,29 @@ export async function useTheFake(): Promise<number> {
   const count: number = fake.requests.length + fake.rateLimited
   await fake.close()
   return count
+}
+
+export async function environmentReleases(): Promise<string> {
+  const fake = await startFakeLaunchDarkly({
+    clock: { start: Date.UTC(2026, 9, 1), speed: 0 },
+    releasePendingMs: 1000,
+    failingHealthChecks: ['flag_evaluations_any'],
+    approvalsRequired: [{ projectKey: 'web', environmentKey: 'production' }],
+    releasePlans: [{ projectKey: 'web', environmentKey: 'test', plan: { key: 'standard', randomizationUnit: 'user', phases: [] } }],
+    flags: [{ projectKey: 'web', flag: { key: 'colors', variations: [{ value: 'red' }, { value: 'blue' }] } }],
+  })
+  fake.failStartAnswer({ drop: true, times: 2 })
+  const now: number = fake.advance(60_000)
+  fake.setHealthChecks([], { environmentKey: 'test' })
+  // @ts-expect-error not a health check
+  fake.setHealthChecks(['everything'])
+  fake.setApprovalsRequired('web', 'production', false)
+  fake.setFlagOn('web', 'colors', 'test', true)
+  const flag: FakeFlag | undefined = fake.getFlag('web', 'colors')
+  const release: FakeEnvironmentRelease = fake.reportRegression('id', 'checkout-errors')
+  const index: number | null = release.currentPhaseIndex
+  fake.dismissRegression('id', 'checkout-errors')
+  fake.continueRelease('id')
+  await fake.close()
+  return `${now} ${flag?.variations[0]._id} ${index} ${fake.now()} ${fake.getEnvironmentRelease('id').status}`
 }

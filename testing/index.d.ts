@@ -159,3 +159,165 @@ export declare function sampleNewPipeline(overrides?: Partial<ReleasePipeline>):
 export declare function sampleRelease(overrides?: Partial<Release>): Release
 
 export type { PatchOperation, Release, ReleasePhase }
+
+// ---- Environment releases, release policies and flags (testing/environments.js) ----------
+//
+// The fake serves LaunchDarkly's environment releases (beta) and release policies (beta) of
+// spec v25, and `GET /api/v2/flags/{projectKey}/{flagKey}` (not beta). Every project starts
+// with the sample data: context kinds `user`, `organization`, `device` (and the archived
+// `legacy-account`); environments `test`, `staging`, `production`; the boolean flags
+// `new-checkout` (on everywhere; in production, the rule "Beta testers" with the `kind`
+// clause for `user`) and `progressive-checkout`, and the multivariate `checkout-layout`
+// (`classic`, `compact`, `wide`; off in production); the metrics `checkout-errors` and
+// `checkout-latency` (numeric) and the metric group `checkout-health`; and the release
+// policies `production-guarded` (scoped to production, rank 1) and `default` (no scope,
+// rank 0). Variation ids are UUIDs, the same in every run.
+//
+// Releases move on the fake's clock (`now()`, `advance(ms)`): it stands still unless
+// advanced, or runs at `clock.speed` times real time. Times in answers are Unix ms of
+// that clock. A start is answered 201 and begins its first phase at once (after
+// `releasePendingMs`); each step lasts its `durationMillis`; a phase whose last step ends
+// completes (`completed_automatic`), then the next phase starts (`automatic`) or the
+// release waits with `waiting_phase_ended` and `currentPhaseIndex: null` (`manual`) until
+// `continueRelease`, a control of the fake only: the API has no advance call.
+
+/** A release health check, as `bypassHealthChecks` and `failingChecks[].kind` name them. */
+export type FakeHealthCheckKind = 'flag_evaluations_any' | 'flag_evaluations_with_context' | 'metric_events_any' | 'metric_events_with_context'
+
+/** A flag to add with `flags` or `setFlag`: every environment not given is off. */
+export interface FakeFlagInput {
+  key: string
+  name?: string
+  /** Default: `boolean` for two boolean values, else `multivariate`. */
+  kind?: 'boolean' | 'multivariate'
+  /** At least two. `_id` defaults to a UUID derived from the flag key and the index. */
+  variations: Array<{ _id?: string; value: unknown; name?: string }>
+  /** Per environment key: on or off (default off), what it serves (indexes into `variations`; default the last), its rules. */
+  environments?: Record<string, { on?: boolean; fallthrough?: { variation: number }; offVariation?: number; rules?: Array<Record<string, unknown>> }>
+  tags?: string[]
+  description?: string
+}
+
+/**
+ * A flag as `GET /api/v2/flags/{projectKey}/{flagKey}` answers it (LaunchDarkly's
+ * `FeatureFlag`, the fields the fake fills in). A rule a release drives serves what its
+ * phase serves now: a `rollout` (weights in thousandths of a percent) while the phase runs,
+ * the target `variation` once completed, the original once reverted; a pending phase's rule
+ * has `disabled: true`.
+ */
+export interface FakeFlag {
+  key: string
+  name: string
+  kind: 'boolean' | 'multivariate'
+  variations: Array<{ _id: string; value: unknown; name?: string }>
+  environments: Record<string, { on: boolean; fallthrough: { variation: number }; offVariation: number; rules: Array<Record<string, unknown>>; [field: string]: unknown }>
+  [field: string]: unknown
+}
+
+/** An environment release as the fake answers it (LaunchDarkly's `EnvironmentRelease`). */
+export interface FakeEnvironmentRelease {
+  id: string
+  status: 'pending' | 'in_progress' | 'waiting' | 'completed' | 'reverted'
+  statusReason: string | null
+  projectKey: string
+  environmentKey: string
+  flagKey: string
+  kind: 'progressive' | 'guarded'
+  advancementMode: 'manual' | 'automatic'
+  currentPhaseIndex: number | null
+  createdAt: number
+  startedAt?: number
+  endedAt?: number
+  metrics: Array<{ metricKey: string; metricVersionId?: string; autoRollback: boolean }>
+  phases: Array<{
+    id: string
+    phaseIndex: number
+    ruleId: string | null
+    status: 'pending' | 'in_progress' | 'waiting' | 'completed' | 'reverted'
+    statusReason: string | null
+    currentStepIndex?: number
+    startedAt: number | null
+    endedAt: number | null
+    /** `allocation` in thousandths of a percent. */
+    steps: Array<{ stepIndex: number; allocation: number; durationMillis: number; startedAt: number | null; endedAt: number | null }>
+    metricStatuses: Record<string, 'ok' | 'regressed' | 'regression_dismissed'>
+  }>
+  [field: string]: unknown
+}
+
+/** An environment release plan, for `releasePlans`: what a start with `releasePlanKey` uses. */
+export interface FakeReleasePlan {
+  key: string
+  randomizationUnit: string
+  /** As `StartEnvironmentReleaseRequest.phases`. */
+  phases: Array<Record<string, unknown>>
+  /** Metrics, or `{ metricGroupKey, autoRollback? }` entries expanded through `metricGroups`. */
+  metrics?: Array<{ metricKey?: string; metricGroupKey?: string; autoRollback?: boolean }>
+  metricGroups?: Record<string, string[]>
+  advancementMode?: 'manual' | 'automatic'
+  cleanupBehavior?: 'remove_rules_and_update_default_rule' | 'leave_rules_in_place'
+}
+
+export interface FakeOptions {
+  /**
+   * The clock of environment releases. `start`: its time at start (Unix ms; default the real
+   * time). `speed`: how many fake milliseconds pass per real one (default 0: it moves only
+   * with `advance`; `ld-release fake` uses 1, or `--speed`).
+   */
+  clock?: { start?: number; speed?: number }
+  /** How long a started release stays `pending` before its first phase starts. Default 0. */
+  releasePendingMs?: number
+  /** Flags to add to (or replace in) the sample data, per project. */
+  flags?: Array<{ projectKey: string; flag: FakeFlagInput }>
+  /** Environments that require approvals: a start or a stop there is refused with 405. */
+  approvalsRequired?: Array<{ projectKey: string; environmentKey: string }>
+  /** Health checks that fail for every start (400 `health_checks_failed` unless listed in `bypassHealthChecks`). Metric checks apply to guarded releases only. */
+  failingHealthChecks?: FakeHealthCheckKind[]
+  /**
+   * Environment release plans. Without this option a start with `releasePlanKey` is 422
+   * (plans not yet available for the account), as for accounts today; with it (even `[]`),
+   * the plan named is used (400 when it is missing or the request also sets what it supplies).
+   */
+  releasePlans?: Array<{ projectKey: string; environmentKey: string; plan: FakeReleasePlan }>
+}
+
+export interface FakeLaunchDarkly {
+  /**
+   * The next `times` (default 1) starts that succeed take effect (the release is created
+   * and runs), but their answer is lost: `drop` closes the connection without an answer (a
+   * reset after sending), `status` answers that status instead (a 5xx from a proxy), and
+   * `delayMs` holds the answer that long first (for a client's timeout). To test a client
+   * that must not send a start twice.
+   */
+  failStartAnswer(fault: { drop?: boolean; status?: number; delayMs?: number; times?: number }): void
+  /** The fake clock's time, Unix ms. */
+  now(): number
+  /** Moves the fake clock forward by `ms` (every step, phase and release due moves, at the times they were due); returns the new time. */
+  advance(ms: number): number
+  /** A release as the GET answers it (also one ended over 90 days ago). Throws for an unknown id. */
+  getEnvironmentRelease(releaseId: string): FakeEnvironmentRelease
+  /**
+   * Starts the next phase of a manual release that waits with `waiting_phase_ended`, as a
+   * person would in LaunchDarkly (the API has no call for it). Throws if it is not waiting so.
+   */
+  continueRelease(releaseId: string): FakeEnvironmentRelease
+  /**
+   * Reports a regression on a metric of the running phase (status `regressed`). With the
+   * metric's `autoRollback`, the phase and the release revert (`reverted_regression_detected`)
+   * and pending phases are discarded; otherwise the release and the phase wait
+   * (`waiting_regression_detected`) and its step's clock stops until `dismissRegression`.
+   */
+  reportRegression(releaseId: string, metricKey: string): FakeEnvironmentRelease
+  /** Dismisses a regression (`regression_dismissed`); with none left, the release runs on from where it stopped. */
+  dismissRegression(releaseId: string, metricKey: string): FakeEnvironmentRelease
+  /** Sets the failing health checks for starts matching `where` (omitted keys: any); `[]` clears them. */
+  setHealthChecks(failing: FakeHealthCheckKind[], where?: { projectKey?: string; flagKey?: string; environmentKey?: string }): void
+  /** Makes an environment require approvals (405 on start and stop), or not. */
+  setApprovalsRequired(projectKey: string, environmentKey: string, required?: boolean): void
+  /** Turns a flag on or off in an environment; turning it off discards its running release (`reverted_discarded`). */
+  setFlagOn(projectKey: string, flagKey: string, environmentKey: string, on: boolean): void
+  /** Adds or replaces a flag; returns it as the GET answers it. */
+  setFlag(projectKey: string, flag: FakeFlagInput): FakeFlag
+  /** A flag as the GET answers it, or `undefined`. */
+  getFlag(projectKey: string, flagKey: string): FakeFlag | undefined
+}

@@ -5,6 +5,7 @@
 
 const http = require('node:http')
 const { createHash, randomBytes } = require('node:crypto')
+const { parseEnvironmentRoute, createEnvironments } = require('./environments.js')
 
 const BETA_MESSAGE = 'This API is in beta. To use it, set the LD-API-Version header to beta.'
 const PHASE_STATUSES = ['NotStarted', 'ReadyToStart', 'Started', 'Paused', 'Complete']
@@ -172,6 +173,7 @@ async function startFakeLaunchDarkly(options = {}) {
   const requests = []
   let rateLimited = 0
   let closing = null
+  const environments = createEnvironments(options, { send, readJson })
 
   for (const { projectKey, flagKey, release } of options.releases ?? []) releases.set(keyOf(projectKey, flagKey), clone(release))
   // Pipelines per project, in creation order. Without `options.pipelines`, each project
@@ -234,10 +236,11 @@ async function startFakeLaunchDarkly(options = {}) {
     if (firstHeader(req.rawHeaders, 'authorization') !== apiKey) {
       return send(res, 401, { code: 'unauthorized', message: 'Invalid access token' }, extra)
     }
-    if (requireBetaHeader && firstHeader(req.rawHeaders, 'ld-api-version') !== 'beta') {
+    if (requireBetaHeader && route?.beta !== false && firstHeader(req.rawHeaders, 'ld-api-version') !== 'beta') {
       return send(res, 403, { code: 'forbidden', message: BETA_MESSAGE }, extra)
     }
     if (!route) return send(res, 404, { code: 'not_found', message: 'Invalid resource identifier' }, extra)
+    if (route.group === 'environments') return environments.handle(req, res, route, method, body, extra)
 
     if (route.name === 'pipelines' || route.name === 'pipeline' || route.name === 'progressions') {
       return handlePipelines(req, res, route, method, body, extra)
@@ -668,6 +671,7 @@ async function startFakeLaunchDarkly(options = {}) {
     injectFault(fault) {
       faults.push({ ...fault, remaining: fault.times ?? 1 })
     },
+    ...environments.controls,
     close() {
       closing ??= new Promise((resolve) => {
         server.close(() => resolve())
@@ -714,7 +718,7 @@ function parseRoute(url) {
       return { name: 'phase', projectKey: k[0], flagKey: k[1], phaseId: id[0], path: `${base}/phases/${id[0]}` }
     }
   }
-  return null
+  return parseEnvironmentRoute(parts, keys)
 }
 
 /** PATCH for a POST carrying `X-HTTP-Method-Override: PATCH` on the release route. */

@@ -34,6 +34,7 @@ const OPTIONS = {
   variation: { value: '<id>', help: 'the variation to release' },
   status: { value: '<status>', help: 'the status to set, sent as given; new release pipelines accept only active (required)' },
   port: { value: '<port>', help: 'the port to listen on, on 127.0.0.1 (default: any free port)' },
+  speed: { value: '<factor>', help: 'how fast the clock of environment releases runs, as a multiple of real time (default 1; 60: a minute each second)' },
   help: { short: 'h', help: 'show help' },
   version: { short: 'V', help: 'show the version' },
 }
@@ -114,7 +115,7 @@ const COMMANDS = {
   demo: { args: [], options: ['verbose'], summary: 'complete phases of both kinds of release pipeline against a built-in fake LaunchDarkly (no account, no network)' },
   fake: {
     args: [],
-    options: ['port'],
+    options: ['port', 'speed'],
     summary: 'serve a fake LaunchDarkly with sample releases until stopped, to try commands against',
   },
 }

@@ -129,16 +129,21 @@ async function fake(ctx) {
   const { startFakeLaunchDarkly } = require('../../testing/index.js')
   const { io, values } = ctx
   const port = values.port === undefined ? 0 : integer('--port', values.port, 0, 65535, ctx.command)
+  const speed = values.speed === undefined ? 1 : Number(values.speed)
+  if (values.speed !== undefined && !(/^\d+(\.\d+)?$/.test(values.speed) && speed > 0 && speed <= 1e6)) {
+    throw ctx.usageError(`--speed must be a number greater than 0, at most 1000000, got ${JSON.stringify(values.speed)}`)
+  }
   const releases = fakeReleases()
   let server
   try {
-    server = await startFakeLaunchDarkly({ port, releases: releases.map(({ projectKey, flagKey, release }) => ({ projectKey, flagKey, release })) })
+    server = await startFakeLaunchDarkly({ port, clock: { speed }, releases: releases.map(({ projectKey, flagKey, release }) => ({ projectKey, flagKey, release })) })
   } catch (e) {
     throw new UsageError(`cannot listen on 127.0.0.1:${port}: ${e.message}`, ctx.command, { cause: e })
   }
   try {
     const [legacy, fresh] = releases
     io.err(`A fake LaunchDarkly is listening on ${server.url}, holding ${held(releases)}.`)
+    io.err(`Environment releases (flags web/new-checkout, web/checkout-layout; environments test, staging, production) move at ${speed === 1 ? 'real time' : `${speed}× real time`}.`)
     io.err('Export these two variables in another shell:')
     io.out(`LD_BASE_URI=${server.url}`)
     io.out(`LD_ACCESS_TOKEN=${server.apiKey}`)

@@ -1,0 +1,761 @@
+// The fake's environment releases, release policies and flags (testing/environments.js),
+// driven over HTTP on 127.0.0.1 with fetch: the shapes, the clock, the regression hook,
+// every stop resolution, paging, and every refusal.
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createRequire } from 'node:module'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+const require = createRequire(import.meta.url)
+const { startFakeLaunchDarkly } = require('../testing/index.js')
+
+const KEY = 'api-fake-environments-0123456789ab'
+const T0 = Date.UTC(2026, 9, 1, 12)
+const MINUTE = 60000
+const DAY = 24 * 3600 * 1000
+const FLAG = '/api/v2/flags/web/new-checkout'
+const releasesOf = (env, flag = 'new-checkout', project = 'web') => `/api/v2/projects/${project}/flags/${flag}/environments/${env}/releases`
+const POLICIES = '/api/v2/projects/web/release-policies'
+const KIND = { contextKind: 'user', attribute: 'kind', op: 'in', values: ['user'] }
+const clause = (attribute, ...values) => ({ contextKind: 'user', attribute, op: 'in', values })
+
+/** A fake whose clock starts at T0 and stands still, closed after the test. */
+async function start(t, options = {}) {
+  const server = await startFakeLaunchDarkly({ apiKey: KEY, clock: { start: T0 }, ...options })
+  t.after(() => server.close())
+  return server
+}
+
+/** A request with the token and the beta header unless told otherwise; a body is sent as JSON. */
+async function call(server, method, path, { body, auth = true, beta = true, headers = {} } = {}) {
+  const h = { ...headers }
+  if (auth) h.Authorization = server.apiKey
+  if (beta) h['LD-API-Version'] = beta === true ? 'beta' : beta
+  if (body !== undefined) h['Content-Type'] ??= 'application/json'
+  const res = await fetch(server.url + path, { method, headers: h, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) })
+  const text = await res.text()
+  return { status: res.status, body: text ? JSON.parse(text) : null, type: res.headers.get('content-type') }
+}
+
+async function ok(server, method, path, options, status = 200) {
+  const res = await call(server, method, path, options)
+  assert.equal(res.status, status, `${method} ${path}: ${JSON.stringify(res.body)}`)
+  return res.body
+}
+
+/** A refusal: the status, the code, a message matching `message`; returns the body. */
+async function refused(server, method, path, options, status, code, message) {
+  const res = await call(server, method, path, options)
+  assert.equal(res.status, status, `${method} ${path}: ${JSON.stringify(res.body)}`)
+  assert.equal(res.body.code, code, JSON.stringify(res.body))
+  assert.equal(typeof res.body.message, 'string')
+  if (message) assert.match(res.body.message, message)
+  return res.body
+}
+
+/** The variation ids of a flag: `{ on, off }` for a boolean flag, by value. */
+async function variations(server, flag = 'new-checkout') {
+  const body = await ok(server, 'GET', `/api/v2/flags/web/${flag}`)
+  return Object.fromEntries(body.variations.map((v) => [String(v.value), v._id]))
+}
+
+/** A start body: one new-rule phase per entry of `phases` (each a list of steps `[allocation, durationMillis]`). */
+async function startBody(server, { phases = [[[10000, MINUTE], [100000, MINUTE]]], extra = {}, flag = 'new-checkout' } = {}) {
+  const v = await variations(server, flag)
+  return {
+    originalVariationId: v.false,
+    targetVariationId: v.true,
+    randomizationUnit: 'user',
+    ...(phases.length > 1 ? { advancementMode: 'automatic' } : {}),
+    phases: phases.map((steps, i) => ({ clauses: [KIND, clause('segment', `s${i}`)], description: `Phase ${i}`, steps: steps.map(([allocation, durationMillis]) => ({ allocation, durationMillis })) })),
+    ...extra,
+  }
+}
+
+const startRelease = async (server, env, body, flag = 'new-checkout') => ok(server, 'POST', releasesOf(env, flag), { body }, 201)
+const getRelease = (server, env, id, query = '') => ok(server, 'GET', `${releasesOf(env)}/${id}${query}`)
+const stopRelease = (server, env, id, resolution) => ok(server, 'PUT', `${releasesOf(env)}/${id}/stop`, { body: { resolution, comment: 'test' } })
+
+describe('flags', () => {
+  test('GET /api/v2/flags/{project}/{flag}: variations with UUID ids, names and values; per environment on, fallthrough, offVariation', async (t) => {
+    const server = await start(t)
+    const flag = await ok(server, 'GET', FLAG, { beta: false })
+    assert.equal(flag.key, 'new-checkout')
+    assert.equal(flag.kind, 'boolean')
+    assert.deepEqual(flag.variations.map((v) => [v.value, v.name]), [[true, 'Enabled'], [false, 'Disabled']])
+    for (const v of flag.variations) assert.match(v._id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    assert.deepEqual(Object.keys(flag.environments), ['test', 'staging', 'production'])
+    for (const env of Object.values(flag.environments)) {
+      assert.equal(env.on, true)
+      assert.deepEqual(env.fallthrough, { variation: 1 })
+      assert.equal(env.offVariation, 1)
+    }
+    assert.equal(flag.environments.production.rules[0].description, 'Beta testers')
+    assert.deepEqual(flag.environments.production.rules[0].clauses[0], { ...KIND, negate: false })
+    // The same ids every run, every fake.
+    const other = await start(t)
+    assert.deepEqual((await ok(other, 'GET', FLAG)).variations, flag.variations)
+
+    const layout = await ok(server, 'GET', '/api/v2/flags/web/checkout-layout?env=production')
+    assert.equal(layout.kind, 'multivariate')
+    assert.deepEqual(layout.variations.map((v) => v.value), ['classic', 'compact', 'wide'])
+    assert.deepEqual(Object.keys(layout.environments), ['production'])
+    assert.equal(layout.environments.production.on, false)
+  })
+
+  test('the flag needs the token (401) but not the beta header; an unknown flag is 404; only GET', async (t) => {
+    const server = await start(t)
+    await refused(server, 'GET', FLAG, { auth: false }, 401, 'unauthorized')
+    await refused(server, 'GET', '/api/v2/flags/web/no-such-flag', {}, 404, 'not_found')
+    await refused(server, 'DELETE', FLAG, {}, 405, 'method_not_allowed')
+  })
+
+  test('setFlag adds a flag; setFlagOn turns it on or off; getFlag reads it', async (t) => {
+    const server = await start(t)
+    server.setFlag('web', { key: 'colors', variations: [{ value: 'red' }, { value: 'blue', name: 'Blue' }], environments: { test: { on: true } } })
+    const flag = await ok(server, 'GET', '/api/v2/flags/web/colors')
+    assert.equal(flag.kind, 'multivariate')
+    assert.equal(flag.environments.test.on, true)
+    assert.equal(flag.environments.production.on, false)
+    server.setFlagOn('web', 'colors', 'production', true)
+    assert.equal(server.getFlag('web', 'colors').environments.production.on, true)
+    assert.throws(() => server.setFlagOn('web', 'colors', 'nowhere', true), /no flag colors/)
+    assert.throws(() => server.setFlag('web', { key: 'x', variations: [{ value: 1 }] }), /at least two variations/)
+  })
+})
+
+describe('headers', () => {
+  test('every environment-release and release-policy endpoint needs the token and exactly LD-API-Version: beta', async (t) => {
+    const server = await start(t)
+    const id = '00000000-0000-4000-8000-000000000000'
+    const routes = [
+      ['GET', releasesOf('test')],
+      ['POST', releasesOf('test'), {}],
+      ['GET', `${releasesOf('test')}/${id}`],
+      ['PUT', `${releasesOf('test')}/${id}/stop`, { resolution: 'roll_forward_all_phases' }],
+      ['GET', POLICIES],
+      ['POST', POLICIES, {}],
+      ['GET', `${POLICIES}/default`],
+      ['PUT', `${POLICIES}/default`, {}],
+      ['DELETE', `${POLICIES}/default`],
+      ['POST', `${POLICIES}/order`, []],
+    ]
+    for (const [method, path, body] of routes) {
+      await refused(server, method, path, { body, auth: false }, 401, 'unauthorized')
+      await refused(server, method, path, { body, beta: false }, 403, 'forbidden', /beta/)
+      await refused(server, method, path, { body, beta: '20240415' }, 403, 'forbidden', /beta/)
+    }
+    assert.equal(server.getFlag('web', 'new-checkout').environments.test.rules.length, 0, 'nothing was started')
+    assert.ok((await ok(server, 'GET', `${POLICIES}/default`)).key)
+  })
+})
+
+describe('starting a release', () => {
+  test('201 with the release: ids, variations, phases and steps, in_progress on its first step; its rules appear on the flag', async (t) => {
+    const server = await start(t)
+    const body = await startBody(server, { phases: [[[10000, MINUTE], [100000, MINUTE]], [[50000, MINUTE]]] })
+    const release = await startRelease(server, 'test', body)
+    assert.match(release.id, /^[0-9a-f-]{36}$/)
+    assert.equal(release.status, 'in_progress')
+    assert.equal(release.statusReason, null)
+    assert.deepEqual([release.projectKey, release.flagKey, release.environmentKey], ['web', 'new-checkout', 'test'])
+    assert.deepEqual([release.originalVariationValue, release.targetVariationValue], [false, true])
+    assert.equal(release.kind, 'progressive')
+    assert.deepEqual(release.metrics, [])
+    assert.equal(release.cleanupBehavior, 'leave_rules_in_place')
+    assert.equal(release.advancementMode, 'automatic')
+    assert.equal(release.currentPhaseIndex, 0)
+    assert.equal(release.createdAt, T0)
+    assert.equal(release.startedAt, T0)
+    assert.ok(!('endedAt' in release))
+    const [first, second] = release.phases
+    assert.deepEqual([first.phaseIndex, first.status, first.currentStepIndex, first.startedAt, first.description], [0, 'in_progress', 0, T0, 'Phase 0'])
+    assert.deepEqual(first.steps.map((s) => [s.stepIndex, s.allocation, s.durationMillis, s.startedAt, s.endedAt]), [[0, 10000, MINUTE, T0, null], [1, 100000, MINUTE, null, null]])
+    assert.equal(second.status, 'pending')
+    assert.ok(!('currentStepIndex' in second), 'omitted until the first step starts')
+    assert.deepEqual(first.metricStatuses, {})
+    assert.equal(release._links.self.href, `${releasesOf('test')}/${release.id}`)
+    assert.equal(release._links.parent.href, FLAG)
+    // The rules: the running phase's rule serves a rollout of 10% target, the next one is disabled.
+    const rules = server.getFlag('web', 'new-checkout').environments.test.rules
+    assert.deepEqual(rules.map((r) => r._id), [first.ruleId, second.ruleId])
+    assert.deepEqual(rules[0].rollout, { contextKind: 'user', variations: [{ variation: 0, weight: 10000 }, { variation: 1, weight: 90000 }] })
+    assert.equal(rules[1].disabled, true)
+    assert.equal(rules[1].variation, 1)
+    // As the GET answers it.
+    assert.deepEqual(await getRelease(server, 'test', release.id), release)
+  })
+
+  test('releasePendingMs: the release is pending, with no current phase, until its first phase starts', async (t) => {
+    const server = await start(t, { releasePendingMs: 5000 })
+    const release = await startRelease(server, 'test', await startBody(server))
+    assert.equal(release.status, 'pending')
+    assert.equal(release.currentPhaseIndex, null)
+    assert.ok(!('startedAt' in release))
+    server.advance(5000)
+    const later = await getRelease(server, 'test', release.id)
+    assert.equal(later.status, 'in_progress')
+    assert.equal(later.startedAt, T0 + 5000)
+    assert.equal(later.phases[0].steps[0].startedAt, T0 + 5000)
+  })
+
+  test('beforeRuleId inserts the new rules before that rule; an existing rule is released in place', async (t) => {
+    const server = await start(t)
+    const beta = server.getFlag('web', 'new-checkout').environments.production.rules[0]._id
+    const release = await startRelease(server, 'production', await startBody(server, { extra: { beforeRuleId: beta } }))
+    assert.deepEqual(server.getFlag('web', 'new-checkout').environments.production.rules.map((r) => r._id), [release.phases[0].ruleId, beta])
+    await stopRelease(server, 'production', release.id, 'roll_back_all_phases_and_remove_pending_phases')
+
+    const v = await variations(server)
+    const existing = await startRelease(server, 'production', { originalVariationId: v.false, targetVariationId: v.true, randomizationUnit: 'user', phases: [{ ruleId: beta, steps: [{ allocation: 20000, durationMillis: MINUTE }] }] })
+    assert.equal(existing.phases[0].ruleId, beta)
+    assert.equal(existing.phases[0].description, 'Beta testers')
+    const rule = server.getFlag('web', 'new-checkout').environments.production.rules.find((r) => r._id === beta)
+    assert.deepEqual(rule.rollout.variations, [{ variation: 0, weight: 20000 }, { variation: 1, weight: 80000 }])
+  })
+
+  test('a guarded release: metrics with pinned versions, every started phase ok; expand=metrics attaches the definitions', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[5000, MINUTE], [50000, MINUTE]]], extra: { metrics: [{ metricKey: 'checkout-errors', autoRollback: true }, { metricKey: 'checkout-latency' }] } }))
+    assert.equal(release.kind, 'guarded')
+    assert.deepEqual(release.metrics.map((m) => [m.metricKey, m.autoRollback]), [['checkout-errors', true], ['checkout-latency', false]])
+    for (const m of release.metrics) {
+      assert.match(m.metricVersionId, /^[0-9a-f-]{36}$/)
+      assert.ok(!('definition' in m))
+    }
+    assert.deepEqual(release.phases[0].metricStatuses, { 'checkout-errors': 'ok', 'checkout-latency': 'ok' })
+    const expanded = await getRelease(server, 'test', release.id, '?expand=metrics')
+    assert.deepEqual(expanded.metrics.map((m) => [m.definition.key, m.definition._versionId]), release.metrics.map((m) => [m.metricKey, m.metricVersionId]))
+    assert.equal(expanded.metrics[1].definition.unit, 'ms')
+  })
+
+  test('every invalid start is a 400 invalid_request that says what is wrong, and starts nothing', async (t) => {
+    const server = await start(t)
+    const base = await startBody(server, { phases: [[[10000, MINUTE]]] })
+    const layout = await variations(server, 'checkout-layout')
+    const beta = server.getFlag('web', 'new-checkout').environments.production.rules[0]._id
+    const phase = (over) => ({ ...base.phases[0], ...over })
+    const two = (over = {}) => ({ ...base, advancementMode: 'manual', phases: [phase({}), phase({ clauses: [KIND, clause('segment', 'other')], description: 'Other' })], ...over })
+    const cases = [
+      [{ ...base, originalVariationId: undefined }, /originalVariationId is required/],
+      [{ ...base, targetVariationId: 'not-a-uuid' }, /targetVariationId is required and must be a UUID/],
+      [{ ...base, targetVariationId: layout.classic }, /is not a variation of flag new-checkout/],
+      [{ ...base, targetVariationId: base.originalVariationId }, /must differ/],
+      [{ ...base, randomizationUnit: undefined }, /randomizationUnit is required unless releasePlanKey is set/],
+      [{ ...base, randomizationUnit: 'robot' }, /not a context kind of this project/],
+      [{ ...base, randomizationUnit: 'legacy-account', phases: [phase({ clauses: [{ ...KIND, contextKind: 'legacy-account', values: ['legacy-account'] }] })] }, /archived context kind/],
+      [{ ...base, phases: [] }, /phases is required/],
+      [{ ...base, phases: undefined }, /phases is required/],
+      [{ ...base, phases: [phase({ clauses: [clause('country', 'nz')] })] }, /phases\[0\]: the rule must include the clause \{"contextKind":"user","attribute":"kind","op":"in","values":\["user"\]\}, not negated and with no other values/],
+      [{ ...base, phases: [phase({ clauses: [{ ...KIND, negate: true }] })] }, /must include the clause/],
+      [{ ...base, phases: [phase({ clauses: [{ ...KIND, values: ['user', 'device'] }] })] }, /must include the clause/],
+      [two({ phases: [phase({}), phase({ clauses: [clause('segment', 'x')], description: 'X' })] }), /phases\[1\]: the rule must include the clause/],
+      [{ ...base, phases: [{ ruleId: beta, clauses: [KIND], steps: base.phases[0].steps }] }, /exactly one of ruleId .* or clauses/],
+      [{ ...base, phases: [{ steps: base.phases[0].steps }] }, /exactly one of ruleId .* or clauses/],
+      [two({ phases: [{ ruleId: beta, steps: base.phases[0].steps }, phase({})] }), /only a single-phase release can use an existing rule/],
+      [{ ...base, phases: [{ ruleId: 'no-such-rule', steps: base.phases[0].steps }] }, /is not a rule of this flag/],
+      [two({ advancementMode: undefined }), /advancementMode is required for a release with more than one phase/],
+      [two({ advancementMode: 'sometimes' }), /advancementMode must be one of manual, automatic/],
+      [{ ...base, phases: [phase({ steps: [] })] }, /steps must have at least one step/],
+      [{ ...base, phases: [phase({ steps: [{ allocation: 20000, durationMillis: 1 }, { allocation: 20000, durationMillis: 1 }] })] }, /steps\[1\]\.allocation must be greater than the previous step's \(20000\)/],
+      [{ ...base, phases: [phase({ steps: [{ allocation: 0, durationMillis: 1 }] })] }, /allocation must be an integer from 1 to 100000/],
+      [{ ...base, phases: [phase({ steps: [{ allocation: 100001, durationMillis: 1 }] })] }, /allocation must be an integer from 1 to 100000/],
+      [{ ...base, phases: [phase({ steps: [{ allocation: 1000, durationMillis: 0 }] })] }, /durationMillis must be a positive integer/],
+      [{ ...base, metrics: [{ metricKey: 'checkout-errors' }], phases: [phase({ steps: [{ allocation: 50001, durationMillis: 1 }] })] }, /guarded releases cannot exceed 50000/],
+      [{ ...base, metrics: [{ metricKey: 'checkout-health' }] }, /metric group; metric groups are not accepted/],
+      [{ ...base, metrics: [{ metricKey: 'nope' }] }, /no metric "nope"/],
+      [{ ...base, metrics: [{ metricKey: 'checkout-errors' }, { metricKey: 'checkout-errors' }] }, /listed twice/],
+      [{ ...base, phases: [phase({ clauses: [KIND, { attribute: 'x', op: 'like', values: [] }] })] }, /op must be one of in, endsWith/],
+      [{ ...base, phases: [phase({ clauses: [KIND, { attribute: 'x', op: 'in', values: [{}] }] })] }, /JSON primitives only/],
+      [{ ...base, phases: [phase({ description: 'Beta testers' })] }, /^duplicate rule description not allowed$/],
+      [{ ...base, cleanupBehavior: 'tidy' }, /cleanupBehavior must be one of/],
+      [{ ...base, bypassHealthChecks: ['everything'] }, /bypassHealthChecks must be an array of flag_evaluations_any/],
+      [{ ...base, beforeRuleId: 'no-such-rule' }, /beforeRuleId no-such-rule is not a rule/],
+      [[base], /the body must be a JSON object/],
+    ]
+    for (const [body, message] of cases) await refused(server, 'POST', releasesOf('production'), { body }, 400, 'invalid_request', message)
+    await refused(server, 'POST', releasesOf('production'), { body: '{"oops', headers: {} }, 400, 'invalid_request', /not valid JSON/)
+    await refused(server, 'POST', releasesOf('production'), { body: JSON.stringify(base), headers: { 'Content-Type': 'text/plain' } }, 400, 'invalid_request', /Content-Type must be application\/json/)
+    // A new rule that duplicates an existing one: the existing rule's clauses.
+    const existing = server.getFlag('web', 'new-checkout').environments.production.rules[0]
+    await refused(server, 'POST', releasesOf('production'), { body: { ...base, phases: [phase({ clauses: existing.clauses, description: 'Copy' })] } }, 400, 'invalid_request', /^new rule is exact duplicate of an existing rule at index 0$/)
+    // An existing rule without the kind clause.
+    server.setFlag('web', { key: 'plain', variations: [{ value: true }, { value: false }], environments: { test: { on: true, rules: [{ _id: 'rule-1', clauses: [clause('country', 'nz')], variation: 0 }] } } })
+    const plain = await variations(server, 'plain')
+    await refused(server, 'POST', releasesOf('test', 'plain'), { body: { originalVariationId: plain.false, targetVariationId: plain.true, randomizationUnit: 'user', phases: [{ ruleId: 'rule-1', steps: [{ allocation: 1, durationMillis: 1 }] }] } }, 400, 'invalid_request', /phases\[0\]: the rule must include the clause/)
+    assert.equal((await ok(server, 'GET', releasesOf('production'))).totalCount, 0)
+    assert.equal(server.getFlag('web', 'new-checkout').environments.production.rules.length, 1)
+  })
+
+  test('404 for an unknown flag or environment', async (t) => {
+    const server = await start(t)
+    const body = await startBody(server)
+    await refused(server, 'POST', releasesOf('test', 'no-such-flag'), { body }, 404, 'not_found')
+    await refused(server, 'POST', releasesOf('qa'), { body }, 404, 'not_found', /No environment qa/)
+    await refused(server, 'GET', releasesOf('qa'), {}, 404, 'not_found')
+    await refused(server, 'DELETE', releasesOf('test'), {}, 405, 'method_not_allowed')
+  })
+
+  test('409 when the flag is off in the environment; 409 release_already_active while one runs', async (t) => {
+    const server = await start(t)
+    const layout = await variations(server, 'checkout-layout')
+    const body = { originalVariationId: layout.classic, targetVariationId: layout.wide, randomizationUnit: 'user', phases: [{ clauses: [KIND], steps: [{ allocation: 1000, durationMillis: MINUTE }] }] }
+    await refused(server, 'POST', releasesOf('production', 'checkout-layout'), { body }, 409, 'conflict', /off in environment production/)
+    const started = await startRelease(server, 'test', body, 'checkout-layout')
+    assert.deepEqual([started.originalVariationValue, started.targetVariationValue], ['classic', 'wide'])
+    const again = await refused(server, 'POST', releasesOf('test', 'checkout-layout'), { body: { ...body, phases: [{ clauses: [KIND, clause('x', 1)], steps: body.phases[0].steps }] } }, 409, 'release_already_active', /list the releases/)
+    assert.match(again.message, new RegExp(started.id))
+    // Once it has ended, a new release can start.
+    server.advance(MINUTE)
+    await startRelease(server, 'test', { ...body, phases: [{ clauses: [KIND, clause('x', 2)], steps: body.phases[0].steps }] }, 'checkout-layout')
+  })
+
+  test('failStartAnswer: the start takes effect but its answer is dropped, replaced or late', async (t) => {
+    const server = await start(t)
+    const body = await startBody(server, { phases: [[[1000, MINUTE]]] })
+    const withClauses = (n) => ({ ...body, phases: [{ ...body.phases[0], clauses: [KIND, clause('try', n)], description: `try ${n}` }] })
+    assert.throws(() => server.failStartAnswer({}), /needs drop, status or delayMs/)
+    server.failStartAnswer({ drop: true })
+    await assert.rejects(call(server, 'POST', releasesOf('test'), { body: withClauses(1) }), /fetch failed/)
+    let list = await ok(server, 'GET', releasesOf('test'))
+    assert.deepEqual([list.totalCount, list.items[0].status, list.items[0].phases[0].description], [1, 'in_progress', 'try 1'], 'the release was started')
+    await stopRelease(server, 'test', list.items[0].id, 'roll_back_all_phases_and_remove_pending_phases')
+
+    server.failStartAnswer({ status: 502, times: 2 })
+    await refused(server, 'POST', releasesOf('test'), { body: withClauses(2) }, 502, 'internal_server_error', /the release was started/)
+    // A refused start (the retry a client must not send) takes no lost answer.
+    await refused(server, 'POST', releasesOf('test'), { body: withClauses(3) }, 409, 'release_already_active')
+    list = await ok(server, 'GET', releasesOf('test'))
+    assert.equal(list.items[0].phases[0].description, 'try 2')
+    await stopRelease(server, 'test', list.items[0].id, 'roll_back_all_phases_and_remove_pending_phases')
+    await refused(server, 'POST', releasesOf('test'), { body: withClauses(4) }, 502, 'internal_server_error')
+    list = await ok(server, 'GET', releasesOf('test'))
+    await stopRelease(server, 'test', list.items[0].id, 'roll_back_all_phases_and_remove_pending_phases')
+    assert.equal((await startRelease(server, 'test', withClauses(5))).status, 'in_progress', 'back to normal answers')
+    assert.equal((await ok(server, 'GET', releasesOf('test'))).totalCount, 4)
+
+    const slow = await start(t, { clock: { start: T0 } })
+    slow.failStartAnswer({ delayMs: 300 })
+    const began = Date.now()
+    const res = await call(slow, 'POST', releasesOf('test'), { body: withClauses(6) })
+    assert.equal(res.status, 201)
+    assert.ok(Date.now() - began >= 290)
+    assert.equal((await ok(slow, 'GET', releasesOf('test'))).items[0].id, res.body.id)
+  })
+
+  test('400 health_checks_failed lists the failing checks (per metric for metric checks) unless bypassed', async (t) => {
+    const server = await start(t, { failingHealthChecks: ['flag_evaluations_any'] })
+    const progressive = await startBody(server, { phases: [[[1000, MINUTE]]] })
+    let body = await refused(server, 'POST', releasesOf('test'), { body: progressive }, 400, 'health_checks_failed', /flag_evaluations_any.*bypassHealthChecks/)
+    assert.deepEqual(body.failingChecks, [{ kind: 'flag_evaluations_any', message: 'The flag has not been evaluated recently.' }])
+    server.setHealthChecks(['flag_evaluations_with_context', 'metric_events_with_context'], { environmentKey: 'staging' })
+    const guarded = { ...progressive, metrics: [{ metricKey: 'checkout-errors' }, { metricKey: 'checkout-latency' }] }
+    body = await refused(server, 'POST', releasesOf('staging'), { body: { ...guarded, bypassHealthChecks: ['flag_evaluations_any'] } }, 400, 'health_checks_failed')
+    assert.deepEqual(
+      body.failingChecks.map((c) => [c.kind, c.metricKey]),
+      [['flag_evaluations_with_context', undefined], ['metric_events_with_context', 'checkout-errors'], ['metric_events_with_context', 'checkout-latency']],
+    )
+    assert.match(body.failingChecks[1].message, /checkout-errors .* kind user/)
+    // Metric checks do not apply to a progressive release.
+    body = await refused(server, 'POST', releasesOf('staging'), { body: progressive }, 400, 'health_checks_failed')
+    assert.deepEqual(body.failingChecks.map((c) => c.kind), ['flag_evaluations_any', 'flag_evaluations_with_context'])
+    // Bypassing every failing kind starts it.
+    await startRelease(server, 'staging', { ...guarded, bypassHealthChecks: ['flag_evaluations_any', 'flag_evaluations_with_context', 'metric_events_with_context'] })
+    server.setHealthChecks([])
+    await startRelease(server, 'test', progressive)
+    assert.throws(() => server.setHealthChecks(['all']), /failing must be an array/)
+  })
+
+  test('405 where the environment requires approvals, for a start and a stop', async (t) => {
+    const server = await start(t, { approvalsRequired: [{ projectKey: 'web', environmentKey: 'production' }] })
+    const body = await startBody(server)
+    await refused(server, 'POST', releasesOf('production'), { body }, 405, 'method_not_allowed', /requires approvals/)
+    server.setApprovalsRequired('web', 'production', false)
+    const release = await startRelease(server, 'production', body)
+    server.setApprovalsRequired('web', 'production', true)
+    await refused(server, 'PUT', `${releasesOf('production')}/${release.id}/stop`, { body: { resolution: 'roll_forward_all_phases' } }, 405, 'method_not_allowed')
+    assert.equal((await getRelease(server, 'production', release.id)).status, 'in_progress')
+  })
+
+  test('releasePlanKey: 422 until plans are configured; then the plan supplies the release', async (t) => {
+    const server = await start(t)
+    const { originalVariationId, targetVariationId } = await startBody(server)
+    await refused(server, 'POST', releasesOf('test'), { body: { originalVariationId, targetVariationId, releasePlanKey: 'standard' } }, 422, 'unprocessable_entity', /release plans are not yet available/)
+
+    const plan = { key: 'standard', randomizationUnit: 'user', advancementMode: 'manual', cleanupBehavior: 'remove_rules_and_update_default_rule', metrics: [{ metricKey: 'checkout-errors', autoRollback: true }], phases: [{ clauses: [KIND], description: 'Plan phase 1', steps: [{ allocation: 10000, durationMillis: MINUTE }] }, { clauses: [KIND, clause('plan', 2)], description: 'Plan phase 2', steps: [{ allocation: 50000, durationMillis: MINUTE }] }] }
+    const planned = await start(t, { releasePlans: [{ projectKey: 'web', environmentKey: 'test', plan }] })
+    await refused(planned, 'POST', releasesOf('test'), { body: { originalVariationId, targetVariationId, releasePlanKey: 'standard', randomizationUnit: 'user', phases: [] } }, 400, 'invalid_request', /the release plan supplies randomizationUnit, phases: omit them/)
+    await refused(planned, 'POST', releasesOf('staging'), { body: { originalVariationId, targetVariationId, releasePlanKey: 'standard' } }, 400, 'invalid_request', /release plan "standard" not found in environment "staging"/)
+    const release = await startRelease(planned, 'test', { originalVariationId, targetVariationId, releasePlanKey: 'standard' })
+    assert.deepEqual([release.kind, release.advancementMode, release.cleanupBehavior, release.phases.length], ['guarded', 'manual', 'remove_rules_and_update_default_rule', 2])
+    assert.deepEqual(release.phases.map((p) => p.description), ['Plan phase 1', 'Plan phase 2'])
+  })
+})
+
+describe('the clock', () => {
+  test('steps end and start on the fake clock; automatic advancement starts the next phase; the last phase completes the release', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[10000, MINUTE], [100000, 2 * MINUTE]], [[50000, MINUTE]]] }))
+    assert.equal(server.now(), T0)
+    assert.equal(server.advance(MINUTE - 1), T0 + MINUTE - 1)
+    let r = await getRelease(server, 'test', release.id)
+    assert.deepEqual([r.phases[0].currentStepIndex, r.phases[0].steps[0].endedAt], [0, null], 'a step lasts its whole duration')
+    server.advance(1)
+    r = await getRelease(server, 'test', release.id)
+    assert.deepEqual([r.status, r.currentPhaseIndex, r.phases[0].currentStepIndex], ['in_progress', 0, 1])
+    assert.deepEqual([r.phases[0].steps[0].endedAt, r.phases[0].steps[1].startedAt], [T0 + MINUTE, T0 + MINUTE])
+    assert.deepEqual(server.getFlag('web', 'new-checkout').environments.test.rules[0].rollout.variations[0], { variation: 0, weight: 100000 })
+    // One big jump goes through every change in between, at the times they were due.
+    server.advance(10 * MINUTE)
+    r = await getRelease(server, 'test', release.id)
+    assert.equal(r.status, 'completed')
+    assert.equal(r.statusReason, 'completed_automatic')
+    assert.equal(r.currentPhaseIndex, null)
+    assert.equal(r.endedAt, T0 + 4 * MINUTE)
+    assert.deepEqual(r.phases.map((p) => [p.status, p.statusReason, p.startedAt, p.endedAt, p.currentStepIndex]), [
+      ['completed', 'completed_automatic', T0, T0 + 3 * MINUTE, 1],
+      ['completed', 'completed_automatic', T0 + 3 * MINUTE, T0 + 4 * MINUTE, 0],
+    ])
+    // leave_rules_in_place: both rules now serve the target variation.
+    assert.deepEqual(server.getFlag('web', 'new-checkout').environments.test.rules.map((rule) => rule.variation), [0, 0])
+    assert.throws(() => server.advance(-1), /ms must be a finite number >= 0/)
+  })
+
+  test('manual advancement waits with waiting_phase_ended and no current phase until continueRelease', async (t) => {
+    const server = await start(t)
+    const body = { ...(await startBody(server, { phases: [[[10000, MINUTE]], [[20000, MINUTE]], [[30000, MINUTE]]] })), advancementMode: 'manual', cleanupBehavior: 'remove_rules_and_update_default_rule' }
+    const release = await startRelease(server, 'test', body)
+    assert.throws(() => server.continueRelease(release.id), /is not waiting for its next phase \(status in_progress/)
+    server.advance(5 * MINUTE)
+    let r = await getRelease(server, 'test', release.id)
+    assert.deepEqual([r.status, r.statusReason, r.currentPhaseIndex], ['waiting', 'waiting_phase_ended', null])
+    assert.deepEqual(r.phases.map((p) => p.status), ['completed', 'pending', 'pending'])
+    assert.equal(r.phases[0].statusReason, 'completed_automatic', 'waiting_phase_ended is never on a phase')
+    const continued = server.continueRelease(release.id)
+    assert.deepEqual([continued.status, continued.currentPhaseIndex, continued.phases[1].startedAt], ['in_progress', 1, T0 + 5 * MINUTE])
+    server.advance(MINUTE)
+    server.continueRelease(release.id)
+    server.advance(MINUTE)
+    r = await getRelease(server, 'test', release.id)
+    assert.deepEqual([r.status, r.statusReason, r.endedAt], ['completed', 'completed_automatic', T0 + 7 * MINUTE])
+    // remove_rules_and_update_default_rule: the rules are gone and the default rule serves the target.
+    const env = server.getFlag('web', 'new-checkout').environments.test
+    assert.deepEqual(env.rules, [])
+    assert.deepEqual(env.fallthrough, { variation: 0 })
+    assert.throws(() => server.continueRelease('00000000-0000-4000-8000-000000000000'), /no environment release/)
+  })
+
+  test('clock.speed: fake time runs at that multiple of real time', async (t) => {
+    const server = await start(t, { clock: { start: T0, speed: 1000 } })
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[10000, 1000], [20000, 1000]]] }))
+    await sleep(50) // 50 s of fake time
+    const r = await getRelease(server, 'test', release.id)
+    assert.equal(r.status, 'completed')
+    assert.ok(server.now() >= T0 + 50000)
+    await assert.rejects(startFakeLaunchDarkly({ clock: { speed: -1 } }), /clock.speed must be a finite number >= 0/)
+  })
+
+  test('`ld-release fake --speed` runs the clock faster; a bad --speed is a usage error', async (t) => {
+    const bin = new URL('../bin/ld-release.js', import.meta.url).pathname
+    const bad = spawn(process.execPath, [bin, 'fake', '--speed', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let badErr = ''
+    bad.stderr.on('data', (d) => (badErr += d))
+    assert.equal((await once(bad, 'exit'))[0], 2)
+    assert.match(badErr, /^error: --speed must be a number greater than 0/)
+
+    const child = spawn(process.execPath, [bin, 'fake', '--speed', '600'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const exited = once(child, 'exit')
+    t.after(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'))
+    let out = ''
+    let err = ''
+    child.stderr.on('data', (d) => (err += d))
+    const vars = await new Promise((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        out += d
+        const url = /^LD_BASE_URI=(\S+)$/m.exec(out)
+        const token = /^LD_ACCESS_TOKEN=(\S+)$/m.exec(out)
+        if (url && token) resolve({ url: url[1], apiKey: token[1] })
+      })
+      exited.then(() => reject(new Error(err)))
+    })
+    assert.match(err, /move at 600× real time/)
+    const release = await startRelease(vars, 'test', await startBody(vars, { phases: [[[10000, MINUTE]]] }))
+    await sleep(150) // 90 s of fake time: the minute-long step is over
+    assert.equal((await getRelease(vars, 'test', release.id)).status, 'completed')
+    child.kill('SIGTERM')
+    assert.equal((await exited)[0], 0)
+  })
+})
+
+describe('regressions', () => {
+  const guarded = (server, autoRollback) => startBody(server, { phases: [[[5000, MINUTE], [50000, MINUTE]], [[50000, MINUTE]]], extra: { metrics: [{ metricKey: 'checkout-errors', autoRollback }] } })
+
+  test('with autoRollback, a regression reverts the release (reverted_regression_detected) and discards pending phases', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await guarded(server, true))
+    server.advance(30000)
+    const r = server.reportRegression(release.id, 'checkout-errors')
+    assert.deepEqual([r.status, r.statusReason, r.currentPhaseIndex, r.endedAt], ['reverted', 'reverted_regression_detected', null, T0 + 30000])
+    assert.deepEqual(r.phases.map((p) => [p.status, p.statusReason]), [['reverted', 'reverted_regression_detected'], ['reverted', 'reverted_discarded']])
+    assert.equal(r.phases[0].metricStatuses['checkout-errors'], 'regressed')
+    assert.equal(r.phases[0].steps[0].endedAt, T0 + 30000)
+    assert.deepEqual(await getRelease(server, 'test', release.id), r)
+    // The running rule serves the original variation; the discarded one is gone.
+    assert.deepEqual(server.getFlag('web', 'new-checkout').environments.test.rules.map((rule) => [rule._id, rule.variation]), [[r.phases[0].ruleId, 1]])
+    assert.throws(() => server.reportRegression(release.id, 'checkout-errors'), /has no running phase/)
+  })
+
+  test('without autoRollback, a regression pauses the release (waiting_regression_detected) until dismissed; the step resumes where it stopped', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await guarded(server, false))
+    server.advance(20000)
+    let r = server.reportRegression(release.id, 'checkout-errors')
+    assert.deepEqual([r.status, r.statusReason, r.currentPhaseIndex], ['waiting', 'waiting_regression_detected', 0])
+    assert.deepEqual([r.phases[0].status, r.phases[0].statusReason, r.phases[0].metricStatuses['checkout-errors']], ['waiting', 'waiting_regression_detected', 'regressed'])
+    server.advance(10 * MINUTE)
+    r = await getRelease(server, 'test', release.id)
+    assert.deepEqual([r.status, r.phases[0].currentStepIndex], ['waiting', 0], 'nothing moves while it waits')
+    r = server.dismissRegression(release.id, 'checkout-errors')
+    assert.deepEqual([r.status, r.statusReason, r.phases[0].metricStatuses['checkout-errors']], ['in_progress', null, 'regression_dismissed'])
+    server.advance(40000 - 1)
+    assert.equal((await getRelease(server, 'test', release.id)).phases[0].currentStepIndex, 0)
+    server.advance(1)
+    r = await getRelease(server, 'test', release.id)
+    assert.equal(r.phases[0].currentStepIndex, 1)
+    assert.equal(r.phases[0].steps[0].endedAt, T0 + MINUTE + 10 * MINUTE)
+    assert.throws(() => server.dismissRegression(release.id, 'checkout-errors'), /no regression to dismiss/)
+    assert.throws(() => server.reportRegression(release.id, 'checkout-latency'), /has no metric checkout-latency/)
+  })
+
+  test('turning the flag off discards the running phase: reverted_discarded', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await guarded(server, false))
+    server.setFlagOn('web', 'new-checkout', 'test', false)
+    const r = await getRelease(server, 'test', release.id)
+    assert.deepEqual([r.status, r.statusReason], ['reverted', 'reverted_discarded'])
+    assert.deepEqual(r.phases.map((p) => p.statusReason), ['reverted_discarded', 'reverted_discarded'])
+  })
+})
+
+describe('stopping a release', () => {
+  /** Three one-step phases, automatic, with clauses of their own (`n`). */
+  async function threePhases(server, n) {
+    const body = await startBody(server, { phases: [[[10000, MINUTE]], [[20000, MINUTE]], [[30000, MINUTE]]] })
+    return { ...body, phases: body.phases.map((p, i) => ({ ...p, clauses: [KIND, clause('n', `${n}-${i}`)], description: `${n}-${i}` })) }
+  }
+  const cases = [
+    ['roll_forward_all_phases', 'completed', 'completed_manual', [['completed', 'completed_automatic'], ['completed', 'completed_manual'], ['completed', 'completed_manual']], [0, 0, 0]],
+    ['roll_forward_current_phase_and_remove_pending_phases', 'completed', 'completed_manual', [['completed', 'completed_automatic'], ['completed', 'completed_manual'], ['reverted', 'reverted_discarded']], [0, 0]],
+    ['roll_back_all_phases_and_remove_pending_phases', 'reverted', 'reverted_manual', [['reverted', 'reverted_manual'], ['reverted', 'reverted_manual'], ['reverted', 'reverted_discarded']], [1, 1]],
+    ['roll_back_current_phase_and_remove_pending_phases', 'reverted', 'reverted_manual', [['completed', 'completed_automatic'], ['reverted', 'reverted_manual'], ['reverted', 'reverted_discarded']], [0, 1]],
+  ]
+  for (const [n, [resolution, status, reason, phases, served]] of cases.entries()) {
+    test(`${resolution}: ${status} (${reason}), phases ${phases.map((p) => p[0]).join(', ')}`, async (t) => {
+      const server = await start(t)
+      const release = await startRelease(server, 'test', await threePhases(server, n))
+      server.advance(MINUTE + 1000) // phase 0 done, phase 1 running
+      const r = await stopRelease(server, 'test', release.id, resolution)
+      assert.deepEqual([r.status, r.statusReason, r.currentPhaseIndex, r.endedAt], [status, reason, null, T0 + MINUTE + 1000])
+      assert.deepEqual(r.phases.map((p) => [p.status, p.statusReason]), phases)
+      assert.equal(r.phases[1].steps[0].endedAt, T0 + MINUTE + 1000)
+      assert.deepEqual(server.getFlag('web', 'new-checkout').environments.test.rules.map((rule) => rule.variation), served, 'what the rules serve (pending ones removed)')
+      // Stopping it again: 200, unchanged, for every resolution.
+      for (const other of cases.map((c) => c[0])) assert.deepEqual(await stopRelease(server, 'test', release.id, other), r)
+      server.advance(DAY)
+      assert.deepEqual(await getRelease(server, 'test', release.id), r, 'a stopped release does not move')
+    })
+  }
+
+  test('between phases the current_phase resolutions are 400; all_phases ones work', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', { ...(await threePhases(server, 9)), advancementMode: 'manual' })
+    server.advance(MINUTE)
+    for (const resolution of ['roll_forward_current_phase_and_remove_pending_phases', 'roll_back_current_phase_and_remove_pending_phases']) {
+      await refused(server, 'PUT', `${releasesOf('test')}/${release.id}/stop`, { body: { resolution } }, 400, 'invalid_request', /between phases/)
+    }
+    const r = await stopRelease(server, 'test', release.id, 'roll_back_all_phases_and_remove_pending_phases')
+    assert.deepEqual(r.phases.map((p) => p.status), ['reverted', 'reverted', 'reverted'])
+  })
+
+  test('a pending release stopped with roll_forward_all_phases completes every phase', async (t) => {
+    const server = await start(t, { releasePendingMs: MINUTE })
+    const release = await startRelease(server, 'test', await threePhases(server, 8))
+    const r = await stopRelease(server, 'test', release.id, 'roll_forward_all_phases')
+    assert.deepEqual([r.status, r.phases.map((p) => p.status)], ['completed', ['completed', 'completed', 'completed']])
+  })
+
+  test('a bad resolution or comment is 400; an unknown release, or one of another flag or environment, is 404', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server))
+    const stop = `${releasesOf('test')}/${release.id}/stop`
+    await refused(server, 'PUT', stop, { body: { resolution: 'undo' } }, 400, 'invalid_request', /resolution must be one of roll_forward_all_phases/)
+    await refused(server, 'PUT', stop, { body: {} }, 400, 'invalid_request', /resolution must be one of/)
+    await refused(server, 'PUT', stop, { body: { resolution: 'roll_forward_all_phases', comment: 5 } }, 400, 'invalid_request', /comment must be a string/)
+    await refused(server, 'POST', stop, { body: { resolution: 'roll_forward_all_phases' } }, 405, 'method_not_allowed')
+    await refused(server, 'PUT', `${releasesOf('staging')}/${release.id}/stop`, { body: { resolution: 'roll_forward_all_phases' } }, 404, 'not_found')
+    await refused(server, 'GET', `${releasesOf('staging')}/${release.id}`, {}, 404, 'not_found')
+    await refused(server, 'GET', `${releasesOf('test')}/00000000-0000-4000-8000-000000000000`, {}, 404, 'not_found')
+    await refused(server, 'DELETE', `${releasesOf('test')}/${release.id}`, {}, 405, 'method_not_allowed')
+    assert.equal((await getRelease(server, 'test', release.id)).status, 'in_progress')
+  })
+
+  test('a release that ended over 90 days ago is 404 for get and stop, and left out of the list', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[10000, 1000]]] }))
+    server.advance(1000 + 90 * DAY)
+    assert.equal((await getRelease(server, 'test', release.id)).status, 'completed', 'exactly 90 days: still there')
+    assert.equal((await ok(server, 'GET', releasesOf('test'))).totalCount, 1)
+    server.advance(1)
+    await refused(server, 'GET', `${releasesOf('test')}/${release.id}`, {}, 404, 'not_found')
+    await refused(server, 'PUT', `${releasesOf('test')}/${release.id}/stop`, { body: { resolution: 'roll_forward_all_phases' } }, 404, 'not_found')
+    assert.deepEqual((await ok(server, 'GET', releasesOf('test'))).items, [])
+    assert.throws(() => server.getEnvironmentRelease('nope'), /no environment release nope/)
+    assert.equal(server.getEnvironmentRelease(release.id).id, release.id, 'the control still sees it')
+  })
+})
+
+describe('listing releases', () => {
+  /** `count` releases in test, each stopped at once, one minute apart; guarded every third. */
+  async function many(server, count) {
+    const ids = []
+    for (let i = 0; i < count; i++) {
+      const body = await startBody(server, { phases: [[[1000, MINUTE]]], extra: i % 3 === 0 ? { metrics: [{ metricKey: 'checkout-errors' }] } : {} })
+      body.phases[0].clauses = [KIND, clause('n', i)]
+      body.phases[0].description = `Release ${i}`
+      const release = await startRelease(server, 'test', body)
+      await stopRelease(server, 'test', release.id, 'roll_back_all_phases_and_remove_pending_phases')
+      ids.push(release.id)
+      server.advance(MINUTE)
+    }
+    return ids
+  }
+  const query = (href) => href.slice(href.indexOf('?'))
+
+  test('newest first, 25 by default, links first/prev/next/last/self/parent with one _snapshot; an empty list has no prev or next', async (t) => {
+    const server = await start(t)
+    const empty = await ok(server, 'GET', releasesOf('test'))
+    assert.deepEqual([empty.items, empty.totalCount], [[], 0])
+    assert.deepEqual(Object.keys(empty._links).sort(), ['first', 'last', 'parent', 'self'])
+    const ids = (await many(server, 30)).reverse()
+    const page = await ok(server, 'GET', releasesOf('test'))
+    assert.equal(page.totalCount, 30)
+    assert.deepEqual(page.items.map((r) => r.id), ids.slice(0, 25))
+    assert.ok(page.items.every((r, i) => i === 0 || page.items[i - 1].createdAt >= r.createdAt))
+    const snapshot = /_snapshot=(\d+)/.exec(page._links.self.href)[1]
+    assert.equal(page._links.parent.href, FLAG)
+    assert.equal(query(page._links.first.href), `?limit=25&offset=0&_snapshot=${snapshot}`)
+    assert.equal(query(page._links.next.href), `?limit=25&offset=25&_snapshot=${snapshot}`)
+    assert.equal(query(page._links.last.href), `?limit=25&offset=25&_snapshot=${snapshot}`)
+    assert.ok(!('prev' in page._links))
+    for (const link of Object.values(page._links)) assert.equal(link.type, 'application/json')
+
+    // A release started after the first page is not in the pages its links lead to.
+    await startRelease(server, 'test', await startBody(server))
+    const next = await ok(server, 'GET', page._links.next.href)
+    assert.equal(next.totalCount, 30)
+    assert.deepEqual(next.items.map((r) => r.id), ids.slice(25))
+    assert.equal(query(next._links.prev.href), `?limit=25&offset=0&_snapshot=${snapshot}`)
+    assert.ok(!('next' in next._links))
+    assert.equal((await ok(server, 'GET', releasesOf('test'))).totalCount, 31, 'without the snapshot: all of them')
+    assert.equal((await ok(server, 'GET', `${releasesOf('test')}?_snapshot=banana`)).totalCount, 31, 'an out-of-range snapshot is ignored')
+    assert.equal((await ok(server, 'GET', `${releasesOf('test')}?_snapshot=99999999999999999999`)).totalCount, 31)
+  })
+
+  test('limit and offset; limit over 100 is 400 saying it must be at most 100; the kind filter', async (t) => {
+    const server = await start(t)
+    const ids = (await many(server, 7)).reverse()
+    const middle = await ok(server, 'GET', `${releasesOf('test')}?limit=2&offset=3`)
+    assert.deepEqual(middle.items.map((r) => r.id), ids.slice(3, 5))
+    assert.deepEqual(['first', 'prev', 'next', 'last'].map((k) => /offset=(\d+)/.exec(middle._links[k].href)[1]), ['0', '1', '5', '6'])
+    assert.equal((await ok(server, 'GET', `${releasesOf('test')}?limit=100`)).items.length, 7)
+    assert.equal((await ok(server, 'GET', `${releasesOf('test')}?offset=50`)).items.length, 0)
+    await refused(server, 'GET', `${releasesOf('test')}?limit=101`, {}, 400, 'invalid_request', /^limit must be at most 100$/)
+    for (const bad of ['limit=0', 'limit=-1', 'limit=ten', 'limit=2.5']) await refused(server, 'GET', `${releasesOf('test')}?${bad}`, {}, 400, 'invalid_request', /limit must be an integer from 1 to 100/)
+    await refused(server, 'GET', `${releasesOf('test')}?offset=-3`, {}, 400, 'invalid_request', /offset must be a non-negative integer/)
+
+    const guarded = await ok(server, 'GET', `${releasesOf('test')}?filter=${encodeURIComponent('kind equals guarded')}`)
+    assert.deepEqual(guarded.items.map((r) => r.id), [ids[0], ids[3], ids[6]])
+    assert.ok(guarded.items.every((r) => r.kind === 'guarded' && !r.metrics.some((m) => 'definition' in m)))
+    assert.match(guarded._links.self.href, /filter=kind\+equals\+guarded/)
+    const progressive = await ok(server, 'GET', `${releasesOf('test')}?filter=${encodeURIComponent('kind equals "progressive"')}`)
+    assert.equal(progressive.totalCount, 4)
+    await refused(server, 'GET', `${releasesOf('test')}?filter=${encodeURIComponent('status equals completed')}`, {}, 400, 'invalid_request', /the only filter is kind equals progressive or kind equals guarded/)
+    await refused(server, 'GET', `${releasesOf('test')}?filter=${encodeURIComponent('kind equals experimental')}`, {}, 400, 'invalid_request')
+  })
+})
+
+describe('release policies', () => {
+  const policy = (over = {}) => ({ key: 'staging-progressive', name: 'Progressive in staging', releaseMethod: 'progressive-release', scope: { environmentKeys: ['staging'] }, progressiveReleaseConfig: { rolloutContextKindKey: 'user', stages: [{ allocation: 10000, durationMillis: MINUTE }] }, ...over })
+
+  test('list (ReleasePoliciesResponse), excludeDefault, get, create, update, delete', async (t) => {
+    const server = await start(t)
+    const list = await ok(server, 'GET', POLICIES)
+    assert.deepEqual(list.items.map((p) => [p.key, p.rank, p.releaseMethod]), [['production-guarded', 1, 'guarded-release'], ['default', 0, 'progressive-release']])
+    assert.equal(list.totalCount, 2)
+    assert.deepEqual((await ok(server, 'GET', `${POLICIES}?excludeDefault=true`)).items.map((p) => p.key), ['production-guarded'])
+    await refused(server, 'GET', `${POLICIES}?excludeDefault=yes`, {}, 400, 'invalid_request', /excludeDefault must be true or false/)
+    const got = await ok(server, 'GET', `${POLICIES}/production-guarded`)
+    assert.deepEqual(got.scope, { environmentKeys: ['production'] })
+    assert.equal(got.guardedReleaseConfig.rollbackOnRegression, true)
+    assert.equal(typeof got._id, 'string')
+
+    const created = await ok(server, 'POST', POLICIES, { body: policy() }, 201)
+    assert.deepEqual([created.key, created.rank, created.guardedReleaseConfig], ['staging-progressive', 2, null])
+    assert.deepEqual(await ok(server, 'GET', `${POLICIES}/staging-progressive`), created)
+    const updated = await ok(server, 'PUT', `${POLICIES}/staging-progressive`, { body: { name: 'Immediate in staging', releaseMethod: 'immediate-release', scope: { environmentKeys: ['staging'], flagTagKeys: ['checkout'] } } })
+    assert.deepEqual([updated.key, updated.name, updated.releaseMethod, updated.progressiveReleaseConfig, updated._id, updated.rank], ['staging-progressive', 'Immediate in staging', 'immediate-release', null, created._id, 2])
+    const deleted = await call(server, 'DELETE', `${POLICIES}/staging-progressive`)
+    assert.deepEqual([deleted.status, deleted.body], [204, null])
+    await refused(server, 'GET', `${POLICIES}/staging-progressive`, {}, 404, 'not_found')
+    await refused(server, 'DELETE', `${POLICIES}/staging-progressive`, {}, 404, 'not_found')
+    await refused(server, 'PATCH', `${POLICIES}/default`, { body: {} }, 405, 'method_not_allowed')
+  })
+
+  test('every invalid policy is a 400 that says what is wrong; a key in use is 409', async (t) => {
+    const server = await start(t)
+    const cases = [
+      [policy({ key: 'has space' }), /key is required/],
+      [policy({ name: '' }), /name is required/],
+      [policy({ name: 'x'.repeat(257) }), /name must be at most 256 characters/],
+      [policy({ releaseMethod: 'big-bang' }), /releaseMethod must be one of guarded-release, immediate-release, progressive-release/],
+      [policy({ scope: { environmentKeys: ['qa'] } }), /no environment "qa"/],
+      [policy({ scope: { flagTagKeys: ['bad tag'] } }), /each key must only contain letters, numbers/],
+      [policy({ scope: { flagTagKeys: ['x'.repeat(65)] } }), /at most 64 characters/],
+      [policy({ scope: { flagTagKeys: Array.from({ length: 1001 }, (_, i) => `t${i}`) } }), /at most 1000 keys/],
+      [policy({ progressiveReleaseConfig: { stages: Array.from({ length: 11 }, (_, i) => ({ allocation: i + 1, durationMillis: 1 })) } }), /at most 10 stages/],
+      [policy({ progressiveReleaseConfig: { stages: [{ allocation: 1 }] } }), /needs integer allocation and durationMillis/],
+      [policy({ guardedReleaseConfig: { metricKeys: ['checkout-errors'] } }), /guardedReleaseConfig does not apply to a progressive-release policy/],
+      [policy({ releaseMethod: 'guarded-release', progressiveReleaseConfig: undefined, guardedReleaseConfig: { metricKeys: ['nope'] } }), /no metric "nope"/],
+      [policy({ releaseMethod: 'immediate-release' }), /immediate-release policy takes no/],
+      [policy({ scope: null }), /already has a default release policy/],
+      [policy({ key: 'order' }), /reserved/],
+    ]
+    for (const [body, message] of cases) await refused(server, 'POST', POLICIES, { body }, 400, 'invalid_request', message)
+    await refused(server, 'POST', POLICIES, { body: policy({ key: 'production-guarded' }) }, 409, 'conflict', /already exists/)
+    await refused(server, 'PUT', `${POLICIES}/production-guarded`, { body: { name: 'x', releaseMethod: 'immediate-release' } }, 400, 'invalid_request', /must keep a scope/)
+    await refused(server, 'PUT', `${POLICIES}/default`, { body: { name: 'x', releaseMethod: 'immediate-release', scope: { environmentKeys: ['test'] } } }, 400, 'invalid_request', /cannot be given a scope/)
+    await refused(server, 'PUT', `${POLICIES}/nope`, { body: { name: 'x', releaseMethod: 'immediate-release' } }, 404, 'not_found')
+    assert.equal((await ok(server, 'GET', POLICIES)).totalCount, 2)
+  })
+
+  test('order: all of the scoped policies, once each, no default; answers the scoped policies in their new ranks', async (t) => {
+    const server = await start(t)
+    await ok(server, 'POST', POLICIES, { body: policy() }, 201)
+    await ok(server, 'POST', POLICIES, { body: policy({ key: 'test-immediate', releaseMethod: 'immediate-release', progressiveReleaseConfig: undefined, scope: { environmentKeys: ['test'] } }) }, 201)
+    const order = `${POLICIES}/order`
+    await refused(server, 'POST', order, { body: ['test-immediate', 'production-guarded'] }, 400, 'invalid_request', /must include all of the scoped release policies; missing: staging-progressive/)
+    await refused(server, 'POST', order, { body: ['test-immediate', 'production-guarded', 'staging-progressive', 'nope'] }, 400, 'invalid_request', /no release policy "nope"/)
+    await refused(server, 'POST', order, { body: ['test-immediate', 'test-immediate', 'production-guarded', 'staging-progressive'] }, 400, 'invalid_request', /only once/)
+    await refused(server, 'POST', order, { body: ['default', 'test-immediate', 'production-guarded', 'staging-progressive'] }, 400, 'invalid_request', /default release policy/)
+    await refused(server, 'POST', order, { body: { keys: [] } }, 400, 'invalid_request', /array of release policy keys/)
+    await refused(server, 'GET', order, {}, 405, 'method_not_allowed')
+    const ordered = await ok(server, 'POST', order, { body: ['test-immediate', 'staging-progressive', 'production-guarded'] })
+    assert.deepEqual(ordered.map((p) => [p.key, p.rank]), [['test-immediate', 1], ['staging-progressive', 2], ['production-guarded', 3]])
+    assert.deepEqual((await ok(server, 'GET', POLICIES)).items.map((p) => p.key), ['test-immediate', 'staging-progressive', 'production-guarded', 'default'])
+    // Deleting one closes the gap.
+    await call(server, 'DELETE', `${POLICIES}/staging-progressive`)
+    assert.deepEqual((await ok(server, 'GET', `${POLICIES}?excludeDefault=true`)).items.map((p) => [p.key, p.rank]), [['test-immediate', 1], ['production-guarded', 2]])
+  })
+})
