@@ -303,6 +303,54 @@ test('did-you-mean for commands and options, and the hint to the right help', as
   }
 })
 
+test('options of other tools get what to type instead, and their value is never printed', async (t) => {
+  const server = await fake(t)
+  const secret = 'api-0123456789abcdef-secret'
+  const cases = [
+    [['status', 'web', 'checkout', '--token', secret], 'unknown option --token: use --access-token <token> (or set LD_ACCESS_TOKEN)', "'ld-release status --help'"],
+    [['--api-key', secret, 'status', 'web', 'checkout'], 'unknown option --api-key: use --access-token <token> (or set LD_ACCESS_TOKEN)', "'ld-release --help'"],
+    [['status', 'web', 'checkout', `--API-KEY=${secret}`], 'unknown option --API-KEY: use --access-token <token> (or set LD_ACCESS_TOKEN)', "'ld-release status --help'"],
+    [['status', 'web', 'checkout', '--base-url', 'http://127.0.0.1:1'], 'unknown option --base-url: use --base-uri <url> (or set LD_BASE_URI)', "'ld-release status --help'"],
+    [['status', '--project', 'web', 'checkout'], 'unknown option --project: the project is an argument: ld-release status <project> <flag>', "'ld-release status --help'"],
+    [['complete', 'web', '--flag', 'checkout', '0'], 'unknown option --flag: the flag is an argument: ld-release complete <project> <flag> <phase>', "'ld-release complete --help'"],
+    [['complete-many', '--project', 'web'], 'unknown option --project: each item of --file names its own: { projectKey, flagKey, phase }', "'ld-release complete-many --help'"],
+    [['demo', '--project', 'web'], 'unknown option --project: the project is an argument of the commands that take one, e.g. ld-release status <project> <flag>', "'ld-release demo --help'"],
+    [['create', 'web', 'checkout', '--pipeline-key', 'standard-rollout'], 'unknown option --pipeline-key: use --pipeline <key>', "'ld-release create --help'"],
+    [['advance', 'web', '--pipeline-key', 'standard-rollout'], 'unknown option --pipeline-key: the pipeline is an argument: ld-release advance <project> <pipeline>', "'ld-release advance --help'"],
+    [['status', 'web', 'checkout', '--output', 'json'], 'unknown option --output: use --json (for JSON output)', "'ld-release status --help'"],
+    [['status', 'web', 'checkout', '--max-retries', '2'], 'unknown option --max-retries: use --retries <n>', "'ld-release status --help'"],
+  ]
+  const results = await Promise.all(cases.map(([args]) => cli(args, { env: { LD_ACCESS_TOKEN: server.apiKey, LD_BASE_URI: server.url } })))
+  for (const [i, r] of results.entries()) {
+    const [args, message, help] = cases[i]
+    assert.equal(r.code, 2, JSON.stringify(args))
+    assert.equal(r.stderr, `error: ${message}\nRun ${help} for usage.\n`, JSON.stringify(args))
+    assert.equal(r.stdout, '')
+    assertNoSecretIn(r.stderr, 'stderr', secret)
+  }
+  assert.equal(server.requests.length, 0)
+})
+
+test('a negative number is a value: -1 as a phase is a bad phase, exit 2, and nothing is sent', async (t) => {
+  const server = await fake(t)
+  for (const command of ['complete', 'reopen', 'start']) {
+    for (const phase of ['-1', '-2.5']) {
+      const r = await cli([command, 'web', 'checkout', phase, ...auth(server)])
+      assert.equal(r.code, 2, `${command} ${phase}: ${r.stderr}`)
+      assert.equal(r.stderr, `error: phase must be an integer from 0 to 4294967295, got "${phase}"\nRun 'ld-release ${command} --help' for usage.\n`)
+    }
+  }
+  const dry = await cli(['complete', 'web', 'checkout', '--dry-run', '-1', ...auth(server)])
+  assert.equal(dry.code, 2)
+  assert.match(dry.stderr, /^error: phase must be an integer from 0 to 4294967295, got "-1"\n/)
+  const timeout = await cli(['status', 'web', 'checkout', '--timeout', '-5', ...auth(server)])
+  assert.equal(timeout.code, 2)
+  assert.match(timeout.stderr, /^error: --timeout must be an integer from 1 to 3600000, got "-5"\n/)
+  // A short option is still an option.
+  assert.match((await cli(['complete', 'web', 'checkout', '-x', ...auth(server)])).stderr, /^error: unknown option -x\n/)
+  assert.equal(server.requests.length, 0)
+})
+
 test('global options go before or after the command', async (t) => {
   const server = await fake(t)
   const orders = [
@@ -508,7 +556,10 @@ test('complete-many --dry-run previews every write, reading each release and pip
   const text = await cli(['complete-many', '--file', '-', '--dry-run', ...auth(server)], { input: JSON.stringify(items.slice(0, 2)) })
   assert.equal(text.code, 0, text.stderr)
   assert.equal(text.stdout.match(/^PATCH /gm).length, 2)
-  assert.equal(text.stderr, '2 PATCH requests, 8 in flight; 0 items would fail\n')
+  assert.equal(text.stderr, 'would send 2 PATCH requests, 8 at a time; no item would fail; nothing was sent\n')
+  const failing = await cli(['complete-many', '--file', '-', '--dry-run', '--concurrency', '3', ...auth(server)], { input: JSON.stringify(items) })
+  assert.equal(failing.code, 1)
+  assert.match(failing.stderr, /\nwould send 2 PATCH requests, 3 at a time; 1 item would fail; nothing was sent\n$/)
   assert.equal(server.requests.filter((q) => q.method !== 'GET').length, 0)
 })
 
@@ -555,6 +606,17 @@ test('--version, --help and per-command help', async () => {
   const patch = await cli(['patch', '-h'])
   assert.match(patch.stdout, /^Usage: ld-release patch <project> <flag> \[options\]\n[^]*Options:\n {2}--data <json> +the JSON Patch: inline, @file.json, or - for stdin\n/)
   assert.equal((await cli(['--help', 'patch'])).stdout, patch.stdout, 'help before the command')
+  // `help [command]`, as git and npm take it.
+  const helpCommand = await cli(['help', 'patch'])
+  assert.deepEqual(helpCommand, { ...helpCommand, code: 0, stdout: patch.stdout, stderr: '' })
+  assert.equal((await cli(['help'])).stdout, help.stdout)
+  assert.match(help.stdout, /^ {2}help +show a command's usage/m)
+  assert.match((await cli(['help', '--help'])).stdout, /^Usage: ld-release help \[command\] \[options\]\n/)
+  const typo = await cli(['help', 'complet'])
+  assert.deepEqual(typo, { ...typo, code: 2, stdout: '', stderr: 'error: unknown command "complet" (did you mean complete?)\nRun \'ld-release --help\' for usage.\n' })
+  const extra = await cli(['help', 'status', 'complete'])
+  assert.equal(extra.code, 2)
+  assert.match(extra.stderr, /^error: help takes \[command\], got 2 arguments\n/)
 })
 
 /** The options a command's help lists, as `--name`. */
@@ -563,8 +625,8 @@ const listedOptions = (help) => [...help.split('\nOptions:\n')[1].split('\n\n')[
 test("each command's help lists exactly the options it takes", async () => {
   const general = (await cli(['--help'])).stdout
   const commands = [...general.split('Commands:\n')[1].split('\n\n')[0].matchAll(/^ {2}(\S+)/gm)].map((m) => m[1])
-  const everyOption = ['--access-token', '--base-uri', '--timeout', '--retries', '--verbose', '--json', '--dry-run', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port']
-  const valued = new Set(['--access-token', '--base-uri', '--timeout', '--retries', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port'])
+  const everyOption = ['--access-token', '--base-uri', '--timeout', '--retries', '--verbose', '--json', '--dry-run', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port', '--env', '--detach']
+  const valued = new Set(['--access-token', '--base-uri', '--timeout', '--retries', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port', '--env'])
   for (const command of commands) {
     const listed = listedOptions((await cli([command, '--help'])).stdout)
     for (const option of everyOption) {
@@ -1054,7 +1116,7 @@ test('complete-many moves phases of both kinds of pipeline, by name and by index
   ])
   const text = await cli(['complete-many', '--file', '-', '--dry-run', ...auth(server)], { input: JSON.stringify(items.slice(0, 2)) })
   assert.equal(text.code, 0, text.stderr)
-  assert.equal(text.stderr, '1 PATCH request, 1 PUT request, 8 in flight; 0 items would fail\n')
+  assert.equal(text.stderr, 'would send 1 PATCH request and 1 PUT request, 8 at a time; no item would fail; nothing was sent\n')
 
   server.clearRequests()
   const r = await cli(['complete-many', '--file', '-', '--json', ...auth(server)], { input: JSON.stringify(items) })
