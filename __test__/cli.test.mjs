@@ -734,7 +734,7 @@ async function startFakeCommand(t, args = []) {
   const vars = await new Promise((resolve, reject) => {
     child.stdout.on('data', (d) => {
       stdout += d
-      const found = Object.fromEntries([...stdout.matchAll(/^(LD_BASE_URI|LD_ACCESS_TOKEN)=(\S+)$/gm)].map((m) => [m[1], m[2]]))
+      const found = Object.fromEntries([...stdout.matchAll(/^export (LD_BASE_URI|LD_ACCESS_TOKEN)='(\S+)'$/gm)].map((m) => [m[1], m[2]]))
       if (found.LD_BASE_URI && found.LD_ACCESS_TOKEN) resolve(found)
     })
     exited.then(([code]) => reject(new Error(`ld-release fake exited ${code} before printing its variables: ${stderr}`)))
@@ -762,12 +762,14 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     const [code] = await exited
     assert.equal(code, 0)
     const { stdout, stderr } = output()
-    assert.equal(stdout, `LD_BASE_URI=${vars.LD_BASE_URI}\nLD_ACCESS_TOKEN=${vars.LD_ACCESS_TOKEN}\n`)
+    // Lines sh runs as they are (`export`), and a hint that runs from a clone or a project.
+    assert.equal(stdout, `export LD_BASE_URI='${vars.LD_BASE_URI}'\nexport LD_ACCESS_TOKEN='${vars.LD_ACCESS_TOKEN}'\n`)
     assert.match(
       stderr,
-      /^A fake LaunchDarkly is listening on http:\/\/127\.0\.0\.1:\d+, holding web\/new-checkout \(Standard rollout, legacy pipeline, 3 phases\) and web\/progressive-checkout \(Progressive rollout, new pipeline, 3 phases\)\.\n/,
+      /^A fake LaunchDarkly is listening on http:\/\/127\.0\.0\.1:\d+, holding 5 releases: web\/new-checkout, web\/dark-mode, web\/search-v2 \(legacy pipeline standard-rollout\); web\/progressive-checkout, web\/progressive-search \(new pipeline progressive-rollout\)\.\n/,
     )
-    assert.match(stderr, /\nthen try: ld-release status web new-checkout\n {6}or: ld-release complete web progressive-checkout QA --dry-run\n/)
+    assert.match(stderr, /\nIn the shell that runs the commands, run these lines \(or, instead of this command, eval "\$\(npx ld-release fake --detach\)"\):\n/)
+    assert.match(stderr, /\nthen try: npx ld-release status web new-checkout\n {6}or: npx ld-release complete web progressive-checkout QA --dry-run\n/)
     // status; complete by name (the release, its pipeline, the PATCH); complete by name on
     // the new pipeline (the release, its pipeline, the PUT); status with a wrong token.
     assert.match(stderr, new RegExp(`\\n${signal}: stopped after 8 requests\\.\\n$`))
@@ -785,6 +787,109 @@ test('fake --port listens on that port, and a port in use is a usage error', asy
   const taken = await cli(['fake', '--port', String(port)])
   assert.equal(taken.code, 2)
   assert.match(taken.stderr, new RegExp(`^error: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*\\nRun 'ld-release fake --help' for usage\\.\\n$`))
+  child.kill('SIGTERM')
+  assert.equal((await exited)[0], 0)
+})
+
+/** Resolves once process `pid` is gone (or rejects after 10 s). */
+async function gone(pid) {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(50)) {
+    try {
+      process.kill(pid, 0)
+    } catch {
+      return
+    }
+  }
+  throw new Error(`process ${pid} still runs`)
+}
+
+/** Runs `script` with `shell` (`sh -c`), in this checkout; resolves to { code, stdout, stderr }. */
+function shell(command, script, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, ['-c', script], { env: cleanEnv({ BIN, NODE: process.execPath, ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+test('eval "$(ld-release fake --detach)" points the shell at a fake in the background, which kill "$LD_FAKE_PID" stops', { skip: process.platform === 'win32' && 'a POSIX shell' }, async (t) => {
+  const script = [
+    'eval "$("$NODE" "$BIN" fake --detach)" || exit 9',
+    'echo "pid=$LD_FAKE_PID"',
+    '"$NODE" "$BIN" status web dark-mode || exit 10',
+    '"$NODE" "$BIN" complete web search-v2 Staging --json > /dev/null || exit 11',
+    '"$NODE" "$BIN" start web progressive-search Beta --json > /dev/null || exit 12',
+    '"$NODE" "$BIN" status web search-v2 || exit 13',
+    'kill "$LD_FAKE_PID"',
+  ].join('\n')
+  const r = await shell('sh', script)
+  const pid = Number(/^pid=(\d+)$/m.exec(r.stdout)?.[1])
+  t.after(() => {
+    if (pid) try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+  })
+  assert.equal(r.code, 0, r.stderr)
+  assert.ok(pid > 0, r.stdout)
+  assert.match(r.stdout, /\n {2}1 ✓ Staging /, 'search-v2 moved on')
+  assert.match(r.stderr, /^A fake LaunchDarkly is listening on http:\/\/127\.0\.0\.1:\d+ in the background \(process \d+\), holding 5 releases: /)
+  assert.match(r.stderr, /\nthen try: npx ld-release status web new-checkout\n[^]*\nkill "\$LD_FAKE_PID" stops it\.\n/)
+  await gone(pid)
+})
+
+test('fake --env prints lines for fish, PowerShell and dotenv files; a dotenv file works with node --env-file', async (t) => {
+  const detached = async (env) => {
+    const r = await cli(['fake', '--detach', '--env', env])
+    assert.equal(r.code, 0, r.stderr)
+    const pid = Number(/LD_FAKE_PID\W+(\d+)/.exec(r.stdout)?.[1])
+    assert.ok(pid > 0, r.stdout)
+    t.after(() => {
+      try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+    })
+    return { ...r, pid }
+  }
+  const dotenv = await detached('dotenv')
+  assert.match(dotenv.stdout, /^LD_BASE_URI=http:\/\/127\.0\.0\.1:\d+\nLD_ACCESS_TOKEN=api-fake-[0-9a-f]+\nLD_FAKE_PID=\d+\n$/)
+  assert.match(dotenv.stderr, new RegExp(`\\nkill ${dotenv.pid} stops it\\.\\n$`))
+  const dir = mkdtempSync(join(tmpdir(), 'ld-release-env-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, 'fake.env'), dotenv.stdout)
+  const status = await new Promise((resolve) => {
+    const child = spawn(process.execPath, [`--env-file=${join(dir, 'fake.env')}`, BIN, 'status', 'web', 'progressive-checkout'], { env: cleanEnv() })
+    let stdout = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.on('close', (code) => resolve({ code, stdout }))
+  })
+  assert.equal(status.code, 0)
+  assert.match(status.stdout, /^Progressive rollout \(progressive-rollout\)/)
+  process.kill(dotenv.pid, 'SIGTERM')
+  await gone(dotenv.pid)
+
+  const fish = await detached('fish')
+  assert.match(fish.stdout, /^set -gx LD_BASE_URI 'http:\/\/127\.0\.0\.1:\d+'\nset -gx LD_ACCESS_TOKEN 'api-fake-[0-9a-f]+'\nset -gx LD_FAKE_PID '\d+'\n$/)
+  assert.match(fish.stderr, /\nkill \$LD_FAKE_PID stops it\.\n$/)
+  process.kill(fish.pid, 'SIGTERM')
+  await gone(fish.pid)
+  const pwsh = await detached('powershell')
+  assert.match(pwsh.stdout, /^\$env:LD_BASE_URI = 'http:\/\/127\.0\.0\.1:\d+'\n\$env:LD_ACCESS_TOKEN = 'api-fake-[0-9a-f]+'\n\$env:LD_FAKE_PID = '\d+'\n$/)
+  assert.match(pwsh.stderr, /\nStop-Process -Id \$env:LD_FAKE_PID stops it\.\n$/)
+  process.kill(pwsh.pid, 'SIGTERM')
+  await gone(pwsh.pid)
+
+  const bad = await cli(['fake', '--env', 'fsh'])
+  assert.equal(bad.code, 2)
+  assert.equal(bad.stderr, 'error: --env must be sh, fish, powershell or dotenv, got "fsh" (did you mean sh?)\nRun \'ld-release fake --help\' for usage.\n')
+})
+
+test('fake --detach on a port in use fails with the fake\'s own error and exit code', async (t) => {
+  const { child, vars, exited } = await startFakeCommand(t)
+  const port = new URL(vars.LD_BASE_URI).port
+  const r = await cli(['fake', '--detach', '--port', port])
+  assert.equal(r.code, 2)
+  assert.equal(r.stdout, '')
+  assert.match(r.stderr, new RegExp(`^error: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`))
   child.kill('SIGTERM')
   assert.equal((await exited)[0], 0)
 })
