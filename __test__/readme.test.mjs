@@ -144,6 +144,44 @@ async function run(file, fake) {
   return { code, signal, stdout, stderr }
 }
 
+test('the sh block that starts `ld-release fake` in the background runs as written, and its kill stops the fake', { skip: process.platform === 'win32' && 'a POSIX shell' }, async (t) => {
+  const markdown = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const block = /```sh\n(eval "\$\(npx ld-release fake --detach\)"[^]*?)```/.exec(markdown)?.[1]
+  assert.ok(block, 'the README shows eval "$(npx ld-release fake --detach)"')
+  assert.match(block, /^kill "\$LD_FAKE_PID"/m)
+  const env = { ...process.env }
+  for (const name of ENV_VARS) delete env[name]
+  // As written, in the clone (where `npx ld-release` is this checkout's command), with `set -e`.
+  const child = spawn('sh', ['-ec', `${block}\necho "pid=$LD_FAKE_PID"`], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => (stdout += d))
+  child.stderr.on('data', (d) => (stderr += d))
+  const [code] = await once(child, 'close')
+  clearTimeout(killer)
+  const pid = Number(/^pid=(\d+)$/m.exec(stdout)?.[1])
+  t.after(() => {
+    try {
+      if (pid) process.kill(pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  })
+  assert.equal(code, 0, stderr)
+  assert.match(stdout, /^Standard rollout \(standard-rollout\) · version 1\n/, 'status drew new-checkout')
+  assert.match(stdout, /^PUT http:\/\/127\.0\.0\.1:\d+\/api\/v2\/projects\/web\/flags\/progressive-checkout\/release\/phases\/\S+$/m, 'the dry run printed the PUT')
+  // The kill stopped it.
+  for (const deadline = Date.now() + 10_000; ; await new Promise((resolve) => setTimeout(resolve, 50))) {
+    try {
+      process.kill(pid, 0)
+    } catch {
+      break
+    }
+    assert.ok(Date.now() < deadline, `the fake (process ${pid}) still runs`)
+  }
+})
+
 /** The file to run for `block` (a TypeScript block transpiled), and its code. */
 function runnable(block) {
   if (block.kind !== 'ts') return { file: block.file, code: block.code }
