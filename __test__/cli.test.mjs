@@ -883,6 +883,41 @@ test('fake --env prints lines for fish, PowerShell and dotenv files; a dotenv fi
   assert.equal(bad.stderr, 'error: --env must be sh, fish, powershell or dotenv, got "fsh" (did you mean sh?)\nRun \'ld-release fake --help\' for usage.\n')
 })
 
+/** The path of `command` on PATH, or undefined. */
+function onPath(command) {
+  for (const dir of (process.env.PATH ?? '').split(process.platform === 'win32' ? ';' : ':')) {
+    for (const ext of process.platform === 'win32' ? ['.exe', '.cmd', ''] : ['']) {
+      if (dir && existsSync(join(dir, command + ext))) return join(dir, command + ext)
+    }
+  }
+  return undefined
+}
+
+for (const [shellName, env, script] of [
+  ['fish', 'fish', ['"$NODE" "$BIN" fake --env fish --detach | source', 'echo "pid=$LD_FAKE_PID"', '"$NODE" "$BIN" status web dark-mode; or exit 10', 'kill $LD_FAKE_PID']],
+  [
+    'pwsh',
+    'powershell',
+    ['& $env:NODE $env:BIN fake --env powershell --detach | Invoke-Expression', 'echo "pid=$env:LD_FAKE_PID"', '& $env:NODE $env:BIN status web dark-mode', 'if ($LASTEXITCODE) { exit 10 }', 'Stop-Process -Id $env:LD_FAKE_PID'],
+  ],
+]) {
+  test(`the lines of fake --env ${env} --detach load in ${shellName}, as the README says`, { skip: !onPath(shellName) && `${shellName} is not installed` }, async (t) => {
+    const r = await shell(shellName, script.join('\n'))
+    const pid = Number(/^pid=(\d+)$/m.exec(r.stdout)?.[1])
+    t.after(() => {
+      try {
+        if (pid) process.kill(pid, 'SIGKILL')
+      } catch {
+        // gone
+      }
+    })
+    assert.equal(r.code, 0, r.stderr)
+    assert.ok(pid > 0, r.stdout)
+    assert.match(r.stdout, /\nStandard rollout \(standard-rollout\) · version 1\n/)
+    await gone(pid)
+  })
+}
+
 test('fake --detach on a port in use fails with the fake\'s own error and exit code', async (t) => {
   const { child, vars, exited } = await startFakeCommand(t)
   const port = new URL(vars.LD_BASE_URI).port
