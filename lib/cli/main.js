@@ -184,14 +184,15 @@ async function fake(ctx) {
   }
 }
 
-/** `5 releases in project web: new-checkout, … (legacy pipeline standard-rollout); …` */
+/** `5 releases: web/new-checkout, … (legacy pipeline standard-rollout); …` */
 function heldByFake(releases) {
+  const { samplePipeline, sampleNewPipeline } = require('../../testing/index.js')
+  const kinds = Object.fromEntries([samplePipeline(), sampleNewPipeline()].map((p) => [p.key, p._isLegacy ? 'legacy' : 'new']))
   const byPipeline = new Map()
   for (const { projectKey, flagKey, release } of releases) {
     const key = `${projectKey}\0${release.releasePipelineKey}`
     byPipeline.set(key, [...(byPipeline.get(key) ?? []), flagKey])
   }
-  const kinds = { 'standard-rollout': 'legacy', 'progressive-rollout': 'new' }
   const groups = [...byPipeline].map(([key, flags]) => {
     const [projectKey, pipeline] = key.split('\0')
     return `${flags.map((f) => `${projectKey}/${f}`).join(', ')} (${kinds[pipeline]} pipeline ${pipeline})`

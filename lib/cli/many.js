@@ -164,7 +164,7 @@ function failure(ctx, item, error, { dryRun = false } = {}) {
  * would complete without a write (a phase of a new pipeline already complete) has
  * `request: null`.
  */
-function dryRun(ctx, items, concurrency) {
+function dryRun(ctx, items) {
   const { io, values } = ctx
   const writes = items.map((item) => {
     if (item.error) return { item, error: item.error }
@@ -199,7 +199,7 @@ function dryRun(ctx, items, concurrency) {
     const methods = new Map()
     for (const { request } of writes) if (request) methods.set(request.method, (methods.get(request.method) ?? 0) + 1)
     const counts = [...methods].map(([method, n]) => `${n} ${method} request${n === 1 ? '' : 's'}`).join(' and ')
-    const sends = counts ? `would send ${counts}, ${concurrency} at a time` : 'would send no request'
+    const sends = counts ? `would send ${counts}` : 'would send no request'
     const fails = failed.length ? `${failed.length} item${failed.length === 1 ? '' : 's'} would fail` : 'no item would fail'
     io.err(`${sends}; ${fails}; nothing was sent`)
   }
@@ -214,7 +214,7 @@ async function completeMany(ctx) {
   const items = raw.map(plan)
   const client = ctx.client()
   await lookUp(ctx, client, items, concurrency, { all: Boolean(values['dry-run']) })
-  if (values['dry-run']) return dryRun(ctx, items, concurrency)
+  if (values['dry-run']) return dryRun(ctx, items)
 
   const total = items.length
   const bar = io.stderr?.isTTY ? progressBar(io.stderr) : null
