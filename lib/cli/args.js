@@ -35,6 +35,8 @@ const OPTIONS = {
   status: { value: '<status>', help: 'the status to set, sent as given; new release pipelines accept only active (required)' },
   port: { value: '<port>', help: 'the port to listen on, on 127.0.0.1 (default: any free port)' },
   speed: { value: '<factor>', help: 'how fast the clock of environment releases runs, as a multiple of real time (default 1; 60: a minute each second)' },
+  env: { value: '<shell>', help: 'print the variables for sh (export …; the default, also bash and zsh), fish, powershell, or dotenv (NAME=value)' },
+  detach: { help: 'serve in the background: print the variables, LD_FAKE_PID among them, and exit (kill $LD_FAKE_PID stops the fake)' },
   help: { short: 'h', help: 'show help' },
   version: { short: 'V', help: 'show the version' },
 }
@@ -115,9 +117,38 @@ const COMMANDS = {
   demo: { args: [], options: ['verbose'], summary: 'complete phases of both kinds of release pipeline against a built-in fake LaunchDarkly (no account, no network)' },
   fake: {
     args: [],
-    options: ['port', 'speed'],
-    summary: 'serve a fake LaunchDarkly with sample releases until stopped, to try commands against',
+    options: ['port', 'speed', 'env', 'detach'],
+    summary: 'serve a fake LaunchDarkly with sample releases until stopped, printing the variables that point commands at it',
   },
+  help: { args: [], optional: ['command'], options: [], summary: "show a command's usage (ld-release help complete), or this one" },
+}
+
+/**
+ * Options people type from other tools (ldcli, curl scripts, other CLIs), with what this
+ * command line takes instead: an option, or where the value goes.
+ */
+const FOREIGN_OPTIONS = {
+  token: { option: 'access-token', also: 'or set LD_ACCESS_TOKEN' },
+  'api-key': { option: 'access-token', also: 'or set LD_ACCESS_TOKEN' },
+  apikey: { option: 'access-token', also: 'or set LD_ACCESS_TOKEN' },
+  'api-token': { option: 'access-token', also: 'or set LD_ACCESS_TOKEN' },
+  'auth-token': { option: 'access-token', also: 'or set LD_ACCESS_TOKEN' },
+  'base-url': { option: 'base-uri', also: 'or set LD_BASE_URI' },
+  host: { option: 'base-uri', also: 'or set LD_BASE_URI' },
+  'api-host': { option: 'base-uri', also: 'or set LD_BASE_URI' },
+  url: { option: 'base-uri', also: 'or set LD_BASE_URI' },
+  server: { option: 'base-uri', also: 'or set LD_BASE_URI' },
+  project: { argument: 'project' },
+  'project-key': { argument: 'project' },
+  flag: { argument: 'flag' },
+  'flag-key': { argument: 'flag' },
+  phase: { argument: 'phase' },
+  'phase-id': { argument: 'phaseId' },
+  'pipeline-key': { argument: 'pipeline', option: 'pipeline' },
+  output: { option: 'json', also: 'for JSON output' },
+  format: { option: 'json', also: 'for JSON output' },
+  'max-retries': { option: 'retries' },
+  'timeout-ms': { option: 'timeout' },
 }
 
 const EXIT_CODES = `Exit codes: 0 success; 1 an API or network error; 2 a usage error (a bad argument,
@@ -172,7 +203,7 @@ function usage(command) {
       "Run 'ld-release <command> --help' for a command's usage.",
     ].join('\n\n')
   }
-  const args = spec.args.map((a) => ` <${a}>`).join('')
+  const args = spec.args.map((a) => ` <${a}>`).join('') + (spec.optional ?? []).map((a) => ` [${a}]`).join('')
   const summary = spec.summary[0].toUpperCase() + spec.summary.slice(1)
   return [
     `Usage: ld-release ${command}${args} [options]`,
@@ -184,7 +215,7 @@ function usage(command) {
 
 /** The one-line pointer to the help printed under a usage error. */
 function hint(command) {
-  return COMMANDS[command] ? `Run 'ld-release ${command} --help' for usage.` : "Run 'ld-release --help' for usage."
+  return COMMANDS[command] && command !== 'help' ? `Run 'ld-release ${command} --help' for usage.` : "Run 'ld-release --help' for usage."
 }
 
 /** Optimal string alignment distance: edits, with a swap of neighbours counting as one. */
@@ -254,7 +285,8 @@ function tokenize(argv) {
       positionals.push(...argv.slice(i + 1))
       break
     }
-    if (!arg.startsWith('-') || arg === '-') {
+    // A negative number is a value (a phase of -1 is refused as a phase, not as an option).
+    if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) {
       positionals.push(arg)
       continue
     }
@@ -290,12 +322,47 @@ function tokenize(argv) {
   return { options, positionals }
 }
 
-/** An unknown option, with the nearest one `allowed` holds (or any command takes). */
+/**
+ * An unknown option: what this command line takes instead when it is an option of other
+ * tools (`--token`, `--project`), else the nearest one `allowed` holds (or any command
+ * takes). The option's value is never quoted: it may be a token.
+ */
 function unknownOption(option, allowed, command) {
   const bare = option.raw.replace(/^--?/, '').split('=')[0]
+  const flag = option.raw.startsWith('--') ? `--${bare}` : option.raw.slice(0, 2)
+  const foreign = option.raw.startsWith('--') ? FOREIGN_OPTIONS[bare.toLowerCase()] : undefined
+  if (foreign) return new UsageError(`unknown option ${flag}: ${instead(foreign, command)}`, command)
   const near = suggest(bare, allowed) ?? suggest(bare, Object.keys(OPTIONS))
-  const flag = option.raw.startsWith('--') ? `--${bare}` : option.raw
   return new UsageError(`unknown option ${flag}${near ? ` (did you mean --${near}?)` : ''}`, command)
+}
+
+/** What to type instead of an option of another tool, for `command` when there is one. */
+function instead({ option, argument, also }, command) {
+  const spec = COMMANDS[command]
+  if (argument && spec?.args.includes(argument)) {
+    const args = spec.args.map((a) => `<${a}>`).join(' ')
+    return `the ${argument} is an argument: ld-release ${command} ${args}`
+  }
+  if (argument && command === 'complete-many') return 'each item of --file names its own: { projectKey, flagKey, phase }'
+  if (argument && !option) {
+    const taker = Object.keys(COMMANDS).find((c) => COMMANDS[c].args.includes(argument))
+    return `the ${argument} is an argument of the commands that take one, e.g. ld-release ${taker} ${COMMANDS[taker].args.map((a) => `<${a}>`).join(' ')}`
+  }
+  const value = OPTIONS[option].value ? ` ${OPTIONS[option].value}` : ''
+  return `use --${option}${value}${also ? ` (${also})` : ''}`
+}
+
+/** `ld-release help [command]`: the usage of that command, or of the program. */
+function helpCommand(options, given) {
+  const unknown = options.find((o) => o.unknown)
+  if (unknown) throw unknownOption(unknown, [], 'help')
+  if (options.length) throw new UsageError(`help does not take --${options[0].name}`, 'help')
+  if (given.length > 1) throw new UsageError(`help takes [command], got ${given.length} arguments`, 'help')
+  const [command] = given
+  if (command !== undefined && !COMMANDS[command]) {
+    throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, Object.keys(COMMANDS))}`, 'help')
+  }
+  return { help: true, command }
 }
 
 /**
@@ -317,6 +384,7 @@ function parseCommandLine(argv) {
   if (has('version')) return { version: true }
   if (has('help')) return { help: true, command }
   if (!spec) throw new UsageError('missing command')
+  if (command === 'help') return helpCommand(options, positionals.slice(1))
 
   const allowed = [...spec.options, ...ALWAYS]
   const values = {}
