@@ -3,7 +3,8 @@
 // tap runner (node's own test runner prints TAP), stopping at the first failing file.
 //
 //   npx stryker run                                   every file under lib/ and testing/
-//   LD_MUTATE=lib/cli/args.js npx stryker run         some files (comma-separated)
+//   LD_MUTATE=lib/cli/args.js npx stryker run         some files (comma-separated;
+//                                                     file:from-to for lines)
 //   node scripts/mutation-js.js [--base REV]         the files changed since REV (CI)
 //
 // Coverage analysis is off: most of lib/cli runs in the child processes that
@@ -31,7 +32,8 @@ const mutate = process.env.LD_MUTATE
 function testFilesFor(files) {
   const keys = Object.keys(TESTS_FOR).sort((a, b) => b.length - a.length)
   const chosen = new Set()
-  for (const file of files) {
+  for (const entry of files) {
+    const file = entry.replace(/:[\d:-]+$/, '') // without a line range
     const key = keys.find((k) => file === k || (k.endsWith('/') && file.startsWith(k)))
     for (const test of key ? TESTS_FOR[key] : Object.values(TESTS_FOR).flat()) chosen.add(test)
   }
@@ -55,9 +57,11 @@ export default {
   // tests), not the Rust sources and their build.
   ignorePatterns: ['/target', '/crates', '/src', '/fuzz', '/bench', '/.ci', '/.github', '/reports', '/mutants.out*', '/npm', '*.tgz'],
   concurrency: Number(process.env.LD_MUTATION_JOBS ?? 1),
-  // cli.test.mjs takes minutes on a loaded machine: a mutant times out only well past that.
-  timeoutMS: 300000,
-  timeoutFactor: 2,
+  // A mutant times out at 1.5 times the unmutated run of its test files plus a minute
+  // (cli.test.mjs alone takes two minutes or more on a loaded machine). A loop that no
+  // longer ends is caught sooner, by the hit count the tap runner keeps.
+  timeoutMS: 60000,
+  timeoutFactor: 1.5,
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },

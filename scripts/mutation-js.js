@@ -5,9 +5,10 @@
 //
 //   node scripts/mutation-js.js [--base REV] [--budget-minutes N] [FILE...]
 //
-// Without FILEs, the files are those changed since REV (default HEAD^1) that still
-// exist. Each file is one Stryker run; a file whose run the budget would cut short is
-// not started, and the files left untested are named. Exit: 0 every mutant of the files
+// Without FILEs, the lines changed since REV (default HEAD^1) in the files that still
+// exist, as `file:from-to` ranges (a FILE may be given so too). Each file is one
+// Stryker run; a file whose run the budget would cut short is not started, or stopped,
+// and the files left untested are named. Exit: 0 every mutant of the files
 // tested was killed (or timed out: a mutant that hangs the tests counts as caught),
 // 1 a mutant survived or had no test, 2 Stryker itself failed.
 'use strict'
@@ -32,8 +33,18 @@ if (!(budgetMinutes > 0)) {
 }
 
 if (files.length === 0) {
-  const changed = execFileSync('git', ['diff', '--name-only', '--diff-filter=d', base, '--', 'lib/*.js', 'testing/*.js'], { cwd: root, encoding: 'utf8' })
-  files.push(...changed.split('\n').filter(Boolean))
+  // The lines each changed file has that its version at `base` did not: `file:from-to`
+  // ranges, which Stryker takes in its mutate list.
+  const diff = execFileSync('git', ['diff', '-U0', '--diff-filter=d', base, '--', 'lib/*.js', 'testing/*.js'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 })
+  let file
+  for (const line of diff.split('\n')) {
+    if (line.startsWith('+++ ')) file = line.slice(4).replace(/^b\//, '')
+    const hunk = /^@@ -\S+ \+(\d+)(?:,(\d+))? @@/.exec(line)
+    if (hunk && file) {
+      const [from, count] = [Number(hunk[1]), hunk[2] === undefined ? 1 : Number(hunk[2])]
+      if (count > 0) files.push(`${file}:${from}-${from + count - 1}`)
+    }
+  }
 }
 if (files.length === 0) {
   console.log(`mutation-js: no JavaScript under lib/ or testing/ changed since ${base}`)
@@ -41,12 +52,12 @@ if (files.length === 0) {
 }
 
 /**
- * Runs Stryker on `file` in a process group of its own; past `ms`, the whole group
+ * Runs Stryker on `mutate` (files or `file:from-to` ranges) in a process group of its own; past `ms`, the whole group
  * (Stryker and the test processes it started) is stopped.
  */
-function stryker(file, ms) {
+function stryker(mutate, ms) {
   const bin = join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js')
-  const child = spawn(process.execPath, [bin, 'run'], { cwd: root, stdio: 'inherit', detached: true, env: { ...process.env, LD_MUTATE: file } })
+  const child = spawn(process.execPath, [bin, 'run'], { cwd: root, stdio: 'inherit', detached: true, env: { ...process.env, LD_MUTATE: mutate } })
   let timedOut = false
   const stop = (signal) => {
     try {
@@ -70,28 +81,39 @@ function stryker(file, ms) {
 }
 
 async function main() {
-  const deadline = Date.now() + budgetMinutes * 60_000
+  // One Stryker run per file, with all of its ranges.
+const byFile = new Map()
+for (const entry of files) {
+  const name = entry.replace(/:[\d:-]+$/, '')
+  byFile.set(name, [...(byFile.get(name) ?? []), entry])
+}
+
+const deadline = Date.now() + budgetMinutes * 60_000
   const report = join(root, 'reports/mutation/mutation.json')
   const totals = { killed: 0, timeout: 0, survived: 0, noCoverage: 0, ignored: 0, errors: 0 }
   const problems = []
   const untested = []
   let previousMs = 0
-  for (const file of files) {
+  for (const [file, ranges] of byFile) {
     // A file is started only if a run as long as the last one still fits.
     if (Date.now() + previousMs > deadline) {
       untested.push(file)
       continue
     }
-    console.log(`mutation-js: ${file}`)
+    console.log(`mutation-js: ${ranges.join(', ')}`)
     const started = Date.now()
     rmSync(report, { force: true })
-    const run = await stryker(file, deadline - Date.now())
+    const run = await stryker(ranges.join(','), deadline - Date.now())
     previousMs = Date.now() - started
     if (run.timedOut) {
       untested.push(file)
       continue
     }
-    if (run.status !== 0 || !existsSync(report)) {
+    if (run.status === 0 && !existsSync(report)) {
+      console.log(`mutation-js: no mutant in ${ranges.join(', ')}`)
+      continue
+    }
+    if (run.status !== 0) {
       console.error(`mutation-js: Stryker failed on ${file} (exit ${run.status})`)
       process.exit(2)
     }
@@ -112,7 +134,7 @@ async function main() {
   const tested = totals.killed + totals.timeout + totals.survived + totals.noCoverage
   const score = tested ? (100 * (totals.killed + totals.timeout)) / tested : 100
   console.log(
-    `mutation-js: ${files.length - untested.length} of ${files.length} files, ${tested} mutants: ${totals.killed} killed, ${totals.timeout} timed out, ` +
+    `mutation-js: ${byFile.size - untested.length} of ${byFile.size} files, ${tested} mutants: ${totals.killed} killed, ${totals.timeout} timed out, ` +
       `${totals.survived} survived, ${totals.noCoverage} without a test (${totals.ignored} disabled as equivalent, ${totals.errors} not viable); score ${score.toFixed(1)}%`,
   )
   if (untested.length) console.log(`mutation-js: time budget reached; not tested: ${untested.join(', ')}`)
