@@ -351,6 +351,29 @@ test('a negative number is a value: -1 as a phase is a bad phase, exit 2, and no
   assert.equal(server.requests.length, 0)
 })
 
+test('did-you-mean reaches exactly the distance limit for the length of the word, and no further', async () => {
+  // One edit for a word of up to 3 characters, two up to 6, three beyond.
+  const cases = [
+    [['fak'], 'unknown command "fak" (did you mean fake?)'],
+    [['fxk'], 'unknown command "fxk"'],
+    [['rxopxn', 'web', 'checkout', '0'], 'unknown command "rxopxn" (did you mean reopen?)'],
+    [['rxxpxn', 'web', 'checkout', '0'], 'unknown command "rxxpxn"'],
+    [['pxpxlxnes', 'web'], 'unknown command "pxpxlxnes" (did you mean pipelines?)'],
+    [['pxpxlxnxs', 'web'], 'unknown command "pxpxlxnxs"'],
+    [['status', 'web', 'checkout', '--jsn'], 'unknown option --jsn (did you mean --json?)'],
+    [['status', 'web', 'checkout', '--jxn'], 'unknown option --jxn'],
+    [['status', 'web', 'checkout', '--vxrbxsx'], 'unknown option --vxrbxsx (did you mean --verbose?)'],
+    [['status', 'web', 'checkout', '--vxrxxsx'], 'unknown option --vxrxxsx'],
+  ]
+  const results = await Promise.all(cases.map(([args]) => cli(args)))
+  for (const [i, r] of results.entries()) {
+    const [args, message] = cases[i]
+    const help = args[0] === 'status' ? "'ld-release status --help'" : "'ld-release --help'"
+    assert.equal(r.code, 2, JSON.stringify(args))
+    assert.equal(r.stderr, `error: ${message}\nRun ${help} for usage.\n`, JSON.stringify(args))
+  }
+})
+
 test('global options go before or after the command', async (t) => {
   const server = await fake(t)
   const orders = [

