@@ -191,6 +191,7 @@ where
     if let Some(events) = &events {
       events.publish(env);
     }
+    crate::diagnostics::warn_deprecations(env);
   };
   let Some(signal) = signal else {
     return env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, result| {

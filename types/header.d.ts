@@ -81,6 +81,12 @@ export interface DiagnosticsChannels {
   'ld-release:retry': RetryEvent
   /** When the client's rate-limit gate holds a request before it is sent */
   'ld-release:wait': WaitEvent
+  /**
+   * When an answer first carries a `Deprecation` or `Sunset` header for its route (once
+   * per route per process, with the `LD_RELEASE_DEPRECATED_ROUTE` warning), whoever
+   * made the call
+   */
+  'ld-release:deprecation': DeprecationEvent
 }
 
 /** The name of one of ld-release's diagnostics channels. */
@@ -421,6 +427,15 @@ export interface PreviewableOperations {
   listReleasePipelines: typeof listReleasePipelines
   listReleaseProgressions: typeof listReleaseProgressions
   advancePipeline: typeof advancePipeline
+  startEnvironmentRelease: typeof startEnvironmentRelease
+  getEnvironmentRelease: typeof getEnvironmentRelease
+  stopEnvironmentRelease: typeof stopEnvironmentRelease
+  listReleasePolicies: typeof listReleasePolicies
+  getReleasePolicy: typeof getReleasePolicy
+  createReleasePolicy: typeof createReleasePolicy
+  updateReleasePolicy: typeof updateReleasePolicy
+  deleteReleasePolicy: typeof deleteReleasePolicy
+  reorderReleasePolicies: typeof reorderReleasePolicies
 }
 
 // ---------------------------------------------------------------------------------------
