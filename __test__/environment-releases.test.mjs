@@ -202,6 +202,7 @@ test('bad input and options are refused naming the argument, and send nothing', 
 test('refusals of a start reach the caller as codes and fields, each sent once', async (t) => {
   const answers = {
     active: { status: 409, body: { code: 'release_already_active', message: 'A release is already active on this flag' } },
+    off: { status: 409, body: { code: 'conflict', message: 'The flag is off in this environment' } },
     checks: { status: 400, body: { code: 'health_checks_failed', message: 'Release health checks failed', failedChecks: ['flag_evaluations_any', 'flag_evaluations_with_context'] } },
     approval: { status: 405, body: { code: 'method_not_allowed', message: 'This environment requires approvals' } },
     plans: { status: 422, body: { code: 'unprocessable_entity', message: 'Release plans are not available' } },
@@ -212,6 +213,9 @@ test('refusals of a start reach the caller as codes and fields, each sent once',
   next = 'active'
   const active = await expectLdError(() => c.startEnvironmentRelease(...KEYS, input()), { code: 'ERR_LD_CONFLICT', status: 409, apiCode: 'release_already_active' })
   assert.match(active.message, /a release of web\/checkout in production is already running; nothing was started/)
+  next = 'off'
+  const off = await expectLdError(() => c.startEnvironmentRelease(...KEYS, input()), { code: 'ERR_LD_CONFLICT', status: 409, apiCode: 'conflict' })
+  assert.doesNotMatch(off.message, /already running/)
   next = 'checks'
   const checks = await expectLdError(() => c.startEnvironmentRelease(...KEYS, input()), { code: 'ERR_LD_BAD_REQUEST', status: 400, apiCode: 'health_checks_failed' })
   assert.deepEqual(checks.failedHealthChecks, ['flag_evaluations_any', 'flag_evaluations_with_context'])
@@ -222,7 +226,7 @@ test('refusals of a start reach the caller as codes and fields, each sent once',
   next = 'plans'
   const plan = { originalVariationId: 'off-id', targetVariationId: 'on-id', releasePlanKey: 'standard' }
   await expectLdError(() => c.startEnvironmentRelease(...KEYS, plan), { code: 'ERR_LD_UNSUPPORTED', status: 422 })
-  assert.equal(s.requests.length, 5, 'no refusal is retried')
+  assert.equal(s.requests.length, 6, 'no refusal is retried')
 })
 
 test('a start whose connection dropped is not sent again: a matching release resolves it, else ERR_LD_OUTCOME_UNKNOWN', async (t) => {
