@@ -317,6 +317,11 @@ async fn a_start_whose_connection_dropped_or_that_got_a_5xx_is_not_resent() {
       Reply::Drop,
       Response::json(500, json!({"code": "internal", "message": "oops"})).into(),
       Response::new(503).body("<html>busy</html>").into(),
+      // Accepted, with an answer too large to read: the release is found by listing.
+      Response::new(201)
+        .header("Content-Length", 64 * 1024 * 1024)
+        .body("{}")
+        .into(),
     ] {
       let server = server_with(first, || vec![release_of_input("mine", now_ms())]).await;
       let release = start(&client(&server), NONE).await.unwrap();
