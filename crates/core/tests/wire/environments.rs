@@ -440,7 +440,7 @@ async fn refusals_reach_the_caller_as_codes_and_fields() {
   let server = Server::always(refused(
     400,
     json!({"code": "health_checks_failed", "message": "Release health checks failed",
-           "failedChecks": ["flag_evaluations_any", "flag_evaluations_with_context"]}),
+           "failedChecks": ["flag_evaluations_any", "flag_evaluations_with_context", TOKEN]}),
   ))
   .await;
   let error = start(&client(&server), NONE).await.unwrap_err();
@@ -450,12 +450,14 @@ async fn refusals_reach_the_caller_as_codes_and_fields() {
     error.failed_health_checks,
     Some(vec![
       "flag_evaluations_any".to_string(),
-      "flag_evaluations_with_context".to_string()
-    ])
+      "flag_evaluations_with_context".to_string(),
+      "****89ab".to_string()
+    ]),
+    "an echoed token is masked there too"
   );
   assert_eq!(
     error.message,
-    "LaunchDarkly answered 400 Bad Request to POST /api/v2/projects/web/flags/checkout/environments/production/releases: health_checks_failed: Release health checks failed [1 attempt] (nothing was started; to start anyway, pass bypassHealthChecks: ['flag_evaluations_any', 'flag_evaluations_with_context'])"
+    "LaunchDarkly answered 400 Bad Request to POST /api/v2/projects/web/flags/checkout/environments/production/releases: health_checks_failed: Release health checks failed [1 attempt] (nothing was started; to start anyway, pass bypassHealthChecks: ['flag_evaluations_any', 'flag_evaluations_with_context', '****89ab'])"
   );
   // Approvals are required, for a start and a stop alike; never retried.
   let server = Server::always(refused(
