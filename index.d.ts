@@ -722,7 +722,7 @@ export interface EnvironmentReleaseMetricInput {
 }
 
 /** What every start names. */
-interface StartEnvironmentReleaseCommon {
+export interface StartEnvironmentReleaseCommon {
   /** The variation the release moves traffic from (and back to if it reverts) */
   originalVariationId: string
   /** The variation being released */
