@@ -1185,6 +1185,14 @@ mod tests {
         negated["phases"][0]["clauses"][0].clone()
       ])
     );
+    // Values may be strings, numbers and booleans.
+    let mut typed = progressive();
+    typed["phases"][0]["clauses"] =
+      json!([{"contextKind": "user", "attribute": "age", "op": "in", "values": ["x", 30, true]}]);
+    assert_eq!(
+      sent(&typed)["phases"][0]["clauses"][1]["values"],
+      json!(["x", 30, true])
+    );
     // An empty list targets every context of the kind.
     let mut empty = progressive();
     empty["phases"][0]["clauses"] = json!([]);
@@ -1694,6 +1702,26 @@ mod tests {
     };
     assert_eq!(read(nested(7)), Some(vec!["flag_evaluations_any".into()]));
     assert_eq!(read(nested(8)), None);
+    // Through arrays too: 8 arrays in the checks member are read, 9 are not.
+    let in_arrays = |depth: usize| {
+      let mut value = json!("flag_evaluations_any");
+      for _ in 0..depth {
+        value = json!([value]);
+      }
+      json!({"code": "health_checks_failed", "checks": value})
+    };
+    assert_eq!(
+      read(in_arrays(7)),
+      Some(vec!["flag_evaluations_any".into()])
+    );
+    assert_eq!(read(in_arrays(9)), None);
+    // An object's `kind` is read whatever the word, documented or new.
+    assert_eq!(
+      read(
+        json!({"code": "health_checks_failed", "checks": [{"kind": "new_kind", "message": "words"}]})
+      ),
+      Some(vec!["new_kind".into()])
+    );
     assert_eq!(
       read(json!({"code": "health_checks_failed", "failedChecks": ["bad word!", "new_kind"]})),
       Some(vec!["new_kind".into()])

@@ -415,6 +415,29 @@ async fn a_start_that_certainly_did_not_arrive_is_sent_again() {
   .await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_start_accepted_with_an_unreadable_answer_says_it_was_accepted() {
+  bounded(async {
+    let server = Server::script(vec![
+      Response::json(429, json!({"code": "rate_limited", "message": "slow down"})).into(),
+      Response::new(201).body("<html>created</html>").into(),
+    ])
+    .await;
+    let error = start(&client(&server), NONE).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::Decode);
+    assert_eq!(error.attempts, 2);
+    assert!(
+      error
+        .message
+        .starts_with("The server accepted the request (HTTP 201)"),
+      "{}",
+      error.message
+    );
+    assert_eq!(posts(&server), 2);
+  })
+  .await;
+}
+
 #[tokio::test]
 async fn refusals_reach_the_caller_as_codes_and_fields() {
   let refused = |status: u16, body: Value| Response::json(status, body);
