@@ -728,6 +728,18 @@ impl Client {
   /// at most N) is asked for again once, at N. A list that does not end fails here
   /// (see `Pager`).
   pub async fn next_page(&self, pager: &mut Pager, options: RequestOptions) -> Result<Page> {
+    if let Some(error) = pager.ending.take() {
+      pager.done = true;
+      return Err(error);
+    }
+    // An ended list sends nothing more.
+    if pager.done {
+      return Ok(Page {
+        items: Vec::new(),
+        total_count: None,
+        next: None,
+      });
+    }
     if let PagerKind::Progressions {
       project_key,
       pipeline_key,
@@ -742,10 +754,6 @@ impl Client {
         let index = find_phase(&view.phases, &phase)?;
         filter.active_phase_id = Some(view.phases.phases[index].id.clone());
       }
-    }
-    if let Some(error) = pager.ending.take() {
-      pager.done = true;
-      return Err(error);
     }
     let mut request = pager.request(self.config())?;
     let answer = match self.send_raw(&request, options.clone()).await {
