@@ -15,13 +15,13 @@ use reqwest::Method;
 use crate::bulk;
 use crate::client::{Client, PreparedRequest};
 use crate::diagnostics::{self, CallEvents};
+use crate::environment_releases::Watch;
 use crate::error::{LdError, Result};
 use crate::inputs::{CreateReleasePipelineInput, UpdateReleasePipelineInput};
 use crate::js::{error_object, spawn_call, ReleaseJson};
 use crate::options::{self, Accept, BulkSettings, CallOptions};
 use crate::pages;
 use crate::phases::{PhaseAction, PhaseChange, PhaseRef};
-use crate::environment_releases::Watch;
 use crate::pipelines::{AdvanceOutcome, AdvanceSettings, Pager, ProgressionFilter};
 
 /// What a call does, once its arguments are read.

@@ -520,7 +520,14 @@ pub fn watch_interval(name: &str, value: Option<Unknown>) -> Result<Option<u64>>
   let object = Own::of(name, &value)?;
   object
     .get("intervalMs")?
-    .map(|v| integer_in(&format!("{name}.intervalMs"), &v, MIN_INTERVAL_MS, MAX_INTERVAL_MS))
+    .map(|v| {
+      integer_in(
+        &format!("{name}.intervalMs"),
+        &v,
+        MIN_INTERVAL_MS,
+        MAX_INTERVAL_MS,
+      )
+    })
     .transpose()
 }
 

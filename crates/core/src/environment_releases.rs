@@ -20,7 +20,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::client::{Client, PreparedRequest};
-use crate::config::{validate_key, ClientConfig, RequestOptions};
+use crate::config::{ClientConfig, RequestOptions};
+use crate::environments::ReleaseTarget;
 use crate::error::{LdError, Result};
 use crate::release::Release;
 
@@ -73,9 +74,7 @@ pub fn validate_list(
   environment_key: &str,
   kind: Option<&str>,
 ) -> Result<()> {
-  validate_key("projectKey", project_key)?;
-  validate_key("flagKey", flag_key)?;
-  validate_key("environmentKey", environment_key)?;
+  ReleaseTarget::new(project_key, flag_key, environment_key)?;
   match kind {
     // The value is not echoed: it could be anything, the token included.
     Some(kind) if !KINDS.contains(&kind) => {
@@ -110,25 +109,6 @@ impl PreparedRequest {
       PAGE_SIZE,
       offset,
     ))
-  }
-
-  /// `GET …/environments/{environmentKey}/releases/{releaseId}`: the read a watch sends.
-  pub fn watched_release(
-    config: &ClientConfig,
-    project_key: &str,
-    flag_key: &str,
-    environment_key: &str,
-    release_id: &str,
-  ) -> Result<Self> {
-    validate_list(project_key, flag_key, environment_key, None)?;
-    validate_key("releaseId", release_id)?;
-    let mut segments = releases_path(project_key, flag_key, environment_key);
-    segments.push(release_id);
-    Ok(PreparedRequest {
-      method: Method::GET,
-      url: config.url_for(&segments),
-      body: None,
-    })
   }
 }
 
@@ -310,6 +290,7 @@ pub fn system_clock() -> u64 {
 /// changed (`changed`), and hands it on; after a terminal status, it is done.
 #[derive(Clone)]
 pub struct Watch {
+  target: ReleaseTarget,
   request: PreparedRequest,
   interval_ms: Option<u64>,
   last: Option<WatchView>,
@@ -344,9 +325,10 @@ impl Watch {
         )));
       }
     }
-    let request =
-      PreparedRequest::watched_release(config, project_key, flag_key, environment_key, release_id)?;
+    let target = ReleaseTarget::new(project_key, flag_key, environment_key)?;
+    let request = PreparedRequest::environment_release(config, &target, release_id, false)?;
     Ok(Watch {
+      target,
       request,
       interval_ms,
       last: None,
@@ -399,7 +381,7 @@ impl Client {
         }
       }
       let answer = self
-        .send_release(watch.request.clone(), options.clone())
+        .send_environment_release(&watch.target, watch.request.clone(), options.clone())
         .await;
       let release = answer.inspect_err(|_| watch.done = true)?;
       let view = WatchView::from_release(&release).inspect_err(|_| watch.done = true)?;
@@ -484,13 +466,14 @@ mod tests {
       assert_eq!(error.code, ErrorCode::InvalidArgument);
       assert!(error.message.starts_with(named), "{}", error.message);
     }
-    let read = PreparedRequest::watched_release(&config(), "web", "f", "prod", "r/1").unwrap();
+    let watch = Watch::new(&config(), ("web", "f", "prod"), "r/1", None).unwrap();
     assert_eq!(
-      read.url.path(),
-      "/api/v2/projects/web/flags/f/environments/prod/releases/r%2F1"
+      watch.request().url.as_str(),
+      "https://app.launchdarkly.com/api/v2/projects/web/flags/f/environments/prod/releases/r%2F1"
     );
-    assert_eq!(read.method, Method::GET);
-    assert!(PreparedRequest::watched_release(&config(), "web", "f", "prod", "").is_err());
+    assert_eq!(watch.request().method, Method::GET);
+    assert!(Watch::new(&config(), ("web", "f", "prod"), "", None).is_err());
+    assert!(Watch::new(&config(), ("web", "", "prod"), "r", None).is_err());
   }
 
   #[test]

@@ -10,6 +10,9 @@
 //! - `phases`: completing, reopening and starting phases on both kinds of pipeline.
 //! - `pipelines`: pipelines and progressions, a page at a time (`Pager`, for every
 //!   list); advancing a phase.
+//! - `environments`: environment releases and release policies (beta), the successors
+//!   of release pipelines; a start sent at most once. `deprecation`: routes the
+//!   service says are deprecated, noted once each.
 //! - `environment_releases`: a flag's releases in an environment as a list, and one
 //!   release watched until it ends.
 //! - `bulk`: many calls through one client, in input order.
@@ -25,7 +28,9 @@
 pub mod bulk;
 pub mod client;
 pub mod config;
+pub mod deprecation;
 pub mod environment_releases;
+pub mod environments;
 pub mod error;
 pub mod events;
 pub mod limiter;
