@@ -421,6 +421,8 @@ export interface PreviewableOperations {
   listReleasePipelines: typeof listReleasePipelines
   listReleaseProgressions: typeof listReleaseProgressions
   advancePipeline: typeof advancePipeline
+  listEnvironmentReleases: typeof listEnvironmentReleases
+  watchEnvironmentRelease: typeof watchEnvironmentRelease
 }
 
 // ---------------------------------------------------------------------------------------
