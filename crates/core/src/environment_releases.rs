@@ -494,6 +494,11 @@ mod tests {
     }));
     assert!(v.guarded && v.is_terminal());
     assert_eq!(v.phases[0].steps, [(Some(5), Some(10))]);
+    let v = view(json!({"status": "in_progress", "phases": [{"steps": [
+      {"startedAt": 0.0, "durationMillis": -1.0},
+      {"startedAt": true, "durationMillis": " 7 "},
+    ]}]}));
+    assert_eq!(v.phases[0].steps, [(Some(0), None), (None, Some(7))]);
     assert_eq!(v.step_end(), None, "no current phase");
     assert!(view(json!({"status": "reverted"})).is_terminal());
     assert!(!view(json!({"status": "waiting", "kind": "progressive", "metrics": []})).guarded);

@@ -1120,6 +1120,8 @@ mod tests {
       ),
       ("https://proxy.corp:8443/ld/api", "another origin"),
       ("https://user:pw@proxy.corp/ld/api", "credentials"),
+      ("https://user@proxy.corp/ld/api", "credentials"),
+      ("https://:pw@proxy.corp/ld/api", "credentials"),
       ("https://[::1", "is not a URL"),
     ] {
       let error = resolved(href).unwrap_err();
@@ -1232,6 +1234,12 @@ mod tests {
       "not lower"
     );
     assert!(!pager.lower_limit(&refused("limit must be at most 0", 400)));
+    let mut one = Pager::pipelines("web").unwrap();
+    assert!(one.lower_limit(&refused("limit must be at most 1", 400)));
+    assert_eq!(
+      one.request(&config).unwrap().url.query(),
+      Some("limit=1&offset=0")
+    );
     assert!(!pager.lower_limit(&refused("bad filter", 400)));
     assert!(pager.lower_limit(&refused("limit must be at most 20", 400)));
     assert_eq!(
