@@ -1126,6 +1126,7 @@ mod tests {
     ] {
       let error = resolved(href).unwrap_err();
       assert_eq!(error.code, ErrorCode::Decode, "{href}");
+      assert_eq!(error.status, Some(200), "{href}");
       assert!(error.message.contains(why), "{href}: {}", error.message);
       assert!(
         error.message.contains("GET /ld/api/v2/x"),
@@ -1154,6 +1155,7 @@ mod tests {
     pager.advance(&page(2, None, None), &at, &config).unwrap();
     let error = pager.advance(&first, &at, &config).unwrap_err();
     assert_eq!(error.code, ErrorCode::Decode);
+    assert_eq!(error.status, Some(200), "the pages came with 200");
     assert!(
       error
         .message
