@@ -182,7 +182,12 @@ struct Kinds {
   pipelines: HashMap<(String, String), PipelineKind>,
   /// (projectKey, flagKey) -> pipelineKey
   flags: HashMap<(String, String), String>,
+  /// Reads of a pipeline under way, shared by the calls that wait for them: when the
+  /// read ended, and its result.
+  reading: HashMap<(String, String), Arc<KindRead>>,
 }
+
+type KindRead = tokio::sync::Mutex<Option<(Instant, Result<PipelineKind>)>>;
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
   mutex.lock().unwrap_or_else(|p| p.into_inner())
@@ -354,10 +359,12 @@ impl Client {
       .map(|success| (success.body, success.status))
   }
 
-  /// The kind of release pipeline `pipeline_key` is, read once per client from
-  /// `GET /api/v2/projects/{projectKey}/release-pipelines/{key}` (`_isLegacy`). A read
-  /// the server refuses (403, 404) gives `Unknown`, remembered like the others; any
-  /// other failure fails the call.
+  /// The kind of release pipeline `pipeline_key` is, read from
+  /// `GET /api/v2/projects/{projectKey}/release-pipelines/{key}` (`_isLegacy`) and
+  /// remembered per client once known. Calls that ask at the same time share one read.
+  /// A read the server refuses (403, 404), or an answer without `_isLegacy`, gives
+  /// `Unknown`, which is not remembered: a later call reads the pipeline again. Any other
+  /// failure fails the call.
   pub async fn pipeline_kind(
     &self,
     project_key: &str,
@@ -365,23 +372,53 @@ impl Client {
     options: RequestOptions,
   ) -> Result<PipelineKind> {
     let cache_key = (project_key.to_string(), pipeline_key.to_string());
-    if let Some(kind) = lock(&self.kinds).pipelines.get(&cache_key) {
-      return Ok(*kind);
+    if let Some(kind) = self.remembered_kind(project_key, pipeline_key) {
+      return Ok(kind);
+    }
+    let asked = Instant::now();
+    let slot = lock(&self.kinds)
+      .reading
+      .entry(cache_key.clone())
+      .or_default()
+      .clone();
+    let mut read = slot.lock().await;
+    // A read that ended while this call waited for it is this call's answer too.
+    if let Some((at, result)) = read.as_ref() {
+      if *at >= asked {
+        return result.clone();
+      }
+    }
+    if let Some(kind) = self.remembered_kind(project_key, pipeline_key) {
+      return Ok(kind);
     }
     let request = PreparedRequest::release_pipeline(&self.config, project_key, pipeline_key)?;
-    let kind = match self.send(&request, options).await {
-      Ok(success) => PipelineKind::from_pipeline_body(&success.body),
+    let result = match self.send(&request, options).await {
+      Ok(success) => Ok(PipelineKind::from_pipeline_body(&success.body)),
       Err(e) if matches!(e.code, ErrorCode::Forbidden | ErrorCode::NotFound) => {
-        PipelineKind::Unknown
+        Ok(PipelineKind::Unknown)
       }
-      Err(e) => return Err(e),
+      Err(e) => Err(e),
     };
-    self.remember_kind(project_key, pipeline_key, kind);
-    Ok(kind)
+    if let Ok(kind) = result {
+      self.remember_kind(project_key, pipeline_key, kind);
+    }
+    *read = Some((Instant::now(), result.clone()));
+    let mut kinds = lock(&self.kinds);
+    if kinds
+      .reading
+      .get(&cache_key)
+      .is_some_and(|current| Arc::ptr_eq(current, &slot))
+    {
+      kinds.reading.remove(&cache_key);
+    }
+    result
   }
 
-  /// Notes the kind of a pipeline, unless one is already known.
+  /// Notes the kind of a pipeline, unless one is already known. `Unknown` is not noted.
   pub fn remember_kind(&self, project_key: &str, pipeline_key: &str, kind: PipelineKind) {
+    if kind == PipelineKind::Unknown {
+      return;
+    }
     let key = (project_key.to_string(), pipeline_key.to_string());
     let mut kinds = lock(&self.kinds);
     if kinds.pipelines.contains_key(&key) {
@@ -424,7 +461,7 @@ impl Client {
 
   /// `error` with the token masked in every text it carries. Every error a request
   /// ends with passes here (see `send`).
-  fn mask_error(&self, error: LdError) -> LdError {
+  pub(crate) fn mask_error(&self, error: LdError) -> LdError {
     match &self.config.api_key {
       Some(key) => crate::redact::mask_error(key.expose(), error),
       None => error,

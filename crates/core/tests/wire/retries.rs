@@ -45,10 +45,9 @@ async fn complete(client: &Client) -> Result<Release, LdError> {
   complete_with(client, NONE).await
 }
 
-/// Completes phase 0 of `checkout` with per-call `options`.
+/// Sends the PATCH that completes phase 0 of `checkout`, with per-call `options`.
 async fn complete_with(client: &Client, options: RequestOptions) -> Result<Release, LdError> {
-  let change = change("checkout", PhaseRef::Index(0), PhaseAction::Complete);
-  client.change_phase(change, options).await
+  client.send_release(patch_checkout(client), options).await
 }
 
 /// Milliseconds between each request and the next, as the server received them.

@@ -111,6 +111,20 @@ pub async fn change_checkout(
     .await
 }
 
+/// The PATCH that completes phase 0 of flag `checkout` (project `web`), as the request
+/// alone: for tests of how one request is sent, retried and answered.
+pub fn patch_checkout(client: &Client) -> ld_release_core::client::PreparedRequest {
+  let patch = ld_release_core::patch::phase_patch(0, true);
+  ld_release_core::client::PreparedRequest::release(
+    client.config(),
+    http::Method::PATCH,
+    "web",
+    "checkout",
+    Some(&patch),
+  )
+  .unwrap()
+}
+
 /// `User-Agent` as every test client sends it.
 pub fn user_agent() -> String {
   format!("ld-release/{} {AGENT_SUFFIX}", env!("CARGO_PKG_VERSION"))
