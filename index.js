@@ -845,6 +845,7 @@ module.exports.deleteRelease = nativeBinding.deleteRelease
 module.exports.deleteReleasePipeline = nativeBinding.deleteReleasePipeline
 module.exports.getRelease = nativeBinding.getRelease
 module.exports.getReleasePipeline = nativeBinding.getReleasePipeline
+module.exports.getReleaseProgressionSummary = nativeBinding.getReleaseProgressionSummary
 module.exports.isLaunchDarklyError = nativeBinding.isLaunchDarklyError
 module.exports.listReleasePipelines = nativeBinding.listReleasePipelines
 module.exports.listReleaseProgressions = nativeBinding.listReleaseProgressions

@@ -919,6 +919,21 @@ fn http_error(request: &PreparedRequest, answer: &Answer) -> LdError {
   if code == ErrorCode::Forbidden && api_message.is_none() {
     message.push_str(" (the release endpoints need the LD-API-Version: beta header and a token with access to the project)");
   }
+  let beta_refusal = matches!(answer.status, 400 | 403 | 404)
+    && api_message.as_deref().is_some_and(says_beta_header_missing);
+  if beta_refusal {
+    return LdError {
+      status: Some(answer.status),
+      api_code,
+      api_message,
+      ..LdError::new(
+        ErrorCode::BetaHeaderMissing,
+        format!(
+          "{message} (LaunchDarkly did not receive the {API_VERSION_HEADER}: beta header, which this client sends on every request: a proxy or gateway between here and LaunchDarkly most likely strips it; let it pass that header)"
+        ),
+      )
+    };
+  }
   if redirect {
     let write = request.method != Method::GET;
     message.push_str(&format!(
@@ -937,6 +952,14 @@ fn http_error(request: &PreparedRequest, answer: &Answer) -> LdError {
     api_message,
     ..LdError::new(code, message)
   }
+}
+
+/// Whether an error message is LaunchDarkly's refusal of a request without the beta
+/// header: "This API is in beta. To use it, your request must include the header
+/// `LD-API-Version: beta`."
+fn says_beta_header_missing(message: &str) -> bool {
+  let message = message.to_ascii_lowercase();
+  message.contains("ld-api-version") || message.contains("api is in beta")
 }
 
 /// Where a redirect points, as `redirect to https://host:port`: the origin only, so no

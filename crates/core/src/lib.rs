@@ -9,6 +9,7 @@
 //!   of them (`ReleaseView`, `PipelineKind`).
 //! - `phases`: completing, reopening and starting phases on both kinds of pipeline.
 //! - `pipelines`: pipelines and progressions, a page at a time; advancing a phase.
+//! - `summary`: a pipeline's progressions counted in one request.
 //! - `bulk`: many calls through one client, in input order.
 //! - `patch`: JSON Patch operations; `error`: `LdError` and its stable codes;
 //!   `redact`: the token masked wherever a server echoes it; `tls`: trust roots.
@@ -30,4 +31,5 @@ pub mod phases;
 pub mod pipelines;
 pub mod redact;
 pub mod release;
+pub mod summary;
 pub mod tls;
