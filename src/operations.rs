@@ -124,10 +124,15 @@ fn spawn<'env>(
       let outcome = client.phase_outcome(change, dry_run, options).await?;
       Ok(match outcome {
         PhaseOutcome::Done(release) => Outcome::Json(release.into()),
-        PhaseOutcome::Planned { release, request } => Outcome::Planned(
-          release.map(ReleaseJson::from),
-          request.map(|r| client.preview(&r)),
-        ),
+        PhaseOutcome::Planned {
+          release,
+          request,
+          kind,
+        } => Outcome::Planned(Planned {
+          release: release.map(ReleaseJson::from),
+          request: request.map(|r| client.preview(&r)),
+          kind,
+        }),
       })
     }),
     Work::NoContent(request) => Box::pin(async move {
@@ -182,10 +187,15 @@ fn spawn<'env>(
           .map(|result| {
             result.map(|outcome| match outcome {
               PhaseOutcome::Done(release) => BulkItem::Done(release.into()),
-              PhaseOutcome::Planned { release, request } => BulkItem::Planned(
-                release.map(ReleaseJson::from),
-                request.map(|r| client.preview(&r)),
-              ),
+              PhaseOutcome::Planned {
+                release,
+                request,
+                kind,
+              } => BulkItem::Planned(Planned {
+                release: release.map(ReleaseJson::from),
+                request: request.map(|r| client.preview(&r)),
+                kind,
+              }),
             })
           })
           .collect(),
@@ -204,8 +214,8 @@ pub enum Outcome {
   Json(ReleaseJson),
   /// `undefined`.
   Nothing,
-  /// A phase change's dry run (`PhaseDryRun`): the release as read, and the request.
-  Planned(Option<ReleaseJson>, Option<crate::client::RequestPreview>),
+  /// A phase change's dry run (`PhaseDryRun`).
+  Planned(Planned),
   /// `BulkResult[]`.
   Bulk(Vec<Result<BulkItem>>),
   /// `AdvanceResult[]`.
@@ -218,7 +228,14 @@ pub enum Outcome {
 /// release as read and the request.
 pub enum BulkItem {
   Done(ReleaseJson),
-  Planned(Option<ReleaseJson>, Option<crate::client::RequestPreview>),
+  Planned(Planned),
+}
+
+/// A phase change's dry run: the release as read, the request, the pipeline's kind.
+pub struct Planned {
+  release: Option<ReleaseJson>,
+  request: Option<crate::client::RequestPreview>,
+  kind: Option<crate::release::PipelineKind>,
 }
 
 /// A call's work on the runtime.
@@ -255,9 +272,9 @@ fn outcome_to_js(env: &Env, outcome: Outcome) -> napi::Result<Unknown<'_>> {
   match outcome {
     Outcome::Json(json) => value(env, json),
     Outcome::Nothing => value(env, ()),
-    Outcome::Planned(release, request) => {
+    Outcome::Planned(plan) => {
       let mut object = Object::new(env)?;
-      planned(&mut object, release, request)?;
+      planned(&mut object, plan)?;
       Ok(object.to_unknown())
     }
     Outcome::Bulk(results) => bulk_results(env, results),
@@ -274,16 +291,22 @@ fn value(env: &Env, value: impl ToNapiValue) -> napi::Result<Unknown<'_>> {
   }
 }
 
-/// Sets `dryRun: true`, `request` (null when no write would be sent) and `release`
-/// (null when nothing was read) on `object`: a `PhaseDryRun`.
-fn planned(
-  object: &mut Object,
-  release: Option<ReleaseJson>,
-  request: Option<crate::client::RequestPreview>,
-) -> napi::Result<()> {
+/// Sets `dryRun: true`, `request` (null when no write would be sent), `release` (null
+/// when nothing was read) and, when it was read, `pipelineKind` on `object`: a
+/// `PhaseDryRun`.
+fn planned(object: &mut Object, plan: Planned) -> napi::Result<()> {
+  use crate::release::PipelineKind;
   object.set("dryRun", true)?;
-  object.set("request", request.map(crate::RequestPreview::from))?;
-  object.set("release", release)?;
+  object.set("request", plan.request.map(crate::RequestPreview::from))?;
+  object.set("release", plan.release)?;
+  if let Some(kind) = plan.kind {
+    let kind = match kind {
+      PipelineKind::Legacy => "legacy",
+      PipelineKind::New => "new",
+      PipelineKind::Unknown => "unknown",
+    };
+    object.set("pipelineKind", kind)?;
+  }
   Ok(())
 }
 
@@ -301,9 +324,9 @@ fn bulk_results<'env>(
         item.set("ok", true)?;
         item.set("release", release)?;
       }
-      Ok(BulkItem::Planned(release, request)) => {
+      Ok(BulkItem::Planned(plan)) => {
         item.set("ok", true)?;
-        planned(&mut item, release, request)?;
+        planned(&mut item, plan)?;
       }
       Err(error) => {
         item.set("ok", false)?;

@@ -432,6 +432,29 @@ async function startFakeLaunchDarkly(options = {}) {
   }
 
   /**
+   * The pipelines list's `filter`, as LaunchDarkly documents it: `query:<text>` (the key,
+   * name or description contains the text, in any case) and `env:<key>` (a phase rolls
+   * out to that environment), comma-separated.
+   */
+  function pipelineFilter(text) {
+    const tests = []
+    for (const part of text ? text.split(',') : []) {
+      const at = part.indexOf(':')
+      const [field, value] = [part.slice(0, at).trim(), part.slice(at + 1)]
+      if (at < 0 || !value) return { error: `Invalid filter: ${JSON.stringify(part)}` }
+      if (field === 'query') {
+        const needle = value.toLowerCase()
+        tests.push((p) => [p.key, p.name, p.description].some((v) => typeof v === 'string' && v.toLowerCase().includes(needle)))
+      } else if (field === 'env') {
+        tests.push((p) => p.phases.some((phase) => (phase.audiences ?? []).some((a) => a.environment?.key === value)))
+      } else {
+        return { error: `Unsupported filter field: ${JSON.stringify(field)}` }
+      }
+    }
+    return { keep: (p) => tests.every((test) => test(p)) }
+  }
+
+  /**
    * The release-pipelines endpoints: list (paged), create, get, update, delete, and the
    * list of release progressions (paged, with LaunchDarkly's filter syntax).
    */
@@ -443,7 +466,9 @@ async function startFakeLaunchDarkly(options = {}) {
     const project = pipelinesOf(route.projectKey)
     if (route.name === 'pipelines') {
       if (method === 'GET') {
-        const all = [...project.values()]
+        const filter = pipelineFilter(query.get('filter'))
+        if (filter.error) return send(res, 400, invalid(filter.error), extra)
+        const all = [...project.values()].filter(filter.keep)
         return send(res, 200, { items: all.slice(page.offset, page.offset + page.limit), totalCount: all.length }, extra)
       }
       if (method !== 'POST') return notAllowed()

@@ -76,6 +76,12 @@ export interface PhaseDryRun {
   request: RequestPreview | null
   /** The release as read; `null` when the call reads nothing (`startPhase` by `{ id }`) */
   release: Release | null
+  /**
+   * To complete or reopen: the kind of the release's pipeline as read (`unknown` when it
+   * could not be read, 403 or 404, or does not say: the PATCH is then sent). Absent for
+   * `startPhase`, which does not read it.
+   */
+  pipelineKind?: 'legacy' | 'new' | 'unknown'
 }
 
 /**

@@ -145,6 +145,9 @@ pub enum PhaseOutcome {
   Planned {
     release: Option<Release>,
     request: Option<PreparedRequest>,
+    /// The kind of the release's pipeline, when the change read it (to complete or
+    /// reopen); `Unknown` when it could not be read or does not say.
+    kind: Option<PipelineKind>,
   },
 }
 
@@ -154,6 +157,8 @@ struct Plan {
   /// The release as read, if it was.
   release: Option<Release>,
   write: Option<PlannedWrite>,
+  /// The kind of the release's pipeline, if it was needed.
+  kind: Option<PipelineKind>,
 }
 
 #[derive(Debug)]
@@ -194,6 +199,7 @@ impl Client {
         return Ok(PhaseOutcome::Planned {
           release: plan.release,
           request: plan.write.map(|w| w.request),
+          kind: plan.kind,
         });
       }
       match (plan.write, plan.release) {
@@ -245,6 +251,7 @@ impl Client {
           request: self.start_request(change, id)?,
           guard: None,
         }),
+        kind: None,
       });
     }
     let before = self
@@ -264,6 +271,7 @@ impl Client {
         return Ok(Plan {
           write: write(start)?,
           release: Some(before),
+          kind: None,
         });
       }
       PhaseAction::Complete => true,
@@ -285,6 +293,7 @@ impl Client {
     Ok(Plan {
       release: Some(before),
       write,
+      kind: Some(kind),
     })
   }
 

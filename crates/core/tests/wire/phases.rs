@@ -777,9 +777,10 @@ async fn a_dry_run_reads_and_sends_no_write() {
         r#"[{"op":"test","path":"/phases/1/_id","value":"b"},{"op":"replace","path":"/phases/1/complete","value":true}]"#.to_string()
       ))
     );
-    let PhaseOutcome::Planned { release, .. } = &outcome else {
+    let PhaseOutcome::Planned { release, kind, .. } = &outcome else {
       unreachable!()
     };
+    assert_eq!(*kind, Some(PipelineKind::Legacy));
     assert_eq!(
       release.as_ref().map(|r| r.json().to_string()),
       Some(three_phases("standard", [true, false, false]).to_string())
@@ -811,6 +812,7 @@ async fn a_dry_run_reads_and_sends_no_write() {
     assert_eq!(
       by_id,
       PhaseOutcome::Planned {
+        kind: None,
         release: None,
         request: Some(client.first_request(&change("checkout", PhaseRef::Id("b".into()), PhaseAction::Start)).unwrap()),
       }
@@ -855,6 +857,13 @@ async fn a_dry_run_on_a_new_pipeline_plans_the_start_or_nothing_and_refuses_as_t
       .await
       .unwrap();
     assert_eq!(planned(&done), None);
+    assert!(matches!(
+      done,
+      PhaseOutcome::Planned {
+        kind: Some(PipelineKind::New),
+        ..
+      }
+    ));
     for (phase, action) in [
       (PhaseRef::Index(2), PhaseAction::Complete),
       (PhaseRef::Index(1), PhaseAction::Reopen),
