@@ -782,3 +782,49 @@ describe('release pipelines and progressions', () => {
     await expectError(await call(server, 'GET', `${LIST}/nope/releases`), 404, 'not_found')
   })
 })
+
+describe('rate limit families', () => {
+  test("the account's and the token's limits count every route, each with its own window", async (t) => {
+    const server = await start(t, { rateLimit: { limit: 100, windowMs: 300, globalLimit: 3, tokenLimit: 5, tokenWindowMs: 2000 } })
+    const answers = []
+    for (let i = 0; i < 4; i++) answers.push(await call(server, 'GET', RELEASE))
+    await Promise.all(answers.map((r) => r.text()))
+    assert.deepEqual(
+      answers.map((r) => r.status),
+      [200, 200, 200, 429],
+    )
+    assert.deepEqual(
+      answers.map((r) => r.headers.get('x-ratelimit-global-remaining')),
+      ['2', '1', '0', '0'],
+    )
+    assert.deepEqual(
+      answers.map((r) => r.headers.get('x-ratelimit-auth-token-remaining')),
+      ['4', '3', '2', '1'],
+    )
+    assert.equal(answers[0].headers.get('x-ratelimit-auth-token-limit'), '5')
+    const tokenReset = Number(answers[0].headers.get('x-ratelimit-auth-token-reset'))
+    const reset = Number(answers[0].headers.get('x-ratelimit-reset'))
+    assert.ok(tokenReset > reset + 1000, 'the token window is its own, and longer')
+    // The account's window turns; the token's does not: one more, then 429 from the token.
+    await sleep(Math.max(0, reset - Date.now()) + 20)
+    const more = [await call(server, 'PATCH', RELEASE, { body: '[]' }), await call(server, 'GET', RELEASE)]
+    await Promise.all(more.map((r) => r.text()))
+    assert.deepEqual(
+      more.map((r) => [r.status, r.headers.get('x-ratelimit-auth-token-remaining')]),
+      [
+        [more[0].status, '0'],
+        [429, '0'],
+      ],
+    )
+    assert.notEqual(more[0].status, 429)
+    assert.equal(server.rateLimited, 2)
+  })
+
+  test('without tokenLimit no token headers are sent', async (t) => {
+    const server = await start(t, { rateLimit: { limit: 2 } })
+    const res = await call(server, 'GET', RELEASE)
+    await res.text()
+    assert.equal(res.headers.get('x-ratelimit-auth-token-remaining'), null)
+    assert.equal(res.headers.get('x-ratelimit-global-remaining'), '99999')
+  })
+})

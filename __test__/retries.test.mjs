@@ -108,6 +108,20 @@ describe('retries', { concurrency: true }, () => {
     assert.ok(elapsed >= 250 + 500, `backed off 250 then 500 ms at least, took ${elapsed}`)
   })
 
+  test('the token’s own limit: the client waits for its window, across routes, instead of collecting 429s', async (t) => {
+    const server = await fake(t, { rateLimit: { limit: 100, windowMs: 300, tokenLimit: 2, tokenWindowMs: 1500 } })
+    const c = client(server, { maxRetries: 3 })
+    const [, elapsed] = await timed(async () => {
+      await c.getRelease('web', 'checkout')
+      await c.patchRelease('web', 'checkout', ld.phasePatch(0, true))
+      // The token's budget is spent: this read (another route) waits for the token's reset.
+      await c.getRelease('web', 'checkout')
+    })
+    assert.equal(server.rateLimited, 0, 'no 429: the gate waited')
+    assert.equal(server.requests.length, 3)
+    assert.ok(elapsed >= 1400, `waited for the token window: ${elapsed} ms`)
+  })
+
   test('the fake’s rate limit: the client waits for the window instead of collecting 429s', async (t) => {
     const server = await fake(t, { rateLimit: { limit: 2, windowMs: 600 } })
     const c = client(server, { maxRetries: 3 })

@@ -11,6 +11,10 @@ const PHASE_STATUSES = ['NotStarted', 'ReadyToStart', 'Started', 'Paused', 'Comp
 const ACTIVE_ONLY_MESSAGE = 'Phase status can only be manually updated to `Active`.'
 const LEGACY_ONLY_MESSAGE = 'Updating a release with a JSON patch is only available for releases that are part of a legacy release pipeline'
 const DEFAULT_WINDOW_MS = 10000
+/** The account-wide limit per window when a test sets none: high enough never to bind. */
+const DEFAULT_GLOBAL_LIMIT = 100000
+/** The window of the access token's limit when a test sets none: 60 s, as recorded. */
+const DEFAULT_TOKEN_WINDOW_MS = 60000
 const MAX_PIPELINES = 20
 
 const clone = (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)))
@@ -164,7 +168,18 @@ function sampleNewPipeline(overrides = {}) {
 async function startFakeLaunchDarkly(options = {}) {
   const apiKey = options.apiKey ?? `api-fake-${randomBytes(12).toString('hex')}`
   const requireBetaHeader = options.requireBetaHeader ?? true
-  const rateLimit = options.rateLimit ? { limit: options.rateLimit.limit, windowMs: options.rateLimit.windowMs ?? DEFAULT_WINDOW_MS } : null
+  const rateLimit = options.rateLimit
+    ? {
+        limit: options.rateLimit.limit,
+        windowMs: options.rateLimit.windowMs ?? DEFAULT_WINDOW_MS,
+        // The account's limit, shared by every route: large unless a test sets it.
+        globalLimit: options.rateLimit.globalLimit ?? DEFAULT_GLOBAL_LIMIT,
+        // The access token's own limit (X-Ratelimit-Auth-Token-*), with its own window:
+        // sent only when a test sets it.
+        tokenLimit: options.rateLimit.tokenLimit,
+        tokenWindowMs: options.rateLimit.tokenWindowMs ?? DEFAULT_TOKEN_WINDOW_MS,
+      }
+    : null
   const tokenId = createHash('sha256').update(apiKey).digest('hex').slice(0, 24)
   const releases = new Map()
   const faults = []
@@ -570,24 +585,41 @@ async function startFakeLaunchDarkly(options = {}) {
     }
   }
 
-  function countRate(name) {
+  /** Counts one request in the window `name` of `windowMs`; returns that window. */
+  function tick(name, windowMs) {
     const now = Date.now()
     let w = windows.get(name)
-    if (!w || now >= w.start + rateLimit.windowMs) {
-      const start = w ? w.start + Math.floor((now - w.start) / rateLimit.windowMs) * rateLimit.windowMs : now
+    if (!w || now >= w.start + windowMs) {
+      const start = w ? w.start + Math.floor((now - w.start) / windowMs) * windowMs : now
       w = { start, count: 0 }
       windows.set(name, w)
     }
     w.count++
-    const remaining = String(Math.max(0, rateLimit.limit - w.count))
-    return {
-      over: w.count > rateLimit.limit,
-      headers: {
-        'X-Ratelimit-Route-Remaining': remaining,
-        'X-Ratelimit-Global-Remaining': remaining,
-        'X-Ratelimit-Reset': String(w.start + rateLimit.windowMs),
-      },
+    return w
+  }
+
+  /**
+   * Counts a request to route `name` in the three families: the route's window, the
+   * account's (global) and, when set, the token's; `over` when any is spent.
+   */
+  function countRate(name) {
+    const route = tick(`route ${name}`, rateLimit.windowMs)
+    const global = tick('global', rateLimit.windowMs)
+    const left = (w, limit) => Math.max(0, limit - w.count)
+    const headers = {
+      'X-Ratelimit-Route-Remaining': String(left(route, rateLimit.limit)),
+      'X-Ratelimit-Global-Remaining': String(left(global, rateLimit.globalLimit)),
+      'X-Ratelimit-Reset': String(route.start + rateLimit.windowMs),
     }
+    let over = route.count > rateLimit.limit || global.count > rateLimit.globalLimit
+    if (rateLimit.tokenLimit !== undefined) {
+      const token = tick('token', rateLimit.tokenWindowMs)
+      headers['X-Ratelimit-Auth-Token-Limit'] = String(rateLimit.tokenLimit)
+      headers['X-Ratelimit-Auth-Token-Remaining'] = String(left(token, rateLimit.tokenLimit))
+      headers['X-Ratelimit-Auth-Token-Reset'] = String(token.start + rateLimit.tokenWindowMs)
+      over ||= token.count > rateLimit.tokenLimit
+    }
+    return { over, headers }
   }
 
   function takeFault(rawMethod, method, path) {
