@@ -1563,6 +1563,8 @@ test('--verbose: rate-limit waits, timeouts and failures, the token masked every
   assert.match(r.stderr, /^PATCH http:\/\/127\.0\.0\.1:\d+\/api\/v2\/flags\/web\/b\/release waits \d\.\d s: the rate-limit window's budget is spent until X-Ratelimit-Reset$/m)
   assert.match(r.stderr, /^PATCH http:\/\/127\.0\.0\.1:\d+\/api\/v2\/flags\/web\/b\/release -> 200 in \d+ ms$/m)
 
+  // The reads above spent the window of GET …/release: let it turn first.
+  await new Promise((resolve) => setTimeout(resolve, 1100))
   server.injectFault({ stallMs: 3000 })
   const slow = await cli(['status', 'web', 'a', '--timeout', '200', '--retries', '1', '--verbose', ...auth(server)])
   assert.equal(slow.code, 0, slow.stderr)

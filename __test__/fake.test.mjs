@@ -363,25 +363,52 @@ describe('DELETE and the projects/ PUTs', () => {
     await expectError(await call(server, 'DELETE', RELEASE), 404, 'not_found')
   })
 
-  test('PUT projects/{p}/flags/{f}/release creates a release from the pipeline key', async (t) => {
+  test('PUT projects/{p}/flags/{f}/release creates a release with the chosen pipeline\'s phases; an unknown pipeline is 404', async (t) => {
     const server = await start(t, { releases: [] })
     const path = '/api/v2/projects/web/flags/a%2Fb/release'
     for (const body of [{}, { releasePipelineKey: 5 }, { releasePipelineKey: '' }, [], { releasePipelineKey: 'p', releaseVariationId: 3 }]) {
       await expectError(await call(server, 'PUT', path, { body }), 400, 'invalid_request')
     }
     await expectError(await call(server, 'PUT', path, { body: '{', headers: {} }), 400, 'invalid_request')
+    await expectError(await call(server, 'PUT', path, { body: { releasePipelineKey: 'no-such-pipeline' } }), 404, 'not_found')
     assert.equal(server.getRelease('web', 'a/b'), undefined)
+    // A legacy pipeline made through the fake: its phases, ids and environments.
+    const made = await call(server, 'POST', '/api/v2/projects/web/release-pipelines', {
+      body: {
+        key: 'fast-lane',
+        name: 'Fast lane',
+        isLegacy: true,
+        phases: [
+          { name: 'Canary', audiences: [{ name: 'Canary', environmentKey: 'canary' }] },
+          { name: 'Everyone', audiences: [{ name: 'Production', environmentKey: 'production' }] },
+        ],
+      },
+    })
+    assert.equal(made.status, 201)
+    const pipeline = await json(made)
+    // Environments carry every field the samples' have.
+    assert.deepEqual(Object.keys(pipeline.phases[0].audiences[0].environment).sort(), ['color', 'key', 'name'])
+    assert.deepEqual(pipeline.phases[1].audiences[0].environment, { key: 'production', name: 'Production', color: '417505' })
+    assert.match(pipeline.phases[0].audiences[0].environment.color, /^[0-9a-f]{6}$/)
     const res = await call(server, 'PUT', path, { body: { releasePipelineKey: 'fast-lane', releaseVariationId: 'var-on' } })
     assert.equal(res.status, 200)
     const release = await json(res)
     assert.equal(release.releasePipelineKey, 'fast-lane')
+    assert.equal(release.name, 'Fast lane')
     assert.equal(release._releaseVariationId, 'var-on')
     assert.equal(release._version, 1)
-    assert.equal(release.phases.length, 3)
+    assert.deepEqual(
+      release.phases.map((p) => [p._id, p._name, p.complete, p._audiences[0].environment.key]),
+      pipeline.phases.map((p) => [p.id, p.name, false, p.audiences[0].environment.key]),
+    )
     assert.equal(release._links.self.href, '/api/v2/flags/web/a%2Fb/release')
     assert.deepEqual(server.getRelease('web', 'a/b'), release)
-    const plain = await json(await call(server, 'PUT', '/api/v2/projects/web/flags/c/release', { body: { releasePipelineKey: 'p' } }))
+    const plain = await json(await call(server, 'PUT', '/api/v2/projects/web/flags/c/release', { body: { releasePipelineKey: 'standard-rollout' } }))
     assert.equal(plain._releaseVariationId, null)
+    assert.deepEqual(
+      plain.phases.map((p) => p._id),
+      sampleRelease().phases.map((p) => p._id),
+    )
   })
 
   test('PUT .../release/phases/{id} updates that phase', async (t) => {

@@ -129,6 +129,17 @@ function startedPhase(phase, index, at) {
   }
 }
 
+/**
+ * An environment as a pipeline's audience shows it, with every field the samples have
+ * (`key`, `name`, `color`): a sample environment's own, else the key as its name and a
+ * color made from it.
+ */
+function environmentOf(key) {
+  const sample = SAMPLE_ENVIRONMENTS.find(([k]) => k === key)
+  if (sample) return { key, name: sample[1], color: sample[2] }
+  return { key, name: key, color: createHash('sha256').update(String(key)).digest('hex').slice(0, 6) }
+}
+
 /** A release pipeline as LaunchDarkly answers `GET .../release-pipelines/{key}`. */
 function pipelineOf({ key, name, description, legacy, phases, isProjectDefault = false }) {
   return {
@@ -274,8 +285,9 @@ async function startFakeLaunchDarkly(options = {}) {
         return send(res, 400, invalid('releaseVariationId must be a string'), extra)
       }
       const pipeline = pipelineFor(route.projectKey, value.releasePipelineKey)
+      if (!pipeline) return send(res, 404, { code: 'not_found', message: 'Release pipeline not found' }, extra)
       const created =
-        pipeline?._isLegacy === false
+        pipeline._isLegacy === false
           ? {
               name: pipeline.name,
               releasePipelineKey: pipeline.key,
@@ -284,11 +296,7 @@ async function startFakeLaunchDarkly(options = {}) {
               _version: 0,
               _releaseVariationId: value.releaseVariationId ?? 'variation-true',
             }
-          : sampleRelease({
-              _links: { self: { href: releaseHref(route.projectKey, route.flagKey), type: 'application/json' } },
-              releasePipelineKey: value.releasePipelineKey,
-              _releaseVariationId: value.releaseVariationId ?? null,
-            })
+          : legacyReleaseOf(route, pipeline, value.releaseVariationId ?? null)
       releases.set(key, created)
       return send(res, 200, created, extra)
     }
@@ -547,6 +555,40 @@ async function startFakeLaunchDarkly(options = {}) {
     return send(res, 200, updated, extra)
   }
 
+  /**
+   * A new release of a legacy pipeline, with that pipeline's phases (ids, names,
+   * audiences): its first phase started, as in `sampleRelease()`.
+   */
+  function legacyReleaseOf(route, pipeline, variation) {
+    const now = Date.now()
+    return {
+      _links: { self: { href: releaseHref(route.projectKey, route.flagKey), type: 'application/json' } },
+      name: pipeline.name,
+      releasePipelineKey: pipeline.key,
+      releasePipelineDescription: pipeline.description ?? '',
+      phases: pipeline.phases.map((phase, i) => ({
+        _id: phase.id,
+        _name: phase.name,
+        complete: false,
+        _creationDate: now,
+        _audiences: (phase.audiences ?? []).map((a, j) => ({
+          _id: createHash('sha256').update(`${phase.id}/${j}`).digest('hex').slice(0, 24),
+          name: a.name,
+          environment: clone(a.environment),
+          configuration: clone(a.configuration) ?? { releaseStrategy: 'immediate-rollout', requireApproval: false },
+          segmentKeys: clone(a.segmentKeys) ?? [],
+          status: i === 0 ? 'active' : 'inactive',
+        })),
+        status: i === 0 ? 'Started' : 'NotStarted',
+        started: i === 0,
+        ...(i === 0 ? { _startedDate: now } : {}),
+        configuration: clone(phase.configuration) ?? {},
+      })),
+      _version: 1,
+      _releaseVariationId: variation,
+    }
+  }
+
   /** A pipeline from a create or update body; phase ids are made up as LaunchDarkly does. */
   function pipelineFromInput(projectKey, input) {
     return {
@@ -560,7 +602,7 @@ async function startFakeLaunchDarkly(options = {}) {
         name: phase.name,
         audiences: phase.audiences.map((a) => ({
           name: a.name,
-          environment: { key: a.environmentKey, name: a.environmentKey },
+          environment: environmentOf(a.environmentKey),
           configuration: a.configuration ?? { releaseStrategy: 'immediate-rollout', requireApproval: false },
           ...(a.segmentKeys ? { segmentKeys: a.segmentKeys } : {}),
         })),
