@@ -167,10 +167,12 @@ fn set_limit(url: &mut Url, limit: u32) {
 }
 
 impl PreparedRequest {
-  /// `GET /api/v2/projects/{projectKey}/release-pipelines?limit=..&offset=..`
+  /// `GET /api/v2/projects/{projectKey}/release-pipelines?limit=..&offset=..`, with
+  /// `filter=query:<text>` when `query` is given.
   pub fn release_pipelines_page(
     config: &ClientConfig,
     project_key: &str,
+    query: Option<&str>,
     offset: u64,
   ) -> Result<Self> {
     validate_key("projectKey", project_key)?;
@@ -179,7 +181,8 @@ impl PreparedRequest {
       url: config.url_for(&pipelines_path(project_key)),
       body: None,
     };
-    Ok(with_page(request, None, PAGE_SIZE, offset))
+    let filter = query.map(|text| format!("query:{text}"));
+    Ok(with_page(request, filter.as_deref(), PAGE_SIZE, offset))
   }
 
   /// `POST /api/v2/projects/{projectKey}/release-pipelines`
@@ -284,6 +287,8 @@ pub struct Pager {
 enum PagerKind {
   Pipelines {
     project_key: String,
+    /// The text query (`filter=query:<text>`), if any.
+    query: Option<String>,
   },
   Progressions {
     project_key: String,
@@ -323,9 +328,16 @@ impl Pager {
 
   /// Every release pipeline of a project.
   pub fn pipelines(project_key: &str) -> Result<Self> {
+    Pager::pipelines_matching(project_key, None)
+  }
+
+  /// The release pipelines of a project that match the text `query`
+  /// (`filter=query:<text>`), or all of them.
+  pub fn pipelines_matching(project_key: &str, query: Option<String>) -> Result<Self> {
     validate_key("projectKey", project_key)?;
     Ok(Pager::new(PagerKind::Pipelines {
       project_key: project_key.to_string(),
+      query,
     }))
   }
 
@@ -422,8 +434,8 @@ impl Pager {
       });
     }
     let mut request = match &self.kind {
-      PagerKind::Pipelines { project_key } => {
-        PreparedRequest::release_pipelines_page(config, project_key, self.offset)
+      PagerKind::Pipelines { project_key, query } => {
+        PreparedRequest::release_pipelines_page(config, project_key, query.as_deref(), self.offset)
       }
       PagerKind::Progressions {
         project_key,
