@@ -232,3 +232,16 @@ test('what an answer lacks is left out of the drawing, never printed as undefine
     ['Release', '  0 ✓    completed', '  1 ●', '  2 ○ B  waiting'].join('\n'),
   )
 })
+
+test('inert: every control character escaped, the token masked by the given mask; inertJson stays JSON', () => {
+  const { inert, inertJson } = require('../lib/cli/text.js')
+  assert.equal(inert('a\x1b[2Jb\x07\x9b\u202e\u2066\u200e\u061c\x7f\n\tc'), 'a\\u{1b}[2Jb\\u{7}\\u{9b}\\u{202e}\\u{2066}\\u{200e}\\u{61c}\\u{7f}\\u{a}\\u{9}c')
+  assert.equal(inert('café ✓ →'), 'café ✓ →', 'printable text is kept')
+  assert.equal(inert(undefined), '')
+  assert.equal(inert(42), '42')
+  assert.equal(inert('x SECRET\x1b', (t) => t.replace('SECRET', '****')), 'x ****\\u{1b}')
+  const value = { name: '\x1b]0;t\x07\x9b\u202e\u2028', list: [1, '\x7f'] }
+  const json = inertJson(value)
+  assert.doesNotMatch(json, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e\u2028]/)
+  assert.deepEqual(JSON.parse(json), value, 'the same JSON')
+})
