@@ -416,6 +416,12 @@ export interface PreviewableOperations {
   advancePipeline: typeof advancePipeline
 }
 
+/** `ReleaseClient` is async-disposable: `await using client = new ReleaseClient()`. */
+export interface ReleaseClient {
+  /** The same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void>
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -426,7 +432,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /**
  * A client for the LaunchDarkly release endpoints. One client keeps one connection
- * pool: create it once and reuse it.
+ * pool: create it once and reuse it. `close()` (or `await using`) releases its
+ * connections; idle ones are closed after a few seconds anyway.
  */
 export declare class ReleaseClient {
   /**
@@ -435,6 +442,15 @@ export declare class ReleaseClient {
    * call that needs it (`ERR_LD_NO_API_KEY`).
    */
   constructor(options?: ClientOptions)
+  /**
+   * Closes the client: its idle connections are closed now, and any later call
+   * rejects with `ERR_LD_INVALID_ARGUMENT` ("this ReleaseClient is closed"), sending
+   * nothing. Calls and list iterators already started go on to their end (a write in
+   * flight is never cut short); their connections close as they finish. Resolves at
+   * once; closing twice is harmless. `Symbol.asyncDispose` does the same, for `await
+   * using client = new ReleaseClient()`.
+   */
+  close(): Promise<void>
   /**
    * Marks a phase of the flag's release complete, on either kind of release pipeline.
    * Legacy pipelines: `[{"op":"replace","path":"/phases/<phase>/complete","value":true}]`

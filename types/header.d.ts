@@ -415,3 +415,9 @@ export interface PreviewableOperations {
   listReleaseProgressions: typeof listReleaseProgressions
   advancePipeline: typeof advancePipeline
 }
+
+/** `ReleaseClient` is async-disposable: `await using client = new ReleaseClient()`. */
+export interface ReleaseClient {
+  /** The same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void>
+}
