@@ -1585,7 +1585,7 @@ test('watchRequests subscribes to nothing without --verbose or a terminal, and c
   // On a terminal, without --verbose: answers are not listened to.
   const written = []
   const tty = { isTTY: true, write: (text) => written.push(text) }
-  const unwatch = watchRequests({ stream: tty, line: (l) => lines.push(l), countdownAfterMs: 500 })
+  const unwatch = watchRequests({ stream: tty, line: (l) => lines.push(l), countdownAfterMs: 500, env: {} })
   t.after(unwatch)
   assert.deepEqual(names.map((n) => dc.hasSubscribers(n)), [true, false, true, true])
   const server = await fake(t)
@@ -1596,4 +1596,11 @@ test('watchRequests subscribes to nothing without --verbose or a terminal, and c
   assert.match(written[0], /^\r\x1b\[KGET \S+\/flags\/web\/checkout\/release: HTTP 429, retrying in: [12] s…$/)
   assert.equal(written.at(-1), '\r\x1b[K', 'cleared at the end')
   assert.deepEqual(names.map((n) => dc.hasSubscribers(n)), [false, false, false, false])
+
+  // TERM=dumb reads no escape sequence: no countdown, and nothing is listened to.
+  const dumb = []
+  const unwatchDumb = watchRequests({ stream: { isTTY: true, write: (text) => dumb.push(text) }, line: (l) => lines.push(l), countdownAfterMs: 500, env: { TERM: 'dumb' } })
+  assert.deepEqual(names.map((n) => dc.hasSubscribers(n)), [false, false, false, false])
+  unwatchDumb()
+  assert.deepEqual(dumb, [])
 })

@@ -124,6 +124,9 @@ test('colour follows the TTY, NO_COLOR and FORCE_COLOR', () => {
   assert.equal(wantsColor({ isTTY: true }, { FORCE_COLOR: '0' }), false)
   assert.equal(wantsColor({ isTTY: true }, { FORCE_COLOR: 'false' }), false)
   assert.equal(wantsColor({ isTTY: true }, { NO_COLOR: '1', FORCE_COLOR: '1' }), false)
+  assert.equal(wantsColor({ isTTY: true }, { TERM: 'dumb' }), false, 'a dumb terminal reads no escape sequence')
+  assert.equal(wantsColor({ isTTY: true }, { TERM: 'xterm-256color' }), true)
+  assert.equal(wantsColor({ isTTY: true }, { TERM: 'dumb', FORCE_COLOR: '1' }), true, 'FORCE_COLOR still forces')
 })
 
 test('a request preview reads as the request would go out', () => {

@@ -190,9 +190,18 @@ class Context {
     return inert(value, (text) => this.redact(text))
   }
 
-  /** `value` as JSON for stdout, token masked and control characters escaped (see text.js). */
+  /**
+   * `value` as JSON for stdout, token masked and control characters escaped (see
+   * text.js). An answer nested too deeply for JSON.stringify is an error that says so
+   * (ERR_LD_DECODE), not a RangeError's stack.
+   */
   json(value) {
-    return inertJson(value, (text) => this.redact(text))
+    try {
+      return inertJson(value, (text) => this.redact(text))
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error
+      throw Object.assign(new ApiError('the answer is nested too deeply to print as JSON; nothing was printed', 'ERR_LD_DECODE'), { cause: error })
+    }
   }
 
   usageError(message) {
@@ -321,7 +330,7 @@ async function main(argv, io = defaultIo()) {
       code = 0
     } else {
       ctx = new Context(require('../../index.js'), io, parsed)
-      const unwatch = watchRequests({ stream: io.stderr, line: io.err, verbose: Boolean(ctx.values.verbose), redact: (text) => ctx.text(text) })
+      const unwatch = watchRequests({ stream: io.stderr, line: io.err, verbose: Boolean(ctx.values.verbose), redact: (text) => ctx.text(text), env: io.env ?? process.env })
       try {
         code = await COMMANDS[parsed.command](ctx, ctx.args)
       } finally {

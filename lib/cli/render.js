@@ -9,13 +9,18 @@ const MARKS = { done: '✓', active: '●', waiting: '○' }
 const ANSI = { bold: [1, 22], dim: [2, 22], green: [32, 39], yellow: [33, 39], cyan: [36, 39] }
 
 /**
- * Whether stdout-like `stream` should get colour: a TTY and no NO_COLOR. FORCE_COLOR
- * forces it (`0` or `false` turns it off); NO_COLOR wins over both.
+ * Whether stdout-like `stream` should get colour: a TTY whose TERM is not `dumb`, and no
+ * NO_COLOR. FORCE_COLOR forces it (`0` or `false` turns it off); NO_COLOR wins over both.
  */
 function wantsColor(stream, env = process.env) {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false
   if (env.FORCE_COLOR !== undefined) return !['0', 'false'].includes(env.FORCE_COLOR)
-  return Boolean(stream && stream.isTTY)
+  return Boolean(stream && stream.isTTY) && !dumbTerminal(env)
+}
+
+/** TERM=dumb: a terminal that understands no escape sequence at all. */
+function dumbTerminal(env = process.env) {
+  return env.TERM === 'dumb'
 }
 
 function paint(color) {
@@ -234,4 +239,4 @@ function renderPipelineChart(pipeline, counts, { color = false, width = 24, text
   return lines.join('\n')
 }
 
-module.exports = { renderPipelineChart, renderPipelineTable, pipelinePhases, pipelineKindWord, renderRelease, renderPreview, progressBar, formatTime, phaseStates, isFinished, statusWord, wantsColor }
+module.exports = { dumbTerminal, renderPipelineChart, renderPipelineTable, pipelinePhases, pipelineKindWord, renderRelease, renderPreview, progressBar, formatTime, phaseStates, isFinished, statusWord, wantsColor }

@@ -5,6 +5,7 @@
 // diagnostics channels; stdout is never written.
 
 const dc = require('node:diagnostics_channel')
+const { dumbTerminal } = require('./render.js')
 const { inert } = require('./text.js')
 
 const CHANNELS = {
@@ -41,8 +42,9 @@ const WAIT_REASONS = {
  * Returns a function that unsubscribes and clears any countdown; when there is nothing
  * to do (neither verbose nor a terminal) it subscribes to nothing.
  */
-function watchRequests({ stream, line, verbose = false, redact = inert, countdownAfterMs = COUNTDOWN_AFTER_MS }) {
-  const countdowns = Boolean(stream?.isTTY)
+function watchRequests({ stream, line, verbose = false, redact = inert, countdownAfterMs = COUNTDOWN_AFTER_MS, env = process.env }) {
+  // A countdown is redrawn in place with escape sequences, which TERM=dumb does not read.
+  const countdowns = Boolean(stream?.isTTY) && !dumbTerminal(env)
   if (!verbose && !countdowns) return () => {}
   let ticking = null
   let shown = false
