@@ -160,8 +160,42 @@ function sampleNewPipeline(overrides = {}) {
   return { ...pipelineOf({ key: 'progressive-rollout', name: 'Progressive rollout', description: '', legacy: false, phases: newPipelinePhases() }), ...overrides }
 }
 
+/** Requests kept in `requests` by default: the newest. */
+const DEFAULT_MAX_REQUESTS = 10_000
+/** The largest request body read by default; a larger one is answered 413. */
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+/** A TypeError with Node's code for a bad argument, naming the option. */
+function badOption(name, expected, value) {
+  return Object.assign(new TypeError(`${name ? `options.${name}` : 'options'} must be ${expected}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`), { code: 'ERR_INVALID_ARG_VALUE' })
+}
+
+/** Checks the options of startFakeLaunchDarkly; throws a TypeError naming a bad one. */
+function checkFakeOptions(options) {
+  if (options === null || typeof options !== 'object') throw badOption('', 'an object', options)
+  const integer = (name, min, max) => {
+    const value = options[name]
+    if (value !== undefined && !(Number.isInteger(value) && value >= min && value <= max)) throw badOption(name, `an integer from ${min} to ${max}`, value)
+  }
+  integer('port', 0, 65535)
+  integer('maxRequests', 0, Number.MAX_SAFE_INTEGER)
+  integer('maxBodyBytes', 0, Number.MAX_SAFE_INTEGER)
+  if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey === '')) throw badOption('apiKey', 'a non-empty string', options.apiKey)
+  for (const name of ['releases', 'pipelines']) {
+    if (options[name] !== undefined && !Array.isArray(options[name])) throw badOption(name, 'an array', options[name])
+  }
+  if (options.requireBetaHeader !== undefined && typeof options.requireBetaHeader !== 'boolean') throw badOption('requireBetaHeader', 'a boolean', options.requireBetaHeader)
+  const limit = options.rateLimit
+  if (limit !== undefined && !(limit !== null && typeof limit === 'object' && Number.isInteger(limit.limit) && limit.limit > 0 && (limit.windowMs === undefined || (Number.isFinite(limit.windowMs) && limit.windowMs > 0)))) {
+    throw badOption('rateLimit', '{ limit: a positive integer, windowMs?: a positive number }', JSON.stringify(limit))
+  }
+}
+
 /** Starts the fake on 127.0.0.1. See index.d.ts for the options and what it returns. */
 async function startFakeLaunchDarkly(options = {}) {
+  checkFakeOptions(options)
+  const maxRequests = options.maxRequests ?? DEFAULT_MAX_REQUESTS
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
   const apiKey = options.apiKey ?? `api-fake-${randomBytes(12).toString('hex')}`
   const requireBetaHeader = options.requireBetaHeader ?? true
   const rateLimit = options.rateLimit ? { limit: options.rateLimit.limit, windowMs: options.rateLimit.windowMs ?? DEFAULT_WINDOW_MS } : null
@@ -192,25 +226,41 @@ async function startFakeLaunchDarkly(options = {}) {
 
   const server = http.createServer((req, res) => {
     const chunks = []
+    let size = 0
     req.on('error', () => {}) // a client that goes away mid-body: nothing to answer
-    req.on('data', (c) => chunks.push(c))
+    req.on('data', (c) => {
+      size += c.length
+      if (size <= maxBodyBytes) chunks.push(c)
+      else if (chunks.length) chunks.length = 0 // what was read goes: the body is refused
+    })
     req.on('end', () => {
+      if (size > maxBodyBytes) {
+        // Neither kept nor parsed; the connection closes after the answer.
+        record({ method: req.method, path: req.url, headers: flatHeaders(req.rawHeaders), rawHeaders: [...req.rawHeaders], body: '', receivedAt: Date.now() })
+        return send(res, 413, { code: 'request_entity_too_large', message: `The request body is larger than ${maxBodyBytes} bytes` }, { connection: 'close' })
+      }
       const body = Buffer.concat(chunks).toString('utf8')
-      const record = { method: req.method, path: req.url, headers: flatHeaders(req.rawHeaders), rawHeaders: [...req.rawHeaders], body, receivedAt: Date.now() }
+      const entry = { method: req.method, path: req.url, headers: flatHeaders(req.rawHeaders), rawHeaders: [...req.rawHeaders], body, receivedAt: Date.now() }
       if (body) {
         try {
-          record.json = JSON.parse(body)
+          entry.json = JSON.parse(body)
         } catch {
           // not JSON: no `json`
         }
       }
-      requests.push(record)
+      record(entry)
       handle(req, res, body).catch((err) => {
         if (!res.headersSent && !res.destroyed) send(res, 500, { code: 'internal_server_error', message: String(err && err.message) })
         else res.destroy()
       })
     })
   })
+
+  /** Adds `entry` to `requests`, which keeps the newest `maxRequests`. */
+  function record(entry) {
+    requests.push(entry)
+    if (requests.length > maxRequests) requests.splice(0, requests.length - maxRequests)
+  }
 
   async function handle(req, res, body) {
     const route = parseRoute(req.url)
@@ -331,7 +381,7 @@ async function startFakeLaunchDarkly(options = {}) {
       if (typeof op.value !== 'boolean') return `${at}: value must be a boolean, got ${JSON.stringify(op.value)}`
       setComplete(draft, index, op.value)
     }
-    draft._version++
+    bumpVersion(draft)
     for (const name of Object.keys(release)) delete release[name]
     Object.assign(release, draft)
     return null
@@ -373,7 +423,8 @@ async function startFakeLaunchDarkly(options = {}) {
     }
     if (audiences !== undefined && (!Array.isArray(audiences) || !audiences.every(isObject))) return 'audiences must be an array of objects'
     for (const given of audiences ?? []) {
-      const audience = phase._audiences.find((a) => a._id === given.audienceId)
+      // A phase without `_audiences` (one that has not started) has no audience to configure.
+      const audience = (phase._audiences ?? []).find((a) => a._id === given.audienceId)
       if (!audience) continue
       const configuration = (audience.configuration ??= { releaseStrategy: 'immediate-rollout', requireApproval: false })
       for (const name of ['releaseGuardianConfiguration', 'notifyMemberIds', 'notifyTeamKeys']) {
@@ -390,7 +441,7 @@ async function startFakeLaunchDarkly(options = {}) {
       delete phase._completionDate
       delete phase._completedBy
     }
-    release._version++
+    bumpVersion(release)
     return null
   }
 
@@ -417,7 +468,7 @@ async function startFakeLaunchDarkly(options = {}) {
       }
     })
     if (!phase.started) Object.assign(phase, startedPhase({ id: phase._id, name: phase._name, environments: environmentsOf(release, phase) }, index, now))
-    if (typeof release._version === 'number') release._version++
+    bumpVersion(release)
     return null
   }
 
@@ -845,6 +896,11 @@ function defaultMessage(status) {
 
 function stringify(headers = {}) {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)]))
+}
+
+/** A write moves `_version` on; a release without a numeric `_version` is left without one (never `null`). */
+function bumpVersion(release) {
+  if (typeof release._version === 'number' && Number.isFinite(release._version)) release._version++
 }
 
 function send(res, status, body, headers = {}) {
