@@ -108,3 +108,26 @@ describe('the fake', { concurrency: true }, () => {
     assert.equal(after.json._version, before + 1)
   })
 })
+
+test('a phase id holding quotes, backslashes, commas and combining marks filters progressions, read back by the fake', async (t) => {
+  const { ld } = await import('./helpers.mjs')
+  const ids = ['p"1\\x', 'e\u0308,2', 'plain']
+  const pipeline = { ...sampleRelease(), key: 'weird', name: 'Weird', _isLegacy: true, phases: ids.map((id, i) => ({ id, name: `P${i}`, audiences: [] })) }
+  const releaseAt = (index) => ({
+    ...sampleRelease(),
+    releasePipelineKey: 'weird',
+    phases: ids.map((id, i) => ({ ...sampleRelease().phases[0], _id: id, _name: `P${i}`, complete: i < index })),
+  })
+  const server = await started(t, {
+    pipelines: [{ projectKey: 'web', pipeline }],
+    releases: ids.map((_, i) => ({ projectKey: 'web', flagKey: `at-${i}`, release: releaseAt(i) })),
+  })
+  const client = new ld.ReleaseClient({ apiKey: server.apiKey, baseUrl: server.url, maxRetries: 0 })
+  for (const [i, id] of ids.entries()) {
+    const found = []
+    for await (const progression of client.listReleaseProgressions('web', 'weird', { phase: { id } })) found.push(progression.flagKey)
+    assert.deepEqual(found, [`at-${i}`], JSON.stringify(id))
+  }
+  const filter = new URL(server.requests.at(-3).path, 'http://x').searchParams.get('filter')
+  assert.equal(filter, 'status equals "active",activePhaseId equals "p\\"1\\\\x"')
+})

@@ -792,15 +792,21 @@ function readPage(query) {
 
 /**
  * The progressions filter as LaunchDarkly writes it:
- * `status equals "active",activePhaseId equals "<id>"` (quotes optional).
+ * `status equals "active",activePhaseId equals "<id>"`. A quoted value may hold `\"`
+ * and `\\` (a quote and a backslash) and commas; an unquoted one runs to the next comma.
  */
 function parseProgressionFilter(text) {
   const out = {}
   if (text === null || text.trim() === '') return out
-  for (const part of text.split(',')) {
-    const match = /^\s*(status|activePhaseId)\s+equals\s+"?([^"]*?)"?\s*$/.exec(part)
-    if (!match) return { error: `unsupported filter ${JSON.stringify(part.trim())}: use status equals "active" or activePhaseId equals "<phase id>"` }
-    out[match[1]] = match[2]
+  const part = /\s*(status|activePhaseId)\s+equals\s+(?:"((?:[^"\\]|\\.)*)"|([^",]*?))\s*(,|$)/y
+  let at = 0
+  while (at < text.length) {
+    part.lastIndex = at
+    const match = part.exec(text)
+    if (!match) return { error: `unsupported filter ${JSON.stringify(text.slice(at).split(',')[0].trim())}: use status equals "active" or activePhaseId equals "<phase id>"` }
+    out[match[1]] = match[2] !== undefined ? match[2].replace(/\\(.)/gs, '$1') : match[3]
+    at = part.lastIndex
+    if (match[4] === '') break
   }
   if (out.status !== undefined && out.status !== 'active' && out.status !== 'completed') return { error: 'status must be active or completed' }
   if (out.status === 'completed' && out.activePhaseId !== undefined) return { error: 'status equals completed cannot be combined with an activePhaseId filter' }
