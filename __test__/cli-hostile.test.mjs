@@ -284,3 +284,34 @@ test('--json of an answer nested 200,000 deep is a clear error, not a RangeError
   assert.equal(drawn.code, 0, 'drawn, it is shown as usual')
   assert.match(drawn.stdout, /^Deep/)
 })
+
+test('an unknown phase name on a release of 20,000 phases gives a short message, from the library and the CLI', async (t) => {
+  const { ld, sampleRelease } = await import('./helpers.mjs')
+  const release = { ...sampleRelease(), phases: Array.from({ length: 20_000 }, (_, i) => ({ ...sampleRelease().phases[0], _id: `id-${i}`, _name: `Phase ${i}`, complete: false })) }
+  const body = JSON.stringify(release)
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(body)
+    })
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => {
+    server.closeAllConnections()
+    return new Promise((resolve) => server.close(resolve))
+  })
+  const url = `http://127.0.0.1:${server.address().port}`
+  const client = new ld.ReleaseClient({ apiKey: TOKEN, baseUrl: url, maxRetries: 0 })
+  const error = await client.startPhase('web', 'checkout', { name: 'Nope' }).then(() => null, (e) => e)
+  assert.equal(error?.code, 'ERR_LD_INVALID_ARGUMENT')
+  assert.ok(error.message.length < 2000, `${error.message.length} characters`)
+  assert.match(error.message, /19: "Phase 19", and 19980 more$/)
+  await client.close()
+  for (const args of [['complete', 'web', 'checkout', 'Nope', '--dry-run'], ['start', 'web', 'checkout', 'Nope']]) {
+    const run = await cli(url, args)
+    assert.equal(run.code, 2, run.stderr)
+    assert.ok(run.stderr.length < 2500, `${args.join(' ')}: ${run.stderr.length} characters`)
+    assert.match(run.stderr, /19: "Phase 19", and 19980 more/)
+  }
+})

@@ -10,9 +10,21 @@
 const { ApiError, UsageError } = require('./args.js')
 const { pipelineKind } = require('./pipeline.js')
 
-/** `0: "Testing", 1: "Staging", …` */
+/** How many phases a message lists, and how many characters of each name it quotes, as the library does. */
+const LISTED_PHASES = 20
+const QUOTED_NAME_CHARS = 60
+
+/** `0: "Testing", 1: "Staging", …`: the first 20 phases (names cut at 60 characters), then how many more. */
 function phaseList(release) {
-  return release.phases.length ? release.phases.map((p, i) => `${i}: ${JSON.stringify(p._name)}`).join(', ') : 'none'
+  const quoted = (name) => {
+    const text = String(name)
+    const cut = Array.from(text).slice(0, QUOTED_NAME_CHARS).join('')
+    return `${JSON.stringify(cut)}${cut.length < text.length ? '…' : ''}`
+  }
+  const listed = release.phases.slice(0, LISTED_PHASES).map((p, i) => `${i}: ${quoted(p._name)}`)
+  const more = release.phases.length - listed.length
+  if (more > 0) listed.push(`and ${more} more`)
+  return listed.length ? listed.join(', ') : 'none'
 }
 
 /**
@@ -28,7 +40,7 @@ function findPhase(release, phase, command) {
   const message =
     matches.length === 0
       ? `no phase ${what}; the phases are ${phaseList(release)}`
-      : `${matches.length} phases are ${what} (indexes [${matches.join(', ')}]); name the phase by index or id`
+      : `${matches.length} phases are ${what} (indexes [${matches.slice(0, LISTED_PHASES).join(', ')}]${matches.length > LISTED_PHASES ? ` and ${matches.length - LISTED_PHASES} more` : ''}); name the phase by index or id`
   throw Object.assign(new UsageError(message, command), { code: 'ERR_LD_INVALID_ARGUMENT' })
 }
 

@@ -5,6 +5,7 @@
 // As in the crate: results carry an `LdError`, unboxed.
 #![allow(clippy::result_large_err)]
 
+mod ambiguous;
 mod bulk;
 mod connections;
 mod gate;
