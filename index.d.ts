@@ -503,7 +503,8 @@ export declare class ReleaseClient {
    * client's connection pool and rate-limit gate, each as `completePhase` does.
    * Resolves to one result per item, in input order; a failing item never rejects the
    * batch. Rejects only for a bad `items` or option, or with an `AbortError` when
-   * `signal` aborts the rest of the run.
+   * `signal` aborts the rest of the run. An item that repeats an earlier one is
+   * written once; each repeat gets the first one's result.
    */
   completePhases(items: PhaseItem[], options?: BulkOptions & RequestOptions): Promise<BulkResult[]>
   /**
@@ -636,7 +637,8 @@ export declare function completePhase(projectKey: string, flagKey: string, phase
  * client's connection pool and rate-limit gate, each as `completePhase` does.
  * Resolves to one result per item, in input order; a failing item never rejects the
  * batch. Rejects only for a bad `items` or option, or with an `AbortError` when
- * `signal` aborts the rest of the run.
+ * `signal` aborts the rest of the run. An item that repeats an earlier one is
+ * written once; each repeat gets the first one's result.
  *
  * Module-level: runs on the client shared by every call with the same
  * `ClientOptions` (read with the environment).

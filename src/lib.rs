@@ -423,7 +423,8 @@ operations! {
   #[doc = " client's connection pool and rate-limit gate, each as `completePhase` does."]
   #[doc = " Resolves to one result per item, in input order; a failing item never rejects the"]
   #[doc = " batch. Rejects only for a bad `items` or option, or with an `AbortError` when"]
-  #[doc = " `signal` aborts the rest of the run."]
+  #[doc = " `signal` aborts the rest of the run. An item that repeats an earlier one is"]
+  #[doc = " written once; each repeat gets the first one's result."]
   fn complete_phases(items: "PhaseItem[]") -> "Promise<BulkResult[]>", options bulk
     = |args| operations::complete_phases(&args, &items);
 

@@ -15,6 +15,7 @@ mod masking;
 mod memory;
 mod phases;
 mod pipelines;
+mod repeats;
 mod retries;
 mod server;
 mod support;
