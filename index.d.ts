@@ -544,7 +544,8 @@ export declare class ReleaseClient {
    * Resolves to one result per flag, in listing order; a failing flag fails alone.
    * The last phase of a new pipeline cannot be completed: `ERR_LD_UNSUPPORTED`,
    * nothing written. With `dryRun`, nothing is written and each result holds the
-   * request the flag would be sent.
+   * request the flag would be sent, or (`ok: false`) the error the real run would
+   * give it, such as for a listed flag key no request can be made for.
    */
   advancePipeline(projectKey: string, pipelineKey: string, from: PhaseSelector, options?: AdvanceOptions & RequestOptions): Promise<AdvanceResult[]>
 }
@@ -566,7 +567,8 @@ export interface AdvanceOptions {
  * Resolves to one result per flag, in listing order; a failing flag fails alone.
  * The last phase of a new pipeline cannot be completed: `ERR_LD_UNSUPPORTED`,
  * nothing written. With `dryRun`, nothing is written and each result holds the
- * request the flag would be sent.
+ * request the flag would be sent, or (`ok: false`) the error the real run would
+ * give it, such as for a listed flag key no request can be made for.
  *
  * Module-level: runs on the client shared by every call with the same
  * `ClientOptions` (read with the environment).

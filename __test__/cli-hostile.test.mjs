@@ -315,3 +315,49 @@ test('an unknown phase name on a release of 20,000 phases gives a short message,
     assert.match(run.stderr, /19: "Phase 19", and 19980 more/)
   }
 })
+
+test('advancePipeline: a listed flag key no request can be made for fails alone, in the dry run as in the real run', async (t) => {
+  const { ld, sampleRelease } = await import('./helpers.mjs')
+  const writes = []
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      const path = new URL(req.url, 'http://x').pathname
+      let body
+      if (path.endsWith('/releases')) body = { items: ['good', 'bad\u0007key', 'also-good'].map((flagKey) => ({ flagKey, activePhaseId: 'ph0' })), totalCount: 3 }
+      else if (path.includes('/release-pipelines/')) body = { key: 'standard', name: 'Standard', _isLegacy: true, phases: [{ id: 'ph0', name: 'A' }, { id: 'ph1', name: 'B' }] }
+      else {
+        writes.push(`${req.method} ${path}`)
+        body = sampleRelease()
+      }
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(body))
+    })
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => {
+    server.closeAllConnections()
+    return new Promise((resolve) => server.close(resolve))
+  })
+  const url = `http://127.0.0.1:${server.address().port}`
+  const client = new ld.ReleaseClient({ apiKey: TOKEN, baseUrl: url, maxRetries: 0 })
+  t.after(() => client.close())
+  const shape = (results) => results.map((r) => [r.flagKey, r.ok, r.ok ? null : r.error.code])
+  const dry = await client.advancePipeline('web', 'standard', 0, { dryRun: true })
+  assert.equal(writes.length, 0, 'a dry run writes nothing')
+  const real = await client.advancePipeline('web', 'standard', 0)
+  assert.deepEqual(shape(dry), shape(real), 'the dry run and the real run agree')
+  assert.deepEqual(shape(real), [
+    ['good', true, null],
+    ['bad\u0007key', false, 'ERR_LD_INVALID_ARGUMENT'],
+    ['also-good', true, null],
+  ])
+  assert.equal(dry[0].request.method, 'PATCH')
+  assert.deepEqual(writes, ['PATCH /api/v2/flags/web/good/release', 'PATCH /api/v2/flags/web/also-good/release'])
+  const run = await cli(url, ['advance', 'web', 'standard', '--from', '0', '--dry-run'])
+  assert.equal(run.code, 1, run.stderr)
+  assert.match(run.stderr, /✗ web\/bad\\u\{7\}key: .* \(code ERR_LD_INVALID_ARGUMENT\)/)
+  assert.match(run.stderr, /2 flags at phase 0 of standard would move: good, also-good \(2 PATCH requests; nothing was written\); 1 flag would fail/)
+  const json = await cli(url, ['advance', 'web', 'standard', '--from', '0', '--dry-run', '--json'])
+  assert.deepEqual(JSON.parse(json.stdout).map((e) => [e.flagKey, e.error?.code ?? e.request.method]), [['good', 'PATCH'], ['bad\u0007key', 'ERR_LD_INVALID_ARGUMENT'], ['also-good', 'PATCH']])
+})

@@ -466,7 +466,8 @@ operations! {
   #[doc = " Resolves to one result per flag, in listing order; a failing flag fails alone."]
   #[doc = " The last phase of a new pipeline cannot be completed: `ERR_LD_UNSUPPORTED`,"]
   #[doc = " nothing written. With `dryRun`, nothing is written and each result holds the"]
-  #[doc = " request the flag would be sent."]
+  #[doc = " request the flag would be sent, or (`ok: false`) the error the real run would"]
+  #[doc = " give it, such as for a listed flag key no request can be made for."]
   fn advance_pipeline(project_key: "string", pipeline_key: "string", from: "PhaseSelector") -> "Promise<AdvanceResult[]>", options advance
     = |args| operations::advance_pipeline(&args, &project_key, &pipeline_key, &from);
 }

@@ -98,17 +98,27 @@ async function advance(ctx, { project, pipeline }) {
   }
 
   if (dryRun) {
+    // A flag the real run would fail (a key no request can be made for) fails here too.
+    const planned = results.filter((r) => r.ok)
+    const failing = results.filter((r) => !r.ok)
     if (values.json) {
-      io.out(ctx.json(results.map(({ flagKey, request }) => ({ flagKey, request }))))
-    } else if (results.length) {
-      io.out(results.map((r) => renderPreview(r.request, { text: (value) => ctx.text(value) })).join('\n\n'))
+      io.out(ctx.json(results.map((r) => (r.ok ? { flagKey: r.flagKey, request: r.request } : { flagKey: r.flagKey, error: plainError(ctx, r.error) }))))
+    } else if (planned.length) {
+      io.out(planned.map((r) => renderPreview(r.request, { text: (value) => ctx.text(value) })).join('\n\n'))
+    }
+    if (!values.json) {
+      for (const r of failing) {
+        const { code, message } = plainError(ctx, r.error)
+        io.err(`✗ ${ctx.text(project)}/${ctx.text(r.flagKey)}: ${ctx.text(message)} (code ${ctx.text(code)})`)
+      }
     }
     const methods = new Map()
-    for (const { request } of results) methods.set(request.method, (methods.get(request.method) ?? 0) + 1)
+    for (const { request } of planned) methods.set(request.method, (methods.get(request.method) ?? 0) + 1)
     const requests = [...methods].map(([method, n]) => plural(n, `${method} request`)).join(', ')
-    const keys = results.map((r) => ctx.text(r.flagKey)).join(', ')
-    io.err(ctx.text(results.length ? `${plural(results.length, 'flag')} at ${where} would move: ${keys} (${requests}; nothing was written)` : `no flag is at ${where}: nothing would move`))
-    return 0
+    const keys = planned.map((r) => ctx.text(r.flagKey)).join(', ')
+    const would = planned.length ? `${plural(planned.length, 'flag')} at ${where} would move: ${keys} (${requests}; nothing was written)` : `no flag at ${where} would move`
+    io.err(ctx.text(failing.length ? `${would}; ${plural(failing.length, 'flag')} would fail` : results.length ? would : `no flag is at ${where}: nothing would move`))
+    return failing.length ? 1 : 0
   }
 
   const failed = results.filter((r) => !r.ok).length

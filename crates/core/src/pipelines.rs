@@ -501,7 +501,7 @@ impl Client {
   /// `AdvanceWrite`): reads the pipeline, lists the flags at that phase (every page),
   /// then writes at most `concurrency` at a time. A last phase of a new pipeline fails
   /// the call before anything is written. With `dry_run`, nothing is written and each
-  /// flag gets the request it would be sent.
+  /// flag gets the request it would be sent, or the error the real run would give it.
   pub async fn advance_pipeline(
     self: &Arc<Self>,
     project_key: &str,
@@ -527,16 +527,20 @@ impl Client {
       }
     }
     if settings.dry_run {
-      return flags
-        .into_iter()
-        .map(|flag_key| {
-          let request = advance_request(self.config(), project_key, &flag_key, &write)?;
-          Ok(Advance {
-            flag_key,
-            outcome: AdvanceOutcome::Planned(request),
+      // A flag whose request cannot be made fails alone, as in the real run, which
+      // writes the others: the dry run shows the same.
+      return Ok(
+        flags
+          .into_iter()
+          .map(|flag_key| {
+            let outcome = match advance_request(self.config(), project_key, &flag_key, &write) {
+              Ok(request) => AdvanceOutcome::Planned(request),
+              Err(error) => AdvanceOutcome::Done(Err(error)),
+            };
+            Advance { flag_key, outcome }
           })
-        })
-        .collect();
+          .collect(),
+      );
     }
     let project = project_key.to_string();
     let write = Arc::new(write);

@@ -5,6 +5,7 @@
 // As in the crate: results carry an `LdError`, unboxed.
 #![allow(clippy::result_large_err)]
 
+mod advance_dry;
 mod ambiguous;
 mod bulk;
 mod connections;
