@@ -504,6 +504,10 @@ impl Client {
       };
       attempts += 1;
       emit(attempts, EventKind::Request);
+      if let Some(events) = &events {
+        // Announced before it leaves: whoever watches sees the request first.
+        events.delivered().await;
+      }
       let started = Instant::now();
       let outcome = match tokio::time::timeout(timeout, self.attempt(request, &headers)).await {
         Ok(outcome) => outcome,

@@ -9,6 +9,7 @@ mod advance_dry;
 mod ambiguous;
 mod bulk;
 mod connections;
+mod delivered;
 mod gate;
 mod headers;
 mod limits;
