@@ -34,6 +34,8 @@ function cli(args, { env = {}, input } = {}) {
     child.stderr.on('data', (d) => (stderr += d))
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, stdout, stderr, ms: performance.now() - started }))
+    // A command that exits before reading its stdin (most do) may close it first: EPIPE.
+    child.stdin.on('error', () => {})
     child.stdin.end(input ?? '')
   })
 }
