@@ -688,6 +688,43 @@ mod tests {
       .flatten()
       .all(|weak| weak.strong_count() > 0));
     drop(registry);
-    drop(kept);
+    // What is still held is still interned, shared and masked after the sweep.
+    assert!(
+      Arc::ptr_eq(&intern("Hg5Fd3Sa1-sweep-kept"), &kept),
+      "still shared"
+    );
+    assert_eq!(mask_all("x Hg5Fd3Sa1-sweep-kept"), "x ****kept");
+    let short = intern("Sw3?eQ");
+    super::registry().sweep();
+    assert_eq!(
+      mask_all("key Sw3?eQ"),
+      "key ****",
+      "a short token held survives a sweep"
+    );
+    drop((kept, short));
+  }
+
+  #[test]
+  fn tokens_of_four_to_seven_characters_are_short_and_of_eight_indexed() {
+    let four = intern("Fq4!");
+    assert_eq!(mask_all("key Fq4! here"), "key **** here");
+    let eight = intern("Ei8#ght!");
+    assert_eq!(mask_all("key Ei8#ght! here"), "key **** here");
+    let registry = registry();
+    let listed = |token: &Arc<str>| {
+      registry
+        .short
+        .iter()
+        .any(|weak| std::ptr::addr_eq(weak.as_ptr(), Arc::as_ptr(token)))
+    };
+    assert!(listed(&four));
+    assert!(
+      !listed(&eight),
+      "eight characters are indexed by their window"
+    );
+    let window: Window = "Ei8#ght!".chars().collect::<Vec<_>>().try_into().unwrap();
+    assert!(registry.windows.contains_key(&window));
+    drop(registry);
+    drop((four, eight));
   }
 }
