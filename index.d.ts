@@ -941,6 +941,12 @@ export interface DeprecationEvent {
   link?: string
 }
 
+/** `ReleaseClient` is async-disposable: `await using client = new ReleaseClient()`. */
+export interface ReleaseClient {
+  /** The same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void>
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -951,7 +957,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /**
  * A client for the LaunchDarkly release endpoints. One client keeps one connection
- * pool: create it once and reuse it.
+ * pool: create it once and reuse it. `close()` (or `await using`) releases its
+ * connections; idle ones are closed after a few seconds anyway.
  */
 export declare class ReleaseClient {
   /**
@@ -960,6 +967,15 @@ export declare class ReleaseClient {
    * call that needs it (`ERR_LD_NO_API_KEY`).
    */
   constructor(options?: ClientOptions)
+  /**
+   * Closes the client: its idle connections are closed now, and any later call
+   * rejects with `ERR_LD_INVALID_ARGUMENT` ("this ReleaseClient is closed"), sending
+   * nothing. Calls and list iterators already started go on to their end (a write in
+   * flight is never cut short); their connections close as they finish. Resolves at
+   * once; closing twice is harmless. `Symbol.asyncDispose` does the same, for `await
+   * using client = new ReleaseClient()`.
+   */
+  close(): Promise<void>
   /**
    * Marks a phase of the flag's release complete, on either kind of release pipeline.
    * Legacy pipelines: `[{"op":"replace","path":"/phases/<phase>/complete","value":true}]`
@@ -1017,7 +1033,9 @@ export declare class ReleaseClient {
    * Resolves to one result per item, in input order; a failing item never rejects the
    * batch. Rejects only for a bad `items` or option, or with an `AbortError` when
    * `signal` aborts the rest of the run. With `dryRun`, each item's reads happen and
-   * its result holds the request that would be sent (a `BulkDryRunResult`).
+   * its result holds the request that would be sent (a `BulkDryRunResult`). An item
+   * that repeats an earlier one is written (or planned) once; each repeat gets the
+   * first one's result.
    */
   completePhases<O extends BulkOptions & DryRunOptions & RequestOptions = BulkOptions & RequestOptions>(items: PhaseItem[], options?: O): Promise<O extends { dryRun: true } ? BulkDryRunResult[] : O extends { dryRun: false | undefined } ? BulkResult[] : O extends { dryRun: boolean } ? Array<BulkResult | BulkDryRunResult> : BulkResult[]>
   /**
@@ -1066,7 +1084,8 @@ export declare class ReleaseClient {
    * Resolves to one result per flag, in listing order; a failing flag fails alone.
    * The last phase of a new pipeline cannot be completed: `ERR_LD_UNSUPPORTED`,
    * nothing written. With `dryRun`, nothing is written and each result holds the
-   * request the flag would be sent.
+   * request the flag would be sent, or (`ok: false`) the error the real run would
+   * give it, such as for a listed flag key no request can be made for.
    */
   advancePipeline(projectKey: string, pipelineKey: string, from: PhaseSelector, options?: AdvanceOptions & DryRunOptions & RequestOptions): Promise<AdvanceResult[]>
   /**
@@ -1159,7 +1178,8 @@ export interface AdvanceOptions {
  * Resolves to one result per flag, in listing order; a failing flag fails alone.
  * The last phase of a new pipeline cannot be completed: `ERR_LD_UNSUPPORTED`,
  * nothing written. With `dryRun`, nothing is written and each result holds the
- * request the flag would be sent.
+ * request the flag would be sent, or (`ok: false`) the error the real run would
+ * give it, such as for a listed flag key no request can be made for.
  *
  * Module-level: runs on the client shared by every call with the same
  * `ClientOptions` (read with the environment).
@@ -1233,7 +1253,9 @@ export declare function completePhase<O extends ClientOptions & DryRunOptions & 
  * Resolves to one result per item, in input order; a failing item never rejects the
  * batch. Rejects only for a bad `items` or option, or with an `AbortError` when
  * `signal` aborts the rest of the run. With `dryRun`, each item's reads happen and
- * its result holds the request that would be sent (a `BulkDryRunResult`).
+ * its result holds the request that would be sent (a `BulkDryRunResult`). An item
+ * that repeats an earlier one is written (or planned) once; each repeat gets the
+ * first one's result.
  *
  * Module-level: runs on the client shared by every call with the same
  * `ClientOptions` (read with the environment).

@@ -34,6 +34,8 @@ function cli(args, { env = {}, input } = {}) {
     child.stderr.on('data', (d) => (stderr += d))
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, stdout, stderr, ms: performance.now() - started }))
+    // A command that exits before reading its stdin (most do) may close it first: EPIPE.
+    child.stdin.on('error', () => {})
     child.stdin.end(input ?? '')
   })
 }
@@ -1459,7 +1461,7 @@ test('pipelines reads every page; an empty project says so; a refused read exits
   assert.equal(r.code, 0, r.stderr)
   const rows = r.stdout.trimEnd().split('\n').slice(1)
   assert.equal(rows.length, 61)
-  assert.match(rows[60], /^p60 +Pipeline\?\[31m 60 +new +Only$/, 'control characters from the server are not written to the terminal')
+  assert.match(rows[60], /^p60 +Pipeline\\u\{1b\}\[31m 60 +new +Only$/, 'control characters from the server are not written to the terminal')
   // A server that echoes the token has it masked in the table.
   assert.match(rows[7], new RegExp(`^p7 +Leak \\*{4}${TOKEN.slice(-4)} +new +Only$`))
   assert.ok(!r.stdout.includes(TOKEN.slice(0, 12)))
@@ -1469,7 +1471,8 @@ test('pipelines reads every page; an empty project says so; a refused read exits
     Array.from({ length: Math.ceil(61 / limit) }, (_, i) => i * limit),
   )
   const json = await cli(['pipelines', 'web', '--json', ...auth(server)])
-  assert.deepEqual(JSON.parse(json.stdout), all)
+  // --json is the same JSON, with the token masked there too.
+  assert.deepEqual(JSON.parse(json.stdout), all.map((p) => (p.key === 'p7' ? { ...p, name: `Leak ****${TOKEN.slice(-4)}` } : p)))
 
   all = []
   const empty = await cli(['pipelines', 'web', ...auth(server)])
@@ -1827,7 +1830,7 @@ test('watchRequests subscribes to nothing without --verbose or a terminal, and c
   // On a terminal, without --verbose: answers are not listened to.
   const written = []
   const tty = { isTTY: true, write: (text) => written.push(text) }
-  const unwatch = watchRequests({ stream: tty, line: (l) => lines.push(l), countdownAfterMs: 500 })
+  const unwatch = watchRequests({ stream: tty, line: (l) => lines.push(l), countdownAfterMs: 500, env: {} })
   t.after(unwatch)
   assert.deepEqual(names.map((n) => dc.hasSubscribers(n)), [true, false, true, true])
   const server = await fake(t)
@@ -1838,6 +1841,13 @@ test('watchRequests subscribes to nothing without --verbose or a terminal, and c
   assert.match(written[0], /^\r\x1b\[KGET \S+\/flags\/web\/checkout\/release: HTTP 429, retrying in: [12] s…$/)
   assert.equal(written.at(-1), '\r\x1b[K', 'cleared at the end')
   assert.deepEqual(names.map((n) => dc.hasSubscribers(n)), [false, false, false, false])
+
+  // TERM=dumb reads no escape sequence: no countdown, and nothing is listened to.
+  const dumb = []
+  const unwatchDumb = watchRequests({ stream: { isTTY: true, write: (text) => dumb.push(text) }, line: (l) => lines.push(l), countdownAfterMs: 500, env: { TERM: 'dumb' } })
+  assert.deepEqual(names.map((n) => dc.hasSubscribers(n)), [false, false, false, false])
+  unwatchDumb()
+  assert.deepEqual(dumb, [])
 })
 
 test('a phase index the release does not have is a usage error (exit 2) after one read, and nothing is written', async (t) => {

@@ -124,6 +124,9 @@ test('colour follows the TTY, NO_COLOR and FORCE_COLOR', () => {
   assert.equal(wantsColor({ isTTY: true }, { FORCE_COLOR: '0' }), false)
   assert.equal(wantsColor({ isTTY: true }, { FORCE_COLOR: 'false' }), false)
   assert.equal(wantsColor({ isTTY: true }, { NO_COLOR: '1', FORCE_COLOR: '1' }), false)
+  assert.equal(wantsColor({ isTTY: true }, { TERM: 'dumb' }), false, 'a dumb terminal reads no escape sequence')
+  assert.equal(wantsColor({ isTTY: true }, { TERM: 'xterm-256color' }), true)
+  assert.equal(wantsColor({ isTTY: true }, { TERM: 'dumb', FORCE_COLOR: '1' }), true, 'FORCE_COLOR still forces')
 })
 
 test('a request preview reads as the request would go out', () => {
@@ -233,15 +236,7 @@ test('what an answer lacks is left out of the drawing, never printed as undefine
   )
 })
 
-const { pipelineKindWord, pipelinePhases, printable, progressBar, renderPipelineChart, renderPipelineTable } = require('../lib/cli/render.js')
-
-test('printable shows C0, DEL and C1 control characters as ?, and nothing else', () => {
-  assert.equal(printable('a\x00b\x1fc d~\x7fe\x80f\x9fg\xa0h\u2192'), 'a?b?c d~?e?f?g\xa0h\u2192')
-  assert.equal(printable('\x1b[31mred'), '?[31mred')
-  assert.equal(printable(undefined), '')
-  assert.equal(printable(null), '')
-  assert.equal(printable(42), '42')
-})
+const { pipelineKindWord, pipelinePhases, progressBar, renderPipelineChart, renderPipelineTable } = require('../lib/cli/render.js')
 
 test('the kind of a pipeline and its phases, as the library reads them', () => {
   assert.equal(pipelineKindWord({ _isLegacy: false }), 'new')
@@ -264,11 +259,11 @@ test('the table of release pipelines: aligned columns, control characters shown,
   assert.equal(
     renderPipelineTable(pipelines),
     [
-      'KEY           NAME              KIND    PHASES     DEFAULT',
-      'std           Standard          legacy  QA → Prod  yes',
-      'prog-rollout  Progressive?[31m  new     A →  → C',
-      '                                legacy',
-      'k                               legacy',
+      'KEY           NAME                   KIND    PHASES     DEFAULT',
+      'std           Standard               legacy  QA → Prod  yes',
+      'prog-rollout  Progressive\\u{1b}[31m  new     A →  → C',
+      '                                     legacy',
+      'k                                    legacy',
     ].join('\n'),
   )
   assert.equal(renderPipelineTable(pipelines.slice(0, 1), { color: true }), '\x1b[1mKEY  NAME      KIND    PHASES     DEFAULT\x1b[22m\nstd  Standard  legacy  QA → Prod  yes')
@@ -389,4 +384,17 @@ test('a release drawn from sparse and odd answers: who completed, statuses, envi
 test('the chart of a pipeline with no phase, and counts of different widths', () => {
   assert.equal(renderPipelineChart({ _isLegacy: false }, { total: 0, finished: 0, elsewhere: 0, phases: [] }, { width: 2 }), 'Release pipeline · new pipeline · 0 flags\n   finished      0')
   assert.equal(renderPipelineChart({ key: 'x' }, { total: 13, finished: 1, elsewhere: 0, phases: [{ index: 0, name: 'A', flags: 12 }] }, { width: 2 }), 'x · legacy pipeline · 13 flags\n  0 A         ██  12\n    finished  █    1')
+})
+
+test('inert: every control character escaped, the token masked by the given mask; inertJson stays JSON', () => {
+  const { inert, inertJson } = require('../lib/cli/text.js')
+  assert.equal(inert('a\x1b[2Jb\x07\x9b\u202e\u2066\u200e\u061c\x7f\n\tc'), 'a\\u{1b}[2Jb\\u{7}\\u{9b}\\u{202e}\\u{2066}\\u{200e}\\u{61c}\\u{7f}\\u{a}\\u{9}c')
+  assert.equal(inert('café ✓ →'), 'café ✓ →', 'printable text is kept')
+  assert.equal(inert(undefined), '')
+  assert.equal(inert(42), '42')
+  assert.equal(inert('x SECRET\x1b', (t) => t.replace('SECRET', '****')), 'x ****\\u{1b}')
+  const value = { name: '\x1b]0;t\x07\x9b\u202e\u2028', list: [1, '\x7f'] }
+  const json = inertJson(value)
+  assert.doesNotMatch(json, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e\u2028]/)
+  assert.deepEqual(JSON.parse(json), value, 'the same JSON')
 })

@@ -52,6 +52,9 @@ async function useTheApi(signal: AbortSignal): Promise<number> {
   const variation: string | null | undefined = release._releaseVariationId
   const config: Record<string, unknown> | undefined = phase?.configuration
   void [done, created, by, variation, config]
+  const closed: Promise<void> = client.close()
+  const disposed: Promise<void> = client[Symbol.asyncDispose]()
+  void [closed, disposed]
 
   await client.reopenPhase('web', 'checkout', 1)
   await client.getRelease('web', 'checkout')

@@ -212,6 +212,22 @@ struct Pending {
   events: Vec<Event>,
   /// A publication is scheduled on the JavaScript thread and has not begun.
   scheduled: bool,
+  /// A publication has taken the events and is publishing them.
+  publishing: bool,
+  /// Requests waiting for the events queued before them to be published.
+  waiters: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A receiver that completes once every event queued so far is published; `None` when
+/// they all are. Dropping the senders (the environment going away) lets requests go on.
+fn delivered(pending: &Mutex<Pending>) -> Option<tokio::sync::oneshot::Receiver<()>> {
+  let mut pending = lock(pending);
+  if pending.events.is_empty() && !pending.publishing {
+    return None;
+  }
+  let (tx, rx) = tokio::sync::oneshot::channel();
+  pending.waiters.push(tx);
+  Some(rx)
 }
 
 /// The events of one call on their way to its environment's channels.
@@ -231,18 +247,40 @@ fn lock(pending: &Mutex<Pending>) -> std::sync::MutexGuard<'_, Pending> {
 }
 
 fn publish(env: &Env, pending: &Mutex<Pending>) {
-  let events = {
+  let (events, waiters) = {
     let mut pending = lock(pending);
     pending.scheduled = false;
-    std::mem::take(&mut pending.events)
+    pending.publishing = true;
+    (
+      std::mem::take(&mut pending.events),
+      std::mem::take(&mut pending.waiters),
+    )
   };
+  publish_events(env, &events);
+  // The requests that waited for these events go; so do those that came to wait while
+  // they were published, unless more events came too (the next publication frees them).
+  let late = {
+    let mut pending = lock(pending);
+    pending.publishing = false;
+    if pending.events.is_empty() {
+      std::mem::take(&mut pending.waiters)
+    } else {
+      Vec::new()
+    }
+  };
+  for waiter in waiters.into_iter().chain(late) {
+    let _ = waiter.send(());
+  }
+}
+
+fn publish_events(env: &Env, events: &[Event]) {
   if events.is_empty() {
     return;
   }
   let Some(channels) = channel_objects(env) else {
     return;
   };
-  for event in &events {
+  for event in events {
     // A failure to publish one event (the environment going away) drops it, never the
     // call.
     if publish_one(channels[event.kind.index()], event, env).is_err() {
@@ -348,7 +386,13 @@ pub fn observe(
       publisher.call(queue.clone(), ThreadsafeFunctionCallMode::NonBlocking);
     }
   });
-  options.observer = Some(Observer::new(operation, sink));
+  let mut observer = Observer::new(operation, sink);
+  if wanted & (1 << EventKind::Request.index()) != 0 {
+    // `ld-release:request` is published before the request is sent.
+    let queue = pending.clone();
+    observer = observer.with_delivered(Arc::new(move || delivered(&queue)));
+  }
+  options.observer = Some(observer);
   (options, Some(CallEvents { pending }))
 }
 

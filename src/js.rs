@@ -205,16 +205,17 @@ where
     .get_named_property::<bool>("aborted")
     .unwrap_or(false)
   {
-    let reason = hold_refs(vec![signal
-      .get_named_property::<Unknown>("reason")?
-      .create_ref()?]);
+    // The signal is held, not its reason: a reason can be any value (a string, `null`,
+    // a Symbol), and only objects can be referenced on every Node-API version. The
+    // reason is read when the promise settles, as for an abort during the call.
+    let held = hold_refs(vec![signal.to_unknown().create_ref()?]);
     return env.spawn_future_with_callback(
       async move { Ok(LdError::aborted()) },
       move |env, error| {
         let mut cause = None;
-        for reason in take_refs(reason) {
-          cause = reason.get_value(env).ok();
-          let _ = reason.unref(env);
+        for signal in take_refs(held) {
+          cause = signal_reason(env, &signal);
+          let _ = signal.unref(env);
         }
         Err(throwable(env, &error, cause.as_ref()))
       },
@@ -229,9 +230,11 @@ where
       }
       Ok(())
     })?;
-  let add: Function<FnArgs<(&str, Unknown)>, Unknown> =
-    signal.get_named_property("addEventListener")?;
-  add.apply(signal, ("abort", listener.to_unknown()).into())?;
+  if let Err(error) = listen(signal, listener) {
+    // The signal's own code threw (a getter or an `addEventListener` of its own): the
+    // call rejects with that as the cause, and never throws.
+    return reject(env, error);
+  }
   let refs = hold_refs(vec![
     signal.to_unknown().create_ref()?,
     listener.to_unknown().create_ref()?,
@@ -262,6 +265,39 @@ where
   )
 }
 
+/// Adds `listener` for the signal's `abort` event; an error (with the exception thrown,
+/// if any) when the signal's code throws.
+fn listen(signal: Object, listener: Function<Unknown, ()>) -> Result<(), LdError> {
+  let added = (|| -> napi::Result<()> {
+    let add: Function<FnArgs<(&str, Unknown)>, Unknown> =
+      signal.get_named_property("addEventListener")?;
+    add.apply(signal, ("abort", listener.to_unknown()).into())?;
+    Ok(())
+  })();
+  added.map_err(|_| LdError {
+    thrown: crate::options::keep_pending_exception(signal.value().env),
+    ..LdError::invalid(
+      "options.signal could not be listened to: its addEventListener failed".to_string(),
+    )
+  })
+}
+
+/// A promise rejected with `error`.
+fn reject<'env, V: ToNapiValue>(
+  env: &'env Env,
+  error: LdError,
+) -> napi::Result<PromiseRaw<'env, V>> {
+  env.spawn_future_with_callback(async move { Ok(error) }, move |env, error| {
+    Err(throwable(env, &error, None))
+  })
+}
+
+/// The `reason` of the signal `signal` refers to; `None` if it cannot be read.
+fn signal_reason<'env>(env: &'env Env, signal: &UnknownRef) -> Option<Unknown<'env>> {
+  let signal: Object = unsafe { signal.get_value(env).ok()?.cast().ok()? };
+  signal.get_named_property::<Unknown>("reason").ok()
+}
+
 /// Removes the abort listener and returns the signal's `reason`, for an AbortError's cause.
 pub fn release_listener<'env>(
   env: &'env Env,
@@ -289,6 +325,32 @@ pub fn error_object<'env>(
   error: &LdError,
   cause: Option<&Unknown>,
 ) -> napi::Result<Object<'env>> {
+  let mut object = bare_error_object(env, error)?;
+  set_cause(env, &mut object, error, cause)?;
+  Ok(object)
+}
+
+/// The `cause` of the error object for `error`: the abort's reason, or what the caller's
+/// code threw. Any value: a string, `null`, `false`, a Symbol.
+fn set_cause(
+  env: &Env,
+  object: &mut Object,
+  error: &LdError,
+  cause: Option<&Unknown>,
+) -> napi::Result<()> {
+  if let Some(cause) = cause.filter(|_| error.code == ErrorCode::Aborted) {
+    object.set("cause", *cause)?;
+  } else if let Some(thrown) = error
+    .thrown
+    .and_then(|id| crate::options::take_thrown(env, id))
+  {
+    object.set("cause", thrown)?;
+  }
+  Ok(())
+}
+
+/// `error_object` without `cause`.
+fn bare_error_object<'env>(env: &'env Env, error: &LdError) -> napi::Result<Object<'env>> {
   // The one place every error passes on its way to JavaScript: every token the process
   // holds is masked in its texts here, whatever produced it.
   let error = &crate::redact::scrub(error);
@@ -316,24 +378,20 @@ pub fn error_object<'env>(
   if error.code != ErrorCode::Aborted || error.attempts > 0 {
     object.set("attempts", error.attempts)?;
   }
-  if let Some(cause) = cause.filter(|_| error.code == ErrorCode::Aborted) {
-    object.set("cause", *cause)?;
-  } else if let Some(thrown) = error
-    .thrown
-    .and_then(|id| crate::options::take_thrown(env, id))
-  {
-    object.set("cause", thrown)?;
-  }
   crate::guard::brand(&mut object, error)?;
   Ok(object)
 }
 
 /// `error_object` as a `napi::Error` that throws or rejects with exactly that object.
+/// The `cause` is set after the conversion: napi-rs's converts a `cause` it finds to a
+/// string, which throws for a Symbol and would leave the promise unsettled.
 pub fn throwable(env: &Env, error: &LdError, cause: Option<&Unknown>) -> napi::Error {
-  match error_object(env, error, cause) {
-    Ok(object) => napi::Error::from(object.to_unknown()),
-    Err(e) => e,
-  }
+  let made = bare_error_object(env, error).and_then(|mut object| {
+    let converted = napi::Error::from(object.to_unknown());
+    set_cause(env, &mut object, error, cause)?;
+    Ok(converted)
+  });
+  made.unwrap_or_else(|e| e)
 }
 
 #[cfg(test)]

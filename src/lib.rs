@@ -139,10 +139,22 @@ pub struct RequestPreview {
 }
 
 /// A client for the LaunchDarkly release endpoints. One client keeps one connection
-/// pool: create it once and reuse it.
+/// pool: create it once and reuse it. `close()` (or `await using`) releases its
+/// connections; idle ones are closed after a few seconds anyway.
 #[napi(custom_finalize)]
 pub struct ReleaseClient {
-  inner: Arc<Client>,
+  /// `None` once closed.
+  inner: std::cell::RefCell<Option<Arc<Client>>>,
+}
+
+impl ReleaseClient {
+  /// Where a method runs: the client, or nowhere once closed.
+  fn target(&self) -> operations::Target {
+    match &*self.inner.borrow() {
+      Some(client) => operations::Target::Instance(client.clone()),
+      None => operations::Target::Closed,
+    }
+  }
 }
 
 /// The native memory of a client is reported to V8 while the JavaScript object lives, so
@@ -166,9 +178,51 @@ impl ReleaseClient {
     let client = built.map_err(|e| throwable(&env, &e, None))?;
     env.adjust_external_memory(client::CLIENT_NATIVE_BYTES)?;
     Ok(ReleaseClient {
-      inner: Arc::new(client),
+      inner: std::cell::RefCell::new(Some(Arc::new(client))),
     })
   }
+
+  /// Closes the client: its idle connections are closed now, and any later call
+  /// rejects with `ERR_LD_INVALID_ARGUMENT` ("this ReleaseClient is closed"), sending
+  /// nothing. Calls and list iterators already started go on to their end (a write in
+  /// flight is never cut short); their connections close as they finish. Resolves at
+  /// once; closing twice is harmless. `Symbol.asyncDispose` does the same, for `await
+  /// using client = new ReleaseClient()`.
+  #[napi(ts_return_type = "Promise<void>")]
+  pub fn close<'env>(
+    &self,
+    env: &'env Env,
+  ) -> napi::Result<napi::bindgen_prelude::PromiseRaw<'env, ()>> {
+    // Dropped here, on the JavaScript thread: with no call in flight, the pool and its
+    // connections go with it.
+    drop(self.inner.borrow_mut().take());
+    env.spawn_future(async { Ok(()) })
+  }
+}
+
+/// `ReleaseClient.prototype[Symbol.asyncDispose]` is `close`, where the runtime has
+/// `Symbol.asyncDispose` (Node.js 18.18, 20.4 and later).
+#[napi(module_exports)]
+pub fn define_async_dispose(exports: napi::bindgen_prelude::Object, env: Env) -> napi::Result<()> {
+  use napi::bindgen_prelude::{JsObjectValue, Object};
+  let define = || -> napi::Result<()> {
+    let symbol: Unknown = env.get_global()?.get_named_property("Symbol")?;
+    // SAFETY: `Symbol` is a function, an object.
+    let symbol: Object = unsafe { symbol.cast()? };
+    let dispose: Unknown = symbol.get_named_property("asyncDispose")?;
+    if dispose.get_type()? != napi::ValueType::Symbol {
+      return Ok(());
+    }
+    let class: Unknown = exports.get_named_property("ReleaseClient")?;
+    // SAFETY: a class is a function, an object.
+    let class: Object = unsafe { class.cast()? };
+    let mut prototype: Object = class.get_named_property("prototype")?;
+    let close: Unknown = prototype.get_named_property("close")?;
+    prototype.set_property(dispose, close)
+  };
+  // Loading the addon never fails for this: without it, `close()` is still there.
+  let _ = define();
+  Ok(())
 }
 
 /// The options only an operation of a kind takes (see `operations!`).
@@ -359,7 +413,7 @@ macro_rules! operations {
         $(#[napi(ts_arg_type = $ts)] $arg: Unknown<'env>,)*
         #[napi(ts_arg_type = "O")] options: Option<Unknown<'env>>,
       ) -> napi::Result<Unknown<'env>> {
-        let target = operations::Target::Instance(self.inner.clone());
+        let target = self.target();
         let name = operations::js_operation_name(stringify!($name));
         let given = [$($arg),*];
         operations::call(env, (name, target), options, $extra, &|args| {
@@ -400,7 +454,7 @@ macro_rules! operations {
         $(#[napi(ts_arg_type = $ts)] $arg: Unknown<'env>,)*
         #[napi(ts_arg_type = $method_options)] options: Option<Unknown<'env>>,
       ) -> napi::Result<Unknown<'env>> {
-        let target = operations::Target::Instance(self.inner.clone());
+        let target = self.target();
         let name = operations::js_operation_name(stringify!($name));
         let given = [$($arg),*];
         operations::call(env, (name, target), options, $extra, &|args| {
@@ -487,7 +541,9 @@ operations! {
   #[doc = " Resolves to one result per item, in input order; a failing item never rejects the"]
   #[doc = " batch. Rejects only for a bad `items` or option, or with an `AbortError` when"]
   #[doc = " `signal` aborts the rest of the run. With `dryRun`, each item's reads happen and"]
-  #[doc = " its result holds the request that would be sent (a `BulkDryRunResult`)."]
+  #[doc = " its result holds the request that would be sent (a `BulkDryRunResult`). An item"]
+  #[doc = " that repeats an earlier one is written (or planned) once; each repeat gets the"]
+  #[doc = " first one's result."]
   fn complete_phases(items: "PhaseItem[]") -> "Promise<O extends { dryRun: true } ? BulkDryRunResult[] : O extends { dryRun: false | undefined } ? BulkResult[] : O extends { dryRun: boolean } ? Array<BulkResult | BulkDryRunResult> : BulkResult[]>", options bulk
     = |args| operations::complete_phases(&args, &items);
 
@@ -538,7 +594,8 @@ operations! {
   #[doc = " Resolves to one result per flag, in listing order; a failing flag fails alone."]
   #[doc = " The last phase of a new pipeline cannot be completed: `ERR_LD_UNSUPPORTED`,"]
   #[doc = " nothing written. With `dryRun`, nothing is written and each result holds the"]
-  #[doc = " request the flag would be sent."]
+  #[doc = " request the flag would be sent, or (`ok: false`) the error the real run would"]
+  #[doc = " give it, such as for a listed flag key no request can be made for."]
   fn advance_pipeline(project_key: "string", pipeline_key: "string", from: "PhaseSelector") -> "Promise<AdvanceResult[]>", options advance
     = |args| operations::advance_pipeline(&args, &project_key, &pipeline_key, &from);
 

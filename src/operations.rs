@@ -68,6 +68,15 @@ pub enum Target {
   /// A module-level function: the client shared by every call with the same client
   /// options, which come in the same options object.
   Shared,
+  /// A method of a `ReleaseClient` that `close()` closed: the call rejects.
+  Closed,
+}
+
+/// The error of a call on a closed client.
+pub fn closed() -> LdError {
+  LdError::invalid(
+    "this ReleaseClient is closed (close() was called): make a new one for more calls".to_string(),
+  )
 }
 
 /// What a call's arguments are read with: the client (for its settings), and the
@@ -88,13 +97,14 @@ pub fn call<'env>(
   prepare: &dyn Fn(Args<'_, 'env>) -> Result<Work>,
 ) -> napi::Result<Unknown<'env>> {
   let accept = match target {
-    Target::Instance(_) => Accept::Request,
+    Target::Instance(_) | Target::Closed => Accept::Request,
     Target::Shared => Accept::Both,
   };
   let setup = options::call_options_with("options", options, accept, extra).and_then(|opts| {
     let client = match target {
       Target::Instance(client) => client,
       Target::Shared => Client::shared(&opts.client)?,
+      Target::Closed => return Err(closed()),
     };
     let work = prepare(Args {
       client: &client,

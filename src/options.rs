@@ -1094,6 +1094,12 @@ fn take_exception(env: sys::napi_env) -> Option<sys::napi_value> {
   }
 }
 
+/// The pending exception, if any, taken out of the environment and kept for an error's
+/// `cause` (see `take_thrown`).
+pub fn keep_pending_exception(env: sys::napi_env) -> Option<ThrownId> {
+  take_exception(env).and_then(|thrown| keep_thrown(env, thrown))
+}
+
 /// Values the caller's code threw, kept (by reference) until their error becomes a
 /// JavaScript error. One table per JavaScript thread, as references belong to their env.
 #[derive(Default)]

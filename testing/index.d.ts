@@ -32,6 +32,10 @@ export interface FakeOptions {
   rateLimit?: { limit: number; windowMs?: number; globalLimit?: number; tokenLimit?: number; tokenWindowMs?: number }
   /** Answer 403 `forbidden` unless the first `LD-API-Version` header is `beta`, as LaunchDarkly does. Default true. */
   requireBetaHeader?: boolean
+  /** How many requests `requests` keeps: the newest. Default 10,000. */
+  maxRequests?: number
+  /** The largest request body it reads, in bytes; a larger one is answered 413 `request_entity_too_large` and not kept. Default 1 MiB. */
+  maxBodyBytes?: number
 }
 
 /** A request as the fake received it. */
@@ -99,7 +103,7 @@ export interface FakeLaunchDarkly {
   port: number
   /** The token it accepts. */
   apiKey: string
-  /** Every request received, in order, including those answered by faults and 429s. */
+  /** The requests received (the newest `maxRequests`), in order, including those answered by faults, 429s and 413s. Options are checked: a bad one throws a TypeError naming it. */
   requests: RecordedRequest[]
   /** How many 429s the rate limit has sent (injected 429 faults are not counted). */
   readonly rateLimited: number

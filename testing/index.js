@@ -190,8 +190,42 @@ function sampleNewPipeline(overrides = {}) {
   return { ...pipelineOf({ key: 'progressive-rollout', name: 'Progressive rollout', description: '', legacy: false, phases: newPipelinePhases() }), ...overrides }
 }
 
+/** Requests kept in `requests` by default: the newest. */
+const DEFAULT_MAX_REQUESTS = 10_000
+/** The largest request body read by default; a larger one is answered 413. */
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+/** A TypeError with Node's code for a bad argument, naming the option. */
+function badOption(name, expected, value) {
+  return Object.assign(new TypeError(`${name ? `options.${name}` : 'options'} must be ${expected}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`), { code: 'ERR_INVALID_ARG_VALUE' })
+}
+
+/** Checks the options of startFakeLaunchDarkly; throws a TypeError naming a bad one. */
+function checkFakeOptions(options) {
+  if (options === null || typeof options !== 'object') throw badOption('', 'an object', options)
+  const integer = (name, min, max) => {
+    const value = options[name]
+    if (value !== undefined && !(Number.isInteger(value) && value >= min && value <= max)) throw badOption(name, `an integer from ${min} to ${max}`, value)
+  }
+  integer('port', 0, 65535)
+  integer('maxRequests', 0, Number.MAX_SAFE_INTEGER)
+  integer('maxBodyBytes', 0, Number.MAX_SAFE_INTEGER)
+  if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey === '')) throw badOption('apiKey', 'a non-empty string', options.apiKey)
+  for (const name of ['releases', 'pipelines']) {
+    if (options[name] !== undefined && !Array.isArray(options[name])) throw badOption(name, 'an array', options[name])
+  }
+  if (options.requireBetaHeader !== undefined && typeof options.requireBetaHeader !== 'boolean') throw badOption('requireBetaHeader', 'a boolean', options.requireBetaHeader)
+  const limit = options.rateLimit
+  if (limit !== undefined && !(limit !== null && typeof limit === 'object' && Number.isInteger(limit.limit) && limit.limit > 0 && (limit.windowMs === undefined || (Number.isFinite(limit.windowMs) && limit.windowMs > 0)))) {
+    throw badOption('rateLimit', '{ limit: a positive integer, windowMs?: a positive number }', JSON.stringify(limit))
+  }
+}
+
 /** Starts the fake on 127.0.0.1. See index.d.ts for the options and what it returns. */
 async function startFakeLaunchDarkly(options = {}) {
+  checkFakeOptions(options)
+  const maxRequests = options.maxRequests ?? DEFAULT_MAX_REQUESTS
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
   const apiKey = options.apiKey ?? `api-fake-${randomBytes(12).toString('hex')}`
   const requireBetaHeader = options.requireBetaHeader ?? true
   const rateLimit = options.rateLimit
@@ -234,25 +268,41 @@ async function startFakeLaunchDarkly(options = {}) {
 
   const server = http.createServer((req, res) => {
     const chunks = []
+    let size = 0
     req.on('error', () => {}) // a client that goes away mid-body: nothing to answer
-    req.on('data', (c) => chunks.push(c))
+    req.on('data', (c) => {
+      size += c.length
+      if (size <= maxBodyBytes) chunks.push(c)
+      else if (chunks.length) chunks.length = 0 // what was read goes: the body is refused
+    })
     req.on('end', () => {
+      if (size > maxBodyBytes) {
+        // Neither kept nor parsed; the connection closes after the answer.
+        record({ method: req.method, path: req.url, headers: flatHeaders(req.rawHeaders), rawHeaders: [...req.rawHeaders], body: '', receivedAt: Date.now() })
+        return send(res, 413, { code: 'request_entity_too_large', message: `The request body is larger than ${maxBodyBytes} bytes` }, { connection: 'close' })
+      }
       const body = Buffer.concat(chunks).toString('utf8')
-      const record = { method: req.method, path: req.url, headers: flatHeaders(req.rawHeaders), rawHeaders: [...req.rawHeaders], body, receivedAt: Date.now() }
+      const entry = { method: req.method, path: req.url, headers: flatHeaders(req.rawHeaders), rawHeaders: [...req.rawHeaders], body, receivedAt: Date.now() }
       if (body) {
         try {
-          record.json = JSON.parse(body)
+          entry.json = JSON.parse(body)
         } catch {
           // not JSON: no `json`
         }
       }
-      requests.push(record)
+      record(entry)
       handle(req, res, body).catch((err) => {
         if (!res.headersSent && !res.destroyed) send(res, 500, { code: 'internal_server_error', message: String(err && err.message) })
         else res.destroy()
       })
     })
   })
+
+  /** Adds `entry` to `requests`, which keeps the newest `maxRequests`. */
+  function record(entry) {
+    requests.push(entry)
+    if (requests.length > maxRequests) requests.splice(0, requests.length - maxRequests)
+  }
 
   async function handle(req, res, body) {
     const route = parseRoute(req.url)
@@ -371,7 +421,7 @@ async function startFakeLaunchDarkly(options = {}) {
       if (typeof op.value !== 'boolean') return `${at}: value must be a boolean, got ${JSON.stringify(op.value)}`
       setComplete(draft, index, op.value)
     }
-    draft._version++
+    bumpVersion(draft)
     for (const name of Object.keys(release)) delete release[name]
     Object.assign(release, draft)
     return null
@@ -413,7 +463,8 @@ async function startFakeLaunchDarkly(options = {}) {
     }
     if (audiences !== undefined && (!Array.isArray(audiences) || !audiences.every(isObject))) return 'audiences must be an array of objects'
     for (const given of audiences ?? []) {
-      const audience = phase._audiences.find((a) => a._id === given.audienceId)
+      // A phase without `_audiences` (one that has not started) has no audience to configure.
+      const audience = (phase._audiences ?? []).find((a) => a._id === given.audienceId)
       if (!audience) continue
       const configuration = (audience.configuration ??= { releaseStrategy: 'immediate-rollout', requireApproval: false })
       for (const name of ['releaseGuardianConfiguration', 'notifyMemberIds', 'notifyTeamKeys']) {
@@ -430,7 +481,7 @@ async function startFakeLaunchDarkly(options = {}) {
       delete phase._completionDate
       delete phase._completedBy
     }
-    release._version++
+    bumpVersion(release)
     return null
   }
 
@@ -457,7 +508,7 @@ async function startFakeLaunchDarkly(options = {}) {
       }
     })
     if (!phase.started) Object.assign(phase, startedPhase({ id: phase._id, name: phase._name, environments: environmentsOf(release, phase) }, index, now))
-    if (typeof release._version === 'number') release._version++
+    bumpVersion(release)
     return null
   }
 
@@ -858,15 +909,21 @@ function readPage(query) {
 
 /**
  * The progressions filter as LaunchDarkly writes it:
- * `status equals "active",activePhaseId equals "<id>"` (quotes optional).
+ * `status equals "active",activePhaseId equals "<id>"`. A quoted value may hold `\"`
+ * and `\\` (a quote and a backslash) and commas; an unquoted one runs to the next comma.
  */
 function parseProgressionFilter(text) {
   const out = {}
   if (text === null || text.trim() === '') return out
-  for (const part of text.split(',')) {
-    const match = /^\s*(status|activePhaseId)\s+equals\s+"?([^"]*?)"?\s*$/.exec(part)
-    if (!match) return { error: `unsupported filter ${JSON.stringify(part.trim())}: use status equals "active" or activePhaseId equals "<phase id>"` }
-    out[match[1]] = match[2]
+  const part = /\s*(status|activePhaseId)\s+equals\s+(?:"((?:[^"\\]|\\.)*)"|([^",]*?))\s*(,|$)/y
+  let at = 0
+  while (at < text.length) {
+    part.lastIndex = at
+    const match = part.exec(text)
+    if (!match) return { error: `unsupported filter ${JSON.stringify(text.slice(at).split(',')[0].trim())}: use status equals "active" or activePhaseId equals "<phase id>"` }
+    out[match[1]] = match[2] !== undefined ? match[2].replace(/\\(.)/gs, '$1') : match[3]
+    at = part.lastIndex
+    if (match[4] === '') break
   }
   if (out.status !== undefined && out.status !== 'active' && out.status !== 'completed') return { error: 'status must be active or completed' }
   if (out.status === 'completed' && out.activePhaseId !== undefined) return { error: 'status equals completed cannot be combined with an activePhaseId filter' }
@@ -962,6 +1019,11 @@ function defaultMessage(status) {
 
 function stringify(headers = {}) {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)]))
+}
+
+/** A write moves `_version` on; a release without a numeric `_version` is left without one (never `null`). */
+function bumpVersion(release) {
+  if (typeof release._version === 'number' && Number.isFinite(release._version)) release._version++
 }
 
 function send(res, status, body, headers = {}) {

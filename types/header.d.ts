@@ -940,3 +940,9 @@ export interface DeprecationEvent {
   /** The `Link` header as sent (at most 200 characters), if any */
   link?: string
 }
+
+/** `ReleaseClient` is async-disposable: `await using client = new ReleaseClient()`. */
+export interface ReleaseClient {
+  /** The same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void>
+}

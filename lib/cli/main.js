@@ -11,6 +11,7 @@ const { advance, listPipelines, showPipeline } = require('./pipelines.js')
 const { pipelineKind } = require('./pipeline.js')
 const { dryRunPhase } = require('./phases.js')
 const { isFinished, renderPreview, renderRelease, wantsColor } = require('./render.js')
+const { inert, inertJson } = require('./text.js')
 const { watchRequests } = require('./verbose.js')
 
 const VERSION = require('../../package.json').version
@@ -45,7 +46,7 @@ const COMMANDS = {
     return ctx.request({ operation: 'createRelease', args: [project, flag, input], send: (c) => c.createRelease(project, flag, input) })
   },
   delete: (ctx, { project, flag }) =>
-    ctx.request({ operation: 'deleteRelease', args: [project, flag], send: (c) => c.deleteRelease(project, flag), done: `deleted the release of ${project}/${flag}` }),
+    ctx.request({ operation: 'deleteRelease', args: [project, flag], send: (c) => c.deleteRelease(project, flag), done: `deleted the release of ${ctx.text(project)}/${ctx.text(flag)}` }),
   'phase-status': (ctx, { project, flag, phaseId }) => {
     const input = { status: ctx.required('status') }
     return ctx.request({ operation: 'updatePhaseStatus', args: [project, flag, phaseId, input], send: (c) => c.updatePhaseStatus(project, flag, phaseId, input) })
@@ -293,10 +294,31 @@ class Context {
     return new this.ld.ReleaseClient(this.clientOptions)
   }
 
-  /** `text` with the token masked as the library masks it: `****` and its last four characters. */
   /** `text` with the token masked as the library masks it: in any encoding, whole or in pieces. */
   redact(text) {
     return this.token ? this.ld._maskToken(String(text), this.token) : String(text)
+  }
+
+  /**
+   * `value` as it may be printed: the token masked and every control character shown
+   * escaped (see text.js). Everything a server sent goes through here on its way out.
+   */
+  text(value) {
+    return inert(value, (text) => this.redact(text))
+  }
+
+  /**
+   * `value` as JSON for stdout, token masked and control characters escaped (see
+   * text.js). An answer nested too deeply for JSON.stringify is an error that says so
+   * (ERR_LD_DECODE), not a RangeError's stack.
+   */
+  json(value) {
+    try {
+      return inertJson(value, (text) => this.redact(text))
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error
+      throw Object.assign(new ApiError('the answer is nested too deeply to print as JSON; nothing was printed', 'ERR_LD_DECODE'), { cause: error })
+    }
   }
 
   usageError(message) {
@@ -334,7 +356,7 @@ class Context {
    * fails, the release is drawn as it is).
    */
   async show(release) {
-    if (this.values.json) return this.io.out(JSON.stringify(release, null, 2))
+    if (this.values.json) return this.io.out(this.json(release))
     let newPipeline = false
     if (isFinished(release, true)) {
       const { project } = this.args
@@ -343,12 +365,12 @@ class Context {
         () => false,
       )
     }
-    this.io.out(renderRelease(release, { color: this.color, newPipeline }))
+    this.io.out(renderRelease(release, { color: this.color, newPipeline, text: (value) => this.text(value) }))
   }
 
   /** Prints a request preview: as it would go out, or as JSON with --json. */
   print(preview) {
-    this.io.out(this.values.json ? JSON.stringify(preview, null, 2) : renderPreview(preview))
+    this.io.out(this.values.json ? this.json(preview) : renderPreview(preview, { text: (value) => this.text(value) }))
   }
 
   /**
@@ -373,7 +395,7 @@ class Context {
       const { preview, notes = [] } = req.plan ? await req.plan() : { preview: this.preview(req) }
       if (preview) this.print(preview)
       else if (this.values.json) this.io.out('null')
-      for (const note of notes) this.io.err(note)
+      for (const note of notes) this.io.err(this.text(note))
       return 0
     }
     const release = await req.send(this.client())
@@ -397,7 +419,7 @@ function cliMessage(error, ctx) {
 
 /** Prints what went wrong and returns the exit code; rethrows what is not ours. */
 function report(error, command, io, ctx) {
-  const redact = (text) => (ctx ? ctx.redact(text) : text)
+  const redact = (text) => (ctx ? ctx.text(text) : inert(text))
   const isOurs = ctx?.ld.isLaunchDarklyError(error)
   if (error instanceof UsageError || (isOurs && USAGE_CODES.has(error.code))) {
     const message = error instanceof UsageError ? error.message : cliMessage(error, ctx)
@@ -425,7 +447,7 @@ async function main(argv, io = defaultIo()) {
       code = 0
     } else {
       ctx = new Context(require('../../index.js'), io, parsed)
-      const unwatch = watchRequests({ stream: io.stderr, line: io.err, verbose: Boolean(ctx.values.verbose), redact: (text) => ctx.redact(text) })
+      const unwatch = watchRequests({ stream: io.stderr, line: io.err, verbose: Boolean(ctx.values.verbose), redact: (text) => ctx.text(text), env: io.env ?? process.env })
       try {
         code = await COMMANDS[parsed.command](ctx, ctx.args)
       } finally {

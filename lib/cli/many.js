@@ -101,7 +101,7 @@ function label(item) {
 /** `✗ web/a phase "QA": … (code ERR_LD_…)` */
 function failure(ctx, item, error, { dryRun = false } = {}) {
   const { code, message } = plainError(ctx, error)
-  return `✗ ${label(item)}: ${dryRun ? 'would fail: ' : ''}${message} (code ${code})`
+  return ctx.text(`✗ ${label(item)}: ${dryRun ? 'would fail: ' : ''}${message} (code ${code})`)
 }
 
 /**
@@ -127,13 +127,13 @@ async function dryRun(ctx, items, concurrency) {
       phase: item.phase,
       ...(error ? { error: plainError(ctx, error) } : { request }),
     }))
-    io.out(JSON.stringify(entries, null, 2))
+    io.out(ctx.json(entries))
   } else {
-    const previews = writes.filter((w) => w.request).map((w) => renderPreview(w.request))
+    const previews = writes.filter((w) => w.request).map((w) => renderPreview(w.request, { text: (value) => ctx.text(value) }))
     if (previews.length) io.out(previews.join('\n\n'))
     for (const { item, request, error } of writes) {
       if (error) io.err(failure(ctx, item, error, { dryRun: true }))
-      else if (request === null) io.err(`- ${label(item)}: already complete, would send nothing`)
+      else if (request === null) io.err(ctx.text(`- ${label(item)}: already complete, would send nothing`))
     }
     const methods = new Map()
     for (const { request } of writes) if (request) methods.set(request.method, (methods.get(request.method) ?? 0) + 1)
@@ -169,9 +169,9 @@ async function completeMany(ctx) {
       phase: items[i].phase,
       ...(r.ok ? { release: r.release } : { error: plainError(ctx, r.error) }),
     }))
-    io.out(JSON.stringify(entries, null, 2))
+    io.out(ctx.json(entries))
   } else {
-    results.forEach((r, i) => io.out(r.ok ? `✓ ${label(items[i])}` : failure(ctx, items[i], r.error)))
+    results.forEach((r, i) => io.out(r.ok ? ctx.text(`✓ ${label(items[i])}`) : failure(ctx, items[i], r.error)))
     io.err(`${results.length - failed} done, ${failed} failed`)
   }
   return failed ? 1 : 0

@@ -10,7 +10,7 @@
 const { UsageError, integer, parsePhase } = require('./args.js')
 const { plainError } = require('./many.js')
 const { describePhase } = require('./phases.js')
-const { pipelinePhases, printable, progressBar, renderPipelineChart, renderPipelineTable, renderPreview } = require('./render.js')
+const { pipelinePhases, progressBar, renderPipelineChart, renderPipelineTable, renderPreview } = require('./render.js')
 
 const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`
 
@@ -19,11 +19,11 @@ async function listPipelines(ctx, { project }) {
   const pipelines = []
   for await (const pipeline of ctx.client().listReleasePipelines(project)) pipelines.push(pipeline)
   if (ctx.values.json) {
-    ctx.io.out(JSON.stringify(pipelines, null, 2))
+    ctx.io.out(ctx.json(pipelines))
   } else if (pipelines.length === 0) {
-    ctx.io.err(`project ${printable(project)} has no release pipelines`)
+    ctx.io.err(`project ${ctx.text(project)} has no release pipelines`)
   } else {
-    ctx.io.out(ctx.redact(renderPipelineTable(pipelines, { color: ctx.color })))
+    ctx.io.out(renderPipelineTable(pipelines, { color: ctx.color, text: (value) => ctx.text(value) }))
   }
   return 0
 }
@@ -52,8 +52,8 @@ async function showPipeline(ctx, { project, pipeline: pipelineKey }) {
   const pipeline = await client.getReleasePipeline(project, pipelineKey)
   const summary = await client.getReleaseProgressionSummary(project, pipelineKey)
   const counts = countsOf(pipeline, summary)
-  if (ctx.values.json) ctx.io.out(JSON.stringify({ pipeline, counts }, null, 2))
-  else ctx.io.out(ctx.redact(renderPipelineChart(pipeline, counts, { color: ctx.color })))
+  if (ctx.values.json) ctx.io.out(ctx.json({ pipeline, counts }))
+  else ctx.io.out(renderPipelineChart(pipeline, counts, { color: ctx.color, text: (value) => ctx.text(value) }))
   return 0
 }
 
@@ -77,7 +77,7 @@ async function advance(ctx, { project, pipeline }) {
   const from = fromPhase(ctx)
   const concurrency = values.concurrency === undefined ? 8 : integer('--concurrency', values.concurrency, 1, 256, ctx.command)
   const dryRun = Boolean(values['dry-run'])
-  const where = `phase ${printable(describePhase(from))} of ${printable(pipeline)}`
+  const where = `phase ${ctx.text(describePhase(from))} of ${ctx.text(pipeline)}`
   const options = { concurrency, dryRun }
   const bar = !dryRun && io.stderr?.isTTY ? progressBar(io.stderr) : null
   if (bar) options.onProgress = (done, total) => bar.update(done, total)
@@ -89,34 +89,44 @@ async function advance(ctx, { project, pipeline }) {
   }
 
   if (dryRun) {
+    // A flag the real run would fail (a key no request can be made for) fails here too.
+    const planned = results.filter((r) => r.ok)
+    const failing = results.filter((r) => !r.ok)
     if (values.json) {
-      io.out(JSON.stringify(results.map(({ flagKey, request }) => ({ flagKey, request })), null, 2))
-    } else if (results.length) {
-      io.out(ctx.redact(results.map((r) => renderPreview(r.request)).join('\n\n')))
+      io.out(ctx.json(results.map((r) => (r.ok ? { flagKey: r.flagKey, request: r.request } : { flagKey: r.flagKey, error: plainError(ctx, r.error) }))))
+    } else if (planned.length) {
+      io.out(planned.map((r) => renderPreview(r.request, { text: (value) => ctx.text(value) })).join('\n\n'))
+    }
+    if (!values.json) {
+      for (const r of failing) {
+        const { code, message } = plainError(ctx, r.error)
+        io.err(`✗ ${ctx.text(project)}/${ctx.text(r.flagKey)}: ${ctx.text(message)} (code ${ctx.text(code)})`)
+      }
     }
     const methods = new Map()
-    for (const { request } of results) methods.set(request.method, (methods.get(request.method) ?? 0) + 1)
+    for (const { request } of planned) methods.set(request.method, (methods.get(request.method) ?? 0) + 1)
     const requests = [...methods].map(([method, n]) => plural(n, `${method} request`)).join(', ')
-    const keys = results.map((r) => printable(r.flagKey)).join(', ')
-    io.err(ctx.redact(results.length ? `${plural(results.length, 'flag')} at ${where} would move: ${keys} (${requests}; nothing was written)` : `no flag is at ${where}: nothing would move`))
-    return 0
+    const keys = planned.map((r) => ctx.text(r.flagKey)).join(', ')
+    const would = planned.length ? `${plural(planned.length, 'flag')} at ${where} would move: ${keys} (${requests}; nothing was written)` : `no flag at ${where} would move`
+    io.err(ctx.text(failing.length ? `${would}; ${plural(failing.length, 'flag')} would fail` : results.length ? would : `no flag is at ${where}: nothing would move`))
+    return failing.length ? 1 : 0
   }
 
   const failed = results.filter((r) => !r.ok).length
   if (values.json) {
     const entries = results.map((r) => (r.ok ? { ok: true, flagKey: r.flagKey, release: r.release } : { ok: false, flagKey: r.flagKey, error: plainError(ctx, r.error) }))
-    io.out(JSON.stringify(entries, null, 2))
+    io.out(ctx.json(entries))
   } else {
     for (const r of results) {
-      const label = `${printable(project)}/${printable(r.flagKey)}`
-      if (r.ok) io.out(ctx.redact(`✓ ${label}`))
+      const label = `${ctx.text(project)}/${ctx.text(r.flagKey)}`
+      if (r.ok) io.out(`✓ ${label}`)
       else {
         const { code, message } = plainError(ctx, r.error)
-        io.out(ctx.redact(`✗ ${label}: ${printable(message)} (code ${code})`))
+        io.out(`✗ ${label}: ${ctx.text(message)} (code ${ctx.text(code)})`)
       }
     }
   }
-  io.err(ctx.redact(results.length ? `${plural(results.length, 'flag')} at ${where}: ${results.length - failed} advanced, ${failed} failed` : `no flag is at ${where}: nothing to advance`))
+  io.err(ctx.text(results.length ? `${plural(results.length, 'flag')} at ${where}: ${results.length - failed} advanced, ${failed} failed` : `no flag is at ${where}: nothing to advance`))
   return failed ? 1 : 0
 }
 

@@ -3,17 +3,24 @@
 // preview, a progress bar, the table of a project's release pipelines, and the chart of
 // where the flags of one pipeline stand.
 
+const { inert } = require('./text.js')
+
 const MARKS = { done: '✓', active: '●', waiting: '○' }
 const ANSI = { bold: [1, 22], dim: [2, 22], green: [32, 39], yellow: [33, 39], cyan: [36, 39] }
 
 /**
- * Whether stdout-like `stream` should get colour: a TTY and no NO_COLOR. FORCE_COLOR
- * forces it (`0` or `false` turns it off); NO_COLOR wins over both.
+ * Whether stdout-like `stream` should get colour: a TTY whose TERM is not `dumb`, and no
+ * NO_COLOR. FORCE_COLOR forces it (`0` or `false` turns it off); NO_COLOR wins over both.
  */
 function wantsColor(stream, env = process.env) {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false
   if (env.FORCE_COLOR !== undefined) return !['0', 'false'].includes(env.FORCE_COLOR)
-  return Boolean(stream && stream.isTTY)
+  return Boolean(stream && stream.isTTY) && !dumbTerminal(env)
+}
+
+/** TERM=dumb: a terminal that understands no escape sequence at all. */
+function dumbTerminal(env = process.env) {
+  return env.TERM === 'dumb'
 }
 
 function paint(color) {
@@ -94,31 +101,32 @@ function environments(phase) {
 }
 
 /** `Name (pipeline-key) · version 3`: what the release has of these. */
-function heading(release, p) {
+function heading(release, p, text) {
   const { name, releasePipelineKey: key, _version: version } = release
   const title = typeof name === 'string' && name !== '' ? name : typeof key === 'string' && key !== '' ? key : 'Release'
-  const parts = [p('bold', title)]
-  if (typeof key === 'string' && key !== '' && key !== title) parts.push(` (${key})`)
-  if (typeof version === 'number' || (typeof version === 'string' && version !== '')) parts.push(` · version ${version}`)
+  const parts = [p('bold', text(title))]
+  if (typeof key === 'string' && key !== '' && key !== title) parts.push(` (${text(key)})`)
+  if (typeof version === 'number' || (typeof version === 'string' && version !== '')) parts.push(` · version ${text(version)}`)
   return parts.join('')
 }
 
 /**
  * The drawing of `release`; `color` adds ANSI styles, `newPipeline` says the release is
- * of a new release pipeline (then an active last phase means it is finished). Ends
- * without a newline. Copes with what the service leaves out: phases without dates or
- * audiences, no `_version`, no description.
+ * of a new release pipeline (then an active last phase means it is finished). Every
+ * text the release holds is drawn through `text` (the CLI's `ctx.text`: inert, token
+ * masked). Ends without a newline. Copes with what the service leaves out: phases
+ * without dates or audiences, no `_version`, no description.
  */
-function renderRelease(release, { color = false, newPipeline = false } = {}) {
+function renderRelease(release, { color = false, newPipeline = false, text = inert } = {}) {
   const p = paint(color)
   const phases = phasesOf(release)
   const finished = isFinished(release, newPipeline)
   const states = phaseStates(release)
   if (finished) states[states.length - 1] = 'done'
-  const names = phases.map((ph) => String(ph._name ?? ''))
+  const names = phases.map((ph) => text(ph._name))
   const nameWidth = Math.max(0, ...names.map((n) => n.length))
   const indexWidth = String(Math.max(0, phases.length - 1)).length
-  const lines = [heading(release, p)]
+  const lines = [heading(release, p, text)]
   phases.forEach((phase, i) => {
     const state = states[i]
     const word = statusWord(phase.status)
@@ -127,15 +135,15 @@ function renderRelease(release, { color = false, newPipeline = false } = {}) {
     if (phase._startedDate) details.push(`started ${formatTime(phase._startedDate)}`)
     if (state === 'done' && !(finished && i === phases.length - 1)) {
       const who = completedBy(phase)
-      details.push(['completed', formatTime(phase._completionDate), who && `by ${who}`].filter(Boolean).join(' '))
+      details.push(['completed', formatTime(phase._completionDate), who && `by ${text(who)}`].filter(Boolean).join(' '))
     } else if (state === 'waiting') {
       // `not-started` says no more than the mark; `ready-to-start` and unknown words do.
-      details.push(word === undefined || word === 'not-started' ? 'waiting' : word)
+      details.push(word === undefined || word === 'not-started' ? 'waiting' : text(word))
     } else if (state === 'active' && word !== undefined && !['active', 'not-started', 'ready-to-start'].includes(word)) {
-      details.push(word)
+      details.push(text(word))
     }
     const envs = environments(phase)
-    if (envs) details.push(p('cyan', envs))
+    if (envs) details.push(p('cyan', text(envs)))
     const name = names[i].padEnd(nameWidth)
     lines.push(`  ${String(i).padStart(indexWidth)} ${mark} ${state === 'waiting' ? p('dim', name) : name}  ${details.join(' · ')}`.trimEnd())
   })
@@ -147,11 +155,14 @@ function renderRelease(release, { color = false, newPipeline = false } = {}) {
   return lines.join('\n')
 }
 
-/** A request preview as the request would go out: the request line, headers, then the body. */
-function renderPreview(preview) {
+/**
+ * A request preview as the request would go out: the request line, headers, then the
+ * body, each line through `text` (a phase id the server sent is in the URL or the body).
+ */
+function renderPreview(preview, { text = inert } = {}) {
   const lines = [`${preview.method} ${preview.url}`, ...Object.entries(preview.headers).map(([k, v]) => `${k}: ${v}`)]
-  if (preview.body !== undefined && preview.body !== null) lines.push('', preview.body)
-  return lines.join('\n')
+  if (preview.body !== undefined && preview.body !== null) lines.push('', ...String(preview.body).split('\n'))
+  return lines.map((line) => text(line)).join('\n')
 }
 
 /** A progress bar drawn in place on `stream`: `update(done, total)`, then `done()`. */
@@ -171,11 +182,6 @@ function progressBar(stream, width = 30) {
 }
 
 
-/** `text` with control characters (C0, DEL, C1) shown as `?`: a server's words never move the cursor or change colours. */
-function printable(text) {
-  return Array.from(String(text ?? ''), (c) => (c.codePointAt(0) < 0x20 || (c.codePointAt(0) >= 0x7f && c.codePointAt(0) <= 0x9f) ? '?' : c)).join('')
-}
-
 /** `_isLegacy: false` is a new pipeline; anything else counts as legacy, as the library reads it. */
 function pipelineKindWord(pipeline) {
   return pipeline?._isLegacy === false ? 'new' : 'legacy'
@@ -190,13 +196,13 @@ function pipelinePhases(pipeline) {
  * The table of release pipelines: key, name, kind (legacy or new), the phases in order,
  * and whether it is the project's default. Ends without a newline.
  */
-function renderPipelineTable(pipelines, { color = false } = {}) {
+function renderPipelineTable(pipelines, { color = false, text = inert } = {}) {
   const p = paint(color)
   const header = ['KEY', 'NAME', 'KIND', 'PHASES', 'DEFAULT']
   const rows = pipelines.map((pipeline) => {
     const item = pipeline !== null && typeof pipeline === 'object' ? pipeline : {}
-    const phases = pipelinePhases(item).map((phase) => printable(phase.name))
-    return [printable(item.key), printable(item.name), pipelineKindWord(item), phases.join(' → '), item.isProjectDefault === true ? 'yes' : '']
+    const phases = pipelinePhases(item).map((phase) => text(phase.name))
+    return [text(item.key), text(item.name), pipelineKindWord(item), phases.join(' → '), item.isProjectDefault === true ? 'yes' : '']
   })
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()
@@ -207,14 +213,14 @@ function renderPipelineTable(pipelines, { color = false } = {}) {
  * The chart of a pipeline: its phases in order, each with a bar of the flags whose
  * active phase it is, then the finished flags (no active phase). Ends without a newline.
  */
-function renderPipelineChart(pipeline, counts, { color = false, width = 24 } = {}) {
+function renderPipelineChart(pipeline, counts, { color = false, width = 24, text = inert } = {}) {
   const p = paint(color)
-  const name = printable(pipeline?.name)
-  const key = printable(pipeline?.key)
+  const name = text(pipeline?.name)
+  const key = text(pipeline?.key)
   const title = name || key || 'Release pipeline'
   const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`
   const lines = [`${p('bold', title)}${key && key !== title ? ` (${key})` : ''} · ${pipelineKindWord(pipeline)} pipeline · ${plural(counts.total, 'flag')}`]
-  const rows = counts.phases.map((phase) => [String(phase.index), printable(phase.name), phase.flags, 'cyan'])
+  const rows = counts.phases.map((phase) => [String(phase.index), text(phase.name), phase.flags, 'cyan'])
   rows.push(['', 'finished', counts.finished, 'green'])
   if (counts.elsewhere) rows.push(['', 'at a phase not in the pipeline', counts.elsewhere, 'yellow'])
   const most = Math.max(1, ...rows.map((r) => r[2]))
@@ -229,9 +235,9 @@ function renderPipelineChart(pipeline, counts, { color = false, width = 24 } = {
   const last = counts.phases.at(-1)
   if (pipelineKindWord(pipeline) === 'new' && last?.flags) {
     // A release of a new pipeline is finished once its last phase is active.
-    lines.push(`  ${plural(last.flags, 'flag')} at ${printable(last.name)}, the last phase of a new pipeline: ${last.flags === 1 ? 'its release is' : 'their releases are'} finished`)
+    lines.push(`  ${plural(last.flags, 'flag')} at ${text(last.name)}, the last phase of a new pipeline: ${last.flags === 1 ? 'its release is' : 'their releases are'} finished`)
   }
   return lines.join('\n')
 }
 
-module.exports = { renderPipelineChart, renderPipelineTable, pipelinePhases, printable, pipelineKindWord, renderRelease, renderPreview, progressBar, formatTime, phaseStates, isFinished, statusWord, wantsColor }
+module.exports = { dumbTerminal, renderPipelineChart, renderPipelineTable, pipelinePhases, pipelineKindWord, renderRelease, renderPreview, progressBar, formatTime, phaseStates, isFinished, statusWord, wantsColor }

@@ -5,6 +5,8 @@
 // diagnostics channels; stdout is never written.
 
 const dc = require('node:diagnostics_channel')
+const { dumbTerminal } = require('./render.js')
+const { inert } = require('./text.js')
 
 const CHANNELS = {
   request: 'ld-release:request',
@@ -35,12 +37,14 @@ const WAIT_REASONS = {
 /**
  * Subscribes to the library's channels and writes to `stream` (stderr): lines through
  * `line` (one call per line) when `verbose`; a countdown, when `stream` is a terminal,
- * for waits longer than `countdownAfterMs`. `redact` masks the token in what is written.
+ * for waits longer than `countdownAfterMs`. `redact` makes what is written inert and masks the token
+ * in it (the CLI's `ctx.text`; by default, `inert` without a token).
  * Returns a function that unsubscribes and clears any countdown; when there is nothing
  * to do (neither verbose nor a terminal) it subscribes to nothing.
  */
-function watchRequests({ stream, line, verbose = false, redact = (text) => text, countdownAfterMs = COUNTDOWN_AFTER_MS }) {
-  const countdowns = Boolean(stream?.isTTY)
+function watchRequests({ stream, line, verbose = false, redact = inert, countdownAfterMs = COUNTDOWN_AFTER_MS, env = process.env }) {
+  // A countdown is redrawn in place with escape sequences, which TERM=dumb does not read.
+  const countdowns = Boolean(stream?.isTTY) && !dumbTerminal(env)
   if (!verbose && !countdowns) return () => {}
   let ticking = null
   let shown = false

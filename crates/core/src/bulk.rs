@@ -22,7 +22,9 @@ pub type Progress = Arc<dyn Fn(usize, usize) + Send + Sync>;
 /// Runs every phase change (items that failed to prepare are reported as they are), at
 /// most `concurrency` at a time. All requests share the client's rate-limit gate and
 /// what it knows of release pipelines. With `dry_run`, each item's reads happen and its
-/// write is only planned (see `Client::plan_phase`).
+/// write is only planned (see `Client::plan_phase`). An item that repeats an earlier one
+/// (the same project, flag, phase and change) is not run again: it gets the earlier one's
+/// result, so a phase listed three times is written (or planned) once.
 pub async fn run(
   client: Arc<Client>,
   items: Vec<Result<PhaseChange>>,
@@ -30,7 +32,8 @@ pub async fn run(
   options: RequestOptions,
   progress: Option<Progress>,
 ) -> Vec<Result<PhaseOutcome>> {
-  run_each(
+  let (items, repeats) = without_repeats(items);
+  let mut results = run_each(
     client,
     items,
     concurrency,
@@ -40,7 +43,49 @@ pub async fn run(
       Box::pin(async move { client.phase_outcome(change, dry_run, options).await })
     },
   )
-  .await
+  .await;
+  for (repeat, first) in repeats {
+    results[repeat] = results[first].clone();
+  }
+  results
+}
+
+/// `items` with each repeat of an earlier item set aside (as an error standing in for
+/// it, counted done from the start), and the pairs (repeat, first) to fill in after.
+fn without_repeats(
+  items: Vec<Result<PhaseChange>>,
+) -> (Vec<Result<PhaseChange>>, Vec<(usize, usize)>) {
+  let mut first_of = std::collections::HashMap::new();
+  let mut repeats = Vec::new();
+  let items = items
+    .into_iter()
+    .enumerate()
+    .map(|(index, item)| {
+      let Ok(change) = item else {
+        return item;
+      };
+      let key = format!(
+        "{:?}",
+        (
+          &change.project_key,
+          &change.flag_key,
+          &change.phase,
+          change.action
+        )
+      );
+      match first_of.get(&key) {
+        Some(&first) => {
+          repeats.push((index, first));
+          Err(LdError::invalid("a repeat of an earlier item"))
+        }
+        None => {
+          first_of.insert(key, index);
+          Ok(change)
+        }
+      }
+    })
+    .collect();
+  (items, repeats)
 }
 
 /// The work of one item: a future on the shared client.

@@ -204,6 +204,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// measured on Linux x64 with the TLS settings shared; rounded up).
 pub const CLIENT_NATIVE_BYTES: i64 = 8 * 1024;
 
+/// How long an idle connection is kept for the next request before it is closed: long
+/// enough for calls in a loop or a bulk run to reuse it, short enough that clients made
+/// and dropped in numbers (one per call) do not hold sockets until garbage collection.
+pub const IDLE_KEEP_ALIVE: Duration = Duration::from_secs(4);
+
 fn install_crypto_provider() {
   static ONCE: Once = Once::new();
   ONCE.call_once(|| {
@@ -231,7 +236,7 @@ impl Client {
       .redirect(reqwest::redirect::Policy::none())
       .user_agent(config.user_agent.clone())
       .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-      .pool_idle_timeout(Duration::from_secs(30))
+      .pool_idle_timeout(IDLE_KEEP_ALIVE)
       .tcp_nodelay(true)
       .build()
       .map_err(|e| build_failed(&e))?;
@@ -564,6 +569,10 @@ impl Client {
       };
       attempts += 1;
       emit(attempts, EventKind::Request);
+      if let Some(events) = &events {
+        // Announced before it leaves: whoever watches sees the request first.
+        events.delivered().await;
+      }
       let started = Instant::now();
       let outcome = match tokio::time::timeout(timeout, self.attempt(request, &headers)).await {
         Ok(outcome) => outcome,

@@ -18,6 +18,12 @@ pub use crate::limiter::Hold;
 /// must return quickly: the call waits for it.
 pub type Sink = Arc<dyn Fn(Event) + Send + Sync>;
 
+/// Called right after a request's `Request` event, before the request is sent: a
+/// receiver that completes (or is dropped) once that event has been delivered, or `None`
+/// when it already has been. The request waits for it, so that whoever watches sees the
+/// request announced before it leaves.
+pub type Delivered = Arc<dyn Fn() -> Option<tokio::sync::oneshot::Receiver<()>> + Send + Sync>;
+
 /// The observer of one call: where its events go, and the name of the operation the
 /// caller invoked (`completePhase`, `getRelease`, ...), which every event of the call
 /// carries, whichever requests the operation makes.
@@ -25,11 +31,24 @@ pub type Sink = Arc<dyn Fn(Event) + Send + Sync>;
 pub struct Observer {
   operation: &'static str,
   sink: Sink,
+  delivered: Option<Delivered>,
 }
 
 impl Observer {
   pub fn new(operation: &'static str, sink: Sink) -> Self {
-    Observer { operation, sink }
+    Observer {
+      operation,
+      sink,
+      delivered: None,
+    }
+  }
+
+  /// This observer, whose requests wait for `delivered` before they are sent.
+  pub fn with_delivered(self, delivered: Delivered) -> Self {
+    Observer {
+      delivered: Some(delivered),
+      ..self
+    }
   }
 
   pub fn operation(&self) -> &'static str {
@@ -221,6 +240,20 @@ impl<'a> Emitter<'a> {
       observer,
       method,
       url: url.into(),
+    }
+  }
+
+  /// Waits until the events emitted so far have been delivered, when the observer says
+  /// they may not have been (see [`Delivered`]).
+  pub(crate) async fn delivered(&self) {
+    let pending = self
+      .observer
+      .delivered
+      .as_ref()
+      .and_then(|delivered| delivered());
+    if let Some(pending) = pending {
+      // Dropped (the environment going away) counts as delivered: the request goes on.
+      let _ = pending.await;
     }
   }
 

@@ -87,10 +87,40 @@ pub fn find_phase(release: &ReleaseView, phase: &PhaseRef) -> Result<usize> {
       names(release)
     ))),
     several => Err(LdError::invalid(format!(
-      "{} phases are {what} (indexes {several:?}); name the phase by index or id",
-      several.len()
+      "{} phases are {what} (indexes {}); name the phase by index or id",
+      several.len(),
+      listed(several)
     ))),
   }
+}
+
+/// `[0, 1, 2]`, or the first [`LISTED_PHASES`] of `indexes` and how many more.
+fn listed(indexes: &[usize]) -> String {
+  let shown = &indexes[..indexes.len().min(LISTED_PHASES)];
+  let more = indexes.len() - shown.len();
+  if more == 0 {
+    format!("{shown:?}")
+  } else {
+    format!("{shown:?} and {more} more")
+  }
+}
+
+/// The id of phase `index` of `release`, to start it by: an error (`ERR_LD_DECODE`,
+/// nothing sent) when another phase has the same id, since the server could start
+/// either (the phase already active, say).
+pub fn unambiguous_id(release: &ReleaseView, index: usize) -> Result<&str> {
+  let id = release.phases[index].id.as_str();
+  let holders = positions(release, |p| p.id == id);
+  if holders.len() > 1 {
+    return Err(LdError::new(
+      ErrorCode::Decode,
+      format!(
+        "the release's phases {} all have id {id:?}: phase {index} cannot be started by its id, which could start another. Nothing was changed",
+        listed(&holders)
+      ),
+    ));
+  }
+  Ok(id)
 }
 
 fn positions(
@@ -102,13 +132,27 @@ fn positions(
     .collect()
 }
 
+/// How many phases an error lists, and how many characters of each name it quotes: a
+/// release of thousands of phases must not make a message of megabytes.
+const LISTED_PHASES: usize = 20;
+const QUOTED_NAME_CHARS: usize = 60;
+
 fn names(release: &ReleaseView) -> String {
-  let names: Vec<String> = release
+  let mut names: Vec<String> = release
     .phases
     .iter()
+    .take(LISTED_PHASES)
     .enumerate()
-    .map(|(i, p)| format!("{i}: {:?}", p.name))
+    .map(|(i, p)| {
+      let name: String = p.name.chars().take(QUOTED_NAME_CHARS).collect();
+      let cut = if name.len() < p.name.len() { "…" } else { "" };
+      format!("{i}: {name:?}{cut}")
+    })
     .collect();
+  let more = release.phases.len().saturating_sub(LISTED_PHASES);
+  if more > 0 {
+    names.push(format!("and {more} more"));
+  }
   if names.is_empty() {
     "none".to_string()
   } else {
@@ -267,7 +311,7 @@ impl Client {
     };
     let complete = match change.action {
       PhaseAction::Start => {
-        let start = self.start_request(change, &view.phases[index].id)?;
+        let start = self.start_request(change, unambiguous_id(&view, index)?)?;
         return Ok(Plan {
           write: write(start)?,
           release: Some(before),
@@ -320,7 +364,7 @@ impl Client {
     if phase.complete {
       return Ok(None);
     }
-    let Some(next) = view.phases.get(index + 1) else {
+    if index + 1 >= view.phases.len() {
       return Err(LdError::new(
         ErrorCode::Unsupported,
         format!(
@@ -328,9 +372,10 @@ impl Client {
           phase.name
         ),
       ));
-    };
+    }
+    let next_id = unambiguous_id(view, index + 1)?;
     Ok(Some(PlannedWrite {
-      request: self.start_request(change, &next.id)?,
+      request: self.start_request(change, next_id)?,
       guard: None,
     }))
   }
@@ -455,6 +500,67 @@ mod tests {
       "{}",
       err.message
     );
+  }
+
+  #[test]
+  fn a_release_of_thousands_of_phases_makes_a_short_message() {
+    let long = "N".repeat(500);
+    let phases: Vec<(String, String)> = (0..20_000)
+      .map(|i| {
+        (
+          format!("id-{i}"),
+          if i == 3 {
+            long.clone()
+          } else {
+            format!("Phase {i}")
+          },
+        )
+      })
+      .collect();
+    let refs: Vec<(&str, &str)> = phases
+      .iter()
+      .map(|(a, b)| (a.as_str(), b.as_str()))
+      .collect();
+    let r = release(&refs);
+    let err = find_phase(&r, &PhaseRef::Name("Nope".into())).unwrap_err();
+    assert!(err.message.len() < 2_000, "{} bytes", err.message.len());
+    assert!(
+      err.message.contains(r#"0: "Phase 0", 1: "Phase 1""#),
+      "{}",
+      err.message
+    );
+    assert!(
+      err.message.contains(&format!("3: \"{}\"…", "N".repeat(60))),
+      "{}",
+      err.message
+    );
+    assert!(
+      err.message.contains(r#"19: "Phase 19", and 19980 more"#),
+      "{}",
+      err.message
+    );
+    assert!(!err.message.contains("Phase 20\""), "{}", err.message);
+    // Exactly LISTED_PHASES phases: all listed, no "more".
+    let twenty: Vec<(&str, &str)> = refs[..20].to_vec();
+    let err = find_phase(&release(&twenty), &PhaseRef::Name("Nope".into())).unwrap_err();
+    assert!(
+      err.message.ends_with(r#"19: "Phase 19""#),
+      "{}",
+      err.message
+    );
+    // A name shared by thousands: the first indexes, and how many more.
+    let same: Vec<(String, &str)> = (0..5_000).map(|i| (format!("s{i}"), "QA")).collect();
+    let same: Vec<(&str, &str)> = same.iter().map(|(a, b)| (a.as_str(), *b)).collect();
+    let err = find_phase(&release(&same), &PhaseRef::Name("QA".into())).unwrap_err();
+    assert!(err.message.len() < 500, "{}", err.message);
+    assert!(
+      err.message.contains(
+        "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19] and 4980 more"
+      ),
+      "{}",
+      err.message
+    );
+    assert_eq!(listed(&[1, 2]), "[1, 2]");
   }
 
   #[test]

@@ -119,13 +119,30 @@ impl ProgressionFilter {
   pub fn query(&self) -> Option<String> {
     let mut parts = Vec::new();
     if let Some(status) = &self.status {
-      parts.push(format!("status equals {status:?}"));
+      parts.push(format!("status equals {}", quoted(status)));
     }
     if let Some(id) = &self.active_phase_id {
-      parts.push(format!("activePhaseId equals {id:?}"));
+      parts.push(format!("activePhaseId equals {}", quoted(id)));
     }
     (!parts.is_empty()).then(|| parts.join(","))
   }
+}
+
+/// `value` as a quoted string of the filter syntax: between double quotes, a `"` or `\`
+/// in it preceded by `\`, every other character as it is (the whole filter is
+/// percent-encoded in the URL). Not Rust's debug form, whose `\u{308}` and `\n` nothing
+/// reads back.
+fn quoted(value: &str) -> String {
+  let mut out = String::with_capacity(value.len() + 2);
+  out.push('"');
+  for c in value.chars() {
+    if c == '"' || c == '\\' {
+      out.push('\\');
+    }
+    out.push(c);
+  }
+  out.push('"');
+  out
 }
 
 fn pipelines_path(project_key: &str) -> Vec<&str> {
@@ -805,7 +822,7 @@ impl Client {
   /// `AdvanceWrite`): reads the pipeline, lists the flags at that phase (every page),
   /// then writes at most `concurrency` at a time. A last phase of a new pipeline fails
   /// the call before anything is written. With `dry_run`, nothing is written and each
-  /// flag gets the request it would be sent.
+  /// flag gets the request it would be sent, or the error the real run would give it.
   pub async fn advance_pipeline(
     self: &Arc<Self>,
     project_key: &str,
@@ -831,16 +848,20 @@ impl Client {
       }
     }
     if settings.dry_run {
-      return flags
-        .into_iter()
-        .map(|flag_key| {
-          let request = advance_request(self.config(), project_key, &flag_key, &write)?;
-          Ok(Advance {
-            flag_key,
-            outcome: AdvanceOutcome::Planned(request),
+      // A flag whose request cannot be made fails alone, as in the real run, which
+      // writes the others: the dry run shows the same.
+      return Ok(
+        flags
+          .into_iter()
+          .map(|flag_key| {
+            let outcome = match advance_request(self.config(), project_key, &flag_key, &write) {
+              Ok(request) => AdvanceOutcome::Planned(request),
+              Err(error) => AdvanceOutcome::Done(Err(error)),
+            };
+            Advance { flag_key, outcome }
           })
-        })
-        .collect();
+          .collect(),
+      );
     }
     let project = project_key.to_string();
     let write = Arc::new(write);
@@ -950,6 +971,26 @@ mod tests {
 
   fn config() -> ClientConfig {
     ClientConfig::resolve(&ClientOptions::default(), |_| None).unwrap()
+  }
+
+  #[test]
+  fn filter_values_are_quoted_as_the_filter_syntax_reads_them() {
+    let filter = |id: &str| ProgressionFilter {
+      status: Some("active".to_string()),
+      active_phase_id: Some(id.to_string()),
+    };
+    assert_eq!(
+      filter("p1").query().as_deref(),
+      Some(r#"status equals "active",activePhaseId equals "p1""#)
+    );
+    // Quotes and backslashes escaped; anything else as it is, combining marks, newlines
+    // and commas included (no Rust debug escapes such as `\u{308}`).
+    assert_eq!(
+      filter("a\"b\\c e\u{308}\n,x").query().as_deref(),
+      Some("status equals \"active\",activePhaseId equals \"a\\\"b\\\\c e\u{308}\n,x\"")
+    );
+    assert_eq!(quoted(""), "\"\"");
+    assert_eq!(quoted("\\"), "\"\\\\\"");
   }
 
   #[test]

@@ -9,7 +9,10 @@
 //! Every token the process holds is known here (tokens are interned when a `Secret` is
 //! made, and forgotten when the last `Secret` holding one is dropped), so [`scrub`] can
 //! mask an error against all of them at the point where errors leave for JavaScript,
-//! whatever path produced the error.
+//! whatever path produced the error. The tokens are indexed by each of their
+//! [`MIN_PIECE`]-character windows, so that masking a text looks each window of the text
+//! (decoded at each level) up once, and masks against the few tokens found, whatever the
+//! number of tokens held: not a scan of the text per token.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -236,6 +239,9 @@ fn mask_one_level(token: &[char], whole: &str, text: &str) -> Option<String> {
   Some(out)
 }
 
+/// A window of [`MIN_PIECE`] characters of a token.
+type Window = [char; MIN_PIECE];
+
 /// Every token the process holds, interned: equal tokens share one allocation, and an
 /// entry lives as long as a `Secret` holding it does.
 #[derive(Default)]
@@ -243,6 +249,90 @@ struct Registry {
   hasher: RandomState,
   buckets: HashMap<u64, Vec<Weak<str>>>,
   added_since_sweep: usize,
+  /// The tokens of [`MIN_PIECE`] characters or more, by each of their windows of that
+  /// many characters: any piece of a token that [`mask_in`] masks holds one of them.
+  windows: HashMap<Window, Vec<Weak<str>>>,
+  /// The tokens shorter than that (masked only whole): few, and tried on every text.
+  short: Vec<Weak<str>>,
+}
+
+impl Registry {
+  /// Indexes `token` by its windows (or lists it as short).
+  fn index(&mut self, token: &Arc<str>) {
+    let chars: Vec<char> = token.chars().collect();
+    if chars.len() < MIN_MASKED_LEN {
+      return;
+    }
+    if chars.len() < MIN_PIECE {
+      self.short.push(Arc::downgrade(token));
+      return;
+    }
+    for window in chars.windows(MIN_PIECE) {
+      let window: Window = window.try_into().expect("windows of MIN_PIECE");
+      let holders = self.windows.entry(window).or_default();
+      if !holders
+        .iter()
+        .any(|held| std::ptr::addr_eq(held.as_ptr(), Arc::as_ptr(token)))
+      {
+        holders.push(Arc::downgrade(token));
+      }
+    }
+  }
+
+  /// Forgets the tokens no `Secret` holds any more, in the buckets and the index.
+  fn sweep(&mut self) {
+    self.buckets.retain(|_, bucket| {
+      bucket.retain(|weak| weak.strong_count() > 0);
+      !bucket.is_empty()
+    });
+    self.windows.retain(|_, holders| {
+      holders.retain(|weak| weak.strong_count() > 0);
+      !holders.is_empty()
+    });
+    self.short.retain(|weak| weak.strong_count() > 0);
+  }
+
+  /// The live tokens a window of `levels` (texts as decoded, level by level) is a
+  /// window of, and every live short token: the only tokens [`mask_in`] can mask
+  /// anything of in those texts. Each once.
+  fn candidates(&self, levels: &[Vec<char>]) -> Vec<Arc<str>> {
+    let mut found: Vec<Arc<str>> = self.short.iter().filter_map(Weak::upgrade).collect();
+    for chars in levels {
+      for window in chars.windows(MIN_PIECE) {
+        let window: &Window = window.try_into().expect("windows of MIN_PIECE");
+        let Some(holders) = self.windows.get(window) else {
+          continue;
+        };
+        for token in holders.iter().filter_map(Weak::upgrade) {
+          if !found.iter().any(|seen| Arc::ptr_eq(seen, &token)) {
+            found.push(token);
+          }
+        }
+      }
+    }
+    found
+  }
+}
+
+/// `text` as it is and after each level of decoding [`mask_in`] undoes, as characters.
+fn decoded_levels(text: &str) -> Vec<Vec<char>> {
+  let mut levels = vec![text.chars().collect()];
+  let mut plain = text.to_string();
+  for _ in 0..=MAX_DECODE_ROUNDS {
+    let decoded = decode_once(&plain);
+    if decoded == plain {
+      break;
+    }
+    levels.push(decoded.chars().collect());
+    plain = decoded;
+  }
+  levels
+}
+
+/// The live tokens [`mask_in`] could mask anything of in `texts` (see `candidates`).
+fn tokens_in(texts: &[&str]) -> Vec<Arc<str>> {
+  let levels: Vec<Vec<char>> = texts.iter().flat_map(|text| decoded_levels(text)).collect();
+  registry().candidates(&levels)
 }
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
@@ -266,30 +356,21 @@ pub fn intern(value: &str) -> Arc<str> {
   }
   let shared: Arc<str> = Arc::from(value);
   bucket.push(Arc::downgrade(&shared));
+  registry.index(&shared);
   registry.added_since_sweep += 1;
-  if registry.added_since_sweep >= 256 {
+  if registry.added_since_sweep >= SWEEP_EVERY {
     registry.added_since_sweep = 0;
-    registry.buckets.retain(|_, bucket| {
-      bucket.retain(|weak| weak.strong_count() > 0);
-      !bucket.is_empty()
-    });
+    registry.sweep();
   }
   shared
 }
 
-/// Every token the process holds now.
-fn live_tokens() -> Vec<Arc<str>> {
-  registry()
-    .buckets
-    .values()
-    .flatten()
-    .filter_map(Weak::upgrade)
-    .collect()
-}
+/// The registry forgets dropped tokens after this many new ones.
+const SWEEP_EVERY: usize = 256;
 
 /// `text` with every token the process holds masked (see [`mask_in`]).
 pub fn mask_all(text: &str) -> String {
-  live_tokens()
+  tokens_in(&[text])
     .iter()
     .fold(text.to_string(), |text, token| mask_in(token, &text))
 }
@@ -313,7 +394,11 @@ pub fn mask_error(secret: &str, error: LdError) -> LdError {
 /// `error` with every token the process holds masked in every text it carries. Every
 /// error passes here on its way to JavaScript.
 pub fn scrub(error: &LdError) -> LdError {
-  live_tokens()
+  let mut texts = vec![error.message.as_str()];
+  texts.extend(error.api_code.as_deref());
+  texts.extend(error.api_message.as_deref());
+  texts.extend(error.body_excerpt.as_deref());
+  tokens_in(&texts)
     .iter()
     .fold(error.clone(), |error, token| mask_error(token, error))
 }
@@ -455,5 +540,194 @@ mod tests {
     let gone = "api-registry-Pa9Sd8Fg6Hj4-gone";
     drop(intern(gone));
     assert_eq!(mask_all(gone), gone, "a dropped token is forgotten");
+  }
+
+  /// `n` tokens of 24 pseudo-random letters and digits (seeded by `seed`): tokens that
+  /// share no 8 characters with each other or with those of other tests.
+  fn many(seed: u64, n: usize) -> Vec<Arc<str>> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut state = seed;
+    let mut next = move || {
+      // splitmix64
+      state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+      let mut z = state;
+      z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+      z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+      z ^ (z >> 31)
+    };
+    (0..n)
+      .map(|_| {
+        let token: String = (0..24)
+          .map(|_| char::from(ALPHABET[(next() % ALPHABET.len() as u64) as usize]))
+          .collect();
+        intern(&token)
+      })
+      .collect()
+  }
+
+  fn masked(token: &str) -> String {
+    masked_form(&token.chars().collect::<Vec<_>>())
+  }
+
+  #[test]
+  fn with_many_tokens_held_each_is_masked_in_every_shape() {
+    let held = many(1, 600);
+    let whole = &held[17];
+    let encoded = percent_encoded(&held[250]);
+    let piece = &held[599][3..14];
+    let error = LdError {
+      api_code: Some(json_escaped(&held[400])),
+      api_message: Some(format!("html {}", html(&held[1]))),
+      body_excerpt: Some(format!("cut {}", &held[2][..12]).into()),
+      ..LdError::new(
+        crate::error::ErrorCode::BadRequest,
+        format!("a {whole} b {encoded} c {piece} d"),
+      )
+    };
+    let scrubbed = scrub(&error);
+    assert_eq!(
+      scrubbed.message,
+      format!("a {} b {} c **** d", masked(whole), masked(&held[250]))
+    );
+    assert_eq!(scrubbed.api_code, Some(masked(&held[400])));
+    assert_eq!(
+      scrubbed.api_message,
+      Some(format!("html {}", masked(&held[1])))
+    );
+    assert_eq!(scrubbed.body_excerpt.as_deref(), Some("cut ****"));
+    assert_eq!(
+      mask_all(&format!("<{}>", held[333])),
+      format!("<{}>", masked(&held[333]))
+    );
+    // Two tokens in one text, one nested in two encodings.
+    let nested = percent_encoded(&held[5]).replace('%', "%25");
+    assert_eq!(
+      mask_all(&format!("{} and {nested}", held[6])),
+      format!("{} and {}", masked(&held[6]), masked(&held[5]))
+    );
+    assert_eq!(mask_all("nothing held here"), "nothing held here");
+  }
+
+  fn html(text: &str) -> String {
+    text.chars().map(|c| format!("&#{};", c as u32)).collect()
+  }
+
+  #[test]
+  fn only_the_tokens_a_text_holds_a_window_of_are_candidates() {
+    let held = many(2, 50);
+    let ours = |found: Vec<Arc<str>>| -> Vec<usize> {
+      found
+        .iter()
+        .filter_map(|token| held.iter().position(|h| Arc::ptr_eq(h, token)))
+        .collect()
+    };
+    assert_eq!(
+      ours(tokens_in(&["no token in here at all"])),
+      Vec::<usize>::new()
+    );
+    assert_eq!(
+      ours(tokens_in(&[&held[7][..8]])),
+      vec![7],
+      "an 8-character piece"
+    );
+    assert_eq!(
+      ours(tokens_in(&[&held[7][..7]])),
+      Vec::<usize>::new(),
+      "7 characters are not a piece"
+    );
+    let both = format!("{} {}", json_escaped(&held[3]), percent_encoded(&held[9]));
+    let mut found = ours(tokens_in(&["x", &both]));
+    found.sort_unstable();
+    assert_eq!(
+      found,
+      vec![3, 9],
+      "found through one level of decoding, once each"
+    );
+  }
+
+  #[test]
+  fn short_tokens_are_masked_whole_whatever_else_is_held() {
+    let _held = many(3, 20);
+    let short = intern("Qz9%xY");
+    assert_eq!(mask_all("key Qz9%25xY!"), "key ****!");
+    assert_eq!(mask_all("key Qz9%xY!"), "key ****!");
+    let tiny = intern("Zq7");
+    assert_eq!(mask_all("Zq7"), "Zq7", "too short to look for");
+    drop((short, tiny));
+  }
+
+  #[test]
+  fn a_sweep_forgets_dropped_tokens_in_the_index() {
+    let kept = intern("Hg5Fd3Sa1-sweep-kept");
+    let dropped = intern("Jk8Lp0Oi2-sweep-gone");
+    let short = intern("Sw2!eP");
+    let window = |token: &str| -> Window {
+      token
+        .chars()
+        .take(MIN_PIECE)
+        .collect::<Vec<_>>()
+        .try_into()
+        .unwrap()
+    };
+    let (kept_window, dropped_window) = (window(&kept), window(&dropped));
+    drop(dropped);
+    drop(short);
+    let mut registry = registry();
+    registry.sweep();
+    assert!(registry.windows.contains_key(&kept_window));
+    assert!(
+      !registry.windows.contains_key(&dropped_window),
+      "the dropped token's windows are gone"
+    );
+    assert!(registry
+      .windows
+      .values()
+      .flatten()
+      .all(|weak| weak.strong_count() > 0));
+    assert!(registry.short.iter().all(|weak| weak.strong_count() > 0));
+    assert!(registry
+      .buckets
+      .values()
+      .flatten()
+      .all(|weak| weak.strong_count() > 0));
+    drop(registry);
+    // What is still held is still interned, shared and masked after the sweep.
+    assert!(
+      Arc::ptr_eq(&intern("Hg5Fd3Sa1-sweep-kept"), &kept),
+      "still shared"
+    );
+    assert_eq!(mask_all("x Hg5Fd3Sa1-sweep-kept"), "x ****kept");
+    let short = intern("Sw3?eQ");
+    super::registry().sweep();
+    assert_eq!(
+      mask_all("key Sw3?eQ"),
+      "key ****",
+      "a short token held survives a sweep"
+    );
+    drop((kept, short));
+  }
+
+  #[test]
+  fn tokens_of_four_to_seven_characters_are_short_and_of_eight_indexed() {
+    let four = intern("Fq4!");
+    assert_eq!(mask_all("key Fq4! here"), "key **** here");
+    let eight = intern("Ei8#ght!");
+    assert_eq!(mask_all("key Ei8#ght! here"), "key **** here");
+    let registry = registry();
+    let listed = |token: &Arc<str>| {
+      registry
+        .short
+        .iter()
+        .any(|weak| std::ptr::addr_eq(weak.as_ptr(), Arc::as_ptr(token)))
+    };
+    assert!(listed(&four));
+    assert!(
+      !listed(&eight),
+      "eight characters are indexed by their window"
+    );
+    let window: Window = "Ei8#ght!".chars().collect::<Vec<_>>().try_into().unwrap();
+    assert!(registry.windows.contains_key(&window));
+    drop(registry);
+    drop((four, eight));
   }
 }

@@ -5,7 +5,11 @@
 // As in the crate: results carry an `LdError`, unboxed.
 #![allow(clippy::result_large_err)]
 
+mod advance_dry;
+mod ambiguous;
 mod bulk;
+mod connections;
+mod delivered;
 mod environment_releases;
 mod environments;
 mod gate;
@@ -16,6 +20,7 @@ mod memory;
 mod paging;
 mod phases;
 mod pipelines;
+mod repeats;
 mod retries;
 mod server;
 mod support;
