@@ -12,7 +12,8 @@
 // workflow then publishes each npm/<platform> folder and the root folder as they are.
 //
 // Checked: each platform package has the `os`, `cpu` and `libc` npm matches for its target,
-// the root package's version, and holds exactly its own addon; the root package holds no
+// the root package's version, and holds exactly its own addon (a Linux one checked again as
+// scripts/build-target.mjs checks it: ELF machine, glibc floor, Node-API entry point); the root package holds no
 // addon and lists every platform package in `optionalDependencies` at its own version.
 // Without --built every target of package.json's `napi.targets` must be there; with it, only
 // those (CI builds the Linux ones), and the staged packages are those.
@@ -20,7 +21,7 @@ import { execFileSync } from 'node:child_process'
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { platformOf } from './build-target.mjs'
+import { checkLinuxAddon, platformOf } from './build-target.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const NAPI = join(ROOT, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')
@@ -104,6 +105,14 @@ function main(argv) {
     const files = packed(folder).files.map((f) => f.path)
     const addons = files.filter((f) => f.endsWith('.node'))
     if (addons.length !== 1 || addons[0] !== addon) problems.push(`${name}: holds ${addons.join(', ') || 'no addon'}, expected exactly ${addon}`)
+    if (target.includes('-linux-') && addons.length === 1) {
+      // The file published is the one the build checked: machine, glibc floor, entry point.
+      try {
+        checkLinuxAddon(join(folder, addon), target)
+      } catch (error) {
+        problems.push(`${name}: ${error.message}`)
+      }
+    }
     console.log(`${name}@${platformPkg.version}: os ${platformPkg.os}, cpu ${platformPkg.cpu}${platformPkg.libc ? `, libc ${platformPkg.libc}` : ''}; files ${files.join(', ')}`)
   }
   const stagedPlatforms = readdirSync(join(dir, 'npm')).sort()
