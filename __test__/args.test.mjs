@@ -93,13 +93,14 @@ test('each bad command line is refused with its message and the command whose he
     [['status', 'web', 'f', '--access-token'], '--access-token needs a value: --access-token <token> (or --access-token=<token>)', 'status'],
     [['status', 'web', 'f', '--base-uri', '--json'], '--base-uri needs a value: --base-uri <url> (or --base-uri=<url>)', 'status'],
     [['status', 'web', 'f', '--json=yes'], '--json takes no value', 'status'],
-    [['status', 'web', 'f', '-h=1'], 'unknown option -h=1', 'status'],
+    // What follows '=' is a value, and a value may be a token: it is never echoed.
+    [['status', 'web', 'f', '-h=1'], 'unknown option -h', 'status'],
     [['status', 'web'], 'status takes <project> <flag>, got 1 argument', 'status'],
     [['status'], 'status takes <project> <flag>, got 0 arguments', 'status'],
     [['status', 'web', 'f', 'extra', 'more'], 'status takes <project> <flag>, got 4 arguments: "extra" is extra', 'status'],
     [['demo', 'now'], 'demo takes no arguments, got 1 argument: "now" is extra', 'demo'],
     [['complete', 'web', 'f', ' '], 'phase must not be empty', 'complete'],
-    [['complete', 'web', 'f', '-1'], 'unknown option -1', 'complete'],
+    [['complete', 'web', 'f', '-1'], 'phase must be an integer from 0 to 4294967295, got "-1"', 'complete'],
     [['complete', 'web', 'f', '--', '-1'], 'phase must be an integer from 0 to 4294967295, got "-1"', 'complete'],
     [['complete', 'web', 'f', '1.5'], 'phase must be an integer from 0 to 4294967295, got "1.5"', 'complete'],
     [['complete', 'web', 'f', '4294967296'], 'phase must be an integer from 0 to 4294967295, got "4294967296"', 'complete'],
@@ -223,7 +224,8 @@ const SYNOPSES = [
   ['delete', 'delete <project> <flag> [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
   ['phase-status', 'phase-status <project> <flag> <phaseId> [options]', '--status <status> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
   ['demo', 'demo [options]', '--verbose'],
-  ['fake', 'fake [options]', '--port <port>'],
+  ['fake', 'fake [options]', '--port <port> --speed <factor> --env <shell> --detach'],
+  ['help', 'help [command] [options]', ''],
 ]
 
 /** The option help each command has of its own. */
@@ -250,7 +252,7 @@ test('each command’s usage: its arguments, its options, and help for every one
     assert.ok(summary.length > 20 && summary.endsWith('.') && summary[0] === summary[0].toUpperCase(), `${name}: ${summary}`)
     assert.equal(summary, `${COMMANDS[name].summary[0].toUpperCase()}${COMMANDS[name].summary.slice(1)}.`)
     const rows = list.split('\n').slice(1).map((row) => row.trim().split(/ {2,}/))
-    assert.deepEqual(rows.map(([option]) => option), [...options.split(/ (?=--)/), '-h, --help', '-V, --version'], name)
+    assert.deepEqual(rows.map(([option]) => option), [...(options ? options.split(/ (?=--)/) : []), '-h, --help', '-V, --version'], name)
     for (const [option, help] of rows) assert.ok(help && help.length > 8, `${name} ${option} has help: ${help}`)
     // A command that takes a phase says what a phase may be.
     if (line.includes('<phase>')) assert.match(summary, /\(phase: a 0-based index, a phase name, or id:<phase id>\)\.$/)
@@ -277,5 +279,5 @@ test('the flags of library options take their help from the library, without bac
     assert.ok(spec.help.length > 8, name)
     if (spec.value !== undefined) assert.match(spec.value, /^<[a-z.]+>$/, name)
   }
-  assert.deepEqual(Object.entries(OPTIONS).filter(([, s]) => s.value === undefined).map(([n]) => n), ['json', 'dry-run', 'verbose', 'help', 'version'])
+  assert.deepEqual(Object.entries(OPTIONS).filter(([, s]) => s.value === undefined).map(([n]) => n), ['json', 'dry-run', 'verbose', 'detach', 'help', 'version'])
 })

@@ -96,10 +96,12 @@ test('a failing item does not stop its worker: with one worker, every item after
   assert.equal(server.getRelease('web', 'a').phases[0].complete, true)
   assert.equal(server.getRelease('web', 'b').phases[1].complete, false)
   assert.equal(server.getRelease('web', 'c').phases[2].complete, true)
-  // One worker: the items went one after another, in order, each once.
+  // One worker: the items went one after another, in order, each once: a read of its
+  // release, the pipeline's kind the first time it is met, then its write ('b' failed
+  // at its read).
   assert.deepEqual(
-    server.requests.map((r) => r.path.split('/')[5]),
-    ['missing', 'a', 'b', 'c'],
+    server.requests.map((r) => `${r.method} ${r.path.split('/')[5]}`),
+    ['GET missing', 'GET a', 'GET release-pipelines', 'PATCH a', 'GET b', 'GET c', 'PATCH c'],
   )
   await sleep(20) // progress calls are delivered through the event loop
   assert.deepEqual(progress, [[1, 4], [2, 4], [3, 4], [4, 4]])

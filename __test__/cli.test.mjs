@@ -34,8 +34,9 @@ function cli(args, { env = {}, input } = {}) {
     child.stderr.on('data', (d) => (stderr += d))
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, stdout, stderr, ms: performance.now() - started }))
-    // A command that exits before reading its stdin (most do) may close it first: EPIPE.
-    child.stdin.on('error', () => {})
+    // A command that never reads stdin may exit before the input is written: EPIPE then
+    // is no failure of the command.
+    child.stdin.on('error', (error) => error.code !== 'EPIPE' && reject(error))
     child.stdin.end(input ?? '')
   })
 }

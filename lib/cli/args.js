@@ -333,7 +333,7 @@ function tokenize(argv) {
 function unknownOption(option, allowed, command) {
   // Stryker disable next-line Regex: an option always starts with a dash, so the anchor changes nothing
   const bare = option.raw.replace(/^--?/, '').split('=')[0]
-  const flag = option.raw.startsWith('--') ? `--${bare}` : option.raw.slice(0, 2)
+  const flag = option.raw.startsWith('--') ? `--${bare}` : `-${bare}`
   const foreign = option.raw.startsWith('--') ? FOREIGN_OPTIONS[bare.toLowerCase()] : undefined
   if (foreign) return new UsageError(`unknown option ${flag}: ${instead(foreign, command)}`, command)
   const near = suggest(bare, allowed) ?? suggest(bare, Object.keys(OPTIONS))
