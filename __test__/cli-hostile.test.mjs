@@ -70,22 +70,36 @@ function hostilePipeline(isLegacy = true) {
 const hostileError = () => ({ code: evil('apiCode'), message: evil('apiMessage') })
 
 /**
- * A server on 127.0.0.1 answering every call with hostile JSON; with `fail`, every
- * write (and, with `fail === 'all'`, every read) is answered 400 with a hostile error.
+ * A next link to another origin, which lists refuse, quoting its origin: a host holding a
+ * piece of the token (lowercase, as a URL's host is read), a path and query of escapes.
  */
-async function hostileServer(t, { fail = false, newPipeline = false } = {}) {
+const HOSTILE_NEXT = { next: { href: `http://x${TOKEN.slice(4, 17)}.evil.example/${ESCAPES}?q=${ESCAPES}${TOKEN}` } }
+
+/**
+ * A server on 127.0.0.1 answering every call with hostile JSON; with `fail`, every
+ * write (and, with `fail === 'all'`, every read) is answered 400 with a hostile error;
+ * with `links`, each list page has a next link to another origin (`HOSTILE_NEXT`).
+ */
+async function hostileServer(t, { fail = false, newPipeline = false, links = false } = {}) {
   const server = createServer((req, res) => {
     req.resume()
     req.on('end', () => {
       const path = new URL(req.url, 'http://x').pathname
       const send = (status, body) => {
+        if (links && Array.isArray(body?.items)) body = { ...body, totalCount: body.items.length + 1, _links: HOSTILE_NEXT }
         res.writeHead(status, { 'content-type': 'application/json' })
         res.end(JSON.stringify(body))
       }
       if (fail === 'all' || (fail && req.method !== 'GET')) return send(400, hostileError())
       if (/\/release-pipelines\/[^/]+\/releases$/.test(path)) {
+        // A page of progressions carries the counts of the whole list too (the progression
+        // summary reads them): per phase, its id, its name and how many are there.
         const items = ['a', 'b'].map((k) => ({ flagKey: `${evilKey('flag')}-${k}`, activePhaseId: 'ph0', name: evil('progression') }))
-        return send(200, { items, totalCount: items.length })
+        const phases = [
+          { _id: 'ph0', name: evil('sphase0'), releaseCount: 2 },
+          { _id: evilKey('sid'), name: evil('sphase9'), releaseCount: 1 },
+        ]
+        return send(200, { items, totalCount: items.length, activeCount: 3, completedCount: 1, phases })
       }
       if (/\/release-pipelines\/[^/]+$/.test(path)) return send(200, hostilePipeline(!newPipeline))
       if (/\/release-pipelines$/.test(path)) return send(200, { items: [hostilePipeline(true), hostilePipeline(false)], totalCount: 2 })
@@ -238,6 +252,20 @@ describe('the CLI prints no raw control character and no piece of the token, wha
     await inertRun(answering, ['complete-many', '--file', file, '--dry-run'])
     await inertRun(answering, ['complete-many', '--file', file, '--dry-run', '--json'])
     await inertRun(answering, ['complete-many', '--file', file, '--verbose'])
+    // The library's dry runs: reads refused (each item would fail, quoting the server),
+    // and on a new pipeline the PUT that starts the next phase, by the server's phase id.
+    const refusing = await hostileServer(t, { fail: 'all' })
+    const wouldFail = await inertRun(refusing, ['complete-many', '--file', file, '--dry-run'])
+    assert.equal(wouldFail.code, 1)
+    assertDrawn(wouldFail.stderr, ['apiMessage'], 'complete-many --dry-run failures')
+    assert.match(wouldFail.stderr, /would send no request; 3 items would fail; nothing was sent/)
+    await inertRun(refusing, ['complete-many', '--file', file, '--dry-run', '--json'])
+    const newPipeline = await hostileServer(t, { newPipeline: true })
+    const second = tempFile(t, 'second.json', JSON.stringify([...JSON.parse(items), { projectKey: 'web', flagKey: 'd', phase: 1 }]))
+    const starts = await inertRun(newPipeline, ['complete-many', '--file', second, '--dry-run'])
+    assert.match(starts.stderr, /already complete, would send nothing/)
+    assert.match(starts.stdout, /^PUT .*\/release\/phases\/%E2%80%AE%E2%81%A6F-id2%3A\*\*\*\*/m, 'the PUT names the next phase by its id, encoded and masked')
+    await inertRun(newPipeline, ['complete-many', '--file', second, '--dry-run', '--json'])
   })
 
   test('pipelines, pipeline and advance', async (t) => {
@@ -258,6 +286,19 @@ describe('the CLI prints no raw control character and no piece of the token, wha
     const failing = await hostileServer(t, { fail: true })
     const failed = await inertRun(failing, ['advance', 'web', 'standard', '--from', '0'])
     assert.equal(failed.code, 1)
+    // Lists follow next links on the base URL's origin only: one elsewhere ends the list
+    // with an error that quotes where it pointed, inert.
+    const linking = await hostileServer(t, { links: true })
+    for (const args of [
+      ['pipelines', 'web'],
+      ['pipelines', 'web', '--json'],
+      ['advance', 'web', 'standard', '--from', '0'],
+      ['advance', 'web', 'standard', '--from', '0', '--dry-run'],
+    ]) {
+      const run = await inertRun(linking, args)
+      assert.equal(run.code, 1, `${args.join(' ')}: ${run.stderr}`)
+      assert.match(run.stderr, /next link of its page .* points to another origin \(http:\/\/x\*\*\*\*/, args.join(' '))
+    }
   })
 })
 
