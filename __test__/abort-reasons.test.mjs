@@ -34,11 +34,15 @@ async function silent(t) {
   return `http://127.0.0.1:${server.address().port}`
 }
 
-/** The calls: a promise call, a list iterator's first page, and a bulk run. */
+/** The calls: promise calls (a dry run among them), list iterators' first pages, a watch's first read, and a bulk run. */
 const CALLS = {
   getRelease: (c, signal) => c.getRelease('web', 'checkout', { signal }),
   'listReleasePipelines().next()': (c, signal) => c.listReleasePipelines('web', { signal }).next(),
   completePhases: (c, signal) => c.completePhases([{ projectKey: 'web', flagKey: 'a', phase: 0 }], { signal }),
+  'completePhase dryRun': (c, signal) => c.completePhase('web', 'a', 0, { signal, dryRun: true }),
+  getReleaseProgressionSummary: (c, signal) => c.getReleaseProgressionSummary('web', 'standard', { signal }),
+  'listEnvironmentReleases().next()': (c, signal) => c.listEnvironmentReleases('web', 'a', 'production', { signal }).next(),
+  'watchEnvironmentRelease().next()': (c, signal) => c.watchEnvironmentRelease('web', 'a', 'production', 'r1', { signal }).next(),
 }
 
 /** Calls `call` and asserts it returned a promise (no synchronous throw) that rejects with an AbortError caused by `reason`. */
