@@ -93,6 +93,13 @@ describe('connections are released', { concurrency: false }, () => {
       () => client.completePhases([{ projectKey: 'web', flagKey: 'a', phase: 0 }]),
       () => client.listReleasePipelines('web').next(),
       () => client.advancePipeline('web', 'standard', 0),
+      () => client.startPhase('web', 'checkout', 1, { dryRun: true }),
+      () => client.completePhases([{ projectKey: 'web', flagKey: 'a', phase: 0 }], { dryRun: true }),
+      () => client.getReleaseProgressionSummary('web', 'standard'),
+      () => client.getEnvironmentRelease('web', 'checkout', 'production', 'r1'),
+      () => client.listReleasePolicies('web'),
+      () => client.listEnvironmentReleases('web', 'checkout', 'production').next(),
+      () => client.watchEnvironmentRelease('web', 'checkout', 'production', 'r1').next(),
     ]) {
       const error = await call().then(() => null, (e) => e)
       assert.equal(error?.code, 'ERR_LD_INVALID_ARGUMENT')
