@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use ld_release_core::bulk::{run, Progress};
 use ld_release_core::config::RequestOptions;
-use ld_release_core::phases::{PhaseAction, PhaseRef};
+use ld_release_core::phases::{PhaseAction, PhaseOutcome, PhaseRef};
 
 use crate::server::{Reply, Response, Server};
 use crate::support::*;
@@ -76,6 +76,51 @@ async fn an_item_listed_three_times_is_written_once() {
       seen.first(),
       Some(&(3, 6)),
       "the two repeats are done from the start: {seen:?}"
+    );
+  })
+  .await;
+}
+
+#[tokio::test]
+async fn a_dry_run_plans_a_repeated_item_once() {
+  bounded(async {
+    let server = Server::start(|request| {
+      if request.path().contains("/release-pipelines/") {
+        return Reply::Answer(Response::json(200, pipeline("standard", true)));
+      }
+      Reply::Answer(Response::json(
+        200,
+        three_phases("standard", [true, false, false]),
+      ))
+    })
+    .await;
+    let client = Arc::new(client(&server));
+    let items = vec![
+      Ok(change("a", PhaseRef::Index(1), PhaseAction::Complete)),
+      Ok(change("a", PhaseRef::Index(1), PhaseAction::Complete)),
+      Ok(change("b", PhaseRef::Index(1), PhaseAction::Complete)),
+    ];
+    let results = run(client, items, (1, true), RequestOptions::default(), None).await;
+    assert_eq!(results.len(), 3);
+    assert!(
+      matches!(results[0], Ok(PhaseOutcome::Planned { .. })),
+      "{results:?}"
+    );
+    assert_eq!(
+      results[1], results[0],
+      "the repeat gets the first one's plan"
+    );
+    assert_ne!(results[2], results[0], "another flag, another plan");
+    let mut lines = server.lines();
+    lines.sort();
+    assert_eq!(
+      lines,
+      [
+        "GET /api/v2/flags/web/a/release",
+        "GET /api/v2/flags/web/b/release",
+        "GET /api/v2/projects/web/release-pipelines/standard",
+      ],
+      "a's release read once, nothing written"
     );
   })
   .await;
