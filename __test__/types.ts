@@ -20,6 +20,19 @@ import {
   type Release,
   type ReleasePhase,
   type ReleaseStatus,
+  startEnvironmentRelease,
+  stopEnvironmentRelease,
+  getEnvironmentRelease,
+  listReleasePolicies,
+  reorderReleasePolicies,
+  type EnvironmentRelease,
+  type EnvironmentReleasePhase,
+  type EnvironmentReleaseStatus,
+  type EnvironmentReleaseResolution,
+  type StartEnvironmentReleaseInput,
+  type ReleasePoliciesResponse,
+  type ReleasePolicy,
+  type DiagnosticsChannels,
 } from '../index.js'
 
 async function useTheApi(signal: AbortSignal): Promise<number> {
@@ -114,5 +127,69 @@ function describe(err: unknown): string {
   }
 }
 
+async function useEnvironmentReleases(signal: AbortSignal): Promise<string> {
+  const client = new ReleaseClient({ apiKey: 'api-x' })
+  const input: StartEnvironmentReleaseInput = {
+    originalVariationId: 'off',
+    targetVariationId: 'on',
+    randomizationUnit: 'user',
+    advancementMode: 'automatic',
+    metrics: [{ metricKey: 'errors', autoRollback: true }],
+    bypassHealthChecks: ['flag_evaluations_any'],
+    phases: [
+      { clauses: [{ contextKind: 'user', attribute: 'country', op: 'in', values: ['nz'] }], description: 'NZ', steps: [{ allocation: 10000, durationMillis: 60000 }] },
+      { clauses: [], steps: [{ allocation: 50000, durationMillis: 60000 }] },
+    ],
+  }
+  const release: EnvironmentRelease = await client.startEnvironmentRelease('web', 'checkout', 'production', input, { signal })
+  await startEnvironmentRelease('web', 'checkout', 'production', { originalVariationId: 'a', targetVariationId: 'b', releasePlanKey: 'plan' }, { apiKey: 'api-x' })
+  await client.startEnvironmentRelease('web', 'checkout', 'production', { originalVariationId: 'a', targetVariationId: 'b', randomizationUnit: 'user', phases: [{ ruleId: 'r1', steps: [{ allocation: 100000, durationMillis: 1 }] }] })
+  const status: EnvironmentReleaseStatus = release.status
+  const phase: EnvironmentReleasePhase | undefined = release.phases[0]
+  const allocation: number | undefined = phase?.steps[0]?.allocation
+  const current: number | null = release.currentPhaseIndex
+  const started: number | null | undefined = release.startedAt
+  const created: number = release.createdAt
+  const metric: string | undefined = phase?.metricStatuses['errors']
+  const future: EnvironmentReleaseStatus = 'paused_by_someone'
+  void [allocation, current, started, created, metric, future]
+  const resolution: EnvironmentReleaseResolution = 'roll_back_all_phases_and_remove_pending_phases'
+  await client.stopEnvironmentRelease('web', 'checkout', 'production', release.id, { resolution, comment: 'errors up', signal })
+  await stopEnvironmentRelease('web', 'checkout', 'production', release.id, { resolution: 'roll_forward_all_phases', apiKey: 'api-x' })
+  const full = await getEnvironmentRelease('web', 'checkout', 'production', release.id, { expandMetrics: true })
+  const definition: string | undefined = full.metrics[0]?.definition?.name
+  const policies: ReleasePoliciesResponse = await listReleasePolicies('web')
+  const first: ReleasePolicy | undefined = policies.items[0]
+  const ranked: unknown[] | undefined = await reorderReleasePolicies('web', ['a', 'b'])
+  const gone: void = await client.deleteReleasePolicy('web', 'a')
+  void [definition, first, ranked, gone]
+  const preview = previewRequest('stopEnvironmentRelease', 'web', 'checkout', 'production', 'r1', { resolution: 'roll_forward_all_phases' })
+  const deprecation: DiagnosticsChannels['ld-release:deprecation'] = { method: 'GET', route: '/x', sunset: 'soon' }
+  void [preview, deprecation]
+  try {
+    await client.startEnvironmentRelease('web', 'checkout', 'production', input)
+  } catch (err) {
+    const e = err as LaunchDarklyError
+    if (e.code === 'ERR_LD_OUTCOME_UNKNOWN' || e.code === 'ERR_LD_APPROVAL_REQUIRED') return e.code
+    if (e.apiCode === 'health_checks_failed') return (e.failedHealthChecks ?? []).join(',')
+  }
+
+  // @ts-expect-error a resolution the API does not have
+  await client.stopEnvironmentRelease('web', 'checkout', 'production', 'r1', { resolution: 'undo' })
+  // @ts-expect-error a plan supplies the phases: not both
+  await client.startEnvironmentRelease('web', 'checkout', 'production', { ...input, releasePlanKey: 'plan' })
+  // @ts-expect-error a phase is an existing rule or new clauses, not both
+  await client.startEnvironmentRelease('web', 'checkout', 'production', { ...input, phases: [{ ruleId: 'r', clauses: [], steps: [] }] })
+  // @ts-expect-error an inline start names its randomization unit
+  await client.startEnvironmentRelease('web', 'checkout', 'production', { originalVariationId: 'a', targetVariationId: 'b', phases: [] })
+  // @ts-expect-error expandMetrics is an option of getEnvironmentRelease
+  await client.stopEnvironmentRelease('web', 'checkout', 'production', 'r1', { resolution, expandMetrics: true })
+  // @ts-expect-error createdAt is a number (Unix ms)
+  const when: string = release.createdAt
+  void when
+  return status
+}
+
 void useTheApi
 void describe
+void useEnvironmentReleases

@@ -378,3 +378,58 @@ fn publisher(env: &Env) -> Option<Arc<Publisher>> {
     publisher.clone()
   })
 }
+
+/// The channel of deprecation notices (`DeprecationEvent`).
+const DEPRECATION_CHANNEL: &str = "ld-release:deprecation";
+/// The `code` of the warning.
+const DEPRECATION_CODE: &str = "LD_RELEASE_DEPRECATED_ROUTE";
+
+/// Warns of each route an answer said is deprecated or will be removed (`Deprecation`
+/// or `Sunset` headers; see `ld_release_core::deprecation`), once per route per process:
+/// `process.emitWarning` (type `DeprecationWarning`, code `LD_RELEASE_DEPRECATED_ROUTE`)
+/// and a message on `ld-release:deprecation`. Runs on a JavaScript thread as a call
+/// settles, so the warning comes before the promise of the call that got the answer
+/// settles. A failure to warn never reaches the caller.
+pub fn warn_deprecations(env: &Env) {
+  for notice in ld_release_core::deprecation::take() {
+    if warn(env, &notice).is_err() {
+      clear_exception(env);
+    }
+  }
+}
+
+fn warn(env: &Env, notice: &ld_release_core::deprecation::Notice) -> napi::Result<()> {
+  let process: Object = env.get_global()?.get_named_property("process")?;
+  let emit: Function<FnArgs<(String, Object)>, Unknown> =
+    process.get_named_property("emitWarning")?;
+  let mut options = Object::new(env)?;
+  options.set("type", "DeprecationWarning")?;
+  options.set("code", DEPRECATION_CODE)?;
+  options.set(
+    "detail",
+    "LaunchDarkly said so in its answer's headers. The README's \"Which API to use\" names the successor of each call.",
+  )?;
+  emit.apply(process, (notice.message(), options).into())?;
+  let get_builtin: Function<&str, Object> = process.get_named_property("getBuiltinModule")?;
+  let module = get_builtin.apply(process, "node:diagnostics_channel")?;
+  let channel_of: Function<&str, Object> = module.get_named_property("channel")?;
+  let channel = channel_of.apply(module, DEPRECATION_CHANNEL)?;
+  if channel.get_named_property::<bool>("hasSubscribers")? {
+    let mut message = Object::new(env)?;
+    message.set("method", notice.method.as_str())?;
+    message.set("route", notice.route.as_str())?;
+    let headers = [
+      ("deprecation", &notice.deprecation),
+      ("sunset", &notice.sunset),
+      ("link", &notice.link),
+    ];
+    for (name, value) in headers {
+      if let Some(value) = value {
+        message.set(name, value.as_str())?;
+      }
+    }
+    let publish: Function<FnArgs<(Object,)>, Unknown> = channel.get_named_property("publish")?;
+    publish.apply(channel, (message,).into())?;
+  }
+  Ok(())
+}

@@ -191,6 +191,7 @@ where
     if let Some(events) = &events {
       events.publish(env);
     }
+    crate::diagnostics::warn_deprecations(env);
   };
   let Some(signal) = signal else {
     return env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, result| {
@@ -281,7 +282,7 @@ pub fn release_listener<'env>(
 }
 
 /// The JavaScript error for an `LdError`: `name`, `code`, and `status`, `apiCode`,
-/// `apiMessage`, `retryAfterMs`, `attempts` where they apply; `cause` on an abort (the
+/// `apiMessage`, `failedHealthChecks`, `retryAfterMs`, `attempts` where they apply; `cause` on an abort (the
 /// signal's reason) and on an argument whose reading threw (what the caller's code threw).
 pub fn error_object<'env>(
   env: &'env Env,
@@ -305,6 +306,9 @@ pub fn error_object<'env>(
   }
   if let Some(excerpt) = &error.body_excerpt {
     object.set("bodyExcerpt", &**excerpt)?;
+  }
+  if let Some(checks) = &error.failed_health_checks {
+    object.set("failedHealthChecks", checks.clone())?;
   }
   if let Some(ms) = error.retry_after_ms {
     object.set("retryAfterMs", ms as f64)?;

@@ -16,7 +16,9 @@ mod options;
 mod pages;
 
 // The core's modules, under the names the binding's modules use.
-use ld_release_core::{bulk, client, config, error, patch, phases, pipelines, redact, release};
+use ld_release_core::{
+  bulk, client, config, environments, error, patch, phases, pipelines, redact, release,
+};
 
 use std::sync::Arc;
 
@@ -185,6 +187,12 @@ macro_rules! operation_extras {
   ([progressions]) => {
     options::PROGRESSION_OPTIONS
   };
+  ([release_get]) => {
+    options::GET_RELEASE_OPTIONS
+  };
+  ([release_stop]) => {
+    options::STOP_OPTIONS
+  };
 }
 
 /// Declares each operation once: its doc comment (as `#[doc = "..."]` lines: napi-rs
@@ -263,6 +271,22 @@ macro_rules! operations {
   };
   (@options [list] $($item:tt)*) => {
     operations!(@item "RequestOptions", "ClientOptions & RequestOptions", (&[], true), $($item)*);
+  };
+  (@options [release_get] $($item:tt)*) => {
+    operations!(@item
+      "GetEnvironmentReleaseOptions & RequestOptions",
+      "ClientOptions & GetEnvironmentReleaseOptions & RequestOptions",
+      (options::GET_RELEASE_OPTIONS, false),
+      $($item)*
+    );
+  };
+  (@options [release_stop] $($item:tt)*) => {
+    operations!(@item
+      "StopEnvironmentReleaseOptions & RequestOptions",
+      "ClientOptions & StopEnvironmentReleaseOptions & RequestOptions",
+      (options::STOP_OPTIONS, false),
+      $($item)*
+    );
   };
   (@options [progressions] $($item:tt)*) => {
     operations!(@item
@@ -414,6 +438,62 @@ operations! {
   #[doc = " request the flag would be sent."]
   fn advance_pipeline(project_key: "string", pipeline_key: "string", from: "PhaseSelector") -> "Promise<AdvanceResult[]>", options advance
     = |args| operations::advance_pipeline(&args, &project_key, &pipeline_key, &from);
+
+  #[doc = " Starts a release of a flag in one environment (environment releases, beta):"]
+  #[doc = " `POST /api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/releases`."]
+  #[doc = " `input` is checked before anything is sent (`ERR_LD_INVALID_ARGUMENT` naming the"]
+  #[doc = " field, e.g. `input.phases[1].steps[0].allocation`); a new-rule phase whose clauses"]
+  #[doc = " lack the randomization unit's kind clause gets it first. A start is sent at most"]
+  #[doc = " once: when it may have reached LaunchDarkly and no answer came (a timeout, a dropped"]
+  #[doc = " connection, a 5xx), the flag's newest releases there are read and a matching"]
+  #[doc = " release created since resolves the call; else `ERR_LD_OUTCOME_UNKNOWN`. Refusals:"]
+  #[doc = " 409 `apiCode` `release_already_active`, 400 `health_checks_failed` (with"]
+  #[doc = " `failedHealthChecks`), `ERR_LD_APPROVAL_REQUIRED` (405), `ERR_LD_UNSUPPORTED` (422,"]
+  #[doc = " release plans not available)."]
+  fn start_environment_release(project_key: "string", flag_key: "string", environment_key: "string", input: "StartEnvironmentReleaseInput") -> "Promise<EnvironmentRelease>"
+    = |args| operations::start_environment_release(&args, [&project_key, &flag_key, &environment_key], &input);
+
+  #[doc = " Reads an environment release: `GET …/environments/{environmentKey}/releases/{releaseId}`"]
+  #[doc = " (`?expand=metrics` with `expandMetrics`, which attaches each metric's definition)."]
+  fn get_environment_release(project_key: "string", flag_key: "string", environment_key: "string", release_id: "string") -> "Promise<EnvironmentRelease>", options release_get
+    = |args| operations::get_environment_release(&args, [&project_key, &flag_key, &environment_key], &release_id);
+
+  #[doc = " Stops an environment release, resolving its phases by `resolution`:"]
+  #[doc = " `PUT …/releases/{releaseId}/stop` with `{ resolution, comment? }`. Stopping a release"]
+  #[doc = " that already ended changes nothing. `ERR_LD_APPROVAL_REQUIRED` (405) where the"]
+  #[doc = " environment requires approvals."]
+  fn stop_environment_release(project_key: "string", flag_key: "string", environment_key: "string", release_id: "string") -> "Promise<EnvironmentRelease>", options release_stop
+    = |args| operations::stop_environment_release(&args, [&project_key, &flag_key, &environment_key], &release_id);
+
+  #[doc = " The release policies of a project: `GET /api/v2/projects/{projectKey}/release-policies`."]
+  #[doc = " One request, resolving to the answer as sent (`{ items, totalCount }`): LaunchDarkly"]
+  #[doc = " does not page this list."]
+  fn list_release_policies(project_key: "string") -> "Promise<ReleasePoliciesResponse>"
+    = |args| operations::release_policies(&args, &project_key);
+
+  #[doc = " Reads a release policy: `GET /api/v2/projects/{projectKey}/release-policies/{policyKey}`."]
+  fn get_release_policy(project_key: "string", policy_key: "string") -> "Promise<ReleasePolicy>"
+    = |args| operations::release_policy(&args, Method::GET, &project_key, &policy_key, None).map(Work::Json);
+
+  #[doc = " Creates a release policy: `POST /api/v2/projects/{projectKey}/release-policies`."]
+  fn create_release_policy(project_key: "string", input: "CreateReleasePolicyInput") -> "Promise<ReleasePolicy>"
+    = |args| operations::create_release_policy(&args, &project_key, &input);
+
+  #[doc = " Replaces a release policy: `PUT /api/v2/projects/{projectKey}/release-policies/{policyKey}`."]
+  fn update_release_policy(project_key: "string", policy_key: "string", input: "UpdateReleasePolicyInput") -> "Promise<ReleasePolicy>"
+    = |args| operations::release_policy(&args, Method::PUT, &project_key, &policy_key, Some(&input)).map(Work::Json);
+
+  #[doc = " Deletes a release policy: `DELETE /api/v2/projects/{projectKey}/release-policies/{policyKey}`."]
+  #[doc = " Resolves to `undefined`."]
+  fn delete_release_policy(project_key: "string", policy_key: "string") -> "Promise<void>"
+    = |args| operations::release_policy(&args, Method::DELETE, &project_key, &policy_key, None).map(Work::NoContent);
+
+  #[doc = " Ranks a project's scoped release policies in the order of `keys` (every scoped"]
+  #[doc = " policy, each once): `POST /api/v2/projects/{projectKey}/release-policies/order` with"]
+  #[doc = " the array. Resolves to the answer as sent (LaunchDarkly documents a list), or"]
+  #[doc = " `undefined` for an empty one."]
+  fn reorder_release_policies(project_key: "string", keys: "string[]") -> "Promise<unknown[] | undefined>"
+    = |args| operations::reorder_release_policies(&args, &project_key, &keys);
 }
 
 impl From<client::RequestPreview> for RequestPreview {

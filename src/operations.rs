@@ -15,6 +15,7 @@ use reqwest::Method;
 use crate::bulk;
 use crate::client::{Client, PreparedRequest};
 use crate::diagnostics::{self, CallEvents};
+use crate::environments::{ReleaseTarget, StartRelease};
 use crate::error::{LdError, Result};
 use crate::inputs::{CreateReleasePipelineInput, UpdateReleasePipelineInput};
 use crate::js::{error_object, spawn_call, ReleaseJson};
@@ -36,6 +37,12 @@ pub enum Work {
   Bulk(Vec<Result<PhaseChange>>, BulkSettings),
   /// A list read a page at a time; the call returns an async iterator.
   Pages(Pager),
+  /// Start an environment release: sent at most once (`startEnvironmentRelease`).
+  Start(Box<StartRelease>),
+  /// Read or stop an environment release: one JSON object, refusals made stable.
+  Environment(ReleaseTarget, PreparedRequest),
+  /// Send the request; the answer is any JSON, passed on as sent, or nothing.
+  AnyJson(PreparedRequest),
   /// Every flag at a phase of a pipeline moved past it (`advancePipeline`).
   Advance {
     project_key: String,
@@ -121,6 +128,22 @@ fn spawn<'env>(
     Work::NoContent(request) => Box::pin(async move {
       client.send_no_content(request, options).await?;
       Ok(Outcome::Nothing)
+    }),
+    Work::Start(start) => Box::pin(async move {
+      let release = client.start_environment_release(&start, options).await?;
+      Ok(Outcome::Json(release.into()))
+    }),
+    Work::Environment(target, request) => Box::pin(async move {
+      let release = client
+        .send_environment_release(&target, request, options)
+        .await?;
+      Ok(Outcome::Json(release.into()))
+    }),
+    Work::AnyJson(request) => Box::pin(async move {
+      Ok(match client.send_json(&request, options).await? {
+        Some(text) => Outcome::Json(ReleaseJson::from_text(text)),
+        None => Outcome::Nothing,
+      })
     }),
     Work::Pages(_) => unreachable!("lists return above"),
     Work::Advance {
@@ -454,6 +477,116 @@ pub fn complete_phases(args: &Args, items: &Unknown) -> Result<Work> {
   Ok(Work::Bulk(changes, settings))
 }
 
+/// The flag and environment of an environment release, each key checked.
+fn release_target(keys: [&Unknown; 3]) -> Result<ReleaseTarget> {
+  let [project, flag, environment] = keys;
+  ReleaseTarget::new(
+    &options::key("projectKey", project)?,
+    &options::key("flagKey", flag)?,
+    &options::key("environmentKey", environment)?,
+  )
+}
+
+/// `startEnvironmentRelease`: the input checked (and kind clauses added) before anything
+/// is sent.
+pub fn start_environment_release(
+  args: &Args,
+  keys: [&Unknown; 3],
+  input: &Unknown,
+) -> Result<Work> {
+  let target = release_target(keys)?;
+  let input = options::json_value("input", input)?;
+  StartRelease::new(args.client.config(), target, "input", &input).map(|s| Work::Start(Box::new(s)))
+}
+
+/// `getEnvironmentRelease`, with `expandMetrics`.
+pub fn get_environment_release(
+  args: &Args,
+  keys: [&Unknown; 3],
+  release_id: &Unknown,
+) -> Result<Work> {
+  let target = release_target(keys)?;
+  let release_id = options::key("releaseId", release_id)?;
+  let expand = options::expand_metrics("options", args.options.copied())?;
+  let request =
+    PreparedRequest::environment_release(args.client.config(), &target, &release_id, expand)?;
+  Ok(Work::Environment(target, request))
+}
+
+/// `stopEnvironmentRelease`, with `resolution` and `comment`.
+pub fn stop_environment_release(
+  args: &Args,
+  keys: [&Unknown; 3],
+  release_id: &Unknown,
+) -> Result<Work> {
+  let target = release_target(keys)?;
+  let release_id = options::key("releaseId", release_id)?;
+  let (resolution, comment) = options::stop_options("options", args.options.copied())?;
+  let request = PreparedRequest::stop_environment_release(
+    args.client.config(),
+    &target,
+    &release_id,
+    &resolution,
+    comment.as_deref(),
+  )?;
+  Ok(Work::Environment(target, request))
+}
+
+/// `listReleasePolicies`: one request, the answer as sent.
+pub fn release_policies(args: &Args, project_key: &Unknown) -> Result<Work> {
+  let project = options::key("projectKey", project_key)?;
+  PreparedRequest::release_policies(args.client.config(), &project).map(Work::Json)
+}
+
+/// `getReleasePolicy`, `updateReleasePolicy` (with `input`), `deleteReleasePolicy`.
+pub fn release_policy(
+  args: &Args,
+  method: Method,
+  project_key: &Unknown,
+  policy_key: &Unknown,
+  input: Option<&Unknown>,
+) -> Result<PreparedRequest> {
+  let project = options::key("projectKey", project_key)?;
+  let policy = options::key("policyKey", policy_key)?;
+  let input = input.map(|i| options::json_value("input", i)).transpose()?;
+  PreparedRequest::release_policy(
+    args.client.config(),
+    method,
+    &project,
+    &policy,
+    input.as_ref(),
+  )
+}
+
+/// `createReleasePolicy`.
+pub fn create_release_policy(args: &Args, project_key: &Unknown, input: &Unknown) -> Result<Work> {
+  let project = options::key("projectKey", project_key)?;
+  let input = options::json_value("input", input)?;
+  PreparedRequest::create_release_policy(args.client.config(), &project, &input).map(Work::Json)
+}
+
+/// `reorderReleasePolicies`: the keys, each a non-empty string.
+pub fn reorder_release_policies(
+  args: &Args,
+  project_key: &Unknown,
+  keys: &Unknown,
+) -> Result<Work> {
+  let project = options::key("projectKey", project_key)?;
+  let keys = match options::json_value("keys", keys)? {
+    serde_json::Value::Array(items) => items
+      .into_iter()
+      .enumerate()
+      .map(|(index, key)| match key {
+        serde_json::Value::String(key) => Ok(key),
+        _ => Err(LdError::invalid(format!("keys[{index}] must be a string"))),
+      })
+      .collect::<Result<Vec<_>>>()?,
+    _ => return Err(LdError::invalid("keys must be an array of policy keys")),
+  };
+  PreparedRequest::reorder_release_policies(args.client.config(), &project, &keys)
+    .map(Work::AnyJson)
+}
+
 /// A typed input as the JSON body the core sends.
 fn as_json(input: &impl serde::Serialize) -> Result<serde_json::Value> {
   serde_json::to_value(input)
@@ -466,7 +599,11 @@ impl Work {
   /// `Client::first_request`). A bulk run has none of its own.
   pub fn first_request(&self, client: &Client) -> Result<PreparedRequest> {
     match self {
-      Work::Json(request) | Work::NoContent(request) => Ok(request.clone()),
+      Work::Json(request)
+      | Work::NoContent(request)
+      | Work::AnyJson(request)
+      | Work::Environment(_, request) => Ok(request.clone()),
+      Work::Start(start) => Ok(start.request.clone()),
       Work::Pages(pager) => pager.first_request(client.config()),
       Work::Advance {
         project_key,

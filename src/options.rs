@@ -233,6 +233,20 @@ option_sets! {
     #[doc = " `{ id }`); implies `status: 'active'`."]
     phase: Option<Unknown<'static>> = "phase", ts "PhaseSelector";
   }
+
+  #[doc = " Settings of `getEnvironmentRelease`."]
+  GetEnvironmentReleaseOptionsType as "GetEnvironmentReleaseOptions", GET_RELEASE_OPTIONS {
+    #[doc = " Attach each metric's definition (`expand=metrics`). Default false."]
+    expand_metrics: Option<bool> = "expandMetrics";
+  }
+
+  #[doc = " What `stopEnvironmentRelease` does: `resolution` is required."]
+  StopEnvironmentReleaseOptionsType as "StopEnvironmentReleaseOptions", STOP_OPTIONS {
+    #[doc = " How each phase is resolved (see `EnvironmentReleaseResolution`). Required."]
+    resolution: Option<String> = "resolution", ts "EnvironmentReleaseResolution";
+    #[doc = " A comment for the flag's audit log."]
+    comment: Option<String> = "comment";
+  }
 }
 
 /// Checks the property names of an options object against the options `accept` and
@@ -273,6 +287,10 @@ pub fn check_option_names(
       format!("{name}.{shown} is an option of advancePipeline only")
     } else if PROGRESSION_OPTIONS.contains(&key.as_str()) {
       format!("{name}.{shown} is an option of listReleaseProgressions only")
+    } else if GET_RELEASE_OPTIONS.contains(&key.as_str()) {
+      format!("{name}.{shown} is an option of getEnvironmentRelease only")
+    } else if STOP_OPTIONS.contains(&key.as_str()) {
+      format!("{name}.{shown} is an option of stopEnvironmentRelease only")
     } else {
       let hint = closest(key, &known)
         .map(|k| format!(" (did you mean {k}?)"))
@@ -468,6 +486,58 @@ pub fn progression_options(
     .map(|v| phase_ref(&format!("{name}.phase"), &v))
     .transpose()?;
   Ok((status, phase))
+}
+
+/// Reads `expandMetrics` (a boolean, default false) from an options object.
+pub fn expand_metrics(name: &str, value: Option<Unknown>) -> Result<bool> {
+  let Some(value) = value.filter(|v| !is_absent(v)) else {
+    return Ok(false);
+  };
+  let object = Own::of(name, &value)?;
+  object
+    .get("expandMetrics")?
+    .map(|v| boolean(&format!("{name}.expandMetrics"), &v))
+    .transpose()
+    .map(|v| v.unwrap_or(false))
+}
+
+/// Reads `resolution` (required, a string) and `comment` from an options object.
+pub fn stop_options(name: &str, value: Option<Unknown>) -> Result<(String, Option<String>)> {
+  let required = || {
+    LdError::invalid(format!(
+      "{name}.resolution is required: one of {}",
+      crate::environments::RESOLUTIONS.join(", ")
+    ))
+  };
+  let Some(value) = value.filter(|v| !is_absent(v)) else {
+    return Err(required());
+  };
+  let object = Own::of(name, &value)?;
+  let resolution = object
+    .get("resolution")?
+    .map(|v| string(&format!("{name}.resolution"), &v))
+    .transpose()?
+    .ok_or_else(required)?;
+  if !crate::environments::RESOLUTIONS.contains(&resolution.as_str()) {
+    let shown: String = resolution.chars().take(80).collect();
+    return Err(LdError::invalid(format!(
+      "{name}.resolution must be one of {}, got {shown:?}",
+      crate::environments::RESOLUTIONS.join(", ")
+    )));
+  }
+  let comment = object
+    .get("comment")?
+    .map(|v| string(&format!("{name}.comment"), &v))
+    .transpose()?;
+  Ok((resolution, comment))
+}
+
+/// A caller's value (an input object, an array of keys) as JSON, named `name` in errors.
+pub fn json_value(name: &str, value: &Unknown) -> Result<Value> {
+  if is_absent(value) {
+    return Err(LdError::invalid(format!("{name} is required")));
+  }
+  to_json(name, value)
 }
 
 /// Reads `dryRun` (a boolean, default false) from an options object.

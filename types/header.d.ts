@@ -19,6 +19,8 @@ export type LaunchDarklyErrorCode =
   | 'ERR_LD_DECODE'
   | 'ERR_LD_RESPONSE_TOO_LARGE'
   | 'ERR_LD_UNSUPPORTED'
+  | 'ERR_LD_APPROVAL_REQUIRED'
+  | 'ERR_LD_OUTCOME_UNKNOWN'
 
 /**
  * Every failure of the library, except an abort. Narrow on `code`.
@@ -42,6 +44,11 @@ export interface LaunchDarklyError extends Error {
    * characters, on one line, token masked)
    */
   bodyExcerpt?: string
+  /**
+   * On a start refused with `apiCode` `health_checks_failed` (400): the checks that
+   * failed, as LaunchDarkly named them. List them in `bypassHealthChecks` to start anyway.
+   */
+  failedHealthChecks?: ReleaseHealthCheckKind[]
 }
 
 /** The rejection of a call aborted through its `signal`, as Node's own APIs do it. */
@@ -74,6 +81,12 @@ export interface DiagnosticsChannels {
   'ld-release:retry': RetryEvent
   /** When the client's rate-limit gate holds a request before it is sent */
   'ld-release:wait': WaitEvent
+  /**
+   * When an answer first carries a `Deprecation` or `Sunset` header for its route (once
+   * per route per process, with the `LD_RELEASE_DEPRECATED_ROUTE` warning), whoever
+   * made the call
+   */
+  'ld-release:deprecation': DeprecationEvent
 }
 
 /** The name of one of ld-release's diagnostics channels. */
@@ -414,4 +427,438 @@ export interface PreviewableOperations {
   listReleasePipelines: typeof listReleasePipelines
   listReleaseProgressions: typeof listReleaseProgressions
   advancePipeline: typeof advancePipeline
+  startEnvironmentRelease: typeof startEnvironmentRelease
+  getEnvironmentRelease: typeof getEnvironmentRelease
+  stopEnvironmentRelease: typeof stopEnvironmentRelease
+  listReleasePolicies: typeof listReleasePolicies
+  getReleasePolicy: typeof getReleasePolicy
+  createReleasePolicy: typeof createReleasePolicy
+  updateReleasePolicy: typeof updateReleasePolicy
+  deleteReleasePolicy: typeof deleteReleasePolicy
+  reorderReleasePolicies: typeof reorderReleasePolicies
+}
+
+// ---------------------------------------------------------------------------------------
+// Environment releases (beta): a release of one flag in one environment.
+// ---------------------------------------------------------------------------------------
+
+/**
+ * The status of an environment release or of one of its phases. Other values may come:
+ * - `pending`: not started
+ * - `in_progress`: progressing without requiring action
+ * - `waiting`: partly rolled out, paused, waiting for a person (see `statusReason`)
+ * - `completed`: reached the target variation (terminal)
+ * - `reverted`: returned to the original variation (terminal)
+ */
+export type EnvironmentReleaseStatus =
+  | 'pending'
+  | 'in_progress'
+  | 'waiting'
+  | 'completed'
+  | 'reverted'
+  | (string & {})
+
+/**
+ * Why an environment release (or phase) is `waiting`, `completed` or `reverted`. Other
+ * values may come. `waiting_phase_ended` appears only on a release, never on a phase: a
+ * phase of a `manual` multi-phase release ended and the release waits to be advanced.
+ * `reverted_discarded`: the phase ended without a regression or a person rolling it back
+ * (the flag changed underneath it, or the release ended before it started).
+ */
+export type EnvironmentReleaseStatusReason =
+  | 'waiting_regression_detected'
+  | 'waiting_phase_ended'
+  | 'completed_automatic'
+  | 'completed_manual'
+  | 'reverted_regression_detected'
+  | 'reverted_manual'
+  | 'reverted_discarded'
+  | 'reverted_insufficient_data'
+  | (string & {})
+
+/** `guarded` when the release watches metrics, else `progressive`. Other values may come. */
+export type EnvironmentReleaseKind = 'progressive' | 'guarded' | (string & {})
+
+/**
+ * How a multi-phase release moves between phases: `automatic` once a phase's steps
+ * complete, or `manual` (it reports `waiting` with `waiting_phase_ended`). Other values
+ * may come in answers.
+ */
+export type EnvironmentReleaseAdvancementMode = 'manual' | 'automatic' | (string & {})
+
+/**
+ * What happens to the release rules when the last phase completes:
+ * `remove_rules_and_update_default_rule` (the default rule serves the target variation)
+ * or `leave_rules_in_place` (the default). Other values may come in answers.
+ */
+export type EnvironmentReleaseCleanupBehavior =
+  | 'remove_rules_and_update_default_rule'
+  | 'leave_rules_in_place'
+  | (string & {})
+
+/** A metric's status in one phase of a guarded release. Other values may come. */
+export type EnvironmentReleaseMetricStatus = 'ok' | 'regressed' | 'regression_dismissed' | (string & {})
+
+/**
+ * A release health check LaunchDarkly runs at every start:
+ * - `flag_evaluations_any`: the flag has recently been evaluated
+ * - `flag_evaluations_with_context`: ... for contexts of the randomization unit's kind
+ * - `metric_events_any` (guarded releases): each metric has received events
+ * - `metric_events_with_context` (guarded releases): ... for contexts of that kind
+ * Other values may come.
+ */
+export type ReleaseHealthCheckKind =
+  | 'flag_evaluations_any'
+  | 'flag_evaluations_with_context'
+  | 'metric_events_any'
+  | 'metric_events_with_context'
+  | (string & {})
+
+/**
+ * How `stopEnvironmentRelease` resolves each phase:
+ * - `roll_forward_all_phases`: every phase serves the target variation; pending phases
+ *   stay on the flag and are enabled
+ * - `roll_forward_current_phase_and_remove_pending_phases`: current and completed phases
+ *   serve the target variation; pending phases are removed
+ * - `roll_back_all_phases_and_remove_pending_phases`: current and completed phases serve
+ *   the original variation; pending phases are removed
+ * - `roll_back_current_phase_and_remove_pending_phases`: the current phase serves the
+ *   original variation, completed phases keep the target; pending phases are removed
+ * The `current_phase` ones are refused (400) between phases. Stopping a release that has
+ * already ended answers 200 and changes nothing.
+ */
+export type EnvironmentReleaseResolution =
+  | 'roll_forward_all_phases'
+  | 'roll_forward_current_phase_and_remove_pending_phases'
+  | 'roll_back_all_phases_and_remove_pending_phases'
+  | 'roll_back_current_phase_and_remove_pending_phases'
+
+/** A link of an environment release answer. */
+export interface EnvironmentReleaseLink {
+  href: string
+  type: string
+}
+
+/**
+ * A release of one flag in one environment, as the server sent it: every field it sent
+ * is there (also fields these types do not list). Times are Unix epoch milliseconds;
+ * allocations are thousandths of a percent (`100000` is 100%).
+ */
+export interface EnvironmentRelease {
+  /** The release's id (a UUID) */
+  id: string
+  /** The release's status, derived from its phases */
+  status: EnvironmentReleaseStatus
+  /** Why it is `waiting`, `completed` or `reverted` (may be absent for `waiting`) */
+  statusReason?: EnvironmentReleaseStatusReason | null
+  projectKey: string
+  environmentKey: string
+  flagKey: string
+  /** The variation the release started from (and returns to if it reverts) */
+  originalVariationId: string
+  /** That variation's value: a string, boolean, number, object or array */
+  originalVariationValue: unknown
+  /** The variation being released */
+  targetVariationId: string
+  /** That variation's value */
+  targetVariationValue: unknown
+  /** The context kind the release randomizes on, e.g. `user` */
+  randomizationUnit: string
+  cleanupBehavior: EnvironmentReleaseCleanupBehavior
+  kind: EnvironmentReleaseKind
+  /** The metrics a guarded release watches (empty for a progressive one) */
+  metrics: EnvironmentReleaseMetric[]
+  /** The phases, in phase-index order */
+  phases: EnvironmentReleasePhase[]
+  /** The active phase; `null` before the first, between phases and once the release ended */
+  currentPhaseIndex: number | null
+  advancementMode: EnvironmentReleaseAdvancementMode
+  /** When the release was created (Unix epoch milliseconds) */
+  createdAt: number
+  /** When its first phase started (Unix epoch milliseconds) */
+  startedAt?: number | null
+  /** When its last started phase ended, once `completed` or `reverted` (Unix epoch milliseconds) */
+  endedAt?: number | null
+  _links?: Record<string, EnvironmentReleaseLink> | null
+}
+
+/** One phase of an environment release: one flag rule and its steps. */
+export interface EnvironmentReleasePhase {
+  /** The phase's id (a UUID) */
+  id: string
+  /** 0-based index of the phase */
+  phaseIndex: number
+  /** The flag rule of the phase; `null` only for a historical release on the default rule */
+  ruleId: string | null
+  /** The rule's description when the release was created */
+  description?: string | null
+  status: EnvironmentReleaseStatus
+  statusReason?: EnvironmentReleaseStatusReason | null
+  /** The phase's schedule of allocations */
+  steps: EnvironmentReleaseStep[]
+  /** 0-based index of the step the phase is on; absent until the first step starts */
+  currentStepIndex?: number | null
+  /** Start of the phase (Unix epoch milliseconds) */
+  startedAt?: number | null
+  /** End of the phase (Unix epoch milliseconds) */
+  endedAt?: number | null
+  /** Each metric's status in this phase, by metric key (empty for a progressive release) */
+  metricStatuses: Record<string, EnvironmentReleaseMetricStatus>
+}
+
+/** One step of a phase's schedule. */
+export interface EnvironmentReleaseStep {
+  /** 0-based index of the step */
+  stepIndex: number
+  /**
+   * The share of the phase's contexts served the target variation, in thousandths of a
+   * percent: `100000` is 100%, `10000` is 10%. A guarded release serves the original
+   * variation to as many again as its measured control group (at most `50000`).
+   */
+  allocation: number
+  /** How long the step lasts, in milliseconds */
+  durationMillis: number
+  /** Start of the step (Unix epoch milliseconds) */
+  startedAt?: number | null
+  /** End of the step (Unix epoch milliseconds) */
+  endedAt?: number | null
+}
+
+/** A metric shared by every phase of a guarded release. */
+export interface EnvironmentReleaseMetric {
+  metricKey: string
+  /** The metric version pinned when the release started */
+  metricVersionId?: string | null
+  /** Whether a regression on it reverts the release (else the release waits) */
+  autoRollback: boolean
+  /** The metric's definition: only with `expandMetrics`, and while the pinned version exists */
+  definition?: EnvironmentReleaseMetricDefinition | null
+}
+
+/** A metric's definition, as `getEnvironmentRelease(..., { expandMetrics: true })` attaches it. */
+export interface EnvironmentReleaseMetricDefinition {
+  _id: string
+  _versionId: string
+  _version?: number | null
+  key: string
+  name: string
+  /** The kind of event the metric tracks, e.g. `custom` */
+  kind: string
+  description?: string | null
+  tags: string[]
+  /** When the metric was created (Unix epoch milliseconds) */
+  _creationDate: number
+  isNumeric?: boolean | null
+  successCriteria?: string | null
+  unit?: string | null
+  eventKey?: string | null
+  analysisUnits?: string[] | null
+  analysisType?: string | null
+  percentileValue?: number | null
+  archived?: boolean | null
+  dataSource: { key: string; environmentKey?: string | null; _name?: string | null; _integrationKey?: string | null }
+  _links: Links
+  maintainerId?: string | null
+}
+
+/** One targeting clause of a rule a release creates. */
+export interface EnvironmentReleaseClause {
+  /** The context kind the clause applies to; omit for `segmentMatch` */
+  contextKind?: string
+  /** The attribute, e.g. `email`, or `kind` */
+  attribute: string
+  /** `in`, `endsWith`, `startsWith`, `matches`, `contains`, `lessThan`, `segmentMatch`, `semVerEqual`, ... */
+  op: string
+  /** JSON primitives only */
+  values: Array<string | number | boolean>
+  negate?: boolean
+}
+
+/** One step of a phase's schedule, as given to `startEnvironmentRelease`. */
+export interface EnvironmentReleaseStepInput {
+  /**
+   * Thousandths of a percent, 1 to `100000` (100%); at most `50000` in a guarded release.
+   * Each step's allocation must be greater than the previous step's.
+   */
+  allocation: number
+  /** How long the step lasts, in milliseconds (at least 1) */
+  durationMillis: number
+}
+
+/**
+ * A phase that creates a new flag rule. Its clauses must include the randomization
+ * unit's kind clause (`{ contextKind: unit, attribute: 'kind', op: 'in', values: [unit] }`):
+ * when they do not, `startEnvironmentRelease` adds it at the front. An empty `clauses`
+ * targets every context of that kind.
+ */
+export interface EnvironmentReleaseNewRulePhaseInput {
+  clauses: EnvironmentReleaseClause[]
+  /** The new rule's description; it must differ from every other rule's on the flag */
+  description?: string
+  steps: EnvironmentReleaseStepInput[]
+  ruleId?: never
+}
+
+/**
+ * A phase on an existing, enabled rule (single-phase releases only). The rule must
+ * already carry the randomization unit's kind clause: the library cannot add it to a
+ * rule it does not send, and LaunchDarkly refuses the start (400) without it.
+ */
+export interface EnvironmentReleaseExistingRulePhaseInput {
+  ruleId: string
+  steps: EnvironmentReleaseStepInput[]
+  clauses?: never
+  description?: never
+}
+
+/** One phase of a release started inline. */
+export type EnvironmentReleasePhaseInput = EnvironmentReleaseNewRulePhaseInput | EnvironmentReleaseExistingRulePhaseInput
+
+/** A metric a guarded release watches across every phase. */
+export interface EnvironmentReleaseMetricInput {
+  metricKey: string
+  /** Revert on a regression (default false: the release waits with `waiting_regression_detected`) */
+  autoRollback?: boolean
+}
+
+/** What every start names. */
+interface StartEnvironmentReleaseCommon {
+  /** The variation the release moves traffic from (and back to if it reverts) */
+  originalVariationId: string
+  /** The variation being released */
+  targetVariationId: string
+  /** Insert the new rules before this rule (default: at the end of the rule list) */
+  beforeRuleId?: string
+  /** Health checks that do not block this start (LaunchDarkly still runs them) */
+  bypassHealthChecks?: ReleaseHealthCheckKind[]
+  /** A comment for the flag's audit log */
+  comment?: string
+}
+
+/** A start configured inline. */
+export interface StartEnvironmentReleaseInlineInput extends StartEnvironmentReleaseCommon {
+  /** The context kind the release randomizes on, e.g. `user` */
+  randomizationUnit: string
+  /** The phases, in order (at least one); an existing rule only in a single-phase release */
+  phases: EnvironmentReleasePhaseInput[]
+  /** Required with more than one phase */
+  advancementMode?: 'manual' | 'automatic'
+  /** Metrics to watch: one or more makes a guarded release, none a progressive one */
+  metrics?: EnvironmentReleaseMetricInput[]
+  /** Default `leave_rules_in_place` */
+  cleanupBehavior?: 'remove_rules_and_update_default_rule' | 'leave_rules_in_place'
+  releasePlanKey?: never
+}
+
+/** A start from an environment release plan, which supplies the rest (LaunchDarkly answers 422 until plans are available for the account). */
+export interface StartEnvironmentReleaseFromPlanInput extends StartEnvironmentReleaseCommon {
+  releasePlanKey: string
+  randomizationUnit?: never
+  phases?: never
+  advancementMode?: never
+  metrics?: never
+  cleanupBehavior?: never
+}
+
+/** The body of `startEnvironmentRelease` (LaunchDarkly's `StartEnvironmentReleaseRequest`). */
+export type StartEnvironmentReleaseInput = StartEnvironmentReleaseInlineInput | StartEnvironmentReleaseFromPlanInput
+
+// ---------------------------------------------------------------------------------------
+// Release policies (beta)
+// ---------------------------------------------------------------------------------------
+
+/** How a release policy releases. Other values may come in answers. */
+export type ReleasePolicyMethod = 'guarded-release' | 'progressive-release' | 'immediate-release' | (string & {})
+
+/** Which flags a release policy applies to. */
+export interface ReleasePolicyScope {
+  /** Environment keys */
+  environmentKeys?: string[] | null
+  /** Flag tag keys (at most 1000, each at most 64 characters) */
+  flagTagKeys?: string[] | null
+}
+
+/** One stage of a release policy. */
+export interface ReleasePolicyStage {
+  /** Thousandths of a percent (`100000` is 100%) */
+  allocation: number
+  /** How long the stage lasts, in milliseconds */
+  durationMillis: number
+}
+
+/** Settings of a policy's guarded releases. */
+export interface GuardedReleaseConfig {
+  /** The context kind to randomize on */
+  rolloutContextKindKey?: string | null
+  minSampleSize?: number | null
+  rollbackOnRegression?: boolean | null
+  metricKeys?: string[] | null
+  metricGroupKeys?: string[] | null
+  /** At most 20 (10 by default) */
+  stages?: ReleasePolicyStage[] | null
+}
+
+/** Settings of a policy's progressive releases. */
+export interface ProgressiveReleaseConfig {
+  rolloutContextKindKey?: string | null
+  stages?: ReleasePolicyStage[] | null
+}
+
+/** A release policy of a project, as the server sent it. */
+export interface ReleasePolicy {
+  _id: string
+  key: string
+  name: string
+  /** Its rank among the project's scoped policies */
+  rank: number
+  releaseMethod: ReleasePolicyMethod
+  scope?: ReleasePolicyScope | null
+  guardedReleaseConfig?: GuardedReleaseConfig | null
+  progressiveReleaseConfig?: ProgressiveReleaseConfig | null
+  /** What the token may do with the policy */
+  _access?: { allowed: unknown[]; denied: unknown[] } | null
+}
+
+/** `listReleasePolicies`: LaunchDarkly's `ReleasePoliciesResponse`, as sent (one answer, not paged). */
+export interface ReleasePoliciesResponse {
+  items: ReleasePolicy[]
+  totalCount: number
+}
+
+/** The body of `createReleasePolicy`. */
+export interface CreateReleasePolicyInput {
+  key: string
+  /** At most 256 characters */
+  name: string
+  releaseMethod: 'guarded-release' | 'progressive-release' | 'immediate-release'
+  scope?: ReleasePolicyScope
+  guardedReleaseConfig?: GuardedReleaseConfig
+  progressiveReleaseConfig?: ProgressiveReleaseConfig
+}
+
+/** The body of `updateReleasePolicy` (the key is in the path). */
+export interface UpdateReleasePolicyInput {
+  name: string
+  releaseMethod: 'guarded-release' | 'progressive-release' | 'immediate-release'
+  scope?: ReleasePolicyScope
+  guardedReleaseConfig?: GuardedReleaseConfig
+  progressiveReleaseConfig?: ProgressiveReleaseConfig
+}
+
+/**
+ * Published on `ld-release:deprecation`, and warned once per route per process with
+ * `process.emitWarning` (code `LD_RELEASE_DEPRECATED_ROUTE`), when an answer carries a
+ * `Deprecation` or `Sunset` header.
+ */
+export interface DeprecationEvent {
+  /** The method as sent */
+  method: string
+  /** The route, e.g. `/api/v2/flags/{projectKey}/{flagKey}/release` */
+  route: string
+  /** The `Deprecation` header as sent (at most 200 characters), if any */
+  deprecation?: string
+  /** The `Sunset` header as sent (at most 200 characters), if any */
+  sunset?: string
+  /** The `Link` header as sent (at most 200 characters), if any */
+  link?: string
 }

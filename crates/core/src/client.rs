@@ -1,6 +1,7 @@
 //! HTTP: one connection pool per client, the exact headers, retries and limits.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Once};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -443,15 +444,37 @@ impl Client {
   /// Sends `request` with retries. Every error it ends with has the token masked.
   async fn send(&self, request: &PreparedRequest, options: RequestOptions) -> Result<Success> {
     self
-      .send_with_retries(request, options)
+      .send_with_retries(request, options, None)
       .await
       .map_err(|e| self.mask_error(e))
   }
 
+  /// Sends a request that must not be applied twice (a start): it is sent again only
+  /// when it certainly did not reach the server (no connection could be made, or a
+  /// 429). Returns a 2xx answer's body, status and attempts; or the error, and whether
+  /// the request may have reached the server (a timeout, a dropped connection, a 5xx).
+  pub async fn send_once(
+    &self,
+    request: &PreparedRequest,
+    options: RequestOptions,
+  ) -> std::result::Result<(Vec<u8>, u16, u32), (LdError, bool)> {
+    let reached = AtomicBool::new(false);
+    match self
+      .send_with_retries(request, options, Some(&reached))
+      .await
+    {
+      Ok(success) => Ok((success.body, success.status, success.attempts)),
+      Err(e) => Err((self.mask_error(e), reached.load(Ordering::Relaxed))),
+    }
+  }
+
+  /// `once`: the request is not idempotent (see `send_once`); set when the attempt the
+  /// call ends with may have reached the server.
   async fn send_with_retries(
     &self,
     request: &PreparedRequest,
     options: RequestOptions,
+    once: Option<&AtomicBool>,
   ) -> Result<Success> {
     let headers = self.headers(request.body.is_some())?;
     let timeout = options
@@ -505,6 +528,20 @@ impl Client {
         Err(_) => Err(AttemptError::Timeout),
       };
       let duration = started.elapsed();
+      let may_have_reached = match &outcome {
+        Ok(answer) => {
+          crate::deprecation::observe(&request.method, request.url.path(), &answer.headers, |t| {
+            self.mask_text(t)
+          });
+          answer.status >= 500
+        }
+        Err(AttemptError::Network { connect, .. }) => !connect,
+        Err(AttemptError::Timeout) => true,
+        Err(AttemptError::TooLarge(_)) => false,
+      };
+      if let Some(once) = once {
+        once.store(may_have_reached, Ordering::Relaxed);
+      }
       // What the Response event says of the attempt, read before the outcome is used up.
       let seen = events.as_ref().map(|_| match &outcome {
         Ok(answer) => (
@@ -524,7 +561,9 @@ impl Client {
           wait: Some((wait, source)),
           reason,
           ..
-        } if attempts <= max_retries => Some((*wait, *source, *reason)),
+        } if attempts <= max_retries && !(once.is_some() && may_have_reached) => {
+          Some((*wait, *source, *reason))
+        }
         _ => None,
       };
       if let Some((status, failure, rate_limit)) = seen {
@@ -896,6 +935,9 @@ fn http_error(request: &PreparedRequest, answer: &Answer) -> LdError {
   }
   LdError {
     status: Some(answer.status),
+    failed_health_checks: (answer.status == 400)
+      .then(|| crate::environments::failed_health_checks(&answer.body))
+      .flatten(),
     api_code,
     api_message,
     ..LdError::new(code, message)

@@ -21,11 +21,16 @@ pub enum ErrorCode {
   Decode,
   ResponseTooLarge,
   Unsupported,
+  /// 405 from an environment-release write: the environment requires approvals.
+  ApprovalRequired,
+  /// A write that is not idempotent may or may not have been applied: no answer came,
+  /// and nothing showed that it was.
+  OutcomeUnknown,
   Aborted,
 }
 
 impl ErrorCode {
-  pub const ALL: [ErrorCode; 17] = [
+  pub const ALL: [ErrorCode; 19] = [
     ErrorCode::InvalidArgument,
     ErrorCode::NoApiKey,
     ErrorCode::InsecureUrl,
@@ -42,6 +47,8 @@ impl ErrorCode {
     ErrorCode::Decode,
     ErrorCode::ResponseTooLarge,
     ErrorCode::Unsupported,
+    ErrorCode::ApprovalRequired,
+    ErrorCode::OutcomeUnknown,
     ErrorCode::Aborted,
   ];
 
@@ -63,6 +70,8 @@ impl ErrorCode {
       ErrorCode::Decode => "ERR_LD_DECODE",
       ErrorCode::ResponseTooLarge => "ERR_LD_RESPONSE_TOO_LARGE",
       ErrorCode::Unsupported => "ERR_LD_UNSUPPORTED",
+      ErrorCode::ApprovalRequired => "ERR_LD_APPROVAL_REQUIRED",
+      ErrorCode::OutcomeUnknown => "ERR_LD_OUTCOME_UNKNOWN",
       ErrorCode::Aborted => "ABORT_ERR",
     }
   }
@@ -108,6 +117,8 @@ pub struct LdError {
   /// What the caller's own code (a getter, a Proxy trap) threw while an argument was
   /// read: the JavaScript error's `cause`. The value itself stays on the JavaScript thread.
   pub thrown: Option<ThrownId>,
+  /// On a 400 `health_checks_failed`: the failing checks, as the body named them.
+  pub failed_health_checks: Option<Vec<String>>,
 }
 
 /// A handle to a value the caller's code threw, kept on the JavaScript thread until the
@@ -129,6 +140,7 @@ impl LdError {
       attempts: 0,
       body_excerpt: None,
       thrown: None,
+      failed_health_checks: None,
     }
   }
 

@@ -9,6 +9,9 @@
 //!   of them (`ReleaseView`, `PipelineKind`).
 //! - `phases`: completing, reopening and starting phases on both kinds of pipeline.
 //! - `pipelines`: pipelines and progressions, a page at a time; advancing a phase.
+//! - `environments`: environment releases and release policies (beta), the successors
+//!   of release pipelines; a start sent at most once. `deprecation`: routes the
+//!   service says are deprecated, noted once each.
 //! - `bulk`: many calls through one client, in input order.
 //! - `patch`: JSON Patch operations; `error`: `LdError` and its stable codes;
 //!   `redact`: the token masked wherever a server echoes it; `tls`: trust roots.
@@ -22,6 +25,8 @@
 pub mod bulk;
 pub mod client;
 pub mod config;
+pub mod deprecation;
+pub mod environments;
 pub mod error;
 pub mod events;
 pub mod limiter;

@@ -303,6 +303,9 @@ pub fn mask_error(secret: &str, error: LdError) -> LdError {
     api_code: error.api_code.map(mask),
     api_message: error.api_message.map(mask),
     body_excerpt: error.body_excerpt.map(|b| mask(b.into()).into()),
+    failed_health_checks: error
+      .failed_health_checks
+      .map(|checks| checks.into_iter().map(mask).collect()),
     ..error
   }
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 mod bulk;
+mod environments;
 mod gate;
 mod headers;
 mod limits;
