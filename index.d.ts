@@ -436,6 +436,8 @@ export interface PreviewableOperations {
   updateReleasePolicy: typeof updateReleasePolicy
   deleteReleasePolicy: typeof deleteReleasePolicy
   reorderReleasePolicies: typeof reorderReleasePolicies
+  listEnvironmentReleases: typeof listEnvironmentReleases
+  watchEnvironmentRelease: typeof watchEnvironmentRelease
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1027,6 +1029,29 @@ export declare class ReleaseClient {
    * `undefined` for an empty one.
    */
   reorderReleasePolicies(projectKey: string, keys: string[], options?: RequestOptions): Promise<unknown[] | undefined>
+  /**
+   * The environment releases of a flag in one environment, newest first, as an async
+   * iterator read a page of 100 at a time:
+   * `GET /api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/releases`.
+   * `kind` keeps `progressive` or `guarded` releases (`filter=kind equals guarded`).
+   * Leaving the loop early fetches no more pages. Releases that ended over 90 days
+   * ago are not listed.
+   */
+  listEnvironmentReleases(projectKey: string, flagKey: string, environmentKey: string, options?: EnvironmentReleaseListOptions & RequestOptions): AsyncIterableIterator<EnvironmentRelease>
+  /**
+   * Follows an environment release until it ends, as an async iterator: the first
+   * `next()` yields the release as it is, each later one the release when something a
+   * person would care about changed (its status or `statusReason`, its current phase,
+   * a phase's status or current step, a metric's status); the iterator ends after
+   * `completed` or `reverted`. Each read is `GET .../releases/{releaseId}`, through the
+   * client's rate-limit gate and retries, timed by the release: just after the current
+   * step should end (`startedAt + durationMillis`), at most `intervalMs` apart (default
+   * 30 s for guarded releases, 5 minutes for progressive ones), every 5 s while it is
+   * pending and 30 s while it waits for a person. Leaving the loop, `return()` or
+   * aborting `signal` stops it at once: a pending wait is cancelled and nothing more is
+   * sent. A failed read rejects that `next()` and ends the watch.
+   */
+  watchEnvironmentRelease(projectKey: string, flagKey: string, environmentKey: string, releaseId: string, options?: WatchOptions & RequestOptions): AsyncIterableIterator<EnvironmentRelease>
 }
 
 /** Settings of `advancePipeline`. */
@@ -1216,6 +1241,15 @@ export declare function deleteReleasePipeline(projectKey: string, pipelineKey: s
  */
 export declare function deleteReleasePolicy(projectKey: string, policyKey: string, options?: ClientOptions & RequestOptions): Promise<void>
 
+/** Settings of `listEnvironmentReleases`. */
+export interface EnvironmentReleaseListOptions {
+  /**
+   * Only releases of this kind: `progressive`, or `guarded` (watched by metrics).
+   * Sent as `filter=kind equals <kind>`.
+   */
+  kind?: 'progressive' | 'guarded'
+}
+
 /**
  * Reads an environment release: `GET …/environments/{environmentKey}/releases/{releaseId}`
  * (`?expand=metrics` with `expandMetrics`, which attaches each metric's definition).
@@ -1263,6 +1297,19 @@ export declare function getReleasePolicy(projectKey: string, policyKey: string, 
  * error. Never throws.
  */
 export declare function isLaunchDarklyError(err: unknown): err is LaunchDarklyError
+
+/**
+ * The environment releases of a flag in one environment, newest first, as an async
+ * iterator read a page of 100 at a time:
+ * `GET /api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/releases`.
+ * `kind` keeps `progressive` or `guarded` releases (`filter=kind equals guarded`).
+ * Leaving the loop early fetches no more pages. Releases that ended over 90 days
+ * ago are not listed.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
+export declare function listEnvironmentReleases(projectKey: string, flagKey: string, environmentKey: string, options?: ClientOptions & EnvironmentReleaseListOptions & RequestOptions): AsyncIterableIterator<EnvironmentRelease>
 
 /**
  * Every release pipeline of a project, as an async iterator: pages (`limit`/`offset`)
@@ -1520,3 +1567,33 @@ export interface UpdateReleasePipelineInput {
  * `ClientOptions` (read with the environment).
  */
 export declare function updateReleasePolicy(projectKey: string, policyKey: string, input: UpdateReleasePolicyInput, options?: ClientOptions & RequestOptions): Promise<ReleasePolicy>
+
+/**
+ * Follows an environment release until it ends, as an async iterator: the first
+ * `next()` yields the release as it is, each later one the release when something a
+ * person would care about changed (its status or `statusReason`, its current phase,
+ * a phase's status or current step, a metric's status); the iterator ends after
+ * `completed` or `reverted`. Each read is `GET .../releases/{releaseId}`, through the
+ * client's rate-limit gate and retries, timed by the release: just after the current
+ * step should end (`startedAt + durationMillis`), at most `intervalMs` apart (default
+ * 30 s for guarded releases, 5 minutes for progressive ones), every 5 s while it is
+ * pending and 30 s while it waits for a person. Leaving the loop, `return()` or
+ * aborting `signal` stops it at once: a pending wait is cancelled and nothing more is
+ * sent. A failed read rejects that `next()` and ends the watch.
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
+export declare function watchEnvironmentRelease(projectKey: string, flagKey: string, environmentKey: string, releaseId: string, options?: ClientOptions & WatchOptions & RequestOptions): AsyncIterableIterator<EnvironmentRelease>
+
+/** Settings of `watchEnvironmentRelease`. */
+export interface WatchOptions {
+  /**
+   * The longest wait between two reads of the release, in milliseconds, from 100 to
+   * 3600000. Default 30000 for a guarded release (a regression can come at any
+   * time), 300000 for a progressive one. Reads are otherwise timed by the release:
+   * just after the current step should end, every 5 s while it is pending, every
+   * 30 s while it waits for a person.
+   */
+  intervalMs?: number
+}

@@ -193,3 +193,45 @@ async function useEnvironmentReleases(signal: AbortSignal): Promise<string> {
 void useTheApi
 void describe
 void useEnvironmentReleases
+
+// Environment releases as a list and as a watch.
+import {
+  listEnvironmentReleases,
+  watchEnvironmentRelease,
+  type EnvironmentReleaseListOptions,
+  type WatchOptions,
+} from '../index.js'
+
+async function followReleases(client: ReleaseClient, signal: AbortSignal): Promise<string[]> {
+  const ids: string[] = []
+  const guarded: EnvironmentReleaseListOptions = { kind: 'guarded' }
+  for await (const release of client.listEnvironmentReleases('web', 'checkout', 'production', { ...guarded, signal })) {
+    const r: EnvironmentRelease = release
+    ids.push(r.id)
+  }
+  for await (const r of listEnvironmentReleases('web', 'checkout', 'production', { apiKey: 'api-x', kind: 'progressive' })) {
+    ids.push(r.status)
+  }
+  const options: WatchOptions = { intervalMs: 10_000 }
+  for await (const r of client.watchEnvironmentRelease('web', 'checkout', 'production', 'rel-1', { ...options, signal })) {
+    const phase: number | null = r.currentPhaseIndex
+    if (r.status === 'completed' || r.status === 'reverted') ids.push(`${r.statusReason ?? ''} ${phase}`)
+  }
+  const iterator: AsyncIterableIterator<EnvironmentRelease> = watchEnvironmentRelease('web', 'checkout', 'production', 'rel-1', {
+    baseUrl: 'http://127.0.0.1:1',
+  })
+  await iterator.return?.()
+  previewRequest('listEnvironmentReleases', 'web', 'checkout', 'production', { kind: 'guarded' })
+  previewRequest('watchEnvironmentRelease', 'web', 'checkout', 'production', 'rel-1', { intervalMs: 1000 })
+  // @ts-expect-error a kind the list does not know
+  client.listEnvironmentReleases('web', 'checkout', 'production', { kind: 'canary' })
+  // @ts-expect-error the watch needs the release id
+  client.watchEnvironmentRelease('web', 'checkout', 'production')
+  // @ts-expect-error intervalMs is a number
+  client.watchEnvironmentRelease('web', 'checkout', 'production', 'rel-1', { intervalMs: '30s' })
+  // @ts-expect-error kind is an option of the list only
+  client.watchEnvironmentRelease('web', 'checkout', 'production', 'rel-1', { kind: 'guarded' })
+  return ids
+}
+
+void followReleases

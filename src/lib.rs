@@ -17,7 +17,8 @@ mod pages;
 
 // The core's modules, under the names the binding's modules use.
 use ld_release_core::{
-  bulk, client, config, environments, error, patch, phases, pipelines, redact, release,
+  bulk, client, config, environment_releases, environments, error, patch, phases, pipelines,
+  redact, release,
 };
 
 use std::sync::Arc;
@@ -193,6 +194,12 @@ macro_rules! operation_extras {
   ([release_stop]) => {
     options::STOP_OPTIONS
   };
+  ([environment_releases]) => {
+    options::ENVIRONMENT_RELEASE_LIST_OPTIONS
+  };
+  ([watch]) => {
+    options::WATCH_OPTIONS
+  };
 }
 
 /// Declares each operation once: its doc comment (as `#[doc = "..."]` lines: napi-rs
@@ -293,6 +300,23 @@ macro_rules! operations {
       "ProgressionOptions & RequestOptions",
       "ClientOptions & ProgressionOptions & RequestOptions",
       (options::PROGRESSION_OPTIONS, true),
+      $($item)*
+    );
+  };
+
+  (@options [environment_releases] $($item:tt)*) => {
+    operations!(@item
+      "EnvironmentReleaseListOptions & RequestOptions",
+      "ClientOptions & EnvironmentReleaseListOptions & RequestOptions",
+      (options::ENVIRONMENT_RELEASE_LIST_OPTIONS, true),
+      $($item)*
+    );
+  };
+  (@options [watch] $($item:tt)*) => {
+    operations!(@item
+      "WatchOptions & RequestOptions",
+      "ClientOptions & WatchOptions & RequestOptions",
+      (options::WATCH_OPTIONS, true),
       $($item)*
     );
   };
@@ -494,6 +518,28 @@ operations! {
   #[doc = " `undefined` for an empty one."]
   fn reorder_release_policies(project_key: "string", keys: "string[]") -> "Promise<unknown[] | undefined>"
     = |args| operations::reorder_release_policies(&args, &project_key, &keys);
+  #[doc = " The environment releases of a flag in one environment, newest first, as an async"]
+  #[doc = " iterator read a page of 100 at a time:"]
+  #[doc = " `GET /api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/releases`."]
+  #[doc = " `kind` keeps `progressive` or `guarded` releases (`filter=kind equals guarded`)."]
+  #[doc = " Leaving the loop early fetches no more pages. Releases that ended over 90 days"]
+  #[doc = " ago are not listed."]
+  fn list_environment_releases(project_key: "string", flag_key: "string", environment_key: "string") -> "AsyncIterableIterator<EnvironmentRelease>", options environment_releases
+    = |args| operations::list_environment_releases(&args, &project_key, &flag_key, &environment_key);
+
+  #[doc = " Follows an environment release until it ends, as an async iterator: the first"]
+  #[doc = " `next()` yields the release as it is, each later one the release when something a"]
+  #[doc = " person would care about changed (its status or `statusReason`, its current phase,"]
+  #[doc = " a phase's status or current step, a metric's status); the iterator ends after"]
+  #[doc = " `completed` or `reverted`. Each read is `GET .../releases/{releaseId}`, through the"]
+  #[doc = " client's rate-limit gate and retries, timed by the release: just after the current"]
+  #[doc = " step should end (`startedAt + durationMillis`), at most `intervalMs` apart (default"]
+  #[doc = " 30 s for guarded releases, 5 minutes for progressive ones), every 5 s while it is"]
+  #[doc = " pending and 30 s while it waits for a person. Leaving the loop, `return()` or"]
+  #[doc = " aborting `signal` stops it at once: a pending wait is cancelled and nothing more is"]
+  #[doc = " sent. A failed read rejects that `next()` and ends the watch."]
+  fn watch_environment_release(project_key: "string", flag_key: "string", environment_key: "string", release_id: "string") -> "AsyncIterableIterator<EnvironmentRelease>", options watch
+    = |args| operations::watch_environment_release(&args, &project_key, &flag_key, &environment_key, &release_id);
 }
 
 impl From<client::RequestPreview> for RequestPreview {

@@ -15,6 +15,7 @@ use reqwest::Method;
 use crate::bulk;
 use crate::client::{Client, PreparedRequest};
 use crate::diagnostics::{self, CallEvents};
+use crate::environment_releases::Watch;
 use crate::environments::{ReleaseTarget, StartRelease};
 use crate::error::{LdError, Result};
 use crate::inputs::{CreateReleasePipelineInput, UpdateReleasePipelineInput};
@@ -43,6 +44,8 @@ pub enum Work {
   Environment(ReleaseTarget, PreparedRequest),
   /// Send the request; the answer is any JSON, passed on as sent, or nothing.
   AnyJson(PreparedRequest),
+  /// An environment release followed until it ends; the call returns an async iterator.
+  Watch(Watch),
   /// Every flag at a phase of a pipeline moved past it (`advancePipeline`).
   Advance {
     project_key: String,
@@ -110,10 +113,11 @@ fn spawn<'env>(
   client: Arc<Client>,
   work: Work,
 ) -> napi::Result<Unknown<'env>> {
-  if let Work::Pages(pager) = work {
-    let cursor = pages::Cursor::new(client, pager, opts.request, name);
-    return pages::iterator(env, Ok(cursor), opts.signal);
-  }
+  let work = match work {
+    Work::Pages(pager) => return feed(env, name, opts, client, pages::Feed::Pages(pager)),
+    Work::Watch(watch) => return feed(env, name, opts, client, pages::Feed::Watch(watch)),
+    work => work,
+  };
   // Observed (diagnostics_channel) only when someone subscribes.
   let (options, events) = diagnostics::observe(env, opts.request, name);
   let pending: Pending = match work {
@@ -145,7 +149,7 @@ fn spawn<'env>(
         None => Outcome::Nothing,
       })
     }),
-    Work::Pages(_) => unreachable!("lists return above"),
+    Work::Pages(_) | Work::Watch(_) => unreachable!("lists return above"),
     Work::Advance {
       project_key,
       pipeline_key,
@@ -185,6 +189,18 @@ fn spawn<'env>(
     }),
   };
   settle(env, opts.signal, events, pending)
+}
+
+/// The async iterator of a list or a watch.
+fn feed<'env>(
+  env: &'env Env,
+  name: &'static str,
+  opts: CallOptions<'env>,
+  client: Arc<Client>,
+  feed: pages::Feed,
+) -> napi::Result<Unknown<'env>> {
+  let cursor = pages::Cursor::new(client, feed, opts.request, name);
+  pages::iterator(env, Ok(cursor), opts.signal)
 }
 
 /// What a call's work resolves to, before it becomes JavaScript. One type for every
@@ -362,6 +378,40 @@ pub fn list_release_progressions(
     active_phase_id: None,
   };
   Pager::progressions_at(&project, &pipeline, filter, phase).map(Work::Pages)
+}
+
+/// `listEnvironmentReleases`: a flag's releases in an environment, by `kind`.
+pub fn list_environment_releases(
+  args: &Args,
+  project_key: &Unknown,
+  flag_key: &Unknown,
+  environment_key: &Unknown,
+) -> Result<Work> {
+  let (project, flag) = keys(project_key, flag_key)?;
+  let environment = options::key("environmentKey", environment_key)?;
+  let kind = options::environment_release_kind("options", args.options.copied())?;
+  Pager::environment_releases(&project, &flag, &environment, kind.as_deref()).map(Work::Pages)
+}
+
+/// `watchEnvironmentRelease`: one release followed until it ends.
+pub fn watch_environment_release(
+  args: &Args,
+  project_key: &Unknown,
+  flag_key: &Unknown,
+  environment_key: &Unknown,
+  release_id: &Unknown,
+) -> Result<Work> {
+  let (project, flag) = keys(project_key, flag_key)?;
+  let environment = options::key("environmentKey", environment_key)?;
+  let release_id = options::key("releaseId", release_id)?;
+  let interval = options::watch_interval("options", args.options.copied())?;
+  Watch::new(
+    args.client.config(),
+    (&project, &flag, &environment),
+    &release_id,
+    interval,
+  )
+  .map(Work::Watch)
 }
 
 /// `advancePipeline`: every flag at phase `from` moved past it.
@@ -605,6 +655,7 @@ impl Work {
       | Work::Environment(_, request) => Ok(request.clone()),
       Work::Start(start) => Ok(start.request.clone()),
       Work::Pages(pager) => pager.first_request(client.config()),
+      Work::Watch(watch) => Ok(watch.request().clone()),
       Work::Advance {
         project_key,
         pipeline_key,

@@ -247,6 +247,23 @@ option_sets! {
     #[doc = " A comment for the flag's audit log."]
     comment: Option<String> = "comment";
   }
+
+  #[doc = " Settings of `listEnvironmentReleases`."]
+  EnvironmentReleaseListOptionsType as "EnvironmentReleaseListOptions", ENVIRONMENT_RELEASE_LIST_OPTIONS {
+    #[doc = " Only releases of this kind: `progressive`, or `guarded` (watched by metrics)."]
+    #[doc = " Sent as `filter=kind equals <kind>`."]
+    kind: Option<String> = "kind", ts "'progressive' | 'guarded'";
+  }
+
+  #[doc = " Settings of `watchEnvironmentRelease`."]
+  WatchOptionsType as "WatchOptions", WATCH_OPTIONS {
+    #[doc = " The longest wait between two reads of the release, in milliseconds, from 100 to"]
+    #[doc = " 3600000. Default 30000 for a guarded release (a regression can come at any"]
+    #[doc = " time), 300000 for a progressive one. Reads are otherwise timed by the release:"]
+    #[doc = " just after the current step should end, every 5 s while it is pending, every"]
+    #[doc = " 30 s while it waits for a person."]
+    interval_ms: Option<u32> = "intervalMs";
+  }
 }
 
 /// Checks the property names of an options object against the options `accept` and
@@ -291,6 +308,10 @@ pub fn check_option_names(
       format!("{name}.{shown} is an option of getEnvironmentRelease only")
     } else if STOP_OPTIONS.contains(&key.as_str()) {
       format!("{name}.{shown} is an option of stopEnvironmentRelease only")
+    } else if ENVIRONMENT_RELEASE_LIST_OPTIONS.contains(&key.as_str()) {
+      format!("{name}.{shown} is an option of listEnvironmentReleases only")
+    } else if WATCH_OPTIONS.contains(&key.as_str()) {
+      format!("{name}.{shown} is an option of watchEnvironmentRelease only")
     } else {
       let hint = closest(key, &known)
         .map(|k| format!(" (did you mean {k}?)"))
@@ -538,6 +559,46 @@ pub fn json_value(name: &str, value: &Unknown) -> Result<Value> {
     return Err(LdError::invalid(format!("{name} is required")));
   }
   to_json(name, value)
+}
+
+/// Reads `kind` (`'progressive'` or `'guarded'`) from an options object (already
+/// checked by `call_options`).
+pub fn environment_release_kind(name: &str, value: Option<Unknown>) -> Result<Option<String>> {
+  let Some(value) = value.filter(|v| !is_absent(v)) else {
+    return Ok(None);
+  };
+  let object = Own::of(name, &value)?;
+  let Some(kind) = object.get("kind")? else {
+    return Ok(None);
+  };
+  let kind = string(&format!("{name}.kind"), &kind)?;
+  if !crate::environment_releases::KINDS.contains(&kind.as_str()) {
+    return Err(LdError::invalid(format!(
+      "{name}.kind must be 'progressive' or 'guarded'"
+    )));
+  }
+  Ok(Some(kind))
+}
+
+/// Reads `intervalMs` (an integer from 100 to 3600000) from an options object (already
+/// checked by `call_options`).
+pub fn watch_interval(name: &str, value: Option<Unknown>) -> Result<Option<u64>> {
+  use crate::environment_releases::{MAX_INTERVAL_MS, MIN_INTERVAL_MS};
+  let Some(value) = value.filter(|v| !is_absent(v)) else {
+    return Ok(None);
+  };
+  let object = Own::of(name, &value)?;
+  object
+    .get("intervalMs")?
+    .map(|v| {
+      integer_in(
+        &format!("{name}.intervalMs"),
+        &v,
+        MIN_INTERVAL_MS,
+        MAX_INTERVAL_MS,
+      )
+    })
+    .transpose()
 }
 
 /// Reads `dryRun` (a boolean, default false) from an options object.

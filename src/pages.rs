@@ -2,47 +2,138 @@
 //! Each `next()` hands on the next item of the page in hand, and fetches the next page
 //! (on the runtime, through the client's gate and retries) only when the page is used
 //! up; `return()` (a `break` out of the loop) ends the list, so no further page is
-//! fetched. An argument the call could not use rejects the first `next()`.
+//! fetched, and a `next()` still waiting resolves as done at once (its fetch dropped).
+//! An argument the call could not use rejects the first `next()`.
+//!
+//! A watch (`watchEnvironmentRelease`) is the same iterator over the states of a release:
+//! each `next()` waits and reads until something changed (see
+//! `environment_releases::Watch`); `return()` cancels a pending wait the same way.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use napi::bindgen_prelude::{JsObjectValue, Object, ToNapiValue};
 use napi::{Env, JsValue, Unknown, ValueType};
 
 use crate::client::Client;
 use crate::config::RequestOptions;
+use crate::environment_releases::Watch;
 use crate::error::{LdError, Result};
 use crate::js::ReleaseJson;
-use crate::operations::{rejected, settle, Outcome};
+use crate::operations::{rejected, settle, Outcome, Pending};
 use crate::pipelines::Pager;
 
-/// A list being read: its pager and the items of the page in hand.
+/// Where an iterator's items come from: the pages of a list, or the states of a watched
+/// release.
+pub enum Feed {
+  Pages(Pager),
+  Watch(Watch),
+}
+
+impl Feed {
+  fn is_done(&self) -> bool {
+    match self {
+      Feed::Pages(pager) => pager.is_done(),
+      Feed::Watch(watch) => watch.is_done(),
+    }
+  }
+
+  fn finish(&mut self) {
+    match self {
+      Feed::Pages(pager) => pager.finish(),
+      Feed::Watch(watch) => watch.finish(),
+    }
+  }
+
+  /// The next items: a page's, or the release when it changed (none: it ended).
+  async fn more(&mut self, client: &Client, options: RequestOptions) -> Result<Vec<String>> {
+    match self {
+      Feed::Pages(pager) => Ok(client.next_page(pager, options).await?.items),
+      Feed::Watch(watch) => Ok(
+        client
+          .watch_next(watch, options)
+          .await?
+          .map(|release| release.into_json())
+          .into_iter()
+          .collect(),
+      ),
+    }
+  }
+}
+
+/// An iterator's end, as its work on the runtime sees it: set by `return()`, which
+/// also wakes the `next()` in flight so that it resolves as done at once.
+#[derive(Default)]
+struct Stop {
+  stopped: AtomicBool,
+  notify: tokio::sync::Notify,
+}
+
+impl Stop {
+  fn stop(&self) {
+    self.stopped.store(true, Ordering::SeqCst);
+    self.notify.notify_waiters();
+  }
+
+  fn is_stopped(&self) -> bool {
+    self.stopped.load(Ordering::SeqCst)
+  }
+
+  /// Completes once `stop` has been called.
+  async fn stopped(self: Arc<Self>) {
+    loop {
+      let notified = self.notify.notified();
+      if self.is_stopped() {
+        return;
+      }
+      notified.await;
+    }
+  }
+}
+
+/// `work`, resolved as the end of the iterator (and dropped, with any wait or request
+/// it holds) as soon as `stop` completes.
+struct Stoppable {
+  stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+  work: Pending,
+}
+
+impl Future for Stoppable {
+  type Output = Result<Outcome>;
+
+  fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    let this = self.get_mut();
+    if this.stop.as_mut().poll(cx).is_ready() {
+      return Poll::Ready(Ok(Outcome::Step(None)));
+    }
+    this.work.as_mut().poll(cx)
+  }
+}
+
+/// A list being read: its feed and the items in hand.
 pub struct Cursor {
   client: Arc<Client>,
   options: RequestOptions,
   /// The operation, for diagnostics: each page's requests are observed as its own call.
   name: &'static str,
-  state: Arc<tokio::sync::Mutex<(Pager, VecDeque<String>)>>,
-  stopped: Arc<AtomicBool>,
+  state: Arc<tokio::sync::Mutex<(Feed, VecDeque<String>)>>,
+  stop: Arc<Stop>,
 }
 
 impl Cursor {
-  pub fn new(
-    client: Arc<Client>,
-    pager: Pager,
-    options: RequestOptions,
-    name: &'static str,
-  ) -> Self {
+  pub fn new(client: Arc<Client>, feed: Feed, options: RequestOptions, name: &'static str) -> Self {
     Cursor {
       client,
       options,
       name,
-      state: Arc::new(tokio::sync::Mutex::new((pager, VecDeque::new()))),
-      stopped: Arc::default(),
+      state: Arc::new(tokio::sync::Mutex::new((feed, VecDeque::new()))),
+      stop: Arc::default(),
     }
   }
 }
@@ -86,9 +177,14 @@ pub fn iterator<'env>(
     Ok(cursor) => (Some(cursor), None),
     Err(error) => (None, Some(error)),
   };
-  let stopped = cursor
-    .as_ref()
-    .map_or_else(|| Arc::new(AtomicBool::new(true)), |c| c.stopped.clone());
+  let stop = cursor.as_ref().map_or_else(
+    || {
+      let stop = Stop::default();
+      stop.stopped.store(true, Ordering::SeqCst);
+      Arc::new(stop)
+    },
+    |c| c.stop.clone(),
+  );
   let failure: Rc<RefCell<Option<LdError>>> = Rc::new(RefCell::new(failure));
   let cursor = Rc::new(cursor);
 
@@ -115,32 +211,39 @@ pub fn iterator<'env>(
         // SAFETY: checked to be an object just above.
         .and_then(|s| unsafe { s.cast::<Object>() }.ok());
       let (options, events) = crate::diagnostics::observe(env, cursor.options.clone(), cursor.name);
-      let (client, state, stopped) = (
+      let (client, state, stop) = (
         cursor.client.clone(),
         cursor.state.clone(),
-        cursor.stopped.clone(),
+        cursor.stop.clone(),
       );
-      let work = Box::pin(async move {
-        let mut state = state.lock().await;
-        let (pager, items) = &mut *state;
-        loop {
-          if stopped.load(Ordering::SeqCst) {
-            return Ok(Outcome::Step(None));
-          }
-          if let Some(item) = items.pop_front() {
-            return Ok(Outcome::Step(Some(item)));
-          }
-          if pager.is_done() {
-            return Ok(Outcome::Step(None));
-          }
-          match client.next_page(pager, options.clone()).await {
-            Ok(page) => items.extend(page.items),
-            Err(error) => {
-              pager.finish();
-              return Err(error);
+      let work: Pending = Box::pin({
+        let stop = stop.clone();
+        async move {
+          let mut state = state.lock().await;
+          let (feed, items) = &mut *state;
+          loop {
+            if stop.is_stopped() {
+              return Ok(Outcome::Step(None));
+            }
+            if let Some(item) = items.pop_front() {
+              return Ok(Outcome::Step(Some(item)));
+            }
+            if feed.is_done() {
+              return Ok(Outcome::Step(None));
+            }
+            match feed.more(&client, options.clone()).await {
+              Ok(more) => items.extend(more),
+              Err(error) => {
+                feed.finish();
+                return Err(error);
+              }
             }
           }
         }
+      });
+      let work = Box::pin(Stoppable {
+        stop: Box::pin(stop.stopped()),
+        work,
       });
       let promise = settle(env, signal, events, work)?;
       Ok(Raw(promise.raw()))
@@ -148,9 +251,9 @@ pub fn iterator<'env>(
   };
   object.set("next", next)?;
   let finish = {
-    let stopped = stopped.clone();
+    let stop = stop.clone();
     env.create_function_from_closure::<(), Raw, _>("return", move |ctx| {
-      stopped.store(true, Ordering::SeqCst);
+      stop.stop();
       let done = settle(
         ctx.env,
         None,

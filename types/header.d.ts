@@ -436,6 +436,8 @@ export interface PreviewableOperations {
   updateReleasePolicy: typeof updateReleasePolicy
   deleteReleasePolicy: typeof deleteReleasePolicy
   reorderReleasePolicies: typeof reorderReleasePolicies
+  listEnvironmentReleases: typeof listEnvironmentReleases
+  watchEnvironmentRelease: typeof watchEnvironmentRelease
 }
 
 // ---------------------------------------------------------------------------------------

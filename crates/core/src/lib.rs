@@ -8,10 +8,13 @@
 //! - `release`: answers as the server sent them (`Release`), and what the client reads
 //!   of them (`ReleaseView`, `PipelineKind`).
 //! - `phases`: completing, reopening and starting phases on both kinds of pipeline.
-//! - `pipelines`: pipelines and progressions, a page at a time; advancing a phase.
+//! - `pipelines`: pipelines and progressions, a page at a time (`Pager`, for every
+//!   list); advancing a phase.
 //! - `environments`: environment releases and release policies (beta), the successors
 //!   of release pipelines; a start sent at most once. `deprecation`: routes the
 //!   service says are deprecated, noted once each.
+//! - `environment_releases`: a flag's releases in an environment as a list, and one
+//!   release watched until it ends.
 //! - `bulk`: many calls through one client, in input order.
 //! - `patch`: JSON Patch operations; `error`: `LdError` and its stable codes;
 //!   `redact`: the token masked wherever a server echoes it; `tls`: trust roots.
@@ -26,6 +29,7 @@ pub mod bulk;
 pub mod client;
 pub mod config;
 pub mod deprecation;
+pub mod environment_releases;
 pub mod environments;
 pub mod error;
 pub mod events;

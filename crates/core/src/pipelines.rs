@@ -1,14 +1,18 @@
 //! Release pipelines and release progressions: lists read a page at a time, the
 //! pipeline's own reads and writes, and moving every flag at a phase forward.
 //!
-//! Lists are `{ "items": [...], "totalCount": n }` pages, asked for with `limit` and
-//! `offset`; each item is handed on as the server sent it. Progressions are filtered
-//! the way LaunchDarkly's own tools write it:
+//! Lists are `{ "items": [...], "totalCount": n, "_links": {...} }` pages: the next
+//! page is the one `_links.next.href` names when the answer has one, else the one at the
+//! next `offset`, up to `totalCount`; each item is handed on as the server sent it.
+//! Lists always end (see `Pager`). Progressions are filtered the way LaunchDarkly's
+//! own tools write it:
 //! `filter=status equals "active",activePhaseId equals "<phase id>"`.
 
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use reqwest::Method;
+use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -24,15 +28,23 @@ use crate::release::{decode_error, PhaseView, PipelineKind, Release, ReleaseView
 /// page is still read to the end (the next offset counts what came).
 pub const PAGE_SIZE: u32 = 50;
 
-/// One page of a list: its items as JSON texts, and the total the server reported.
+/// The most pages one list reads: a list still going after 10,000 pages (500,000
+/// pipelines or progressions, 1,000,000 environment releases) ends with an error
+/// rather than reading on.
+pub const MAX_PAGES: u32 = 10_000;
+
+/// One page of a list: its items as JSON texts, the total the server reported, and
+/// `_links.next.href` as the server sent it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
   pub items: Vec<String>,
   pub total_count: Option<u64>,
+  pub next: Option<String>,
 }
 
 impl Page {
-  /// Checks a 2xx list body: an object whose `items` is an array of objects.
+  /// Checks a 2xx list body: an object whose `items` is an array of objects. A
+  /// `_links.next` that is not an object with a string `href` is no link.
   pub fn from_body(body: &[u8], status: u16) -> Result<Page> {
     #[derive(Deserialize)]
     struct Repr<'a> {
@@ -40,6 +52,8 @@ impl Page {
       items: Vec<&'a RawValue>,
       #[serde(rename = "totalCount", default)]
       total_count: Option<Value>,
+      #[serde(rename = "_links", default)]
+      links: Option<Value>,
     }
     let text = String::from_utf8_lossy(body);
     let repr: Repr = serde_json::from_str(&text).map_err(|e| {
@@ -67,6 +81,11 @@ impl Page {
         .map(|item| item.get().to_string())
         .collect(),
       total_count: repr.total_count.and_then(|v| v.as_u64()),
+      next: repr
+        .links
+        .as_ref()
+        .and_then(|links| links.get("next")?.get("href")?.as_str())
+        .map(str::to_string),
     })
   }
 }
@@ -114,16 +133,37 @@ fn pipelines_path(project_key: &str) -> Vec<&str> {
 }
 
 /// `url` with `filter`, `limit` and `offset` set, each percent-encoded.
-fn with_page(mut request: PreparedRequest, filter: Option<&str>, offset: u64) -> PreparedRequest {
+pub(crate) fn with_page(
+  mut request: PreparedRequest,
+  filter: Option<&str>,
+  limit: u32,
+  offset: u64,
+) -> PreparedRequest {
   let mut query = String::new();
   if let Some(filter) = filter {
     query.push_str("filter=");
     query.push_str(&encode_segment(filter));
     query.push('&');
   }
-  query.push_str(&format!("limit={PAGE_SIZE}&offset={offset}"));
+  query.push_str(&format!("limit={limit}&offset={offset}"));
   request.url.set_query(Some(&query));
   request
+}
+
+/// `url` with its `limit` query parameter set to `limit` (the others kept as they are).
+fn set_limit(url: &mut Url, limit: u32) {
+  let query = url.query().unwrap_or_default();
+  let query: Vec<String> = query
+    .split('&')
+    .map(|part| {
+      if part.starts_with("limit=") {
+        format!("limit={limit}")
+      } else {
+        part.to_string()
+      }
+    })
+    .collect();
+  url.set_query(Some(&query.join("&")));
 }
 
 impl PreparedRequest {
@@ -139,7 +179,7 @@ impl PreparedRequest {
       url: config.url_for(&pipelines_path(project_key)),
       body: None,
     };
-    Ok(with_page(request, None, offset))
+    Ok(with_page(request, None, PAGE_SIZE, offset))
   }
 
   /// `POST /api/v2/projects/{projectKey}/release-pipelines`
@@ -194,7 +234,12 @@ impl PreparedRequest {
       url: config.url_for(&segments),
       body: None,
     };
-    Ok(with_page(request, filter.query().as_deref(), offset))
+    Ok(with_page(
+      request,
+      filter.query().as_deref(),
+      PAGE_SIZE,
+      offset,
+    ))
   }
 }
 
@@ -207,11 +252,31 @@ fn encode_body(input: &Value) -> Result<Vec<u8>> {
 }
 
 /// A list read page by page: the next page is fetched only when asked for.
+///
+/// The next page is the one the answer's `_links.next.href` names (its query, with
+/// `_snapshot`, as given; resolved against the base URL, under its path prefix; a link
+/// to another origin is refused), else the one at the next `offset` until the
+/// `totalCount` is reached or a page is empty. Every list ends: a page that repeats one
+/// already read (a server that ignores `offset`), a next link to a page already read,
+/// and reading past `MAX_PAGES` end it with `ERR_LD_DECODE`, whose message says why.
 #[derive(Debug, Clone)]
 pub struct Pager {
   /// The request of a page at an offset.
   kind: PagerKind,
   offset: u64,
+  /// Items asked for per page: the kind's page size, or the server's limit.
+  limit: u32,
+  /// Whether `limit` was lowered to the server's once already.
+  limit_lowered: bool,
+  /// The page `_links.next` named, to be read next.
+  next: Option<Url>,
+  /// Every URL read, and a fingerprint of every page's items.
+  read: HashSet<String>,
+  seen: HashSet<u64>,
+  pages: u32,
+  page_cap: u32,
+  /// Why the list ends, told by the next `next_page` (the page in hand is kept).
+  ending: Option<LdError>,
   done: bool,
 }
 
@@ -227,19 +292,58 @@ enum PagerKind {
     /// A phase still to be looked up in the pipeline (its id goes into `filter`).
     phase: Option<PhaseRef>,
   },
+  EnvironmentReleases {
+    project_key: String,
+    flag_key: String,
+    environment_key: String,
+    kind: Option<String>,
+  },
 }
 
 impl Pager {
+  fn new(kind: PagerKind) -> Self {
+    let limit = match kind {
+      PagerKind::EnvironmentReleases { .. } => crate::environment_releases::PAGE_SIZE,
+      _ => PAGE_SIZE,
+    };
+    Pager {
+      kind,
+      offset: 0,
+      limit,
+      limit_lowered: false,
+      next: None,
+      read: HashSet::new(),
+      seen: HashSet::new(),
+      pages: 0,
+      page_cap: MAX_PAGES,
+      ending: None,
+      done: false,
+    }
+  }
+
   /// Every release pipeline of a project.
   pub fn pipelines(project_key: &str) -> Result<Self> {
     validate_key("projectKey", project_key)?;
-    Ok(Pager {
-      kind: PagerKind::Pipelines {
-        project_key: project_key.to_string(),
-      },
-      offset: 0,
-      done: false,
-    })
+    Ok(Pager::new(PagerKind::Pipelines {
+      project_key: project_key.to_string(),
+    }))
+  }
+
+  /// The environment releases of a flag in an environment, newest first; with `kind`
+  /// (`progressive` or `guarded`), only those of that kind.
+  pub fn environment_releases(
+    project_key: &str,
+    flag_key: &str,
+    environment_key: &str,
+    kind: Option<&str>,
+  ) -> Result<Self> {
+    crate::environment_releases::validate_list(project_key, flag_key, environment_key, kind)?;
+    Ok(Pager::new(PagerKind::EnvironmentReleases {
+      project_key: project_key.to_string(),
+      flag_key: flag_key.to_string(),
+      environment_key: environment_key.to_string(),
+      kind: kind.map(str::to_string),
+    }))
   }
 
   /// The release progressions of a pipeline that pass `filter`.
@@ -282,16 +386,18 @@ impl Pager {
       }
       phase => phase,
     };
-    Ok(Pager {
-      kind: PagerKind::Progressions {
-        project_key: project_key.to_string(),
-        pipeline_key: pipeline_key.to_string(),
-        filter,
-        phase,
-      },
-      offset: 0,
-      done: false,
-    })
+    Ok(Pager::new(PagerKind::Progressions {
+      project_key: project_key.to_string(),
+      pipeline_key: pipeline_key.to_string(),
+      filter,
+      phase,
+    }))
+  }
+
+  /// The same list, ending after `pages` pages instead of `MAX_PAGES`.
+  pub fn with_page_cap(mut self, pages: u32) -> Self {
+    self.page_cap = pages;
+    self
   }
 
   /// Ends the list: no more pages are fetched.
@@ -299,13 +405,23 @@ impl Pager {
     self.done = true;
   }
 
+  /// Whether the list has ended. A list that ends with an error is not done until
+  /// `next_page` has told it.
   pub fn is_done(&self) -> bool {
-    self.done
+    self.done && self.ending.is_none()
   }
 
-  /// The request for the next page.
+  /// The request for the next page: the page `_links.next` named, or the page at the
+  /// next offset.
   pub fn request(&self, config: &ClientConfig) -> Result<PreparedRequest> {
-    match &self.kind {
+    if let Some(next) = &self.next {
+      return Ok(PreparedRequest {
+        method: Method::GET,
+        url: next.clone(),
+        body: None,
+      });
+    }
+    let mut request = match &self.kind {
       PagerKind::Pipelines { project_key } => {
         PreparedRequest::release_pipelines_page(config, project_key, self.offset)
       }
@@ -321,7 +437,22 @@ impl Pager {
         filter,
         self.offset,
       ),
-    }
+      PagerKind::EnvironmentReleases {
+        project_key,
+        flag_key,
+        environment_key,
+        kind,
+      } => PreparedRequest::environment_releases_page(
+        config,
+        project_key,
+        flag_key,
+        environment_key,
+        kind.as_deref(),
+        self.offset,
+      ),
+    }?;
+    set_limit(&mut request.url, self.limit);
+    Ok(request)
   }
 
   /// The first request reading this list sends: the read of the pipeline when a phase
@@ -340,12 +471,167 @@ impl Pager {
     }
   }
 
-  /// Moves past `page`: the list ends on an empty page, or once the reported total is
-  /// reached.
-  pub fn advance(&mut self, page: &Page) {
-    self.offset += page.items.len() as u64;
-    self.done = page.items.is_empty() || page.total_count.is_some_and(|t| self.offset >= t);
+  /// After a 400 to a page asked for by offset whose message says the limit must be at
+  /// most N (below the limit asked for): the limit becomes N, once per list. Whether it
+  /// did (then the page is asked for again).
+  fn lower_limit(&mut self, error: &LdError) -> bool {
+    if self.limit_lowered || self.next.is_some() || error.status != Some(400) {
+      return false;
+    }
+    let cap = [error.api_message.as_deref(), Some(error.message.as_str())]
+      .into_iter()
+      .flatten()
+      .find_map(limit_cap);
+    match cap {
+      Some(cap) if cap >= 1 && cap < self.limit => {
+        self.limit = cap;
+        self.limit_lowered = true;
+        true
+      }
+      _ => false,
+    }
   }
+
+  /// Moves past `page`, read from `url`. The list ends on an empty page, or, with no
+  /// next link, once the reported total is reached. A page that repeats one already
+  /// read fails (its items are not handed on); a next link that cannot be followed, or
+  /// reading past the page cap, ends the list with an error after this page's items.
+  pub fn advance(&mut self, page: &Page, url: &Url, config: &ClientConfig) -> Result<()> {
+    self.pages += 1;
+    let at = self.offset;
+    self.offset += page.items.len() as u64;
+    if page.items.is_empty() {
+      self.next = None;
+      self.done = true;
+      return Ok(());
+    }
+    let mut fingerprint = DefaultHasher::new();
+    page.items.hash(&mut fingerprint);
+    if !self.seen.insert(fingerprint.finish()) {
+      self.done = true;
+      return Err(endless(format!(
+        "page {} of the list ({}) repeats a page already read: the server seems to ignore the offset or the next link (after {at} items); the list ends here",
+        self.pages,
+        describe(url)
+      )));
+    }
+    self.next = None;
+    self.done = match &page.next {
+      Some(href) => {
+        match resolve_next(config, url, href) {
+          Ok(next) if self.read.contains(next.as_str()) => {
+            self.ending = Some(endless(format!(
+              "the next link of page {} of the list ({}) names a page already read ({}): the list ends here, after {} items",
+              self.pages,
+              describe(url),
+              describe(&next),
+              self.offset
+            )));
+          }
+          Ok(next) => self.next = Some(next),
+          Err(error) => self.ending = Some(error),
+        }
+        self.ending.is_some()
+      }
+      None => page.total_count.is_some_and(|t| self.offset >= t),
+    };
+    if !self.done && self.pages >= self.page_cap {
+      self.ending = Some(endless(format!(
+        "the list ({}) is still going after {} pages ({} items), the most a list reads; the list ends here",
+        describe(url),
+        self.pages,
+        self.offset
+      )));
+      self.done = true;
+    }
+    Ok(())
+  }
+}
+
+/// `GET /path`, how list errors name a page (its path only: the query is the server's).
+fn describe(url: &Url) -> String {
+  format!("GET {}", url.path())
+}
+
+/// The error that ends a list that does not move on.
+fn endless(message: String) -> LdError {
+  LdError {
+    status: Some(200),
+    ..LdError::new(
+      ErrorCode::Decode,
+      format!("The server's pages do not end: {message}"),
+    )
+  }
+}
+
+/// The limit a 400's message says a page may have: `limit must be at most 100`,
+/// `... less than or equal to 100`, `... <= 100`, `maximum is 100`.
+pub fn limit_cap(message: &str) -> Option<u32> {
+  let text = message.to_ascii_lowercase();
+  if !text.contains("limit") {
+    return None;
+  }
+  [
+    "at most",
+    "less than or equal to",
+    "<=",
+    "maximum is",
+    "maximum of",
+  ]
+  .iter()
+  .find_map(|words| {
+    let rest = &text[text.find(words)? + words.len()..];
+    let rest = rest.trim_start_matches([' ', ':']);
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+  })
+}
+
+/// The URL `_links.next.href` names: a path (`/api/v2/...`) goes under the base URL's
+/// path prefix unless it already starts with it; anything else is resolved against
+/// the page it came from. The query is kept as given. A link to another origin, or one
+/// with credentials, is refused.
+pub fn resolve_next(config: &ClientConfig, page: &Url, href: &str) -> Result<Url> {
+  let base = &config.base_url;
+  let joined = if href.starts_with('/') && !href.starts_with("//") {
+    let prefix = base.path().trim_end_matches('/');
+    let under_prefix = prefix.is_empty()
+      || href
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']));
+    if under_prefix {
+      base.join(href)
+    } else {
+      base.join(&format!("{prefix}{href}"))
+    }
+  } else {
+    page.join(href)
+  };
+  let unusable = |why: &str| {
+    LdError {
+      status: Some(200),
+      ..LdError::new(
+        ErrorCode::Decode,
+        format!(
+          "The server accepted the request (HTTP 200) but the next link of its page ({}) {why}; the list ends here",
+          describe(page)
+        ),
+      )
+    }
+  };
+  let mut url = joined.map_err(|_| unusable("is not a URL"))?;
+  url.set_fragment(None);
+  if url.origin() != base.origin() {
+    let origin = url.origin().ascii_serialization();
+    return Err(unusable(&format!(
+      "points to another origin ({origin}): lists follow links only on {}",
+      base.origin().ascii_serialization()
+    )));
+  }
+  if !url.username().is_empty() || url.password().is_some() {
+    return Err(unusable("carries credentials"));
+  }
+  Ok(url)
 }
 
 /// What the client reads of a pipeline to move flags through it.
@@ -437,8 +723,23 @@ impl Client {
   }
 
   /// Fetches the next page of `pager` and moves it on (the first page of progressions
-  /// at a phase given by index or name first reads the pipeline to learn its id).
+  /// at a phase given by index or name first reads the pipeline to learn its id). A
+  /// page asked for with a `limit` the server refuses (a 400 saying the limit must be
+  /// at most N) is asked for again once, at N. A list that does not end fails here
+  /// (see `Pager`).
   pub async fn next_page(&self, pager: &mut Pager, options: RequestOptions) -> Result<Page> {
+    if let Some(error) = pager.ending.take() {
+      pager.done = true;
+      return Err(error);
+    }
+    // An ended list sends nothing more.
+    if pager.done {
+      return Ok(Page {
+        items: Vec::new(),
+        total_count: None,
+        next: None,
+      });
+    }
     if let PagerKind::Progressions {
       project_key,
       pipeline_key,
@@ -454,10 +755,18 @@ impl Client {
         filter.active_phase_id = Some(view.phases.phases[index].id.clone());
       }
     }
-    let request = pager.request(self.config())?;
-    let (body, status) = self.send_raw(&request, options).await?;
+    let mut request = pager.request(self.config())?;
+    let answer = match self.send_raw(&request, options.clone()).await {
+      Err(error) if pager.lower_limit(&error) => {
+        request = pager.request(self.config())?;
+        self.send_raw(&request, options).await
+      }
+      answer => answer,
+    };
+    let (body, status) = answer?;
+    pager.read.insert(request.url.to_string());
     let page = Page::from_body(&body, status)?;
-    pager.advance(&page);
+    pager.advance(&page, &request.url, self.config())?;
     Ok(page)
   }
 
@@ -633,12 +942,28 @@ mod tests {
 
   #[test]
   fn pages_keep_each_item_as_sent() {
-    let body = br#"{"items":[{"key":"a","new":[1]},{"key":"b"}],"totalCount":7,"extra":true}"#;
+    let body = br#"{"items":[{"key":"a","new":[1]},{"key":"b"}],"totalCount":7,"extra":true,"_links":{"next":{"href":"/n?_snapshot=1","type":"application/json"}}}"#;
     let page = Page::from_body(body, 200).unwrap();
     assert_eq!(page.items, [r#"{"key":"a","new":[1]}"#, r#"{"key":"b"}"#]);
     assert_eq!(page.total_count, Some(7));
+    assert_eq!(page.next.as_deref(), Some("/n?_snapshot=1"));
     let sparse = Page::from_body(br#"{"items":[]}"#, 200).unwrap();
     assert_eq!(sparse.total_count, None);
+    assert_eq!(sparse.next, None);
+    for links in [
+      "null",
+      r#"{"self":{"href":"/s"}}"#,
+      r#"{"next":null}"#,
+      r#"{"next":{"href":5}}"#,
+      r#"{"next":"/n"}"#,
+    ] {
+      let body = format!(r#"{{"items":[],"_links":{links}}}"#);
+      assert_eq!(
+        Page::from_body(body.as_bytes(), 200).unwrap().next,
+        None,
+        "{links}"
+      );
+    }
     for bad in [
       &br#"{"totalCount":1}"#[..],
       b"[]",
@@ -652,31 +977,295 @@ mod tests {
     assert!(err.message.contains("items[1]"), "{}", err.message);
   }
 
+  /// A page of `n` items, distinct from every other page this makes.
+  fn page(n: usize, total: Option<u64>, next: Option<&str>) -> Page {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static PAGES: AtomicUsize = AtomicUsize::new(0);
+    let at = PAGES.fetch_add(1, Ordering::SeqCst);
+    Page {
+      items: (0..n).map(|i| format!(r#"{{"key":"{at}-{i}"}}"#)).collect(),
+      total_count: total,
+      next: next.map(str::to_string),
+    }
+  }
+
+  fn url(text: &str) -> Url {
+    Url::parse(text).unwrap()
+  }
+
+  fn config_at(base: &str) -> ClientConfig {
+    ClientConfig::resolve(
+      &ClientOptions {
+        base_url: Some(base.to_string()),
+        ..Default::default()
+      },
+      |_| None,
+    )
+    .unwrap()
+  }
+
   #[test]
   fn the_pager_stops_at_the_total_or_an_empty_page() {
+    let (config, at) = (config(), url("https://app.launchdarkly.com/x"));
     let mut pager = Pager::pipelines("web").unwrap();
-    let page = |n: usize, total: Option<u64>| Page {
-      items: vec!["{}".to_string(); n],
-      total_count: total,
-    };
-    pager.advance(&page(50, Some(120)));
+    pager
+      .advance(&page(50, Some(120), None), &at, &config)
+      .unwrap();
     assert!(!pager.is_done());
     assert_eq!(
-      pager.request(&config()).unwrap().url.query(),
+      pager.request(&config).unwrap().url.query(),
       Some("limit=50&offset=50")
     );
-    pager.advance(&page(20, Some(120)));
+    pager
+      .advance(&page(20, Some(120), None), &at, &config)
+      .unwrap();
     assert!(
       !pager.is_done(),
       "a short page is not the end while the total is ahead"
     );
-    pager.advance(&page(50, Some(120)));
+    pager
+      .advance(&page(49, Some(120), None), &at, &config)
+      .unwrap();
+    assert!(!pager.is_done(), "119 of 120");
+    pager
+      .advance(&page(1, Some(120), None), &at, &config)
+      .unwrap();
     assert!(pager.is_done());
     let mut no_total = Pager::pipelines("web").unwrap();
-    no_total.advance(&page(3, None));
+    no_total
+      .advance(&page(3, None, None), &at, &config)
+      .unwrap();
     assert!(!no_total.is_done());
-    no_total.advance(&page(0, None));
+    no_total
+      .advance(&page(0, None, None), &at, &config)
+      .unwrap();
     assert!(no_total.is_done());
+    // An empty page ends the list even when it names a next page.
+    let mut empty = Pager::pipelines("web").unwrap();
+    empty
+      .advance(&page(0, Some(9), Some("/next")), &at, &config)
+      .unwrap();
+    assert!(empty.is_done());
+    assert_eq!(
+      empty.request(&config).unwrap().url.query(),
+      Some("limit=50&offset=0")
+    );
+  }
+
+  #[test]
+  fn the_pager_follows_next_links_and_falls_back_to_offsets() {
+    let config = config();
+    let at =
+      url("https://app.launchdarkly.com/api/v2/projects/web/release-pipelines?limit=50&offset=0");
+    let mut pager = Pager::pipelines("web").unwrap();
+    let next = "/api/v2/projects/web/release-pipelines?limit=50&offset=2&_snapshot=17";
+    pager
+      .advance(&page(2, Some(2), Some(next)), &at, &config)
+      .unwrap();
+    assert!(!pager.is_done(), "the next link is followed past the total");
+    let request = pager.request(&config).unwrap();
+    assert_eq!(
+      request.url.as_str(),
+      format!("https://app.launchdarkly.com{next}")
+    );
+    assert_eq!(request.method, Method::GET);
+    // Without a link, the offset counts every item read.
+    pager
+      .advance(&page(3, Some(9), None), &request.url, &config)
+      .unwrap();
+    assert_eq!(
+      pager.request(&config).unwrap().url.query(),
+      Some("limit=50&offset=5")
+    );
+  }
+
+  #[test]
+  fn next_links_are_resolved_under_the_base_path_and_the_same_origin() {
+    let page_url = url("https://proxy.corp/ld/api/v2/x?offset=0");
+    let config = config_at("https://proxy.corp/ld/");
+    let resolved = |href: &str| resolve_next(&config, &page_url, href).map(|u| u.to_string());
+    assert_eq!(
+      resolved("/api/v2/x?offset=5&_snapshot=1").unwrap(),
+      "https://proxy.corp/ld/api/v2/x?offset=5&_snapshot=1"
+    );
+    assert_eq!(
+      resolved("/ld/api/v2/x?offset=5").unwrap(),
+      "https://proxy.corp/ld/api/v2/x?offset=5",
+      "a path already under the prefix"
+    );
+    assert_eq!(resolved("/ld").unwrap(), "https://proxy.corp/ld");
+    assert_eq!(resolved("/ld?x=1").unwrap(), "https://proxy.corp/ld?x=1");
+    assert_eq!(
+      resolved("/ldx/y").unwrap(),
+      "https://proxy.corp/ld/ldx/y",
+      "a path that only begins like the prefix"
+    );
+    assert_eq!(
+      resolved("?offset=9").unwrap(),
+      "https://proxy.corp/ld/api/v2/x?offset=9"
+    );
+    assert_eq!(
+      resolved("https://proxy.corp/ld/api/v2/x?offset=7#top").unwrap(),
+      "https://proxy.corp/ld/api/v2/x?offset=7"
+    );
+    for (href, why) in [
+      (
+        "https://evil.example/api/v2/x",
+        "another origin (https://evil.example)",
+      ),
+      ("//evil.example/api", "another origin"),
+      (
+        "http://proxy.corp/ld/api",
+        "another origin (http://proxy.corp)",
+      ),
+      ("https://proxy.corp:8443/ld/api", "another origin"),
+      ("https://user:pw@proxy.corp/ld/api", "credentials"),
+      ("https://[::1", "is not a URL"),
+    ] {
+      let error = resolved(href).unwrap_err();
+      assert_eq!(error.code, ErrorCode::Decode, "{href}");
+      assert!(error.message.contains(why), "{href}: {}", error.message);
+      assert!(
+        error.message.contains("GET /ld/api/v2/x"),
+        "{}",
+        error.message
+      );
+    }
+    // No prefix: a path is used as it is.
+    let plain = config_at("https://app.launchdarkly.com");
+    assert_eq!(
+      resolve_next(&plain, &page_url, "/api/v2/y")
+        .unwrap()
+        .as_str(),
+      "https://app.launchdarkly.com/api/v2/y"
+    );
+  }
+
+  #[test]
+  fn lists_that_do_not_move_on_end_with_an_error() {
+    let config = config();
+    let at = url("https://app.launchdarkly.com/api/v2/l?limit=50&offset=0");
+    // A page that repeats an earlier one fails, without handing its items on.
+    let mut pager = Pager::pipelines("web").unwrap();
+    let first = page(2, None, None);
+    pager.advance(&first, &at, &config).unwrap();
+    pager.advance(&page(2, None, None), &at, &config).unwrap();
+    let error = pager.advance(&first, &at, &config).unwrap_err();
+    assert_eq!(error.code, ErrorCode::Decode);
+    assert!(
+      error
+        .message
+        .contains("page 3 of the list (GET /api/v2/l) repeats a page already read"),
+      "{}",
+      error.message
+    );
+    assert!(error.message.contains("after 4 items"), "{}", error.message);
+    assert!(pager.is_done());
+    // A next link to a page already read ends the list after the page that names it.
+    let mut pager = Pager::pipelines("web").unwrap();
+    pager.read.insert(at.to_string());
+    pager
+      .advance(&page(2, None, Some(at.as_str())), &at, &config)
+      .unwrap();
+    assert!(!pager.is_done(), "the error is still to be told");
+    let told = pager.ending.clone().unwrap();
+    assert!(
+      told
+        .message
+        .contains("names a page already read (GET /api/v2/l)"),
+      "{}",
+      told.message
+    );
+    // The page cap: the last page's items are kept, the next read fails.
+    let mut capped = Pager::pipelines("web").unwrap().with_page_cap(2);
+    capped.advance(&page(1, None, None), &at, &config).unwrap();
+    assert!(capped.ending.is_none());
+    capped.advance(&page(1, None, None), &at, &config).unwrap();
+    let told = capped.ending.clone().unwrap();
+    assert!(
+      told.message.contains("still going after 2 pages (2 items)"),
+      "{}",
+      told.message
+    );
+    // A list that ends at the cap is not an error.
+    let mut exact = Pager::pipelines("web").unwrap().with_page_cap(1);
+    exact
+      .advance(&page(1, Some(1), None), &at, &config)
+      .unwrap();
+    assert!(exact.is_done() && exact.ending.is_none());
+    // A cross-origin link is told the same way.
+    let mut away = Pager::pipelines("web").unwrap();
+    away
+      .advance(&page(1, None, Some("https://evil.example/x")), &at, &config)
+      .unwrap();
+    assert!(away.ending.is_some() && !away.is_done());
+  }
+
+  #[test]
+  fn a_limit_the_server_refuses_is_lowered_once() {
+    assert_eq!(limit_cap("limit must be at most 100"), Some(100));
+    assert_eq!(
+      limit_cap("Invalid limit: must be less than or equal to 20"),
+      Some(20)
+    );
+    assert_eq!(limit_cap("limit <= 25"), Some(25));
+    assert_eq!(limit_cap("The maximum is 10 for limit"), Some(10));
+    assert_eq!(limit_cap("LIMIT maximum of 5"), Some(5));
+    assert_eq!(limit_cap("limit must be at most: 30"), Some(30));
+    assert_eq!(limit_cap("offset must be at most 100"), None);
+    assert_eq!(limit_cap("limit is wrong"), None);
+    assert_eq!(limit_cap("limit must be at most a hundred"), None);
+    let refused = |message: &str, status: u16| LdError {
+      status: Some(status),
+      api_message: Some(message.to_string()),
+      ..LdError::new(ErrorCode::BadRequest, "LaunchDarkly answered 400")
+    };
+    let config = config();
+    let mut pager = Pager::environment_releases("web", "f", "prod", None).unwrap();
+    assert_eq!(
+      pager.request(&config).unwrap().url.query(),
+      Some("limit=100&offset=0")
+    );
+    assert!(!pager.lower_limit(&refused("limit must be at most 20", 429)));
+    assert!(
+      !pager.lower_limit(&refused("limit must be at most 100", 400)),
+      "not lower"
+    );
+    assert!(!pager.lower_limit(&refused("limit must be at most 0", 400)));
+    assert!(!pager.lower_limit(&refused("bad filter", 400)));
+    assert!(pager.lower_limit(&refused("limit must be at most 20", 400)));
+    assert_eq!(
+      pager.request(&config).unwrap().url.query(),
+      Some("limit=20&offset=0")
+    );
+    assert!(
+      !pager.lower_limit(&refused("limit must be at most 10", 400)),
+      "once"
+    );
+    // The message of the error itself counts when the body had none.
+    let mut pager = Pager::pipelines("web").unwrap();
+    let bare = LdError {
+      status: Some(400),
+      ..LdError::new(
+        ErrorCode::BadRequest,
+        "LaunchDarkly answered 400: limit must be at most 30",
+      )
+    };
+    assert!(pager.lower_limit(&bare));
+    // A page a next link named is not rewritten.
+    let mut linked = Pager::pipelines("web").unwrap();
+    let at = url("https://app.launchdarkly.com/a");
+    linked
+      .advance(&page(1, None, Some("/b")), &at, &config)
+      .unwrap();
+    assert!(!linked.lower_limit(&refused("limit must be at most 20", 400)));
+  }
+
+  #[test]
+  fn set_limit_keeps_the_other_parameters() {
+    let mut u = url("https://h/p?filter=a%20b&limit=50&offset=3");
+    set_limit(&mut u, 7);
+    assert_eq!(u.query(), Some("filter=a%20b&limit=7&offset=3"));
   }
 
   #[test]

@@ -6,12 +6,14 @@
 #![allow(clippy::result_large_err)]
 
 mod bulk;
+mod environment_releases;
 mod environments;
 mod gate;
 mod headers;
 mod limits;
 mod masking;
 mod memory;
+mod paging;
 mod phases;
 mod pipelines;
 mod retries;

@@ -1,0 +1,640 @@
+//! Environment releases as a list and as a watch: every release of a flag in one
+//! environment, newest first (`Pager::environment_releases`), and one release followed
+//! until it ends (`Watch`).
+//!
+//! A watch reads the release (`GET …/releases/{releaseId}`) through the client's gate
+//! and retries, and hands it on when something a person would care about changed
+//! (`changed`): its status or reason, its current phase, a phase's status or step, a
+//! metric's status. It times each read by the release itself (`next_poll`): just after
+//! the current step should end, never later than a bound (30 s for guarded releases,
+//! which a regression can stop at any time; 5 minutes for progressive ones), sooner
+//! while the release is pending or waiting for a person. It ends after `completed` or
+//! `reverted`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::client::{Client, PreparedRequest};
+use crate::config::{ClientConfig, RequestOptions};
+use crate::environments::ReleaseTarget;
+use crate::error::{LdError, Result};
+use crate::release::Release;
+
+/// Items asked for per page of environment releases: the most the endpoint gives.
+pub const PAGE_SIZE: u32 = 100;
+
+/// The kinds `listEnvironmentReleases` can keep.
+pub const KINDS: [&str; 2] = ["progressive", "guarded"];
+
+/// The longest wait between two reads of a guarded release, unless `intervalMs` says.
+pub const GUARDED_INTERVAL_MS: u64 = 30_000;
+/// The longest wait between two reads of a progressive release, unless `intervalMs` says.
+pub const PROGRESSIVE_INTERVAL_MS: u64 = 300_000;
+/// The wait while a release is `pending` or between phases (the next starts soon).
+pub const PENDING_POLL_MS: u64 = 5_000;
+/// The wait while a release is `waiting` for a person.
+pub const WAITING_POLL_MS: u64 = 30_000;
+/// How long after a step's scheduled end it is read.
+pub const STEP_END_MARGIN_MS: u64 = 500;
+/// The wait while a step is over time, for `OVERDUE_WINDOW_MS` after its end; then
+/// `PENDING_POLL_MS`.
+pub const OVERDUE_POLL_MS: u64 = 1_000;
+pub const OVERDUE_WINDOW_MS: u64 = 10_000;
+/// The bounds of `intervalMs`.
+pub const MIN_INTERVAL_MS: u64 = 100;
+pub const MAX_INTERVAL_MS: u64 = 3_600_000;
+
+fn releases_path<'a>(
+  project_key: &'a str,
+  flag_key: &'a str,
+  environment_key: &'a str,
+) -> Vec<&'a str> {
+  vec![
+    "api",
+    "v2",
+    "projects",
+    project_key,
+    "flags",
+    flag_key,
+    "environments",
+    environment_key,
+    "releases",
+  ]
+}
+
+/// Checks the arguments of a list of environment releases.
+pub fn validate_list(
+  project_key: &str,
+  flag_key: &str,
+  environment_key: &str,
+  kind: Option<&str>,
+) -> Result<()> {
+  ReleaseTarget::new(project_key, flag_key, environment_key)?;
+  match kind {
+    // The value is not echoed: it could be anything, the token included.
+    Some(kind) if !KINDS.contains(&kind) => {
+      Err(LdError::invalid("kind must be 'progressive' or 'guarded'"))
+    }
+    _ => Ok(()),
+  }
+}
+
+impl PreparedRequest {
+  /// `GET /api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/releases`
+  /// with `filter=kind equals <kind>` (as the reference writes it), `limit=100` and
+  /// `offset`.
+  pub fn environment_releases_page(
+    config: &ClientConfig,
+    project_key: &str,
+    flag_key: &str,
+    environment_key: &str,
+    kind: Option<&str>,
+    offset: u64,
+  ) -> Result<Self> {
+    validate_list(project_key, flag_key, environment_key, kind)?;
+    let request = PreparedRequest {
+      method: Method::GET,
+      url: config.url_for(&releases_path(project_key, flag_key, environment_key)),
+      body: None,
+    };
+    let filter = kind.map(|kind| format!("kind equals {kind}"));
+    Ok(crate::pipelines::with_page(
+      request,
+      filter.as_deref(),
+      PAGE_SIZE,
+      offset,
+    ))
+  }
+}
+
+/// What a watch reads of a release: what a person would care about, and the schedule
+/// of the current step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchView {
+  pub status: String,
+  pub status_reason: Option<String>,
+  pub current_phase_index: Option<u64>,
+  /// `kind` is `guarded`, or the release has metrics.
+  pub guarded: bool,
+  pub phases: Vec<PhaseWatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhaseWatch {
+  pub status: Option<String>,
+  pub current_step_index: Option<u64>,
+  /// Metric key → status (`ok`, `regressed`, `regression_dismissed`).
+  pub metric_statuses: BTreeMap<String, Option<String>>,
+  /// Each step's `startedAt` and `durationMillis`, in Unix milliseconds.
+  pub steps: Vec<(Option<u64>, Option<u64>)>,
+}
+
+/// A time or duration in milliseconds: a number, or a numeric string.
+fn millis(value: &Option<Value>) -> Option<u64> {
+  match value.as_ref()? {
+    Value::Number(n) => n
+      .as_u64()
+      .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+    Value::String(s) => s.trim().parse().ok(),
+    _ => None,
+  }
+}
+
+impl WatchView {
+  /// Reads a release answer. Only `status` is required; `ERR_LD_DECODE` names a field
+  /// of another type.
+  pub fn from_release(release: &Release) -> Result<WatchView> {
+    #[derive(Deserialize)]
+    struct Repr {
+      status: String,
+      #[serde(rename = "statusReason", default)]
+      status_reason: Option<String>,
+      #[serde(default)]
+      kind: Option<String>,
+      #[serde(default)]
+      metrics: Option<Vec<Value>>,
+      #[serde(rename = "currentPhaseIndex", default)]
+      current_phase_index: Option<u64>,
+      #[serde(default)]
+      phases: Option<Vec<PhaseRepr>>,
+    }
+    #[derive(Deserialize)]
+    struct PhaseRepr {
+      #[serde(default)]
+      status: Option<String>,
+      #[serde(rename = "currentStepIndex", default)]
+      current_step_index: Option<u64>,
+      #[serde(rename = "metricStatuses", default)]
+      metric_statuses: Option<BTreeMap<String, Option<String>>>,
+      #[serde(default)]
+      steps: Option<Vec<StepRepr>>,
+    }
+    #[derive(Deserialize)]
+    struct StepRepr {
+      #[serde(rename = "startedAt", default)]
+      started_at: Option<Value>,
+      #[serde(rename = "durationMillis", default)]
+      duration_millis: Option<Value>,
+    }
+    let repr: Repr = release.parse("environment release")?;
+    Ok(WatchView {
+      status: repr.status,
+      status_reason: repr.status_reason,
+      current_phase_index: repr.current_phase_index,
+      guarded: repr.kind.as_deref() == Some("guarded")
+        || repr.metrics.is_some_and(|m| !m.is_empty()),
+      phases: repr
+        .phases
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| PhaseWatch {
+          status: p.status,
+          current_step_index: p.current_step_index,
+          metric_statuses: p.metric_statuses.unwrap_or_default(),
+          steps: p
+            .steps
+            .unwrap_or_default()
+            .iter()
+            .map(|s| (millis(&s.started_at), millis(&s.duration_millis)))
+            .collect(),
+        })
+        .collect(),
+    })
+  }
+
+  /// `completed` or `reverted`: the release will not change again.
+  pub fn is_terminal(&self) -> bool {
+    matches!(self.status.as_str(), "completed" | "reverted")
+  }
+
+  /// When the current step should end (Unix ms): its `startedAt + durationMillis`.
+  pub fn step_end(&self) -> Option<u64> {
+    let phase = self
+      .phases
+      .get(usize::try_from(self.current_phase_index?).ok()?)?;
+    let step = phase
+      .steps
+      .get(usize::try_from(phase.current_step_index?).ok()?)?;
+    Some(step.0?.saturating_add(step.1?))
+  }
+}
+
+/// Whether `next` differs from `previous` in anything a person would care about: the
+/// status or its reason, the current phase, the number of phases, a phase's status or
+/// current step, a metric's status. A step's times alone are no change.
+pub fn changed(previous: &WatchView, next: &WatchView) -> bool {
+  previous.status != next.status
+    || previous.status_reason != next.status_reason
+    || previous.current_phase_index != next.current_phase_index
+    || previous.phases.len() != next.phases.len()
+    || previous.phases.iter().zip(&next.phases).any(|(a, b)| {
+      a.status != b.status
+        || a.current_step_index != b.current_step_index
+        || a.metric_statuses != b.metric_statuses
+    })
+}
+
+/// How long to wait before reading `view` again, at `now_ms` (Unix ms); `None` once it
+/// has ended. `interval_ms` bounds every wait (default: `GUARDED_INTERVAL_MS` for a
+/// guarded release, `PROGRESSIVE_INTERVAL_MS` otherwise):
+/// - `pending`, or in progress with no current step (between phases): `PENDING_POLL_MS`;
+/// - `waiting` (for a person): `WAITING_POLL_MS`;
+/// - a step that is running: until `STEP_END_MARGIN_MS` after its scheduled end;
+/// - a step over its time: `OVERDUE_POLL_MS`, after `OVERDUE_WINDOW_MS` `PENDING_POLL_MS`.
+///
+/// Never less than `MIN_INTERVAL_MS`.
+pub fn next_poll(view: &WatchView, now_ms: u64, interval_ms: Option<u64>) -> Option<Duration> {
+  if view.is_terminal() {
+    return None;
+  }
+  let bound = interval_ms.unwrap_or(if view.guarded {
+    GUARDED_INTERVAL_MS
+  } else {
+    PROGRESSIVE_INTERVAL_MS
+  });
+  let wait = match (view.status.as_str(), view.step_end()) {
+    ("pending", _) => PENDING_POLL_MS,
+    ("waiting", _) => WAITING_POLL_MS,
+    (_, None) => PENDING_POLL_MS,
+    (_, Some(end)) => {
+      let due = end.saturating_add(STEP_END_MARGIN_MS);
+      if due > now_ms {
+        due - now_ms
+      } else if now_ms - end < OVERDUE_WINDOW_MS {
+        OVERDUE_POLL_MS
+      } else {
+        PENDING_POLL_MS
+      }
+    }
+  };
+  Some(Duration::from_millis(wait.min(bound).max(MIN_INTERVAL_MS)))
+}
+
+/// The time a watch compares a release's times with, in Unix milliseconds.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The system clock, in Unix milliseconds.
+pub fn system_clock() -> u64 {
+  SystemTime::now()
+    .duration_since(UNIX_EPOCH)
+    .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One environment release followed until it ends: each `Client::watch_next` waits as
+/// `next_poll` says (not before the first read), reads the release until something
+/// changed (`changed`), and hands it on; after a terminal status, it is done.
+#[derive(Clone)]
+pub struct Watch {
+  target: ReleaseTarget,
+  request: PreparedRequest,
+  interval_ms: Option<u64>,
+  last: Option<WatchView>,
+  done: bool,
+  clock: Clock,
+}
+
+impl std::fmt::Debug for Watch {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    f.debug_struct("Watch")
+      .field("request", &self.request)
+      .field("interval_ms", &self.interval_ms)
+      .field("last", &self.last)
+      .field("done", &self.done)
+      .finish_non_exhaustive()
+  }
+}
+
+impl Watch {
+  /// A watch of release `release_id`; `interval_ms` (from `MIN_INTERVAL_MS` to
+  /// `MAX_INTERVAL_MS`) bounds the wait between reads.
+  pub fn new(
+    config: &ClientConfig,
+    (project_key, flag_key, environment_key): (&str, &str, &str),
+    release_id: &str,
+    interval_ms: Option<u64>,
+  ) -> Result<Self> {
+    if let Some(ms) = interval_ms {
+      if !(MIN_INTERVAL_MS..=MAX_INTERVAL_MS).contains(&ms) {
+        return Err(LdError::invalid(format!(
+          "intervalMs must be an integer from {MIN_INTERVAL_MS} to {MAX_INTERVAL_MS}, got {ms}"
+        )));
+      }
+    }
+    let target = ReleaseTarget::new(project_key, flag_key, environment_key)?;
+    let request = PreparedRequest::environment_release(config, &target, release_id, false)?;
+    Ok(Watch {
+      target,
+      request,
+      interval_ms,
+      last: None,
+      done: false,
+      clock: Arc::new(system_clock),
+    })
+  }
+
+  /// The same watch, reading the time from `clock`.
+  pub fn with_clock(mut self, clock: Clock) -> Self {
+    self.clock = clock;
+    self
+  }
+
+  /// The read each poll sends.
+  pub fn request(&self) -> &PreparedRequest {
+    &self.request
+  }
+
+  pub fn is_done(&self) -> bool {
+    self.done
+  }
+
+  /// Ends the watch: nothing more is read.
+  pub fn finish(&mut self) {
+    self.done = true;
+  }
+}
+
+impl Client {
+  /// The next state of `watch` worth telling (the current one, the first time), or
+  /// `None` once it has ended. Waits between reads as `next_poll` says; dropping the
+  /// future cancels the wait or the read at once. A failed read fails the watch.
+  pub async fn watch_next(
+    &self,
+    watch: &mut Watch,
+    options: RequestOptions,
+  ) -> Result<Option<Release>> {
+    loop {
+      if watch.done {
+        return Ok(None);
+      }
+      if let Some(last) = &watch.last {
+        match next_poll(last, (watch.clock)(), watch.interval_ms) {
+          Some(wait) => tokio::time::sleep(wait).await,
+          None => {
+            watch.done = true;
+            return Ok(None);
+          }
+        }
+      }
+      let answer = self
+        .send_environment_release(&watch.target, watch.request.clone(), options.clone())
+        .await;
+      let release = answer.inspect_err(|_| watch.done = true)?;
+      let view = WatchView::from_release(&release).inspect_err(|_| watch.done = true)?;
+      let news = watch.last.as_ref().is_none_or(|last| changed(last, &view));
+      watch.done = view.is_terminal();
+      watch.last = Some(view);
+      if news {
+        return Ok(Some(release));
+      }
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::config::ClientOptions;
+  use crate::error::ErrorCode;
+  use serde_json::json;
+
+  fn config() -> ClientConfig {
+    ClientConfig::resolve(&ClientOptions::default(), |_| None).unwrap()
+  }
+
+  fn view(body: Value) -> WatchView {
+    let release = Release::from_body(body.to_string().into_bytes(), 200).unwrap();
+    WatchView::from_release(&release).unwrap()
+  }
+
+  /// A release in phase `phase`, step `step` (started at `started`, 60 s long).
+  fn running(kind: &str, phase: u64, step: u64, started: u64) -> Value {
+    let steps = |n: u64| {
+      (0..3)
+        .map(|i| {
+          if i <= n {
+            json!({"stepIndex": i, "allocation": 1000, "durationMillis": 60_000, "startedAt": started})
+          } else {
+            json!({"stepIndex": i, "allocation": 1000, "durationMillis": 60_000})
+          }
+        })
+        .collect::<Vec<_>>()
+    };
+    json!({
+      "id": "r1", "status": "in_progress", "kind": kind, "metrics": [],
+      "currentPhaseIndex": phase,
+      "phases": [
+        {"id": "p0", "status": "in_progress", "steps": steps(step), "currentStepIndex": step, "metricStatuses": {}},
+        {"id": "p1", "status": "pending", "steps": steps(0), "metricStatuses": {}},
+      ],
+    })
+  }
+
+  #[test]
+  fn lists_are_asked_for_as_the_reference_writes_them() {
+    let request = PreparedRequest::environment_releases_page(
+      &config(),
+      "web",
+      "new checkout",
+      "prod",
+      Some("guarded"),
+      100,
+    )
+    .unwrap();
+    assert_eq!(
+      request.url.path(),
+      "/api/v2/projects/web/flags/new%20checkout/environments/prod/releases"
+    );
+    assert_eq!(
+      request.url.query(),
+      Some("filter=kind%20equals%20guarded&limit=100&offset=100")
+    );
+    let all =
+      PreparedRequest::environment_releases_page(&config(), "web", "f", "prod", None, 0).unwrap();
+    assert_eq!(all.url.query(), Some("limit=100&offset=0"));
+    for (project, flag, env, kind, named) in [
+      ("", "f", "e", None, "projectKey"),
+      ("p", "", "e", None, "flagKey"),
+      ("p", "f", "..", None, "environmentKey"),
+      ("p", "f", "e", Some("canary"), "kind"),
+    ] {
+      let error = validate_list(project, flag, env, kind).unwrap_err();
+      assert_eq!(error.code, ErrorCode::InvalidArgument);
+      assert!(error.message.starts_with(named), "{}", error.message);
+    }
+    let watch = Watch::new(&config(), ("web", "f", "prod"), "r/1", None).unwrap();
+    assert_eq!(
+      watch.request().url.as_str(),
+      "https://app.launchdarkly.com/api/v2/projects/web/flags/f/environments/prod/releases/r%2F1"
+    );
+    assert_eq!(watch.request().method, Method::GET);
+    assert!(Watch::new(&config(), ("web", "f", "prod"), "", None).is_err());
+    assert!(Watch::new(&config(), ("web", "", "prod"), "r", None).is_err());
+  }
+
+  #[test]
+  fn a_view_reads_what_a_person_cares_about() {
+    let v = view(running("guarded", 0, 1, 1_000));
+    assert_eq!(v.status, "in_progress");
+    assert!(v.guarded);
+    assert_eq!(v.current_phase_index, Some(0));
+    assert_eq!(v.phases[0].current_step_index, Some(1));
+    assert_eq!(v.step_end(), Some(61_000));
+    assert!(!v.is_terminal());
+    // Guarded by its metrics, whatever its kind says; times as numeric strings.
+    let v = view(json!({
+      "status": "completed", "metrics": [{"metricKey": "m", "autoRollback": true}],
+      "currentPhaseIndex": null,
+      "phases": [{"status": "completed", "currentStepIndex": 0,
+        "steps": [{"startedAt": "5", "durationMillis": 10.0}]}],
+    }));
+    assert!(v.guarded && v.is_terminal());
+    assert_eq!(v.phases[0].steps, [(Some(5), Some(10))]);
+    assert_eq!(v.step_end(), None, "no current phase");
+    assert!(view(json!({"status": "reverted"})).is_terminal());
+    assert!(!view(json!({"status": "waiting", "kind": "progressive", "metrics": []})).guarded);
+    // The current step of a phase beyond the list, or a step not started: no end.
+    let mut v = view(running("progressive", 0, 0, 1_000));
+    v.current_phase_index = Some(5);
+    assert_eq!(v.step_end(), None);
+    let v = view(json!({"status": "in_progress", "currentPhaseIndex": 0,
+      "phases": [{"currentStepIndex": 0, "steps": [{"durationMillis": 5}]}]}));
+    assert_eq!(v.step_end(), None);
+    let release = Release::from_body(br#"{"status": 3}"#.to_vec(), 200).unwrap();
+    let error = WatchView::from_release(&release).unwrap_err();
+    assert_eq!(error.code, ErrorCode::Decode);
+    assert!(error.message.contains("status"), "{}", error.message);
+  }
+
+  #[test]
+  fn changes_are_what_a_person_would_see() {
+    let base = view(running("guarded", 0, 0, 1_000));
+    assert!(!changed(&base, &base.clone()));
+    let mut times = base.clone();
+    times.phases[0].steps[0].0 = Some(2_000);
+    assert!(!changed(&base, &times), "a time alone is no change");
+    let edits: [fn(&mut WatchView); 8] = [
+      |v| v.status = "waiting".into(),
+      |v| v.status_reason = Some("waiting_regression_detected".into()),
+      |v| v.current_phase_index = None,
+      |v| {
+        v.phases.pop();
+      },
+      |v| v.phases[1].status = Some("reverted".into()),
+      |v| v.phases[0].current_step_index = Some(1),
+      |v| {
+        v.phases[1]
+          .metric_statuses
+          .insert("latency".into(), Some("regressed".into()));
+      },
+      |v| v.guarded = false,
+    ];
+    for (i, edit) in edits.iter().enumerate() {
+      let mut next = base.clone();
+      edit(&mut next);
+      // The kind of a release is no news (it never changes); everything else is.
+      assert_eq!(changed(&base, &next), i != 7, "edit {i}");
+    }
+    let mut first = base.clone();
+    first.phases[0]
+      .metric_statuses
+      .insert("latency".into(), Some("ok".into()));
+    let mut second = first.clone();
+    second.phases[0]
+      .metric_statuses
+      .insert("latency".into(), Some("regressed".into()));
+    assert!(changed(&first, &second));
+  }
+
+  #[test]
+  fn polls_follow_the_step_schedule_within_the_bound() {
+    let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
+    // A step from 1,000 to 61,000: read just after its end, bounded by the interval.
+    let progressive = view(running("progressive", 0, 0, 1_000));
+    assert_eq!(ms(next_poll(&progressive, 31_000, None)), Some(30_500));
+    assert_eq!(
+      ms(next_poll(&progressive, 31_000, Some(10_000))),
+      Some(10_000)
+    );
+    let guarded = view(running("guarded", 0, 0, 1_000));
+    assert_eq!(
+      ms(next_poll(&guarded, 1_000, None)),
+      Some(GUARDED_INTERVAL_MS)
+    );
+    assert_eq!(ms(next_poll(&guarded, 50_000, None)), Some(11_500));
+    // A long step of a progressive release: the default bound is 5 minutes.
+    let mut long = progressive.clone();
+    long.phases[0].steps[0].1 = Some(3_600_000);
+    assert_eq!(
+      ms(next_poll(&long, 1_000, None)),
+      Some(PROGRESSIVE_INTERVAL_MS)
+    );
+    // Over time: soon, then less often.
+    assert_eq!(
+      ms(next_poll(&progressive, 61_000, None)),
+      Some(STEP_END_MARGIN_MS)
+    );
+    assert_eq!(
+      ms(next_poll(&progressive, 61_500, None)),
+      Some(OVERDUE_POLL_MS)
+    );
+    assert_eq!(
+      ms(next_poll(&progressive, 70_999, None)),
+      Some(OVERDUE_POLL_MS)
+    );
+    assert_eq!(
+      ms(next_poll(&progressive, 71_000, None)),
+      Some(PENDING_POLL_MS)
+    );
+    assert_eq!(
+      ms(next_poll(&progressive, 71_000, Some(2_000))),
+      Some(2_000)
+    );
+    // Just before the margin ends: never less than the floor.
+    assert_eq!(
+      ms(next_poll(&progressive, 61_499, None)),
+      Some(MIN_INTERVAL_MS)
+    );
+    // Pending, waiting, between phases.
+    let mut pending = progressive.clone();
+    pending.status = "pending".into();
+    assert_eq!(ms(next_poll(&pending, 0, None)), Some(PENDING_POLL_MS));
+    assert_eq!(ms(next_poll(&pending, 0, Some(1_000))), Some(1_000));
+    let mut waiting = progressive.clone();
+    waiting.status = "waiting".into();
+    assert_eq!(ms(next_poll(&waiting, 0, None)), Some(WAITING_POLL_MS));
+    assert_eq!(ms(next_poll(&waiting, 0, Some(3_000))), Some(3_000));
+    let mut between = progressive.clone();
+    between.current_phase_index = None;
+    assert_eq!(ms(next_poll(&between, 0, None)), Some(PENDING_POLL_MS));
+    // Ended: no more reads.
+    let mut done = guarded.clone();
+    done.status = "completed".into();
+    assert_eq!(next_poll(&done, 0, None), None);
+    done.status = "reverted".into();
+    assert_eq!(next_poll(&done, 0, None), None);
+  }
+
+  #[test]
+  fn a_watch_checks_its_interval() {
+    let keys = ("web", "f", "prod");
+    for ms in [MIN_INTERVAL_MS, MAX_INTERVAL_MS] {
+      assert!(Watch::new(&config(), keys, "r", Some(ms)).is_ok());
+    }
+    for ms in [MIN_INTERVAL_MS - 1, MAX_INTERVAL_MS + 1] {
+      let error = Watch::new(&config(), keys, "r", Some(ms)).unwrap_err();
+      assert!(error.message.starts_with("intervalMs"), "{}", error.message);
+    }
+    let watch = Watch::new(&config(), keys, "r", None).unwrap();
+    assert!(!watch.is_done());
+    assert!(format!("{watch:?}").contains("releases/r"));
+    let mut watch = watch;
+    watch.finish();
+    assert!(watch.is_done());
+    assert!(system_clock() > 1_700_000_000_000);
+  }
+}
