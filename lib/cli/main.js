@@ -12,6 +12,7 @@ const { pipelineKind } = require('./pipeline.js')
 const { planPhaseChange, planStart } = require('./phases.js')
 const { isFinished, renderPreview, renderRelease, wantsColor } = require('./render.js')
 const { watchRequests } = require('./verbose.js')
+const rollout = require('./rollout.js')
 
 const VERSION = require('../../package.json').version
 
@@ -54,6 +55,12 @@ const COMMANDS = {
   pipelines: listPipelines,
   pipeline: showPipeline,
   advance,
+  'rollout start': rollout['rollout start'],
+  'rollout status': rollout['rollout status'],
+  'rollout watch': rollout['rollout watch'],
+  'rollout stop': rollout['rollout stop'],
+  'rollout list': rollout['rollout list'],
+  policies: rollout.policies,
   demo,
   fake,
 }
@@ -99,6 +106,7 @@ async function demo(ctx) {
       heading('\nAfter:')
       await run('complete', args)
     }
+    await rollout.demoGuardedRelease(ctx, heading, (command, args, values, clientOptions) => new Context(ctx.ld, io, { command, values, args, clientOptions }))
     return 0
   } finally {
     await server.close()
@@ -149,6 +157,7 @@ async function fake(ctx) {
     io.out(`LD_ACCESS_TOKEN=${server.apiKey}`)
     io.err(`then try: ld-release status ${legacy.projectKey} ${legacy.flagKey}`)
     io.err(`      or: ld-release complete ${fresh.projectKey} ${fresh.flagKey} ${fresh.release.phases[0]._name} --dry-run`)
+    io.err(`      or: ld-release rollout start web new-checkout production --to Enabled --steps 1%:10m,10%:30m,50%:1h --metric checkout-errors --watch --interval 1s${speed === 1 ? ' (with --speed 600 a 10m step takes a second)' : ''}`)
     io.err('Ctrl-C (SIGINT) or SIGTERM stops it.')
     const signal = await io.untilStopped()
     io.err(`${signal}: stopped after ${server.requests.length} request${server.requests.length === 1 ? '' : 's'}.`)
