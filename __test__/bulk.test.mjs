@@ -63,6 +63,37 @@ test('results keep input order; a bad or failing item never rejects the batch', 
   assert.equal(server.requests.length, 3)
 })
 
+test('a failing item does not stop its worker: with one worker, every item after it is still done', async (t) => {
+  const server = await fake(t, { releases: seeded(['a', 'b', 'c']) })
+  server.injectFault({ match: { path: '/api/v2/flags/web/b/release' }, status: 500, times: 1 })
+  const progress = []
+  const results = await client(server).completePhases(
+    [
+      { projectKey: 'web', flagKey: 'missing', phase: 0 },
+      { projectKey: 'web', flagKey: 'a', phase: 0 },
+      { projectKey: 'web', flagKey: 'b', phase: 1 },
+      { projectKey: 'web', flagKey: 'c', phase: 2 },
+    ],
+    { concurrency: 1, onProgress: (done, total) => progress.push([done, total]) },
+  )
+  assert.deepEqual(
+    results.map((r) => (r.ok ? 'ok' : r.error.code)),
+    ['ERR_LD_NOT_FOUND', 'ok', 'ERR_LD_SERVER', 'ok'],
+  )
+  assert.equal(results[1].release.phases[0].complete, true)
+  assert.equal(results[3].release.phases[2].complete, true)
+  assert.equal(server.getRelease('web', 'a').phases[0].complete, true)
+  assert.equal(server.getRelease('web', 'b').phases[1].complete, false)
+  assert.equal(server.getRelease('web', 'c').phases[2].complete, true)
+  // One worker: the items went one after another, in order, each once.
+  assert.deepEqual(
+    server.requests.map((r) => r.path.split('/')[5]),
+    ['missing', 'a', 'b', 'c'],
+  )
+  await sleep(20) // progress calls are delivered through the event loop
+  assert.deepEqual(progress, [[1, 4], [2, 4], [3, 4], [4, 4]])
+})
+
 test('results are in input order, not completion order: an early item that finishes last stays first', async (t) => {
   const keys = flags(5)
   // Each flag's release has its own name, so results can be told apart.

@@ -303,6 +303,77 @@ test('did-you-mean for commands and options, and the hint to the right help', as
   }
 })
 
+test('options of other tools get what to type instead, and their value is never printed', async (t) => {
+  const server = await fake(t)
+  const secret = 'api-0123456789abcdef-secret'
+  const cases = [
+    [['status', 'web', 'checkout', '--token', secret], 'unknown option --token: use --access-token <token> (or set LD_ACCESS_TOKEN)', "'ld-release status --help'"],
+    [['--api-key', secret, 'status', 'web', 'checkout'], 'unknown option --api-key: use --access-token <token> (or set LD_ACCESS_TOKEN)', "'ld-release --help'"],
+    [['status', 'web', 'checkout', `--API-KEY=${secret}`], 'unknown option --API-KEY: use --access-token <token> (or set LD_ACCESS_TOKEN)', "'ld-release status --help'"],
+    [['status', 'web', 'checkout', '--base-url', 'http://127.0.0.1:1'], 'unknown option --base-url: use --base-uri <url> (or set LD_BASE_URI)', "'ld-release status --help'"],
+    [['status', '--project', 'web', 'checkout'], 'unknown option --project: the project is an argument: ld-release status <project> <flag>', "'ld-release status --help'"],
+    [['complete', 'web', '--flag', 'checkout', '0'], 'unknown option --flag: the flag is an argument: ld-release complete <project> <flag> <phase>', "'ld-release complete --help'"],
+    [['complete-many', '--project', 'web'], 'unknown option --project: each item of --file names its own: { projectKey, flagKey, phase }', "'ld-release complete-many --help'"],
+    [['demo', '--project', 'web'], 'unknown option --project: the project is an argument of the commands that take one, e.g. ld-release status <project> <flag>', "'ld-release demo --help'"],
+    [['create', 'web', 'checkout', '--pipeline-key', 'standard-rollout'], 'unknown option --pipeline-key: use --pipeline <key>', "'ld-release create --help'"],
+    [['advance', 'web', '--pipeline-key', 'standard-rollout'], 'unknown option --pipeline-key: the pipeline is an argument: ld-release advance <project> <pipeline>', "'ld-release advance --help'"],
+    [['status', 'web', 'checkout', '--output', 'json'], 'unknown option --output: use --json (for JSON output)', "'ld-release status --help'"],
+    [['status', 'web', 'checkout', '--max-retries', '2'], 'unknown option --max-retries: use --retries <n>', "'ld-release status --help'"],
+  ]
+  const results = await Promise.all(cases.map(([args]) => cli(args, { env: { LD_ACCESS_TOKEN: server.apiKey, LD_BASE_URI: server.url } })))
+  for (const [i, r] of results.entries()) {
+    const [args, message, help] = cases[i]
+    assert.equal(r.code, 2, JSON.stringify(args))
+    assert.equal(r.stderr, `error: ${message}\nRun ${help} for usage.\n`, JSON.stringify(args))
+    assert.equal(r.stdout, '')
+    assertNoSecretIn(r.stderr, 'stderr', secret)
+  }
+  assert.equal(server.requests.length, 0)
+})
+
+test('a negative number is a value: -1 as a phase is a bad phase, exit 2, and nothing is sent', async (t) => {
+  const server = await fake(t)
+  for (const command of ['complete', 'reopen', 'start']) {
+    for (const phase of ['-1', '-2.5']) {
+      const r = await cli([command, 'web', 'checkout', phase, ...auth(server)])
+      assert.equal(r.code, 2, `${command} ${phase}: ${r.stderr}`)
+      assert.equal(r.stderr, `error: phase must be an integer from 0 to 4294967295, got "${phase}"\nRun 'ld-release ${command} --help' for usage.\n`)
+    }
+  }
+  const dry = await cli(['complete', 'web', 'checkout', '--dry-run', '-1', ...auth(server)])
+  assert.equal(dry.code, 2)
+  assert.match(dry.stderr, /^error: phase must be an integer from 0 to 4294967295, got "-1"\n/)
+  const timeout = await cli(['status', 'web', 'checkout', '--timeout', '-5', ...auth(server)])
+  assert.equal(timeout.code, 2)
+  assert.match(timeout.stderr, /^error: --timeout must be an integer from 1 to 3600000, got "-5"\n/)
+  // A short option is still an option.
+  assert.match((await cli(['complete', 'web', 'checkout', '-x', ...auth(server)])).stderr, /^error: unknown option -x\n/)
+  assert.equal(server.requests.length, 0)
+})
+
+test('did-you-mean reaches exactly the distance limit for the length of the word, and no further', async () => {
+  // One edit for a word of up to 3 characters, two up to 6, three beyond.
+  const cases = [
+    [['fak'], 'unknown command "fak" (did you mean fake?)'],
+    [['fxk'], 'unknown command "fxk"'],
+    [['rxopxn', 'web', 'checkout', '0'], 'unknown command "rxopxn" (did you mean reopen?)'],
+    [['rxxpxn', 'web', 'checkout', '0'], 'unknown command "rxxpxn"'],
+    [['pxpxlxnes', 'web'], 'unknown command "pxpxlxnes" (did you mean pipelines?)'],
+    [['pxpxlxnxs', 'web'], 'unknown command "pxpxlxnxs"'],
+    [['status', 'web', 'checkout', '--jsn'], 'unknown option --jsn (did you mean --json?)'],
+    [['status', 'web', 'checkout', '--jxn'], 'unknown option --jxn'],
+    [['status', 'web', 'checkout', '--vxrbxsx'], 'unknown option --vxrbxsx (did you mean --verbose?)'],
+    [['status', 'web', 'checkout', '--vxrxxsx'], 'unknown option --vxrxxsx'],
+  ]
+  const results = await Promise.all(cases.map(([args]) => cli(args)))
+  for (const [i, r] of results.entries()) {
+    const [args, message] = cases[i]
+    const help = args[0] === 'status' ? "'ld-release status --help'" : "'ld-release --help'"
+    assert.equal(r.code, 2, JSON.stringify(args))
+    assert.equal(r.stderr, `error: ${message}\nRun ${help} for usage.\n`, JSON.stringify(args))
+  }
+})
+
 test('global options go before or after the command', async (t) => {
   const server = await fake(t)
   const orders = [
@@ -508,7 +579,10 @@ test('complete-many --dry-run previews every write, reading each release and pip
   const text = await cli(['complete-many', '--file', '-', '--dry-run', ...auth(server)], { input: JSON.stringify(items.slice(0, 2)) })
   assert.equal(text.code, 0, text.stderr)
   assert.equal(text.stdout.match(/^PATCH /gm).length, 2)
-  assert.equal(text.stderr, '2 PATCH requests, 8 in flight; 0 items would fail\n')
+  assert.equal(text.stderr, 'would send 2 PATCH requests; no item would fail; nothing was sent\n')
+  const failing = await cli(['complete-many', '--file', '-', '--dry-run', ...auth(server)], { input: JSON.stringify(items) })
+  assert.equal(failing.code, 1)
+  assert.match(failing.stderr, /\nwould send 2 PATCH requests; 1 item would fail; nothing was sent\n$/)
   assert.equal(server.requests.filter((q) => q.method !== 'GET').length, 0)
 })
 
@@ -555,6 +629,17 @@ test('--version, --help and per-command help', async () => {
   const patch = await cli(['patch', '-h'])
   assert.match(patch.stdout, /^Usage: ld-release patch <project> <flag> \[options\]\n[^]*Options:\n {2}--data <json> +the JSON Patch: inline, @file.json, or - for stdin\n/)
   assert.equal((await cli(['--help', 'patch'])).stdout, patch.stdout, 'help before the command')
+  // `help [command]`, as git and npm take it.
+  const helpCommand = await cli(['help', 'patch'])
+  assert.deepEqual(helpCommand, { ...helpCommand, code: 0, stdout: patch.stdout, stderr: '' })
+  assert.equal((await cli(['help'])).stdout, help.stdout)
+  assert.match(help.stdout, /^ {2}help +show a command's usage/m)
+  assert.match((await cli(['help', '--help'])).stdout, /^Usage: ld-release help \[command\] \[options\]\n/)
+  const typo = await cli(['help', 'complet'])
+  assert.deepEqual(typo, { ...typo, code: 2, stdout: '', stderr: 'error: unknown command "complet" (did you mean complete?)\nRun \'ld-release --help\' for usage.\n' })
+  const extra = await cli(['help', 'status', 'complete'])
+  assert.equal(extra.code, 2)
+  assert.match(extra.stderr, /^error: help takes \[command\], got 2 arguments\n/)
 })
 
 /** The options a command's help lists, as `--name`. */
@@ -564,8 +649,8 @@ test("each command's help lists exactly the options it takes", async () => {
   const general = (await cli(['--help'])).stdout
   // A command is one word, or two for the commands of a group (`rollout start`).
   const commands = [...general.split('Commands:\n')[1].split('\n\n')[0].matchAll(/^ {2}(\S+(?: [a-z]+)?) {2}/gm)].map((m) => m[1])
-  const everyOption = ['--access-token', '--base-uri', '--timeout', '--retries', '--verbose', '--json', '--dry-run', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port']
-  const valued = new Set(['--access-token', '--base-uri', '--timeout', '--retries', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port'])
+  const everyOption = ['--access-token', '--base-uri', '--timeout', '--retries', '--verbose', '--json', '--dry-run', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port', '--env', '--detach']
+  const valued = new Set(['--access-token', '--base-uri', '--timeout', '--retries', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port', '--env'])
   for (const command of commands) {
     const listed = listedOptions((await cli([...command.split(' '), '--help'])).stdout)
     for (const option of everyOption) {
@@ -681,7 +766,7 @@ async function startFakeCommand(t, args = []) {
   const vars = await new Promise((resolve, reject) => {
     child.stdout.on('data', (d) => {
       stdout += d
-      const found = Object.fromEntries([...stdout.matchAll(/^(LD_BASE_URI|LD_ACCESS_TOKEN)=(\S+)$/gm)].map((m) => [m[1], m[2]]))
+      const found = Object.fromEntries([...stdout.matchAll(/^export (LD_BASE_URI|LD_ACCESS_TOKEN)='(\S+)'$/gm)].map((m) => [m[1], m[2]]))
       if (found.LD_BASE_URI && found.LD_ACCESS_TOKEN) resolve(found)
     })
     exited.then(([code]) => reject(new Error(`ld-release fake exited ${code} before printing its variables: ${stderr}`)))
@@ -709,12 +794,14 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     const [code] = await exited
     assert.equal(code, 0)
     const { stdout, stderr } = output()
-    assert.equal(stdout, `LD_BASE_URI=${vars.LD_BASE_URI}\nLD_ACCESS_TOKEN=${vars.LD_ACCESS_TOKEN}\n`)
+    // Lines sh runs as they are (`export`), and a hint that runs from a clone or a project.
+    assert.equal(stdout, `export LD_BASE_URI='${vars.LD_BASE_URI}'\nexport LD_ACCESS_TOKEN='${vars.LD_ACCESS_TOKEN}'\n`)
     assert.match(
       stderr,
-      /^A fake LaunchDarkly is listening on http:\/\/127\.0\.0\.1:\d+, holding web\/new-checkout \(Standard rollout, legacy pipeline, 3 phases\) and web\/progressive-checkout \(Progressive rollout, new pipeline, 3 phases\)\.\n/,
+      /^A fake LaunchDarkly is listening on http:\/\/127\.0\.0\.1:\d+, holding 5 releases: web\/new-checkout, web\/dark-mode, web\/search-v2 \(legacy pipeline standard-rollout\); web\/progressive-checkout, web\/progressive-search \(new pipeline progressive-rollout\)\.\n/,
     )
-    assert.match(stderr, /\nthen try: ld-release status web new-checkout\n {6}or: ld-release complete web progressive-checkout QA --dry-run\n/)
+    assert.match(stderr, /\nIn the shell that runs the commands, run these lines \(or, instead of this command, eval "\$\(npx ld-release fake --detach\)"\):\n/)
+    assert.match(stderr, /\nthen try: npx ld-release status web new-checkout\n {6}or: npx ld-release complete web progressive-checkout QA --dry-run\n/)
     // status; complete by name (the release, its pipeline, the PATCH); complete by name on
     // the new pipeline (the release, its pipeline, the PUT); status with a wrong token.
     assert.match(stderr, new RegExp(`\\n${signal}: stopped after 8 requests\\.\\n$`))
@@ -732,6 +819,144 @@ test('fake --port listens on that port, and a port in use is a usage error', asy
   const taken = await cli(['fake', '--port', String(port)])
   assert.equal(taken.code, 2)
   assert.match(taken.stderr, new RegExp(`^error: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*\\nRun 'ld-release fake --help' for usage\\.\\n$`))
+  child.kill('SIGTERM')
+  assert.equal((await exited)[0], 0)
+})
+
+/** Resolves once process `pid` is gone (or rejects after 10 s). */
+async function gone(pid) {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(50)) {
+    try {
+      process.kill(pid, 0)
+    } catch {
+      return
+    }
+  }
+  throw new Error(`process ${pid} still runs`)
+}
+
+/** Runs `script` with `shell` (`sh -c`), in this checkout; resolves to { code, stdout, stderr }. */
+function shell(command, script, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, ['-c', script], { env: cleanEnv({ BIN, NODE: process.execPath, ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+test('eval "$(ld-release fake --detach)" points the shell at a fake in the background, which kill "$LD_FAKE_PID" stops', { skip: process.platform === 'win32' && 'a POSIX shell' }, async (t) => {
+  const script = [
+    'eval "$("$NODE" "$BIN" fake --detach)" || exit 9',
+    'echo "pid=$LD_FAKE_PID"',
+    '"$NODE" "$BIN" status web dark-mode || exit 10',
+    '"$NODE" "$BIN" complete web search-v2 Staging --json > /dev/null || exit 11',
+    '"$NODE" "$BIN" start web progressive-search Beta --json > /dev/null || exit 12',
+    '"$NODE" "$BIN" status web search-v2 || exit 13',
+    'kill "$LD_FAKE_PID"',
+  ].join('\n')
+  const r = await shell('sh', script)
+  const pid = Number(/^pid=(\d+)$/m.exec(r.stdout)?.[1])
+  t.after(() => {
+    if (pid) try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+  })
+  assert.equal(r.code, 0, r.stderr)
+  assert.ok(pid > 0, r.stdout)
+  assert.match(r.stdout, /\n {2}1 ✓ Staging /, 'search-v2 moved on')
+  assert.match(r.stderr, /^A fake LaunchDarkly is listening on http:\/\/127\.0\.0\.1:\d+ in the background \(process \d+\), holding 5 releases: /)
+  assert.match(r.stderr, /\nthen try: npx ld-release status web new-checkout\n[^]*\nkill "\$LD_FAKE_PID" stops it\.\n/)
+  await gone(pid)
+})
+
+test('fake --env prints lines for fish, PowerShell and dotenv files; a dotenv file works with node --env-file', async (t) => {
+  const detached = async (env) => {
+    const r = await cli(['fake', '--detach', '--env', env])
+    assert.equal(r.code, 0, r.stderr)
+    const pid = Number(/LD_FAKE_PID\W+(\d+)/.exec(r.stdout)?.[1])
+    assert.ok(pid > 0, r.stdout)
+    t.after(() => {
+      try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+    })
+    return { ...r, pid }
+  }
+  const dotenv = await detached('dotenv')
+  assert.match(dotenv.stdout, /^LD_BASE_URI=http:\/\/127\.0\.0\.1:\d+\nLD_ACCESS_TOKEN=api-fake-[0-9a-f]+\nLD_FAKE_PID=\d+\n$/)
+  assert.match(dotenv.stderr, new RegExp(`\\nkill ${dotenv.pid} stops it\\.\\n$`))
+  const dir = mkdtempSync(join(tmpdir(), 'ld-release-env-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, 'fake.env'), dotenv.stdout)
+  const status = await new Promise((resolve) => {
+    const child = spawn(process.execPath, [`--env-file=${join(dir, 'fake.env')}`, BIN, 'status', 'web', 'progressive-checkout'], { env: cleanEnv() })
+    let stdout = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.on('close', (code) => resolve({ code, stdout }))
+  })
+  assert.equal(status.code, 0)
+  assert.match(status.stdout, /^Progressive rollout \(progressive-rollout\)/)
+  process.kill(dotenv.pid, 'SIGTERM')
+  await gone(dotenv.pid)
+
+  const fish = await detached('fish')
+  assert.match(fish.stdout, /^set -gx LD_BASE_URI 'http:\/\/127\.0\.0\.1:\d+'\nset -gx LD_ACCESS_TOKEN 'api-fake-[0-9a-f]+'\nset -gx LD_FAKE_PID '\d+'\n$/)
+  assert.match(fish.stderr, /\nkill \$LD_FAKE_PID stops it\.\n$/)
+  process.kill(fish.pid, 'SIGTERM')
+  await gone(fish.pid)
+  const pwsh = await detached('powershell')
+  assert.match(pwsh.stdout, /^\$env:LD_BASE_URI = 'http:\/\/127\.0\.0\.1:\d+'\n\$env:LD_ACCESS_TOKEN = 'api-fake-[0-9a-f]+'\n\$env:LD_FAKE_PID = '\d+'\n$/)
+  assert.match(pwsh.stderr, /\nStop-Process -Id \$env:LD_FAKE_PID stops it\.\n$/)
+  process.kill(pwsh.pid, 'SIGTERM')
+  await gone(pwsh.pid)
+
+  const bad = await cli(['fake', '--env', 'fsh'])
+  assert.equal(bad.code, 2)
+  assert.equal(bad.stderr, 'error: --env must be sh, fish, powershell or dotenv, got "fsh" (did you mean sh?)\nRun \'ld-release fake --help\' for usage.\n')
+})
+
+/** The path of `command` on PATH, or undefined. */
+function onPath(command) {
+  for (const dir of (process.env.PATH ?? '').split(process.platform === 'win32' ? ';' : ':')) {
+    for (const ext of process.platform === 'win32' ? ['.exe', '.cmd', ''] : ['']) {
+      if (dir && existsSync(join(dir, command + ext))) return join(dir, command + ext)
+    }
+  }
+  return undefined
+}
+
+for (const [shellName, env, script] of [
+  ['fish', 'fish', ['"$NODE" "$BIN" fake --env fish --detach | source', 'echo "pid=$LD_FAKE_PID"', '"$NODE" "$BIN" status web dark-mode; or exit 10', 'kill $LD_FAKE_PID']],
+  [
+    'pwsh',
+    'powershell',
+    ['& $env:NODE $env:BIN fake --env powershell --detach | Invoke-Expression', 'echo "pid=$env:LD_FAKE_PID"', '& $env:NODE $env:BIN status web dark-mode', 'if ($LASTEXITCODE) { exit 10 }', 'Stop-Process -Id $env:LD_FAKE_PID'],
+  ],
+]) {
+  test(`the lines of fake --env ${env} --detach load in ${shellName}, as the README says`, { skip: !onPath(shellName) && `${shellName} is not installed` }, async (t) => {
+    const r = await shell(shellName, script.join('\n'))
+    const pid = Number(/^pid=(\d+)$/m.exec(r.stdout)?.[1])
+    t.after(() => {
+      try {
+        if (pid) process.kill(pid, 'SIGKILL')
+      } catch {
+        // gone
+      }
+    })
+    assert.equal(r.code, 0, r.stderr)
+    assert.ok(pid > 0, r.stdout)
+    assert.match(r.stdout, /\nStandard rollout \(standard-rollout\) · version 1\n/)
+    await gone(pid)
+  })
+}
+
+test('fake --detach on a port in use fails with the fake\'s own error and exit code', async (t) => {
+  const { child, vars, exited } = await startFakeCommand(t)
+  const port = new URL(vars.LD_BASE_URI).port
+  const r = await cli(['fake', '--detach', '--port', port])
+  assert.equal(r.code, 2)
+  assert.equal(r.stdout, '')
+  assert.match(r.stderr, new RegExp(`^error: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`))
   child.kill('SIGTERM')
   assert.equal((await exited)[0], 0)
 })
@@ -1063,7 +1288,7 @@ test('complete-many moves phases of both kinds of pipeline, by name and by index
   ])
   const text = await cli(['complete-many', '--file', '-', '--dry-run', ...auth(server)], { input: JSON.stringify(items.slice(0, 2)) })
   assert.equal(text.code, 0, text.stderr)
-  assert.equal(text.stderr, '1 PATCH request, 1 PUT request, 8 in flight; 0 items would fail\n')
+  assert.equal(text.stderr, 'would send 1 PATCH request and 1 PUT request; no item would fail; nothing was sent\n')
 
   server.clearRequests()
   const r = await cli(['complete-many', '--file', '-', '--json', ...auth(server)], { input: JSON.stringify(items) })

@@ -2,11 +2,13 @@
 import assert from 'node:assert/strict'
 import { getEventListeners } from 'node:events'
 import { describe, test } from 'node:test'
+import { inspect } from 'node:util'
 
 import {
   TOKEN,
   assertLdError,
   assertNoSecret,
+  assertNoSecretIn,
   client,
   deadPort,
   expectLdError,
@@ -95,6 +97,33 @@ describe('before any request', () => {
     })
     assert.equal(results[0].ok, true)
     assert.equal(server.requests.length, 1)
+  })
+
+  test('ERR_LD_INVALID_ARGUMENT: did-you-mean reaches exactly the distance limit, and no further', async (t) => {
+    // The limit is two edits, or a quarter of the option's length when that is more:
+    // baseUrl (7 characters) takes two, methodOverride (14) three.
+    const server = await fake(t)
+    const good = { apiKey: TOKEN, baseUrl: server.url }
+    const cases = [
+      ['bxseUrx', 'baseUrl'],
+      ['bxsxUrx', undefined],
+      ['mxthodOvxrridx', 'methodOverride'],
+      ['mxthxdOvxrridx', undefined],
+    ]
+    for (const [name, near] of cases) {
+      const hint = near ? ` \\(did you mean ${near}\\?\\)` : ''
+      assert.throws(() => new ld.ReleaseClient({ ...good, [name]: true }), {
+        code: INVALID,
+        message: new RegExp(`^options\\.${name} is not an option${hint}; the options here are apiKey, `),
+      })
+    }
+    // Call options: timeoutMs (9 characters) takes two edits, no more.
+    const c = client(server)
+    for (const [name, near] of [['tixeoutMx', 'timeoutMs'], ['tixeoxtMx', undefined]]) {
+      const error = await expectLdError(() => c.getRelease('web', 'checkout', { [name]: 1 }), { code: INVALID, attempts: 0 })
+      assert.match(error.message, new RegExp(`^options\\.${name} is not an option${near ? ` \\(did you mean ${near}\\?\\)` : ''}; `))
+    }
+    await assertNothingSent(server)
   })
 
   test('ERR_LD_INVALID_ARGUMENT: phases that are not integers in 0..=4294967295 (no silent wrap)', async (t) => {
@@ -634,6 +663,55 @@ describe('answers of the server', { concurrency: true }, () => {
     server.injectFault({ times: 1, status: 200, body: `<p>not JSON, for ${TOKEN}</p>`, contentType: 'text/html' })
     error = await expectLdError(() => c.getRelease('web', 'checkout'), { code: 'ERR_LD_DECODE' })
     assert.equal(error.bodyExcerpt, `<p>not JSON, for ${masked}</p>`)
+  })
+
+  test('another live client’s token in an error body is masked in every field of the error', async (t) => {
+    const server = await fake(t)
+    const c = client(server, { maxRetries: 0 })
+    // A second client, alive for the whole test, holding a token of its own: the calling
+    // client's masking does not know it; the process-wide masking must.
+    const OTHER = 'api-other-client-0a7c44e1-TOKEN-5b2f'
+    const other = new ld.ReleaseClient({ apiKey: OTHER, baseUrl: server.url })
+    const masked = `****${OTHER.slice(-4)}`
+    const escaped = [...OTHER].map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')
+    const check = (error, fields) => {
+      for (const [field, expected] of Object.entries(fields)) {
+        if (expected === undefined) assert.ok(!(field in error), `${field} should be absent: ${inspect(error)}`)
+        else assert.equal(error[field], expected, field)
+      }
+      for (const [where, text] of Object.entries({
+        message: error.message,
+        apiCode: error.apiCode,
+        apiMessage: error.apiMessage,
+        bodyExcerpt: error.bodyExcerpt,
+        cause: inspect(error.cause),
+        string: String(error),
+        inspect: inspect(error, { showHidden: true, depth: null }),
+        json: JSON.stringify(error),
+      })) {
+        assertNoSecretIn(String(text), `the error's ${where}`, OTHER)
+      }
+      assertNoSecret(error, OTHER)
+      assertNoSecret(error)
+    }
+
+    // JSON: the code and the message carry it, as is and JSON-escaped.
+    server.injectFault({ times: 1, status: 400, body: `{"code":"bad-${OTHER}","message":"token ${escaped} may not; neither may ${OTHER}"}`, contentType: 'application/json' })
+    let error = await expectLdError(() => c.completePhase('web', 'checkout', 0), { code: 'ERR_LD_BAD_REQUEST', status: 400 })
+    check(error, { apiCode: `bad-${masked}`, apiMessage: `token ${masked} may not; neither may ${masked}`, cause: undefined })
+    assert.ok(error.message.includes(masked), error.message)
+
+    // Not JSON: the excerpt carries it.
+    server.injectFault({ times: 1, status: 200, body: `<p>not JSON, for ${OTHER}</p>`, contentType: 'text/html' })
+    error = await expectLdError(() => c.getRelease('web', 'checkout'), { code: 'ERR_LD_DECODE' })
+    check(error, { bodyExcerpt: `<p>not JSON, for ${masked}</p>`, cause: undefined })
+
+    // A refusal that is not JSON: the message and the excerpt.
+    server.injectFault({ times: 1, status: 403, body: `denied: ${OTHER} is not yours`, contentType: 'text/plain' })
+    error = await expectLdError(() => c.getRelease('web', 'checkout'), { code: 'ERR_LD_FORBIDDEN', status: 403 })
+    check(error, { apiCode: undefined, apiMessage: undefined, bodyExcerpt: undefined, cause: undefined })
+    assert.ok(error.message.includes(`denied: ${masked} is not yours`), error.message)
+    assert.ok(other instanceof ld.ReleaseClient, 'the second client is still alive here')
   })
 
   test('errors are Errors with a stack, and the JSON form carries the code', async (t) => {

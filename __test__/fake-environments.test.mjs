@@ -465,20 +465,27 @@ describe('the clock', () => {
     assert.equal((await once(bad, 'exit'))[0], 2)
     assert.match(badErr, /^error: --speed must be a number greater than 0/)
 
-    const child = spawn(process.execPath, [bin, 'fake', '--speed', '600'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [bin, 'fake', '--speed', '600', '--env', 'dotenv'], { stdio: ['ignore', 'pipe', 'pipe'] })
     const exited = once(child, 'exit')
     t.after(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'))
     let out = ''
     let err = ''
     child.stderr.on('data', (d) => (err += d))
     const vars = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no variables printed within 20 s: ${out} ${err}`)), 20_000)
       child.stdout.on('data', (d) => {
         out += d
         const url = /^LD_BASE_URI=(\S+)$/m.exec(out)
         const token = /^LD_ACCESS_TOKEN=(\S+)$/m.exec(out)
-        if (url && token) resolve({ url: url[1], apiKey: token[1] })
+        if (url && token) {
+          clearTimeout(timer)
+          resolve({ url: url[1], apiKey: token[1] })
+        }
       })
-      exited.then(() => reject(new Error(err)))
+      exited.then(() => {
+        clearTimeout(timer)
+        reject(new Error(err))
+      })
     })
     assert.match(err, /move at 600× real time/)
     const release = await startRelease(vars, 'test', await startBody(vars, { phases: [[[10000, MINUTE]]] }))

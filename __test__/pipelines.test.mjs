@@ -368,6 +368,59 @@ test('a failing page or a bad argument rejects the next() that needed it', async
   assert.equal(server.requests.length, 0)
 })
 
+test('a list honours its signal: aborted already, nothing is sent; aborted during a slow page, next() rejects at once', async (t) => {
+  const all = Array.from({ length: 120 }, (_, i) => ({ flagKey: `f${i}`, activePhaseId: 'a', _createdAt: 1 }))
+  const pipelines = Array.from({ length: 120 }, (_, i) => ({ key: `p${i}`, name: `P${i}`, phases: [], _isLegacy: true }))
+  // The second page of a list is held until the test lets it go.
+  let letGo
+  const held = new Promise((resolve) => (letGo = resolve))
+  t.after(() => letGo())
+  let answeredSecond = false
+  const server = await serve(t, async (q) => {
+    const items = q.path.endsWith('/releases') ? all : pipelines
+    if (offsetOf(q) > 0) {
+      await held
+      answeredSecond = true
+    }
+    return { body: page(items, q.query) }
+  })
+  const c = client(server, { timeoutMs: 10000 })
+  const isAbort = (reason) => (error) => {
+    assert.equal(error.name, 'AbortError')
+    assert.equal(error.code, 'ABORT_ERR')
+    assert.equal(error.cause, reason)
+    return true
+  }
+
+  // An already-aborted signal: the first next() rejects, and nothing is sent.
+  const already = new Error('already')
+  for (const list of [c.listReleasePipelines('web', { signal: AbortSignal.abort(already) }), c.listReleaseProgressions('web', 'p', { signal: AbortSignal.abort(already) })]) {
+    const iterator = list[Symbol.asyncIterator]()
+    await assert.rejects(iterator.next(), isAbort(already))
+    await assert.rejects(iterator.next(), isAbort(already), 'and every next() after it')
+  }
+  await sleep(50)
+  assert.equal(server.requests.length, 0, 'an aborted list sends nothing')
+
+  // Aborted while a page is pending: next() rejects before the page comes, and nothing
+  // more is fetched.
+  const controller = new AbortController()
+  const iterator = c.listReleaseProgressions('web', 'p', { signal: controller.signal })[Symbol.asyncIterator]()
+  assert.equal((await iterator.next()).value.flagKey, 'f0')
+  const limit = limitOf(server.requests[0])
+  for (let i = 1; i < limit; i++) await iterator.next()
+  const pending = iterator.next()
+  while (server.requests.length < 2) await sleep(5)
+  const reason = new Error('stop listing')
+  controller.abort(reason)
+  await assert.rejects(pending, isAbort(reason))
+  assert.equal(answeredSecond, false, 'the call did not wait for the slow page')
+  letGo()
+  await assert.rejects(iterator.next(), isAbort(reason))
+  await sleep(50)
+  assert.deepEqual(server.requests.map(offsetOf), [0, limit], 'nothing fetched after the abort')
+})
+
 test('an answer that is not a page rejects with ERR_LD_DECODE; extra fields are ignored', async (t) => {
   let body = { items: [{ flagKey: 'a', activePhaseId: 'x', someday: true }], totalCount: 1, phases: [], activeCount: 1, unknown: { deep: [1] } }
   const server = await serve(t, () => ({ body }))

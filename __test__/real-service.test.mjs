@@ -190,3 +190,42 @@ test('both kinds end to end through the fake, one by one and in bulk', async (t)
   const patchesOfNewA = server.requests.filter((r) => r.method === 'PATCH' && r.path.includes('/new-a/'))
   assert.equal(patchesOfNewA.length, 1, 'once new-a is known to be in a new pipeline, no PATCH is sent for it')
 })
+
+test('a PATCH refused with 400 while the pipeline stays unknown is sent once, and its refusal is the answer', async (t) => {
+  // The pipeline's kind stays unknown: its read is refused (403, 404), or the release
+  // names no pipeline. The PATCH is then the only write, refused once: a second PATCH
+  // (here one the server would accept) must never be sent, nor its answer reported.
+  const REFUSAL = { code: 'invalid_request', message: 'first PATCH refused by this server' }
+  for (const pipeline of [403, 404, 'none']) {
+    const server = await tinyServer(t, (req) => {
+      if (req.url.includes('/release-pipelines/')) {
+        return { status: pipeline, body: { code: pipeline === 403 ? 'forbidden' : 'not_found', message: 'no pipeline for you' } }
+      }
+      const release = sampleRelease()
+      if (pipeline === 'none') delete release.releasePipelineKey
+      if (req.method === 'GET') return { body: release }
+      if (req.method === 'PATCH') {
+        const patches = server.requests.filter((r) => r.method === 'PATCH').length
+        if (patches === 1) return { status: 400, body: REFUSAL }
+        release.phases[0].complete = true
+        return { body: release }
+      }
+      return { status: 405, body: { code: 'method_not_allowed', message: 'no' } }
+    })
+    const c = new ld.ReleaseClient({ apiKey: TOKEN, baseUrl: server.url, maxRetries: 2 })
+    for (const call of [() => c.completePhase('web', 'checkout', 0), () => c.reopenPhase('web', 'checkout', 1)]) {
+      server.requests.length = 0
+      const error = await expectLdError(call, {
+        code: 'ERR_LD_BAD_REQUEST',
+        status: 400,
+        apiCode: REFUSAL.code,
+        apiMessage: REFUSAL.message,
+        attempts: 1,
+      })
+      assert.match(error.message, /first PATCH refused by this server/, `pipeline ${pipeline}`)
+      const patches = server.requests.filter((r) => r.method === 'PATCH')
+      assert.equal(patches.length, 1, `pipeline ${pipeline}: ${server.requests.map(route).join(', ')}`)
+      assert.deepEqual(server.requests.filter((r) => !['GET', 'PATCH'].includes(r.method)), [], 'no other write')
+    }
+  }
+})

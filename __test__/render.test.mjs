@@ -232,3 +232,161 @@ test('what an answer lacks is left out of the drawing, never printed as undefine
     ['Release', '  0 ✓    completed', '  1 ●', '  2 ○ B  waiting'].join('\n'),
   )
 })
+
+const { pipelineKindWord, pipelinePhases, printable, progressBar, renderPipelineChart, renderPipelineTable } = require('../lib/cli/render.js')
+
+test('printable shows C0, DEL and C1 control characters as ?, and nothing else', () => {
+  assert.equal(printable('a\x00b\x1fc d~\x7fe\x80f\x9fg\xa0h\u2192'), 'a?b?c d~?e?f?g\xa0h\u2192')
+  assert.equal(printable('\x1b[31mred'), '?[31mred')
+  assert.equal(printable(undefined), '')
+  assert.equal(printable(null), '')
+  assert.equal(printable(42), '42')
+})
+
+test('the kind of a pipeline and its phases, as the library reads them', () => {
+  assert.equal(pipelineKindWord({ _isLegacy: false }), 'new')
+  assert.equal(pipelineKindWord({ _isLegacy: true }), 'legacy')
+  assert.equal(pipelineKindWord({ _isLegacy: 'false' }), 'legacy')
+  assert.equal(pipelineKindWord({}), 'legacy')
+  assert.equal(pipelineKindWord(undefined), 'legacy')
+  assert.deepEqual(pipelinePhases({ phases: [{ name: 'A' }, null, 'B', 3] }), [{ name: 'A' }, {}, {}, {}])
+  assert.deepEqual(pipelinePhases({ phases: 'A' }), [])
+  assert.deepEqual(pipelinePhases(null), [])
+})
+
+test('the table of release pipelines: aligned columns, control characters shown, odd entries kept', () => {
+  const pipelines = [
+    { key: 'std', name: 'Standard', phases: [{ name: 'QA' }, { name: 'Prod' }], _isLegacy: true, isProjectDefault: true },
+    { key: 'prog-rollout', name: 'Progressive\x1b[31m', phases: [{ name: 'A' }, null, { name: 'C' }], _isLegacy: false, isProjectDefault: 'yes' },
+    null,
+    { key: 'k', phases: 'x' },
+  ]
+  assert.equal(
+    renderPipelineTable(pipelines),
+    [
+      'KEY           NAME              KIND    PHASES     DEFAULT',
+      'std           Standard          legacy  QA → Prod  yes',
+      'prog-rollout  Progressive?[31m  new     A →  → C',
+      '                                legacy',
+      'k                               legacy',
+    ].join('\n'),
+  )
+  assert.equal(renderPipelineTable(pipelines.slice(0, 1), { color: true }), '\x1b[1mKEY  NAME      KIND    PHASES     DEFAULT\x1b[22m\nstd  Standard  legacy  QA → Prod  yes')
+  assert.equal(renderPipelineTable([]), 'KEY  NAME  KIND  PHASES  DEFAULT')
+})
+
+test('the chart of a pipeline: a bar per phase scaled to the largest, the finished, and the last phase of a new pipeline', () => {
+  const counts = { total: 6, finished: 1, elsewhere: 0, phases: [{ index: 0, name: 'QA', flags: 4 }, { index: 1, name: 'Beta', flags: 0 }, { index: 10, name: 'GA', flags: 1 }] }
+  assert.equal(
+    renderPipelineChart({ key: 'two', name: 'Two step', _isLegacy: false }, counts, { width: 8 }),
+    [
+      'Two step (two) · new pipeline · 6 flags',
+      '   0 QA        ████████  4',
+      '   1 Beta                0',
+      '  10 GA        ██        1',
+      '     finished  ██        1',
+      '  1 flag at GA, the last phase of a new pipeline: its release is finished',
+    ].join('\n'),
+  )
+  const two = { ...counts, elsewhere: 2, phases: counts.phases.map((p) => ({ ...p, flags: p.index === 10 ? 2 : p.flags })) }
+  assert.equal(
+    renderPipelineChart({ key: 'two', _isLegacy: true }, two, { width: 8, color: true }),
+    [
+      '\x1b[1mtwo\x1b[22m · legacy pipeline · 6 flags',
+      '   0 QA                              \x1b[36m████████\x1b[39m  4',
+      '   1 Beta                            \x1b[36m\x1b[39m          0',
+      '  10 GA                              \x1b[36m████\x1b[39m      2',
+      '     finished                        \x1b[32m██\x1b[39m        1',
+      '     at a phase not in the pipeline  \x1b[33m████\x1b[39m      2',
+    ].join('\n'),
+  )
+  assert.match(renderPipelineChart({ key: 'two', name: 'two', _isLegacy: false }, two, { width: 8 }), /^two · new pipeline · 6 flags\n[^]*\n {2}2 flags at GA, the last phase of a new pipeline: their releases are finished$/)
+  assert.equal(
+    renderPipelineChart(null, { total: 1, finished: 0, elsewhere: 0, phases: [{ index: 0, name: 'Only', flags: 1 }] }, { width: 4 }),
+    'Release pipeline · legacy pipeline · 1 flag\n  0 Only      ████  1\n    finished        0',
+  )
+  // A new pipeline with no flag at its last phase says nothing more; the default width is 24.
+  const none = renderPipelineChart({ key: 'k', _isLegacy: false }, { total: 1, finished: 0, elsewhere: 0, phases: [{ index: 0, name: 'A', flags: 1 }, { index: 1, name: 'B', flags: 0 }] })
+  assert.equal(none, `k · new pipeline · 1 flag\n  0 A         ${'█'.repeat(24)}  1\n  1 B         ${' '.repeat(24)}  0\n    finished  ${' '.repeat(24)}  0`)
+})
+
+test('the progress bar is drawn in place, only when it changes, and ends with a newline once drawn', () => {
+  const out = []
+  const bar = progressBar({ write: (s) => out.push(s) }, 10)
+  bar.done()
+  assert.deepEqual(out, [], 'nothing drawn, nothing to end')
+  bar.update(0, 3)
+  bar.update(1, 3)
+  bar.update(1, 3)
+  bar.update(3, 3)
+  bar.update(0, 0)
+  bar.done()
+  assert.deepEqual(out, ['\r[----------] 0/3', '\r[###-------] 1/3', '\r[##########] 3/3', '\r[----------] 0/0', '\n'])
+  const wide = []
+  const bar30 = progressBar({ write: (s) => wide.push(s) })
+  bar30.update(1, 2)
+  assert.deepEqual(wide, [`\r[${'#'.repeat(15)}${'-'.repeat(15)}] 1/2`])
+})
+
+test('a release drawn from sparse and odd answers: who completed, statuses, environments, heading', () => {
+  const release = {
+    name: '',
+    releasePipelineKey: 'k',
+    _version: '3',
+    phases: [
+      { _name: 'A', complete: true, _completedBy: {} },
+      { _name: 'B', complete: true, _completedBy: { member: {} } },
+      { _name: 'C', complete: true, _completedBy: { token: { name: 'ci' } } },
+      { _name: 'D', complete: true, _completedBy: { token: { ending: 'ab12' } }, _completionDate: NaN },
+      { _name: 'E', complete: true, _completedBy: { token: {} }, _audiences: [{ environment: { key: '' } }, { environment: { key: 'prod' } }, { name: 'qa' }] },
+      { _name: 'F', status: 'not-started' },
+      { _name: 'G', status: 'Paused' },
+      { _name: 'H', started: true, status: 'ready-to-start' },
+      { _name: 'I', started: true, status: 'weird' },
+      { _name: 'J', started: true },
+      { _name: 'K', status: null, started: true },
+    ],
+  }
+  assert.equal(
+    renderRelease(release),
+    [
+      'k · version 3',
+      '   0 ✓ A  completed',
+      '   1 ✓ B  completed',
+      '   2 ✓ C  completed by ci',
+      '   3 ✓ D  completed by token …ab12',
+      '   4 ✓ E  completed · prod, qa',
+      '   5 ○ F  waiting',
+      '   6 ● G  paused',
+      '   7 ● H',
+      '   8 ● I  weird',
+      '   9 ● J',
+      '  10 ● K',
+    ].join('\n'),
+  )
+  // Ten phases: indexes 0 to 9 take one column.
+  assert.match(renderRelease({ phases: release.phases.slice(0, 10) }), /^Release\n {2}0 ✓ A {2}completed\n/)
+  assert.equal(
+    renderRelease({ name: 'N', releasePipelineKey: 'N', _version: '', phases: [{ _name: 'W', status: 'not-started' }] }, { color: true }),
+    '\x1b[1mN\x1b[22m\n  0 \x1b[2m○\x1b[22m \x1b[2mW\x1b[22m  waiting',
+  )
+  // Only waiting phases are dimmed; an active phase without a status shows its environments alone.
+  assert.equal(
+    renderRelease({ name: 'N', phases: [{ _name: 'D', complete: true }, { _name: 'J', started: true, _audiences: [{ environment: { key: 'prod' } }] }] }, { color: true }),
+    '\x1b[1mN\x1b[22m\n  0 \x1b[32m✓\x1b[39m D  completed\n  1 \x1b[33m●\x1b[39m J  \x1b[36mprod\x1b[39m',
+  )
+  assert.equal(renderRelease({ name: 'N', phases: [{ _name: 'J', started: true, _audiences: [{ environment: { key: 'prod' } }] }] }), 'N\n  0 ● J  prod')
+  assert.equal(renderRelease({ name: '', releasePipelineKey: '', phases: [{ _name: 'L', status: null, started: true }] }, { newPipeline: true }), 'Release\n  0 ✓ L\n  finished: its last phase is active')
+  assert.equal(isFinished({ phases: [{ complete: true, status: 'active' }] }, true), false)
+  assert.equal(isFinished({ phases: [{ status: null, started: true }] }, true), true)
+  assert.equal(isFinished({ phases: [{ started: false }] }, true), false)
+  assert.equal(formatTime(NaN), '')
+  assert.equal(statusWord(null), undefined)
+  assert.equal(statusWord(''), undefined)
+  assert.equal(renderPreview({ method: 'GET', url: 'u', headers: { a: 'b' }, body: null }), 'GET u\na: b')
+})
+
+test('the chart of a pipeline with no phase, and counts of different widths', () => {
+  assert.equal(renderPipelineChart({ _isLegacy: false }, { total: 0, finished: 0, elsewhere: 0, phases: [] }, { width: 2 }), 'Release pipeline · new pipeline · 0 flags\n   finished      0')
+  assert.equal(renderPipelineChart({ key: 'x' }, { total: 13, finished: 1, elsewhere: 0, phases: [{ index: 0, name: 'A', flags: 12 }] }, { width: 2 }), 'x · legacy pipeline · 13 flags\n  0 A         ██  12\n    finished  █    1')
+})

@@ -4,6 +4,7 @@ import {
   sampleNewPipelineRelease,
   samplePipeline,
   sampleRelease,
+  sampleReleases,
   startFakeLaunchDarkly,
   type FakeEnvironmentRelease,
   type FakeFlag,
@@ -21,7 +22,7 @@ export async function useTheFake(): Promise<number> {
   const pipelines: ReleasePipeline[] = [samplePipeline(), sampleNewPipeline({ name: 'Fast' })]
   const sparse: Release = sampleNewPipelineRelease()
   const both = await startFakeLaunchDarkly({
-    releases: [{ projectKey: 'web', flagKey: 'new', release: sparse }],
+    releases: [...sampleReleases(), { projectKey: 'web', flagKey: 'new', release: sparse }],
     pipelines: pipelines.map((pipeline) => ({ projectKey: 'web', pipeline })),
   })
   await both.close()

@@ -1515,6 +1515,21 @@ mod tests {
   }
 
   #[test]
+  fn did_you_mean_reaches_exactly_the_limit() {
+    // Two edits, or a quarter of the option's length when that is more.
+    let hint = |key: &str| {
+      let err = check(&[key], Accept::Client, &[]).unwrap_err();
+      err
+        .split_once("(did you mean ")
+        .map(|(_, rest)| rest.split_once('?').unwrap().0.to_string())
+    };
+    assert_eq!(hint("bxseUrx").as_deref(), Some("baseUrl"));
+    assert_eq!(hint("bxsxUrx"), None);
+    assert_eq!(hint("mxthodOvxrridx").as_deref(), Some("methodOverride"));
+    assert_eq!(hint("mxthxdOvxrridx"), None);
+  }
+
+  #[test]
   fn edit_distance_counts_characters() {
     assert_eq!(edit_distance("baseuri", "baseurl"), 1);
     assert_eq!(edit_distance("", "abc"), 3);

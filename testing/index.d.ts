@@ -146,6 +146,15 @@ export interface ReleasePipeline {
  */
 export declare function sampleNewPipelineRelease(overrides?: Partial<Release>): Release
 
+/**
+ * The releases `ld-release fake` serves and the README's examples use, all in project
+ * `web`: `new-checkout`, `dark-mode` and `search-v2` in the legacy pipeline
+ * `standard-rollout` (`sampleRelease()`), `progressive-checkout` and `progressive-search`
+ * in the new pipeline `progressive-rollout` (`sampleNewPipelineRelease()`). A fresh copy
+ * at each call, in the shape `FakeOptions.releases` takes.
+ */
+export declare function sampleReleases(): Array<{ projectKey: string; flagKey: string; release: Release }>
+
 /** The legacy pipeline of `sampleRelease()`: `standard-rollout`, `_isLegacy: true`. */
 export declare function samplePipeline(overrides?: Partial<ReleasePipeline>): ReleasePipeline
 

@@ -126,6 +126,20 @@ function startedPhase(phase, index, at) {
   }
 }
 
+/**
+ * The releases `ld-release fake` serves and the README's examples use, all in project
+ * `web`: `new-checkout`, `dark-mode` and `search-v2` in the legacy pipeline
+ * (`sampleRelease()`), `progressive-checkout` and `progressive-search` in the new one
+ * (`sampleNewPipelineRelease()`). A fresh copy at each call, as `releases` takes them.
+ */
+function sampleReleases() {
+  const legacy = (flagKey) => sampleRelease({ _links: { self: { href: releaseHref('web', flagKey), type: 'application/json' } } })
+  return [
+    ...['new-checkout', 'dark-mode', 'search-v2'].map((flagKey) => ({ projectKey: 'web', flagKey, release: legacy(flagKey) })),
+    ...['progressive-checkout', 'progressive-search'].map((flagKey) => ({ projectKey: 'web', flagKey, release: sampleNewPipelineRelease() })),
+  ]
+}
+
 /** A release pipeline as LaunchDarkly answers `GET .../release-pipelines/{key}`. */
 function pipelineOf({ key, name, description, legacy, phases, isProjectDefault = false }) {
   return {
@@ -884,4 +898,4 @@ async function streamOversize(res, bytes, headers) {
 // Unref'd: a closed fake must not keep its process alive for a pending delay or stall.
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref())
 
-module.exports = { startFakeLaunchDarkly, sampleRelease, sampleNewPipelineRelease, samplePipeline, sampleNewPipeline }
+module.exports = { startFakeLaunchDarkly, sampleRelease, sampleNewPipelineRelease, sampleReleases, samplePipeline, sampleNewPipeline }

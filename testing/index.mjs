@@ -1,3 +1,3 @@
 import fake from './index.js'
 
-export const { startFakeLaunchDarkly, sampleRelease, sampleNewPipelineRelease, samplePipeline, sampleNewPipeline } = fake
+export const { startFakeLaunchDarkly, sampleRelease, sampleNewPipelineRelease, sampleReleases, samplePipeline, sampleNewPipeline } = fake

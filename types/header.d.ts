@@ -19,7 +19,13 @@ export type LaunchDarklyErrorCode =
   | 'ERR_LD_DECODE'
   | 'ERR_LD_RESPONSE_TOO_LARGE'
   | 'ERR_LD_UNSUPPORTED'
+  /** 405 to a start or stop of an environment release: the environment requires approvals */
   | 'ERR_LD_APPROVAL_REQUIRED'
+  /**
+   * A start of an environment release may or may not have been applied: it may have
+   * reached LaunchDarkly, no answer came, and no matching release was found. It was not
+   * sent again; the message says how to check.
+   */
   | 'ERR_LD_OUTCOME_UNKNOWN'
 
 /**
@@ -31,7 +37,12 @@ export interface LaunchDarklyError extends Error {
   code: LaunchDarklyErrorCode
   /** HTTP status of the last answer, when there was one */
   status?: number
-  /** `code` from LaunchDarkly's JSON error body, e.g. `not_found` */
+  /**
+   * `code` from LaunchDarkly's JSON error body, e.g. `not_found`. A start of an
+   * environment release refused because one is already running has
+   * `release_already_active` (`ERR_LD_CONFLICT`); one refused by its health checks,
+   * `health_checks_failed` (`ERR_LD_BAD_REQUEST`, with `failedHealthChecks`).
+   */
   apiCode?: string
   /** `message` from LaunchDarkly's JSON error body */
   apiMessage?: string
@@ -725,7 +736,7 @@ export interface EnvironmentReleaseMetricInput {
 }
 
 /** What every start names. */
-interface StartEnvironmentReleaseCommon {
+export interface StartEnvironmentReleaseCommon {
   /** The variation the release moves traffic from (and back to if it reverts) */
   originalVariationId: string
   /** The variation being released */

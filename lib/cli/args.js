@@ -11,6 +11,7 @@
  * The library's options that have a flag here, as the library declares them (name, set,
  * flag, help): `--access-token` is `apiKey`, `--base-uri` is `baseUrl`, and so on.
  */
+// Stryker disable next-line MethodExpression: an option without a flag is never found by a flag, nor set by one
 const LIBRARY_OPTIONS = require('../../index.js')._options().filter((o) => o.flag)
 const library = (flag) => {
   const option = LIBRARY_OPTIONS.find((o) => o.flag === flag)
@@ -52,8 +53,10 @@ const OPTIONS = {
   'roll-back': { help: 'stop by serving the original variation again (pending phases removed)' },
   'roll-forward': { help: 'stop by serving the released variation (every phase)' },
   current: { help: 'with --roll-back or --roll-forward: only the current phase; completed phases keep what they serve, pending phases are removed' },
-  yes: { short: 'y', help: 'do not ask for confirmation' },
+  yes: { help: 'do not ask for confirmation' },
   kind: { value: '<kind>', help: 'only releases of this kind: guarded or progressive' },
+  env: { value: '<shell>', help: 'print the variables for sh (export …; the default, also bash and zsh), fish, powershell, or dotenv (NAME=value)' },
+  detach: { help: 'serve in the background: print the variables, LD_FAKE_PID among them, and exit (kill $LD_FAKE_PID stops the fake)' },
   help: { short: 'h', help: 'show help' },
   version: { short: 'V', help: 'show the version' },
 }
@@ -186,9 +189,38 @@ const COMMANDS = {
   demo: { args: [], options: ['verbose'], summary: 'complete phases of both kinds of release pipeline against a built-in fake LaunchDarkly (no account, no network)' },
   fake: {
     args: [],
-    options: ['port', 'speed'],
-    summary: 'serve a fake LaunchDarkly with sample releases until stopped, to try commands against',
+    options: ['port', 'speed', 'env', 'detach'],
+    summary: 'serve a fake LaunchDarkly with sample releases until stopped, printing the variables that point commands at it',
   },
+  help: { args: [], optional: ['command'], options: [], summary: "show a command's usage (ld-release help complete), or this one" },
+}
+
+/**
+ * Options people type from other tools (ldcli, curl scripts, other CLIs), with what this
+ * command line takes instead: an option, or where the value goes.
+ */
+const FOREIGN_OPTIONS = {
+  token: { option: 'access-token', also: 'or set LD_ACCESS_TOKEN' },
+  'api-key': { option: 'access-token', also: 'or set LD_ACCESS_TOKEN' },
+  apikey: { option: 'access-token', also: 'or set LD_ACCESS_TOKEN' },
+  'api-token': { option: 'access-token', also: 'or set LD_ACCESS_TOKEN' },
+  'auth-token': { option: 'access-token', also: 'or set LD_ACCESS_TOKEN' },
+  'base-url': { option: 'base-uri', also: 'or set LD_BASE_URI' },
+  host: { option: 'base-uri', also: 'or set LD_BASE_URI' },
+  'api-host': { option: 'base-uri', also: 'or set LD_BASE_URI' },
+  url: { option: 'base-uri', also: 'or set LD_BASE_URI' },
+  server: { option: 'base-uri', also: 'or set LD_BASE_URI' },
+  project: { argument: 'project' },
+  'project-key': { argument: 'project' },
+  flag: { argument: 'flag' },
+  'flag-key': { argument: 'flag' },
+  phase: { argument: 'phase' },
+  'phase-id': { argument: 'phaseId' },
+  'pipeline-key': { argument: 'pipeline', option: 'pipeline' },
+  output: { option: 'json', also: 'for JSON output' },
+  format: { option: 'json', also: 'for JSON output' },
+  'max-retries': { option: 'retries' },
+  'timeout-ms': { option: 'timeout' },
 }
 
 const EXIT_CODES = `Exit codes: 0 success; 1 an API or network error; 2 a usage error (a bad argument,
@@ -268,18 +300,21 @@ function usage(command) {
 
 /** The one-line pointer to the help printed under a usage error. */
 function hint(command) {
-  return COMMANDS[command] || (command !== undefined && subcommands(command).length) ? `Run 'ld-release ${command} --help' for usage.` : "Run 'ld-release --help' for usage."
+  return (COMMANDS[command] && command !== 'help') || (command !== undefined && subcommands(command).length) ? `Run 'ld-release ${command} --help' for usage.` : "Run 'ld-release --help' for usage."
 }
 
 /** Optimal string alignment distance: edits, with a swap of neighbours counting as one. */
 function distance(a, b) {
+  // Stryker disable next-line ArrayDeclaration: every cell is written before it is read
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)])
   for (let j = 1; j <= b.length; j++) d[0][j] = j
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1
       d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
+      // A swap of neighbours. At i = 1 or j = 1, a[i - 2] or b[j - 2] is undefined, which
+      // equals no character: no other guard is needed.
+      if (a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
     }
   }
   return d[a.length][b.length]
@@ -304,7 +339,7 @@ const didYouMean = (word, candidates, prefix = '') => {
 
 /** `text` as an integer in min..=max, or a UsageError naming `what`. */
 function integer(what, text, min, max, command) {
-  if (!/^\d+$/.test(text ?? '') || Number(text) < min || Number(text) > max) {
+  if (!/^\d+$/.test(String(text)) || Number(text) < min || Number(text) > max) {
     throw new UsageError(`${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`, command)
   }
   return Number(text)
@@ -338,7 +373,8 @@ function tokenize(argv) {
       positionals.push(...argv.slice(i + 1))
       break
     }
-    if (!arg.startsWith('-') || arg === '-') {
+    // A negative number is a value (a phase of -1 is refused as a phase, not as an option).
+    if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) {
       positionals.push(arg)
       continue
     }
@@ -346,14 +382,13 @@ function tokenize(argv) {
     let value
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=')
+      // Stryker disable next-line EqualityOperator: eq is never 0 (arg starts with --)
       name = eq < 0 ? arg.slice(2) : arg.slice(2, eq)
+      // Stryker disable next-line EqualityOperator: eq is never 0 (arg starts with --)
       value = eq < 0 ? undefined : arg.slice(eq + 1)
     } else {
+      // An unknown short option is reported by what was typed (`raw`), below.
       name = Object.keys(OPTIONS).find((n) => OPTIONS[n].short === arg.slice(1))
-      if (name === undefined) {
-        options.push({ name: arg, raw: arg, unknown: true })
-        continue
-      }
     }
     const spec = OPTIONS[name]
     if (!spec) {
@@ -374,12 +409,50 @@ function tokenize(argv) {
   return { options, positionals }
 }
 
-/** An unknown option, with the nearest one `allowed` holds (or any command takes). */
+/**
+ * An unknown option: what this command line takes instead when it is an option of other
+ * tools (`--token`, `--project`), else the nearest one `allowed` holds (or any command
+ * takes). The option's value is never quoted: it may be a token.
+ */
 function unknownOption(option, allowed, command) {
+  // Stryker disable next-line Regex: an option always starts with a dash, so the anchor changes nothing
   const bare = option.raw.replace(/^--?/, '').split('=')[0]
+  const flag = option.raw.startsWith('--') ? `--${bare}` : option.raw.slice(0, 2)
+  const foreign = option.raw.startsWith('--') ? FOREIGN_OPTIONS[bare.toLowerCase()] : undefined
+  if (foreign) return new UsageError(`unknown option ${flag}: ${instead(foreign, command)}`, command)
   const near = suggest(bare, allowed) ?? suggest(bare, Object.keys(OPTIONS))
-  const flag = option.raw.startsWith('--') ? `--${bare}` : option.raw
   return new UsageError(`unknown option ${flag}${near ? ` (did you mean --${near}?)` : ''}`, command)
+}
+
+/** What to type instead of an option of another tool, for `command` when there is one. */
+function instead({ option, argument, also }, command) {
+  const spec = COMMANDS[command]
+  if (argument && spec?.args.includes(argument)) {
+    const args = spec.args.map((a) => `<${a}>`).join(' ')
+    return `the ${argument} is an argument: ld-release ${command} ${args}`
+  }
+  if (argument && command === 'complete-many') return 'each item of --file names its own: { projectKey, flagKey, phase }'
+  if (argument && !option) {
+    const taker = Object.keys(COMMANDS).find((c) => COMMANDS[c].args.includes(argument))
+    return `the ${argument} is an argument of the commands that take one, e.g. ld-release ${taker} ${COMMANDS[taker].args.map((a) => `<${a}>`).join(' ')}`
+  }
+  const value = OPTIONS[option].value ? ` ${OPTIONS[option].value}` : ''
+  return `use --${option}${value}${also ? ` (${also})` : ''}`
+}
+
+/** `ld-release help [command]`: the usage of that command, or of the program. */
+function helpCommand(options, given) {
+  const unknown = options.find((o) => o.unknown)
+  if (unknown) throw unknownOption(unknown, [], 'help')
+  if (options.length) throw new UsageError(`help does not take --${options[0].name}`, 'help')
+  // A command of a group is two words: `help rollout start`.
+  const group = given.length > 0 && subcommands(given[0]).length > 0
+  if (given.length > (group ? 2 : 1)) throw new UsageError(`help takes [command], got ${given.length} arguments`, 'help')
+  const command = given.length ? given.join(' ') : undefined
+  if (command !== undefined && !COMMANDS[command] && !(group && given.length === 1)) {
+    throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, Object.keys(COMMANDS))}`, 'help')
+  }
+  return { help: true, command }
 }
 
 /**
@@ -408,6 +481,7 @@ function parseCommandLine(argv) {
   if (command !== undefined && !spec) {
     // An unknown option before the command may have taken the command's place.
     const unknown = options.find((o) => o.unknown)
+    // Stryker disable next-line EqualityOperator,ArrayDeclaration: an option and a command are never the same argument; no option is near a made-up name
     if (unknown && argv.indexOf(unknown.raw) < argv.indexOf(command)) throw unknownOption(unknown, [])
     throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, Object.keys(COMMANDS))}`)
   }
@@ -415,14 +489,17 @@ function parseCommandLine(argv) {
   if (has('version')) return { version: true }
   if (has('help')) return { help: true, command }
   if (!spec) throw new UsageError('missing command')
+  if (command === 'help') return helpCommand(options, positionals.slice(1))
 
   const allowed = [...spec.options, ...ALWAYS]
   const values = {}
   for (const option of options) {
+    // Stryker disable next-line StringLiteral: the only short options (-h, -V) are taken everywhere and take no value, so they never reach a message with `flag`
     const flag = option.raw.startsWith('--') ? `--${option.name}` : option.raw
     if (option.unknown) throw unknownOption(option, allowed, command)
     if (!allowed.includes(option.name)) {
       const takers = Object.keys(COMMANDS).filter((c) => COMMANDS[c].options.includes(option.name))
+      // Stryker disable next-line StringLiteral: no option a command refuses is near one it takes, in the tables as they are
       const near = didYouMean(option.name, allowed, '--')
       const where = near || (takers.length && takers.length <= 2 ? ` (${takers.join(' and ')} ${takers.length === 1 ? 'takes' : 'take'} it)` : '')
       throw new UsageError(`${command} does not take ${flag}${where}`, command)
@@ -440,6 +517,7 @@ function parseCommandLine(argv) {
     const want = [...spec.args.map((a) => `<${a}>`), ...optional.map((a) => `[${a}]`)].join(' ') || 'no arguments'
     const most = spec.args.length + optional.length
     const got = `${given.length} argument${given.length === 1 ? '' : 's'}`
+    // Stryker disable next-line EqualityOperator: the counts differ here, so > and >= agree
     throw new UsageError(`${command} takes ${want}, got ${got}${given.length > most ? `: ${JSON.stringify(given.slice(most)[0])} is extra` : ''}`, command)
   }
   const names = [...spec.args, ...optional]

@@ -5,7 +5,7 @@
 // variables of `fake`) goes to stdout; diagnostics go to stderr.
 
 const { readFileSync } = require('node:fs')
-const { ApiError, UsageError, hint, integer, parseCommandLine, usage } = require('./args.js')
+const { ApiError, UsageError, hint, integer, parseCommandLine, suggest, usage } = require('./args.js')
 const { completeMany } = require('./many.js')
 const { advance, listPipelines, showPipeline } = require('./pipelines.js')
 const { pipelineKind } = require('./pipeline.js')
@@ -114,9 +114,9 @@ async function demo(ctx) {
 }
 
 /**
- * The releases `demo` and `ld-release fake` hold: one entry per flag, with the kind of
- * its pipeline. `sampleRelease` is a release of a legacy pipeline (phases completed with
- * the PATCH), `sampleNewPipelineRelease` one of a new pipeline (phases started in turn).
+ * The releases `demo` runs on: one entry per flag, with the kind of its pipeline.
+ * `sampleRelease` is a release of a legacy pipeline (phases completed with the PATCH),
+ * `sampleNewPipelineRelease` one of a new pipeline (phases started in turn).
  */
 function fakeReleases() {
   const { sampleRelease, sampleNewPipelineRelease } = require('../../testing/index.js')
@@ -132,32 +132,62 @@ function held(releases) {
   return releases.map(one).join(' and ')
 }
 
-/** Serves a fake LaunchDarkly until SIGINT or SIGTERM, printing what to export to use it. */
+/**
+ * The shells `fake --env` prints for: each variable as a line that shell runs
+ * (`eval "$(…)"` in sh, `… | source` in fish, `… | Invoke-Expression` in PowerShell), or
+ * as a dotenv file (`node --env-file`). The values (a loopback URL, the fake's token, a
+ * process id) hold no quote.
+ */
+const SHELLS = {
+  sh: { line: (name, value) => `export ${name}='${value}'`, load: 'eval "$(npx ld-release fake --detach)"', stop: 'kill "$LD_FAKE_PID"' },
+  fish: { line: (name, value) => `set -gx ${name} '${value}'`, load: 'npx ld-release fake --env fish --detach | source', stop: 'kill $LD_FAKE_PID' },
+  powershell: {
+    line: (name, value) => `$env:${name} = '${value}'`,
+    load: 'npx ld-release fake --env powershell --detach | Invoke-Expression',
+    stop: 'Stop-Process -Id $env:LD_FAKE_PID',
+  },
+  dotenv: { line: (name, value) => `${name}=${value}`, load: 'npx ld-release fake --env dotenv --detach > fake.env', stop: 'kill <LD_FAKE_PID>' },
+}
+const SHELL_NAMES = { bash: 'sh', zsh: 'sh', pwsh: 'powershell' }
+
+/** The shell of `--env` (sh by default), or a usage error listing those there are. */
+function shellOf(ctx) {
+  const name = ctx.values.env ?? 'sh'
+  const shell = SHELLS[name] ?? SHELLS[SHELL_NAMES[name]]
+  if (shell) return shell
+  const near = suggest(name, [...Object.keys(SHELLS), ...Object.keys(SHELL_NAMES)])
+  throw ctx.usageError(`--env must be sh, fish, powershell or dotenv, got ${JSON.stringify(name)}${near ? ` (did you mean ${near}?)` : ''}`)
+}
+
+/**
+ * Serves a fake LaunchDarkly holding `sampleReleases()` until SIGINT or SIGTERM,
+ * printing on stdout the variables that point commands at it, as lines `--env`'s shell
+ * runs. With --detach, the fake runs in a process of its own, and the command exits
+ * once it listens, having printed its variables and LD_FAKE_PID.
+ */
 async function fake(ctx) {
-  const { startFakeLaunchDarkly } = require('../../testing/index.js')
+  const { startFakeLaunchDarkly, sampleReleases } = require('../../testing/index.js')
   const { io, values } = ctx
+  const shell = shellOf(ctx)
   const port = values.port === undefined ? 0 : integer('--port', values.port, 0, 65535, ctx.command)
   const speed = values.speed === undefined ? 1 : Number(values.speed)
   if (values.speed !== undefined && !(/^\d+(\.\d+)?$/.test(values.speed) && speed > 0 && speed <= 1e6)) {
     throw ctx.usageError(`--speed must be a number greater than 0, at most 1000000, got ${JSON.stringify(values.speed)}`)
   }
-  const releases = fakeReleases()
+  if (values.detach) return detachFake(ctx, shell, port, speed)
   let server
   try {
-    server = await startFakeLaunchDarkly({ port, clock: { speed }, releases: releases.map(({ projectKey, flagKey, release }) => ({ projectKey, flagKey, release })) })
+    server = await startFakeLaunchDarkly({ port, clock: { speed }, releases: sampleReleases() })
   } catch (e) {
     throw new UsageError(`cannot listen on 127.0.0.1:${port}: ${e.message}`, ctx.command, { cause: e })
   }
   try {
-    const [legacy, fresh] = releases
-    io.err(`A fake LaunchDarkly is listening on ${server.url}, holding ${held(releases)}.`)
+    io.err(`A fake LaunchDarkly is listening on ${server.url}, holding ${heldByFake(sampleReleases())}.`)
     io.err(`Environment releases (flags web/new-checkout, web/checkout-layout; environments test, staging, production) move at ${speed === 1 ? 'real time' : `${speed}× real time`}.`)
-    io.err('Export these two variables in another shell:')
-    io.out(`LD_BASE_URI=${server.url}`)
-    io.out(`LD_ACCESS_TOKEN=${server.apiKey}`)
-    io.err(`then try: ld-release status ${legacy.projectKey} ${legacy.flagKey}`)
-    io.err(`      or: ld-release complete ${fresh.projectKey} ${fresh.flagKey} ${fresh.release.phases[0]._name} --dry-run`)
-    io.err(`      or: ld-release rollout start web new-checkout production --to Enabled --steps 1%:10m,10%:30m,50%:1h --metric checkout-errors --watch --interval 1s${speed === 1 ? ' (with --speed 600 a 10m step takes a second)' : ''}`)
+    io.err(`In the shell that runs the commands, run these lines (or, instead of this command, ${shell.load}):`)
+    io.out(shell.line('LD_BASE_URI', server.url))
+    io.out(shell.line('LD_ACCESS_TOKEN', server.apiKey))
+    io.err(tryThese())
     io.err('Ctrl-C (SIGINT) or SIGTERM stops it.')
     const signal = await io.untilStopped()
     io.err(`${signal}: stopped after ${server.requests.length} request${server.requests.length === 1 ? '' : 's'}.`)
@@ -165,6 +195,90 @@ async function fake(ctx) {
   } finally {
     await server.close()
   }
+}
+
+/** `5 releases: web/new-checkout, … (legacy pipeline standard-rollout); …` */
+function heldByFake(releases) {
+  const { samplePipeline, sampleNewPipeline } = require('../../testing/index.js')
+  const kinds = Object.fromEntries([samplePipeline(), sampleNewPipeline()].map((p) => [p.key, p._isLegacy ? 'legacy' : 'new']))
+  const byPipeline = new Map()
+  for (const { projectKey, flagKey, release } of releases) {
+    const key = `${projectKey}\0${release.releasePipelineKey}`
+    byPipeline.set(key, [...(byPipeline.get(key) ?? []), flagKey])
+  }
+  const groups = [...byPipeline].map(([key, flags]) => {
+    const [projectKey, pipeline] = key.split('\0')
+    return `${flags.map((f) => `${projectKey}/${f}`).join(', ')} (${kinds[pipeline]} pipeline ${pipeline})`
+  })
+  return `${releases.length} releases: ${groups.join('; ')}`
+}
+
+/** What to try against the fake, as the user can run it (in a clone or a project, through npx). */
+function tryThese() {
+  return [
+    'then try: npx ld-release status web new-checkout',
+    '      or: npx ld-release complete web progressive-checkout QA --dry-run',
+    '      or: npx ld-release rollout start web new-checkout production --to Enabled --steps 1%:10m,10%:30m --metric checkout-errors --watch --interval 1s',
+  ].join('\n')
+}
+
+/**
+ * `fake --detach`: runs `ld-release fake` in a detached process of its own and exits
+ * once it listens, printing its variables and LD_FAKE_PID (its process id) as `shell`
+ * runs them. The fake goes on until that process is sent SIGTERM (or SIGINT).
+ */
+async function detachFake(ctx, shell, port, speed) {
+  const { spawn } = require('node:child_process')
+  const { join } = require('node:path')
+  const bin = join(__dirname, '..', '..', 'bin', 'ld-release.js')
+  const child = spawn(process.execPath, [bin, 'fake', '--env', 'dotenv', '--port', String(port), '--speed', String(speed)], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    windowsHide: true,
+    env: ctx.io.env,
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  const vars = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new ApiError('the fake did not start within 30 s', 'ERR_LD_TIMEOUT')), 30_000)
+    child.stdout.on('data', (d) => {
+      stdout += d
+      const found = Object.fromEntries([...stdout.matchAll(/^(LD_BASE_URI|LD_ACCESS_TOKEN)=(\S+)$/gm)].map((m) => [m[1], m[2]]))
+      if (found.LD_BASE_URI && found.LD_ACCESS_TOKEN) {
+        clearTimeout(timer)
+        resolve(found)
+      }
+    })
+    child.on('error', (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ exited: code ?? 1 })
+    })
+  }).catch((e) => {
+    child.kill()
+    throw e
+  })
+  if (vars.exited !== undefined) {
+    // It could not start (a port in use): its own error, and its exit code.
+    if (stderr) ctx.io.err(stderr.trimEnd())
+    return vars.exited
+  }
+  child.stdout.destroy()
+  child.stderr.destroy()
+  child.unref()
+  const pid = String(child.pid)
+  const { sampleReleases } = require('../../testing/index.js')
+  ctx.io.err(`A fake LaunchDarkly is listening on ${vars.LD_BASE_URI} in the background (process ${pid}), holding ${heldByFake(sampleReleases())}.`)
+  ctx.io.out(shell.line('LD_BASE_URI', vars.LD_BASE_URI))
+  ctx.io.out(shell.line('LD_ACCESS_TOKEN', vars.LD_ACCESS_TOKEN))
+  ctx.io.out(shell.line('LD_FAKE_PID', pid))
+  ctx.io.err(tryThese())
+  ctx.io.err(`${shell.stop.replace('<LD_FAKE_PID>', pid)} stops it.`)
+  return 0
 }
 
 /** Where the token and the base URL come from, to name them in errors. */

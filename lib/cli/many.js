@@ -154,9 +154,9 @@ function label(item) {
 }
 
 /** `✗ web/a phase "QA": … (code ERR_LD_…)` */
-function failure(ctx, item, error) {
+function failure(ctx, item, error, { dryRun = false } = {}) {
   const { code, message } = plainError(ctx, error)
-  return `✗ ${label(item)}: ${message} (code ${code})`
+  return `✗ ${label(item)}: ${dryRun ? 'would fail: ' : ''}${message} (code ${code})`
 }
 
 /**
@@ -164,7 +164,7 @@ function failure(ctx, item, error) {
  * would complete without a write (a phase of a new pipeline already complete) has
  * `request: null`.
  */
-function dryRun(ctx, items, concurrency) {
+function dryRun(ctx, items) {
   const { io, values } = ctx
   const writes = items.map((item) => {
     if (item.error) return { item, error: item.error }
@@ -193,13 +193,15 @@ function dryRun(ctx, items, concurrency) {
     const previews = writes.filter((w) => w.request).map((w) => renderPreview(w.request))
     if (previews.length) io.out(previews.join('\n\n'))
     for (const { item, request, error } of writes) {
-      if (error) io.err(failure(ctx, item, error))
-      else if (request === null) io.err(`- ${label(item)}: already complete, nothing to send`)
+      if (error) io.err(failure(ctx, item, error, { dryRun: true }))
+      else if (request === null) io.err(`- ${label(item)}: already complete, would send nothing`)
     }
     const methods = new Map()
     for (const { request } of writes) if (request) methods.set(request.method, (methods.get(request.method) ?? 0) + 1)
-    const counts = methods.size ? [...methods].map(([method, n]) => `${n} ${method} request${n === 1 ? '' : 's'}`).join(', ') : '0 requests'
-    io.err(`${counts}, ${concurrency} in flight; ${failed.length} items would fail`)
+    const counts = [...methods].map(([method, n]) => `${n} ${method} request${n === 1 ? '' : 's'}`).join(' and ')
+    const sends = counts ? `would send ${counts}` : 'would send no request'
+    const fails = failed.length ? `${failed.length} item${failed.length === 1 ? '' : 's'} would fail` : 'no item would fail'
+    io.err(`${sends}; ${fails}; nothing was sent`)
   }
   return failed.length ? 1 : 0
 }
@@ -212,7 +214,7 @@ async function completeMany(ctx) {
   const items = raw.map(plan)
   const client = ctx.client()
   await lookUp(ctx, client, items, concurrency, { all: Boolean(values['dry-run']) })
-  if (values['dry-run']) return dryRun(ctx, items, concurrency)
+  if (values['dry-run']) return dryRun(ctx, items)
 
   const total = items.length
   const bar = io.stderr?.isTTY ? progressBar(io.stderr) : null

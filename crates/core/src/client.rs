@@ -537,7 +537,8 @@ impl Client {
         }
         Err(AttemptError::Network { connect, .. }) => !connect,
         Err(AttemptError::Timeout) => true,
-        Err(AttemptError::TooLarge(_)) => false,
+        // A 2xx: applied, though its answer cannot be read.
+        Err(AttemptError::TooLarge(_)) => true,
       };
       if let Some(once) = once {
         once.store(may_have_reached, Ordering::Relaxed);

@@ -93,7 +93,7 @@ fn notices() -> std::sync::MutexGuard<'static, Notices> {
 
 /// The template of `path` (see `ROUTES`), or the path itself.
 pub fn route_of(path: &str) -> String {
-  let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+  let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
   for template in ROUTES {
     let parts: Vec<&str> = template.trim_start_matches('/').split('/').collect();
     if parts.len() > segments.len() {
@@ -192,6 +192,10 @@ mod tests {
       "/api/v2/projects/{projectKey}/release-pipelines/{pipelineKey}/releases"
     );
     assert_eq!(route_of("/other/thing"), "/other/thing");
+    assert_eq!(
+      route_of("/api/v2/projects/web/release-policies/"),
+      "/api/v2/projects/{projectKey}/release-policies"
+    );
     assert_eq!(
       route_of("/api/v2/flags/web/release"),
       "/api/v2/flags/web/release"

@@ -878,10 +878,11 @@ fn start_steps(path: &str, phase: &Map<String, Value>, guarded: bool) -> Result<
 // Refusals and answers
 // ---------------------------------------------------------------------------------------
 
-/// The health checks a `health_checks_failed` body names: strings in arrays (or the
-/// `kind` of objects in arrays) under a member whose name mentions checks, and any of
-/// the documented kinds found in such arrays; in the order found, each once. `None`
-/// when the body is not JSON or names none.
+/// The health checks a `health_checks_failed` body names: under a member whose name
+/// mentions checks (`failedChecks`, `healthChecks`, ...), the strings of its arrays and
+/// the `kind`, `check` or `name` of objects in them, and a documented kind given as the
+/// member's value; in the order found, each once, each a word of at most 64 letters,
+/// digits, `_`, `-` or `.`. `None` when the body is not JSON or names none.
 pub fn failed_health_checks(body: &[u8]) -> Option<Vec<String>> {
   let value: Value = serde_json::from_slice(body).ok()?;
   if value.get("code").and_then(Value::as_str) != Some(HEALTH_CHECKS_FAILED) {
@@ -912,7 +913,7 @@ fn collect_checks(value: &Value, under_checks: bool, depth: usize, found: &mut V
     Value::Object(map) => {
       for (key, member) in map {
         let lower = key.to_ascii_lowercase();
-        let checks = lower.contains("check") || (under_checks && lower != "message");
+        let checks = under_checks || lower.contains("check");
         match member {
           Value::String(s) if under_checks && matches!(key.as_str(), "kind" | "check" | "name") => {
             push_check(found, s)
@@ -1167,6 +1168,31 @@ mod tests {
       let clauses = sent(&input)["phases"][0]["clauses"].clone();
       assert_eq!(clauses, json!([kind_clause("user"), clause]));
     }
+    // Two exact kind clauses: there already, nothing added.
+    let mut twice = progressive();
+    twice["phases"][0]["clauses"] = json!([kind_clause("user"), kind_clause("user")]);
+    assert_eq!(
+      sent(&twice)["phases"][0]["clauses"],
+      json!([kind_clause("user"), kind_clause("user")])
+    );
+    // A negated clause on another attribute is the caller's business.
+    let mut negated = progressive();
+    negated["phases"][0]["clauses"] = json!([{"contextKind": "user", "attribute": "country", "op": "in", "values": ["nz"], "negate": true}]);
+    assert_eq!(
+      sent(&negated)["phases"][0]["clauses"],
+      json!([
+        kind_clause("user"),
+        negated["phases"][0]["clauses"][0].clone()
+      ])
+    );
+    // Values may be strings, numbers and booleans.
+    let mut typed = progressive();
+    typed["phases"][0]["clauses"] =
+      json!([{"contextKind": "user", "attribute": "age", "op": "in", "values": ["x", 30, true]}]);
+    assert_eq!(
+      sent(&typed)["phases"][0]["clauses"][1]["values"],
+      json!(["x", 30, true])
+    );
     // An empty list targets every context of the kind.
     let mut empty = progressive();
     empty["phases"][0]["clauses"] = json!([]);
@@ -1218,6 +1244,10 @@ mod tests {
       (
         Box::new(|v| v["phases"][0]["steps"][0]["durationMillis"] = json!(0)),
         "input.phases[0].steps[0].durationMillis must be a whole number from 1",
+      ),
+      (
+        Box::new(|v| v["phases"][0]["steps"][0]["durationMillis"] = json!(9_007_199_254_740_992u64)),
+        "input.phases[0].steps[0].durationMillis must be a whole number from 1 to 9007199254740991",
       ),
       (
         Box::new(|v| {
@@ -1647,6 +1677,52 @@ mod tests {
     );
     assert_eq!(failed_health_checks(b"<html>"), None);
     assert_eq!(
+      read(json!({"code": "health_checks_failed", "other": ["flag_evaluations_any"]})),
+      None,
+      "an array that is not under a checks member"
+    );
+    assert_eq!(
+      read(
+        json!({"code": "health_checks_failed", "failedCheck": "metric_events_any", "check": "words"})
+      ),
+      Some(vec!["metric_events_any".into()])
+    );
+    assert_eq!(
+      read(json!({"code": "health_checks_failed", "checks": ["a-b.c_9", "x".repeat(70)]})),
+      Some(vec!["a-b.c_9".into(), "x".repeat(64)])
+    );
+    // A check array 8 members deep is read (depth 8); deeper is not.
+    let nested = |depth: usize| {
+      let mut value = json!({"checks": ["flag_evaluations_any"]});
+      for _ in 0..depth {
+        value = json!({ "wrap": value });
+      }
+      value["code"] = json!("health_checks_failed");
+      value
+    };
+    assert_eq!(read(nested(7)), Some(vec!["flag_evaluations_any".into()]));
+    assert_eq!(read(nested(8)), None);
+    // Through arrays too: 8 arrays in the checks member are read, 9 are not.
+    let in_arrays = |depth: usize| {
+      let mut value = json!("flag_evaluations_any");
+      for _ in 0..depth {
+        value = json!([value]);
+      }
+      json!({"code": "health_checks_failed", "checks": value})
+    };
+    assert_eq!(
+      read(in_arrays(7)),
+      Some(vec!["flag_evaluations_any".into()])
+    );
+    assert_eq!(read(in_arrays(9)), None);
+    // An object's `kind` is read whatever the word, documented or new.
+    assert_eq!(
+      read(
+        json!({"code": "health_checks_failed", "checks": [{"kind": "new_kind", "message": "words"}]})
+      ),
+      Some(vec!["new_kind".into()])
+    );
+    assert_eq!(
       read(json!({"code": "health_checks_failed", "failedChecks": ["bad word!", "new_kind"]})),
       Some(vec!["new_kind".into()])
     );
@@ -1707,6 +1783,12 @@ mod tests {
       .contains("bypassHealthChecks: the failing kinds"));
     assert_eq!(
       refusal(answered(400, Some("invalid_request")), &t, true, false).message,
+      "LaunchDarkly answered"
+    );
+    let mut stop_checks = answered(400, Some(HEALTH_CHECKS_FAILED));
+    stop_checks.failed_health_checks = Some(vec!["flag_evaluations_any".into()]);
+    assert_eq!(
+      refusal(stop_checks, &t, false, false).message,
       "LaunchDarkly answered"
     );
   }

@@ -317,6 +317,11 @@ async fn a_start_whose_connection_dropped_or_that_got_a_5xx_is_not_resent() {
       Reply::Drop,
       Response::json(500, json!({"code": "internal", "message": "oops"})).into(),
       Response::new(503).body("<html>busy</html>").into(),
+      // Accepted, with an answer too large to read: the release is found by listing.
+      Response::new(201)
+        .header("Content-Length", 64 * 1024 * 1024)
+        .body("{}")
+        .into(),
     ] {
       let server = server_with(first, || vec![release_of_input("mine", now_ms())]).await;
       let release = start(&client(&server), NONE).await.unwrap();
@@ -410,6 +415,29 @@ async fn a_start_that_certainly_did_not_arrive_is_sent_again() {
   .await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_start_accepted_with_an_unreadable_answer_says_it_was_accepted() {
+  bounded(async {
+    let server = Server::script(vec![
+      Response::json(429, json!({"code": "rate_limited", "message": "slow down"})).into(),
+      Response::new(201).body("<html>created</html>").into(),
+    ])
+    .await;
+    let error = start(&client(&server), NONE).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::Decode);
+    assert_eq!(error.attempts, 2);
+    assert!(
+      error
+        .message
+        .starts_with("The server accepted the request (HTTP 201)"),
+      "{}",
+      error.message
+    );
+    assert_eq!(posts(&server), 2);
+  })
+  .await;
+}
+
 #[tokio::test]
 async fn refusals_reach_the_caller_as_codes_and_fields() {
   let refused = |status: u16, body: Value| Response::json(status, body);
@@ -435,7 +463,7 @@ async fn refusals_reach_the_caller_as_codes_and_fields() {
   let server = Server::always(refused(
     400,
     json!({"code": "health_checks_failed", "message": "Release health checks failed",
-           "failedChecks": ["flag_evaluations_any", "flag_evaluations_with_context"]}),
+           "failedChecks": ["flag_evaluations_any", "flag_evaluations_with_context", TOKEN]}),
   ))
   .await;
   let error = start(&client(&server), NONE).await.unwrap_err();
@@ -445,12 +473,14 @@ async fn refusals_reach_the_caller_as_codes_and_fields() {
     error.failed_health_checks,
     Some(vec![
       "flag_evaluations_any".to_string(),
-      "flag_evaluations_with_context".to_string()
-    ])
+      "flag_evaluations_with_context".to_string(),
+      "****89ab".to_string()
+    ]),
+    "an echoed token is masked there too"
   );
   assert_eq!(
     error.message,
-    "LaunchDarkly answered 400 Bad Request to POST /api/v2/projects/web/flags/checkout/environments/production/releases: health_checks_failed: Release health checks failed [1 attempt] (nothing was started; to start anyway, pass bypassHealthChecks: ['flag_evaluations_any', 'flag_evaluations_with_context'])"
+    "LaunchDarkly answered 400 Bad Request to POST /api/v2/projects/web/flags/checkout/environments/production/releases: health_checks_failed: Release health checks failed [1 attempt] (nothing was started; to start anyway, pass bypassHealthChecks: ['flag_evaluations_any', 'flag_evaluations_with_context', '****89ab'])"
   );
   // Approvals are required, for a start and a stop alike; never retried.
   let server = Server::always(refused(

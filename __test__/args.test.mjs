@@ -1,0 +1,302 @@
+// The command line of `ld-release` parsed in this process (lib/cli/args.js): what each
+// command line becomes, and the usage error of each bad one. cli.test.mjs runs the same
+// through the binary; these are the fast checks of the parser itself.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const { COMMANDS, OPTIONS, ApiError, UsageError, usage, hint, integer, parsePhase, parseCommandLine, suggest } = require('../lib/cli/args.js')
+
+/** The UsageError `argv` throws: its message and the command its hint names. */
+function refused(argv) {
+  try {
+    parseCommandLine(argv)
+  } catch (error) {
+    assert.ok(error instanceof UsageError, `${JSON.stringify(argv)}: ${error}`)
+    return { message: error.message, command: error.command }
+  }
+  assert.fail(`${JSON.stringify(argv)} was accepted`)
+}
+
+test('a command line becomes the command, its named arguments, the option values and the client options', () => {
+  assert.deepEqual(parseCommandLine(['status', 'web', 'checkout']), {
+    command: 'status',
+    values: {},
+    args: { project: 'web', flag: 'checkout' },
+    clientOptions: {},
+  })
+  assert.deepEqual(
+    parseCommandLine(['--access-token', 'tok', 'complete', 'web', 'checkout', 'QA', '--base-uri=http://127.0.0.1:1', '--timeout', '1500', '--retries=0', '--json', '--dry-run', '--verbose']),
+    {
+      command: 'complete',
+      values: { 'access-token': 'tok', 'base-uri': 'http://127.0.0.1:1', timeout: '1500', retries: '0', json: true, 'dry-run': true, verbose: true },
+      args: { project: 'web', flag: 'checkout', phase: { name: 'QA' } },
+      clientOptions: { apiKey: 'tok', baseUrl: 'http://127.0.0.1:1', timeoutMs: 1500, maxRetries: 0 },
+    },
+  )
+  assert.deepEqual(parseCommandLine(['reopen', 'web', 'checkout', '2']).args.phase, 2)
+  assert.deepEqual(parseCommandLine(['start', 'web', 'checkout', 'id:abc']).args.phase, { id: 'abc' })
+  // `--` ends the options: what follows is positional, even if it looks like an option.
+  assert.deepEqual(parseCommandLine(['complete', 'web', '--', '--json', '0']).args, { project: 'web', flag: '--json', phase: 0 })
+  assert.deepEqual(parseCommandLine(['complete', 'web', 'checkout', '-']).args.phase, { name: '-' })
+  // The phase status is sent as given; a value may start with one dash.
+  assert.deepEqual(parseCommandLine(['phase-status', 'web', 'f', 'id1', '--status', '-x']).values, { status: '-x' })
+  // --concurrency is an option of the call, not of the client.
+  // A value may be `--` itself; an option after a value-taking one is not its value.
+  assert.deepEqual(parseCommandLine(['phase-status', 'web', 'f', 'id1', '--status', '--']).values, { status: '--' })
+  assert.deepEqual(parseCommandLine(['phase-status', 'web', 'f', 'id1', '--status', '-']).values, { status: '-' })
+  assert.deepEqual(parseCommandLine(['phase-status', 'web', 'f', 'id1', '--status=', '--json']).values, { status: '', json: true })
+  assert.deepEqual(parseCommandLine(['advance', 'web', 'p', '--from', '1', '--concurrency', '4']), {
+    command: 'advance',
+    values: { from: '1', concurrency: '4' },
+    args: { project: 'web', pipeline: 'p' },
+    clientOptions: {},
+  })
+  assert.deepEqual(parseCommandLine(['complete-many', '--file', '-']), { command: 'complete-many', values: { file: '-' }, args: {}, clientOptions: {} })
+  assert.deepEqual(parseCommandLine(['fake', '--port', '0']).values, { port: '0' })
+})
+
+test('--help and --version win over everything else but an unknown command', () => {
+  assert.deepEqual(parseCommandLine(['--version']), { version: true })
+  assert.deepEqual(parseCommandLine(['status', '-V', '--bogus']), { version: true })
+  assert.deepEqual(parseCommandLine(['-h']), { help: true, command: undefined })
+  assert.deepEqual(parseCommandLine(['status', '--help']), { help: true, command: 'status' })
+  assert.deepEqual(parseCommandLine(['complete', 'x', '-h', '--timeout']), { help: true, command: 'complete' })
+  assert.deepEqual(refused(['statsu', '--help']), { message: 'unknown command "statsu" (did you mean status?)', command: undefined })
+})
+
+test('each bad command line is refused with its message and the command whose help to read', () => {
+  const cases = [
+    [[], 'missing command', undefined],
+    [['--json'], 'missing command', undefined],
+    [['frobnicate'], 'unknown command "frobnicate"', undefined],
+    [['--bogus', 'status', 'web', 'f'], 'unknown option --bogus', 'status'],
+    [['--jsno', 'stats'], 'unknown option --jsno (did you mean --json?)', undefined],
+    [['stats', '--jsno'], 'unknown command "stats" (did you mean status?)', undefined],
+    [['status', 'web', 'f', '--jsno'], 'unknown option --jsno (did you mean --json?)', 'status'],
+    [['status', 'web', 'f', '-x'], 'unknown option -x', 'status'],
+    // A short option is quoted by its first two characters: the rest may be a value (a token).
+    [['status', 'web', 'f', '-jsn'], 'unknown option -j (did you mean --json?)', 'status'],
+    [['status', 'web', 'f', '-vxrbxsx'], 'unknown option -v (did you mean --verbose?)', 'status'],
+    [['status', 'web', 'f', '--vxrbxsx'], 'unknown option --vxrbxsx (did you mean --verbose?)', 'status'],
+    [['status', 'web', 'f', '--vxrxxsx'], 'unknown option --vxrxxsx', 'status'],
+    [['status', 'web', 'f', '--dryrun=1'], 'unknown option --dryrun (did you mean --dry-run?)', 'status'],
+    [['pipelines', 'web', '--dry-run'], 'pipelines does not take --dry-run', 'pipelines'],
+    [['status', 'web', 'f', '--data', '[]'], 'status does not take --data (patch takes it)', 'status'],
+    [['status', 'web', 'f', '--concurrency', '2'], 'status does not take --concurrency (complete-many and advance take it)', 'status'],
+    [['status', 'web', 'f', '--port', '1'], 'status does not take --port (fake takes it)', 'status'],
+    [['demo', '--json'], 'demo does not take --json', 'demo'],
+    [['pipelines', 'web', '--verbos'], 'unknown option --verbos (did you mean --verbose?)', 'pipelines'],
+    [['fake', '--prot', '1'], 'unknown option --prot (did you mean --port?)', 'fake'],
+    [['fake', '--verbose'], 'fake does not take --verbose', 'fake'],
+    [['demo', '--pot', '1'], 'unknown option --pot (did you mean --port?)', 'demo'],
+    [['status', 'web', 'f', '--access-token'], '--access-token needs a value: --access-token <token> (or --access-token=<token>)', 'status'],
+    [['status', 'web', 'f', '--base-uri', '--json'], '--base-uri needs a value: --base-uri <url> (or --base-uri=<url>)', 'status'],
+    [['status', 'web', 'f', '--json=yes'], '--json takes no value', 'status'],
+    [['status', 'web', 'f', '-h=1'], 'unknown option -h', 'status'],
+    [['status', 'web'], 'status takes <project> <flag>, got 1 argument', 'status'],
+    [['status'], 'status takes <project> <flag>, got 0 arguments', 'status'],
+    [['status', 'web', 'f', 'extra', 'more'], 'status takes <project> <flag>, got 4 arguments: "extra" is extra', 'status'],
+    [['demo', 'now'], 'demo takes no arguments, got 1 argument: "now" is extra', 'demo'],
+    [['complete', 'web', 'f', ' '], 'phase must not be empty', 'complete'],
+    // A negative number is a value, refused as a phase rather than as an option.
+    [['complete', 'web', 'f', '-1'], 'phase must be an integer from 0 to 4294967295, got "-1"', 'complete'],
+    [['complete', 'web', 'f', '--', '-1'], 'phase must be an integer from 0 to 4294967295, got "-1"', 'complete'],
+    [['complete', 'web', 'f', '1.5'], 'phase must be an integer from 0 to 4294967295, got "1.5"', 'complete'],
+    [['complete', 'web', 'f', '4294967296'], 'phase must be an integer from 0 to 4294967295, got "4294967296"', 'complete'],
+    [['start', 'web', 'f', 'id: '], 'phase id must not be empty', 'start'],
+    [['status', 'web', 'f', '--timeout', '0'], '--timeout must be an integer from 1 to 3600000, got "0"', 'status'],
+    [['status', 'web', 'f', '--timeout', '3600001'], '--timeout must be an integer from 1 to 3600000, got "3600001"', 'status'],
+    [['status', 'web', 'f', '--retries', '21'], '--retries must be an integer from 0 to 20, got "21"', 'status'],
+    [['status', 'web', 'f', '--retries', 'x'], '--retries must be an integer from 0 to 20, got "x"', 'status'],
+  ]
+  for (const [argv, message, command] of cases) {
+    assert.deepEqual(refused(argv), { message, command }, JSON.stringify(argv))
+  }
+  // The edges of the numbers are accepted.
+  assert.deepEqual(parseCommandLine(['status', 'web', 'f', '--timeout', '1', '--retries', '20']).clientOptions, { timeoutMs: 1, maxRetries: 20 })
+  assert.deepEqual(parseCommandLine(['status', 'web', 'f', '--timeout', '3600000', '--retries', '0']).clientOptions, { timeoutMs: 3600000, maxRetries: 0 })
+  assert.equal(parseCommandLine(['complete', 'web', 'f', '4294967295']).args.phase, 4294967295)
+  assert.equal(parseCommandLine(['complete', 'web', 'f', '0']).args.phase, 0)
+})
+
+test('integer and parsePhase name what they refuse', () => {
+  assert.equal(integer('--n', '7', 1, 9), 7)
+  assert.equal(integer('--n', '1', 1, 9), 1)
+  assert.equal(integer('--n', '9', 1, 9), 9)
+  for (const text of ['0', '10', '', ' 7', '7 ', '+7', '0x7', '7e0', undefined]) {
+    assert.throws(() => integer('--n', text, 1, 9, 'advance'), (error) => {
+      assert.ok(error instanceof UsageError)
+      assert.equal(error.message, `--n must be an integer from 1 to 9, got ${JSON.stringify(text)}`)
+      assert.equal(error.command, 'advance')
+      return true
+    })
+  }
+  assert.deepEqual(parsePhase('QA'), { name: 'QA' })
+  assert.deepEqual(parsePhase(' QA '), { name: ' QA ' })
+  assert.deepEqual(parsePhase('id:x y'), { id: 'x y' })
+  assert.deepEqual(parsePhase('ID:x'), { name: 'ID:x' })
+  assert.equal(parsePhase('12'), 12)
+  assert.throws(() => parsePhase('', 'start'), { message: 'phase must not be empty', command: 'start' })
+  assert.throws(() => parsePhase('id:', 'start'), { message: 'phase id must not be empty', command: 'start' })
+})
+
+test('suggest: the nearest candidate within the limit for the length of the word, ignoring case', () => {
+  const words = ['status', 'complete', 'reopen', 'pipelines', 'pipeline', 'fake', 'json']
+  assert.equal(suggest('STATUS', words), 'status')
+  assert.equal(suggest('pipelins', words), 'pipelines', 'the nearest of two near ones')
+  assert.equal(suggest('pipelin', words), 'pipeline')
+  assert.equal(suggest('sjon', words), 'json', 'a swap of neighbours is one edit')
+  assert.equal(suggest('osjn', words), 'json', 'two edits: as many as a 4-letter word allows')
+  assert.equal(suggest('sjn', words), undefined, 'two edits: more than a 3-letter word allows')
+  assert.equal(suggest('fak', words), 'fake')
+  assert.equal(suggest('fxk', words), undefined)
+  assert.equal(suggest('rxopxn', words), 'reopen')
+  assert.equal(suggest('rxxpxn', words), undefined)
+  assert.equal(suggest('pxpxlxnes', words), 'pipelines')
+  assert.equal(suggest('pxpxlxnxs', words), undefined)
+  assert.equal(suggest('', words), undefined)
+  assert.equal(suggest('x', ['y']), 'y', 'one edit for a one-letter word')
+  assert.equal(suggest('xy', ['yz']), undefined)
+  assert.equal(suggest('status', []), undefined)
+  // A swap of neighbours, at the start, in the middle or at the end, is one edit.
+  assert.equal(suggest('bac', ['abc']), 'abc')
+  assert.equal(suggest('acb', ['abc']), 'abc')
+  assert.equal(suggest('bca', ['abc']), undefined, 'a rotation is two edits')
+  assert.equal(suggest('xacb', ['abc']), 'abc')
+  assert.equal(suggest('abdc', ['abcd', 'abdcxy']), 'abcd')
+})
+
+test('usage: the whole program, and each command with its arguments and options', () => {
+  const all = usage()
+  assert.match(all, /^Usage: ld-release <command> \[options\]\n\nCommands:\n/)
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length))
+  for (const [name, spec] of Object.entries(COMMANDS)) assert.ok(all.includes(`  ${name.padEnd(width)}  ${spec.summary}\n`) || all.includes(`  ${name.padEnd(width)}  ${spec.summary}`), name)
+  assert.match(all, /\n {2}-h, --help {14}show help\n/)
+  assert.match(all, /\n {2}-V, --version {11}show the version\n/)
+  assert.match(all, /\n {2}--access-token <token> {2}The access token/)
+  assert.ok(all.endsWith("Run 'ld-release <command> --help' for a command's usage."))
+  assert.match(all, /Exit codes: 0 success; 1 an API or network error; 2 a usage error/)
+
+  const status = usage('status')
+  assert.equal(status.split('\n\n')[0], 'Usage: ld-release status <project> <flag> [options]')
+  assert.equal(status.split('\n\n')[1], 'Draw the release pipeline of a flag.')
+  const options = status.split('\n\n')[2].split('\n')
+  assert.equal(options[0], 'Options:')
+  assert.deepEqual(options.slice(1).map((line) => line.trim().split(/ {2,}/)[0]), [
+    '--access-token <token>', '--base-uri <url>', '--timeout <ms>', '--retries <n>', '--verbose', '--json', '--dry-run', '-h, --help', '-V, --version',
+  ])
+  // Every line of the list is aligned on the widest option.
+  const starts = options.slice(1).map((line) => line.search(/ {2}\S/g) >= 0 && line.indexOf(line.trim().split(/ {2,}/)[1]))
+  assert.equal(new Set(starts).size, 1, options.join('\n'))
+  assert.ok(status.includes(OPTIONS['dry-run'].help))
+  // A command's own help for an option replaces the general one.
+  assert.ok(usage('complete').includes(COMMANDS.complete.help['dry-run']))
+  assert.ok(!usage('complete').includes(OPTIONS['dry-run'].help))
+  assert.ok(usage('demo').startsWith('Usage: ld-release demo [options]\n\nComplete phases of both kinds'))
+  assert.ok(usage('phase-status').startsWith('Usage: ld-release phase-status <project> <flag> <phaseId> [options]'))
+})
+
+test('hint points to the command’s help, or the program’s', () => {
+  assert.equal(hint('status'), "Run 'ld-release status --help' for usage.")
+  assert.equal(hint(undefined), "Run 'ld-release --help' for usage.")
+  assert.equal(hint('nope'), "Run 'ld-release --help' for usage.")
+})
+
+test('ApiError carries the code and the status when there is one', () => {
+  const withStatus = new ApiError('m', 'ERR_LD_UNSUPPORTED', 400)
+  assert.deepEqual({ message: withStatus.message, code: withStatus.code, status: withStatus.status }, { message: 'm', code: 'ERR_LD_UNSUPPORTED', status: 400 })
+  assert.ok(!('status' in new ApiError('m', 'ERR_LD_UNSUPPORTED')))
+  assert.equal(new UsageError('u', 'status', { cause: 1 }).cause, 1)
+})
+
+/** Each command: its usage line and the options it takes (besides --help and --version). */
+const SYNOPSES = [
+  ['status', 'status <project> <flag> [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
+  ['complete', 'complete <project> <flag> <phase> [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
+  ['reopen', 'reopen <project> <flag> <phase> [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
+  ['start', 'start <project> <flag> <phase> [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
+  ['patch', 'patch <project> <flag> [options]', '--data <json> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
+  ['complete-many', 'complete-many [options]', '--file <items.json> --concurrency <n> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
+  ['pipelines', 'pipelines <project> [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
+  ['pipeline', 'pipeline <project> <pipeline> [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
+  ['advance', 'advance <project> <pipeline> [options]', '--from <phase> --concurrency <n> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
+  ['create', 'create <project> <flag> [options]', '--pipeline <key> --variation <id> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
+  ['delete', 'delete <project> <flag> [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
+  ['phase-status', 'phase-status <project> <flag> <phaseId> [options]', '--status <status> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
+  ['rollout start', 'rollout start <project> <flag> <environment> [options]', '--to <variation> --from <variation> --plan <key> --steps <steps> --unit <kind> --metric <key> --no-auto-rollback --phase <audience> --rule-id <id> --advance <mode> --cleanup --comment <text> --bypass-health-check <kind> --watch --interval <duration> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
+  ['rollout status', 'rollout status <project> <flag> <environment> [release] [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
+  ['rollout watch', 'rollout watch <project> <flag> <environment> [release] [options]', '--interval <duration> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
+  ['rollout stop', 'rollout stop <project> <flag> <environment> [release] [options]', '--roll-back --roll-forward --current --comment <text> --yes --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
+  ['rollout list', 'rollout list <project> <flag> <environment> [options]', '--kind <kind> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
+  ['policies', 'policies [project] [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
+  ['demo', 'demo [options]', '--verbose'],
+  ['fake', 'fake [options]', '--port <port> --speed <factor> --env <shell> --detach'],
+  ['help', 'help [command] [options]', ''],
+]
+
+/** The option help each command has of its own. */
+const OWN_HELP = {
+  complete: { 'dry-run': /^print the write and send nothing \(the release and its pipeline are read first/ },
+  reopen: { 'dry-run': /^print the write and send nothing \(the release and its pipeline are read first/ },
+  start: { 'dry-run': /^print the PUT and send nothing \(a phase by index or name is read first, with a GET\)$/ },
+  'complete-many': {
+    file: /^a JSON array of \{ projectKey, flagKey, phase, complete\? \} \(- for stdin\); phase: a 0-based index/,
+    json: /^print one result per item as JSON: \{ ok, projectKey, flagKey, phase, release \| error \}$/,
+    'dry-run': /^print the PATCH of each item and send none/,
+  },
+  pipelines: { json: /^print every release pipeline as a JSON array/ },
+  pipeline: { json: /^print \{ pipeline, counts \} as JSON/ },
+  advance: { json: /^print one result per flag as JSON/, 'dry-run': /^list the flags that would move/ },
+  delete: { json: /^with --dry-run, print the request as JSON$/ },
+  'rollout start': {
+    from: /^the variation to move from: its id, name or value \(default: what the flag serves there now/,
+    'dry-run': /^print the start and send nothing \(the flag is read first, with a GET, unless --to and --from are variation ids\)$/,
+    json: /^print the release as JSON \(with --watch, one JSON object per change; with --dry-run, the request\)$/,
+  },
+  'rollout status': { json: /^print the release as JSON, as LaunchDarkly sent it$/ },
+  'rollout watch': { json: /^print one JSON object \(the release as sent\) per line, at each change$/ },
+  'rollout list': { json: /^print every release as a JSON array/ },
+  policies: { json: /^print the policies as JSON/ },
+}
+
+test('each command’s usage: its arguments, its options, and help for every one of them', () => {
+  assert.deepEqual(Object.keys(COMMANDS), SYNOPSES.map(([name]) => name), 'every command, in this order')
+  for (const [name, line, options] of SYNOPSES) {
+    const [synopsis, summary, ...rest] = usage(name).split('\n\n')
+    const list = rest.find((part) => part.startsWith('Options:'))
+    if (COMMANDS[name].example) assert.equal(rest[0], `Example:\n  ${COMMANDS[name].example}`)
+    assert.equal(synopsis, `Usage: ld-release ${line}`)
+    assert.ok(summary.length > 20 && summary.endsWith('.') && summary[0] === summary[0].toUpperCase(), `${name}: ${summary}`)
+    assert.equal(summary, `${COMMANDS[name].summary[0].toUpperCase()}${COMMANDS[name].summary.slice(1)}.`)
+    const rows = list.split('\n').slice(1).map((row) => row.trim().split(/ {2,}/))
+    assert.deepEqual(rows.map(([option]) => option), [...(options ? options.split(/ (?=--)/) : []), '-h, --help', '-V, --version'], name)
+    for (const [option, help] of rows) assert.ok(help && help.length > 8, `${name} ${option} has help: ${help}`)
+    // A command that takes a phase says what a phase may be.
+    if (line.includes('<phase>')) assert.match(summary, /\(phase: a 0-based index, a phase name, or id:<phase id>\)\.$/)
+    // The options whose help is the command's own show it; the others the general one.
+    for (const [flag, help] of rows.filter(([flag]) => flag.startsWith('--'))) {
+      const option = flag.slice(2).split(' ')[0]
+      const own = OWN_HELP[name]?.[option]
+      if (own) assert.match(help, own, `${name} --${option}`)
+      else assert.equal(help, OPTIONS[option].help, `${name} --${option}`)
+    }
+  }
+  assert.match(usage('complete'), /\n {2}--dry-run {15}print the write and send nothing \(the release and its pipeline are read first, with GETs/)
+  assert.match(usage('reopen'), /\n {2}--dry-run {15}print the write and send nothing/)
+})
+
+test('the flags of library options take their help from the library, without backquotes or the final period', () => {
+  assert.equal(OPTIONS['access-token'].help, 'The access token. Default: env LD_ACCESS_TOKEN, then LAUNCHDARKLY_ACCESS_TOKEN')
+  assert.equal(OPTIONS.timeout.help, 'Timeout of each attempt in milliseconds. Default 30000')
+  assert.equal(OPTIONS.retries.help, 'Retries after the first attempt, for 429, 5xx, timeouts and network failures. Default 3; 0 disables')
+  assert.equal(OPTIONS.concurrency.help, 'How many requests may be in flight at once. Default 8')
+  assert.match(OPTIONS['base-uri'].help, /^The LaunchDarkly instance\. Default: env LD_BASE_URI, then LAUNCHDARKLY_API_HOST, then https:\/\/app\.launchdarkly\.com\. http: is accepted only for loopback hosts$/)
+  // Every option has a value name or none, and help.
+  for (const [name, spec] of Object.entries(OPTIONS)) {
+    assert.ok(spec.help.length > 8, name)
+    if (spec.value !== undefined) assert.match(spec.value, /^<[a-z.]+>$/, name)
+  }
+  assert.deepEqual(Object.entries(OPTIONS).filter(([, s]) => s.value === undefined).map(([n]) => n), ['json', 'dry-run', 'verbose', 'no-auto-rollback', 'cleanup', 'watch', 'roll-back', 'roll-forward', 'current', 'yes', 'detach', 'help', 'version'])
+})

@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+// Mutation testing of the JavaScript a change touches (see stryker.config.mjs and the
+// README's "Mutation testing"): runs Stryker once per changed file under lib/ and
+// testing/, within a time budget, and fails when a mutant survives.
+//
+//   node scripts/mutation-js.js [--base REV] [--budget-minutes N] [FILE...]
+//
+// Without FILEs, the lines changed since REV (default HEAD^1) in the files that still
+// exist, as `file:from-to` ranges (a FILE may be given so too). Each file is one
+// Stryker run; a file whose run the budget would cut short is not started, or stopped,
+// and the files left untested are named. Exit: 0 every mutant of the files
+// tested was killed (or timed out: a mutant that hangs the tests counts as caught),
+// 1 a mutant survived or had no test, 2 Stryker itself failed.
+'use strict'
+
+const { execFileSync, spawn } = require('node:child_process')
+const { existsSync, readFileSync, rmSync } = require('node:fs')
+const { join } = require('node:path')
+
+const root = join(__dirname, '..')
+const args = process.argv.slice(2)
+let base = 'HEAD^1'
+let budgetMinutes = 20
+const files = []
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--base') base = args[++i]
+  else if (args[i] === '--budget-minutes') budgetMinutes = Number(args[++i])
+  else files.push(args[i])
+}
+if (!(budgetMinutes > 0)) {
+  console.error('mutation-js: --budget-minutes must be a positive number')
+  process.exit(2)
+}
+
+if (files.length === 0) {
+  // The lines each changed file has that its version at `base` did not: `file:from-to`
+  // ranges, which Stryker takes in its mutate list.
+  const diff = execFileSync('git', ['diff', '-U0', '--diff-filter=d', base, '--', 'lib/*.js', 'testing/*.js'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 })
+  let file
+  for (const line of diff.split('\n')) {
+    if (line.startsWith('+++ ')) file = line.slice(4).replace(/^b\//, '')
+    const hunk = /^@@ -\S+ \+(\d+)(?:,(\d+))? @@/.exec(line)
+    if (hunk && file) {
+      const [from, count] = [Number(hunk[1]), hunk[2] === undefined ? 1 : Number(hunk[2])]
+      if (count > 0) files.push(`${file}:${from}-${from + count - 1}`)
+    }
+  }
+}
+if (files.length === 0) {
+  console.log(`mutation-js: no JavaScript under lib/ or testing/ changed since ${base}`)
+  process.exit(0)
+}
+
+/**
+ * Runs Stryker on `mutate` (files or `file:from-to` ranges) in a process group of its own; past `ms`, the whole group
+ * (Stryker and the test processes it started) is stopped.
+ */
+function stryker(mutate, ms) {
+  const bin = join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js')
+  const child = spawn(process.execPath, [bin, 'run'], { cwd: root, stdio: 'inherit', detached: true, env: { ...process.env, LD_MUTATE: mutate } })
+  let timedOut = false
+  const stop = (signal) => {
+    try {
+      process.kill(-child.pid, signal)
+    } catch {
+      // already gone
+    }
+  }
+  const timer = setTimeout(() => {
+    timedOut = true
+    stop('SIGINT')
+    setTimeout(() => stop('SIGKILL'), 30_000).unref()
+  }, Math.max(ms, 1))
+  return new Promise((resolve) => {
+    child.on('exit', (status) => {
+      clearTimeout(timer)
+      stop('SIGKILL')
+      resolve({ status, timedOut })
+    })
+  })
+}
+
+async function main() {
+  // One Stryker run per file, with all of its ranges.
+const byFile = new Map()
+for (const entry of files) {
+  const name = entry.replace(/:[\d:-]+$/, '')
+  byFile.set(name, [...(byFile.get(name) ?? []), entry])
+}
+
+const deadline = Date.now() + budgetMinutes * 60_000
+  const report = join(root, 'reports/mutation/mutation.json')
+  const totals = { killed: 0, timeout: 0, survived: 0, noCoverage: 0, ignored: 0, errors: 0 }
+  const problems = []
+  const untested = []
+  let previousMs = 0
+  for (const [file, ranges] of byFile) {
+    // A file is started only if a run as long as the last one still fits.
+    if (Date.now() + previousMs > deadline) {
+      untested.push(file)
+      continue
+    }
+    console.log(`mutation-js: ${ranges.join(', ')}`)
+    const started = Date.now()
+    rmSync(report, { force: true })
+    const run = await stryker(ranges.join(','), deadline - Date.now())
+    previousMs = Date.now() - started
+    if (run.timedOut) {
+      untested.push(file)
+      continue
+    }
+    if (run.status === 0 && !existsSync(report)) {
+      console.log(`mutation-js: no mutant in ${ranges.join(', ')}`)
+      continue
+    }
+    if (run.status !== 0) {
+      console.error(`mutation-js: Stryker failed on ${file} (exit ${run.status})`)
+      process.exit(2)
+    }
+    const results = JSON.parse(readFileSync(report, 'utf8'))
+    for (const [name, result] of Object.entries(results.files)) {
+      for (const mutant of result.mutants) {
+        const key = { Killed: 'killed', Timeout: 'timeout', Survived: 'survived', NoCoverage: 'noCoverage', Ignored: 'ignored' }[mutant.status] ?? 'errors'
+        totals[key]++
+        if (key === 'survived' || key === 'noCoverage') {
+          const where = `${name}:${mutant.location.start.line}:${mutant.location.start.column}`
+          problems.push(`${where} ${mutant.mutatorName}: ${mutant.replacement ?? ''} (${mutant.status})`)
+        }
+      }
+    }
+    console.log(`mutation-js: ${file} took ${Math.round(previousMs / 1000)} s`)
+  }
+
+  const tested = totals.killed + totals.timeout + totals.survived + totals.noCoverage
+  const score = tested ? (100 * (totals.killed + totals.timeout)) / tested : 100
+  console.log(
+    `mutation-js: ${byFile.size - untested.length} of ${byFile.size} files, ${tested} mutants: ${totals.killed} killed, ${totals.timeout} timed out, ` +
+      `${totals.survived} survived, ${totals.noCoverage} without a test (${totals.ignored} disabled as equivalent, ${totals.errors} not viable); score ${score.toFixed(1)}%`,
+  )
+  if (untested.length) console.log(`mutation-js: time budget reached; not tested: ${untested.join(', ')}`)
+  if (problems.length) {
+    console.log('mutation-js: these mutants of changed JavaScript survive every test:')
+    for (const line of problems) console.log(`  ${line}`)
+    process.exit(1)
+  }
+}
+
+main()
