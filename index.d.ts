@@ -9,6 +9,7 @@ export type LaunchDarklyErrorCode =
   | 'ERR_LD_BAD_REQUEST'
   | 'ERR_LD_UNAUTHORIZED'
   | 'ERR_LD_FORBIDDEN'
+  | 'ERR_LD_BETA_HEADER_MISSING'
   | 'ERR_LD_NOT_FOUND'
   | 'ERR_LD_CONFLICT'
   | 'ERR_LD_RATE_LIMITED'
@@ -74,6 +75,32 @@ export interface AbortError extends Error {
 export type BulkResult =
   | { ok: true; release: Release }
   | { ok: false; error: LaunchDarklyError }
+
+/** The outcome of one item of `completePhases` with `{ dryRun: true }`, in input order. */
+export type BulkDryRunResult =
+  | ({ ok: true } & PhaseDryRun)
+  | { ok: false; error: LaunchDarklyError }
+
+/**
+ * What a phase change with `{ dryRun: true }` resolves to: its reads were made, and no
+ * write was sent.
+ */
+export interface PhaseDryRun {
+  dryRun: true
+  /**
+   * The one write the call would send, token masked; `null` when it needs none (a phase
+   * of a new pipeline that is already complete)
+   */
+  request: RequestPreview | null
+  /** The release as read; `null` when the call reads nothing (`startPhase` by `{ id }`) */
+  release: Release | null
+  /**
+   * To complete or reopen: the kind of the release's pipeline as read (`unknown` when it
+   * could not be read, 403 or 404, or does not say: the PATCH is then sent). Absent for
+   * `startPhase`, which does not read it.
+   */
+  pipelineKind?: 'legacy' | 'new' | 'unknown'
+}
 
 /**
  * The channels of `node:diagnostics_channel` on which ld-release publishes what a call's
@@ -380,11 +407,46 @@ export interface ReleasePipeline {
   _version?: number
   /** Whether this is the project's default pipeline */
   isProjectDefault?: boolean
-  /** `true` for a legacy pipeline (the JSON Patch completes phases); `false` for the new kind */
+  /**
+   * `true` for a legacy pipeline (the JSON Patch completes phases); `false` for the new
+   * kind. List items may lack it: absent means unknown, not `false`.
+   */
   _isLegacy?: boolean
+  /** The release strategy; may be `""` */
+  releaseStrategy?: string
+  /** What the caller may do with the pipeline, where the reference has it */
+  _access?: Access
   /** The location and content type of related resources */
   _links?: Links
 }
+
+/** `_access` as LaunchDarkly's reference describes it: the actions denied, and allowed. */
+export interface Access {
+  denied?: Array<{ action: string; reason?: Record<string, unknown> }>
+  allowed?: Array<{ action: string; reason?: Record<string, unknown> }>
+}
+
+/**
+ * A pipeline's progressions counted, from one request (`getReleaseProgressionSummary`):
+ * the counts the progressions list reports with its first page.
+ */
+export interface ReleaseProgressionSummary {
+  /** Every flag with a release in the pipeline */
+  totalCount: number
+  /** Releases still under way */
+  activeCount: number
+  /** Releases finished */
+  completedCount: number
+  /** Per phase of the pipeline, in order: how many releases are active at it */
+  phases: Array<{ _id: string; name: string; releaseCount: number }>
+}
+
+/** LaunchDarkly's name (spec v25) for `Release`. */
+export type PipelineRelease = Release
+/** LaunchDarkly's name (spec v25) for `ReleasePhase`. */
+export type PipelineReleasePhase = ReleasePhase
+/** LaunchDarkly's name (spec v25) for `ReleaseProgression`. */
+export type PipelineReleaseProgression = ReleaseProgression
 
 /** One phase of a release pipeline. */
 export interface ReleasePipelinePhase {
@@ -404,6 +466,8 @@ export interface ReleaseProgression {
   flagKey: string
   /** The ID of the active phase; absent once the release is completed */
   activePhaseId?: string
+  /** The status of the active phase (since LaunchDarkly's spec v24), e.g. `active` */
+  activePhaseStatus?: string
   /** When the release was created (Unix epoch milliseconds) */
   _createdAt?: number
   /** When the release was completed (Unix epoch milliseconds) */
@@ -438,6 +502,7 @@ export interface PreviewableOperations {
   listReleasePipelines: typeof listReleasePipelines
   listReleaseProgressions: typeof listReleaseProgressions
   advancePipeline: typeof advancePipeline
+  getReleaseProgressionSummary: typeof getReleaseProgressionSummary
   startEnvironmentRelease: typeof startEnvironmentRelease
   getEnvironmentRelease: typeof getEnvironmentRelease
   stopEnvironmentRelease: typeof stopEnvironmentRelease
@@ -960,22 +1025,26 @@ export declare class ReleaseClient {
    * has that id: `ERR_LD_CONFLICT` if the release changed in between). New pipelines:
    * starts the next phase (`{"status":"active"}`), which completes this one; the last
    * phase cannot be completed (`ERR_LD_UNSUPPORTED`, nothing written). The kind is read
-   * from the release's pipeline once per client.
+   * from the release's pipeline once per client, after the release is read and before
+   * any write. With `{ dryRun: true }` the reads happen, nothing is written, and the
+   * result is a `PhaseDryRun` holding the request that would be sent.
    */
-  completePhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions): Promise<Release>
+  completePhase<O extends DryRunOptions & RequestOptions = RequestOptions>(projectKey: string, flagKey: string, phase: PhaseSelector, options?: O): Promise<O extends { dryRun: true } ? PhaseDryRun : O extends { dryRun: false | undefined } ? Release : O extends { dryRun: boolean } ? Release | PhaseDryRun : Release>
   /**
    * Marks a phase of the flag's release incomplete (`"value": false`). The phase is
    * named as for `completePhase`. Legacy pipelines only: on a new pipeline, whose
    * phases only move forward, it fails with `ERR_LD_UNSUPPORTED` and sends no write.
+   * Takes `{ dryRun: true }` as `completePhase` does.
    */
-  reopenPhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions): Promise<Release>
+  reopenPhase<O extends DryRunOptions & RequestOptions = RequestOptions>(projectKey: string, flagKey: string, phase: PhaseSelector, options?: O): Promise<O extends { dryRun: true } ? PhaseDryRun : O extends { dryRun: false | undefined } ? Release : O extends { dryRun: boolean } ? Release | PhaseDryRun : Release>
   /**
    * Starts a phase: `PUT .../release/phases/{id}` with `{"status":"active"}`, the one
    * status LaunchDarkly lets a caller set on a new release pipeline. Starting a phase
    * completes every phase before it. With an index or `{ name }` the release is read
-   * first to find the phase's id; with `{ id }` it is one request.
+   * first to find the phase's id; with `{ id }` it is one request. Takes
+   * `{ dryRun: true }` as `completePhase` does.
    */
-  startPhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: RequestOptions): Promise<Release>
+  startPhase<O extends DryRunOptions & RequestOptions = RequestOptions>(projectKey: string, flagKey: string, phase: PhaseSelector, options?: O): Promise<O extends { dryRun: true } ? PhaseDryRun : O extends { dryRun: false | undefined } ? Release : O extends { dryRun: boolean } ? Release | PhaseDryRun : Release>
   /**
    * Sends a JSON Patch to the flag's release. The operations are validated as RFC 6902
    * operations before anything is sent.
@@ -1005,9 +1074,10 @@ export declare class ReleaseClient {
    * client's connection pool and rate-limit gate, each as `completePhase` does.
    * Resolves to one result per item, in input order; a failing item never rejects the
    * batch. Rejects only for a bad `items` or option, or with an `AbortError` when
-   * `signal` aborts the rest of the run.
+   * `signal` aborts the rest of the run. With `dryRun`, each item's reads happen and
+   * its result holds the request that would be sent (a `BulkDryRunResult`).
    */
-  completePhases(items: PhaseItem[], options?: BulkOptions & RequestOptions): Promise<BulkResult[]>
+  completePhases<O extends BulkOptions & DryRunOptions & RequestOptions = BulkOptions & RequestOptions>(items: PhaseItem[], options?: O): Promise<O extends { dryRun: true } ? BulkDryRunResult[] : O extends { dryRun: false | undefined } ? BulkResult[] : O extends { dryRun: boolean } ? Array<BulkResult | BulkDryRunResult> : BulkResult[]>
   /**
    * Reads a release pipeline:
    * `GET /api/v2/projects/{projectKey}/release-pipelines/{pipelineKey}`.
@@ -1029,8 +1099,9 @@ export declare class ReleaseClient {
   /**
    * Every release pipeline of a project, as an async iterator: pages (`limit`/`offset`)
    * are fetched as the loop needs them, and leaving the loop early fetches no more.
+   * `query` keeps the pipelines matching a text (`filter=query:<text>`).
    */
-  listReleasePipelines(projectKey: string, options?: RequestOptions): AsyncIterableIterator<ReleasePipeline>
+  listReleasePipelines(projectKey: string, options?: PipelineListOptions & RequestOptions): AsyncIterableIterator<ReleasePipeline>
   /**
    * The flags in a release pipeline (one release progression each), as an async
    * iterator read a page at a time. `status` keeps `active` or `completed` releases;
@@ -1038,6 +1109,14 @@ export declare class ReleaseClient {
    * or `{ id }`, used as it is) keeps those active at that phase.
    */
   listReleaseProgressions(projectKey: string, pipelineKey: string, options?: ProgressionOptions & RequestOptions): AsyncIterableIterator<ReleaseProgression>
+  /**
+   * Counts a pipeline's progressions in one request: every release, those active and
+   * completed, and per phase how many are active at it. Reads one page of the
+   * progressions (`GET .../release-pipelines/{pipelineKey}/releases?limit=1&offset=0`)
+   * for the counts it carries (`totalCount`, `activeCount`, `completedCount`,
+   * `phases[].releaseCount`).
+   */
+  getReleaseProgressionSummary(projectKey: string, pipelineKey: string, options?: RequestOptions): Promise<ReleaseProgressionSummary>
   /**
    * Moves every flag whose active phase is `from` past it: reads the pipeline, lists
    * the flags at that phase, and sends each one write (legacy pipelines: the PATCH,
@@ -1047,7 +1126,7 @@ export declare class ReleaseClient {
    * nothing written. With `dryRun`, nothing is written and each result holds the
    * request the flag would be sent.
    */
-  advancePipeline(projectKey: string, pipelineKey: string, from: PhaseSelector, options?: AdvanceOptions & RequestOptions): Promise<AdvanceResult[]>
+  advancePipeline(projectKey: string, pipelineKey: string, from: PhaseSelector, options?: AdvanceOptions & DryRunOptions & RequestOptions): Promise<AdvanceResult[]>
   /**
    * Starts a release of a flag in one environment (environment releases, beta):
    * `POST /api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/releases`.
@@ -1136,8 +1215,6 @@ export interface AdvanceOptions {
   concurrency?: number
   /** Called after each flag with the number of flags done and the total. */
   onProgress?: (done: number, total: number) => void
-  /** List what would move, and the request each flag would be sent; write nothing. */
-  dryRun?: boolean
 }
 
 /**
@@ -1152,7 +1229,7 @@ export interface AdvanceOptions {
  * Module-level: runs on the client shared by every call with the same
  * `ClientOptions` (read with the environment).
  */
-export declare function advancePipeline(projectKey: string, pipelineKey: string, from: PhaseSelector, options?: ClientOptions & AdvanceOptions & RequestOptions): Promise<AdvanceResult[]>
+export declare function advancePipeline(projectKey: string, pipelineKey: string, from: PhaseSelector, options?: ClientOptions & AdvanceOptions & DryRunOptions & RequestOptions): Promise<AdvanceResult[]>
 
 /** One audience of a phase being created or updated. */
 export interface AudienceInput {
@@ -1206,24 +1283,27 @@ export interface ClientOptions {
  * has that id: `ERR_LD_CONFLICT` if the release changed in between). New pipelines:
  * starts the next phase (`{"status":"active"}`), which completes this one; the last
  * phase cannot be completed (`ERR_LD_UNSUPPORTED`, nothing written). The kind is read
- * from the release's pipeline once per client.
+ * from the release's pipeline once per client, after the release is read and before
+ * any write. With `{ dryRun: true }` the reads happen, nothing is written, and the
+ * result is a `PhaseDryRun` holding the request that would be sent.
  *
  * Module-level: runs on the client shared by every call with the same
  * `ClientOptions` (read with the environment).
  */
-export declare function completePhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: ClientOptions & RequestOptions): Promise<Release>
+export declare function completePhase<O extends ClientOptions & DryRunOptions & RequestOptions = ClientOptions & RequestOptions>(projectKey: string, flagKey: string, phase: PhaseSelector, options?: O): Promise<O extends { dryRun: true } ? PhaseDryRun : O extends { dryRun: false | undefined } ? Release : O extends { dryRun: boolean } ? Release | PhaseDryRun : Release>
 
 /**
  * Marks many phases complete (or, with `complete: false`, incomplete) through one
  * client's connection pool and rate-limit gate, each as `completePhase` does.
  * Resolves to one result per item, in input order; a failing item never rejects the
  * batch. Rejects only for a bad `items` or option, or with an `AbortError` when
- * `signal` aborts the rest of the run.
+ * `signal` aborts the rest of the run. With `dryRun`, each item's reads happen and
+ * its result holds the request that would be sent (a `BulkDryRunResult`).
  *
  * Module-level: runs on the client shared by every call with the same
  * `ClientOptions` (read with the environment).
  */
-export declare function completePhases(items: PhaseItem[], options?: ClientOptions & BulkOptions & RequestOptions): Promise<BulkResult[]>
+export declare function completePhases<O extends ClientOptions & BulkOptions & DryRunOptions & RequestOptions = ClientOptions & BulkOptions & RequestOptions>(items: PhaseItem[], options?: O): Promise<O extends { dryRun: true } ? BulkDryRunResult[] : O extends { dryRun: false | undefined } ? BulkResult[] : O extends { dryRun: boolean } ? Array<BulkResult | BulkDryRunResult> : BulkResult[]>
 
 /** One phase of a pipeline being created or updated. */
 export interface CreatePhaseInput {
@@ -1317,6 +1397,15 @@ export declare function deleteReleasePipeline(projectKey: string, pipelineKey: s
  */
 export declare function deleteReleasePolicy(projectKey: string, policyKey: string, options?: ClientOptions & RequestOptions): Promise<void>
 
+/**
+ * A dry run: `completePhase`, `reopenPhase`, `startPhase`, `completePhases` and
+ * `advancePipeline` take it.
+ */
+export interface DryRunOptions {
+  /** Do the reads, send no write: each result holds the request that would be sent. */
+  dryRun?: boolean
+}
+
 /** Settings of `listEnvironmentReleases`. */
 export interface EnvironmentReleaseListOptions {
   /**
@@ -1378,6 +1467,18 @@ export declare function getReleasePipeline(projectKey: string, pipelineKey: stri
 export declare function getReleasePolicy(projectKey: string, policyKey: string, options?: ClientOptions & RequestOptions): Promise<ReleasePolicy>
 
 /**
+ * Counts a pipeline's progressions in one request: every release, those active and
+ * completed, and per phase how many are active at it. Reads one page of the
+ * progressions (`GET .../release-pipelines/{pipelineKey}/releases?limit=1&offset=0`)
+ * for the counts it carries (`totalCount`, `activeCount`, `completedCount`,
+ * `phases[].releaseCount`).
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
+export declare function getReleaseProgressionSummary(projectKey: string, pipelineKey: string, options?: ClientOptions & RequestOptions): Promise<ReleaseProgressionSummary>
+
+/**
  * Whether `err` is an error this library raised: a `LaunchDarklyError`, with `code`
  * one of `LaunchDarklyErrorCode`. False for an `AbortError`, for any other error
  * (including one with a copied `name` and `code`) and for anything that is not an
@@ -1401,11 +1502,12 @@ export declare function listEnvironmentReleases(projectKey: string, flagKey: str
 /**
  * Every release pipeline of a project, as an async iterator: pages (`limit`/`offset`)
  * are fetched as the loop needs them, and leaving the loop early fetches no more.
+ * `query` keeps the pipelines matching a text (`filter=query:<text>`).
  *
  * Module-level: runs on the client shared by every call with the same
  * `ClientOptions` (read with the environment).
  */
-export declare function listReleasePipelines(projectKey: string, options?: ClientOptions & RequestOptions): AsyncIterableIterator<ReleasePipeline>
+export declare function listReleasePipelines(projectKey: string, options?: ClientOptions & PipelineListOptions & RequestOptions): AsyncIterableIterator<ReleasePipeline>
 
 /**
  * The release policies of a project: `GET /api/v2/projects/{projectKey}/release-policies`.
@@ -1462,6 +1564,15 @@ export interface PhaseItem {
 /** The patch that marks `phase` complete or incomplete. Pure: sends nothing. */
 export declare function phasePatch(phase: number, complete: boolean): Array<PatchOperation>
 
+/** Settings of `listReleasePipelines`. */
+export interface PipelineListOptions {
+  /**
+   * Only pipelines matching this text, as LaunchDarkly matches it
+   * (`filter=query:<text>`).
+   */
+  query?: string
+}
+
 /**
  * Describes the request a call would send (method, URL, headers with the token masked,
  * body) and sends nothing; needs no token. Two forms:
@@ -1514,11 +1625,12 @@ export interface ReleaserAudienceConfigInput {
  * Marks a phase of the flag's release incomplete (`"value": false`). The phase is
  * named as for `completePhase`. Legacy pipelines only: on a new pipeline, whose
  * phases only move forward, it fails with `ERR_LD_UNSUPPORTED` and sends no write.
+ * Takes `{ dryRun: true }` as `completePhase` does.
  *
  * Module-level: runs on the client shared by every call with the same
  * `ClientOptions` (read with the environment).
  */
-export declare function reopenPhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: ClientOptions & RequestOptions): Promise<Release>
+export declare function reopenPhase<O extends ClientOptions & DryRunOptions & RequestOptions = ClientOptions & RequestOptions>(projectKey: string, flagKey: string, phase: PhaseSelector, options?: O): Promise<O extends { dryRun: true } ? PhaseDryRun : O extends { dryRun: false | undefined } ? Release : O extends { dryRun: boolean } ? Release | PhaseDryRun : Release>
 
 /**
  * Ranks a project's scoped release policies in the order of `keys` (every scoped
@@ -1578,12 +1690,13 @@ export declare function startEnvironmentRelease(projectKey: string, flagKey: str
  * Starts a phase: `PUT .../release/phases/{id}` with `{"status":"active"}`, the one
  * status LaunchDarkly lets a caller set on a new release pipeline. Starting a phase
  * completes every phase before it. With an index or `{ name }` the release is read
- * first to find the phase's id; with `{ id }` it is one request.
+ * first to find the phase's id; with `{ id }` it is one request. Takes
+ * `{ dryRun: true }` as `completePhase` does.
  *
  * Module-level: runs on the client shared by every call with the same
  * `ClientOptions` (read with the environment).
  */
-export declare function startPhase(projectKey: string, flagKey: string, phase: PhaseSelector, options?: ClientOptions & RequestOptions): Promise<Release>
+export declare function startPhase<O extends ClientOptions & DryRunOptions & RequestOptions = ClientOptions & RequestOptions>(projectKey: string, flagKey: string, phase: PhaseSelector, options?: O): Promise<O extends { dryRun: true } ? PhaseDryRun : O extends { dryRun: false | undefined } ? Release : O extends { dryRun: boolean } ? Release | PhaseDryRun : Release>
 
 /**
  * Stops an environment release, resolving its phases by `resolution`:

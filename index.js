@@ -850,6 +850,7 @@ module.exports.getFlag = nativeBinding.getFlag
 module.exports.getRelease = nativeBinding.getRelease
 module.exports.getReleasePipeline = nativeBinding.getReleasePipeline
 module.exports.getReleasePolicy = nativeBinding.getReleasePolicy
+module.exports.getReleaseProgressionSummary = nativeBinding.getReleaseProgressionSummary
 module.exports.isLaunchDarklyError = nativeBinding.isLaunchDarklyError
 module.exports.listEnvironmentReleases = nativeBinding.listEnvironmentReleases
 module.exports.listReleasePipelines = nativeBinding.listReleasePipelines

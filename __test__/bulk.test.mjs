@@ -59,8 +59,19 @@ test('results keep input order; a bad or failing item never rejects the batch', 
   assert.match(results[3].error.message, /^items\[3\]\.phase/)
   assert.equal(results[2].error.name, 'LaunchDarklyError')
   assert.equal(results[2].error.status, 404)
-  // Only the three valid items were sent.
-  assert.equal(server.requests.length, 3)
+  // Only the three valid items were sent: each its release read (one read of the
+  // pipeline for both), and the two that exist their PATCH.
+  assert.deepEqual(
+    server.requests.map((r) => `${r.method} ${r.path}`).sort(),
+    [
+      'GET /api/v2/flags/web/a/release',
+      'GET /api/v2/flags/web/b/release',
+      'GET /api/v2/flags/web/missing/release',
+      'GET /api/v2/projects/web/release-pipelines/standard-rollout',
+      'PATCH /api/v2/flags/web/a/release',
+      'PATCH /api/v2/flags/web/b/release',
+    ],
+  )
 })
 
 test('a failing item does not stop its worker: with one worker, every item after it is still done', async (t) => {
@@ -107,7 +118,9 @@ test('results are in input order, not completion order: an early item that finis
     keys.map((flagKey) => ({ projectKey: 'web', flagKey, phase: 0 })),
     { concurrency: keys.length },
   )
-  assert.equal(server.requests.length, keys.length)
+  // Each flag: its release read and its PATCH; the pipeline is read once for all.
+  assert.equal(server.requests.length, 2 * keys.length + 1)
+  assert.equal(server.requests.filter((r) => r.method === 'PATCH').length, keys.length)
   // Answered in the order 2, 3, 4, 1, 0: every result is still at its item's place.
   assert.deepEqual(
     results.map((r) => (r.ok ? r.release.name : r.error.message)),
@@ -142,7 +155,8 @@ test('module-level completePhases uses the options and the environment', async (
     { apiKey: TOKEN, baseUrl: server.url, concurrency: 1 },
   )
   assert.deepEqual(results.map((r) => r.ok), [true, true])
-  assert.equal(server.requests.length, 2)
+  // a: its release, the pipeline, the PATCH; b: its release and the PATCH.
+  assert.equal(server.requests.length, 5)
 })
 
 test('aborting a bulk run rejects at once and sends nothing more', async (t) => {
@@ -173,9 +187,9 @@ test('aborting a bulk run rejects at once and sends nothing more', async (t) => 
 test('a request waiting in the rate-limit gate is cancelled by its signal', async (t) => {
   const server = await fake(t, { rateLimit: { limit: 1, windowMs: 10_000 } })
   const c = client(server)
-  await c.completePhase('web', 'checkout', 0) // spends the window's budget
+  await c.getRelease('web', 'checkout') // spends the window's budget
   const controller = new AbortController()
-  const waiting = c.completePhase('web', 'checkout', 1, { signal: controller.signal })
+  const waiting = c.getRelease('web', 'checkout', { signal: controller.signal })
   await sleep(100)
   const abortedAt = performance.now()
   controller.abort()

@@ -226,7 +226,9 @@ test('each --dry-run describes exactly the request the command then sends', asyn
     const before = server.requests.length
     const real = await cli(args)
     assert.equal(real.code, 0, real.stderr)
-    assert.equal(server.requests.length, before + 1, `${args[0]} sends one request, its dry run none`)
+    // A phase change reads first (the release, its pipeline), then sends its one write.
+    const reads = ['complete', 'reopen'].includes(args[0]) ? 2 : 0
+    assert.equal(server.requests.length, before + reads + 1, `${args[0]} sends one request after its reads`)
     const sent = server.requests.at(-1)
     const { host, 'content-length': length, ...sentHeaders } = sent.headers
     assert.ok(host && (length === undefined || Number(length) === Buffer.byteLength(sent.body)))
@@ -448,7 +450,11 @@ test('a 429 with Retry-After succeeds after the wait', async (t) => {
   server.injectFault({ status: 429, headers: { 'Retry-After': '1' } })
   const r = await cli(['complete', 'web', 'checkout', '0', ...auth(server)])
   assert.equal(r.code, 0, r.stderr)
-  assert.equal(server.requests.length, 2)
+  // The release read, refused with 429 and sent again after the wait; the pipeline; the PATCH.
+  assert.deepEqual(
+    server.requests.map((q) => q.method),
+    ['GET', 'GET', 'GET', 'PATCH'],
+  )
   assert.ok(r.ms >= 1000, `finished in ${r.ms} ms`)
   assert.ok(server.requests[1].receivedAt - server.requests[0].receivedAt >= 1000)
   assert.match(r.stdout, / {2}0 ✓ Testing/)
@@ -491,7 +497,7 @@ test('complete-many reports each item and exits 1 when one failed', async (t) =>
   assert.deepEqual(results[0].release, server.getRelease('web', 'a'))
 })
 
-test('complete-many takes phases by index, name or id:, reading each release once', async (t) => {
+test('complete-many takes phases by index, name or id:, each item through the library', async (t) => {
   const server = await fake(t, {
     releases: ['a', 'b', 'c'].map((flagKey) => ({ projectKey: 'web', flagKey, release: sampleRelease() })),
   })
@@ -518,9 +524,10 @@ test('complete-many takes phases by index, name or id:, reading each release onc
   assert.equal(results[5].error.message, 'no phase named "NoSuchPhase"; the phases are 0: "Testing", 1: "Staging", 2: "Production"')
   assert.deepEqual([results[6].error.code, results[6].error.status], ['ERR_LD_NOT_FOUND', 404])
   assert.match(results[7].error.message, /^items\[7\]\.phase: phase id must not be empty$/)
-  // One read per release that names phases (a, b, c, missing) and one of their pipeline, then one PATCH per item sent.
+  // Each item sent reads its release (the library's completePhase does), the client
+  // reads their pipeline once, then one PATCH per item that can be changed.
   const reads = server.requests.filter((q) => q.method === 'GET').map((q) => q.path.split('/')[5])
-  assert.deepEqual(reads.sort(), ['a', 'b', 'c', 'missing', 'release-pipelines'])
+  assert.deepEqual(reads.sort(), ['a', 'a', 'a', 'b', 'b', 'c', 'c', 'missing', 'release-pipelines'])
   const patches = server.requests.filter((q) => q.method === 'PATCH')
   assert.equal(patches.length, 6)
   // Phases found by name or id are sent with the guard the library's completePhase uses.
@@ -554,11 +561,11 @@ test('complete-many: a release that changed between the read and the write is no
   const [result] = JSON.parse(r.stdout)
   assert.equal(result.ok, false)
   assert.equal(result.error.code, 'ERR_LD_CONFLICT')
-  assert.match(result.error.message, /^the release of web\/a changed while phase "6650a1b2c3d4e5f607182931" was being completed: index 1 now holds "Testing"; nothing was changed$/)
+  assert.match(result.error.message, /^The release of web\/a changed while phase "6650a1b2c3d4e5f607182931" was being completed: index 1 now holds "Testing"; nothing was changed$/)
   assert.deepEqual(server.getRelease('web', 'a').phases.map((p) => p.complete), [false, false, false])
 })
 
-test('complete-many --dry-run previews every write, reading each release and pipeline once', async (t) => {
+test('complete-many --dry-run previews every write as the library plans it, and sends none', async (t) => {
   const server = await fake(t, { releases: [{ projectKey: 'web', flagKey: 'a', release: sampleRelease() }] })
   const items = [
     { projectKey: 'web', flagKey: 'a', phase: 0 },
@@ -567,7 +574,13 @@ test('complete-many --dry-run previews every write, reading each release and pip
   ]
   const r = await cli(['complete-many', '--file', '-', '--dry-run', '--json', ...auth(server)], { input: JSON.stringify(items) })
   assert.equal(r.code, 1, r.stderr)
-  assert.deepEqual(server.requests.map((q) => `${q.method} ${q.path}`), ['GET /api/v2/flags/web/a/release', 'GET /api/v2/projects/web/release-pipelines/standard-rollout'])
+  // The reads the real run makes: each item's release, the pipeline once.
+  assert.deepEqual(server.requests.map((q) => `${q.method} ${q.path}`).sort(), [
+    'GET /api/v2/flags/web/a/release',
+    'GET /api/v2/flags/web/a/release',
+    'GET /api/v2/flags/web/a/release',
+    'GET /api/v2/projects/web/release-pipelines/standard-rollout',
+  ])
   const writes = JSON.parse(r.stdout)
   assert.deepEqual(JSON.parse(writes[0].request.body), [{ op: 'replace', path: '/phases/0/complete', value: true }])
   assert.deepEqual(JSON.parse(writes[1].request.body), [
@@ -1073,14 +1086,9 @@ test('complete on a new pipeline starts the next phase, by index, name or id:', 
   const server = await bothKinds(t)
   const byIndex = await cli(['complete', 'web', 'progressive', '0', ...auth(server)])
   assert.equal(byIndex.code, 0, byIndex.stderr)
-  // The PATCH by index, refused; the release and its pipeline, read; the next phase started.
-  assert.deepEqual(sent(server), [
-    'PATCH /api/v2/flags/web/progressive/release',
-    'GET /api/v2/flags/web/progressive/release',
-    `GET ${PIPELINE_PATH}`,
-    `PUT ${phasePath('progressive', 1)}`,
-  ])
-  assert.equal(server.requests[3].body, '{"status":"active"}')
+  // The release and its pipeline, read; the next phase started; no PATCH.
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/progressive/release', `GET ${PIPELINE_PATH}`, `PUT ${phasePath('progressive', 1)}`])
+  assert.equal(server.requests[2].body, '{"status":"active"}')
   assert.match(byIndex.stdout, /\n {2}0 ✓ QA {20}started .* · completed .* by fake token · test\n {2}1 ● Beta {18}started .* · staging\n {2}2 ○ General availability {2}waiting\n$/)
 
   server.clearRequests()
@@ -1110,14 +1118,11 @@ test('the last phase of a new pipeline cannot be completed, nor a phase reopened
     assert.deepEqual([r.code, r.stdout, r.stderr], [1, '', last], phase)
     assert.deepEqual(sent(server), ['GET /api/v2/flags/web/progressive/release', `GET ${PIPELINE_PATH}`], 'only reads')
   }
-  // By index the PATCH goes first; the pipeline refuses it and nothing changes.
+  // By index the same: only reads, then the refusal.
   server.clearRequests()
   const byIndex = await cli(['complete', 'web', 'progressive', '2', ...auth(server)])
   assert.deepEqual([byIndex.code, byIndex.stderr], [1, last])
-  assert.deepEqual(
-    server.requests.filter((q) => q.method !== 'GET').map((q) => q.method),
-    ['PATCH'],
-  )
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/progressive/release', `GET ${PIPELINE_PATH}`])
   for (const phase of ['QA', '1']) {
     server.clearRequests()
     const r = await cli(['reopen', 'web', 'progressive', phase, ...auth(server)])
@@ -1126,7 +1131,7 @@ test('the last phase of a new pipeline cannot be completed, nor a phase reopened
       r.stderr,
       'error: The release of web/progressive is in release pipeline "progressive-rollout", of the new kind, whose phases only move forward: a phase cannot be reopened. Nothing was changed (code ERR_LD_UNSUPPORTED)\n',
     )
-    assert.ok(server.requests.every((q) => q.method === 'GET' || q.method === 'PATCH'), sent(server).join('\n'))
+    assert.ok(server.requests.every((q) => q.method === 'GET'), sent(server).join('\n'))
   }
   assert.deepEqual(server.getRelease('web', 'progressive'), before, 'the release is as it was')
 })
@@ -1142,10 +1147,10 @@ test('a --dry-run of complete on a new pipeline previews the PUT the call sends,
   )
   const previewed = parsePreview(dry.stdout, server)
   assert.deepEqual([previewed.method, previewed.path, previewed.body], ['PUT', phasePath('progressive', 1), '{"status":"active"}'])
-  // By index, the same PUT, and a word about the PATCH the call tries first.
+  // By index, the same PUT and the same words.
   const byIndex = await cli(['complete', 'web', 'progressive', '0', '--dry-run', ...auth(server)])
   assert.equal(byIndex.stdout, dry.stdout)
-  assert.match(byIndex.stderr, /\n\(by index, the call first sends the PATCH, which a new release pipeline refuses with 400\)\n$/)
+  assert.equal(byIndex.stderr, dry.stderr)
   const json = await cli(['complete', 'web', 'progressive', 'QA', '--dry-run', '--json', ...auth(server)])
   assert.deepEqual(JSON.parse(json.stdout), { method: 'PUT', url: server.url + previewed.path, headers: JSON.parse(json.stdout).headers, body: '{"status":"active"}' })
   assert.equal(JSON.parse(json.stdout).headers.Authorization, `****${TOKEN.slice(-4)}`)
@@ -1189,7 +1194,7 @@ test('a --dry-run of complete shows the PATCH when the pipeline may not be read,
   server.injectFault({ match: { path: PIPELINE_PATH }, status: 403, times: 2 })
   const dry = await cli(['complete', 'web', 'progressive', 'QA', '--dry-run', ...auth(server)])
   assert.equal(dry.code, 0, dry.stderr)
-  assert.match(dry.stderr, /\n\(reading release pipeline "progressive-rollout" was refused \(HTTP 403\): the call sends the PATCH, as to a legacy release pipeline\)\n$/)
+  assert.match(dry.stderr, /\n\(the kind of release pipeline "progressive-rollout" could not be read: the call sends the PATCH, as to a legacy release pipeline\)\n$/)
   const previewed = parsePreview(dry.stdout, server)
   assert.deepEqual(JSON.parse(previewed.body), [
     { op: 'test', path: '/phases/0/_id', value: NEW_IDS[0] },
@@ -1279,9 +1284,11 @@ test('complete-many moves phases of both kinds of pipeline, by name and by index
   )
   assert.equal(writes[1].request.url, server.url + phasePath('progressive', 1))
   assert.equal(writes[1].request.body, '{"status":"active"}')
-  // One read per release, one per pipeline.
+  // One read per item's release, one per pipeline.
   assert.deepEqual(sent(server).sort(), [
     'GET /api/v2/flags/web/checkout/release',
+    'GET /api/v2/flags/web/progressive/release',
+    'GET /api/v2/flags/web/progressive/release',
     'GET /api/v2/flags/web/progressive/release',
     'GET /api/v2/projects/web/release-pipelines/progressive-rollout',
     'GET /api/v2/projects/web/release-pipelines/standard-rollout',
@@ -1301,11 +1308,10 @@ test('complete-many moves phases of both kinds of pipeline, by name and by index
   assert.deepEqual(server.getRelease('web', 'progressive').phases.map((p) => p.status), ['completed', 'active', 'not-started'])
   assert.equal(server.getRelease('web', 'checkout').phases[0].complete, true)
   const writesSent = server.requests.filter((q) => q.method !== 'GET')
-  // The guarded PATCH for the legacy release; the PUT of Beta for QA; the reopen by index
-  // goes through the library, which tries the PATCH (refused) before it reads the kind.
+  // The guarded PATCH for the legacy release; the PUT of Beta for QA; the new pipeline
+  // never gets the PATCH.
   assert.deepEqual(writesSent.map((q) => `${q.method} ${q.path}`).sort(), [
     'PATCH /api/v2/flags/web/checkout/release',
-    'PATCH /api/v2/flags/web/progressive/release',
     `PUT ${phasePath('progressive', 1)}`,
   ])
 })
@@ -1540,18 +1546,24 @@ test('pipeline draws the phases in order with the flags at each and the finished
   assert.match(missing.stderr, /\(code ERR_LD_NOT_FOUND, HTTP 404\)\n$/)
 })
 
-test('pipeline counts the flags of every page, and those at a phase the pipeline no longer has', async (t) => {
+test('pipeline counts the flags from one request, and those at a phase the pipeline no longer has', async (t) => {
   const phases = [
     { id: 'a', name: 'A' },
     { id: 'b', name: 'B' },
   ]
-  const flags = [
-    ...Array.from({ length: 70 }, (_, i) => ({ flagKey: `a${i}`, activePhaseId: 'a' })),
-    ...Array.from({ length: 35 }, (_, i) => ({ flagKey: `b${i}`, activePhaseId: 'b' })),
-    ...Array.from({ length: 7 }, (_, i) => ({ flagKey: `done${i}`, _completedAt: 1 })),
-    { flagKey: 'moved', activePhaseId: 'removed-phase' },
-  ]
-  const server = await answering(t, (q) => (q.path.endsWith('/releases') ? { body: pageOf(flags, q.query) } : { body: { key: 'p', name: 'P', phases } }))
+  // A progressions page as LaunchDarkly sends it: the counts of the whole list, besides
+  // one page of items.
+  const counts = {
+    items: [{ flagKey: 'a0', activePhaseId: 'a' }],
+    totalCount: 113,
+    activeCount: 106,
+    completedCount: 7,
+    phases: [
+      { _id: 'a', name: 'A', releaseCount: 70 },
+      { _id: 'b', name: 'B', releaseCount: 35 },
+    ],
+  }
+  const server = await answering(t, (q) => (q.path.endsWith('/releases') ? { body: counts } : { body: { key: 'p', name: 'P', phases } }))
   const r = await cli(['pipeline', 'web', 'p', '--json', ...auth(server)])
   assert.equal(r.code, 0, r.stderr)
   assert.deepEqual(JSON.parse(r.stdout).counts, {
@@ -1563,8 +1575,11 @@ test('pipeline counts the flags of every page, and those at a phase the pipeline
     ],
     elsewhere: 1,
   })
-  const pagesRead = server.requests.filter((q) => q.path.endsWith('/releases'))
-  assert.ok(pagesRead.length >= 2, 'several pages')
+  // The pipeline, then one page of one item for the counts.
+  assert.deepEqual(
+    server.requests.map((q) => `${q.path}?${q.query}`),
+    ['/api/v2/projects/web/release-pipelines/p?', '/api/v2/projects/web/release-pipelines/p/releases?limit=1&offset=0'],
+  )
   const text = await cli(['pipeline', 'web', 'p', ...auth(server)])
   assert.equal(
     text.stdout,
@@ -1779,9 +1794,12 @@ test('--verbose: rate-limit waits, timeouts and failures, the token masked every
     [true, true],
   )
   assert.match(r.stderr, /^PATCH http:\/\/127\.0\.0\.1:\d+\/api\/v2\/flags\/web\/a\/release -> 200 in \d+ ms$/m)
-  assert.match(r.stderr, /^PATCH http:\/\/127\.0\.0\.1:\d+\/api\/v2\/flags\/web\/b\/release waits \d\.\d s: the rate-limit window's budget is spent until X-Ratelimit-Reset$/m)
+  // b's read (or, when the windows turned in between, its PATCH) waits for its route's window.
+  assert.match(r.stderr, /^(GET|PATCH) http:\/\/127\.0\.0\.1:\d+\/api\/v2\/flags\/web\/b\/release waits \d\.\d s: the rate-limit window's budget is spent until X-Ratelimit-Reset$/m)
   assert.match(r.stderr, /^PATCH http:\/\/127\.0\.0\.1:\d+\/api\/v2\/flags\/web\/b\/release -> 200 in \d+ ms$/m)
 
+  // The reads above spent the window of GET …/release: let it turn first.
+  await new Promise((resolve) => setTimeout(resolve, 1100))
   server.injectFault({ stallMs: 3000 })
   const slow = await cli(['status', 'web', 'a', '--timeout', '200', '--retries', '1', '--verbose', ...auth(server)])
   assert.equal(slow.code, 0, slow.stderr)
@@ -1829,4 +1847,28 @@ test('watchRequests subscribes to nothing without --verbose or a terminal, and c
   assert.match(written[0], /^\r\x1b\[KGET \S+\/flags\/web\/checkout\/release: HTTP 429, retrying in: [12] s…$/)
   assert.equal(written.at(-1), '\r\x1b[K', 'cleared at the end')
   assert.deepEqual(names.map((n) => dc.hasSubscribers(n)), [false, false, false, false])
+})
+
+test('a phase index the release does not have is a usage error (exit 2) after one read, and nothing is written', async (t) => {
+  const server = await fake(t)
+  for (const args of [
+    ['complete', 'web', 'checkout', '7'],
+    ['complete', 'web', 'checkout', '7', '--dry-run'],
+    ['reopen', 'web', 'checkout', '3'],
+    ['start', 'web', 'checkout', '9'],
+  ]) {
+    server.clearRequests()
+    const r = await cli([...args, ...auth(server)])
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+    assert.equal(r.stdout, '')
+    assert.match(r.stderr, /^error: phase \d does not exist: the release has 3 phases \(code ERR_LD_INVALID_ARGUMENT\)\n/)
+    assert.deepEqual(
+      server.requests.map((q) => `${q.method} ${q.path}`),
+      ['GET /api/v2/flags/web/checkout/release'],
+    )
+  }
+  assert.deepEqual(
+    server.getRelease('web', 'checkout').phases.map((p) => p.complete),
+    [false, false, false],
+  )
 })

@@ -35,12 +35,18 @@ function assertCommonHeaders(request, { userAgent = `ld-release/${VERSION}`, bod
   }
 }
 
-test('completePhase sends the documented PATCH and returns the updated release', async (t) => {
+const PIPELINE = '/api/v2/projects/web/release-pipelines/standard-rollout'
+
+test('completePhase reads the release and its pipeline, then sends the documented PATCH and returns the updated release', async (t) => {
   const server = await fake(t)
   const release = await client(server, { userAgent: 'deploy-bot/2' }).completePhase('web', 'checkout', 0)
 
-  assert.equal(server.requests.length, 1)
-  const [request] = server.requests
+  assert.deepEqual(
+    server.requests.map((r) => `${r.method} ${r.path}`),
+    [`GET ${PATH}`, `GET ${PIPELINE}`, `PATCH ${PATH}`],
+  )
+  for (const read of server.requests.slice(0, 2)) assertCommonHeaders(read, { userAgent: `ld-release/${VERSION} deploy-bot/2`, body: false })
+  const request = server.requests[2]
   assert.equal(request.method, 'PATCH')
   assert.equal(request.path, PATH)
   assert.equal(request.body, PHASE0_COMPLETE)
@@ -57,11 +63,14 @@ test('reopenPhase sends value false', async (t) => {
   const c = client(server)
   await c.completePhase('web', 'checkout', 1)
   const release = await c.reopenPhase('web', 'checkout', 1)
-  assert.equal(server.requests.length, 2)
-  assert.equal(server.requests[1].method, 'PATCH')
-  assert.equal(server.requests[1].path, PATH)
-  assert.equal(server.requests[1].body, '[{"op":"replace","path":"/phases/1/complete","value":false}]')
-  assertCommonHeaders(server.requests[1], { body: true })
+  // The second call: the pipeline's kind is known, the release is read, then patched.
+  assert.deepEqual(
+    server.requests.map((r) => `${r.method} ${r.path}`),
+    [`GET ${PATH}`, `GET ${PIPELINE}`, `PATCH ${PATH}`, `GET ${PATH}`, `PATCH ${PATH}`],
+  )
+  const reopen = server.requests[4]
+  assert.equal(reopen.body, '[{"op":"replace","path":"/phases/1/complete","value":false}]')
+  assertCommonHeaders(reopen, { body: true })
   assert.equal(release.phases[1].complete, false)
   assert.deepEqual(release, server.getRelease('web', 'checkout'))
 })
@@ -128,7 +137,7 @@ test('keys are percent-encoded as single path segments', async (t) => {
     releases: [{ projectKey, flagKey, release: sampleRelease() }],
   })
   const c = client(server)
-  const release = await c.completePhase(projectKey, flagKey, 0)
+  const release = await c.patchRelease(projectKey, flagKey, ld.phasePatch(0, true))
   const expected = '/api/v2/flags/my%20proj%25/a%2Fb%3Fc%23d/release'
   assert.equal(server.requests.length, 1)
   assert.equal(server.requests[0].path, expected)
@@ -136,6 +145,11 @@ test('keys are percent-encoded as single path segments', async (t) => {
   assert.equal(server.getRelease(projectKey, flagKey).phases[0].complete, true)
   await c.getRelease(projectKey, flagKey)
   assert.equal(server.requests[1].path, expected)
+  await c.completePhase(projectKey, flagKey, 1)
+  assert.deepEqual(
+    server.requests.slice(2).map((r) => r.path),
+    [expected, '/api/v2/projects/my%20proj%25/release-pipelines/standard-rollout', expected],
+  )
 })
 
 test('a baseUrl path prefix is kept and slashes do not double', async (t) => {
@@ -148,7 +162,7 @@ test('a baseUrl path prefix is kept and slashes do not double', async (t) => {
   ]
   for (const [baseUrl, path] of cases) {
     const before = server.requests.length
-    const release = await new ld.ReleaseClient({ apiKey: TOKEN, baseUrl, maxRetries: 0 }).completePhase('p', 'f', 0)
+    const release = await new ld.ReleaseClient({ apiKey: TOKEN, baseUrl, maxRetries: 0 }).patchRelease('p', 'f', ld.phasePatch(0, true))
     assert.equal(release.name, sampleRelease().name)
     assert.equal(server.requests.length, before + 1)
     assert.equal(server.requests[before].url, path, baseUrl)
@@ -188,7 +202,10 @@ test('module-level functions with { apiKey, baseUrl }', async (t) => {
   assert.deepEqual(
     server.requests.map((r) => [r.method, r.path, r.body]),
     [
+      ['GET', PATH, ''],
+      ['GET', PIPELINE, ''],
       ['PATCH', PATH, '[{"op":"replace","path":"/phases/1/complete","value":true}]'],
+      ['GET', PATH, ''],
       ['PATCH', PATH, '[{"op":"replace","path":"/phases/1/complete","value":false}]'],
       ['PATCH', PATH, '[{"op":"replace","path":"/phases/2/complete","value":true}]'],
       ['GET', PATH, ''],
@@ -208,8 +225,8 @@ test('module-level functions read LD_ACCESS_TOKEN and LD_BASE_URI', async (t) =>
   setEnv(t, { LD_ACCESS_TOKEN: server.apiKey, LD_BASE_URI: server.url })
   const release = await ld.completePhase('web', 'checkout', 0, { maxRetries: 0 })
   assert.equal(release.phases[0].complete, true)
-  assert.equal(server.requests.length, 1)
-  assert.equal(server.requests[0].headers.authorization, TOKEN)
+  assert.equal(server.requests.length, 3)
+  for (const request of server.requests) assert.equal(request.headers.authorization, TOKEN)
 })
 
 test('module-level functions read LAUNCHDARKLY_ACCESS_TOKEN and LAUNCHDARKLY_API_HOST', async (t) => {
@@ -252,9 +269,10 @@ test('module-level functions read the environment on every call', async (t) => {
   await ld.completePhase('web', 'checkout', 0, { maxRetries: 0 })
   process.env.LD_BASE_URI = second.url
   await ld.completePhase('web', 'checkout', 1, { maxRetries: 0 })
-  assert.equal(first.requests.length, 1)
-  assert.equal(second.requests.length, 1)
-  assert.equal(second.requests[0].body, '[{"op":"replace","path":"/phases/1/complete","value":true}]')
+  // Each call: the release, its pipeline, the PATCH.
+  assert.equal(first.requests.length, 3)
+  assert.equal(second.requests.length, 3)
+  assert.equal(second.requests[2].body, '[{"op":"replace","path":"/phases/1/complete","value":true}]')
 
   process.env.LD_ACCESS_TOKEN = 'api-not-the-token-2222'
   const error = await ld.getRelease('web', 'checkout', { maxRetries: 0 }).catch((e) => e)
@@ -270,9 +288,9 @@ test('a ReleaseClient reads the environment once, at construction', async (t) =>
   process.env.LD_BASE_URI = second.url
   process.env.LD_ACCESS_TOKEN = 'api-changed-later-3333'
   await c.completePhase('web', 'checkout', 0)
-  assert.equal(first.requests.length, 1)
+  assert.equal(first.requests.length, 3)
   assert.equal(second.requests.length, 0)
-  assert.equal(first.requests[0].headers.authorization, TOKEN)
+  for (const request of first.requests) assert.equal(request.headers.authorization, TOKEN)
   // A client built now sees the new values.
   await new ld.ReleaseClient({ apiKey: TOKEN, maxRetries: 0 }).getRelease('web', 'checkout')
   assert.equal(second.requests.length, 1)

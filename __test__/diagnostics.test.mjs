@@ -176,16 +176,20 @@ test('every request carries the name of the method called, also when a call make
     [
       `getRelease GET ${flag}`,
       `patchRelease PATCH ${flag}`,
+      // The release, its pipeline (the first time), then the PATCH.
+      `reopenPhase GET ${flag}`,
+      'reopenPhase GET /api/v2/projects/web/release-pipelines/standard-rollout',
       `reopenPhase PATCH ${flag}`,
+      `completePhase GET ${flag}`,
       `completePhase PATCH ${flag}`,
-      // By name: the release is read, then the guarded PATCH sent (the client already
-      // knows the pipeline from the PATCH before).
+      // By name: the release is read, then the guarded PATCH sent.
       `completePhase GET ${flag}`,
       `completePhase PATCH ${flag}`,
       `startPhase PUT ${project}/checkout/release/phases/${phaseId}`,
       `updatePhaseStatus PUT ${project}/checkout/release/phases/${phaseId}`,
       'deleteRelease DELETE /api/v2/flags/web/old/release',
       `createRelease PUT ${project}/old/release`,
+      `completePhases GET ${flag}`,
       `completePhases PATCH ${flag}`,
       `getRelease GET ${flag}`,
     ],
@@ -199,7 +203,11 @@ test('methodOverride: the method as sent, POST', async (t) => {
   await client(server, { methodOverride: true }).completePhase('web', 'checkout', 0)
   assert.deepEqual(
     seen.map(([, m]) => [m.operation, m.method]),
-    [['completePhase', 'POST']],
+    [
+      ['completePhase', 'GET'],
+      ['completePhase', 'GET'],
+      ['completePhase', 'POST'],
+    ],
   )
 })
 
@@ -235,9 +243,9 @@ test('a subscriber may start a call of its own', async (t) => {
   }
   dc.subscribe('ld-release:request', handler)
   t.after(() => dc.unsubscribe('ld-release:request', handler))
-  await c.completePhase('web', 'checkout', 0)
+  await c.patchRelease('web', 'checkout', ld.phasePatch(0, true))
   await inner
-  assert.deepEqual(seen, ['completePhase', 'getRelease'])
+  assert.deepEqual(seen, ['patchRelease', 'getRelease'])
 })
 
 test('the token, or any 8 characters of it, is in no message', async (t) => {

@@ -94,9 +94,13 @@ describe('before any request', () => {
       signal: new AbortController().signal,
       concurrency: 1,
       onProgress: () => {},
+      dryRun: false,
     })
     assert.equal(results[0].ok, true)
-    assert.equal(server.requests.length, 1)
+    assert.deepEqual(
+      server.requests.map((r) => r.method),
+      ['GET', 'GET', 'PATCH'],
+    )
   })
 
   test('ERR_LD_INVALID_ARGUMENT: did-you-mean reaches exactly the distance limit, and no further', async (t) => {
@@ -146,19 +150,23 @@ describe('before any request', () => {
     assert.throws(() => ld.phasePatch(0, 'yes'), { name: 'LaunchDarklyError', code: INVALID })
     await assertNothingSent(server)
 
-    // The largest phase is sent as is (and refused by the server, which has 3 phases).
-    const error = await expectLdError(() => c.completePhase('web', 'checkout', 4294967295), {
-      code: 'ERR_LD_BAD_REQUEST',
-      status: 400,
-      attempts: 1,
-    })
-    assert.equal(error.apiCode, 'invalid_request')
-    // One PATCH; the reads after it tell a new pipeline's refusal from a bad request.
-    assert.deepEqual(
-      server.requests.map((r) => r.method),
-      ['PATCH', 'GET'],
-    )
-    assert.equal(server.requests[0].body, '[{"op":"replace","path":"/phases/4294967295/complete","value":true}]')
+    // The largest phase is a phase the release (3 phases) does not have: refused after
+    // the release is read, before any write; with the pipeline read first, as for the
+    // CLI's `complete … 7`.
+    for (const call of [
+      () => c.completePhase('web', 'checkout', 4294967295),
+      () => c.reopenPhase('web', 'checkout', 7),
+      () => c.startPhase('web', 'checkout', 3),
+      () => c.completePhase('web', 'checkout', 3, { dryRun: true }),
+    ]) {
+      server.clearRequests()
+      const error = await expectLdError(call, { code: INVALID, status: undefined })
+      assert.match(error.message, /^phase \d+ does not exist: the release has 3 phases$/)
+      assert.deepEqual(
+        server.requests.map((r) => r.method),
+        ['GET'],
+      )
+    }
   })
 
   test('ERR_LD_INVALID_ARGUMENT: every kind of malformed patch', async (t) => {
@@ -379,18 +387,28 @@ describe('answers of the server', { concurrency: true }, () => {
     assert.equal(server.requests[0].headers.authorization, wrong)
   })
 
-  test('ERR_LD_FORBIDDEN: 403 with the beta message', async (t) => {
+  test('ERR_LD_BETA_HEADER_MISSING: 403 with the beta message names the header and a proxy', async (t) => {
     const server = await fake(t, { requireBetaHeader: true })
-    const message = 'This API is in beta. To use it, you must pass the header LD-API-Version: beta'
+    const message = 'This API is in beta. To use it, your request must include the header `LD-API-Version: beta`.'
     server.injectFault({ times: 1, status: 403, body: { code: 'forbidden', message } })
-    await expectLdError(() => client(server, { maxRetries: 3 }).completePhase('web', 'checkout', 0), {
-      code: 'ERR_LD_FORBIDDEN',
+    const error = await expectLdError(() => client(server, { maxRetries: 3 }).completePhase('web', 'checkout', 0), {
+      code: 'ERR_LD_BETA_HEADER_MISSING',
       status: 403,
       apiCode: 'forbidden',
       apiMessage: message,
       attempts: 1,
     })
+    assert.match(error.message, /did not receive the LD-API-Version: beta header/)
+    assert.match(error.message, /proxy/)
     assert.equal(server.requests.length, 1)
+    // The same message with 400 or 404 (as the service sometimes answers) is told apart too;
+    // a 403 for another reason stays ERR_LD_FORBIDDEN.
+    for (const status of [400, 404]) {
+      server.injectFault({ times: 1, status, body: { code: 'x', message } })
+      await expectLdError(() => client(server).getRelease('web', 'checkout'), { code: 'ERR_LD_BETA_HEADER_MISSING', status })
+    }
+    server.injectFault({ times: 1, status: 403, body: { code: 'forbidden', message: 'Access to the requested resource was denied' } })
+    await expectLdError(() => client(server).getRelease('web', 'checkout'), { code: 'ERR_LD_FORBIDDEN', status: 403 })
     // Without a fault, the beta header we send is enough for a fake that requires it.
     await client(server).completePhase('web', 'checkout', 0)
   })
@@ -547,7 +565,7 @@ describe('answers of the server', { concurrency: true }, () => {
     const server = await fake(t)
     server.injectFault({ times: 5, delayMs: 1000 })
     let started = Date.now()
-    const error = await expectLdError(() => client(server, { timeoutMs: 150 }).completePhase('web', 'checkout', 0), {
+    const error = await expectLdError(() => client(server, { timeoutMs: 150 }).patchRelease('web', 'checkout', ld.phasePatch(0, true)), {
       code: 'ERR_LD_TIMEOUT',
       status: undefined,
       attempts: 1,
@@ -570,7 +588,7 @@ describe('answers of the server', { concurrency: true }, () => {
   test('ERR_LD_NETWORK: nothing listening on the port', async () => {
     const port = await deadPort()
     const c = new ld.ReleaseClient({ apiKey: TOKEN, baseUrl: `http://127.0.0.1:${port}`, maxRetries: 1, timeoutMs: 1000 })
-    const error = await expectLdError(() => c.completePhase('web', 'checkout', 0), {
+    const error = await expectLdError(() => c.patchRelease('web', 'checkout', ld.phasePatch(0, true)), {
       code: 'ERR_LD_NETWORK',
       status: undefined,
       attempts: 2,
@@ -586,7 +604,7 @@ describe('answers of the server', { concurrency: true }, () => {
   test('ERR_LD_NETWORK: a connection dropped on every attempt', async (t) => {
     const server = await fake(t)
     server.injectFault({ times: 5, drop: 'before-response' })
-    await expectLdError(() => client(server, { maxRetries: 1 }).completePhase('web', 'checkout', 0), {
+    await expectLdError(() => client(server, { maxRetries: 1 }).patchRelease('web', 'checkout', ld.phasePatch(0, true)), {
       code: 'ERR_LD_NETWORK',
       attempts: 2,
     })
@@ -811,7 +829,8 @@ describe('aborts', { concurrency: true }, () => {
       await failure(() => c.getRelease('web', 'missing', { signal: controller.signal }))
     }
     await sleep(20)
-    assert.equal(server.requests.length, 52)
+    // Each completion: the release and the PATCH (the first also the pipeline); each read one.
+    assert.equal(server.requests.length, 20 * 2 + 1 + 20 + 12)
     assert.equal(getEventListeners(controller.signal, 'abort').length, 0, 'every listener removed')
     assert.deepEqual(
       warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map(String),

@@ -363,25 +363,52 @@ describe('DELETE and the projects/ PUTs', () => {
     await expectError(await call(server, 'DELETE', RELEASE), 404, 'not_found')
   })
 
-  test('PUT projects/{p}/flags/{f}/release creates a release from the pipeline key', async (t) => {
+  test('PUT projects/{p}/flags/{f}/release creates a release with the chosen pipeline\'s phases; an unknown pipeline is 404', async (t) => {
     const server = await start(t, { releases: [] })
     const path = '/api/v2/projects/web/flags/a%2Fb/release'
     for (const body of [{}, { releasePipelineKey: 5 }, { releasePipelineKey: '' }, [], { releasePipelineKey: 'p', releaseVariationId: 3 }]) {
       await expectError(await call(server, 'PUT', path, { body }), 400, 'invalid_request')
     }
     await expectError(await call(server, 'PUT', path, { body: '{', headers: {} }), 400, 'invalid_request')
+    await expectError(await call(server, 'PUT', path, { body: { releasePipelineKey: 'no-such-pipeline' } }), 404, 'not_found')
     assert.equal(server.getRelease('web', 'a/b'), undefined)
+    // A legacy pipeline made through the fake: its phases, ids and environments.
+    const made = await call(server, 'POST', '/api/v2/projects/web/release-pipelines', {
+      body: {
+        key: 'fast-lane',
+        name: 'Fast lane',
+        isLegacy: true,
+        phases: [
+          { name: 'Canary', audiences: [{ name: 'Canary', environmentKey: 'canary' }] },
+          { name: 'Everyone', audiences: [{ name: 'Production', environmentKey: 'production' }] },
+        ],
+      },
+    })
+    assert.equal(made.status, 201)
+    const pipeline = await json(made)
+    // Environments carry every field the samples' have.
+    assert.deepEqual(Object.keys(pipeline.phases[0].audiences[0].environment).sort(), ['color', 'key', 'name'])
+    assert.deepEqual(pipeline.phases[1].audiences[0].environment, { key: 'production', name: 'Production', color: '417505' })
+    assert.match(pipeline.phases[0].audiences[0].environment.color, /^[0-9a-f]{6}$/)
     const res = await call(server, 'PUT', path, { body: { releasePipelineKey: 'fast-lane', releaseVariationId: 'var-on' } })
     assert.equal(res.status, 200)
     const release = await json(res)
     assert.equal(release.releasePipelineKey, 'fast-lane')
+    assert.equal(release.name, 'Fast lane')
     assert.equal(release._releaseVariationId, 'var-on')
     assert.equal(release._version, 1)
-    assert.equal(release.phases.length, 3)
+    assert.deepEqual(
+      release.phases.map((p) => [p._id, p._name, p.complete, p._audiences[0].environment.key]),
+      pipeline.phases.map((p) => [p.id, p.name, false, p.audiences[0].environment.key]),
+    )
     assert.equal(release._links.self.href, '/api/v2/flags/web/a%2Fb/release')
     assert.deepEqual(server.getRelease('web', 'a/b'), release)
-    const plain = await json(await call(server, 'PUT', '/api/v2/projects/web/flags/c/release', { body: { releasePipelineKey: 'p' } }))
+    const plain = await json(await call(server, 'PUT', '/api/v2/projects/web/flags/c/release', { body: { releasePipelineKey: 'standard-rollout' } }))
     assert.equal(plain._releaseVariationId, null)
+    assert.deepEqual(
+      plain.phases.map((p) => p._id),
+      sampleRelease().phases.map((p) => p._id),
+    )
   })
 
   test('PUT .../release/phases/{id} updates that phase', async (t) => {
@@ -780,5 +807,51 @@ describe('release pipelines and progressions', () => {
     await expectError(await call(server, 'GET', `${path}?filter=${bad}`), 400, 'invalid_request')
     await expectError(await call(server, 'GET', `${path}?filter=flagKey%20equals%20x`), 400, 'invalid_request')
     await expectError(await call(server, 'GET', `${LIST}/nope/releases`), 404, 'not_found')
+  })
+})
+
+describe('rate limit families', () => {
+  test("the account's and the token's limits count every route, each with its own window", async (t) => {
+    const server = await start(t, { rateLimit: { limit: 100, windowMs: 300, globalLimit: 3, tokenLimit: 5, tokenWindowMs: 2000 } })
+    const answers = []
+    for (let i = 0; i < 4; i++) answers.push(await call(server, 'GET', RELEASE))
+    await Promise.all(answers.map((r) => r.text()))
+    assert.deepEqual(
+      answers.map((r) => r.status),
+      [200, 200, 200, 429],
+    )
+    assert.deepEqual(
+      answers.map((r) => r.headers.get('x-ratelimit-global-remaining')),
+      ['2', '1', '0', '0'],
+    )
+    assert.deepEqual(
+      answers.map((r) => r.headers.get('x-ratelimit-auth-token-remaining')),
+      ['4', '3', '2', '1'],
+    )
+    assert.equal(answers[0].headers.get('x-ratelimit-auth-token-limit'), '5')
+    const tokenReset = Number(answers[0].headers.get('x-ratelimit-auth-token-reset'))
+    const reset = Number(answers[0].headers.get('x-ratelimit-reset'))
+    assert.ok(tokenReset > reset + 1000, 'the token window is its own, and longer')
+    // The account's window turns; the token's does not: one more, then 429 from the token.
+    await sleep(Math.max(0, reset - Date.now()) + 20)
+    const more = [await call(server, 'PATCH', RELEASE, { body: '[]' }), await call(server, 'GET', RELEASE)]
+    await Promise.all(more.map((r) => r.text()))
+    assert.deepEqual(
+      more.map((r) => [r.status, r.headers.get('x-ratelimit-auth-token-remaining')]),
+      [
+        [more[0].status, '0'],
+        [429, '0'],
+      ],
+    )
+    assert.notEqual(more[0].status, 429)
+    assert.equal(server.rateLimited, 2)
+  })
+
+  test('without tokenLimit no token headers are sent', async (t) => {
+    const server = await start(t, { rateLimit: { limit: 2 } })
+    const res = await call(server, 'GET', RELEASE)
+    await res.text()
+    assert.equal(res.headers.get('x-ratelimit-auth-token-remaining'), null)
+    assert.equal(res.headers.get('x-ratelimit-global-remaining'), '99999')
   })
 })

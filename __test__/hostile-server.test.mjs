@@ -45,8 +45,10 @@ describe('redirects are never followed', { concurrency: true }, () => {
   const CODES = [300, 301, 302, 303, 304, 305, 307, 308]
   // Each call, the method it must arrive with, and whether it writes.
   const CALLS = [
-    ['completePhase', 'PATCH', true, (c) => c.completePhase('web', 'checkout', 0)],
-    ['completePhase with methodOverride', 'POST', true, (c) => c.completePhase('web', 'checkout', 0), { methodOverride: true }],
+    ['patchRelease', 'PATCH', true, (c) => c.patchRelease('web', 'checkout', ld.phasePatch(0, true))],
+    ['patchRelease with methodOverride', 'POST', true, (c) => c.patchRelease('web', 'checkout', ld.phasePatch(0, true)), { methodOverride: true }],
+    // A phase change reads the release first: the redirect ends it before any write.
+    ['completePhase', 'GET', false, (c) => c.completePhase('web', 'checkout', 0)],
     ['createRelease', 'PUT', true, (c) => c.createRelease('web', 'checkout', { releasePipelineKey: 'standard' })],
     ['deleteRelease', 'DELETE', true, (c) => c.deleteRelease('web', 'checkout')],
     ['getRelease', 'GET', false, (c) => c.getRelease('web', 'checkout')],
@@ -91,7 +93,7 @@ describe('redirects are never followed', { concurrency: true }, () => {
     assert.ok(results[0].error.message.includes(`redirect to ${origin.url};`), results[0].error.message)
     assert.deepEqual(
       origin.requests.map((r) => r.method),
-      ['GET', 'PATCH', 'PATCH'],
+      ['GET', 'GET', 'GET'],
     )
   })
 })
@@ -230,7 +232,7 @@ describe('the rate-limit gate never holds a call without bound', { concurrency: 
       const c = clientFor(server)
       await c.getRelease('web', 'checkout')
       const started = Date.now()
-      await c.completePhase('web', 'checkout', 0)
+      await c.patchRelease('web', 'checkout', ld.phasePatch(0, true))
       await c.getRelease('web', 'checkout')
       assert.ok(Date.now() - started < 5000, 'no wait')
       assert.equal(server.requests.length, 3)

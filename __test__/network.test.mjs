@@ -185,7 +185,7 @@ test('a redirect from a TLS server to plain http: on another host is not followe
     const { ReleaseClient } = require(${JSON.stringify(addon)})
     const client = new ReleaseClient({ apiKey: 'api-network-test', baseUrl: 'https://localhost:${port}', maxRetries: 0, timeoutMs: 5000 })
     const settle = (p) => p.then(() => ({ ok: true }), (e) => ({ ok: false, code: e.code, status: e.status, message: e.message }))
-    Promise.all([settle(client.completePhase('web', 'checkout', 0)), settle(client.getRelease('web', 'checkout'))])
+    Promise.all([settle(client.patchRelease('web', 'checkout', [{ op: 'replace', path: '/phases/0/complete', value: true }])), settle(client.getRelease('web', 'checkout'))])
       .then((results) => console.log(JSON.stringify(results)))
   `
   const proxyUrl = `http://127.0.0.1:${proxyPort}`

@@ -154,14 +154,20 @@ test('methodOverride sends PATCH as POST with X-HTTP-Method-Override', async (t)
   const server = await fake(t)
   const release = await client(server, { methodOverride: true }).completePhase('web', 'checkout', 0)
   assert.equal(release.phases[0].complete, true)
-  const [request] = server.requests
+  // The release and its pipeline are read (GETs stay GETs), then the PATCH goes as a POST.
+  assert.deepEqual(
+    server.requests.map((r) => r.method),
+    ['GET', 'GET', 'POST'],
+  )
+  assert.equal(server.requests[0].headers['x-http-method-override'], undefined)
+  const request = server.requests[2]
   assert.equal(request.method, 'POST')
   assert.equal(request.headers['x-http-method-override'], 'PATCH')
   assert.equal(request.body, '[{"op":"replace","path":"/phases/0/complete","value":true}]')
   // GET stays GET; the preview shows the override too.
   await client(server, { methodOverride: true }).getRelease('web', 'checkout')
-  assert.equal(server.requests[1].method, 'GET')
-  assert.equal(server.requests[1].headers['x-http-method-override'], undefined)
+  assert.equal(server.requests[3].method, 'GET')
+  assert.equal(server.requests[3].headers['x-http-method-override'], undefined)
   const preview = ld.previewRequest('PATCH', 'web', 'checkout', ld.phasePatch(0, true), { methodOverride: true })
   assert.equal(preview.method, 'POST')
   assert.equal(preview.headers['X-HTTP-Method-Override'], 'PATCH')
@@ -190,6 +196,7 @@ test('previewRequest(operation, ...args) shows the first request each call sends
     ['updatePhaseStatus', 'web', 'checkout', phaseId, { status: 'active' }],
     ['createRelease', 'web', 'other', { releasePipelineKey: 'standard-rollout' }],
     ['deleteRelease', 'web', 'other'],
+    ['getReleaseProgressionSummary', 'web', 'standard-rollout'],
   ]
   for (const [operation, ...args] of calls) {
     const preview = ld.previewRequest(operation, ...args, options)
@@ -206,9 +213,15 @@ test('previewRequest(operation, ...args) shows the first request each call sends
     }
   }
   // The override shows as the POST it sends; a bulk run has no request of its own.
-  const overridden = ld.previewRequest('completePhase', 'web', 'checkout', 0, { ...options, methodOverride: true })
+  const overridden = ld.previewRequest('patchRelease', 'web', 'checkout', ld.phasePatch(0, true), { ...options, methodOverride: true })
   assert.equal(overridden.method, 'POST')
   assert.equal(overridden.headers['X-HTTP-Method-Override'], 'PATCH')
+  // A phase change reads the release first, whatever the options; so does its dry run.
+  for (const extra of [{ methodOverride: true }, { dryRun: true }]) {
+    const first = ld.previewRequest('completePhase', 'web', 'checkout', 0, { ...options, ...extra })
+    assert.equal(first.method, 'GET')
+    assert.equal(first.url, `${server.url}/api/v2/flags/web/checkout/release`)
+  }
   for (const [call, message] of [
     [() => ld.previewRequest('completePhases', [], options), /^completePhases sends one call per item/],
     [() => ld.previewRequest('DELETE', 'web', 'f', options), /^operation must be 'GET', 'PATCH' or the name of an operation \(completePhase, /],

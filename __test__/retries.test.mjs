@@ -29,7 +29,7 @@ describe('retries', { concurrency: true }, () => {
   test('a 503 then success: the call succeeds on the second attempt after a backoff', async (t) => {
     const server = await fake(t)
     server.injectFault({ times: 1, status: 503, body: 'upstream unavailable', contentType: 'text/plain' })
-    const [release, elapsed] = await timed(() => client(server, { maxRetries: 3 }).completePhase('web', 'checkout', 0))
+    const [release, elapsed] = await timed(() => client(server, { maxRetries: 3 }).patchRelease('web', 'checkout', ld.phasePatch(0, true)))
     assert.equal(release.phases[0].complete, true)
     assertSameRequestTwice(server)
     assert.ok(elapsed >= 250, `backed off 250 ms at least, took ${elapsed}`)
@@ -39,7 +39,7 @@ describe('retries', { concurrency: true }, () => {
     test(`a ${status} is retried`, async (t) => {
       const server = await fake(t)
       server.injectFault({ times: 1, status })
-      const release = await client(server, { maxRetries: 1 }).completePhase('web', 'checkout', 0)
+      const release = await client(server, { maxRetries: 1 }).patchRelease('web', 'checkout', ld.phasePatch(0, true))
       assert.equal(release.phases[0].complete, true)
       assertSameRequestTwice(server)
     })
@@ -48,7 +48,7 @@ describe('retries', { concurrency: true }, () => {
   test('429 with Retry-After in seconds waits that long', async (t) => {
     const server = await fake(t)
     server.injectFault({ times: 1, status: 429, headers: { 'Retry-After': '1' }, body: { code: 'rate_limited', message: 'slow' } })
-    const [release, elapsed] = await timed(() => client(server, { maxRetries: 2 }).completePhase('web', 'checkout', 0))
+    const [release, elapsed] = await timed(() => client(server, { maxRetries: 2 }).patchRelease('web', 'checkout', ld.phasePatch(0, true)))
     assert.equal(release.phases[0].complete, true)
     assertSameRequestTwice(server)
     assert.ok(elapsed >= 1000, `waited ${elapsed} ms`)
@@ -59,7 +59,7 @@ describe('retries', { concurrency: true }, () => {
     // A whole second (HTTP dates have no milliseconds) between 1 and 2 s from now.
     const target = Math.ceil((Date.now() + 1000) / 1000) * 1000
     server.injectFault({ times: 1, status: 429, headers: { 'Retry-After': new Date(target).toUTCString() } })
-    const release = await client(server, { maxRetries: 2 }).completePhase('web', 'checkout', 0)
+    const release = await client(server, { maxRetries: 2 }).patchRelease('web', 'checkout', ld.phasePatch(0, true))
     assert.equal(release.phases[0].complete, true)
     assertSameRequestTwice(server)
     assert.ok(Date.now() >= target - 5, `retried ${target - Date.now()} ms before the advised date`)
@@ -73,7 +73,7 @@ describe('retries', { concurrency: true }, () => {
       status: 429,
       headers: { 'X-Ratelimit-Reset': String(reset), 'X-Ratelimit-Route-Remaining': '0', 'Retry-After': '5' },
     })
-    const [release, elapsed] = await timed(() => client(server, { maxRetries: 2 }).completePhase('web', 'checkout', 0))
+    const [release, elapsed] = await timed(() => client(server, { maxRetries: 2 }).patchRelease('web', 'checkout', ld.phasePatch(0, true)))
     assert.equal(release.phases[0].complete, true)
     assertSameRequestTwice(server)
     assert.ok(Date.now() >= reset - 5, `retried ${reset - Date.now()} ms before the reset`)
@@ -87,12 +87,12 @@ describe('retries', { concurrency: true }, () => {
     const gap = (server) => server.requests[1].receivedAt - server.requests[0].receivedAt
     const backoff = await fake(t)
     backoff.injectFault({ times: 1, status: 429 })
-    await client(backoff, { maxRetries: 1 }).completePhase('web', 'checkout', 0)
+    await client(backoff, { maxRetries: 1 }).patchRelease('web', 'checkout', ld.phasePatch(0, true))
     assert.ok(gap(backoff) >= 250, `without advice the retry waited the default backoff: ${gap(backoff)} ms`)
     for (const retryAfter of ['0', new Date(Date.now() - 5000).toUTCString()]) {
       const server = await fake(t)
       server.injectFault({ times: 1, status: 429, headers: { 'Retry-After': retryAfter } })
-      const release = await client(server, { maxRetries: 1 }).completePhase('web', 'checkout', 0)
+      const release = await client(server, { maxRetries: 1 }).patchRelease('web', 'checkout', ld.phasePatch(0, true))
       assert.equal(release.phases[0].complete, true)
       assertSameRequestTwice(server)
       assert.ok(gap(server) < 250, `Retry-After: ${retryAfter} was retried ${gap(server)} ms later (the default backoff took ${gap(backoff)} ms)`)
@@ -102,10 +102,24 @@ describe('retries', { concurrency: true }, () => {
   test('429 with no header falls back to exponential backoff', async (t) => {
     const server = await fake(t)
     server.injectFault({ times: 2, status: 429 })
-    const [release, elapsed] = await timed(() => client(server, { maxRetries: 3 }).completePhase('web', 'checkout', 0))
+    const [release, elapsed] = await timed(() => client(server, { maxRetries: 3 }).patchRelease('web', 'checkout', ld.phasePatch(0, true)))
     assert.equal(release.phases[0].complete, true)
     assert.equal(server.requests.length, 3)
     assert.ok(elapsed >= 250 + 500, `backed off 250 then 500 ms at least, took ${elapsed}`)
+  })
+
+  test('the token’s own limit: the client waits for its window, across routes, instead of collecting 429s', async (t) => {
+    const server = await fake(t, { rateLimit: { limit: 100, windowMs: 300, tokenLimit: 2, tokenWindowMs: 1500 } })
+    const c = client(server, { maxRetries: 3 })
+    const [, elapsed] = await timed(async () => {
+      await c.getRelease('web', 'checkout')
+      await c.patchRelease('web', 'checkout', ld.phasePatch(0, true))
+      // The token's budget is spent: this read (another route) waits for the token's reset.
+      await c.getRelease('web', 'checkout')
+    })
+    assert.equal(server.rateLimited, 0, 'no 429: the gate waited')
+    assert.equal(server.requests.length, 3)
+    assert.ok(elapsed >= 1400, `waited for the token window: ${elapsed} ms`)
   })
 
   test('the fake’s rate limit: the client waits for the window instead of collecting 429s', async (t) => {
@@ -131,16 +145,15 @@ describe('retries', { concurrency: true }, () => {
         409: 'ERR_LD_CONFLICT',
         422: 'ERR_LD_BAD_REQUEST',
       }
-      await expectLdError(() => client(server, { maxRetries: 5 }).completePhase('web', 'checkout', 0), {
+      await expectLdError(() => client(server, { maxRetries: 5 }).patchRelease('web', 'checkout', ld.phasePatch(0, true)), {
         code: codes[status],
         status,
         attempts: 1,
       })
-      // One PATCH. After a 400 the release is read, to tell a new pipeline's refusal
-      // from a bad request; nothing is sent again.
+      // One PATCH, never sent again.
       assert.deepEqual(
         server.requests.map((r) => r.method),
-        status === 400 ? ['PATCH', 'GET'] : ['PATCH'],
+        ['PATCH'],
       )
     })
   }
@@ -148,7 +161,7 @@ describe('retries', { concurrency: true }, () => {
   test('a connection dropped before the response is retried', async (t) => {
     const server = await fake(t)
     server.injectFault({ times: 1, drop: 'before-response' })
-    const release = await client(server, { maxRetries: 2 }).completePhase('web', 'checkout', 0)
+    const release = await client(server, { maxRetries: 2 }).patchRelease('web', 'checkout', ld.phasePatch(0, true))
     assert.equal(release.phases[0].complete, true)
     assertSameRequestTwice(server)
   })
@@ -156,7 +169,7 @@ describe('retries', { concurrency: true }, () => {
   test('a connection dropped in the middle of the body is retried', async (t) => {
     const server = await fake(t)
     server.injectFault({ times: 1, drop: 'mid-body' })
-    const release = await client(server, { maxRetries: 2 }).completePhase('web', 'checkout', 0)
+    const release = await client(server, { maxRetries: 2 }).patchRelease('web', 'checkout', ld.phasePatch(0, true))
     assert.equal(release.phases[0].complete, true)
     assertSameRequestTwice(server)
   })
@@ -164,7 +177,7 @@ describe('retries', { concurrency: true }, () => {
   test('a timed-out attempt is retried', async (t) => {
     const server = await fake(t)
     server.injectFault({ times: 1, delayMs: 1000 })
-    const [release, elapsed] = await timed(() => client(server, { maxRetries: 2, timeoutMs: 200 }).completePhase('web', 'checkout', 0))
+    const [release, elapsed] = await timed(() => client(server, { maxRetries: 2, timeoutMs: 200 }).patchRelease('web', 'checkout', ld.phasePatch(0, true)))
     assert.equal(release.phases[0].complete, true)
     assert.equal(server.requests.length, 2)
     assert.ok(elapsed >= 200 + 250 && elapsed < 1800, `timed out, backed off and retried: ${elapsed} ms`)
@@ -173,7 +186,7 @@ describe('retries', { concurrency: true }, () => {
   test('maxRetries: 0 disables retries, on the client or per call', async (t) => {
     const server = await fake(t)
     server.injectFault({ times: 1, status: 503 })
-    await expectLdError(() => client(server, { maxRetries: 0 }).completePhase('web', 'checkout', 0), {
+    await expectLdError(() => client(server, { maxRetries: 0 }).patchRelease('web', 'checkout', ld.phasePatch(0, true)), {
       code: 'ERR_LD_SERVER',
       status: 503,
       attempts: 1,
@@ -182,7 +195,7 @@ describe('retries', { concurrency: true }, () => {
 
     server.clearRequests()
     server.injectFault({ times: 1, status: 429, headers: { 'Retry-After': '0' } })
-    await expectLdError(() => client(server, { maxRetries: 3 }).completePhase('web', 'checkout', 0, { maxRetries: 0 }), {
+    await expectLdError(() => client(server, { maxRetries: 3 }).patchRelease('web', 'checkout', ld.phasePatch(0, true), { maxRetries: 0 }), {
       code: 'ERR_LD_RATE_LIMITED',
       status: 429,
       retryAfterMs: 0,
@@ -202,7 +215,7 @@ describe('retries', { concurrency: true }, () => {
   test('a per-call maxRetries overrides the client’s', async (t) => {
     const server = await fake(t)
     server.injectFault({ times: 5, status: 500 })
-    await expectLdError(() => client(server, { maxRetries: 0 }).completePhase('web', 'checkout', 0, { maxRetries: 2 }), {
+    await expectLdError(() => client(server, { maxRetries: 0 }).patchRelease('web', 'checkout', ld.phasePatch(0, true), { maxRetries: 2 }), {
       code: 'ERR_LD_SERVER',
       attempts: 3,
     })
@@ -213,7 +226,7 @@ describe('retries', { concurrency: true }, () => {
     const server = await fake(t)
     server.injectFault({ times: 10, status: 429, headers: { 'Retry-After': '0' } })
     const error = await expectLdError(
-      () => new ld.ReleaseClient({ apiKey: server.apiKey, baseUrl: server.url }).completePhase('web', 'checkout', 0),
+      () => new ld.ReleaseClient({ apiKey: server.apiKey, baseUrl: server.url }).patchRelease('web', 'checkout', ld.phasePatch(0, true)),
       { code: 'ERR_LD_RATE_LIMITED', attempts: 4 },
     )
     assert.equal(error.retryAfterMs, 0)

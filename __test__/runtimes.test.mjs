@@ -239,9 +239,10 @@ for (const name of Object.keys(RUNTIMES)) {
       assert.equal(out.code, 'ERR_LD_NOT_FOUND')
       assert.equal(out.status, 404)
       assert.ok(!out.message.includes(TOKEN), out.message)
+      // The release is read first: it does not exist, so nothing is written.
       assert.deepEqual(
         server.requests.map((r) => `${r.method} ${r.path}`),
-        ['PATCH /api/v2/flags/web/missing/release'],
+        ['GET /api/v2/flags/web/missing/release'],
       )
     })
 
@@ -276,11 +277,12 @@ for (const name of Object.keys(RUNTIMES)) {
       assert.equal(out.results[1].name, 'LaunchDarklyError')
       assert.equal(out.results[1].status, 404)
       assert.match(out.results[3].message, /^items\[3\]\.phase/)
-      // The invalid item is never sent.
+      // The invalid item is never sent; the missing one is read, not written.
       assert.deepEqual(
         patches(server).map((r) => r.path).sort(),
-        ['/api/v2/flags/web/checkout/release', '/api/v2/flags/web/missing/release', '/api/v2/flags/web/search/release'],
+        ['/api/v2/flags/web/checkout/release', '/api/v2/flags/web/search/release'],
       )
+      assert.ok(server.requests.some((r) => r.method === 'GET' && r.path === '/api/v2/flags/web/missing/release'))
       assert.equal(server.getRelease('web', 'search').phases[1].complete, true)
       assert.deepEqual(out.progress.at(-1), [4, 4])
       const counts = out.progress.map(([d]) => d)

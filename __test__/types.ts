@@ -13,7 +13,14 @@ import {
   previewRequest,
   reopenPhase,
   startPhase,
+  type BulkDryRunResult,
   type BulkResult,
+  getReleaseProgressionSummary,
+  type PhaseDryRun,
+  type PipelineRelease,
+  type PipelineReleasePhase,
+  type PipelineReleaseProgression,
+  type ReleaseProgressionSummary,
   type LaunchDarklyError,
   type LaunchDarklyErrorCode,
   type PatchOperation,
@@ -235,6 +242,53 @@ async function followReleases(client: ReleaseClient, signal: AbortSignal): Promi
 }
 
 void followReleases
+
+// Dry runs: `{ dryRun: true }` types the result as what it is; without it, a Release.
+async function dryRuns(client: ReleaseClient): Promise<void> {
+  const plan: PhaseDryRun = await client.completePhase('web', 'checkout', { name: 'QA' }, { dryRun: true })
+  const method: string | undefined = plan.request?.method
+  const read: Release | null = plan.release
+  void [method, read]
+  const release: Release = await client.completePhase('web', 'checkout', 0)
+  const notDry: Release = await client.reopenPhase('web', 'checkout', 0, { dryRun: false, timeoutMs: 10 })
+  const start: PhaseDryRun = await startPhase('web', 'checkout', { id: 'p' }, { dryRun: true, apiKey: 'api-x' })
+  const either: Release | PhaseDryRun = await client.startPhase('web', 'checkout', 1, { dryRun: Math.random() > 0.5 })
+  void [release, notDry, start, either]
+  const planned: BulkDryRunResult[] = await client.completePhases([{ projectKey: 'web', flagKey: 'a', phase: 0 }], { dryRun: true })
+  for (const item of planned) {
+    if (item.ok) void item.request?.url
+    else void item.error.code
+  }
+  const done: BulkResult[] = await completePhases([], { concurrency: 2 })
+  void done
+  // @ts-expect-error dryRun is a boolean
+  await client.completePhase('web', 'checkout', 0, { dryRun: 'yes' })
+  // @ts-expect-error a dry run's result is no Release
+  const wrong: Release = await client.completePhase('web', 'checkout', 0, { dryRun: true })
+  void wrong
+}
+
+// v25's names, the pipeline list's query, and the progression summary.
+async function v25(client: ReleaseClient): Promise<void> {
+  const release: PipelineRelease = await client.getRelease('web', 'checkout')
+  const phase: PipelineReleasePhase | undefined = release.phases[0]
+  void phase
+  for await (const pipeline of client.listReleasePipelines('web', { query: 'rollout' })) void pipeline._access?.denied
+  for await (const progression of client.listReleaseProgressions('web', 'standard')) {
+    const p: PipelineReleaseProgression = progression
+    void p.activePhaseStatus
+  }
+  const summary: ReleaseProgressionSummary = await client.getReleaseProgressionSummary('web', 'standard')
+  const counts: number[] = [summary.totalCount, summary.activeCount, summary.completedCount, ...summary.phases.map((p) => p.releaseCount)]
+  void counts
+  await getReleaseProgressionSummary('web', 'standard', { apiKey: 'api-x' })
+  const beta: LaunchDarklyErrorCode = 'ERR_LD_BETA_HEADER_MISSING'
+  void beta
+  // @ts-expect-error query is a string
+  client.listReleasePipelines('web', { query: 1 })
+}
+void dryRuns
+void v25
 
 // A flag, as a release reads it.
 import { getFlag, type Flag, type FlagVariation } from '../index.js'

@@ -179,11 +179,14 @@ macro_rules! operation_extras {
   ([list]) => {
     &[]
   };
+  ([phase]) => {
+    options::DRY_RUN_OPTIONS
+  };
   ([bulk]) => {
-    options::BULK_OPTIONS
+    options::BULK_RUN_OPTIONS
   };
   ([advance]) => {
-    options::ADVANCE_OPTIONS
+    options::ADVANCE_RUN_OPTIONS
   };
   ([progressions]) => {
     options::PROGRESSION_OPTIONS
@@ -199,6 +202,9 @@ macro_rules! operation_extras {
   };
   ([watch]) => {
     options::WATCH_OPTIONS
+  };
+  ([pipelines]) => {
+    options::PIPELINE_LIST_OPTIONS
   };
 }
 
@@ -260,19 +266,29 @@ macro_rules! operations {
   (@options [] $($item:tt)*) => {
     operations!(@item "RequestOptions", "ClientOptions & RequestOptions", (&[], false), $($item)*);
   };
+  // A phase change: its options type is generic, so that `{ dryRun: true }` types the
+  // result as a `PhaseDryRun` (see the operation's return type).
+  (@options [phase] $($item:tt)*) => {
+    operations!(@generic
+      "O extends DryRunOptions & RequestOptions = RequestOptions",
+      "O extends ClientOptions & DryRunOptions & RequestOptions = ClientOptions & RequestOptions",
+      (options::DRY_RUN_OPTIONS, false),
+      $($item)*
+    );
+  };
   (@options [bulk] $($item:tt)*) => {
-    operations!(@item
-      "BulkOptions & RequestOptions",
-      "ClientOptions & BulkOptions & RequestOptions",
-      (options::BULK_OPTIONS, false),
+    operations!(@generic
+      "O extends BulkOptions & DryRunOptions & RequestOptions = BulkOptions & RequestOptions",
+      "O extends ClientOptions & BulkOptions & DryRunOptions & RequestOptions = ClientOptions & BulkOptions & RequestOptions",
+      (options::BULK_RUN_OPTIONS, false),
       $($item)*
     );
   };
   (@options [advance] $($item:tt)*) => {
     operations!(@item
-      "AdvanceOptions & RequestOptions",
-      "ClientOptions & AdvanceOptions & RequestOptions",
-      (options::ADVANCE_OPTIONS, false),
+      "AdvanceOptions & DryRunOptions & RequestOptions",
+      "ClientOptions & AdvanceOptions & DryRunOptions & RequestOptions",
+      (options::ADVANCE_RUN_OPTIONS, false),
       $($item)*
     );
   };
@@ -292,6 +308,14 @@ macro_rules! operations {
       "StopEnvironmentReleaseOptions & RequestOptions",
       "ClientOptions & StopEnvironmentReleaseOptions & RequestOptions",
       (options::STOP_OPTIONS, false),
+      $($item)*
+    );
+  };
+  (@options [pipelines] $($item:tt)*) => {
+    operations!(@item
+      "PipelineListOptions & RequestOptions",
+      "ClientOptions & PipelineListOptions & RequestOptions",
+      (options::PIPELINE_LIST_OPTIONS, true),
       $($item)*
     );
   };
@@ -319,6 +343,47 @@ macro_rules! operations {
       (options::WATCH_OPTIONS, true),
       $($item)*
     );
+  };
+
+  (@generic $method_generic:tt, $function_generic:tt, $extra:expr,
+    $(#[doc = $doc:tt])*
+    fn $name:ident($($arg:ident: $ts:tt),*) -> $ret:tt = |$args:ident| $prepare:expr
+  ) => {
+    #[napi]
+    impl ReleaseClient {
+      $(#[doc = $doc])*
+      #[napi(ts_generic_types = $method_generic, ts_return_type = $ret)]
+      pub fn $name<'env>(
+        &self,
+        env: &'env Env,
+        $(#[napi(ts_arg_type = $ts)] $arg: Unknown<'env>,)*
+        #[napi(ts_arg_type = "O")] options: Option<Unknown<'env>>,
+      ) -> napi::Result<Unknown<'env>> {
+        let target = operations::Target::Instance(self.inner.clone());
+        let name = operations::js_operation_name(stringify!($name));
+        let given = [$($arg),*];
+        operations::call(env, (name, target), options, $extra, &|args| {
+          prepare_named(stringify!($name), args, &given)
+        })
+      }
+    }
+
+    $(#[doc = $doc])*
+    #[doc = ""]
+    #[doc = " Module-level: runs on the client shared by every call with the same"]
+    #[doc = " `ClientOptions` (read with the environment)."]
+    #[napi(ts_generic_types = $function_generic, ts_return_type = $ret)]
+    pub fn $name<'env>(
+      env: &'env Env,
+      $(#[napi(ts_arg_type = $ts)] $arg: Unknown<'env>,)*
+      #[napi(ts_arg_type = "O")] options: Option<Unknown<'env>>,
+    ) -> napi::Result<Unknown<'env>> {
+      let name = operations::js_operation_name(stringify!($name));
+      let given = [$($arg),*];
+      operations::call(env, (name, operations::Target::Shared), options, $extra, &|args| {
+        prepare_named(stringify!($name), args, &given)
+      })
+    }
   };
 
   (@item $method_options:tt, $function_options:tt, $extra:expr,
@@ -370,22 +435,26 @@ operations! {
   #[doc = " has that id: `ERR_LD_CONFLICT` if the release changed in between). New pipelines:"]
   #[doc = " starts the next phase (`{\"status\":\"active\"}`), which completes this one; the last"]
   #[doc = " phase cannot be completed (`ERR_LD_UNSUPPORTED`, nothing written). The kind is read"]
-  #[doc = " from the release's pipeline once per client."]
-  fn complete_phase(project_key: "string", flag_key: "string", phase: "PhaseSelector") -> "Promise<Release>"
-    = |_args| operations::phase_change(&project_key, &flag_key, &phase, PhaseAction::Complete);
+  #[doc = " from the release's pipeline once per client, after the release is read and before"]
+  #[doc = " any write. With `{ dryRun: true }` the reads happen, nothing is written, and the"]
+  #[doc = " result is a `PhaseDryRun` holding the request that would be sent."]
+  fn complete_phase(project_key: "string", flag_key: "string", phase: "PhaseSelector") -> "Promise<O extends { dryRun: true } ? PhaseDryRun : O extends { dryRun: false | undefined } ? Release : O extends { dryRun: boolean } ? Release | PhaseDryRun : Release>", options phase
+    = |args| operations::phase_change(&args, &project_key, &flag_key, &phase, PhaseAction::Complete);
 
   #[doc = " Marks a phase of the flag's release incomplete (`\"value\": false`). The phase is"]
   #[doc = " named as for `completePhase`. Legacy pipelines only: on a new pipeline, whose"]
   #[doc = " phases only move forward, it fails with `ERR_LD_UNSUPPORTED` and sends no write."]
-  fn reopen_phase(project_key: "string", flag_key: "string", phase: "PhaseSelector") -> "Promise<Release>"
-    = |_args| operations::phase_change(&project_key, &flag_key, &phase, PhaseAction::Reopen);
+  #[doc = " Takes `{ dryRun: true }` as `completePhase` does."]
+  fn reopen_phase(project_key: "string", flag_key: "string", phase: "PhaseSelector") -> "Promise<O extends { dryRun: true } ? PhaseDryRun : O extends { dryRun: false | undefined } ? Release : O extends { dryRun: boolean } ? Release | PhaseDryRun : Release>", options phase
+    = |args| operations::phase_change(&args, &project_key, &flag_key, &phase, PhaseAction::Reopen);
 
   #[doc = " Starts a phase: `PUT .../release/phases/{id}` with `{\"status\":\"active\"}`, the one"]
   #[doc = " status LaunchDarkly lets a caller set on a new release pipeline. Starting a phase"]
   #[doc = " completes every phase before it. With an index or `{ name }` the release is read"]
-  #[doc = " first to find the phase's id; with `{ id }` it is one request."]
-  fn start_phase(project_key: "string", flag_key: "string", phase: "PhaseSelector") -> "Promise<Release>"
-    = |_args| operations::phase_change(&project_key, &flag_key, &phase, PhaseAction::Start);
+  #[doc = " first to find the phase's id; with `{ id }` it is one request. Takes"]
+  #[doc = " `{ dryRun: true }` as `completePhase` does."]
+  fn start_phase(project_key: "string", flag_key: "string", phase: "PhaseSelector") -> "Promise<O extends { dryRun: true } ? PhaseDryRun : O extends { dryRun: false | undefined } ? Release : O extends { dryRun: boolean } ? Release | PhaseDryRun : Release>", options phase
+    = |args| operations::phase_change(&args, &project_key, &flag_key, &phase, PhaseAction::Start);
 
   #[doc = " Sends a JSON Patch to the flag's release. The operations are validated as RFC 6902"]
   #[doc = " operations before anything is sent."]
@@ -417,8 +486,9 @@ operations! {
   #[doc = " client's connection pool and rate-limit gate, each as `completePhase` does."]
   #[doc = " Resolves to one result per item, in input order; a failing item never rejects the"]
   #[doc = " batch. Rejects only for a bad `items` or option, or with an `AbortError` when"]
-  #[doc = " `signal` aborts the rest of the run."]
-  fn complete_phases(items: "PhaseItem[]") -> "Promise<BulkResult[]>", options bulk
+  #[doc = " `signal` aborts the rest of the run. With `dryRun`, each item's reads happen and"]
+  #[doc = " its result holds the request that would be sent (a `BulkDryRunResult`)."]
+  fn complete_phases(items: "PhaseItem[]") -> "Promise<O extends { dryRun: true } ? BulkDryRunResult[] : O extends { dryRun: false | undefined } ? BulkResult[] : O extends { dryRun: boolean } ? Array<BulkResult | BulkDryRunResult> : BulkResult[]>", options bulk
     = |args| operations::complete_phases(&args, &items);
 
   #[doc = " Reads a release pipeline:"]
@@ -443,8 +513,9 @@ operations! {
 
   #[doc = " Every release pipeline of a project, as an async iterator: pages (`limit`/`offset`)"]
   #[doc = " are fetched as the loop needs them, and leaving the loop early fetches no more."]
-  fn list_release_pipelines(project_key: "string") -> "AsyncIterableIterator<ReleasePipeline>", options list
-    = |_args| operations::list_release_pipelines(&project_key);
+  #[doc = " `query` keeps the pipelines matching a text (`filter=query:<text>`)."]
+  fn list_release_pipelines(project_key: "string") -> "AsyncIterableIterator<ReleasePipeline>", options pipelines
+    = |args| operations::list_release_pipelines(&args, &project_key);
 
   #[doc = " The flags in a release pipeline (one release progression each), as an async"]
   #[doc = " iterator read a page at a time. `status` keeps `active` or `completed` releases;"]
@@ -452,6 +523,14 @@ operations! {
   #[doc = " or `{ id }`, used as it is) keeps those active at that phase."]
   fn list_release_progressions(project_key: "string", pipeline_key: "string") -> "AsyncIterableIterator<ReleaseProgression>", options progressions
     = |args| operations::list_release_progressions(&args, &project_key, &pipeline_key);
+
+  #[doc = " Counts a pipeline's progressions in one request: every release, those active and"]
+  #[doc = " completed, and per phase how many are active at it. Reads one page of the"]
+  #[doc = " progressions (`GET .../release-pipelines/{pipelineKey}/releases?limit=1&offset=0`)"]
+  #[doc = " for the counts it carries (`totalCount`, `activeCount`, `completedCount`,"]
+  #[doc = " `phases[].releaseCount`)."]
+  fn get_release_progression_summary(project_key: "string", pipeline_key: "string") -> "Promise<ReleaseProgressionSummary>"
+    = |_args| operations::progression_summary(&project_key, &pipeline_key);
 
   #[doc = " Moves every flag whose active phase is `from` past it: reads the pipeline, lists"]
   #[doc = " the flags at that phase, and sends each one write (legacy pipelines: the PATCH,"]
@@ -518,6 +597,7 @@ operations! {
   #[doc = " `undefined` for an empty one."]
   fn reorder_release_policies(project_key: "string", keys: "string[]") -> "Promise<unknown[] | undefined>"
     = |args| operations::reorder_release_policies(&args, &project_key, &keys);
+
   #[doc = " The environment releases of a flag in one environment, newest first, as an async"]
   #[doc = " iterator read a page of 100 at a time:"]
   #[doc = " `GET /api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/releases`."]

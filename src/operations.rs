@@ -22,7 +22,7 @@ use crate::inputs::{CreateReleasePipelineInput, UpdateReleasePipelineInput};
 use crate::js::{error_object, spawn_call, ReleaseJson};
 use crate::options::{self, Accept, BulkSettings, CallOptions};
 use crate::pages;
-use crate::phases::{PhaseAction, PhaseChange, PhaseRef};
+use crate::phases::{PhaseAction, PhaseChange, PhaseOutcome, PhaseRef};
 use crate::pipelines::{AdvanceOutcome, AdvanceSettings, Pager, ProgressionFilter};
 
 /// What a call does, once its arguments are read.
@@ -30,12 +30,13 @@ pub enum Work {
   /// Send the request; the answer is one JSON object (a release, a pipeline), passed on
   /// as the server sent it.
   Json(PreparedRequest),
-  /// Change a phase named by index, name or id: one or more requests.
-  Phase(PhaseChange),
+  /// Change a phase named by index, name or id: one or more requests; with `true`, a
+  /// dry run (the reads only).
+  Phase(PhaseChange, bool),
   /// Send the request; the answer has no body, and the call resolves to `undefined`.
   NoContent(PreparedRequest),
-  /// Many phase changes through one client (`completePhases`).
-  Bulk(Vec<Result<PhaseChange>>, BulkSettings),
+  /// Many phase changes through one client (`completePhases`); with `true`, a dry run.
+  Bulk(Vec<Result<PhaseChange>>, BulkSettings, bool),
   /// A list read a page at a time; the call returns an async iterator.
   Pages(Pager),
   /// Start an environment release: sent at most once (`startEnvironmentRelease`).
@@ -46,6 +47,11 @@ pub enum Work {
   AnyJson(PreparedRequest),
   /// An environment release followed until it ends; the call returns an async iterator.
   Watch(Watch),
+  /// A pipeline's progressions counted (`getReleaseProgressionSummary`).
+  Summary {
+    project_key: String,
+    pipeline_key: String,
+  },
   /// Every flag at a phase of a pipeline moved past it (`advancePipeline`).
   Advance {
     project_key: String,
@@ -125,9 +131,20 @@ fn spawn<'env>(
       let release = client.send_release(request, options).await?;
       Ok(Outcome::Json(release.into()))
     }),
-    Work::Phase(change) => Box::pin(async move {
-      let release = client.change_phase(change, options).await?;
-      Ok(Outcome::Json(release.into()))
+    Work::Phase(change, dry_run) => Box::pin(async move {
+      let outcome = client.phase_outcome(change, dry_run, options).await?;
+      Ok(match outcome {
+        PhaseOutcome::Done(release) => Outcome::Json(release.into()),
+        PhaseOutcome::Planned {
+          release,
+          request,
+          kind,
+        } => Outcome::Planned(Planned {
+          release: release.map(ReleaseJson::from),
+          request: request.map(|r| client.preview(&r)),
+          kind,
+        }),
+      })
     }),
     Work::NoContent(request) => Box::pin(async move {
       client.send_no_content(request, options).await?;
@@ -150,6 +167,17 @@ fn spawn<'env>(
       })
     }),
     Work::Pages(_) | Work::Watch(_) => unreachable!("lists return above"),
+    Work::Summary {
+      project_key,
+      pipeline_key,
+    } => Box::pin(async move {
+      let summary = client
+        .progression_summary(&project_key, &pipeline_key, options)
+        .await?;
+      let text = serde_json::to_string(&summary)
+        .map_err(|e| LdError::invalid(format!("the summary could not be encoded: {e}")))?;
+      Ok(Outcome::Json(ReleaseJson::from_text(text)))
+    }),
     Work::Advance {
       project_key,
       pipeline_key,
@@ -171,11 +199,11 @@ fn spawn<'env>(
         .collect();
       Ok(Outcome::Advance(items))
     }),
-    Work::Bulk(items, settings) => Box::pin(async move {
+    Work::Bulk(items, settings, dry_run) => Box::pin(async move {
       let results = bulk::run(
-        client,
+        client.clone(),
         items,
-        settings.concurrency,
+        (settings.concurrency, dry_run),
         options,
         settings.progress,
       )
@@ -183,7 +211,20 @@ fn spawn<'env>(
       Ok(Outcome::Bulk(
         results
           .into_iter()
-          .map(|result| result.map(ReleaseJson::from))
+          .map(|result| {
+            result.map(|outcome| match outcome {
+              PhaseOutcome::Done(release) => BulkItem::Done(release.into()),
+              PhaseOutcome::Planned {
+                release,
+                request,
+                kind,
+              } => BulkItem::Planned(Planned {
+                release: release.map(ReleaseJson::from),
+                request: request.map(|r| client.preview(&r)),
+                kind,
+              }),
+            })
+          })
           .collect(),
       ))
     }),
@@ -212,12 +253,28 @@ pub enum Outcome {
   Json(ReleaseJson),
   /// `undefined`.
   Nothing,
+  /// A phase change's dry run (`PhaseDryRun`).
+  Planned(Planned),
   /// `BulkResult[]`.
-  Bulk(Vec<Result<ReleaseJson>>),
+  Bulk(Vec<Result<BulkItem>>),
   /// `AdvanceResult[]`.
   Advance(Vec<AdvanceItem>),
   /// A list iterator's `{ value, done }`.
   Step(Option<String>),
+}
+
+/// One item of `completePhases`: the release after its write, or on a dry run the
+/// release as read and the request.
+pub enum BulkItem {
+  Done(ReleaseJson),
+  Planned(Planned),
+}
+
+/// A phase change's dry run: the release as read, the request, the pipeline's kind.
+pub struct Planned {
+  release: Option<ReleaseJson>,
+  request: Option<crate::client::RequestPreview>,
+  kind: Option<crate::release::PipelineKind>,
 }
 
 /// A call's work on the runtime.
@@ -254,6 +311,11 @@ fn outcome_to_js(env: &Env, outcome: Outcome) -> napi::Result<Unknown<'_>> {
   match outcome {
     Outcome::Json(json) => value(env, json),
     Outcome::Nothing => value(env, ()),
+    Outcome::Planned(plan) => {
+      let mut object = Object::new(env)?;
+      planned(&mut object, plan)?;
+      Ok(object.to_unknown())
+    }
     Outcome::Bulk(results) => bulk_results(env, results),
     Outcome::Advance(items) => advance_results(env, items),
     Outcome::Step(item) => pages::step(env, item).map(|step| step.to_unknown()),
@@ -268,18 +330,42 @@ fn value(env: &Env, value: impl ToNapiValue) -> napi::Result<Unknown<'_>> {
   }
 }
 
-/// `BulkResult[]`: `{ ok: true, release }` or `{ ok: false, error }` per item, in order.
+/// Sets `dryRun: true`, `request` (null when no write would be sent), `release` (null
+/// when nothing was read) and, when it was read, `pipelineKind` on `object`: a
+/// `PhaseDryRun`.
+fn planned(object: &mut Object, plan: Planned) -> napi::Result<()> {
+  use crate::release::PipelineKind;
+  object.set("dryRun", true)?;
+  object.set("request", plan.request.map(crate::RequestPreview::from))?;
+  object.set("release", plan.release)?;
+  if let Some(kind) = plan.kind {
+    let kind = match kind {
+      PipelineKind::Legacy => "legacy",
+      PipelineKind::New => "new",
+      PipelineKind::Unknown => "unknown",
+    };
+    object.set("pipelineKind", kind)?;
+  }
+  Ok(())
+}
+
+/// `BulkResult[]`: `{ ok: true, release }` or `{ ok: false, error }` per item, in order
+/// (on a dry run `{ ok: true, dryRun: true, request, release }`).
 fn bulk_results<'env>(
   env: &'env Env,
-  results: Vec<Result<ReleaseJson>>,
+  results: Vec<Result<BulkItem>>,
 ) -> napi::Result<Unknown<'env>> {
   let mut array = env.create_array(results.len() as u32)?;
   for (index, result) in results.into_iter().enumerate() {
     let mut item = Object::new(env)?;
     match result {
-      Ok(release) => {
+      Ok(BulkItem::Done(release)) => {
         item.set("ok", true)?;
         item.set("release", release)?;
+      }
+      Ok(BulkItem::Planned(plan)) => {
+        item.set("ok", true)?;
+        planned(&mut item, plan)?;
       }
       Err(error) => {
         item.set("ok", false)?;
@@ -360,8 +446,10 @@ pub fn create_release_pipeline(
 }
 
 /// `listReleasePipelines`: every pipeline of a project, a page at a time.
-pub fn list_release_pipelines(project_key: &Unknown) -> Result<Work> {
-  Pager::pipelines(&options::key("projectKey", project_key)?).map(Work::Pages)
+pub fn list_release_pipelines(args: &Args, project_key: &Unknown) -> Result<Work> {
+  let project = options::key("projectKey", project_key)?;
+  let query = options::pipeline_query("options", args.options.copied())?;
+  Pager::pipelines_matching(&project, query).map(Work::Pages)
 }
 
 /// `listReleaseProgressions`: the flags in a pipeline, by `status` and `phase`.
@@ -414,6 +502,14 @@ pub fn watch_environment_release(
   .map(Work::Watch)
 }
 
+/// `getReleaseProgressionSummary`: a pipeline's progressions counted.
+pub fn progression_summary(project_key: &Unknown, pipeline_key: &Unknown) -> Result<Work> {
+  Ok(Work::Summary {
+    project_key: options::key("projectKey", project_key)?,
+    pipeline_key: options::key("pipelineKey", pipeline_key)?,
+  })
+}
+
 /// `advancePipeline`: every flag at phase `from` moved past it.
 pub fn advance_pipeline(
   args: &Args,
@@ -446,8 +542,10 @@ pub fn keys(project_key: &Unknown, flag_key: &Unknown) -> Result<(String, String
   ))
 }
 
-/// `completePhase`, `reopenPhase`, `startPhase`: a phase by index, `{ name }` or `{ id }`.
+/// `completePhase`, `reopenPhase`, `startPhase`: a phase by index, `{ name }` or `{ id }`,
+/// and `dryRun`.
 pub fn phase_change(
+  args: &Args,
   project_key: &Unknown,
   flag_key: &Unknown,
   phase: &Unknown,
@@ -455,12 +553,16 @@ pub fn phase_change(
 ) -> Result<Work> {
   let (project_key, flag_key) = keys(project_key, flag_key)?;
   let phase = options::phase_ref("phase", phase)?;
-  Ok(Work::Phase(PhaseChange {
-    project_key,
-    flag_key,
-    phase,
-    action,
-  }))
+  let dry_run = options::dry_run("options", args.options.copied())?;
+  Ok(Work::Phase(
+    PhaseChange {
+      project_key,
+      flag_key,
+      phase,
+      action,
+    },
+    dry_run,
+  ))
 }
 
 /// A request to `/api/v2/flags/{projectKey}/{flagKey}/release`.
@@ -512,6 +614,7 @@ pub fn update_phase_status(
 /// `completePhases`: each item a phase change (a bad item is that item's error).
 pub fn complete_phases(args: &Args, items: &Unknown) -> Result<Work> {
   let settings = options::bulk_options("options", args.options.copied())?;
+  let dry_run = options::dry_run("options", args.options.copied())?;
   let changes = options::phase_items("items", items, |project, flag, phase, complete| {
     Ok(PhaseChange {
       project_key: project.to_string(),
@@ -524,7 +627,7 @@ pub fn complete_phases(args: &Args, items: &Unknown) -> Result<Work> {
       },
     })
   })?;
-  Ok(Work::Bulk(changes, settings))
+  Ok(Work::Bulk(changes, settings, dry_run))
 }
 
 /// The flag and environment of an environment release, each key checked.
@@ -674,7 +777,11 @@ impl Work {
         pipeline_key,
         None,
       ),
-      Work::Phase(change) => client.first_request(change),
+      Work::Phase(change, _) => client.first_request(change),
+      Work::Summary {
+        project_key,
+        pipeline_key,
+      } => PreparedRequest::progression_summary(client.config(), project_key, pipeline_key),
       Work::Bulk(..) => Err(LdError::invalid(
         "completePhases sends one call per item: preview an item's completePhase instead",
       )),

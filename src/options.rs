@@ -221,8 +221,20 @@ option_sets! {
     concurrency: Option<u32> = "concurrency";
     #[doc = " Called after each flag with the number of flags done and the total."]
     on_progress: Option<Unknown<'static>> = "onProgress", ts "(done: number, total: number) => void";
-    #[doc = " List what would move, and the request each flag would be sent; write nothing."]
+  }
+
+  #[doc = " A dry run: `completePhase`, `reopenPhase`, `startPhase`, `completePhases` and"]
+  #[doc = " `advancePipeline` take it."]
+  DryRunOptionsType as "DryRunOptions", DRY_RUN_OPTIONS {
+    #[doc = " Do the reads, send no write: each result holds the request that would be sent."]
     dry_run: Option<bool> = "dryRun";
+  }
+
+  #[doc = " Settings of `listReleasePipelines`."]
+  PipelineListOptionsType as "PipelineListOptions", PIPELINE_LIST_OPTIONS {
+    #[doc = " Only pipelines matching this text, as LaunchDarkly matches it"]
+    #[doc = " (`filter=query:<text>`)."]
+    query: Option<String> = "query", flag "query";
   }
 
   #[doc = " Settings of `listReleaseProgressions`."]
@@ -302,6 +314,10 @@ pub fn check_option_names(
       format!("{name}.{shown} is an option of completePhases and advancePipeline only")
     } else if ADVANCE_OPTIONS.contains(&key.as_str()) {
       format!("{name}.{shown} is an option of advancePipeline only")
+    } else if DRY_RUN_OPTIONS.contains(&key.as_str()) {
+      format!("{name}.{shown} is an option of the calls that write (completePhase, reopenPhase, startPhase, completePhases, advancePipeline)")
+    } else if PIPELINE_LIST_OPTIONS.contains(&key.as_str()) {
+      format!("{name}.{shown} is an option of listReleasePipelines only")
     } else if PROGRESSION_OPTIONS.contains(&key.as_str()) {
       format!("{name}.{shown} is an option of listReleaseProgressions only")
     } else if GET_RELEASE_OPTIONS.contains(&key.as_str()) {
@@ -482,6 +498,28 @@ fn abort_signal<'env>(name: &str, value: &Unknown<'env>) -> Result<Object<'env>>
   unsafe { Object::from_napi_value(value.value().env, value.raw()) }.map_err(|_| not_signal())
 }
 
+/// Two option sets as one list, made at compile time.
+const fn joined<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+  let mut out = [""; N];
+  let mut i = 0;
+  while i < a.len() {
+    out[i] = a[i];
+    i += 1;
+  }
+  while i < N {
+    out[i] = b[i - a.len()];
+    i += 1;
+  }
+  out
+}
+
+/// The options only `completePhases` takes.
+pub const BULK_RUN_OPTIONS: &[&str] =
+  &joined::<{ BULK_OPTIONS.len() + DRY_RUN_OPTIONS.len() }>(BULK_OPTIONS, DRY_RUN_OPTIONS);
+/// The options only `advancePipeline` takes.
+pub const ADVANCE_RUN_OPTIONS: &[&str] =
+  &joined::<{ ADVANCE_OPTIONS.len() + DRY_RUN_OPTIONS.len() }>(ADVANCE_OPTIONS, DRY_RUN_OPTIONS);
+
 /// Settings of a bulk run, read from the same options object as the call's.
 pub struct BulkSettings {
   pub concurrency: usize,
@@ -599,6 +637,26 @@ pub fn watch_interval(name: &str, value: Option<Unknown>) -> Result<Option<u64>>
       )
     })
     .transpose()
+}
+
+/// Reads `query` (a non-empty string, at most 1000 characters) from an options object.
+pub fn pipeline_query(name: &str, value: Option<Unknown>) -> Result<Option<String>> {
+  let Some(value) = value.filter(|v| !is_absent(v)) else {
+    return Ok(None);
+  };
+  let object = Own::of(name, &value)?;
+  let Some(query) = object.get("query")? else {
+    return Ok(None);
+  };
+  let field = format!("{name}.query");
+  let query = string(&field, &query)?;
+  if query.trim().is_empty() || query.chars().count() > 1000 || query.chars().any(char::is_control)
+  {
+    return Err(LdError::invalid(format!(
+      "{field} must be a non-empty text of at most 1000 characters, without control characters"
+    )));
+  }
+  Ok(Some(query))
 }
 
 /// Reads `dryRun` (a boolean, default false) from an options object.

@@ -19,13 +19,17 @@ export interface FakeOptions {
    */
   pipelines?: Array<{ projectKey: string; pipeline: ReleasePipeline }>
   /**
-   * A limit of `limit` requests per route (method and path template) per fixed window of
-   * `windowMs` milliseconds (default 10000). Every answer on a limited route carries
-   * `X-Ratelimit-Route-Remaining`, `X-Ratelimit-Global-Remaining` (the same count) and
-   * `X-Ratelimit-Reset` (the window's end, Unix epoch milliseconds); over the limit it
-   * answers 429 `{"code":"rate_limited"}` with those headers.
+   * Rate limits in LaunchDarkly's three families. `limit` requests per route (method and
+   * path template) per fixed window of `windowMs` milliseconds (default 10000);
+   * `globalLimit` requests per window for the whole account (default 100000); and, when
+   * `tokenLimit` is set, that many per `tokenWindowMs` (default 60000) for the access
+   * token. Every answer carries `X-Ratelimit-Route-Remaining`,
+   * `X-Ratelimit-Global-Remaining` and `X-Ratelimit-Reset` (the route window's end, Unix
+   * epoch milliseconds), and with `tokenLimit` `X-Ratelimit-Auth-Token-Limit`,
+   * `-Remaining` and `-Reset` (the token window's own end); over any limit it answers
+   * 429 `{"code":"rate_limited"}` with those headers.
    */
-  rateLimit?: { limit: number; windowMs?: number }
+  rateLimit?: { limit: number; windowMs?: number; globalLimit?: number; tokenLimit?: number; tokenWindowMs?: number }
   /** Answer 403 `forbidden` unless the first `LD-API-Version` header is `beta`, as LaunchDarkly does. Default true. */
   requireBetaHeader?: boolean
 }

@@ -12,6 +12,10 @@ const PHASE_STATUSES = ['NotStarted', 'ReadyToStart', 'Started', 'Paused', 'Comp
 const ACTIVE_ONLY_MESSAGE = 'Phase status can only be manually updated to `Active`.'
 const LEGACY_ONLY_MESSAGE = 'Updating a release with a JSON patch is only available for releases that are part of a legacy release pipeline'
 const DEFAULT_WINDOW_MS = 10000
+/** The account-wide limit per window when a test sets none: high enough never to bind. */
+const DEFAULT_GLOBAL_LIMIT = 100000
+/** The window of the access token's limit when a test sets none: 60 s, as recorded. */
+const DEFAULT_TOKEN_WINDOW_MS = 60000
 const MAX_PIPELINES = 20
 
 const clone = (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)))
@@ -140,6 +144,17 @@ function sampleReleases() {
   ]
 }
 
+/**
+ * An environment as a pipeline's audience shows it, with every field the samples have
+ * (`key`, `name`, `color`): a sample environment's own, else the key as its name and a
+ * color made from it.
+ */
+function environmentOf(key) {
+  const sample = SAMPLE_ENVIRONMENTS.find(([k]) => k === key)
+  if (sample) return { key, name: sample[1], color: sample[2] }
+  return { key, name: key, color: createHash('sha256').update(String(key)).digest('hex').slice(0, 6) }
+}
+
 /** A release pipeline as LaunchDarkly answers `GET .../release-pipelines/{key}`. */
 function pipelineOf({ key, name, description, legacy, phases, isProjectDefault = false }) {
   return {
@@ -179,7 +194,18 @@ function sampleNewPipeline(overrides = {}) {
 async function startFakeLaunchDarkly(options = {}) {
   const apiKey = options.apiKey ?? `api-fake-${randomBytes(12).toString('hex')}`
   const requireBetaHeader = options.requireBetaHeader ?? true
-  const rateLimit = options.rateLimit ? { limit: options.rateLimit.limit, windowMs: options.rateLimit.windowMs ?? DEFAULT_WINDOW_MS } : null
+  const rateLimit = options.rateLimit
+    ? {
+        limit: options.rateLimit.limit,
+        windowMs: options.rateLimit.windowMs ?? DEFAULT_WINDOW_MS,
+        // The account's limit, shared by every route: large unless a test sets it.
+        globalLimit: options.rateLimit.globalLimit ?? DEFAULT_GLOBAL_LIMIT,
+        // The access token's own limit (X-Ratelimit-Auth-Token-*), with its own window:
+        // sent only when a test sets it.
+        tokenLimit: options.rateLimit.tokenLimit,
+        tokenWindowMs: options.rateLimit.tokenWindowMs ?? DEFAULT_TOKEN_WINDOW_MS,
+      }
+    : null
   const tokenId = createHash('sha256').update(apiKey).digest('hex').slice(0, 24)
   const releases = new Map()
   const faults = []
@@ -276,8 +302,9 @@ async function startFakeLaunchDarkly(options = {}) {
         return send(res, 400, invalid('releaseVariationId must be a string'), extra)
       }
       const pipeline = pipelineFor(route.projectKey, value.releasePipelineKey)
+      if (!pipeline) return send(res, 404, { code: 'not_found', message: 'Release pipeline not found' }, extra)
       const created =
-        pipeline?._isLegacy === false
+        pipeline._isLegacy === false
           ? {
               name: pipeline.name,
               releasePipelineKey: pipeline.key,
@@ -286,11 +313,7 @@ async function startFakeLaunchDarkly(options = {}) {
               _version: 0,
               _releaseVariationId: value.releaseVariationId ?? 'variation-true',
             }
-          : sampleRelease({
-              _links: { self: { href: releaseHref(route.projectKey, route.flagKey), type: 'application/json' } },
-              releasePipelineKey: value.releasePipelineKey,
-              _releaseVariationId: value.releaseVariationId ?? null,
-            })
+          : legacyReleaseOf(route, pipeline, value.releaseVariationId ?? null)
       releases.set(key, created)
       return send(res, 200, created, extra)
     }
@@ -449,6 +472,29 @@ async function startFakeLaunchDarkly(options = {}) {
   }
 
   /**
+   * The pipelines list's `filter`, as LaunchDarkly documents it: `query:<text>` (the key,
+   * name or description contains the text, in any case) and `env:<key>` (a phase rolls
+   * out to that environment), comma-separated.
+   */
+  function pipelineFilter(text) {
+    const tests = []
+    for (const part of text ? text.split(',') : []) {
+      const at = part.indexOf(':')
+      const [field, value] = [part.slice(0, at).trim(), part.slice(at + 1)]
+      if (at < 0 || !value) return { error: `Invalid filter: ${JSON.stringify(part)}` }
+      if (field === 'query') {
+        const needle = value.toLowerCase()
+        tests.push((p) => [p.key, p.name, p.description].some((v) => typeof v === 'string' && v.toLowerCase().includes(needle)))
+      } else if (field === 'env') {
+        tests.push((p) => p.phases.some((phase) => (phase.audiences ?? []).some((a) => a.environment?.key === value)))
+      } else {
+        return { error: `Unsupported filter field: ${JSON.stringify(field)}` }
+      }
+    }
+    return { keep: (p) => tests.every((test) => test(p)) }
+  }
+
+  /**
    * The release-pipelines endpoints: list (paged), create, get, update, delete, and the
    * list of release progressions (paged, with LaunchDarkly's filter syntax).
    */
@@ -460,7 +506,9 @@ async function startFakeLaunchDarkly(options = {}) {
     const project = pipelinesOf(route.projectKey)
     if (route.name === 'pipelines') {
       if (method === 'GET') {
-        const all = [...project.values()]
+        const filter = pipelineFilter(query.get('filter'))
+        if (filter.error) return send(res, 400, invalid(filter.error), extra)
+        const all = [...project.values()].filter(filter.keep)
         return send(res, 200, { items: all.slice(page.offset, page.offset + page.limit), totalCount: all.length }, extra)
       }
       if (method !== 'POST') return notAllowed()
@@ -524,6 +572,40 @@ async function startFakeLaunchDarkly(options = {}) {
     return send(res, 200, updated, extra)
   }
 
+  /**
+   * A new release of a legacy pipeline, with that pipeline's phases (ids, names,
+   * audiences): its first phase started, as in `sampleRelease()`.
+   */
+  function legacyReleaseOf(route, pipeline, variation) {
+    const now = Date.now()
+    return {
+      _links: { self: { href: releaseHref(route.projectKey, route.flagKey), type: 'application/json' } },
+      name: pipeline.name,
+      releasePipelineKey: pipeline.key,
+      releasePipelineDescription: pipeline.description ?? '',
+      phases: pipeline.phases.map((phase, i) => ({
+        _id: phase.id,
+        _name: phase.name,
+        complete: false,
+        _creationDate: now,
+        _audiences: (phase.audiences ?? []).map((a, j) => ({
+          _id: createHash('sha256').update(`${phase.id}/${j}`).digest('hex').slice(0, 24),
+          name: a.name,
+          environment: clone(a.environment),
+          configuration: clone(a.configuration) ?? { releaseStrategy: 'immediate-rollout', requireApproval: false },
+          segmentKeys: clone(a.segmentKeys) ?? [],
+          status: i === 0 ? 'active' : 'inactive',
+        })),
+        status: i === 0 ? 'Started' : 'NotStarted',
+        started: i === 0,
+        ...(i === 0 ? { _startedDate: now } : {}),
+        configuration: clone(phase.configuration) ?? {},
+      })),
+      _version: 1,
+      _releaseVariationId: variation,
+    }
+  }
+
   /** A pipeline from a create or update body; phase ids are made up as LaunchDarkly does. */
   function pipelineFromInput(projectKey, input) {
     return {
@@ -537,7 +619,7 @@ async function startFakeLaunchDarkly(options = {}) {
         name: phase.name,
         audiences: phase.audiences.map((a) => ({
           name: a.name,
-          environment: { key: a.environmentKey, name: a.environmentKey },
+          environment: environmentOf(a.environmentKey),
           configuration: a.configuration ?? { releaseStrategy: 'immediate-rollout', requireApproval: false },
           ...(a.segmentKeys ? { segmentKeys: a.segmentKeys } : {}),
         })),
@@ -562,24 +644,41 @@ async function startFakeLaunchDarkly(options = {}) {
     }
   }
 
-  function countRate(name) {
+  /** Counts one request in the window `name` of `windowMs`; returns that window. */
+  function tick(name, windowMs) {
     const now = Date.now()
     let w = windows.get(name)
-    if (!w || now >= w.start + rateLimit.windowMs) {
-      const start = w ? w.start + Math.floor((now - w.start) / rateLimit.windowMs) * rateLimit.windowMs : now
+    if (!w || now >= w.start + windowMs) {
+      const start = w ? w.start + Math.floor((now - w.start) / windowMs) * windowMs : now
       w = { start, count: 0 }
       windows.set(name, w)
     }
     w.count++
-    const remaining = String(Math.max(0, rateLimit.limit - w.count))
-    return {
-      over: w.count > rateLimit.limit,
-      headers: {
-        'X-Ratelimit-Route-Remaining': remaining,
-        'X-Ratelimit-Global-Remaining': remaining,
-        'X-Ratelimit-Reset': String(w.start + rateLimit.windowMs),
-      },
+    return w
+  }
+
+  /**
+   * Counts a request to route `name` in the three families: the route's window, the
+   * account's (global) and, when set, the token's; `over` when any is spent.
+   */
+  function countRate(name) {
+    const route = tick(`route ${name}`, rateLimit.windowMs)
+    const global = tick('global', rateLimit.windowMs)
+    const left = (w, limit) => Math.max(0, limit - w.count)
+    const headers = {
+      'X-Ratelimit-Route-Remaining': String(left(route, rateLimit.limit)),
+      'X-Ratelimit-Global-Remaining': String(left(global, rateLimit.globalLimit)),
+      'X-Ratelimit-Reset': String(route.start + rateLimit.windowMs),
     }
+    let over = route.count > rateLimit.limit || global.count > rateLimit.globalLimit
+    if (rateLimit.tokenLimit !== undefined) {
+      const token = tick('token', rateLimit.tokenWindowMs)
+      headers['X-Ratelimit-Auth-Token-Limit'] = String(rateLimit.tokenLimit)
+      headers['X-Ratelimit-Auth-Token-Remaining'] = String(left(token, rateLimit.tokenLimit))
+      headers['X-Ratelimit-Auth-Token-Reset'] = String(token.start + rateLimit.tokenWindowMs)
+      over ||= token.count > rateLimit.tokenLimit
+    }
+    return { over, headers }
   }
 
   function takeFault(rawMethod, method, path) {

@@ -9,6 +9,7 @@ export type LaunchDarklyErrorCode =
   | 'ERR_LD_BAD_REQUEST'
   | 'ERR_LD_UNAUTHORIZED'
   | 'ERR_LD_FORBIDDEN'
+  | 'ERR_LD_BETA_HEADER_MISSING'
   | 'ERR_LD_NOT_FOUND'
   | 'ERR_LD_CONFLICT'
   | 'ERR_LD_RATE_LIMITED'
@@ -74,6 +75,32 @@ export interface AbortError extends Error {
 export type BulkResult =
   | { ok: true; release: Release }
   | { ok: false; error: LaunchDarklyError }
+
+/** The outcome of one item of `completePhases` with `{ dryRun: true }`, in input order. */
+export type BulkDryRunResult =
+  | ({ ok: true } & PhaseDryRun)
+  | { ok: false; error: LaunchDarklyError }
+
+/**
+ * What a phase change with `{ dryRun: true }` resolves to: its reads were made, and no
+ * write was sent.
+ */
+export interface PhaseDryRun {
+  dryRun: true
+  /**
+   * The one write the call would send, token masked; `null` when it needs none (a phase
+   * of a new pipeline that is already complete)
+   */
+  request: RequestPreview | null
+  /** The release as read; `null` when the call reads nothing (`startPhase` by `{ id }`) */
+  release: Release | null
+  /**
+   * To complete or reopen: the kind of the release's pipeline as read (`unknown` when it
+   * could not be read, 403 or 404, or does not say: the PATCH is then sent). Absent for
+   * `startPhase`, which does not read it.
+   */
+  pipelineKind?: 'legacy' | 'new' | 'unknown'
+}
 
 /**
  * The channels of `node:diagnostics_channel` on which ld-release publishes what a call's
@@ -380,11 +407,46 @@ export interface ReleasePipeline {
   _version?: number
   /** Whether this is the project's default pipeline */
   isProjectDefault?: boolean
-  /** `true` for a legacy pipeline (the JSON Patch completes phases); `false` for the new kind */
+  /**
+   * `true` for a legacy pipeline (the JSON Patch completes phases); `false` for the new
+   * kind. List items may lack it: absent means unknown, not `false`.
+   */
   _isLegacy?: boolean
+  /** The release strategy; may be `""` */
+  releaseStrategy?: string
+  /** What the caller may do with the pipeline, where the reference has it */
+  _access?: Access
   /** The location and content type of related resources */
   _links?: Links
 }
+
+/** `_access` as LaunchDarkly's reference describes it: the actions denied, and allowed. */
+export interface Access {
+  denied?: Array<{ action: string; reason?: Record<string, unknown> }>
+  allowed?: Array<{ action: string; reason?: Record<string, unknown> }>
+}
+
+/**
+ * A pipeline's progressions counted, from one request (`getReleaseProgressionSummary`):
+ * the counts the progressions list reports with its first page.
+ */
+export interface ReleaseProgressionSummary {
+  /** Every flag with a release in the pipeline */
+  totalCount: number
+  /** Releases still under way */
+  activeCount: number
+  /** Releases finished */
+  completedCount: number
+  /** Per phase of the pipeline, in order: how many releases are active at it */
+  phases: Array<{ _id: string; name: string; releaseCount: number }>
+}
+
+/** LaunchDarkly's name (spec v25) for `Release`. */
+export type PipelineRelease = Release
+/** LaunchDarkly's name (spec v25) for `ReleasePhase`. */
+export type PipelineReleasePhase = ReleasePhase
+/** LaunchDarkly's name (spec v25) for `ReleaseProgression`. */
+export type PipelineReleaseProgression = ReleaseProgression
 
 /** One phase of a release pipeline. */
 export interface ReleasePipelinePhase {
@@ -404,6 +466,8 @@ export interface ReleaseProgression {
   flagKey: string
   /** The ID of the active phase; absent once the release is completed */
   activePhaseId?: string
+  /** The status of the active phase (since LaunchDarkly's spec v24), e.g. `active` */
+  activePhaseStatus?: string
   /** When the release was created (Unix epoch milliseconds) */
   _createdAt?: number
   /** When the release was completed (Unix epoch milliseconds) */
@@ -438,6 +502,7 @@ export interface PreviewableOperations {
   listReleasePipelines: typeof listReleasePipelines
   listReleaseProgressions: typeof listReleaseProgressions
   advancePipeline: typeof advancePipeline
+  getReleaseProgressionSummary: typeof getReleaseProgressionSummary
   startEnvironmentRelease: typeof startEnvironmentRelease
   getEnvironmentRelease: typeof getEnvironmentRelease
   stopEnvironmentRelease: typeof stopEnvironmentRelease

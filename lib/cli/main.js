@@ -9,7 +9,7 @@ const { ApiError, UsageError, hint, integer, parseCommandLine, suggest, usage } 
 const { completeMany } = require('./many.js')
 const { advance, listPipelines, showPipeline } = require('./pipelines.js')
 const { pipelineKind } = require('./pipeline.js')
-const { planPhaseChange, planStart } = require('./phases.js')
+const { dryRunPhase } = require('./phases.js')
 const { isFinished, renderPreview, renderRelease, wantsColor } = require('./render.js')
 const { watchRequests } = require('./verbose.js')
 const rollout = require('./rollout.js')
@@ -34,7 +34,7 @@ const COMMANDS = {
   start: (ctx, { project, flag, phase }) =>
     ctx.request({
       send: (c) => c.startPhase(project, flag, phase),
-      plan: () => planStart(ctx, ctx.client(), { projectKey: project, flagKey: flag, phase }),
+      plan: () => dryRunPhase(ctx, ctx.client(), { projectKey: project, flagKey: flag, phase, action: 'startPhase' }),
     }),
   patch: (ctx, { project, flag }) => {
     const patch = ctx.readJson(ctx.values.data, '--data')
@@ -67,13 +67,14 @@ const COMMANDS = {
 
 /**
  * The request of `complete` or `reopen`: the library's completePhase or reopenPhase,
- * which picks the write for the release's kind of pipeline. --dry-run reads what the
- * library reads (the release and its pipeline; GETs are safe) to preview that write.
+ * which reads the release and its pipeline, then sends the write for that kind of
+ * pipeline. --dry-run is the library's own dry run: the same reads, and the write shown.
  */
 function phaseChange(ctx, { project, flag, phase }, complete) {
+  const action = complete ? 'completePhase' : 'reopenPhase'
   return {
-    send: (c) => c[complete ? 'completePhase' : 'reopenPhase'](project, flag, phase),
-    plan: () => planPhaseChange(ctx, ctx.client(), { projectKey: project, flagKey: flag, phase, complete }),
+    send: (c) => c[action](project, flag, phase),
+    plan: () => dryRunPhase(ctx, ctx.client(), { projectKey: project, flagKey: flag, phase, action }),
   }
 }
 
@@ -94,7 +95,7 @@ async function demo(ctx) {
     ctx.io.out(`A fake LaunchDarkly is listening on ${server.url}, holding ${held(releases)}.`)
     for (const { projectKey: project, flagKey: flag, release, legacy } of releases) {
       const first = release.phases[0]._name
-      // A phase by name: on a new pipeline, by index would first send the PATCH it refuses.
+      // The new pipeline's phase by name, to show that a phase can be named.
       const phase = legacy ? 0 : first
       const args = { project, flag, phase: legacy ? 0 : { name: first } }
       heading(`\n${legacy ? 'A legacy release pipeline' : 'A new release pipeline: phases only move forward, so completing a phase starts the next'}.`)
@@ -381,8 +382,8 @@ class Context {
    */
   async request(req) {
     if (this.values['dry-run']) {
-      const { request, notes = [] } = req.plan ? await req.plan() : { request: req }
-      if (request) this.print(this.preview(request))
+      const { preview, notes = [] } = req.plan ? await req.plan() : { preview: this.preview(req) }
+      if (preview) this.print(preview)
       else if (this.values.json) this.io.out('null')
       for (const note of notes) this.io.err(note)
       return 0

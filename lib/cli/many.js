@@ -1,19 +1,16 @@
 'use strict'
 // `complete-many`: many phase changes, within the rate limits. Items give a phase by
 // index, by name or as `id:<id>`. Phases by index go through the library's
-// completePhases; for the others, each release they name is read once, the phase is
-// found there, and the kind of its release pipeline is read once per pipeline. On a
-// legacy pipeline the change is sent with the same guard the library's completePhase
-// uses (a `test` of the phase's id), so a release that moved in between is not changed;
-// on a new pipeline the item goes to the library's completePhase (or reopenPhase) by
-// id, which starts the next phase (or refuses).
+// completePhases; the others through its completePhase (or reopenPhase), which finds
+// the phase in the release and sends the write its pipeline's kind takes (on a legacy
+// pipeline guarded by a `test` of the phase's id, so a release that moved in between
+// is not changed).
 //
-// --dry-run reads every release and pipeline concerned, phases by index too, and
-// previews the write the library would send for each item.
+// --dry-run is the library's own dry run of each item (`{ dryRun: true }`): the reads
+// the real run makes, and the write each item would be sent, or why it would fail.
 
 const { integer, parsePhase } = require('./args.js')
-const { pipelineKind } = require('./pipeline.js')
-const { checkPhases, describePhase, findPhase, guardedPatch, planFromRelease, readable } = require('./phases.js')
+const { describePhase, notesFor } = require('./phases.js')
 const { progressBar, renderPreview } = require('./render.js')
 
 /** Errors that concern the whole command line, not one item: they end the command. */
@@ -22,9 +19,9 @@ const COMMAND_CODES = new Set(['ERR_LD_NO_API_KEY', 'ERR_LD_INSECURE_URL'])
 const invalid = (message) => ({ code: 'ERR_LD_INVALID_ARGUMENT', message })
 
 /**
- * One item of --file, planned: `send` for an item the library takes as it is (a phase
- * index, or anything it will refuse itself), `lookup` (`{ name }` or `{ id }`) for a
- * phase to find first, or `error`.
+ * One item of --file, read: `send` for an item the library's completePhases takes as it
+ * is (a phase index, or anything it will refuse itself), `named` (`{ name }` or
+ * `{ id }`) for a phase the library's completePhase finds, or `error`.
  */
 function plan(raw, i) {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -36,12 +33,12 @@ function plan(raw, i) {
     try {
       const parsed = parsePhase(phase)
       if (typeof parsed === 'number') item.send = { ...raw, phase: parsed }
-      else item.lookup = parsed
+      else item.named = parsed
     } catch (e) {
       item.error = invalid(`items[${i}].phase: ${e.message}`)
     }
   } else if (phase !== null && typeof phase === 'object' && (typeof phase.id === 'string' || typeof phase.name === 'string')) {
-    item.lookup = typeof phase.id === 'string' ? { id: phase.id } : { name: phase.name }
+    item.named = typeof phase.id === 'string' ? { id: phase.id } : { name: phase.name }
   } else {
     item.send = raw
   }
@@ -57,96 +54,44 @@ async function pool(list, concurrency, work) {
   await Promise.all(runners)
 }
 
-/**
- * Finds the phases of items that name theirs: reads each release concerned once, then
- * sets `release`, `index` and `id` on each item, or `error`. Then reads the kind of
- * each pipeline concerned once, and sets `pipeline` (`{ kind, why }`, see pipelineKind)
- * or `error`. With `all`, items with a phase by index are looked up too.
- */
-async function lookUp(ctx, client, items, concurrency, { all = false } = {}) {
-  if (all) {
-    for (const item of items) {
-      const phase = item.send?.phase
-      if (!item.error && !item.lookup && Number.isInteger(phase) && phase >= 0 && typeof item.complete === 'boolean') item.lookup = { index: phase }
-    }
-  }
-  const byRelease = new Map()
-  for (const item of items.filter((it) => it.lookup && !it.error)) {
-    const key = JSON.stringify([item.projectKey, item.flagKey])
-    if (!byRelease.has(key)) byRelease.set(key, [])
-    byRelease.get(key).push(item)
-  }
-  await pool([...byRelease.values()], concurrency, async (group) => {
-    const { projectKey, flagKey } = group[0]
-    let release
-    try {
-      release = await client.getRelease(projectKey, flagKey)
-    } catch (error) {
-      if (COMMAND_CODES.has(error?.code)) throw error
-      for (const item of group) item.error = error
-      return
-    }
-    for (const item of group) {
-      item.release = release
-      if (item.lookup.index !== undefined) continue
-      try {
-        item.index = findPhase(checkPhases(release), item.lookup, ctx.command)
-        item.id = release.phases[item.index]._id
-      } catch (error) {
-        item.error = error
-      }
-    }
-  })
-  const byPipeline = new Map()
-  for (const item of items.filter((it) => it.release && !it.error)) {
-    // By index, the library reads no pipeline for a phase the release does not hold.
-    if (item.lookup.index !== undefined && !(readable(item.release) && item.lookup.index < item.release.phases.length)) continue
-    const key = JSON.stringify([item.projectKey, item.release.releasePipelineKey])
-    if (!byPipeline.has(key)) byPipeline.set(key, [])
-    byPipeline.get(key).push(item)
-  }
-  await pool([...byPipeline.values()], concurrency, async (group) => {
-    const { projectKey, release } = group[0]
-    try {
-      const pipeline = await pipelineKind(ctx, client, projectKey, release.releasePipelineKey)
-      for (const item of group) item.pipeline = pipeline
-    } catch (error) {
-      if (COMMAND_CODES.has(error?.code)) throw error
-      for (const item of group) item.error = error
-    }
-  })
-}
-
-/** A looked-up item on a new pipeline: the library moves it (by id, so it reads the release as it is then). */
-async function sendNew(client, item) {
-  const { projectKey, flagKey, id, complete } = item
+/** The library's call for a named item, with `options`; resolves to `{ ok, release | error }` or the dry run. */
+async function sendNamed(client, item, options) {
+  const { projectKey, flagKey, named, complete } = item
   try {
-    return { ok: true, release: await client[complete === false ? 'reopenPhase' : 'completePhase'](projectKey, flagKey, { id }) }
+    const method = complete === false ? 'reopenPhase' : 'completePhase'
+    const out = await client[method](projectKey, flagKey, named, options)
+    return options?.dryRun ? { ok: true, ...out } : { ok: true, release: out }
   } catch (error) {
+    if (COMMAND_CODES.has(error?.code)) throw error
     return { ok: false, error }
   }
 }
 
-/** Sends the guarded change of a looked-up item; a refused guard is told from other refusals. */
-async function sendGuarded(ctx, client, item) {
-  const { projectKey, flagKey, index, id, complete } = item
-  try {
-    return { ok: true, release: await client.patchRelease(projectKey, flagKey, guardedPatch(ctx.ld, index, id, complete)) }
-  } catch (error) {
-    if (error?.code !== 'ERR_LD_BAD_REQUEST' && error?.code !== 'ERR_LD_CONFLICT') return { ok: false, error }
-    const now = await client.getRelease(projectKey, flagKey).catch(() => null)
-    const held = now?.phases[index]
-    if (!now || held?._id === id) return { ok: false, error }
-    const message =
-      `the release of ${projectKey}/${flagKey} changed while phase ${JSON.stringify(id)} was being ${complete === false ? 'reopened' : 'completed'}: ` +
-      `index ${index} now holds ${held ? JSON.stringify(held._name) : 'no phase'}; nothing was changed`
-    return { ok: false, error: { code: 'ERR_LD_CONFLICT', status: error.status, message } }
+/**
+ * Every item through the library: those by index in one completePhases, those named one
+ * call each. `results[i]` is `{ ok, release | error }`, or with `dryRun` `{ ok, request,
+ * release, pipelineKind } | { ok: false, error }`.
+ */
+async function runAll(ctx, items, concurrency, { dryRun = false, onDone } = {}) {
+  const client = ctx.client()
+  const results = items.map((item) => (item.error ? { ok: false, error: item.error } : undefined))
+  const indexed = items.flatMap((item, i) => (item.send && !item.error ? [i] : []))
+  if (indexed.length) {
+    const options = { concurrency }
+    if (dryRun) options.dryRun = true
+    if (onDone) options.onProgress = () => onDone()
+    const out = await client.completePhases(
+      indexed.map((i) => items[i].send),
+      options,
+    )
+    out.forEach((result, k) => (results[indexed[k]] = result))
   }
-}
-
-/** An error as complete-many shows it: its code, HTTP status and message (token masked). */
-function plainError(ctx, error) {
-  return { code: error?.code ?? 'ERR_LD_INVALID_ARGUMENT', status: error?.status, message: ctx.redact(String(error?.message ?? error)) }
+  const named = items.flatMap((item, i) => (item.named && !item.error ? [i] : []))
+  await pool(named, concurrency, async (i) => {
+    results[i] = await sendNamed(client, items[i], dryRun ? { dryRun: true } : undefined)
+    onDone?.()
+  })
+  return results
 }
 
 function label(item) {
@@ -160,25 +105,19 @@ function failure(ctx, item, error, { dryRun = false } = {}) {
 }
 
 /**
- * --dry-run: each item's write, previewed, or why it would fail. An item the library
- * would complete without a write (a phase of a new pipeline already complete) has
- * `request: null`.
+ * --dry-run: each item's write as the library previews it, or why it would fail. An
+ * item the library would complete without a write (a phase of a new pipeline already
+ * complete) has `request: null`.
  */
-function dryRun(ctx, items) {
+async function dryRun(ctx, items, concurrency) {
   const { io, values } = ctx
-  const writes = items.map((item) => {
-    if (item.error) return { item, error: item.error }
-    try {
-      if (item.release) {
-        const phase = item.lookup.index ?? item.lookup
-        const { request, notes } = planFromRelease(ctx, item.release, item.pipeline, { projectKey: item.projectKey, flagKey: item.flagKey, phase, complete: item.complete })
-        return { item, request: request && ctx.preview(request, item.projectKey, item.flagKey), notes }
-      }
-      const patch = ctx.ld.phasePatch(item.send.phase, item.send.complete ?? true)
-      return { item, request: ctx.ld.previewRequest('PATCH', item.projectKey, item.flagKey, patch, ctx.clientOptions) }
-    } catch (error) {
-      return { item, error }
-    }
+  const results = await runAll(ctx, items, concurrency, { dryRun: true })
+  const writes = results.map((r, i) => {
+    const item = items[i]
+    if (!r.ok) return { item, error: r.error }
+    const phase = item.named ?? item.send?.phase
+    const action = item.complete === false ? 'reopenPhase' : 'completePhase'
+    return { item, request: r.request, notes: notesFor(ctx, r, { phase, action }) }
   })
   const failed = writes.filter((w) => w.error)
   if (values.json) {
@@ -212,32 +151,13 @@ async function completeMany(ctx) {
   if (!Array.isArray(raw)) throw ctx.usageError('--file must hold a JSON array of { projectKey, flagKey, phase, complete? }')
   const concurrency = values.concurrency === undefined ? 8 : integer('--concurrency', values.concurrency, 1, 256, ctx.command)
   const items = raw.map(plan)
-  const client = ctx.client()
-  await lookUp(ctx, client, items, concurrency, { all: Boolean(values['dry-run']) })
-  if (values['dry-run']) return dryRun(ctx, items)
+  if (values['dry-run']) return dryRun(ctx, items, concurrency)
 
   const total = items.length
   const bar = io.stderr?.isTTY ? progressBar(io.stderr) : null
-  const results = items.map((item) => (item.error ? { ok: false, error: item.error } : undefined))
-  let done = results.filter(Boolean).length
+  let done = items.filter((item) => item.error).length
   bar?.update(done, total)
-  const indexed = items.flatMap((item, i) => (item.send && !item.error ? [i] : []))
-  if (indexed.length) {
-    const before = done
-    const options = { concurrency }
-    if (bar) options.onProgress = (n) => bar.update(before + n, total)
-    const out = await client.completePhases(
-      indexed.map((i) => items[i].send),
-      options,
-    )
-    out.forEach((result, k) => (results[indexed[k]] = result))
-    done += indexed.length
-  }
-  const guarded = items.flatMap((item, i) => (item.lookup && !item.error ? [i] : []))
-  await pool(guarded, concurrency, async (i) => {
-    results[i] = await (items[i].pipeline?.kind === 'new' ? sendNew(client, items[i]) : sendGuarded(ctx, client, items[i]))
-    bar?.update(++done, total)
-  })
+  const results = await runAll(ctx, items, concurrency, { onDone: () => bar?.update(++done, total) })
   bar?.done()
 
   const failed = results.filter((r) => !r.ok).length
@@ -255,6 +175,11 @@ async function completeMany(ctx) {
     io.err(`${results.length - failed} done, ${failed} failed`)
   }
   return failed ? 1 : 0
+}
+
+/** An error as complete-many shows it: its code, HTTP status and message (token masked). */
+function plainError(ctx, error) {
+  return { code: error?.code ?? 'ERR_LD_INVALID_ARGUMENT', status: error?.status, message: ctx.redact(String(error?.message ?? error)) }
 }
 
 module.exports = { completeMany, plainError }

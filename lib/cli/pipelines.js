@@ -2,8 +2,8 @@
 // Release pipelines and the flags in them:
 // - `pipelines <project>`: the table of a project's release pipelines (every page);
 // - `pipeline <project> <pipeline>`: its phases in order, with how many flags are at
-//   each and how many are finished (the pipeline, then every page of its progressions,
-//   counted as they come);
+//   each and how many are finished (the pipeline, and the counts of its progressions
+//   from one request, the library's getReleaseProgressionSummary);
 // - `advance <project> <pipeline> --from <phase>`: the library's advancePipeline, which
 //   moves every flag whose active phase is that phase to the next one, one write each.
 
@@ -29,30 +29,20 @@ async function listPipelines(ctx, { project }) {
 }
 
 /**
- * Where the flags of `pipeline` stand: for each phase, the flags whose active phase it
- * is; the finished flags (no active phase); and those whose active phase the pipeline
- * no longer has. `progressions` is iterated once and nothing of it is kept, so a page at
- * a time is all that is held.
+ * Where the flags of `pipeline` stand, from the library's getReleaseProgressionSummary
+ * (one request): for each phase, the flags whose active phase it is; the finished flags;
+ * and the active flags whose phase the pipeline no longer has.
  */
-async function countProgressions(pipeline, progressions) {
+function countsOf(pipeline, summary) {
   const phases = pipelinePhases(pipeline)
-  const byId = new Map(phases.map((phase, i) => [phase.id, i]))
-  const atPhase = phases.map(() => 0)
-  let total = 0
-  let finished = 0
-  let elsewhere = 0
-  for await (const progression of progressions) {
-    total++
-    const id = progression?.activePhaseId
-    if (id === undefined || id === null || id === '') finished++
-    else if (typeof id === 'string' && byId.has(id)) atPhase[byId.get(id)]++
-    else elsewhere++
-  }
+  const byId = new Map((Array.isArray(summary.phases) ? summary.phases : []).map((p) => [p?._id, Number(p?.releaseCount) || 0]))
+  const atPhase = phases.map((phase) => byId.get(phase.id) ?? 0)
+  const atKnown = atPhase.reduce((a, b) => a + b, 0)
   return {
-    total,
-    finished,
+    total: summary.totalCount,
+    finished: summary.completedCount,
     phases: phases.map((phase, i) => ({ index: i, id: phase.id, name: phase.name, flags: atPhase[i] })),
-    elsewhere,
+    elsewhere: Math.max(0, summary.activeCount - atKnown),
   }
 }
 
@@ -60,7 +50,8 @@ async function countProgressions(pipeline, progressions) {
 async function showPipeline(ctx, { project, pipeline: pipelineKey }) {
   const client = ctx.client()
   const pipeline = await client.getReleasePipeline(project, pipelineKey)
-  const counts = await countProgressions(pipeline, client.listReleaseProgressions(project, pipelineKey))
+  const summary = await client.getReleaseProgressionSummary(project, pipelineKey)
+  const counts = countsOf(pipeline, summary)
   if (ctx.values.json) ctx.io.out(JSON.stringify({ pipeline, counts }, null, 2))
   else ctx.io.out(ctx.redact(renderPipelineChart(pipeline, counts, { color: ctx.color })))
   return 0
@@ -129,4 +120,4 @@ async function advance(ctx, { project, pipeline }) {
   return failed ? 1 : 0
 }
 
-module.exports = { advance, countProgressions, listPipelines, showPipeline }
+module.exports = { advance, countsOf, listPipelines, showPipeline }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use crate::client::Client;
 use crate::config::RequestOptions;
 use crate::error::{LdError, Result};
-use crate::phases::PhaseChange;
+use crate::phases::{PhaseChange, PhaseOutcome};
 use crate::release::Release;
 
 pub const DEFAULT_CONCURRENCY: usize = 8;
@@ -21,14 +21,15 @@ pub type Progress = Arc<dyn Fn(usize, usize) + Send + Sync>;
 
 /// Runs every phase change (items that failed to prepare are reported as they are), at
 /// most `concurrency` at a time. All requests share the client's rate-limit gate and
-/// what it knows of release pipelines.
+/// what it knows of release pipelines. With `dry_run`, each item's reads happen and its
+/// write is only planned (see `Client::plan_phase`).
 pub async fn run(
   client: Arc<Client>,
   items: Vec<Result<PhaseChange>>,
-  concurrency: usize,
+  (concurrency, dry_run): (usize, bool),
   options: RequestOptions,
   progress: Option<Progress>,
-) -> Vec<Result<Release>> {
+) -> Vec<Result<PhaseOutcome>> {
   run_each(
     client,
     items,
@@ -36,26 +37,26 @@ pub async fn run(
     progress,
     move |client, change| {
       let options = options.clone();
-      Box::pin(async move { client.change_phase(change, options).await })
+      Box::pin(async move { client.phase_outcome(change, dry_run, options).await })
     },
   )
   .await
 }
 
 /// The work of one item: a future on the shared client.
-pub type ItemFuture = Pin<Box<dyn Future<Output = Result<Release>> + Send>>;
+pub type ItemFuture<O = Release> = Pin<Box<dyn Future<Output = Result<O>> + Send>>;
 
 /// Runs `work` for every item (items that failed to prepare are reported as they are),
 /// at most `concurrency` at a time, and returns the results in input order.
-pub async fn run_each<T: Send + 'static>(
+pub async fn run_each<T: Send + 'static, O: Send + 'static>(
   client: Arc<Client>,
   items: Vec<Result<T>>,
   concurrency: usize,
   progress: Option<Progress>,
-  work: impl Fn(Arc<Client>, T) -> ItemFuture + Send + Sync + 'static,
-) -> Vec<Result<Release>> {
+  work: impl Fn(Arc<Client>, T) -> ItemFuture<O> + Send + Sync + 'static,
+) -> Vec<Result<O>> {
   let total = items.len();
-  let mut results: Vec<Option<Result<Release>>> = Vec::with_capacity(total);
+  let mut results: Vec<Option<Result<O>>> = Vec::with_capacity(total);
   let mut queue = VecDeque::new();
   for (index, item) in items.into_iter().enumerate() {
     match item {
@@ -141,7 +142,14 @@ mod tests {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     let progress: Progress = Arc::new(move |done, total| log.lock().unwrap().push((done, total)));
-    let results = run(client, items, 2, RequestOptions::default(), Some(progress)).await;
+    let results = run(
+      client,
+      items,
+      (2, false),
+      RequestOptions::default(),
+      Some(progress),
+    )
+    .await;
     let codes: Vec<ErrorCode> = results
       .iter()
       .map(|r| r.as_ref().unwrap_err().code)

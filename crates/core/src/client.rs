@@ -21,6 +21,10 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// The longest single wait between attempts; a server asking for more fails the call.
 pub const MAX_WAIT_MS: u64 = 60_000;
+/// The longest a request waits at the rate-limit gate: a whole minute's window (as
+/// recorded for the token's limit) and the gate's margin after its reset. A longer hold
+/// fails the call at once, unsent, with `retryAfterMs`.
+const GATE_LIMIT: Duration = Duration::from_millis(MAX_WAIT_MS + crate::limiter::RESET_MARGIN_MS);
 /// First backoff step when the server gives no hint; doubles per retry.
 const BACKOFF_BASE_MS: u64 = 250;
 const BACKOFF_CAP_MS: u64 = 10_000;
@@ -183,7 +187,12 @@ struct Kinds {
   pipelines: HashMap<(String, String), PipelineKind>,
   /// (projectKey, flagKey) -> pipelineKey
   flags: HashMap<(String, String), String>,
+  /// Reads of a pipeline under way, shared by the calls that wait for them: when the
+  /// read ended, and its result.
+  reading: HashMap<(String, String), Arc<KindRead>>,
 }
+
+type KindRead = tokio::sync::Mutex<Option<(Instant, Result<PipelineKind>)>>;
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
   mutex.lock().unwrap_or_else(|p| p.into_inner())
@@ -355,10 +364,12 @@ impl Client {
       .map(|success| (success.body, success.status))
   }
 
-  /// The kind of release pipeline `pipeline_key` is, read once per client from
-  /// `GET /api/v2/projects/{projectKey}/release-pipelines/{key}` (`_isLegacy`). A read
-  /// the server refuses (403, 404) gives `Unknown`, remembered like the others; any
-  /// other failure fails the call.
+  /// The kind of release pipeline `pipeline_key` is, read from
+  /// `GET /api/v2/projects/{projectKey}/release-pipelines/{key}` (`_isLegacy`) and
+  /// remembered per client once known. Calls that ask at the same time share one read.
+  /// A read the server refuses (403, 404), or an answer without `_isLegacy`, gives
+  /// `Unknown`, which is not remembered: a later call reads the pipeline again. Any other
+  /// failure fails the call.
   pub async fn pipeline_kind(
     &self,
     project_key: &str,
@@ -366,23 +377,53 @@ impl Client {
     options: RequestOptions,
   ) -> Result<PipelineKind> {
     let cache_key = (project_key.to_string(), pipeline_key.to_string());
-    if let Some(kind) = lock(&self.kinds).pipelines.get(&cache_key) {
-      return Ok(*kind);
+    if let Some(kind) = self.remembered_kind(project_key, pipeline_key) {
+      return Ok(kind);
+    }
+    let asked = Instant::now();
+    let slot = lock(&self.kinds)
+      .reading
+      .entry(cache_key.clone())
+      .or_default()
+      .clone();
+    let mut read = slot.lock().await;
+    // A read that ended while this call waited for it is this call's answer too.
+    if let Some((at, result)) = read.as_ref() {
+      if *at >= asked {
+        return result.clone();
+      }
+    }
+    if let Some(kind) = self.remembered_kind(project_key, pipeline_key) {
+      return Ok(kind);
     }
     let request = PreparedRequest::release_pipeline(&self.config, project_key, pipeline_key)?;
-    let kind = match self.send(&request, options).await {
-      Ok(success) => PipelineKind::from_pipeline_body(&success.body),
+    let result = match self.send(&request, options).await {
+      Ok(success) => Ok(PipelineKind::from_pipeline_body(&success.body)),
       Err(e) if matches!(e.code, ErrorCode::Forbidden | ErrorCode::NotFound) => {
-        PipelineKind::Unknown
+        Ok(PipelineKind::Unknown)
       }
-      Err(e) => return Err(e),
+      Err(e) => Err(e),
     };
-    self.remember_kind(project_key, pipeline_key, kind);
-    Ok(kind)
+    if let Ok(kind) = result {
+      self.remember_kind(project_key, pipeline_key, kind);
+    }
+    *read = Some((Instant::now(), result.clone()));
+    let mut kinds = lock(&self.kinds);
+    if kinds
+      .reading
+      .get(&cache_key)
+      .is_some_and(|current| Arc::ptr_eq(current, &slot))
+    {
+      kinds.reading.remove(&cache_key);
+    }
+    result
   }
 
-  /// Notes the kind of a pipeline, unless one is already known.
+  /// Notes the kind of a pipeline, unless one is already known. `Unknown` is not noted.
   pub fn remember_kind(&self, project_key: &str, pipeline_key: &str, kind: PipelineKind) {
+    if kind == PipelineKind::Unknown {
+      return;
+    }
     let key = (project_key.to_string(), pipeline_key.to_string());
     let mut kinds = lock(&self.kinds);
     if kinds.pipelines.contains_key(&key) {
@@ -425,7 +466,7 @@ impl Client {
 
   /// `error` with the token masked in every text it carries. Every error a request
   /// ends with passes here (see `send`).
-  fn mask_error(&self, error: LdError) -> LdError {
+  pub(crate) fn mask_error(&self, error: LdError) -> LdError {
     match &self.config.api_key {
       Some(key) => crate::redact::mask_error(key.expose(), error),
       None => error,
@@ -490,13 +531,14 @@ impl Client {
         events.emit(attempt, kind);
       }
     };
+    let route = crate::limiter::route_of(request.method.as_str(), request.url.path());
     let mut attempts: u32 = 0;
     loop {
       // The gate's wait counts toward no timeout and no attempt, and follows the rule of
       // 429 waits: longer than MAX_WAIT_MS fails at once.
       let gate = self
         .limiter
-        .acquire_with(Duration::from_millis(MAX_WAIT_MS), |wait, reason| {
+        .acquire_on(&route, GATE_LIMIT, |wait, reason| {
           let wait_ms = duration_ms(wait);
           emit(attempts + 1, EventKind::Wait { wait_ms, reason });
         })
@@ -628,6 +670,18 @@ impl Client {
         let advised = advised_wait(&answer.headers, now);
         let backoff = (backoff_ms(attempts), WaitSource::Backoff);
         let mut seen = Observation::from_headers(&answer.headers, now);
+        // After a 429: the advised wait, floored when its reset is past, else a default
+        // longer than a 5xx's backoff (both get jitter when the retry waits).
+        let advised = if answer.status == 429 {
+          advised.map(floor_past_reset)
+        } else {
+          advised
+        };
+        let backoff = if answer.status == 429 {
+          (rate_limited_backoff_ms(attempts), WaitSource::Backoff)
+        } else {
+          backoff
+        };
         if answer.status == 429 {
           let pause = advised.unwrap_or(backoff).0.min(MAX_WAIT_MS);
           seen.pause = Some(Duration::from_millis(pause));
@@ -922,6 +976,21 @@ fn http_error(request: &PreparedRequest, answer: &Answer) -> LdError {
   if code == ErrorCode::Forbidden && api_message.is_none() {
     message.push_str(" (the release endpoints need the LD-API-Version: beta header and a token with access to the project)");
   }
+  let beta_refusal = matches!(answer.status, 400 | 403 | 404)
+    && api_message.as_deref().is_some_and(says_beta_header_missing);
+  if beta_refusal {
+    return LdError {
+      status: Some(answer.status),
+      api_code,
+      api_message,
+      ..LdError::new(
+        ErrorCode::BetaHeaderMissing,
+        format!(
+          "{message} (LaunchDarkly did not receive the {API_VERSION_HEADER}: beta header, which this client sends on every request: a proxy or gateway between here and LaunchDarkly most likely strips it; let it pass that header)"
+        ),
+      )
+    };
+  }
   if redirect {
     let write = request.method != Method::GET;
     message.push_str(&format!(
@@ -943,6 +1012,14 @@ fn http_error(request: &PreparedRequest, answer: &Answer) -> LdError {
     api_message,
     ..LdError::new(code, message)
   }
+}
+
+/// Whether an error message is LaunchDarkly's refusal of a request without the beta
+/// header: "This API is in beta. To use it, your request must include the header
+/// `LD-API-Version: beta`."
+fn says_beta_header_missing(message: &str) -> bool {
+  let message = message.to_ascii_lowercase();
+  message.contains("ld-api-version") || message.contains("api is in beta")
 }
 
 /// Where a redirect points, as `redirect to https://host:port`: the origin only, so no
@@ -1021,23 +1098,58 @@ fn now_ms() -> u64 {
     .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// How long the server asked to wait: `X-Ratelimit-Reset` (epoch milliseconds; ignored
-/// when not a number or more than an hour ahead) first, then `Retry-After` (seconds, or
-/// an HTTP date).
+/// How long the server asked to wait: the later of the rate-limit resets that apply
+/// (`X-Ratelimit-Reset`, and `X-Ratelimit-Auth-Token-Reset` for the token's own limit;
+/// epoch milliseconds, ignored when not a number or more than an hour ahead; a family
+/// whose remaining count is above 0 did not cause the wait), then `Retry-After`
+/// (seconds, or an HTTP date). A reset already past gives 0 here; see `floor_past_reset`.
 pub fn advised_wait_ms(headers: &HeaderMap, now_ms: u64) -> Option<u64> {
   advised_wait(headers, now_ms).map(|(wait, _)| wait)
 }
 
 /// `advised_wait_ms`, and which header said so.
 fn advised_wait(headers: &HeaderMap, now_ms: u64) -> Option<(u64, WaitSource)> {
-  let text = |name| {
+  let text = |name: &str| {
     headers
       .get(name)
       .and_then(|v| v.to_str().ok())
       .map(str::trim)
   };
-  if let Some(wait) = text("x-ratelimit-reset").and_then(|v| crate::limiter::reset_in_ms(v, now_ms))
-  {
+  let spent = |remaining: &[&str]| {
+    let counts: Vec<u64> = remaining
+      .iter()
+      .filter_map(|name| text(name).and_then(|v| v.parse::<u64>().ok()))
+      .collect();
+    counts.is_empty() || counts.contains(&0)
+  };
+  let resets = [
+    (
+      "x-ratelimit-reset",
+      spent(&[
+        "x-ratelimit-route-remaining",
+        "x-ratelimit-global-remaining",
+      ]),
+    ),
+    (
+      "x-ratelimit-auth-token-reset",
+      spent(&["x-ratelimit-auth-token-remaining"]),
+    ),
+  ];
+  let known: Vec<(u64, bool)> = resets
+    .iter()
+    .filter_map(|(name, applies)| {
+      text(name)
+        .and_then(|v| crate::limiter::reset_in_ms(v, now_ms))
+        .map(|wait| (wait, *applies))
+    })
+    .collect();
+  // The later of the resets that apply; if none says it applies, the later of all.
+  let applying = known
+    .iter()
+    .filter(|(_, applies)| *applies)
+    .map(|(w, _)| *w)
+    .max();
+  if let Some(wait) = applying.or_else(|| known.iter().map(|(w, _)| *w).max()) {
     return Some((wait, WaitSource::RateLimitReset));
   }
   let retry_after = text(RETRY_AFTER.as_str())?;
@@ -1055,6 +1167,31 @@ fn advised_wait(headers: &HeaderMap, now_ms: u64) -> Option<(u64, WaitSource)> {
     at.saturating_sub(now_ms)
   };
   Some((wait, WaitSource::RetryAfter))
+}
+
+/// The wait after a 429 whose rate-limit reset is already past (the clocks disagree, or
+/// the window turned as it answered): a reset says nothing about how long to wait then,
+/// and waiting nothing would send the retry straight into the same limit.
+pub const PAST_RESET_FLOOR_MS: u64 = 1_000;
+
+/// `advised` with `PAST_RESET_FLOOR_MS` under a rate-limit reset already past. A
+/// `Retry-After: 0` is the server's own word and is kept.
+fn floor_past_reset(advised: (u64, WaitSource)) -> (u64, WaitSource) {
+  match advised {
+    (0, WaitSource::RateLimitReset) => (PAST_RESET_FLOOR_MS, WaitSource::RateLimitReset),
+    other => other,
+  }
+}
+
+/// The first wait after a 429 that names none; doubles per retry, up to the backoff cap.
+/// LaunchDarkly's windows last seconds, so a 429 is waited out longer than a 5xx.
+const RATE_LIMITED_BASE_MS: u64 = 1_000;
+
+/// The wait before retry number `attempt` (1-based) after a 429 that names no wait,
+/// before jitter.
+pub fn rate_limited_backoff_ms(attempt: u32) -> u64 {
+  let exp = attempt.saturating_sub(1).min(16);
+  (RATE_LIMITED_BASE_MS << exp).min(BACKOFF_CAP_MS)
 }
 
 /// Exponential backoff before retry number `attempt` (1-based), before jitter.
@@ -1097,6 +1234,109 @@ mod tests {
     assert_eq!(advised_wait_ms(&forever, now), Some(9000));
     let hours = headers(&[("x-ratelimit-reset", "1700007200000")]);
     assert_eq!(advised_wait_ms(&hours, now), None);
+  }
+
+  #[test]
+  fn the_later_reset_that_applies_is_waited() {
+    let now = 1_700_000_000_000;
+    let both = headers(&[
+      ("x-ratelimit-route-remaining", "0"),
+      ("x-ratelimit-reset", "1700000001000"),
+      ("x-ratelimit-auth-token-remaining", "0"),
+      ("x-ratelimit-auth-token-reset", "1700000004000"),
+    ]);
+    assert_eq!(advised_wait_ms(&both, now), Some(4000));
+    // A family with budget left did not cause the wait.
+    let route = headers(&[
+      ("x-ratelimit-route-remaining", "0"),
+      ("x-ratelimit-reset", "1700000001000"),
+      ("x-ratelimit-auth-token-remaining", "3"),
+      ("x-ratelimit-auth-token-reset", "1700000009000"),
+    ]);
+    assert_eq!(advised_wait_ms(&route, now), Some(1000));
+    let token = headers(&[
+      ("x-ratelimit-global-remaining", "5"),
+      ("x-ratelimit-reset", "1700000001000"),
+      ("x-ratelimit-auth-token-remaining", "0"),
+      ("x-ratelimit-auth-token-reset", "1700000002500"),
+    ]);
+    assert_eq!(advised_wait_ms(&token, now), Some(2500));
+    // Without remaining counts, every reset applies; when none says it does, the later.
+    let bare = headers(&[
+      ("x-ratelimit-reset", "1700000001000"),
+      ("x-ratelimit-auth-token-reset", "1700000003000"),
+    ]);
+    assert_eq!(advised_wait_ms(&bare, now), Some(3000));
+    let neither = headers(&[
+      ("x-ratelimit-route-remaining", "2"),
+      ("x-ratelimit-reset", "1700000001000"),
+      ("x-ratelimit-auth-token-remaining", "4"),
+      ("x-ratelimit-auth-token-reset", "1700000002000"),
+    ]);
+    assert_eq!(advised_wait_ms(&neither, now), Some(2000));
+    // A reset wins over Retry-After; a past one is floored only after a 429.
+    let past = headers(&[("x-ratelimit-reset", "1699999999000"), ("retry-after", "9")]);
+    assert_eq!(
+      advised_wait(&past, now),
+      Some((0, WaitSource::RateLimitReset))
+    );
+    assert_eq!(
+      floor_past_reset((0, WaitSource::RateLimitReset)),
+      (PAST_RESET_FLOOR_MS, WaitSource::RateLimitReset)
+    );
+    assert_eq!(
+      floor_past_reset((0, WaitSource::RetryAfter)),
+      (0, WaitSource::RetryAfter)
+    );
+    assert_eq!(
+      floor_past_reset((5, WaitSource::RateLimitReset)),
+      (5, WaitSource::RateLimitReset)
+    );
+  }
+
+  #[test]
+  fn a_429_without_advice_waits_a_second_doubling() {
+    assert_eq!(rate_limited_backoff_ms(1), 1000);
+    assert_eq!(rate_limited_backoff_ms(2), 2000);
+    assert_eq!(rate_limited_backoff_ms(4), 8000);
+    assert_eq!(rate_limited_backoff_ms(5), BACKOFF_CAP_MS);
+    assert_eq!(rate_limited_backoff_ms(u32::MAX), BACKOFF_CAP_MS);
+  }
+
+  #[test]
+  fn a_refusal_for_the_missing_beta_header_is_told_apart() {
+    let request = PreparedRequest {
+      method: Method::GET,
+      url: Url::parse("https://x.example/api/v2/flags/p/f/release").unwrap(),
+      body: None,
+    };
+    let answer = |status: u16, message: &str| Answer {
+      status,
+      headers: HeaderMap::new(),
+      body: serde_json::json!({"code": "forbidden", "message": message})
+        .to_string()
+        .into_bytes(),
+    };
+    let beta = "This API is in beta. To use it, your request must include the header `LD-API-Version: beta`.";
+    for status in [400, 403, 404] {
+      let e = http_error(&request, &answer(status, beta));
+      assert_eq!(e.code, ErrorCode::BetaHeaderMissing, "{status}");
+      assert_eq!(e.status, Some(status));
+      assert_eq!(e.api_message.as_deref(), Some(beta));
+      assert!(
+        e.message
+          .contains("did not receive the LD-API-Version: beta header")
+          && e.message.contains("a proxy or gateway"),
+        "{}",
+        e.message
+      );
+    }
+    let e = http_error(&request, &answer(403, "Access denied"));
+    assert_eq!(e.code, ErrorCode::Forbidden);
+    let e = http_error(&request, &answer(500, beta));
+    assert_eq!(e.code, ErrorCode::Server, "only refusals are told apart");
+    let e = http_error(&request, &answer(403, "Missing ld-api-version"));
+    assert_eq!(e.code, ErrorCode::BetaHeaderMissing);
   }
 
   #[test]

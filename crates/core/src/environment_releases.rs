@@ -16,14 +16,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::client::{Client, PreparedRequest};
 use crate::config::{ClientConfig, RequestOptions};
 use crate::environments::ReleaseTarget;
 use crate::error::{LdError, Result};
-use crate::release::Release;
+use crate::release::{decode_error, Release};
 
 /// Items asked for per page of environment releases: the most the endpoint gives.
 pub const PAGE_SIZE: u32 = 100;
@@ -135,8 +134,8 @@ pub struct PhaseWatch {
 }
 
 /// A time or duration in milliseconds: a number, or a numeric string.
-fn millis(value: &Option<Value>) -> Option<u64> {
-  match value.as_ref()? {
+fn millis(value: Option<&Value>) -> Option<u64> {
+  match value? {
     Value::Number(n) => n
       .as_u64()
       .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
@@ -146,61 +145,56 @@ fn millis(value: &Option<Value>) -> Option<u64> {
 }
 
 impl WatchView {
-  /// Reads a release answer. Only `status` is required; `ERR_LD_DECODE` names a field
-  /// of another type.
+  /// Reads a release answer. Only `status` is required (`ERR_LD_DECODE` without it); a
+  /// field of another type than the reference's is read as absent. Read through
+  /// `serde_json::Value`, which the crate already uses, rather than a typed model: the
+  /// addon stays smaller.
   pub fn from_release(release: &Release) -> Result<WatchView> {
-    #[derive(Deserialize)]
-    struct Repr {
-      status: String,
-      #[serde(rename = "statusReason", default)]
-      status_reason: Option<String>,
-      #[serde(default)]
-      kind: Option<String>,
-      #[serde(default)]
-      metrics: Option<Vec<Value>>,
-      #[serde(rename = "currentPhaseIndex", default)]
-      current_phase_index: Option<u64>,
-      #[serde(default)]
-      phases: Option<Vec<PhaseRepr>>,
-    }
-    #[derive(Deserialize)]
-    struct PhaseRepr {
-      #[serde(default)]
-      status: Option<String>,
-      #[serde(rename = "currentStepIndex", default)]
-      current_step_index: Option<u64>,
-      #[serde(rename = "metricStatuses", default)]
-      metric_statuses: Option<BTreeMap<String, Option<String>>>,
-      #[serde(default)]
-      steps: Option<Vec<StepRepr>>,
-    }
-    #[derive(Deserialize)]
-    struct StepRepr {
-      #[serde(rename = "startedAt", default)]
-      started_at: Option<Value>,
-      #[serde(rename = "durationMillis", default)]
-      duration_millis: Option<Value>,
-    }
-    let repr: Repr = release.parse("environment release")?;
-    Ok(WatchView {
-      status: repr.status,
-      status_reason: repr.status_reason,
-      current_phase_index: repr.current_phase_index,
-      guarded: repr.kind.as_deref() == Some("guarded")
-        || repr.metrics.is_some_and(|m| !m.is_empty()),
-      phases: repr
-        .phases
+    let value: Value = serde_json::from_str(release.json()).unwrap_or(Value::Null);
+    let Some(status) = value.get("status").and_then(Value::as_str) else {
+      return Err(decode_error(
+        200,
+        "its answer has no usable status (a string), which this call needs",
+        release.json(),
+      ));
+    };
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+    let index = |v: &Value, key: &str| v.get(key).and_then(Value::as_u64);
+    let list = |v: &Value, key: &str| -> Vec<Value> {
+      v.get(key)
+        .and_then(Value::as_array)
+        .cloned()
         .unwrap_or_default()
-        .into_iter()
-        .map(|p| PhaseWatch {
-          status: p.status,
-          current_step_index: p.current_step_index,
-          metric_statuses: p.metric_statuses.unwrap_or_default(),
-          steps: p
-            .steps
-            .unwrap_or_default()
+    };
+    Ok(WatchView {
+      status: status.to_string(),
+      status_reason: text(&value, "statusReason"),
+      current_phase_index: index(&value, "currentPhaseIndex"),
+      guarded: text(&value, "kind").as_deref() == Some("guarded")
+        || !list(&value, "metrics").is_empty(),
+      phases: list(&value, "phases")
+        .iter()
+        .map(|phase| PhaseWatch {
+          status: text(phase, "status"),
+          current_step_index: index(phase, "currentStepIndex"),
+          metric_statuses: phase
+            .get("metricStatuses")
+            .and_then(Value::as_object)
+            .map(|statuses| {
+              statuses
+                .iter()
+                .map(|(key, status)| (key.clone(), status.as_str().map(str::to_string)))
+                .collect()
+            })
+            .unwrap_or_default(),
+          steps: list(phase, "steps")
             .iter()
-            .map(|s| (millis(&s.started_at), millis(&s.duration_millis)))
+            .map(|step| {
+              (
+                millis(step.get("startedAt")),
+                millis(step.get("durationMillis")),
+              )
+            })
             .collect(),
         })
         .collect(),
@@ -494,6 +488,11 @@ mod tests {
     }));
     assert!(v.guarded && v.is_terminal());
     assert_eq!(v.phases[0].steps, [(Some(5), Some(10))]);
+    let v = view(json!({"status": "in_progress", "phases": [{"steps": [
+      {"startedAt": 0.0, "durationMillis": -1.0},
+      {"startedAt": true, "durationMillis": " 7 "},
+    ]}]}));
+    assert_eq!(v.phases[0].steps, [(Some(0), None), (None, Some(7))]);
     assert_eq!(v.step_end(), None, "no current phase");
     assert!(view(json!({"status": "reverted"})).is_terminal());
     assert!(!view(json!({"status": "waiting", "kind": "progressive", "metrics": []})).guarded);

@@ -11,6 +11,9 @@ pub enum ErrorCode {
   BadRequest,
   Unauthorized,
   Forbidden,
+  /// A refusal that says the `LD-API-Version: beta` header was missing: something on the
+  /// way (a proxy) took it off.
+  BetaHeaderMissing,
   NotFound,
   Conflict,
   RateLimited,
@@ -30,13 +33,14 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-  pub const ALL: [ErrorCode; 19] = [
+  pub const ALL: [ErrorCode; 20] = [
     ErrorCode::InvalidArgument,
     ErrorCode::NoApiKey,
     ErrorCode::InsecureUrl,
     ErrorCode::BadRequest,
     ErrorCode::Unauthorized,
     ErrorCode::Forbidden,
+    ErrorCode::BetaHeaderMissing,
     ErrorCode::NotFound,
     ErrorCode::Conflict,
     ErrorCode::RateLimited,
@@ -60,6 +64,7 @@ impl ErrorCode {
       ErrorCode::BadRequest => "ERR_LD_BAD_REQUEST",
       ErrorCode::Unauthorized => "ERR_LD_UNAUTHORIZED",
       ErrorCode::Forbidden => "ERR_LD_FORBIDDEN",
+      ErrorCode::BetaHeaderMissing => "ERR_LD_BETA_HEADER_MISSING",
       ErrorCode::NotFound => "ERR_LD_NOT_FOUND",
       ErrorCode::Conflict => "ERR_LD_CONFLICT",
       ErrorCode::RateLimited => "ERR_LD_RATE_LIMITED",

@@ -15,6 +15,7 @@
 //!   service says are deprecated, noted once each.
 //! - `environment_releases`: a flag's releases in an environment as a list, and one
 //!   release watched until it ends.
+//! - `summary`: a pipeline's progressions counted in one request.
 //! - `flags`: the read of a flag (its variations and environments) a release needs.
 //! - `bulk`: many calls through one client, in input order.
 //! - `patch`: JSON Patch operations; `error`: `LdError` and its stable codes;
@@ -41,4 +42,5 @@ pub mod phases;
 pub mod pipelines;
 pub mod redact;
 pub mod release;
+pub mod summary;
 pub mod tls;

@@ -1,25 +1,30 @@
 //! One gate per client for LaunchDarkly's rate limits.
 //!
 //! Every request of a client passes through its `Limiter` before it is sent. The gate
-//! learns the budget of the current window from `X-Ratelimit-Route-Remaining`,
-//! `X-Ratelimit-Global-Remaining` and `X-Ratelimit-Reset`; when the budget is spent,
-//! requests wait for the reset instead of being sent to collect 429s. A 429 pauses every
-//! request of the client. Without headers the gate stays open and callers fall back to
-//! their own backoff.
+//! learns three families of budget, each with its own windows: the route's
+//! (`X-Ratelimit-Route-Remaining`, per route: `route_of`), the account's
+//! (`X-Ratelimit-Global-Remaining`), both renewed at `X-Ratelimit-Reset`, and the access
+//! token's (`X-Ratelimit-Auth-Token-Remaining`, renewed at its own
+//! `X-Ratelimit-Auth-Token-Reset`). When a budget a request needs is spent, the request
+//! waits for the latest of the resets concerned instead of being sent to collect 429s.
+//! A 429 pauses every request of the client. Without headers the gate stays open and
+//! callers fall back to their own backoff.
 //!
 //! The gate never holds a request without bound: a reset that is not a number or more
 //! than [`MAX_RESET_AHEAD_MS`] ahead is ignored, and a request the gate would hold longer
 //! than its caller's limit is refused at once (see [`Limiter::acquire`]).
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use reqwest::header::HeaderMap;
 
 /// Answers of an older window that arrive late are recognised with this tolerance.
 const SAME_WINDOW: Duration = Duration::from_millis(50);
 /// Waits for a reset end a little after it, so the server has surely moved on.
-const RESET_MARGIN_MS: u64 = 15;
+pub const RESET_MARGIN_MS: u64 = 15;
 /// A reset further ahead than this (one hour) is nonsense for LaunchDarkly's windows,
 /// which last seconds: it is ignored.
 pub const MAX_RESET_AHEAD_MS: u64 = 3_600_000;
@@ -62,12 +67,19 @@ impl Hold {
 /// The rate-limit facts of one answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Observation {
-  /// The smaller of the route and global remaining counts, when either was sent.
+  /// The smaller of the route and global remaining counts, when either was sent: the
+  /// budget of the request's route.
   pub remaining: Option<u64>,
   /// Time until the window resets, from `X-Ratelimit-Reset`.
   pub reset_in: Option<Duration>,
   /// On a 429: how long every request should hold off.
   pub pause: Option<Duration>,
+  /// `X-Ratelimit-Global-Remaining`: the budget every route of the account shares.
+  pub global_remaining: Option<u64>,
+  /// `X-Ratelimit-Auth-Token-Remaining`: the budget of the access token.
+  pub token_remaining: Option<u64>,
+  /// Time until the token's window resets, from `X-Ratelimit-Auth-Token-Reset`.
+  pub token_reset_in: Option<Duration>,
 }
 
 impl Observation {
@@ -79,28 +91,32 @@ impl Observation {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
     };
-    let remaining = match (
-      number("x-ratelimit-route-remaining"),
-      number("x-ratelimit-global-remaining"),
-    ) {
+    let reset = |name: &str| {
+      headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| reset_in_ms(v, now_ms))
+        .map(Duration::from_millis)
+    };
+    let global = number("x-ratelimit-global-remaining");
+    let remaining = match (number("x-ratelimit-route-remaining"), global) {
       (Some(a), Some(b)) => Some(a.min(b)),
       (a, b) => a.or(b),
     };
-    let reset_in = headers
-      .get("x-ratelimit-reset")
-      .and_then(|v| v.to_str().ok())
-      .and_then(|v| reset_in_ms(v, now_ms))
-      .map(Duration::from_millis);
     Observation {
       remaining,
-      reset_in,
+      reset_in: reset("x-ratelimit-reset"),
       pause: None,
+      global_remaining: global,
+      token_remaining: number("x-ratelimit-auth-token-remaining"),
+      token_reset_in: reset("x-ratelimit-auth-token-reset"),
     }
   }
 }
 
+/// The budget of one rate-limit window: a route's, the account's (global) or the token's.
 #[derive(Debug, Default)]
-struct State {
+struct Window {
   /// Requests the current window still allows, less those sent since the server said so.
   remaining: Option<u64>,
   /// When the current window ends.
@@ -111,20 +127,11 @@ struct State {
   window_budget: Option<u64>,
   /// The longest time-to-reset seen: how long a fresh window is assumed to last.
   window_len: Option<Duration>,
-  /// No request starts before this (after a 429).
-  paused_until: Option<Instant>,
-  /// Requests let through whose answer has not been observed yet.
-  in_flight: u64,
 }
 
-impl State {
-  fn decide(&mut self, now: Instant) -> Decision {
-    if let Some(until) = self.paused_until {
-      if until > now {
-        return Decision::WaitUntil(until, Hold::Paused);
-      }
-      self.paused_until = None;
-    }
+impl Window {
+  /// Starts a fresh window when the current one is over.
+  fn refresh(&mut self, now: Instant) {
     if let Some(reset) = self.reset_at.filter(|reset| now >= *reset) {
       // A fresh window: assume it is like the last one until an answer says otherwise.
       self.seen_in_window = 0;
@@ -134,29 +141,31 @@ impl State {
         reset + len * periods
       });
     }
-    let decision = match (self.remaining, self.reset_at) {
-      (Some(0), Some(reset)) => Decision::WaitUntil(reset, Hold::Budget),
-      (Some(0), None) | (None, _) => Decision::Go,
-      (Some(n), _) => {
-        self.remaining = Some(n - 1);
-        Decision::Go
-      }
-    };
-    if decision == Decision::Go {
-      self.in_flight += 1;
-    }
-    decision
   }
 
-  fn observe(&mut self, now: Instant, seen: Observation) {
-    if let Some(pause) = seen.pause {
-      let until = now + pause;
-      self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
-      self.remaining = Some(0);
-      self.reset_at = Some(self.reset_at.map_or(until, |r| r.max(until)));
-      return;
+  /// When the window's spent budget is renewed, if it is spent.
+  fn held_until(&self) -> Option<Instant> {
+    match (self.remaining, self.reset_at) {
+      (Some(0), Some(reset)) => Some(reset),
+      _ => None,
     }
-    let Some(reset_in) = seen.reset_in else {
+  }
+
+  /// Counts one request let through.
+  fn take(&mut self) {
+    if let Some(n) = self.remaining {
+      self.remaining = Some(n.saturating_sub(1));
+    }
+  }
+
+  fn observe(
+    &mut self,
+    now: Instant,
+    remaining: Option<u64>,
+    reset_in: Option<Duration>,
+    in_flight: u64,
+  ) {
+    let Some(reset_in) = reset_in else {
       return;
     };
     let reset = now + reset_in + Duration::from_millis(RESET_MARGIN_MS);
@@ -171,12 +180,89 @@ impl State {
     }
     self.reset_at = Some(reset);
     self.seen_in_window += 1;
-    if let Some(remaining) = seen.remaining {
+    if let Some(remaining) = remaining {
       // The server may not have counted the requests still in flight: assume it has not.
-      self.remaining = Some(remaining.saturating_sub(self.in_flight));
+      self.remaining = Some(remaining.saturating_sub(in_flight));
       let budget = remaining + self.seen_in_window;
       self.window_budget = Some(self.window_budget.map_or(budget, |b| b.max(budget)));
     }
+  }
+}
+
+/// How many routes a gate keeps windows for before it starts over.
+const MAX_ROUTES: usize = 256;
+
+#[derive(Debug, Default)]
+struct State {
+  /// The windows of the routes requests went to (`Limiter::route_of`); requests without a
+  /// route share the window of `""`.
+  routes: std::collections::HashMap<String, Window>,
+  /// The account's window, shared by every route (`X-Ratelimit-Global-Remaining`).
+  global: Window,
+  /// The access token's window (`X-Ratelimit-Auth-Token-*`), with its own reset.
+  token: Window,
+  /// No request starts before this (after a 429).
+  paused_until: Option<Instant>,
+  /// Requests let through whose answer has not been observed yet.
+  in_flight: u64,
+}
+
+impl State {
+  fn decide(&mut self, now: Instant, route: &str) -> Decision {
+    if let Some(until) = self.paused_until {
+      if until > now {
+        return Decision::WaitUntil(until, Hold::Paused);
+      }
+      self.paused_until = None;
+    }
+    if !self.routes.contains_key(route) && self.routes.len() >= MAX_ROUTES {
+      self.routes.clear();
+    }
+    let State {
+      routes,
+      global,
+      token,
+      in_flight,
+      ..
+    } = self;
+    let mut windows = [routes.entry(route.to_string()).or_default(), global, token];
+    let mut held: Option<Instant> = None;
+    for window in windows.iter_mut() {
+      window.refresh(now);
+      held = held.max(window.held_until());
+    }
+    if let Some(until) = held {
+      // The later of the resets of the windows that are spent.
+      return Decision::WaitUntil(until, Hold::Budget);
+    }
+    for window in windows.iter_mut() {
+      window.take();
+    }
+    *in_flight += 1;
+    Decision::Go
+  }
+
+  fn observe(&mut self, now: Instant, route: &str, seen: Observation) {
+    if let Some(pause) = seen.pause {
+      let until = now + pause;
+      self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
+      let window = &mut self.global;
+      window.remaining = Some(0);
+      window.reset_at = Some(window.reset_at.map_or(until, |r| r.max(until)));
+      return;
+    }
+    let in_flight = self.in_flight;
+    if !self.routes.contains_key(route) && self.routes.len() >= MAX_ROUTES {
+      self.routes.clear();
+    }
+    let window = self.routes.entry(route.to_string()).or_default();
+    window.observe(now, seen.remaining, seen.reset_in, in_flight);
+    self
+      .global
+      .observe(now, seen.global_remaining, seen.reset_in, in_flight);
+    self
+      .token
+      .observe(now, seen.token_remaining, seen.token_reset_in, in_flight);
   }
 }
 
@@ -200,15 +286,25 @@ impl Limiter {
 
   /// What a request should do now.
   pub fn decide(&self, now: Instant) -> Decision {
-    self.lock().decide(now)
+    self.decide_on(now, "")
+  }
+
+  /// What a request to `route` (see `route_of`) should do now.
+  pub fn decide_on(&self, now: Instant, route: &str) -> Decision {
+    self.lock().decide(now, route)
   }
 
   /// Learns from the end of a request let through by `decide`: call it once per such
   /// request, with `Observation::default()` when there was no answer.
   pub fn observe(&self, now: Instant, seen: Observation) {
+    self.observe_on(now, "", seen)
+  }
+
+  /// `observe` for a request to `route`, let through by `decide_on`.
+  pub fn observe_on(&self, now: Instant, route: &str, seen: Observation) {
     let mut state = self.lock();
     state.in_flight = state.in_flight.saturating_sub(1);
-    state.observe(now, seen);
+    state.observe(now, route, seen);
   }
 
   /// Waits until the gate lets one request through, for at most `max_wait` in all.
@@ -224,16 +320,29 @@ impl Limiter {
   pub async fn acquire_with(
     &self,
     max_wait: Duration,
+    on_wait: impl FnMut(Duration, Hold),
+  ) -> Result<Permit<'_>, Duration> {
+    self.acquire_on("", max_wait, on_wait).await
+  }
+
+  /// `acquire_with` for a request to `route` (see `route_of`): it passes when its route's
+  /// window, the account's and the token's all have budget, and otherwise waits for the
+  /// latest of the resets of those that are spent.
+  pub async fn acquire_on(
+    &self,
+    route: &str,
+    max_wait: Duration,
     mut on_wait: impl FnMut(Duration, Hold),
   ) -> Result<Permit<'_>, Duration> {
     let start = Instant::now();
     let deadline = start + max_wait;
     loop {
       let now = Instant::now();
-      match self.decide(now) {
+      match self.decide_on(now, route) {
         Decision::Go => {
           return Ok(Permit {
             limiter: Some(self),
+            route: route.to_string(),
           })
         }
         Decision::WaitUntil(at, _) if at > deadline => return Err(at - now),
@@ -241,7 +350,7 @@ impl Limiter {
           let jitter = Duration::from_millis(rand::random_range(0..=RESET_MARGIN_MS));
           let until = at + jitter;
           on_wait(until.saturating_duration_since(now), hold);
-          tokio::time::sleep_until(until.into()).await;
+          tokio::time::sleep_until(until).await;
         }
       }
     }
@@ -252,13 +361,14 @@ impl Limiter {
 #[derive(Debug)]
 pub struct Permit<'a> {
   limiter: Option<&'a Limiter>,
+  route: String,
 }
 
 impl Permit<'_> {
   /// Reports how the request ended.
   pub fn observe(mut self, seen: Observation) {
     if let Some(limiter) = self.limiter.take() {
-      limiter.observe(Instant::now(), seen);
+      limiter.observe_on(Instant::now(), &self.route, seen);
     }
   }
 }
@@ -266,9 +376,36 @@ impl Permit<'_> {
 impl Drop for Permit<'_> {
   fn drop(&mut self) {
     if let Some(limiter) = self.limiter.take() {
-      limiter.observe(Instant::now(), Observation::default());
+      limiter.observe_on(Instant::now(), &self.route, Observation::default());
     }
   }
+}
+
+/// The route a request goes to, as LaunchDarkly's per-route limits count it: the method
+/// and the path with every key left out (`PATCH api/v2/flags/*/*/release`).
+pub fn route_of(method: &str, path: &str) -> String {
+  const LITERALS: [&str; 10] = [
+    "api",
+    "v2",
+    "flags",
+    "projects",
+    "release",
+    "release-pipelines",
+    "releases",
+    "phases",
+    "environments",
+    "stop",
+  ];
+  let mut route = method.to_string();
+  for segment in path.split('/').filter(|s| !s.is_empty()) {
+    route.push(' ');
+    route.push_str(if LITERALS.contains(&segment) {
+      segment
+    } else {
+      "*"
+    });
+  }
+  route
 }
 
 #[cfg(test)]
@@ -280,7 +417,7 @@ mod tests {
     Observation {
       remaining: Some(remaining),
       reset_in: Some(Duration::from_millis(reset_ms)),
-      pause: None,
+      ..Default::default()
     }
   }
 
@@ -410,6 +547,134 @@ mod tests {
   }
 
   const MINUTE: Duration = Duration::from_secs(60);
+
+  #[test]
+  fn each_family_has_its_own_window_and_the_later_reset_holds() {
+    let limiter = Limiter::new();
+    let t0 = Instant::now();
+    // The route has budget; the token's is spent until 5 s from now.
+    limiter.observe_on(
+      t0,
+      "GET a",
+      Observation {
+        remaining: Some(10),
+        reset_in: Some(Duration::from_millis(1000)),
+        token_remaining: Some(0),
+        token_reset_in: Some(Duration::from_millis(5000)),
+        ..Default::default()
+      },
+    );
+    assert_eq!(
+      limiter.decide_on(t0, "GET a"),
+      Decision::WaitUntil(
+        t0 + Duration::from_millis(5000 + RESET_MARGIN_MS),
+        Hold::Budget
+      )
+    );
+    // Another route is held by the token too: its limit is the token's, not a route's.
+    assert!(matches!(
+      limiter.decide_on(t0, "PATCH a"),
+      Decision::WaitUntil(_, Hold::Budget)
+    ));
+    // Route windows are apart: a spent route holds only its own requests.
+    let routes = Limiter::new();
+    routes.observe_on(t0, "GET a", seen(0, 2000));
+    routes.observe_on(t0, "PATCH a", seen(4, 1000));
+    assert!(matches!(
+      routes.decide_on(t0, "GET a"),
+      Decision::WaitUntil(_, Hold::Budget)
+    ));
+    assert_eq!(routes.decide_on(t0, "PATCH a"), Decision::Go);
+    // The account's budget (global) holds every route, until the later of the resets.
+    let global = Limiter::new();
+    global.observe_on(
+      t0,
+      "GET a",
+      Observation {
+        remaining: Some(0),
+        global_remaining: Some(0),
+        reset_in: Some(Duration::from_millis(3000)),
+        ..Default::default()
+      },
+    );
+    assert_eq!(
+      global.decide_on(t0, "DELETE b"),
+      Decision::WaitUntil(
+        t0 + Duration::from_millis(3000 + RESET_MARGIN_MS),
+        Hold::Budget
+      )
+    );
+  }
+
+  #[test]
+  fn the_token_family_is_read_with_its_own_reset() {
+    let mut h = HeaderMap::new();
+    h.insert("x-ratelimit-route-remaining", HeaderValue::from_static("7"));
+    h.insert(
+      "x-ratelimit-global-remaining",
+      HeaderValue::from_static("9"),
+    );
+    h.insert("x-ratelimit-reset", HeaderValue::from_static("1000001500"));
+    h.insert(
+      "x-ratelimit-auth-token-remaining",
+      HeaderValue::from_static("2"),
+    );
+    h.insert(
+      "x-ratelimit-auth-token-reset",
+      HeaderValue::from_static("1000060000"),
+    );
+    let o = Observation::from_headers(&h, 1_000_000_000);
+    assert_eq!(o.remaining, Some(7));
+    assert_eq!(o.global_remaining, Some(9));
+    assert_eq!(o.token_remaining, Some(2));
+    assert_eq!(o.token_reset_in, Some(Duration::from_millis(60_000)));
+    assert_eq!(o.reset_in, Some(Duration::from_millis(1500)));
+  }
+
+  #[test]
+  fn routes_leave_keys_out() {
+    assert_eq!(
+      route_of("PATCH", "/api/v2/flags/web/checkout/release"),
+      "PATCH api v2 flags * * release"
+    );
+    assert_eq!(
+      route_of("PATCH", "/api/v2/flags/web/other/release"),
+      route_of("PATCH", "/api/v2/flags/mobile/checkout/release")
+    );
+    assert_eq!(
+      route_of(
+        "PUT",
+        "/prefix/api/v2/projects/web/flags/f/release/phases/p1"
+      ),
+      "PUT * api v2 projects * flags * release phases *"
+    );
+    assert_eq!(
+      route_of("GET", "/api/v2/projects/web/release-pipelines/p/releases"),
+      "GET api v2 projects * release-pipelines * releases"
+    );
+    assert_ne!(
+      route_of("GET", "/api/v2/flags/web/checkout/release"),
+      route_of("PATCH", "/api/v2/flags/web/checkout/release")
+    );
+  }
+
+  #[test]
+  fn routes_are_forgotten_past_a_bound() {
+    let limiter = Limiter::new();
+    let t0 = Instant::now();
+    limiter.observe_on(t0, "r0", seen(0, 5000));
+    for n in 1..MAX_ROUTES {
+      limiter.observe_on(t0, &format!("r{n}"), seen(5, 5000));
+    }
+    assert!(matches!(
+      limiter.decide_on(t0, "r0"),
+      Decision::WaitUntil(..)
+    ));
+    assert_eq!(limiter.lock().routes.len(), MAX_ROUTES);
+    limiter.observe_on(t0, "one more", seen(5, 5000));
+    assert_eq!(limiter.lock().routes.len(), 1, "started over");
+    assert_eq!(limiter.decide_on(t0, "r0"), Decision::Go);
+  }
 
   #[tokio::test]
   async fn acquire_sleeps_until_the_reset() {
@@ -612,6 +877,6 @@ mod tests {
     assert_eq!(limiter.lock().in_flight, 0);
     // The server still says 5: nothing is held back for the cancelled requests.
     limiter.observe(t0, seen(5, 10_000));
-    assert_eq!(limiter.lock().remaining, Some(5));
+    assert_eq!(limiter.lock().routes[""].remaining, Some(5));
   }
 }

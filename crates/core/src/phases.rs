@@ -6,10 +6,11 @@
 //!   N+1 (`PUT .../release/phases/{id}` with `{"status":"active"}`) completes phase N and
 //!   every phase before it. A last phase cannot be completed, nor a phase reopened.
 //!
-//! The kind is read from the release's pipeline (`Client::pipeline_kind`, `_isLegacy`)
-//! and remembered per client, as is the pipeline of each flag whose release the client
-//! has read: a completion by index of a flag known to be in a legacy pipeline is one
-//! PATCH, as it always was. A pipeline known to be new never gets that PATCH.
+//! The kind is known before any write: a completion or reopening reads the release, then
+//! its pipeline's `_isLegacy` (`Client::pipeline_kind`, remembered per client and
+//! pipeline), and sends only the write that kind takes. A new pipeline never gets the
+//! PATCH; a pipeline that cannot be read (403, 404) or does not say gets it, and the
+//! server's answer is reported.
 //!
 //! A phase named by name or id is looked up in the current release. On a legacy
 //! pipeline the patch then carries a JSON Patch `test` that the phase at that index
@@ -132,19 +133,84 @@ pub fn start_input() -> Value {
   serde_json::json!({ "status": ACTIVE })
 }
 
+/// What a phase change did, or on a dry run would do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PhaseOutcome {
+  /// The release after the write, or as read when no write was needed (a phase of a
+  /// new pipeline that is already complete).
+  Done(Release),
+  /// A dry run: the release as read (none when nothing needed reading, as for the start
+  /// of a phase given by id) and the one write the change would send (none when it needs
+  /// no write).
+  Planned {
+    release: Option<Release>,
+    request: Option<PreparedRequest>,
+    /// The kind of the release's pipeline, when the change read it (to complete or
+    /// reopen); `Unknown` when it could not be read or does not say.
+    kind: Option<PipelineKind>,
+  },
+}
+
+/// The write a phase change needs, decided after its reads.
+#[derive(Debug)]
+struct Plan {
+  /// The release as read, if it was.
+  release: Option<Release>,
+  write: Option<PlannedWrite>,
+  /// The kind of the release's pipeline, if it was needed.
+  kind: Option<PipelineKind>,
+}
+
+#[derive(Debug)]
+struct PlannedWrite {
+  request: PreparedRequest,
+  /// For a guarded PATCH: the index and id the guard tests, to tell a release that
+  /// moved from any other refusal.
+  guard: Option<(usize, String)>,
+}
+
 impl Client {
-  /// Completes, reopens or starts a phase (see the module documentation for the
-  /// requests each costs).
+  /// Completes, reopens or starts a phase. The release is read first (except to start a
+  /// phase given by id), then, to complete or reopen, the kind of its pipeline
+  /// (`pipeline_kind`, remembered per client); only then is the one write that kind
+  /// takes sent. A phase the release does not have fails with `ERR_LD_INVALID_ARGUMENT`
+  /// and a write a new pipeline cannot take with `ERR_LD_UNSUPPORTED`, before any write.
   pub async fn change_phase(
     &self,
     change: PhaseChange,
     options: RequestOptions,
   ) -> Result<Release> {
-    match change.action {
-      PhaseAction::Start => self.start_phase(&change, options).await,
-      PhaseAction::Complete => self.complete_or_reopen(&change, true, options).await,
-      PhaseAction::Reopen => self.complete_or_reopen(&change, false, options).await,
+    match self.phase_outcome(change, false, options).await? {
+      PhaseOutcome::Done(release) => Ok(release),
+      PhaseOutcome::Planned { .. } => unreachable!("only a dry run plans"),
     }
+  }
+
+  /// `change_phase`, or with `dry_run` its reads and the write it would send.
+  pub async fn phase_outcome(
+    &self,
+    change: PhaseChange,
+    dry_run: bool,
+    options: RequestOptions,
+  ) -> Result<PhaseOutcome> {
+    let outcome = async {
+      let plan = self.plan(&change, options.clone()).await?;
+      if dry_run {
+        return Ok(PhaseOutcome::Planned {
+          release: plan.release,
+          request: plan.write.map(|w| w.request),
+          kind: plan.kind,
+        });
+      }
+      match (plan.write, plan.release) {
+        (Some(write), _) => self.write(&change, write, options).await,
+        (None, Some(release)) => Ok(release),
+        (None, None) => unreachable!("a plan without a write has read the release"),
+      }
+      .map(PhaseOutcome::Done)
+    };
+    // Errors made here quote the server's phase names: masked like every echo.
+    outcome.await.map_err(|e| self.mask_error(e))
   }
 
   fn release_request(
@@ -176,77 +242,71 @@ impl Client {
     )
   }
 
-  /// Whether this client knows the flag's release to be in a new pipeline.
-  fn knows_new(&self, change: &PhaseChange) -> bool {
-    self
-      .remembered_pipeline(&change.project_key, &change.flag_key)
-      .and_then(|pipeline| self.remembered_kind(&change.project_key, &pipeline))
-      == Some(PipelineKind::New)
-  }
-
-  async fn start_phase(&self, change: &PhaseChange, options: RequestOptions) -> Result<Release> {
-    let id = match &change.phase {
-      PhaseRef::Id(id) => id.clone(),
-      phase => {
-        let view = self
-          .send_release(self.release_request(change, None)?, options.clone())
-          .await?
-          .view()?;
-        let index = find_phase(&view, phase)?;
-        view.phases[index].id.clone()
-      }
+  /// The reads of a phase change, and the write they lead to.
+  async fn plan(&self, change: &PhaseChange, options: RequestOptions) -> Result<Plan> {
+    if let (PhaseRef::Id(id), PhaseAction::Start) = (&change.phase, change.action) {
+      return Ok(Plan {
+        release: None,
+        write: Some(PlannedWrite {
+          request: self.start_request(change, id)?,
+          guard: None,
+        }),
+        kind: None,
+      });
+    }
+    let before = self
+      .send_release(self.release_request(change, None)?, options.clone())
+      .await?;
+    let view = before.view()?;
+    let index = find_phase(&view, &change.phase)?;
+    let write = |request| {
+      Ok(Some(PlannedWrite {
+        request,
+        guard: None,
+      }))
     };
-    self
-      .send_release(self.start_request(change, &id)?, options)
-      .await
+    let complete = match change.action {
+      PhaseAction::Start => {
+        let start = self.start_request(change, &view.phases[index].id)?;
+        return Ok(Plan {
+          write: write(start)?,
+          release: Some(before),
+          kind: None,
+        });
+      }
+      PhaseAction::Complete => true,
+      PhaseAction::Reopen => false,
+    };
+    let (project, flag) = (&change.project_key, &change.flag_key);
+    let kind = match view.release_pipeline_key.as_deref() {
+      Some(pipeline) => {
+        self.remember_pipeline(project, flag, Some(pipeline));
+        self.pipeline_kind(project, pipeline, options).await?
+      }
+      None => PipelineKind::Unknown,
+    };
+    let write = if kind == PipelineKind::New {
+      self.new_pipeline_write(change, &view, index, complete)?
+    } else {
+      Some(self.patch_write(change, &view, index, complete)?)
+    };
+    Ok(Plan {
+      release: Some(before),
+      write,
+      kind: Some(kind),
+    })
   }
 
-  async fn complete_or_reopen(
+  /// On a new pipeline: the start of the next phase, or nothing for a phase already
+  /// complete; a reopening or a last phase is `ERR_LD_UNSUPPORTED`.
+  fn new_pipeline_write(
     &self,
     change: &PhaseChange,
+    view: &ReleaseView,
+    index: usize,
     complete: bool,
-    options: RequestOptions,
-  ) -> Result<Release> {
+  ) -> Result<Option<PlannedWrite>> {
     let (project, flag) = (&change.project_key, &change.flag_key);
-    // By index, unless the flag is known to be in a new pipeline: the PATCH alone, as it
-    // always was. Accepted, it shows the pipeline to be legacy. Refused with a 400, the
-    // release may be of a new pipeline (which refuses the PATCH): read it, and its
-    // pipeline, below.
-    let mut refused = None;
-    if let PhaseRef::Index(index) = change.phase {
-      if !self.knows_new(change) {
-        let patch = phase_patch(index, complete);
-        match self
-          .send_release(self.release_request(change, Some(&patch))?, options.clone())
-          .await
-        {
-          Ok(after) => {
-            if let Some(pipeline) = after.pipeline_key() {
-              self.remember_pipeline(project, flag, Some(pipeline));
-              self.remember_kind(project, pipeline, PipelineKind::Legacy);
-            }
-            return Ok(after);
-          }
-          Err(error) if error.status == Some(400) => {
-            self.remember_pipeline(project, flag, None);
-            refused = Some(error);
-          }
-          Err(error) => return Err(error),
-        }
-      }
-    }
-    let (before, view, index, kind) = match (self.look_up(change, options.clone()).await, refused) {
-      (Ok(found), None) => found,
-      (Ok(found), Some(_)) if found.3 == PipelineKind::New => found,
-      // The PATCH was refused for a reason of its own: that refusal is the answer.
-      (_, Some(refusal)) => return Err(refusal),
-      (Err(error), None) => return Err(error),
-    };
-    if kind != PipelineKind::New {
-      return self
-        .patch_phase(change, &view, index, complete, options)
-        .await;
-    }
     let pipeline = view.release_pipeline_key.as_deref().unwrap_or_default();
     if !complete {
       return Err(LdError::new(
@@ -258,7 +318,7 @@ impl Client {
     }
     let phase = &view.phases[index];
     if phase.complete {
-      return Ok(before);
+      return Ok(None);
     }
     let Some(next) = view.phases.get(index + 1) else {
       return Err(LdError::new(
@@ -269,98 +329,85 @@ impl Client {
         ),
       ));
     };
-    self
-      .send_release(self.start_request(change, &next.id)?, options)
-      .await
+    Ok(Some(PlannedWrite {
+      request: self.start_request(change, &next.id)?,
+      guard: None,
+    }))
   }
 
-  /// The first request `change_phase` would send for `change` now, without sending it:
-  /// the PATCH for a phase by index (unless this client knows the flag's release to be
-  /// in a new pipeline), the start of a phase given by id, else the read of the release.
-  pub fn first_request(&self, change: &PhaseChange) -> Result<PreparedRequest> {
-    match (&change.phase, change.action) {
-      (PhaseRef::Id(id), PhaseAction::Start) => self.start_request(change, id),
-      (PhaseRef::Index(index), PhaseAction::Complete | PhaseAction::Reopen)
-        if !self.knows_new(change) =>
-      {
-        let patch = phase_patch(*index, change.action == PhaseAction::Complete);
-        self.release_request(change, Some(&patch))
-      }
-      _ => self.release_request(change, None),
-    }
-  }
-
-  /// Reads the release, finds the phase, and learns the kind of its pipeline.
-  async fn look_up(
-    &self,
-    change: &PhaseChange,
-    options: RequestOptions,
-  ) -> Result<(Release, ReleaseView, usize, PipelineKind)> {
-    let before = self
-      .send_release(self.release_request(change, None)?, options.clone())
-      .await?;
-    let view = before.view()?;
-    let index = find_phase(&view, &change.phase)?;
-    let kind = match &view.release_pipeline_key {
-      Some(pipeline) => {
-        let kind = self
-          .pipeline_kind(&change.project_key, pipeline, options)
-          .await?;
-        self.remember_pipeline(&change.project_key, &change.flag_key, Some(pipeline));
-        kind
-      }
-      None => PipelineKind::Unknown,
-    };
-    Ok((before, view, index, kind))
-  }
-
-  /// The PATCH of a legacy pipeline: plain for an index, guarded for a name or id.
-  async fn patch_phase(
+  /// The PATCH of a legacy pipeline (or one whose kind could not be read): plain for an
+  /// index, guarded by a `test` of the phase's id for a name or id.
+  fn patch_write(
     &self,
     change: &PhaseChange,
     view: &ReleaseView,
     index: usize,
     complete: bool,
-    options: RequestOptions,
-  ) -> Result<Release> {
+  ) -> Result<PlannedWrite> {
     let index32 = index as u32;
     if let PhaseRef::Index(_) = change.phase {
       let patch = phase_patch(index32, complete);
-      return self
-        .send_release(self.release_request(change, Some(&patch))?, options)
-        .await;
+      return Ok(PlannedWrite {
+        request: self.release_request(change, Some(&patch))?,
+        guard: None,
+      });
     }
     let id = view.phases[index].id.clone();
     let patch = guarded_patch(index32, &id, complete);
-    match self
-      .send_release(self.release_request(change, Some(&patch))?, options.clone())
+    Ok(PlannedWrite {
+      request: self.release_request(change, Some(&patch))?,
+      guard: Some((index, id)),
+    })
+  }
+
+  /// The first request `change_phase` sends for `change`, without sending it: the start
+  /// of a phase given by id, else the read of the release.
+  pub fn first_request(&self, change: &PhaseChange) -> Result<PreparedRequest> {
+    match (&change.phase, change.action) {
+      (PhaseRef::Id(id), PhaseAction::Start) => self.start_request(change, id),
+      _ => self.release_request(change, None),
+    }
+  }
+
+  /// Sends the planned write. A guarded PATCH that is refused is followed by a read of
+  /// the release, to tell a release that moved (`ERR_LD_CONFLICT`) from any other
+  /// refusal (reported as it came).
+  async fn write(
+    &self,
+    change: &PhaseChange,
+    write: PlannedWrite,
+    options: RequestOptions,
+  ) -> Result<Release> {
+    let result = self.send_release(write.request, options.clone()).await;
+    let (Some((index, id)), Err(error)) = (write.guard, &result) else {
+      return result;
+    };
+    if !matches!(error.code, ErrorCode::BadRequest | ErrorCode::Conflict) {
+      return result;
+    }
+    let now = self
+      .send_release(self.release_request(change, None)?, options)
       .await
-    {
-      Ok(after) => Ok(after),
-      Err(error) if matches!(error.code, ErrorCode::BadRequest | ErrorCode::Conflict) => {
-        // Refused: tell a release that moved (the guard failed) from any other refusal.
-        let now = self
-          .send_release(self.release_request(change, None)?, options)
-          .await
-          .and_then(|now| now.view());
-        match now {
-          Ok(now) if now.phases.get(index).map(|p| p.id.as_str()) != Some(id.as_str()) => {
-            let held = now.phases.get(index).map(|p| p.name.as_str());
-            Err(LdError::new(
-              ErrorCode::Conflict,
-              format!(
-                "The release of {}/{} changed while phase {id:?} was being {}: index {index} now holds {}; nothing was changed",
-                change.project_key,
-                change.flag_key,
-                if complete { "completed" } else { "reopened" },
-                held.map_or("no phase".to_string(), |name| format!("{name:?}")),
-              ),
-            ))
-          }
-          _ => Err(error),
-        }
+      .and_then(|now| now.view());
+    match now {
+      Ok(now) if now.phases.get(index).map(|p| p.id.as_str()) != Some(id.as_str()) => {
+        let held = now.phases.get(index).map(|p| p.name.as_str());
+        Err(LdError::new(
+          ErrorCode::Conflict,
+          format!(
+            "The release of {}/{} changed while phase {id:?} was being {}: index {index} now holds {}; nothing was changed",
+            change.project_key,
+            change.flag_key,
+            if change.action == PhaseAction::Complete {
+              "completed"
+            } else {
+              "reopened"
+            },
+            held.map_or("no phase".to_string(), |name| format!("{name:?}")),
+          ),
+        ))
       }
-      Err(error) => Err(error),
+      _ => result,
     }
   }
 }

@@ -167,10 +167,12 @@ fn set_limit(url: &mut Url, limit: u32) {
 }
 
 impl PreparedRequest {
-  /// `GET /api/v2/projects/{projectKey}/release-pipelines?limit=..&offset=..`
+  /// `GET /api/v2/projects/{projectKey}/release-pipelines?limit=..&offset=..`, with
+  /// `filter=query:<text>` when `query` is given.
   pub fn release_pipelines_page(
     config: &ClientConfig,
     project_key: &str,
+    query: Option<&str>,
     offset: u64,
   ) -> Result<Self> {
     validate_key("projectKey", project_key)?;
@@ -179,7 +181,8 @@ impl PreparedRequest {
       url: config.url_for(&pipelines_path(project_key)),
       body: None,
     };
-    Ok(with_page(request, None, PAGE_SIZE, offset))
+    let filter = query.map(|text| format!("query:{text}"));
+    Ok(with_page(request, filter.as_deref(), PAGE_SIZE, offset))
   }
 
   /// `POST /api/v2/projects/{projectKey}/release-pipelines`
@@ -284,6 +287,8 @@ pub struct Pager {
 enum PagerKind {
   Pipelines {
     project_key: String,
+    /// The text query (`filter=query:<text>`), if any.
+    query: Option<String>,
   },
   Progressions {
     project_key: String,
@@ -323,9 +328,16 @@ impl Pager {
 
   /// Every release pipeline of a project.
   pub fn pipelines(project_key: &str) -> Result<Self> {
+    Pager::pipelines_matching(project_key, None)
+  }
+
+  /// The release pipelines of a project that match the text `query`
+  /// (`filter=query:<text>`), or all of them.
+  pub fn pipelines_matching(project_key: &str, query: Option<String>) -> Result<Self> {
     validate_key("projectKey", project_key)?;
     Ok(Pager::new(PagerKind::Pipelines {
       project_key: project_key.to_string(),
+      query,
     }))
   }
 
@@ -422,8 +434,8 @@ impl Pager {
       });
     }
     let mut request = match &self.kind {
-      PagerKind::Pipelines { project_key } => {
-        PreparedRequest::release_pipelines_page(config, project_key, self.offset)
+      PagerKind::Pipelines { project_key, query } => {
+        PreparedRequest::release_pipelines_page(config, project_key, query.as_deref(), self.offset)
       }
       PagerKind::Progressions {
         project_key,
@@ -1120,10 +1132,13 @@ mod tests {
       ),
       ("https://proxy.corp:8443/ld/api", "another origin"),
       ("https://user:pw@proxy.corp/ld/api", "credentials"),
+      ("https://user@proxy.corp/ld/api", "credentials"),
+      ("https://:pw@proxy.corp/ld/api", "credentials"),
       ("https://[::1", "is not a URL"),
     ] {
       let error = resolved(href).unwrap_err();
       assert_eq!(error.code, ErrorCode::Decode, "{href}");
+      assert_eq!(error.status, Some(200), "{href}");
       assert!(error.message.contains(why), "{href}: {}", error.message);
       assert!(
         error.message.contains("GET /ld/api/v2/x"),
@@ -1152,6 +1167,7 @@ mod tests {
     pager.advance(&page(2, None, None), &at, &config).unwrap();
     let error = pager.advance(&first, &at, &config).unwrap_err();
     assert_eq!(error.code, ErrorCode::Decode);
+    assert_eq!(error.status, Some(200), "the pages came with 200");
     assert!(
       error
         .message
@@ -1232,6 +1248,12 @@ mod tests {
       "not lower"
     );
     assert!(!pager.lower_limit(&refused("limit must be at most 0", 400)));
+    let mut one = Pager::pipelines("web").unwrap();
+    assert!(one.lower_limit(&refused("limit must be at most 1", 400)));
+    assert_eq!(
+      one.request(&config).unwrap().url.query(),
+      Some("limit=1&offset=0")
+    );
     assert!(!pager.lower_limit(&refused("bad filter", 400)));
     assert!(pager.lower_limit(&refused("limit must be at most 20", 400)));
     assert_eq!(

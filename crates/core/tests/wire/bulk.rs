@@ -5,16 +5,20 @@ use std::time::Duration;
 
 use ld_release_core::bulk::{run, Progress};
 use ld_release_core::error::{ErrorCode, LdError};
-use ld_release_core::phases::{PhaseAction, PhaseRef};
+use ld_release_core::phases::{PhaseAction, PhaseOutcome, PhaseRef};
 use serde_json::json;
 
 use crate::server::{Reply, Response, Server};
 use crate::support::*;
 
-/// A server answering each flag's release with the flag key as the release's name; the
-/// answer for `slow` comes after half a second.
+/// A server answering each flag's release with the flag key as the release's name (the
+/// answers for `slow` come after half a second), and the pipeline's read with a legacy
+/// pipeline.
 async fn naming_server(slow: &'static str) -> Server {
   Server::start(move |request| {
+    if request.path().contains("/release-pipelines/") {
+      return Reply::Answer(Response::json(200, pipeline("standard", true)));
+    }
     let flag = request
       .path()
       .split('/')
@@ -33,8 +37,11 @@ async fn naming_server(slow: &'static str) -> Server {
   .await
 }
 
-fn name(result: &Result<ld_release_core::release::Release, LdError>) -> String {
-  let value: serde_json::Value = serde_json::from_str(result.as_ref().unwrap().json()).unwrap();
+fn name(result: &Result<PhaseOutcome, LdError>) -> String {
+  let PhaseOutcome::Done(release) = result.as_ref().unwrap() else {
+    panic!("not a dry run: {result:?}")
+  };
+  let value: serde_json::Value = serde_json::from_str(release.json()).unwrap();
   value["name"].as_str().unwrap().to_string()
 }
 
@@ -63,15 +70,21 @@ async fn results_come_back_in_input_order_when_the_first_answers_last() {
       })
       .collect();
     let (progress, seen) = recorder();
-    let results = run(client, items, 4, NONE, Some(progress)).await;
+    let results = run(client, items, (4, false), NONE, Some(progress)).await;
     let names: Vec<String> = results.iter().map(name).collect();
     assert_eq!(names, ["f0", "f1", "f2", "f3"]);
     assert_eq!(*seen.lock().unwrap(), [(1, 4), (2, 4), (3, 4), (4, 4)]);
-    // All four were in flight together: the slow one did not hold the others back.
+    // All four were in flight together: the slow one did not hold the others back. Each
+    // flag: its release read, its PATCH; and one read of the pipeline for all four.
     let requests = server.requests();
-    assert_eq!(requests.len(), 4);
+    assert_eq!(requests.len(), 9, "{:?}", server.lines());
     let first = requests.iter().map(|r| r.at).min().unwrap();
-    assert!(requests
+    let fast: Vec<_> = requests
+      .iter()
+      .filter(|r| !r.path().contains("/f0/"))
+      .collect();
+    assert_eq!(fast.len(), 7);
+    assert!(fast
       .iter()
       .all(|r| r.at - first < Duration::from_millis(500)));
   })
@@ -92,7 +105,7 @@ async fn concurrency_bounds_the_requests_in_flight() {
         ))
       })
       .collect();
-    let results = run(client, items, 1, NONE, None).await;
+    let results = run(client, items, (1, false), NONE, None).await;
     assert_eq!(
       results.iter().map(name).collect::<Vec<_>>(),
       ["f0", "f1", "f2"]
@@ -119,7 +132,7 @@ async fn items_that_failed_to_prepare_keep_their_place_and_count_as_done() {
       invalid(),
     ];
     let (progress, seen) = recorder();
-    let results = run(client.clone(), items, 8, NONE, Some(progress)).await;
+    let results = run(client.clone(), items, (8, false), NONE, Some(progress)).await;
     assert_eq!(
       results[0].as_ref().unwrap_err().code,
       ErrorCode::InvalidArgument
@@ -129,14 +142,14 @@ async fn items_that_failed_to_prepare_keep_their_place_and_count_as_done() {
       results[2].as_ref().unwrap_err().code,
       ErrorCode::InvalidArgument
     );
-    // The two that failed count as done from the start: the one request ends the batch.
+    // The two that failed count as done from the start: the one change ends the batch.
     assert_eq!(*seen.lock().unwrap(), [(3, 3)]);
-    assert_eq!(server.requests().len(), 1);
+    assert_eq!(server.requests().len(), 3);
     // Nothing to send at all: nothing is sent.
-    let results = run(client, vec![invalid(), invalid()], 8, NONE, None).await;
+    let results = run(client, vec![invalid(), invalid()], (8, false), NONE, None).await;
     assert_eq!(results.len(), 2);
     assert!(results.iter().all(|r| r.is_err()));
-    assert_eq!(server.requests().len(), 1);
+    assert_eq!(server.requests().len(), 3);
   })
   .await;
 }

@@ -586,12 +586,20 @@ async fn deprecated_routes_are_noted_once_and_only_when_the_service_says_so() {
   );
   client.change_phase(patch, NONE).await.unwrap();
   let notices = deprecation::take();
+  // The phase change reads the release (a route already noted), then the pipeline (a
+  // route not noted yet), then sends the PATCH.
   assert_eq!(
     notices
       .iter()
-      .map(|n| n.method.as_str())
+      .map(|n| (n.method.as_str(), n.route.as_str()))
       .collect::<Vec<_>>(),
-    ["PATCH"]
+    [
+      (
+        "GET",
+        "/api/v2/projects/{projectKey}/release-pipelines/{pipelineKey}"
+      ),
+      ("PATCH", "/api/v2/flags/{projectKey}/{flagKey}/release")
+    ]
   );
   assert_eq!(deprecation::take(), []);
 }

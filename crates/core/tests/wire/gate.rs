@@ -3,7 +3,9 @@
 //! is driven with instants of the test's choosing, so nothing here waits. And the jitter
 //! added to every wait.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use ld_release_core::client::with_jitter;
 use ld_release_core::limiter::{Decision, Hold, Limiter, Observation};
@@ -16,7 +18,7 @@ fn seen(remaining: u64, reset_ms: u64) -> Observation {
   Observation {
     remaining: Some(remaining),
     reset_in: Some(ms(reset_ms)),
-    pause: None,
+    ..Default::default()
   }
 }
 

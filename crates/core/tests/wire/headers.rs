@@ -38,12 +38,16 @@ async fn a_read_carries_the_raw_token_and_the_beta_header_once_and_no_body() {
 }
 
 #[tokio::test]
-async fn completing_a_phase_by_index_is_one_patch_with_the_documented_body() {
+async fn completing_a_phase_by_index_sends_the_documented_patch_after_its_reads() {
   bounded(async {
-    let server = Server::always(Response::json(
-      200,
-      three_phases("standard", [true, false, false]),
-    ))
+    let server = Server::start(|request| {
+      let body = if request.path().contains("/release-pipelines/") {
+        pipeline("standard", true)
+      } else {
+        three_phases("standard", [true, false, false])
+      };
+      Reply::Answer(Response::json(200, body))
+    })
     .await;
     let client = client(&server);
     let after = change_checkout(&client, PhaseRef::Index(0), PhaseAction::Complete)
@@ -51,15 +55,21 @@ async fn completing_a_phase_by_index_is_one_patch_with_the_documented_body() {
       .unwrap();
     assert_eq!(after.pipeline_key(), Some("standard"));
     let requests = server.requests();
-    assert_eq!(requests.len(), 1, "{:?}", server.lines());
-    let patch = &requests[0];
-    assert_eq!(patch.line(), "PATCH /api/v2/flags/web/checkout/release");
-    assert_common_headers(patch);
     assert_eq!(
-      patch.body_text(),
+      server.lines(),
+      [
+        "GET /api/v2/flags/web/checkout/release",
+        "GET /api/v2/projects/web/release-pipelines/standard",
+        "PATCH /api/v2/flags/web/checkout/release",
+      ]
+    );
+    for request in &requests {
+      assert_common_headers(request);
+    }
+    assert_eq!(
+      requests[2].body_text(),
       r#"[{"op":"replace","path":"/phases/0/complete","value":true}]"#
     );
-    // Accepted, the PATCH shows the pipeline to be legacy: the client remembers both.
     assert_eq!(
       client.remembered_pipeline("web", "checkout").as_deref(),
       Some("standard")
@@ -69,16 +79,21 @@ async fn completing_a_phase_by_index_is_one_patch_with_the_documented_body() {
       Some(PipelineKind::Legacy)
     );
 
+    // The kind is known now: the release is read, then patched.
     change_checkout(&client, PhaseRef::Index(2), PhaseAction::Reopen)
       .await
       .unwrap();
-    let reopen = &server.requests()[1];
-    assert_eq!(reopen.line(), "PATCH /api/v2/flags/web/checkout/release");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 5, "{:?}", server.lines());
+    assert_eq!(requests[3].line(), "GET /api/v2/flags/web/checkout/release");
     assert_eq!(
-      reopen.body_text(),
+      requests[4].line(),
+      "PATCH /api/v2/flags/web/checkout/release"
+    );
+    assert_eq!(
+      requests[4].body_text(),
       r#"[{"op":"replace","path":"/phases/2/complete","value":false}]"#
     );
-    assert_eq!(server.requests().len(), 2);
   })
   .await;
 }
@@ -101,18 +116,22 @@ async fn method_override_sends_a_patch_as_a_post_and_nothing_else() {
     assert_eq!(
       server.lines(),
       [
+        "GET /api/v2/flags/web/checkout/release",
+        "GET /api/v2/projects/web/release-pipelines/standard",
         "POST /api/v2/flags/web/checkout/release",
         "GET /api/v2/flags/web/checkout/release"
       ]
     );
-    assert_common_headers(&requests[0]);
-    assert_eq!(requests[0].one("x-http-method-override"), "PATCH");
+    assert_common_headers(&requests[2]);
+    assert_eq!(requests[2].one("x-http-method-override"), "PATCH");
     assert_eq!(
-      requests[0].body_text(),
+      requests[2].body_text(),
       r#"[{"op":"replace","path":"/phases/1/complete","value":true}]"#
     );
-    assert_common_headers(&requests[1]);
-    assert!(requests[1].all("x-http-method-override").is_empty());
+    for read in [&requests[0], &requests[1], &requests[3]] {
+      assert_common_headers(read);
+      assert!(read.all("x-http-method-override").is_empty());
+    }
   })
   .await;
 }

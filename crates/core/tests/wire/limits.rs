@@ -2,7 +2,6 @@
 //! an error body.
 
 use ld_release_core::error::ErrorCode;
-use ld_release_core::phases::{PhaseAction, PhaseRef};
 use serde_json::json;
 
 use crate::server::{Response, Server};
@@ -23,9 +22,9 @@ fn release_of_size(size: usize) -> String {
 
 async fn complete_with(answer: Response) -> Result<String, ld_release_core::error::LdError> {
   let server = Server::always(answer).await;
-  let change = change("checkout", PhaseRef::Index(0), PhaseAction::Complete);
-  client_no_retry(&server)
-    .change_phase(change, NONE)
+  let client = client_no_retry(&server);
+  client
+    .send_release(patch_checkout(&client), NONE)
     .await
     .map(|release| release.into_json())
 }

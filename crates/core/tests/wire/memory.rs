@@ -66,8 +66,11 @@ async fn pipelines_and_flags_are_remembered_up_to_a_bound() {
     );
     assert_eq!(client.remembered_kind("web", "p1"), Some(PipelineKind::New));
     assert_eq!(client.remembered_kind("other", "p1"), None);
+    // Unknown is never noted: it takes no room.
+    client.remember_kind("web", "unknown", PipelineKind::Unknown);
+    assert_eq!(client.remembered_kind("web", "unknown"), None);
     for n in 2..REMEMBERED {
-      client.remember_kind("web", &format!("p{n}"), PipelineKind::Unknown);
+      client.remember_kind("web", &format!("p{n}"), PipelineKind::Legacy);
     }
     assert_eq!(
       client.remembered_kind("web", "p0"),

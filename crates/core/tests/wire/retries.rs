@@ -45,10 +45,9 @@ async fn complete(client: &Client) -> Result<Release, LdError> {
   complete_with(client, NONE).await
 }
 
-/// Completes phase 0 of `checkout` with per-call `options`.
+/// Sends the PATCH that completes phase 0 of `checkout`, with per-call `options`.
 async fn complete_with(client: &Client, options: RequestOptions) -> Result<Release, LdError> {
-  let change = change("checkout", PhaseRef::Index(0), PhaseAction::Complete);
-  client.change_phase(change, options).await
+  client.send_release(patch_checkout(client), options).await
 }
 
 /// Milliseconds between each request and the next, as the server received them.
@@ -266,10 +265,10 @@ async fn x_ratelimit_reset_is_epoch_milliseconds_and_wins_over_retry_after() {
 #[tokio::test(start_paused = true)]
 async fn no_wait_advised_is_a_prompt_retry() {
   bounded(async {
-    // The default backoff would wait 250 ms at least; no advice at all is tested below.
+    // The default wait would be a second at least; no advice at all is tested below. A
+    // reset in the past is not "no wait" (see a_429_whose_reset_is_past_waits_the_floor).
     let advice = [
       ("Retry-After", "0".to_string()),
-      ("X-Ratelimit-Reset", epoch_ms_from_now(-5000).to_string()),
       ("Retry-After", httpdate_from_now(-5)),
     ];
     for (name, value) in advice {
@@ -286,13 +285,135 @@ async fn no_wait_advised_is_a_prompt_retry() {
   .await;
 }
 
-#[tokio::test]
-async fn a_429_without_advice_waits_the_default_backoff() {
+#[tokio::test(start_paused = true)]
+async fn a_429_without_advice_waits_a_second_then_two_with_jitter() {
   bounded(async {
-    let server = Server::script(vec![Reply::Answer(Response::new(429)), ok()]).await;
+    let server = Server::script(vec![
+      Reply::Answer(Response::new(429)),
+      Reply::Answer(Response::json(
+        429,
+        json!({"code":"rate_limited","message":"You've exceeded the API rate limit. Try again later."}),
+      )),
+      ok(),
+    ])
+    .await;
     complete(&client(&server)).await.unwrap();
     let gaps = gaps(&server);
-    assert!(gaps[0] >= 250, "{gaps:?}");
+    for (gap, wait) in gaps.iter().zip([1000, 2000]) {
+      assert!(
+        *gap >= wait && *gap <= wait + spread(wait) + 20,
+        "waited {gaps:?}, default {wait}"
+      );
+    }
+  })
+  .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_whose_reset_is_past_waits_the_floor() {
+  bounded(async {
+    for past in [-5000, -1, 0] {
+      let server = Server::script(vec![
+        Reply::Answer(
+          Response::new(429)
+            .header("X-Ratelimit-Route-Remaining", "0")
+            .header("X-Ratelimit-Reset", epoch_ms_from_now(past)),
+        ),
+        ok(),
+      ])
+      .await;
+      complete(&client(&server)).await.unwrap();
+      let gaps = gaps(&server);
+      assert!(
+        gaps[0] >= 1000 && gaps[0] <= 1000 + spread(1000) + 20,
+        "{past}: waited {gaps:?}"
+      );
+    }
+  })
+  .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_waits_the_later_of_the_resets_that_apply() {
+  bounded(async {
+    // Both the route and the token are spent: the token's reset, 4 s away, is the later.
+    let both = Server::script(vec![
+      Reply::Answer(
+        Response::new(429)
+          .header("X-Ratelimit-Route-Remaining", "0")
+          .header("X-Ratelimit-Reset", epoch_ms_from_now(1000))
+          .header("X-Ratelimit-Auth-Token-Remaining", "0")
+          .header("X-Ratelimit-Auth-Token-Reset", epoch_ms_from_now(4000)),
+      ),
+      ok(),
+    ])
+    .await;
+    complete(&client(&both)).await.unwrap();
+    let gap = gaps(&both)[0];
+    assert!(gap >= 3900 && gap <= 4000 + spread(4000) + 100, "{gap}");
+    // The token still has budget: its later reset did not cause the 429, the route's did.
+    let route = Server::script(vec![
+      Reply::Answer(
+        Response::new(429)
+          .header("X-Ratelimit-Route-Remaining", "0")
+          .header("X-Ratelimit-Reset", epoch_ms_from_now(1000))
+          .header("X-Ratelimit-Auth-Token-Remaining", "30")
+          .header("X-Ratelimit-Auth-Token-Reset", epoch_ms_from_now(50_000)),
+      ),
+      ok(),
+    ])
+    .await;
+    complete(&client(&route)).await.unwrap();
+    let gap = gaps(&route)[0];
+    assert!(gap >= 900 && gap <= 1000 + spread(1000) + 100, "{gap}");
+    // Only the token's family, as the v25 reference documents it for some calls.
+    let token = Server::script(vec![
+      Reply::Answer(
+        Response::new(429)
+          .header("X-Ratelimit-Auth-Token-Limit", "60")
+          .header("X-Ratelimit-Auth-Token-Remaining", "0")
+          .header("X-Ratelimit-Auth-Token-Reset", epoch_ms_from_now(2500)),
+      ),
+      ok(),
+    ])
+    .await;
+    complete(&client(&token)).await.unwrap();
+    let gap = gaps(&token)[0];
+    assert!(gap >= 2400 && gap <= 2500 + spread(2500) + 100, "{gap}");
+  })
+  .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spent_token_budget_holds_every_route_until_its_own_reset() {
+  bounded(async {
+    let server = Server::start({
+      let mut first = true;
+      move |_| {
+        let response = Response::json(200, three_phases("standard", [true, false, false]));
+        if std::mem::take(&mut first) {
+          // The route has budget and resets in 1 s; the token is spent for 5 s.
+          response
+            .header("X-Ratelimit-Route-Remaining", "10")
+            .header("X-Ratelimit-Reset", epoch_ms_from_now(1000))
+            .header("X-Ratelimit-Auth-Token-Remaining", "0")
+            .header("X-Ratelimit-Auth-Token-Reset", epoch_ms_from_now(5000))
+            .into()
+        } else {
+          response.into()
+        }
+      }
+    })
+    .await;
+    let client = client(&server);
+    complete(&client).await.unwrap();
+    // Another route (a read): held by the token's budget, not sent before its reset.
+    let read =
+      PreparedRequest::release(client.config(), http::Method::GET, "web", "checkout", None)
+        .unwrap();
+    client.send_release(read, NONE).await.unwrap();
+    let gap = gaps(&server)[0];
+    assert!((4900..=5200).contains(&gap), "{gap}");
   })
   .await;
 }
@@ -324,6 +445,35 @@ async fn a_wait_over_a_minute_fails_the_call_at_once() {
     let next = tokio::time::timeout(Duration::from_millis(200), complete(&client)).await;
     assert!(next.is_err(), "{next:?}");
     assert_eq!(server.requests().len(), 1);
+  })
+  .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_window_of_a_whole_minute_is_waited_out() {
+  bounded(async {
+    // The token's limit, recorded with 60 s windows: the next call waits the minute (and
+    // the gate's margin) rather than being refused as too long.
+    let server = Server::start({
+      let mut first = true;
+      move |_| {
+        let response = Response::json(200, three_phases("standard", [true, false, false]));
+        if std::mem::take(&mut first) {
+          response
+            .header("X-Ratelimit-Auth-Token-Remaining", "0")
+            .header("X-Ratelimit-Auth-Token-Reset", epoch_ms_from_now(60_000))
+            .into()
+        } else {
+          response.into()
+        }
+      }
+    })
+    .await;
+    let client = client(&server);
+    complete(&client).await.unwrap();
+    complete(&client).await.unwrap();
+    let gap = gaps(&server)[0];
+    assert!((59_900..=60_200).contains(&gap), "{gap}");
   })
   .await;
 }
@@ -391,7 +541,7 @@ async fn a_429_reports_the_advised_wait_or_the_backoff() {
       let server = Server::always(answer).await;
       let error = complete(&client_no_retry(&server)).await.unwrap_err();
       assert_eq!(error.code, ErrorCode::RateLimited);
-      assert_eq!(error.retry_after_ms, Some(250), "{advice:?}");
+      assert_eq!(error.retry_after_ms, Some(1000), "{advice:?}");
       assert_eq!(server.requests().len(), 1);
     }
   })

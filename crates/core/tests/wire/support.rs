@@ -111,6 +111,20 @@ pub async fn change_checkout(
     .await
 }
 
+/// The PATCH that completes phase 0 of flag `checkout` (project `web`), as the request
+/// alone: for tests of how one request is sent, retried and answered.
+pub fn patch_checkout(client: &Client) -> ld_release_core::client::PreparedRequest {
+  let patch = ld_release_core::patch::phase_patch(0, true);
+  ld_release_core::client::PreparedRequest::release(
+    client.config(),
+    http::Method::PATCH,
+    "web",
+    "checkout",
+    Some(&patch),
+  )
+  .unwrap()
+}
+
 /// `User-Agent` as every test client sends it.
 pub fn user_agent() -> String {
   format!("ld-release/{} {AGENT_SUFFIX}", env!("CARGO_PKG_VERSION"))
@@ -160,9 +174,10 @@ pub fn assert_no_token(text: &str) {
   }
 }
 
-/// How long a test may run before it fails. The tests end in a second or two; the bound
-/// turns a client that retries or waits without end into a failure.
-pub const TEST_BOUND: std::time::Duration = std::time::Duration::from_secs(15);
+/// How long a test may run before it fails. The tests end in a second or two (those on
+/// paused time may wait a virtual minute, the gate's longest hold); the bound turns a
+/// client that retries or waits without end into a failure.
+pub const TEST_BOUND: std::time::Duration = std::time::Duration::from_secs(90);
 
 /// Runs a test's body, failing it when it is still running after `TEST_BOUND` (on
 /// tokio's clock: virtual in tests that pause time).
