@@ -8,6 +8,7 @@
 mod bulk;
 mod environment_releases;
 mod environments;
+mod flags;
 mod gate;
 mod headers;
 mod limits;
