@@ -1200,6 +1200,13 @@ export declare class ReleaseClient {
    * sent. A failed read rejects that `next()` and ends the watch.
    */
   watchEnvironmentRelease(projectKey: string, flagKey: string, environmentKey: string, releaseId: string, options?: WatchOptions & RequestOptions): AsyncIterableIterator<EnvironmentRelease>
+  /**
+   * Reads a feature flag: `GET /api/v2/flags/{projectKey}/{flagKey}`. Its variations
+   * (`_id`, `value`, `name`) are what `startEnvironmentRelease` names by id; its
+   * `environments` say, per environment key, whether it is on and what it serves.
+   * Resolves to the flag as sent (a JSON object).
+   */
+  getFlag(projectKey: string, flagKey: string, options?: RequestOptions): Promise<Flag>
 }
 
 /** Settings of `advancePipeline`. */
@@ -1422,6 +1429,17 @@ export interface GetEnvironmentReleaseOptions {
   /** Attach each metric's definition (`expand=metrics`). Default false. */
   expandMetrics?: boolean
 }
+
+/**
+ * Reads a feature flag: `GET /api/v2/flags/{projectKey}/{flagKey}`. Its variations
+ * (`_id`, `value`, `name`) are what `startEnvironmentRelease` names by id; its
+ * `environments` say, per environment key, whether it is on and what it serves.
+ * Resolves to the flag as sent (a JSON object).
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
+export declare function getFlag(projectKey: string, flagKey: string, options?: ClientOptions & RequestOptions): Promise<Flag>
 
 /**
  * Reads the flag's release: `GET /api/v2/flags/{projectKey}/{flagKey}/release`.
