@@ -220,7 +220,7 @@ const SYNOPSES = [
   ['start', 'start <project> <flag> <phase> [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
   ['patch', 'patch <project> <flag> [options]', '--data <json> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
   ['complete-many', 'complete-many [options]', '--file <items.json> --concurrency <n> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
-  ['pipelines', 'pipelines <project> [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
+  ['pipelines', 'pipelines <project> [options]', '--query <text> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
   ['pipeline', 'pipeline <project> <pipeline> [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
   ['advance', 'advance <project> <pipeline> [options]', '--from <phase> --concurrency <n> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
   ['create', 'create <project> <flag> [options]', '--pipeline <key> --variation <id> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],

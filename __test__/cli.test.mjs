@@ -1462,6 +1462,13 @@ test('pipelines prints a table of every pipeline, and --json every pipeline as s
   assert.equal(listed.length, 3)
   const forced = await cli(['pipelines', 'web', ...auth(server)], { env: { FORCE_COLOR: '1' } })
   assert.match(forced.stdout, /^\x1b\[1mKEY {18}NAME/)
+
+  // --query: the library's filter, sent as LaunchDarkly reads it; the fake matches it.
+  server.clearRequests()
+  const matching = await cli(['pipelines', 'web', '--query', 'canary', '--json', ...auth(server)])
+  assert.equal(matching.code, 0, matching.stderr)
+  assert.deepEqual(JSON.parse(matching.stdout).map((p) => p.key), ['canary'])
+  assert.deepEqual(sent(server).map((s) => new URLSearchParams(s.split('?')[1]).get('filter')), ['query:canary'])
 })
 
 test('pipelines reads every page; an empty project says so; a refused read exits 1', async (t) => {

@@ -30,6 +30,7 @@ const OPTIONS = {
   data: { value: '<json>', help: 'the JSON Patch: inline, @file.json, or - for stdin' },
   file: { value: '<items.json>', help: 'a JSON array of { projectKey, flagKey, phase, complete? } (- for stdin)' },
   concurrency: { value: '<n>', help: library('concurrency') },
+  query: { value: '<text>', help: library('query') },
   from: { value: '<phase>', help: 'the phase whose flags move on: a 0-based index, a phase name, or id:<phase id> (required)' },
   pipeline: { value: '<key>', help: 'the release pipeline to attach the flag to (required)' },
   variation: { value: '<id>', help: 'the variation to release' },
@@ -107,7 +108,7 @@ const COMMANDS = {
   },
   pipelines: {
     args: ['project'],
-    options: [...CONNECTION, 'json'],
+    options: ['query', ...CONNECTION, 'json'],
     summary: "list a project's release pipelines: key, name, kind (legacy or new), phases, default",
     help: { json: 'print every release pipeline as a JSON array, as LaunchDarkly sent them' },
   },
