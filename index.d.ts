@@ -514,6 +514,7 @@ export interface PreviewableOperations {
   reorderReleasePolicies: typeof reorderReleasePolicies
   listEnvironmentReleases: typeof listEnvironmentReleases
   watchEnvironmentRelease: typeof watchEnvironmentRelease
+  getFlag: typeof getFlag
 }
 
 // ---------------------------------------------------------------------------------------
@@ -842,6 +843,63 @@ export interface StartEnvironmentReleaseFromPlanInput extends StartEnvironmentRe
 export type StartEnvironmentReleaseInput = StartEnvironmentReleaseInlineInput | StartEnvironmentReleaseFromPlanInput
 
 // ---------------------------------------------------------------------------------------
+// Feature flags (what a release needs of one)
+// ---------------------------------------------------------------------------------------
+
+/** One variation of a flag. */
+export interface FlagVariation {
+  /** The variation's id (a UUID): what `originalVariationId` and `targetVariationId` name */
+  _id: string
+  /** Its value: a string, boolean, number, object or array */
+  value: unknown
+  name?: string | null
+  description?: string | null
+}
+
+/** A flag rule in one environment, as the flag shows it. */
+export interface FlagRule {
+  _id?: string
+  description?: string | null
+  clauses?: EnvironmentReleaseClause[]
+  /** The variation index it serves, when it serves one variation */
+  variation?: number | null
+  /** The rollout it serves, when it splits contexts between variations */
+  rollout?: { variations: Array<{ variation: number; weight: number }>; contextKind?: string | null } | null
+  disabled?: boolean | null
+}
+
+/**
+ * A flag's state in one environment. The service may leave out any of these; fields it
+ * sent that are not listed here are there too.
+ */
+export interface FlagEnvironment {
+  /** Whether the flag is on (serving its rules and fallthrough) or off (serving `offVariation`) */
+  on?: boolean
+  /** What the default rule serves: one variation (`variation`, an index) or a `rollout` */
+  fallthrough?: { variation?: number | null; rollout?: FlagRule['rollout'] } | null
+  /** The variation index served while the flag is off */
+  offVariation?: number | null
+  rules?: FlagRule[]
+  archived?: boolean | null
+  version?: number | null
+  _environmentName?: string | null
+}
+
+/** A feature flag, as `getFlag` resolves it: the server's JSON, every field it sent. */
+export interface Flag {
+  key: string
+  name?: string | null
+  /** `boolean` or `multivariate` */
+  kind?: string | null
+  description?: string | null
+  tags?: string[] | null
+  _version?: number | null
+  variations: FlagVariation[]
+  /** The flag in each environment, by environment key */
+  environments?: Record<string, FlagEnvironment> | null
+}
+
+// ---------------------------------------------------------------------------------------
 // Release policies (beta)
 // ---------------------------------------------------------------------------------------
 
@@ -1161,6 +1219,13 @@ export declare class ReleaseClient {
    * sent. A failed read rejects that `next()` and ends the watch.
    */
   watchEnvironmentRelease(projectKey: string, flagKey: string, environmentKey: string, releaseId: string, options?: WatchOptions & RequestOptions): AsyncIterableIterator<EnvironmentRelease>
+  /**
+   * Reads a feature flag: `GET /api/v2/flags/{projectKey}/{flagKey}`. Its variations
+   * (`_id`, `value`, `name`) are what `startEnvironmentRelease` names by id; its
+   * `environments` say, per environment key, whether it is on and what it serves.
+   * Resolves to the flag as sent (a JSON object).
+   */
+  getFlag(projectKey: string, flagKey: string, options?: RequestOptions): Promise<Flag>
 }
 
 /** Settings of `advancePipeline`. */
@@ -1386,6 +1451,17 @@ export interface GetEnvironmentReleaseOptions {
   /** Attach each metric's definition (`expand=metrics`). Default false. */
   expandMetrics?: boolean
 }
+
+/**
+ * Reads a feature flag: `GET /api/v2/flags/{projectKey}/{flagKey}`. Its variations
+ * (`_id`, `value`, `name`) are what `startEnvironmentRelease` names by id; its
+ * `environments` say, per environment key, whether it is on and what it serves.
+ * Resolves to the flag as sent (a JSON object).
+ *
+ * Module-level: runs on the client shared by every call with the same
+ * `ClientOptions` (read with the environment).
+ */
+export declare function getFlag(projectKey: string, flagKey: string, options?: ClientOptions & RequestOptions): Promise<Flag>
 
 /**
  * Reads the flag's release: `GET /api/v2/flags/{projectKey}/{flagKey}/release`.

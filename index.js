@@ -846,6 +846,7 @@ module.exports.deleteRelease = nativeBinding.deleteRelease
 module.exports.deleteReleasePipeline = nativeBinding.deleteReleasePipeline
 module.exports.deleteReleasePolicy = nativeBinding.deleteReleasePolicy
 module.exports.getEnvironmentRelease = nativeBinding.getEnvironmentRelease
+module.exports.getFlag = nativeBinding.getFlag
 module.exports.getRelease = nativeBinding.getRelease
 module.exports.getReleasePipeline = nativeBinding.getReleasePipeline
 module.exports.getReleasePolicy = nativeBinding.getReleasePolicy

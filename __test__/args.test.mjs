@@ -76,8 +76,9 @@ test('each bad command line is refused with its message and the command whose he
     [['stats', '--jsno'], 'unknown command "stats" (did you mean status?)', undefined],
     [['status', 'web', 'f', '--jsno'], 'unknown option --jsno (did you mean --json?)', 'status'],
     [['status', 'web', 'f', '-x'], 'unknown option -x', 'status'],
-    [['status', 'web', 'f', '-jsn'], 'unknown option -jsn (did you mean --json?)', 'status'],
-    [['status', 'web', 'f', '-vxrbxsx'], 'unknown option -vxrbxsx (did you mean --verbose?)', 'status'],
+    // A short option is quoted by its first two characters: the rest may be a value (a token).
+    [['status', 'web', 'f', '-jsn'], 'unknown option -j (did you mean --json?)', 'status'],
+    [['status', 'web', 'f', '-vxrbxsx'], 'unknown option -v (did you mean --verbose?)', 'status'],
     [['status', 'web', 'f', '--vxrbxsx'], 'unknown option --vxrbxsx (did you mean --verbose?)', 'status'],
     [['status', 'web', 'f', '--vxrxxsx'], 'unknown option --vxrxxsx', 'status'],
     [['status', 'web', 'f', '--dryrun=1'], 'unknown option --dryrun (did you mean --dry-run?)', 'status'],
@@ -100,6 +101,7 @@ test('each bad command line is refused with its message and the command whose he
     [['status', 'web', 'f', 'extra', 'more'], 'status takes <project> <flag>, got 4 arguments: "extra" is extra', 'status'],
     [['demo', 'now'], 'demo takes no arguments, got 1 argument: "now" is extra', 'demo'],
     [['complete', 'web', 'f', ' '], 'phase must not be empty', 'complete'],
+    // A negative number is a value, refused as a phase rather than as an option.
     [['complete', 'web', 'f', '-1'], 'phase must be an integer from 0 to 4294967295, got "-1"', 'complete'],
     [['complete', 'web', 'f', '--', '-1'], 'phase must be an integer from 0 to 4294967295, got "-1"', 'complete'],
     [['complete', 'web', 'f', '1.5'], 'phase must be an integer from 0 to 4294967295, got "1.5"', 'complete'],
@@ -170,7 +172,8 @@ test('suggest: the nearest candidate within the limit for the length of the word
 test('usage: the whole program, and each command with its arguments and options', () => {
   const all = usage()
   assert.match(all, /^Usage: ld-release <command> \[options\]\n\nCommands:\n/)
-  for (const [name, spec] of Object.entries(COMMANDS)) assert.ok(all.includes(`  ${name.padEnd(13)}  ${spec.summary}\n`) || all.includes(`  ${name.padEnd(13)}  ${spec.summary}`), name)
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length))
+  for (const [name, spec] of Object.entries(COMMANDS)) assert.ok(all.includes(`  ${name.padEnd(width)}  ${spec.summary}\n`) || all.includes(`  ${name.padEnd(width)}  ${spec.summary}`), name)
   assert.match(all, /\n {2}-h, --help {14}show help\n/)
   assert.match(all, /\n {2}-V, --version {11}show the version\n/)
   assert.match(all, /\n {2}--access-token <token> {2}The access token/)
@@ -217,12 +220,18 @@ const SYNOPSES = [
   ['start', 'start <project> <flag> <phase> [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
   ['patch', 'patch <project> <flag> [options]', '--data <json> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
   ['complete-many', 'complete-many [options]', '--file <items.json> --concurrency <n> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
-  ['pipelines', 'pipelines <project> [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
+  ['pipelines', 'pipelines <project> [options]', '--query <text> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
   ['pipeline', 'pipeline <project> <pipeline> [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
   ['advance', 'advance <project> <pipeline> [options]', '--from <phase> --concurrency <n> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
   ['create', 'create <project> <flag> [options]', '--pipeline <key> --variation <id> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
   ['delete', 'delete <project> <flag> [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
   ['phase-status', 'phase-status <project> <flag> <phaseId> [options]', '--status <status> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
+  ['rollout start', 'rollout start <project> <flag> <environment> [options]', '--to <variation> --from <variation> --plan <key> --steps <steps> --unit <kind> --metric <key> --no-auto-rollback --phase <audience> --rule-id <id> --advance <mode> --cleanup --comment <text> --bypass-health-check <kind> --watch --interval <duration> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
+  ['rollout status', 'rollout status <project> <flag> <environment> [release] [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
+  ['rollout watch', 'rollout watch <project> <flag> <environment> [release] [options]', '--interval <duration> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
+  ['rollout stop', 'rollout stop <project> <flag> <environment> [release] [options]', '--roll-back --roll-forward --current --comment <text> --yes --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json --dry-run'],
+  ['rollout list', 'rollout list <project> <flag> <environment> [options]', '--kind <kind> --access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
+  ['policies', 'policies [project] [options]', '--access-token <token> --base-uri <url> --timeout <ms> --retries <n> --verbose --json'],
   ['demo', 'demo [options]', '--verbose'],
   ['fake', 'fake [options]', '--port <port> --speed <factor> --env <shell> --detach'],
   ['help', 'help [command] [options]', ''],
@@ -242,12 +251,23 @@ const OWN_HELP = {
   pipeline: { json: /^print \{ pipeline, counts \} as JSON/ },
   advance: { json: /^print one result per flag as JSON/, 'dry-run': /^list the flags that would move/ },
   delete: { json: /^with --dry-run, print the request as JSON$/ },
+  'rollout start': {
+    from: /^the variation to move from: its id, name or value \(default: what the flag serves there now/,
+    'dry-run': /^print the start and send nothing \(the flag is read first, with a GET, unless --to and --from are variation ids\)$/,
+    json: /^print the release as JSON \(with --watch, one JSON object per change; with --dry-run, the request\)$/,
+  },
+  'rollout status': { json: /^print the release as JSON, as LaunchDarkly sent it$/ },
+  'rollout watch': { json: /^print one JSON object \(the release as sent\) per line, at each change$/ },
+  'rollout list': { json: /^print every release as a JSON array/ },
+  policies: { json: /^print the policies as JSON/ },
 }
 
 test('each command’s usage: its arguments, its options, and help for every one of them', () => {
   assert.deepEqual(Object.keys(COMMANDS), SYNOPSES.map(([name]) => name), 'every command, in this order')
   for (const [name, line, options] of SYNOPSES) {
-    const [synopsis, summary, list] = usage(name).split('\n\n')
+    const [synopsis, summary, ...rest] = usage(name).split('\n\n')
+    const list = rest.find((part) => part.startsWith('Options:'))
+    if (COMMANDS[name].example) assert.equal(rest[0], `Example:\n  ${COMMANDS[name].example}`)
     assert.equal(synopsis, `Usage: ld-release ${line}`)
     assert.ok(summary.length > 20 && summary.endsWith('.') && summary[0] === summary[0].toUpperCase(), `${name}: ${summary}`)
     assert.equal(summary, `${COMMANDS[name].summary[0].toUpperCase()}${COMMANDS[name].summary.slice(1)}.`)
@@ -279,5 +299,5 @@ test('the flags of library options take their help from the library, without bac
     assert.ok(spec.help.length > 8, name)
     if (spec.value !== undefined) assert.match(spec.value, /^<[a-z.]+>$/, name)
   }
-  assert.deepEqual(Object.entries(OPTIONS).filter(([, s]) => s.value === undefined).map(([n]) => n), ['json', 'dry-run', 'verbose', 'detach', 'help', 'version'])
+  assert.deepEqual(Object.entries(OPTIONS).filter(([, s]) => s.value === undefined).map(([n]) => n), ['json', 'dry-run', 'verbose', 'no-auto-rollback', 'cleanup', 'watch', 'roll-back', 'roll-forward', 'current', 'yes', 'detach', 'help', 'version'])
 })

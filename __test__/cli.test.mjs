@@ -663,14 +663,15 @@ const listedOptions = (help) => [...help.split('\nOptions:\n')[1].split('\n\n')[
 
 test("each command's help lists exactly the options it takes", async () => {
   const general = (await cli(['--help'])).stdout
-  const commands = [...general.split('Commands:\n')[1].split('\n\n')[0].matchAll(/^ {2}(\S+)/gm)].map((m) => m[1])
+  // A command is one word, or two for the commands of a group (`rollout start`).
+  const commands = [...general.split('Commands:\n')[1].split('\n\n')[0].matchAll(/^ {2}(\S+(?: [a-z]+)?) {2}/gm)].map((m) => m[1])
   const everyOption = ['--access-token', '--base-uri', '--timeout', '--retries', '--verbose', '--json', '--dry-run', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port', '--env', '--detach']
   const valued = new Set(['--access-token', '--base-uri', '--timeout', '--retries', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port', '--env'])
   for (const command of commands) {
-    const listed = listedOptions((await cli([command, '--help'])).stdout)
+    const listed = listedOptions((await cli([...command.split(' '), '--help'])).stdout)
     for (const option of everyOption) {
       // Too many arguments, so nothing runs: the option is refused, or the arguments are.
-      const r = await cli([command, option, ...(valued.has(option) ? ['1'] : []), 'x', 'y', 'z', 'w'])
+      const r = await cli([...command.split(' '), option, ...(valued.has(option) ? ['1'] : []), 'x', 'y', 'z', 'w', 'v'])
       assert.equal(r.code, 2)
       if (listed.includes(option)) assert.match(r.stderr, new RegExp(`^error: ${command} takes `), `${command} ${option}: ${r.stderr}`)
       else assert.match(r.stderr, new RegExp(`^error: ${command} does not take ${option}`), `${command} ${option}: ${r.stderr}`)
@@ -687,7 +688,8 @@ test('demo completes a phase in each kind of release pipeline, drawn before and 
   const r = await cli(['demo'])
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.stderr, '')
-  const [intro, legacy, fresh] = r.stdout.split(/\n\n(?=A (?:legacy|new) release pipeline)/)
+  const [pipelines, guarded] = r.stdout.split(/\n\n(?=A guarded release: )/)
+  const [intro, legacy, fresh] = `${pipelines}\n`.split(/\n\n(?=A (?:legacy|new) release pipeline)/)
   assert.match(
     intro,
     /^A fake LaunchDarkly is listening on http:\/\/127\.0\.0\.1:\d+, holding web\/new-checkout \(Standard rollout, legacy pipeline, 3 phases\) and web\/progressive-checkout \(Progressive rollout, new pipeline, 3 phases\)\.$/,
@@ -732,7 +734,14 @@ test('demo completes a phase in each kind of release pipeline, drawn before and 
     newAfter,
     /^After:\nProgressive rollout \(progressive-rollout\) · version 1\n {2}0 ✓ QA {20}started 2025-12-18 19:08 UTC · completed .* by fake token · test\n {2}1 ● Beta {18}started .* · staging\n {2}2 ○ General availability {2}waiting\n$/,
   )
-  assert.ok(r.ms < 5000, `took ${r.ms} ms`)
+  // Then a guarded release on the fake's fast clock: a few steps, a regression, the rollback, exit 4.
+  const lines = guarded.trimEnd().split('\n')
+  assert.match(lines[0], /^A guarded release: ld-release rollout start web new-checkout production --to Enabled --steps 1%:10m,5%:10m,10%:10m,25%:10m,50%:10m --metric checkout-errors --watch$/)
+  assert.match(lines[2], /^\d{4}-\d\d-\d\d \d\d:\d\d · in_progress · phase 1\/1 step 1\/5 1% · checkout-errors ok · next step in 10m$/)
+  assert.match(guarded, /step 3\/5 10% · checkout-errors ok/)
+  assert.match(lines.at(-2), /· reverted \(reverted_regression_detected: a metric regressed and the release was rolled back\)$/)
+  assert.equal(lines.at(-1), 'ld-release exits 4: reverted, so a deploy pipeline fails here.')
+  assert.ok(r.ms < 8000, `took ${r.ms} ms`)
 })
 
 test('complete-many draws a progress bar when it has a terminal', { skip: (process.platform !== 'linux' || !existsSync('/usr/bin/script')) && 'needs util-linux script for a pseudo-terminal' }, async (t) => {
@@ -1453,6 +1462,13 @@ test('pipelines prints a table of every pipeline, and --json every pipeline as s
   assert.equal(listed.length, 3)
   const forced = await cli(['pipelines', 'web', ...auth(server)], { env: { FORCE_COLOR: '1' } })
   assert.match(forced.stdout, /^\x1b\[1mKEY {18}NAME/)
+
+  // --query: the library's filter, sent as LaunchDarkly reads it; the fake matches it.
+  server.clearRequests()
+  const matching = await cli(['pipelines', 'web', '--query', 'canary', '--json', ...auth(server)])
+  assert.equal(matching.code, 0, matching.stderr)
+  assert.deepEqual(JSON.parse(matching.stdout).map((p) => p.key), ['canary'])
+  assert.deepEqual(sent(server).map((s) => new URLSearchParams(s.split('?')[1]).get('filter')), ['query:canary'])
 })
 
 test('pipelines reads every page; an empty project says so; a refused read exits 1', async (t) => {

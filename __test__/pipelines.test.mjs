@@ -162,7 +162,7 @@ test('createReleasePipeline, updateReleasePipeline and deleteReleasePipeline sen
   )
   assert.equal(updated.name, 'Canary first')
   assert.equal(updated.phases.length, 1)
-  assert.equal(updated._version, 2)
+  assert.equal(updated._version, 1)
 
   server.clearRequests()
   assert.equal(await c.deleteReleasePipeline('web', 'canary'), undefined)

@@ -219,3 +219,34 @@ test('every block runs in README order against one fake LaunchDarkly, each exiti
   // that a later one needed.
   for (const { projectKey, flagKey } of sampleReleases()) assert.ok(fake.getRelease(projectKey, flagKey), `${projectKey}/${flagKey} was deleted`)
 })
+
+// The shell examples of "Releasing with guarded rollouts", in order, as a CI step runs
+// them: `sh -e`, `ld-release` on the PATH, against one fake whose clock runs 6000 times
+// real time (a 10-minute step takes a tenth of a second).
+test('the sh blocks of "Releasing with guarded rollouts" run in order against the fake and exit 0', { skip: process.platform === 'win32' && 'a POSIX shell' }, async (t) => {
+  const markdown = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const section = markdown.split('\n## Releasing with guarded rollouts\n')[1]?.split('\n## ')[0]
+  assert.ok(section, 'the README has the section')
+  const scripts = [...section.matchAll(/```sh\n([^]*?)```/g)].map((m) => m[1])
+  assert.ok(scripts.length >= 3, `found ${scripts.length} sh blocks`)
+  const fake = await startFakeLaunchDarkly({ clock: { speed: 6000 } })
+  t.after(() => fake.close())
+  const bin = mkdtempSync(join(ROOT, 'target', 'readme-bin-'))
+  t.after(() => rmSync(bin, { recursive: true, force: true }))
+  writeFileSync(join(bin, 'ld-release'), `#!/bin/sh\nexec '${process.execPath}' '${join(ROOT, 'bin', 'ld-release.js')}' "$@"\n`, { mode: 0o755 })
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, LD_ACCESS_TOKEN: fake.apiKey, LD_BASE_URI: fake.url }
+  for (const name of ['LAUNCHDARKLY_ACCESS_TOKEN', 'LAUNCHDARKLY_API_HOST', 'LD_PROJECT']) delete env[name]
+  for (const script of scripts) {
+    const child = spawn('sh', ['-ec', script], { cwd: bin, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (out += d))
+    const [code] = await once(child, 'close')
+    clearTimeout(killer)
+    assert.equal(code, 0, `${script}\n${out}`)
+  }
+  const started = fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/releases'))
+  assert.equal(started.length, 2, 'the dry run sent no start; the two starts were sent once each')
+  assert.ok(fake.requests.some((r) => r.method === 'PUT' && r.path.endsWith('/stop')), 'the stop was sent')
+})

@@ -292,3 +292,21 @@ async function v25(client: ReleaseClient): Promise<void> {
 }
 void dryRuns
 void v25
+
+// A flag, as a release reads it.
+import { getFlag, type Flag, type FlagVariation } from '../index.js'
+
+async function readFlag(client: ReleaseClient): Promise<string[]> {
+  const flag: Flag = await client.getFlag('web', 'new-checkout')
+  const variation: FlagVariation | undefined = flag.variations[0]
+  const on: boolean | undefined = flag.environments?.['production']?.on
+  const served: number | null | undefined = flag.environments?.['production']?.fallthrough?.variation
+  void [on, served]
+  const other = await getFlag('web', 'x', { apiKey: 'api-x', maxRetries: 0 })
+  previewRequest('getFlag', 'web', 'new-checkout')
+  // @ts-expect-error the flag key is required
+  await client.getFlag('web')
+  return [variation?._id ?? '', other.key]
+}
+
+void readFlag

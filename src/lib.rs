@@ -677,6 +677,13 @@ operations! {
   #[doc = " sent. A failed read rejects that `next()` and ends the watch."]
   fn watch_environment_release(project_key: "string", flag_key: "string", environment_key: "string", release_id: "string") -> "AsyncIterableIterator<EnvironmentRelease>", options watch
     = |args| operations::watch_environment_release(&args, &project_key, &flag_key, &environment_key, &release_id);
+
+  #[doc = " Reads a feature flag: `GET /api/v2/flags/{projectKey}/{flagKey}`. Its variations"]
+  #[doc = " (`_id`, `value`, `name`) are what `startEnvironmentRelease` names by id; its"]
+  #[doc = " `environments` say, per environment key, whether it is on and what it serves."]
+  #[doc = " Resolves to the flag as sent (a JSON object)."]
+  fn get_flag(project_key: "string", flag_key: "string") -> "Promise<Flag>"
+    = |args| operations::get_flag(&args, &project_key, &flag_key);
 }
 
 impl From<client::RequestPreview> for RequestPreview {

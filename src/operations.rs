@@ -695,6 +695,13 @@ pub fn stop_environment_release(
   Ok(Work::Environment(target, request))
 }
 
+/// `getFlag`: one read of the flag, the answer as sent.
+pub fn get_flag(args: &Args, project_key: &Unknown, flag_key: &Unknown) -> Result<Work> {
+  let project = options::key("projectKey", project_key)?;
+  let flag = options::key("flagKey", flag_key)?;
+  PreparedRequest::flag(args.client.config(), &project, &flag).map(Work::Json)
+}
+
 /// `listReleasePolicies`: one request, the answer as sent.
 pub fn release_policies(args: &Args, project_key: &Unknown) -> Result<Work> {
   let project = options::key("projectKey", project_key)?;

@@ -676,7 +676,8 @@ async function startFakeLaunchDarkly(options = {}) {
         })),
       })),
       tags: input.tags ?? [],
-      _version: 1,
+      // A created pipeline is at version 0, as LaunchDarkly answers it.
+      _version: 0,
       _isLegacy: input.isLegacy ?? false,
       isProjectDefault: input.isProjectDefault ?? false,
     }

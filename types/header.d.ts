@@ -514,6 +514,7 @@ export interface PreviewableOperations {
   reorderReleasePolicies: typeof reorderReleasePolicies
   listEnvironmentReleases: typeof listEnvironmentReleases
   watchEnvironmentRelease: typeof watchEnvironmentRelease
+  getFlag: typeof getFlag
 }
 
 // ---------------------------------------------------------------------------------------
@@ -840,6 +841,63 @@ export interface StartEnvironmentReleaseFromPlanInput extends StartEnvironmentRe
 
 /** The body of `startEnvironmentRelease` (LaunchDarkly's `StartEnvironmentReleaseRequest`). */
 export type StartEnvironmentReleaseInput = StartEnvironmentReleaseInlineInput | StartEnvironmentReleaseFromPlanInput
+
+// ---------------------------------------------------------------------------------------
+// Feature flags (what a release needs of one)
+// ---------------------------------------------------------------------------------------
+
+/** One variation of a flag. */
+export interface FlagVariation {
+  /** The variation's id (a UUID): what `originalVariationId` and `targetVariationId` name */
+  _id: string
+  /** Its value: a string, boolean, number, object or array */
+  value: unknown
+  name?: string | null
+  description?: string | null
+}
+
+/** A flag rule in one environment, as the flag shows it. */
+export interface FlagRule {
+  _id?: string
+  description?: string | null
+  clauses?: EnvironmentReleaseClause[]
+  /** The variation index it serves, when it serves one variation */
+  variation?: number | null
+  /** The rollout it serves, when it splits contexts between variations */
+  rollout?: { variations: Array<{ variation: number; weight: number }>; contextKind?: string | null } | null
+  disabled?: boolean | null
+}
+
+/**
+ * A flag's state in one environment. The service may leave out any of these; fields it
+ * sent that are not listed here are there too.
+ */
+export interface FlagEnvironment {
+  /** Whether the flag is on (serving its rules and fallthrough) or off (serving `offVariation`) */
+  on?: boolean
+  /** What the default rule serves: one variation (`variation`, an index) or a `rollout` */
+  fallthrough?: { variation?: number | null; rollout?: FlagRule['rollout'] } | null
+  /** The variation index served while the flag is off */
+  offVariation?: number | null
+  rules?: FlagRule[]
+  archived?: boolean | null
+  version?: number | null
+  _environmentName?: string | null
+}
+
+/** A feature flag, as `getFlag` resolves it: the server's JSON, every field it sent. */
+export interface Flag {
+  key: string
+  name?: string | null
+  /** `boolean` or `multivariate` */
+  kind?: string | null
+  description?: string | null
+  tags?: string[] | null
+  _version?: number | null
+  variations: FlagVariation[]
+  /** The flag in each environment, by environment key */
+  environments?: Record<string, FlagEnvironment> | null
+}
 
 // ---------------------------------------------------------------------------------------
 // Release policies (beta)

@@ -30,12 +30,32 @@ const OPTIONS = {
   data: { value: '<json>', help: 'the JSON Patch: inline, @file.json, or - for stdin' },
   file: { value: '<items.json>', help: 'a JSON array of { projectKey, flagKey, phase, complete? } (- for stdin)' },
   concurrency: { value: '<n>', help: library('concurrency') },
+  query: { value: '<text>', help: library('query') },
   from: { value: '<phase>', help: 'the phase whose flags move on: a 0-based index, a phase name, or id:<phase id> (required)' },
   pipeline: { value: '<key>', help: 'the release pipeline to attach the flag to (required)' },
   variation: { value: '<id>', help: 'the variation to release' },
   status: { value: '<status>', help: 'the status to set, sent as given; new release pipelines accept only active (required)' },
   port: { value: '<port>', help: 'the port to listen on, on 127.0.0.1 (default: any free port)' },
   speed: { value: '<factor>', help: 'how fast the clock of environment releases runs, as a multiple of real time (default 1; 60: a minute each second)' },
+  to: { value: '<variation>', help: "the variation to release: its id, name or value (required)" },
+  plan: { value: '<key>', help: 'start from this environment release plan instead of --steps and the options after it' },
+  steps: { value: '<steps>', help: 'each phase\'s steps as percent:duration, e.g. 1%:10m,10%:30m,50%:1h (required without --plan)' },
+  unit: { value: '<kind>', help: 'the context kind the release randomizes on (default user)' },
+  metric: { value: '<key>', repeat: true, help: 'a metric to watch, making the release guarded; a regression rolls it back (repeat for more)' },
+  'no-auto-rollback': { help: 'on a regression, pause the release for a person instead of rolling it back' },
+  phase: { value: '<audience>', repeat: true, help: "a phase's audience, in order: everyone, segment:KEY[,KEY], or clauses such as 'country in NZ,AU and email endsWith @example.com' (repeat for more; default: one phase, everyone)" },
+  'rule-id': { value: '<id>', help: 'release on this existing flag rule instead (one phase; the rule must hold the unit\'s kind clause)' },
+  advance: { value: '<mode>', help: 'between phases: automatic (default) or manual (the release waits for a person)' },
+  cleanup: { help: 'once completed, remove the release rules and serve --to by default' },
+  comment: { value: '<text>', help: "a comment for the flag's audit log" },
+  'bypass-health-check': { value: '<kind>', repeat: true, help: 'start even though this health check fails (repeat for more)' },
+  watch: { help: 'follow the release after starting it, as rollout watch does' },
+  interval: { value: '<duration>', help: 'the longest wait between two reads, e.g. 10s (default 30s for guarded releases, 5m for progressive ones)' },
+  'roll-back': { help: 'stop by serving the original variation again (pending phases removed)' },
+  'roll-forward': { help: 'stop by serving the released variation (every phase)' },
+  current: { help: 'with --roll-back or --roll-forward: only the current phase; completed phases keep what they serve, pending phases are removed' },
+  yes: { help: 'do not ask for confirmation' },
+  kind: { value: '<kind>', help: 'only releases of this kind: guarded or progressive' },
   env: { value: '<shell>', help: 'print the variables for sh (export …; the default, also bash and zsh), fish, powershell, or dotenv (NAME=value)' },
   detach: { help: 'serve in the background: print the variables, LD_FAKE_PID among them, and exit (kill $LD_FAKE_PID stops the fake)' },
   help: { short: 'h', help: 'show help' },
@@ -88,7 +108,7 @@ const COMMANDS = {
   },
   pipelines: {
     args: ['project'],
-    options: [...CONNECTION, 'json'],
+    options: ['query', ...CONNECTION, 'json'],
     summary: "list a project's release pipelines: key, name, kind (legacy or new), phases, default",
     help: { json: 'print every release pipeline as a JSON array, as LaunchDarkly sent them' },
   },
@@ -115,6 +135,58 @@ const COMMANDS = {
     help: { json: 'with --dry-run, print the request as JSON' },
   },
   'phase-status': { args: ['project', 'flag', 'phaseId'], options: ['status', ...CONNECTION, ...OUTPUT], summary: 'set the status of a phase by its id' },
+  'rollout start': {
+    args: ['project', 'flag', 'environment'],
+    options: ['to', 'from', 'plan', 'steps', 'unit', 'metric', 'no-auto-rollback', 'phase', 'rule-id', 'advance', 'cleanup', 'comment', 'bypass-health-check', 'watch', 'interval', ...CONNECTION, ...OUTPUT],
+    summary: 'start a guarded or progressive release of a flag in one environment',
+    values: { from: '<variation>' },
+    help: {
+      from: 'the variation to move from: its id, name or value (default: what the flag serves there now, when that is one variation)',
+      'dry-run': 'print the start and send nothing (the flag is read first, with a GET, unless --to and --from are variation ids)',
+      json: 'print the release as JSON (with --watch, one JSON object per change; with --dry-run, the request)',
+    },
+    exits: 'Following a release (watch, start --watch): 0 it completed; 4 it was reverted (rolled back); 5 it waits for a person\n(manual advance, or a regression without auto-rollback); 130 interrupted (Ctrl-C): the release keeps running.',
+    example: 'ld-release rollout start web new-checkout production --to Enabled --steps 1%:10m,10%:30m,50%:1h --metric checkout-errors --watch',
+  },
+  'rollout status': {
+    args: ['project', 'flag', 'environment'],
+    optional: ['release'],
+    options: [...CONNECTION, 'json'],
+    summary: "draw a release: its phases and audiences, the steps done and to come, its metrics, and its status (without [release], the flag's running release there, or the newest)",
+    help: { json: 'print the release as JSON, as LaunchDarkly sent it' },
+    example: 'ld-release rollout status web new-checkout production',
+  },
+  'rollout watch': {
+    args: ['project', 'flag', 'environment'],
+    optional: ['release'],
+    options: ['interval', ...CONNECTION, 'json'],
+    summary: 'follow a release until it ends: exit 0 completed, 4 reverted, 5 waiting for a person, 130 on Ctrl-C (the release keeps running)',
+    help: { json: 'print one JSON object (the release as sent) per line, at each change' },
+    exits: 'Following a release (watch, start --watch): 0 it completed; 4 it was reverted (rolled back); 5 it waits for a person\n(manual advance, or a regression without auto-rollback); 130 interrupted (Ctrl-C): the release keeps running.',
+    example: 'ld-release rollout watch web new-checkout production',
+  },
+  'rollout stop': {
+    args: ['project', 'flag', 'environment'],
+    optional: ['release'],
+    options: ['roll-back', 'roll-forward', 'current', 'comment', 'yes', ...CONNECTION, ...OUTPUT],
+    summary: 'stop a running release, rolling it back or forward (asks first on a terminal, unless --yes)',
+    example: 'ld-release rollout stop web new-checkout production --roll-back --yes',
+  },
+  'rollout list': {
+    args: ['project', 'flag', 'environment'],
+    options: ['kind', ...CONNECTION, 'json'],
+    summary: "list a flag's releases in one environment, newest first",
+    help: { json: 'print every release as a JSON array, as LaunchDarkly sent them' },
+    example: 'ld-release rollout list web new-checkout production --kind guarded',
+  },
+  policies: {
+    args: [],
+    optional: ['project'],
+    options: [...CONNECTION, 'json'],
+    summary: "list a project's release policies: rank, scope, method and stages (project: the argument, else LD_PROJECT)",
+    help: { json: 'print the policies as JSON, as LaunchDarkly sent them' },
+    example: 'ld-release policies web',
+  },
   demo: { args: [], options: ['verbose'], summary: 'complete phases of both kinds of release pipeline against a built-in fake LaunchDarkly (no account, no network)' },
   fake: {
     args: [],
@@ -181,19 +253,31 @@ function columns(pairs) {
   return pairs.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`).join('\n')
 }
 
-function optionName(name) {
+function optionName(name, value = OPTIONS[name].value) {
   const spec = OPTIONS[name]
-  return `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.value ? ` ${spec.value}` : ''}`
+  return `${spec.short ? `-${spec.short}, ` : ''}--${name}${value ? ` ${value}` : ''}`
 }
 
-/** The option list of `names`, with `overrides` for the help of some. */
-function optionList(names, overrides = {}) {
-  return columns(names.map((name) => [optionName(name), overrides[name] ?? OPTIONS[name].help]))
+/** The option list of `names`, with `overrides` for the help of some and `values` for the names of their values. */
+function optionList(names, overrides = {}, values = {}) {
+  return columns(names.map((name) => [optionName(name, values[name]), overrides[name] ?? OPTIONS[name].help]))
+}
+
+/** The subcommands of a command group (`rollout`): the commands named `<group> <word>`. */
+function subcommands(group) {
+  return Object.keys(COMMANDS)
+    .filter((name) => name.startsWith(`${group} `))
+    .map((name) => name.slice(group.length + 1))
 }
 
 /** The usage of `command`, or of the whole program. */
 function usage(command) {
   const spec = COMMANDS[command]
+  const subs = command === undefined ? [] : subcommands(command)
+  if (!spec && subs.length) {
+    const list = columns(subs.map((sub) => [`${command} ${sub}`, COMMANDS[`${command} ${sub}`].summary]))
+    return [`Usage: ld-release ${command} <${subs.join('|')}> [arguments] [options]`, `Commands:\n${list}`, EXIT_CODES, `Run 'ld-release ${command} <command> --help' for a command's usage.`].join('\n\n')
+  }
   if (!spec) {
     const list = columns(Object.entries(COMMANDS).map(([name, s]) => [name, s.summary]))
     return [
@@ -209,14 +293,15 @@ function usage(command) {
   return [
     `Usage: ld-release ${command}${args} [options]`,
     `${summary}.`,
-    `Options:\n${optionList([...spec.options, ...ALWAYS], spec.help)}`,
-    EXIT_CODES,
+    ...(spec.example ? [`Example:\n  ${spec.example}`] : []),
+    `Options:\n${optionList([...spec.options, ...ALWAYS], spec.help, spec.values)}`,
+    spec.exits ? `${EXIT_CODES}\n${spec.exits}` : EXIT_CODES,
   ].join('\n\n')
 }
 
 /** The one-line pointer to the help printed under a usage error. */
 function hint(command) {
-  return COMMANDS[command] && command !== 'help' ? `Run 'ld-release ${command} --help' for usage.` : "Run 'ld-release --help' for usage."
+  return (COMMANDS[command] && command !== 'help') || (command !== undefined && subcommands(command).length) ? `Run 'ld-release ${command} --help' for usage.` : "Run 'ld-release --help' for usage."
 }
 
 /** Optimal string alignment distance: edits, with a swap of neighbours counting as one. */
@@ -333,7 +418,7 @@ function tokenize(argv) {
 function unknownOption(option, allowed, command) {
   // Stryker disable next-line Regex: an option always starts with a dash, so the anchor changes nothing
   const bare = option.raw.replace(/^--?/, '').split('=')[0]
-  const flag = option.raw.startsWith('--') ? `--${bare}` : `-${bare}`
+  const flag = option.raw.startsWith('--') ? `--${bare}` : option.raw.slice(0, 2)
   const foreign = option.raw.startsWith('--') ? FOREIGN_OPTIONS[bare.toLowerCase()] : undefined
   if (foreign) return new UsageError(`unknown option ${flag}: ${instead(foreign, command)}`, command)
   const near = suggest(bare, allowed) ?? suggest(bare, Object.keys(OPTIONS))
@@ -361,9 +446,11 @@ function helpCommand(options, given) {
   const unknown = options.find((o) => o.unknown)
   if (unknown) throw unknownOption(unknown, [], 'help')
   if (options.length) throw new UsageError(`help does not take --${options[0].name}`, 'help')
-  if (given.length > 1) throw new UsageError(`help takes [command], got ${given.length} arguments`, 'help')
-  const [command] = given
-  if (command !== undefined && !COMMANDS[command]) {
+  // A command of a group is two words: `help rollout start`.
+  const group = given.length > 0 && subcommands(given[0]).length > 0
+  if (given.length > (group ? 2 : 1)) throw new UsageError(`help takes [command], got ${given.length} arguments`, 'help')
+  const command = given.length ? given.join(' ') : undefined
+  if (command !== undefined && !COMMANDS[command] && !(group && given.length === 1)) {
     throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, Object.keys(COMMANDS))}`, 'help')
   }
   return { help: true, command }
@@ -376,7 +463,21 @@ function helpCommand(options, given) {
  */
 function parseCommandLine(argv) {
   const { options, positionals } = tokenize(argv)
-  const command = positionals[0]
+  let command = positionals[0]
+  let rest = positionals.slice(1)
+  const subs = command === undefined ? [] : subcommands(command)
+  if (subs.length) {
+    // A command group (`rollout`): its first argument names the command.
+    const [sub] = rest
+    const helpAsked = options.some((o) => o.name === 'help' && !o.unknown)
+    if (sub === undefined) {
+      if (helpAsked) return { help: true, command }
+      throw new UsageError(`${command} needs a command: ${subs.join(', ')}`, command)
+    }
+    if (!subs.includes(sub)) throw new UsageError(`unknown command ${JSON.stringify(`${command} ${sub}`)}${didYouMean(sub, subs, `${command} `)}`, command)
+    command = `${command} ${sub}`
+    rest = rest.slice(1)
+  }
   const spec = COMMANDS[command]
   if (command !== undefined && !spec) {
     // An unknown option before the command may have taken the command's place.
@@ -407,17 +508,21 @@ function parseCommandLine(argv) {
     const spec = OPTIONS[option.name]
     if (option.missing) throw new UsageError(`${flag} needs a value: ${flag} ${spec.value} (or ${flag}=${spec.value})`, command)
     if (!spec.value && option.value !== undefined) throw new UsageError(`${flag} takes no value`, command)
-    values[option.name] = spec.value ? option.value : true
+    if (spec.repeat) (values[option.name] ??= []).push(option.value)
+    else values[option.name] = spec.value ? option.value : true
   }
 
-  const given = positionals.slice(1)
-  if (given.length !== spec.args.length) {
-    const want = spec.args.length ? spec.args.map((a) => `<${a}>`).join(' ') : 'no arguments'
+  const given = rest
+  const optional = spec.optional ?? []
+  if (given.length < spec.args.length || given.length > spec.args.length + optional.length) {
+    const want = [...spec.args.map((a) => `<${a}>`), ...optional.map((a) => `[${a}]`)].join(' ') || 'no arguments'
+    const most = spec.args.length + optional.length
     const got = `${given.length} argument${given.length === 1 ? '' : 's'}`
     // Stryker disable next-line EqualityOperator: the counts differ here, so > and >= agree
-    throw new UsageError(`${command} takes ${want}, got ${got}${given.length > spec.args.length ? `: ${JSON.stringify(given.slice(spec.args.length)[0])} is extra` : ''}`, command)
+    throw new UsageError(`${command} takes ${want}, got ${got}${given.length > most ? `: ${JSON.stringify(given.slice(most)[0])} is extra` : ''}`, command)
   }
-  const args = Object.fromEntries(spec.args.map((name, i) => [name, ARGUMENT_PARSERS[name]?.(given[i], command) ?? given[i]]))
+  const names = [...spec.args, ...optional]
+  const args = Object.fromEntries(given.map((value, i) => [names[i], ARGUMENT_PARSERS[names[i]]?.(value, command) ?? value]))
   // Each flag of a client option sets that option; numbers are checked here, so that a
   // bad one is reported by its flag.
   const numbers = { timeout: [1, 3600000], retries: [0, 20] }
@@ -429,4 +534,4 @@ function parseCommandLine(argv) {
   return { command, values, args, clientOptions }
 }
 
-module.exports = { COMMANDS, OPTIONS, ApiError, UsageError, usage, hint, integer, parsePhase, parseCommandLine, suggest }
+module.exports = { COMMANDS, OPTIONS, ApiError, UsageError, usage, hint, integer, parsePhase, parseCommandLine, suggest, didYouMean }

@@ -13,6 +13,7 @@ const { dryRunPhase } = require('./phases.js')
 const { isFinished, renderPreview, renderRelease, wantsColor } = require('./render.js')
 const { inert, inertJson } = require('./text.js')
 const { watchRequests } = require('./verbose.js')
+const rollout = require('./rollout.js')
 
 const VERSION = require('../../package.json').version
 
@@ -55,6 +56,12 @@ const COMMANDS = {
   pipelines: listPipelines,
   pipeline: showPipeline,
   advance,
+  'rollout start': rollout['rollout start'],
+  'rollout status': rollout['rollout status'],
+  'rollout watch': rollout['rollout watch'],
+  'rollout stop': rollout['rollout stop'],
+  'rollout list': rollout['rollout list'],
+  policies: rollout.policies,
   demo,
   fake,
 }
@@ -101,6 +108,7 @@ async function demo(ctx) {
       heading('\nAfter:')
       await run('complete', args)
     }
+    await rollout.demoGuardedRelease(ctx, heading, (command, args, values, clientOptions) => new Context(ctx.ld, io, { command, values, args, clientOptions }))
     return 0
   } finally {
     await server.close()
@@ -209,7 +217,11 @@ function heldByFake(releases) {
 
 /** What to try against the fake, as the user can run it (in a clone or a project, through npx). */
 function tryThese() {
-  return ['then try: npx ld-release status web new-checkout', '      or: npx ld-release complete web progressive-checkout QA --dry-run'].join('\n')
+  return [
+    'then try: npx ld-release status web new-checkout',
+    '      or: npx ld-release complete web progressive-checkout QA --dry-run',
+    '      or: npx ld-release rollout start web new-checkout production --to Enabled --steps 1%:10m,10%:30m --metric checkout-errors --watch --interval 1s',
+  ].join('\n')
 }
 
 /**

@@ -1,6 +1,7 @@
 'use strict'
 // Release pipelines and the flags in them:
-// - `pipelines <project>`: the table of a project's release pipelines (every page);
+// - `pipelines <project> [--query <text>]`: the table of a project's release pipelines
+//   (every page; with --query, those LaunchDarkly matches to the text);
 // - `pipeline <project> <pipeline>`: its phases in order, with how many flags are at
 //   each and how many are finished (the pipeline, and the counts of its progressions
 //   from one request, the library's getReleaseProgressionSummary);
@@ -17,7 +18,8 @@ const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`
 /** `ld-release pipelines <project>`: a table, or every pipeline as a JSON array with --json. */
 async function listPipelines(ctx, { project }) {
   const pipelines = []
-  for await (const pipeline of ctx.client().listReleasePipelines(project)) pipelines.push(pipeline)
+  const options = ctx.values.query === undefined ? undefined : { query: ctx.values.query }
+  for await (const pipeline of ctx.client().listReleasePipelines(project, options)) pipelines.push(pipeline)
   if (ctx.values.json) {
     ctx.io.out(ctx.json(pipelines))
   } else if (pipelines.length === 0) {

@@ -16,6 +16,7 @@
 //! - `environment_releases`: a flag's releases in an environment as a list, and one
 //!   release watched until it ends.
 //! - `summary`: a pipeline's progressions counted in one request.
+//! - `flags`: the read of a flag (its variations and environments) a release needs.
 //! - `bulk`: many calls through one client, in input order.
 //! - `patch`: JSON Patch operations; `error`: `LdError` and its stable codes;
 //!   `redact`: the token masked wherever a server echoes it; `tls`: trust roots.
@@ -34,6 +35,7 @@ pub mod environment_releases;
 pub mod environments;
 pub mod error;
 pub mod events;
+pub mod flags;
 pub mod limiter;
 pub mod patch;
 pub mod phases;

@@ -12,6 +12,7 @@ mod connections;
 mod delivered;
 mod environment_releases;
 mod environments;
+mod flags;
 mod gate;
 mod headers;
 mod limits;
