@@ -320,13 +320,13 @@ class Context {
   }
 
   /**
-   * `value` as JSON for stdout, token masked and control characters escaped (see
-   * text.js). An answer nested too deeply for JSON.stringify is an error that says so
-   * (ERR_LD_DECODE), not a RangeError's stack.
+   * `value` as JSON for stdout (indented by `space`; 0 for one line), token masked and
+   * control characters escaped (see text.js). An answer nested too deeply for
+   * JSON.stringify is an error that says so (ERR_LD_DECODE), not a RangeError's stack.
    */
-  json(value) {
+  json(value, space = 2) {
     try {
-      return inertJson(value, (text) => this.redact(text))
+      return inertJson(value, (text) => this.redact(text), space)
     } catch (error) {
       if (!(error instanceof RangeError)) throw error
       throw Object.assign(new ApiError('the answer is nested too deeply to print as JSON; nothing was printed', 'ERR_LD_DECODE'), { cause: error })

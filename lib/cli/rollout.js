@@ -17,24 +17,14 @@ const TERMINAL = new Set(['completed', 'reverted'])
 const HEALTH_CHECKS = ['flag_evaluations_any', 'flag_evaluations_with_context', 'metric_events_any', 'metric_events_with_context']
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
-
-/**
- * Text a server sent, as it may be printed: the CLI's one sanitising function
- * (`ctx.text`: token masked, control characters made inert) where the CLI has it, else
- * the same here: the token masked by `ctx.redact`, then every control, separator and
- * bidirectional formatting character shown escaped (`\u{1b}`).
- */
+/** Text a server sent, as it may be printed: through the CLI's one function for it (`ctx.text`, see text.js). */
 function serverText(ctx) {
-  if (typeof ctx.text === 'function') return (value) => ctx.text(value)
-  return (value) => ctx.redact(String(value ?? '')).replace(UNSAFE, (c) => `\\u{${c.codePointAt(0).toString(16)}}`)
+  return (value) => ctx.text(value)
 }
 
-/** `value` as one line of JSON, token masked and every unsafe character escaped (still the same JSON). */
+/** `value` as JSON (one line with `space` 0), through the CLI's one function for it (`ctx.json`, see text.js). */
 function jsonLine(ctx, value, space = 0) {
-  const text = JSON.stringify(value, null, space)
-  return ctx.redact(text).replace(UNSAFE, (c) => (c === '\n' ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`))
+  return ctx.json(value, space)
 }
 
 /** Whether output is drawn in place: stdout a terminal that understands escapes, and no --json. */
