@@ -66,6 +66,70 @@ function hostilePipeline(isLegacy = true) {
   }
 }
 
+/** An environment release (ended, unless `status` says otherwise): every text hostile. */
+function hostileEnvironmentRelease(status = 'completed') {
+  const at = 1764309600000
+  return {
+    id: evilKey('rid'),
+    kind: 'guarded',
+    status,
+    statusReason: evil('statusReason'),
+    flagKey: evilKey('eflag'),
+    environmentKey: 'production',
+    randomizationUnit: evil('unit'),
+    comment: evil('comment'),
+    createdAt: at,
+    startedAt: at,
+    ...(status === 'completed' ? { endedAt: at + 60_000 } : {}),
+    currentPhaseIndex: 0,
+    fromVariationId: 'v0',
+    toVariationId: 'v1',
+    phases: [
+      {
+        id: evilKey('ephase'),
+        status: status === 'completed' ? 'completed' : 'in_progress',
+        description: evil('ephaseDescription'),
+        ruleId: evilKey('rule'),
+        currentStepIndex: 0,
+        steps: [{ allocation: 10000, durationMillis: 600_000, startedAt: at, status: evil('stepStatus') }],
+      },
+      { id: evilKey('ephase1'), status: 'pending', ruleId: evilKey('rule1'), steps: [{ allocation: 100000, durationMillis: 600_000 }] },
+    ],
+    metrics: [{ key: evil('metricKey'), name: evil('metricName'), status: evil('metricStatus') }],
+  }
+}
+
+/** A flag with hostile variation names and rules (rollout reads it to name variations and audiences). */
+function hostileFlag() {
+  return {
+    key: evilKey('fkey'),
+    name: evil('fname'),
+    variations: [
+      { _id: 'v0', value: evil('value0'), name: evil('variation0') },
+      { _id: 'v1', value: true, name: evil('variation1') },
+    ],
+    environments: {
+      production: {
+        on: true,
+        fallthrough: { variation: 0 },
+        rules: [{ _id: evilKey('rule1'), clauses: [{ attribute: evil('attribute'), op: evil('op'), values: [evil('clauseValue'), 3] }] }],
+      },
+    },
+  }
+}
+
+/** A release policy: every text hostile. */
+function hostilePolicy() {
+  return {
+    key: evilKey('policyKey'),
+    name: evil('policyName'),
+    rank: 1,
+    scope: { environmentKeys: [evil('scopeEnv')], flagTagKeys: [evil('tag')] },
+    releaseMethod: evil('method'),
+    guardedReleaseConfig: { rolloutContextKindKey: evil('kind'), stages: [{ allocation: 10000, durationMillis: 600_000 }] },
+  }
+}
+
 /** An error body: LaunchDarkly's `{ code, message }`, both hostile. */
 const hostileError = () => ({ code: evil('apiCode'), message: evil('apiMessage') })
 
@@ -91,6 +155,13 @@ async function hostileServer(t, { fail = false, newPipeline = false, links = fal
         res.end(JSON.stringify(body))
       }
       if (fail === 'all' || (fail && req.method !== 'GET')) return send(400, hostileError())
+      if (/\/environments\/[^/]+\/releases$/.test(path)) {
+        if (req.method === 'POST') return send(201, hostileEnvironmentRelease())
+        return send(200, { items: [hostileEnvironmentRelease(), hostileEnvironmentRelease('in_progress')], totalCount: 2 })
+      }
+      if (/\/environments\/[^/]+\/releases\/[^/]+(\/stop)?$/.test(path)) return send(200, hostileEnvironmentRelease())
+      if (/\/release-policies$/.test(path)) return send(200, { items: [hostilePolicy()], totalCount: 1 })
+      if (/^\/api\/v2\/flags\/[^/]+\/[^/]+$/.test(path)) return send(200, hostileFlag())
       if (/\/release-pipelines\/[^/]+\/releases$/.test(path)) {
         // A page of progressions carries the counts of the whole list too (the progression
         // summary reads them): per phase, its id, its name and how many are there.
@@ -274,6 +345,7 @@ describe('the CLI prints no raw control character and no piece of the token, wha
     assert.equal(table.code, 0, table.stderr)
     assertDrawn(table.stdout, ['pname', 'pkey', 'pphase0', 'pphase1'], 'pipelines')
     await inertRun(url, ['pipelines', 'web', '--json'])
+    await inertRun(url, ['pipelines', 'web', '--query', 'std'])
     const chart = await inertRun(url, ['pipeline', 'web', 'standard'])
     assert.equal(chart.code, 0, chart.stderr)
     assertDrawn(chart.stdout, ['pname', 'pphase0'], 'pipeline')
@@ -300,6 +372,45 @@ describe('the CLI prints no raw control character and no piece of the token, wha
       assert.match(run.stderr, /next link of its page .* points to another origin \(http:\/\/x\*\*\*\*/, args.join(' '))
     }
   })
+})
+
+test('rollout and policies: environment releases, flags and policies drawn, listed, watched, stopped, refused', async (t) => {
+  const where = ['web', 'checkout', 'production']
+  const url = await hostileServer(t)
+  const drawn = []
+  for (const args of [
+    ['rollout', 'status', ...where],
+    ['rollout', 'status', ...where, '--json'],
+    ['rollout', 'list', ...where],
+    ['rollout', 'list', ...where, '--json'],
+    ['rollout', 'watch', ...where, 'r1', '--interval', '1s'],
+    ['rollout', 'watch', ...where, 'r1', '--interval', '1s', '--json'],
+    ['rollout', 'stop', ...where, '--roll-back', '--yes'],
+    ['rollout', 'stop', ...where, '--roll-back', '--yes', '--dry-run'],
+    ['rollout', 'start', ...where, '--to', 'v1', '--steps', '10%:1h'],
+    ['rollout', 'start', ...where, '--to', 'v1', '--steps', '10%:1h', '--dry-run'],
+    ['policies', 'web'],
+    ['policies', 'web', '--json'],
+  ]) {
+    const run = await inertRun(url, args)
+    drawn.push(run.stdout + run.stderr)
+  }
+  assertDrawn(drawn[0], ['statusReason'], 'rollout status')
+  assertDrawn(drawn[2], [], 'rollout list')
+  assertDrawn(drawn[10], ['policyName'], 'policies')
+  const refusing = await hostileServer(t, { fail: 'all' })
+  for (const args of [
+    ['rollout', 'status', ...where],
+    ['rollout', 'list', ...where],
+    ['rollout', 'watch', ...where, 'r1'],
+    ['rollout', 'stop', ...where, '--roll-back', '--yes'],
+    ['rollout', 'start', ...where, '--to', 'v1', '--steps', '10%:1h'],
+    ['policies', 'web'],
+  ]) {
+    const run = await inertRun(refusing, args)
+    assert.notEqual(run.code, 0, `${args.join(' ')}: ${run.stderr}`)
+    assertDrawn(run.stderr, ['apiMessage'], args.join(' '))
+  }
 })
 
 test('--json of an answer nested 200,000 deep is a clear error, not a RangeError stack', async (t) => {
