@@ -41,6 +41,7 @@ const CALLS = {
   completePhases: (c, signal) => c.completePhases([{ projectKey: 'web', flagKey: 'a', phase: 0 }], { signal }),
   'completePhase dryRun': (c, signal) => c.completePhase('web', 'a', 0, { signal, dryRun: true }),
   getReleaseProgressionSummary: (c, signal) => c.getReleaseProgressionSummary('web', 'standard', { signal }),
+  getFlag: (c, signal) => c.getFlag('web', 'a', { signal }),
   'listEnvironmentReleases().next()': (c, signal) => c.listEnvironmentReleases('web', 'a', 'production', { signal }).next(),
   'watchEnvironmentRelease().next()': (c, signal) => c.watchEnvironmentRelease('web', 'a', 'production', 'r1', { signal }).next(),
 }

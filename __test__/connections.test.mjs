@@ -96,6 +96,7 @@ describe('connections are released', { concurrency: false }, () => {
       () => client.startPhase('web', 'checkout', 1, { dryRun: true }),
       () => client.completePhases([{ projectKey: 'web', flagKey: 'a', phase: 0 }], { dryRun: true }),
       () => client.getReleaseProgressionSummary('web', 'standard'),
+      () => client.getFlag('web', 'checkout'),
       () => client.getEnvironmentRelease('web', 'checkout', 'production', 'r1'),
       () => client.listReleasePolicies('web'),
       () => client.listEnvironmentReleases('web', 'checkout', 'production').next(),
