@@ -398,3 +398,14 @@ test('inert: every control character escaped, the token masked by the given mask
   assert.doesNotMatch(json, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e\u2028]/)
   assert.deepEqual(JSON.parse(json), value, 'the same JSON')
 })
+
+test('an environment release without its variations is drawn with ?, never undefined', () => {
+  const { renderEnvironmentRelease } = require('../lib/cli/rollout-render.js')
+  const sparse = { id: 'r1', flagKey: 'f', environmentKey: 'production', status: 'in_progress', phases: [] }
+  const drawn = renderEnvironmentRelease(sparse, { text: String, now: 0 })
+  assert.doesNotMatch(drawn, /undefined/)
+  assert.match(drawn, /^ {2}\? → \? · by \?/m)
+  // With ids but no values and no flag, the ids are shown; with a value, the value.
+  const named = renderEnvironmentRelease({ ...sparse, originalVariationId: 'v-off', targetVariationId: 'v-on', targetVariationValue: true }, { text: String, now: 0 })
+  assert.match(named, /^ {2}v-off → true · by \?/m)
+})

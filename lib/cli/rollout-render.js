@@ -72,6 +72,8 @@ function latestTime(release) {
 /** `Enabled (true)`: a variation's name and value, from the flag when read, else the value the release holds. */
 function variationLabel(text, flag, id, value) {
   const variation = list(flag?.variations).find((v) => v._id === id)
+  // A release that names neither the variation nor its value shows `?`, not `undefined`.
+  if (!variation && value === undefined) return typeof id === 'string' && id ? text(id) : '?'
   const shown = JSON.stringify(variation ? variation.value : value) ?? String(value)
   const name = variation?.name
   return name ? `${text(name)} (${text(shown)})` : text(shown)
