@@ -285,6 +285,10 @@ pub const CLOCK_SLACK_MS: u64 = 250;
 /// says at what rate it runs.
 pub const CALIBRATION_MS: u64 = 2_000;
 
+/// The shortest wait between two reads on the client's clock, whatever the server's
+/// clock's rate (`MIN_INTERVAL_MS` holds on the server's).
+pub const MIN_LOCAL_WAIT_MS: u64 = 20;
+
 /// One reading of the server's clock: the client's time (Unix ms) when the request was
 /// sent and when its answer came, and the time the answer's `Date` said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -493,7 +497,7 @@ impl Watch {
   /// How long to wait before the next read, on the client's clock (`None`: the watch
   /// has ended, or has not read yet): `next_poll` on the server's estimated clock, at
   /// most `CALIBRATION_MS` until the server's clock is calibrated, never less than
-  /// `MIN_INTERVAL_MS`.
+  /// `MIN_INTERVAL_MS` on the server's clock nor `MIN_LOCAL_WAIT_MS` on the client's.
   pub fn next_wait(&self) -> Option<Duration> {
     let last = self.last.as_ref()?;
     let local = (self.clock)();
@@ -504,7 +508,11 @@ impl Watch {
     } else {
       wait.min(Duration::from_millis(CALIBRATION_MS))
     };
-    Some(wait.max(Duration::from_millis(MIN_INTERVAL_MS)))
+    let floor = self
+      .server
+      .local_wait(Duration::from_millis(MIN_INTERVAL_MS))
+      .max(Duration::from_millis(MIN_LOCAL_WAIT_MS));
+    Some(wait.max(floor))
   }
 
   /// Ends the watch: nothing more is read.
@@ -966,5 +974,47 @@ mod tests {
     watch.last = Some(view(json!({"status": "completed"})));
     assert_eq!(watch.next_wait(), None);
     assert_eq!(watch.server_clock().rate(), 1.0);
+  }
+
+  #[test]
+  fn a_watch_on_a_sped_up_clock_waits_less_but_never_under_its_floors() {
+    let local = Arc::new(std::sync::atomic::AtomicU64::new(T));
+    let now = local.clone();
+    let mut watch = Watch::new(&config(), ("web", "f", "prod"), "r", None)
+      .unwrap()
+      .with_clock(Arc::new(move || {
+        now.load(std::sync::atomic::Ordering::SeqCst)
+      }));
+    watch.last = Some(view(running("progressive", 0, 0, T)));
+    watch.server.observe(reading(T, T, T));
+    // Ten times real time, learned over 10 s: the step's end (60.5 s on the server's
+    // clock, 10.5 s left) is 10.5 s / 10.1 away here.
+    watch
+      .server
+      .observe(reading(T + 5_000, T + 5_000, T + 50_000));
+    local.store(T + 5_000, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+      watch.next_wait(),
+      Some(Duration::from_secs_f64(10.5 / 10.2))
+    );
+    // Just past the end: a second on the server's clock.
+    local.store(T + 6_050, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(watch.next_wait(), Some(Duration::from_secs_f64(1.0 / 10.2)));
+    // 50 ms before it: MIN_INTERVAL_MS on the server's clock is under the client's floor.
+    local.store(T + 6_045, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+      watch.next_wait(),
+      Some(Duration::from_millis(MIN_LOCAL_WAIT_MS))
+    );
+    // A hundred times real time, learned again from the reading before: the step is
+    // long over, and the 5 s between reads on the server's clock are 5 s / 101 here.
+    watch
+      .server
+      .observe(reading(T + 6_000, T + 6_000, T + 150_000));
+    assert_eq!(watch.server_clock().rate(), 100.0);
+    assert_eq!(
+      watch.next_wait(),
+      Some(Duration::from_secs_f64(5.0 / 101.0))
+    );
   }
 }
