@@ -283,7 +283,7 @@ pub const DATE_RESOLUTION_MS: u64 = 1_000;
 pub const CLOCK_SLACK_MS: u64 = 250;
 /// The longest wait after the first reading of a server's clock, until a second one
 /// says at what rate it runs.
-pub const CALIBRATION_MS: u64 = 2_000;
+pub const CALIBRATION_MS: u64 = 1_000;
 
 /// The shortest wait between two reads on the client's clock, whatever the server's
 /// clock's rate (`MIN_INTERVAL_MS` holds on the server's).
