@@ -303,7 +303,8 @@ pub struct Reading {
 /// The server's clock is taken to run at real time (rate 1), which every real server's
 /// does: its offset from the client's is the largest `server - received` of the
 /// readings (a `Date` is truncated to the second and stamped before the answer comes,
-/// so each reading is a lower bound, and reads are never early because of it). Only
+/// so each reading is a lower bound, and reads are never early because of it; at a
+/// learned rate, the same along the line of that rate). Only
 /// when the readings rule rate 1 out is the rate learned: when the server's clock moved
 /// further since the first reading than the client's did from that request's sending
 /// to this answer, plus `DATE_RESOLUTION_MS` and `CLOCK_SLACK_MS`. No real server's
@@ -314,8 +315,8 @@ pub struct Reading {
 pub struct ServerClock {
   /// The reading the rate is measured from.
   anchor: Option<Reading>,
-  /// The reading the estimate is made from (the latest, or at rate 1 the one with the
-  /// largest offset).
+  /// The reading the estimate is made from: the one with the largest offset at the
+  /// current rate, since the rate was last measured again.
   base: Option<Reading>,
   /// The latest reading.
   latest: Option<Reading>,
@@ -381,16 +382,16 @@ impl ServerClock {
     let server_span = reading.server.saturating_sub(anchor.server);
     let local_bound =
       reading.received.saturating_sub(anchor.sent) + DATE_RESOLUTION_MS + CLOCK_SLACK_MS;
-    if server_span > local_bound {
+    self.rate = (server_span > local_bound).then(|| {
       let local_span = reading.received.saturating_sub(anchor.received).max(1);
-      self.rate = Some(server_span as f64 / local_span as f64);
+      server_span as f64 / local_span as f64
+    });
+    // The base: of it and this reading, the one that puts the server's clock furthest
+    // ahead at this rate (each reading is a lower bound of it).
+    let rate = self.rate();
+    let offset = |r: Reading| r.server as f64 - r.received as f64 * rate;
+    if self.base.is_none_or(|base| offset(reading) >= offset(base)) {
       self.base = Some(reading);
-    } else {
-      self.rate = None;
-      let offset = |r: Reading| i128::from(r.server) - i128::from(r.received);
-      if self.base.is_none_or(|base| offset(reading) >= offset(base)) {
-        self.base = Some(reading);
-      }
     }
   }
 
@@ -902,6 +903,19 @@ mod tests {
     assert!(now.abs_diff(truth) < 1_500, "{now} vs {truth}");
     let wait = clock.local_wait(Duration::from_secs(600)).as_millis() as u64;
     assert!((29_000..=30_000).contains(&wait), "{wait}");
+    // More readings, truncated at other points of their second: the estimate keeps the
+    // one furthest ahead along the rate, and comes within a few hundred ms.
+    for k in 1..=12u64 {
+      let at = T + 32_005 + k * 1_537;
+      clock.observe(reading(at - 5, at, server(at - 2)));
+    }
+    let at = T + 52_000;
+    let truth = T + (52_000 - 3) * 20;
+    let now = clock.now(at);
+    assert!(
+      now <= truth + 200 && now.abs_diff(truth) < 400,
+      "{now} vs {truth}"
+    );
   }
 
   #[test]
