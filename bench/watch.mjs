@@ -144,7 +144,7 @@ const row = (name, pick) => {
   return [name, range(requests), range(median), range(max), range(missed)]
 }
 printTable(
-  `Following a 4-phase progressive release of one hour (12 steps of 5 min, 13 changes) to completed, fake clock at ${SPEED}× real time, ${RUNS} runs: median (min–max)`,
+  `Following a 4-phase progressive release of one hour (12 steps of 5 min: 12 changes after the start) to completed, fake clock at ${SPEED}× real time, ${RUNS} runs: median (min–max)`,
   ['client', 'requests', 'median lateness (fake ms)', 'largest lateness (fake ms)', 'changes not seen'],
   [row('watchEnvironmentRelease', (r) => r.watch), row('peer: a read every 5 s', (r) => r.peer)],
 )
