@@ -873,6 +873,22 @@ mod tests {
   }
 
   #[test]
+  fn a_clock_is_calibrated_by_two_readings_a_second_apart() {
+    let mut clock = ServerClock::default();
+    clock.observe(reading(T, T + 10, T + HOUR));
+    clock.observe(reading(T + 990, T + 1_009, T + HOUR + 1_000));
+    assert!(!clock.is_calibrated());
+    clock.observe(reading(T + 1_000, T + 1_010, T + HOUR + 1_000));
+    assert!(clock.is_calibrated());
+    assert_eq!(clock.now(T + 1_010), T + HOUR + 1_000);
+    assert_eq!(
+      clock.now(T + 1_000),
+      T + HOUR + 990,
+      "before the base reading"
+    );
+  }
+
+  #[test]
   fn a_slow_answer_is_no_faster_clock() {
     let mut clock = ServerClock::default();
     // The first answer took 3 s: its Date was stamped early in that trip.
