@@ -890,6 +890,22 @@ mod tests {
   }
 
   #[test]
+  fn readings_within_the_resolution_and_slack_keep_the_estimate() {
+    let mut clock = ServerClock::default();
+    clock.observe(reading(T, T, T + HOUR));
+    // A second a reading truncated late, off by 1 s: the same clock, the first
+    // reading's offset kept (it is the larger lower bound).
+    clock.observe(reading(T + 5_000, T + 5_000, T + HOUR + 4_000));
+    assert_eq!(clock.now(T + 6_000), T + HOUR + 6_000);
+    // 1.1 s further than this machine's clock in 3 s: within the resolution and slack,
+    // no faster clock.
+    let mut clock = ServerClock::default();
+    clock.observe(reading(T, T, T));
+    clock.observe(reading(T + 3_000, T + 3_000, T + 4_100));
+    assert_eq!(clock.rate(), 1.0);
+  }
+
+  #[test]
   fn a_slow_answer_is_no_faster_clock() {
     let mut clock = ServerClock::default();
     // The first answer took 3 s: its Date was stamped early in that trip.
