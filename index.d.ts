@@ -1214,7 +1214,10 @@ export declare class ReleaseClient {
    * client's rate-limit gate and retries, timed by the release: just after the current
    * step should end (`startedAt + durationMillis`), at most `intervalMs` apart (default
    * 30 s for guarded releases, 5 minutes for progressive ones), every 5 s while it is
-   * pending and 30 s while it waits for a person. Leaving the loop, `return()` or
+   * pending and 30 s while it waits for a person. Those times are the server's, and
+   * so is the clock they are compared with: estimated from its answers' `Date` headers
+   * (this machine's clock without them), so a skewed clock here changes nothing; one
+   * read after 1 s tells the rate the server's clock runs at. Leaving the loop, `return()` or
    * aborting `signal` stops it at once: a pending wait is cancelled and nothing more is
    * sent. A failed read rejects that `next()` and ends the watch.
    */
@@ -1799,7 +1802,10 @@ export declare function updateReleasePolicy(projectKey: string, policyKey: strin
  * client's rate-limit gate and retries, timed by the release: just after the current
  * step should end (`startedAt + durationMillis`), at most `intervalMs` apart (default
  * 30 s for guarded releases, 5 minutes for progressive ones), every 5 s while it is
- * pending and 30 s while it waits for a person. Leaving the loop, `return()` or
+ * pending and 30 s while it waits for a person. Those times are the server's, and
+ * so is the clock they are compared with: estimated from its answers' `Date` headers
+ * (this machine's clock without them), so a skewed clock here changes nothing; one
+ * read after 1 s tells the rate the server's clock runs at. Leaving the loop, `return()` or
  * aborting `signal` stops it at once: a pending wait is cancelled and nothing more is
  * sent. A failed read rejects that `next()` and ends the watch.
  *

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import test from 'node:test'
 
-import { TOKEN, expectLdError, ld, sleep, tinyServer } from './helpers.mjs'
+import { TOKEN, expectLdError, ld, sleep, startFakeLaunchDarkly, tinyServer } from './helpers.mjs'
 
 const RELEASES = '/api/v2/projects/web/flags/checkout/environments/production/releases'
 
@@ -273,4 +273,82 @@ test('previewRequest shows the first request of both', () => {
   assert.throws(() => ld.previewRequest('watchEnvironmentRelease', 'web', 'checkout', 'production', 'r', { intervalMs: 5 }), {
     code: 'ERR_LD_INVALID_ARGUMENT',
   })
+})
+
+/** A fake whose clock runs 100 times real time, new-checkout on in production, and a start body of two phases of two 2-minute steps. */
+async function spedUpFake(t, { metrics } = {}) {
+  const server = await startFakeLaunchDarkly({ apiKey: TOKEN, clock: { speed: 100 } })
+  t.after(() => server.close())
+  server.setFlagOn('web', 'new-checkout', 'production', true)
+  const flag = server.getFlag('web', 'new-checkout')
+  const id = (value) => flag.variations.find((v) => v.value === value)._id
+  const body = {
+    originalVariationId: id(false),
+    targetVariationId: id(true),
+    randomizationUnit: 'user',
+    advancementMode: 'automatic',
+    ...(metrics ? { metrics } : {}),
+    phases: [0, 1].map((i) => ({
+      clauses: [{ contextKind: 'user', attribute: 'segment', op: 'in', values: [`wave-${i}`] }],
+      description: `Wave ${i}`,
+      steps: [10_000, 50_000].map((allocation) => ({ allocation, durationMillis: 120_000 })),
+    })),
+  }
+  return { server, body }
+}
+
+const FAKE_RELEASES = '/api/v2/projects/web/flags/new-checkout/environments/production/releases'
+
+test('a watch follows a release on the fake, its clock sped up, to completed', async (t) => {
+  const { server, body } = await spedUpFake(t)
+  const c = new ld.ReleaseClient({ apiKey: TOKEN, baseUrl: server.url })
+  const started = await c.startEnvironmentRelease('web', 'new-checkout', 'production', body)
+  const seen = []
+  for await (const r of c.watchEnvironmentRelease('web', 'new-checkout', 'production', started.id)) {
+    seen.push(`${r.status}:${r.currentPhaseIndex ?? '-'}:${r.currentPhaseIndex === undefined || r.currentPhaseIndex === null ? '-' : r.phases[r.currentPhaseIndex].currentStepIndex}`)
+  }
+  // Every step in order, then the end: the watch read the fake's clock from its Date
+  // headers, at 100 times its own, and read each step just after it ended.
+  assert.deepEqual(seen, ['in_progress:0:0', 'in_progress:0:1', 'in_progress:1:0', 'in_progress:1:1', 'completed:-:-'])
+  const reads = server.requests.filter((r) => r.method === 'GET' && r.path === `${FAKE_RELEASES}/${started.id}`)
+  // A read every 5 s of the fake's 8 minutes would be 96: the watch reads a few per step.
+  assert.ok(reads.length >= 5 && reads.length <= 30, `${reads.length} reads`)
+  const final = server.getEnvironmentRelease(started.id)
+  assert.equal(final.status, 'completed')
+  assert.equal(final.statusReason, 'completed_automatic')
+})
+
+test('a watch on the fake, its clock sped up, tells a regression that reverts the release', async (t) => {
+  const { server, body } = await spedUpFake(t, { metrics: [{ metricKey: 'checkout-errors', autoRollback: true }] })
+  const c = new ld.ReleaseClient({ apiKey: TOKEN, baseUrl: server.url })
+  const started = await c.startEnvironmentRelease('web', 'new-checkout', 'production', body)
+  assert.equal(started.kind, 'guarded')
+  const seen = []
+  for await (const r of c.watchEnvironmentRelease('web', 'new-checkout', 'production', started.id)) {
+    const phase = r.phases[r.currentPhaseIndex ?? 0]
+    seen.push([r.status, r.statusReason ?? null, r.currentPhaseIndex ?? null, phase.metricStatuses['checkout-errors']])
+    if (r.status === 'in_progress' && phase.currentStepIndex === 1) server.reportRegression(started.id, 'checkout-errors')
+  }
+  assert.deepEqual(seen, [
+    ['in_progress', null, 0, 'ok'],
+    ['in_progress', null, 0, 'ok'],
+    ['reverted', 'reverted_regression_detected', null, 'regressed'],
+  ])
+  assert.equal(server.getEnvironmentRelease(started.id).phases[1].status, 'reverted')
+})
+
+test("the fake's environment-release answers carry its own clock's time as Date", async (t) => {
+  const T0 = Date.UTC(2026, 0, 2, 3, 4, 5, 678)
+  const server = await startFakeLaunchDarkly({ apiKey: TOKEN, clock: { start: T0 } })
+  t.after(() => server.close())
+  const headers = { Authorization: TOKEN, 'LD-API-Version': 'beta', Connection: 'close' }
+  const res = await fetch(`${server.url}${FAKE_RELEASES}`, { headers })
+  await res.text()
+  assert.equal(res.status, 200)
+  assert.equal(res.headers.get('date'), 'Fri, 02 Jan 2026 03:04:05 GMT')
+  server.advance(3_600_000)
+  const later = await fetch(`${server.url}${FAKE_RELEASES}/no-such-release`, { headers })
+  await later.text()
+  assert.equal(later.status, 404)
+  assert.equal(later.headers.get('date'), 'Fri, 02 Jan 2026 04:04:05 GMT')
 })

@@ -672,7 +672,10 @@ operations! {
   #[doc = " client's rate-limit gate and retries, timed by the release: just after the current"]
   #[doc = " step should end (`startedAt + durationMillis`), at most `intervalMs` apart (default"]
   #[doc = " 30 s for guarded releases, 5 minutes for progressive ones), every 5 s while it is"]
-  #[doc = " pending and 30 s while it waits for a person. Leaving the loop, `return()` or"]
+  #[doc = " pending and 30 s while it waits for a person. Those times are the server's, and"]
+  #[doc = " so is the clock they are compared with: estimated from its answers' `Date` headers"]
+  #[doc = " (this machine's clock without them), so a skewed clock here changes nothing; one"]
+  #[doc = " read after 1 s tells the rate the server's clock runs at. Leaving the loop, `return()` or"]
   #[doc = " aborting `signal` stops it at once: a pending wait is cancelled and nothing more is"]
   #[doc = " sent. A failed read rejects that `next()` and ends the watch."]
   fn watch_environment_release(project_key: "string", flag_key: "string", environment_key: "string", release_id: "string") -> "AsyncIterableIterator<EnvironmentRelease>", options watch

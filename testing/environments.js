@@ -870,9 +870,11 @@ function createEnvironments(options, { send, readJson }) {
 
   // ---- the HTTP handler ----------------------------------------------------------------
 
-  function handle(req, res, route, method, body, extra) {
+  function handle(req, res, route, method, body, headers) {
     const query = new URL(req.url, 'http://fake').searchParams
     const t = now()
+    // Answered on the fake's clock: its Date is fake time, as a server's Date is its own clock's.
+    const extra = { ...headers, date: new Date(t).toUTCString() }
     const notAllowed = () => send(res, 405, { code: 'method_not_allowed', message: `${req.method} is not allowed on ${route.path}` }, extra)
     const notFound = (message) => send(res, 404, { code: 'not_found', message }, extra)
     if (route.name.startsWith('release-polic')) return handlePolicies(req, res, route, method, body, extra, query)

@@ -192,8 +192,9 @@ export type { PatchOperation, Release, ReleasePhase }
 //
 // Releases move on the fake's clock (`now()`, `advance(ms)`): it stands still unless
 // advanced, or runs at `clock.speed` times real time. Times in answers are Unix ms of
-// that clock. A start is answered 201 and begins its first phase at once (after
-// `releasePendingMs`); each step lasts its `durationMillis`; a phase whose last step ends
+// that clock, and so is their `Date` header (a server's Date is its own clock's), which
+// is how `watchEnvironmentRelease` follows it. A start is answered 201 and begins its
+// first phase at once (after `releasePendingMs`); each step lasts its `durationMillis`; a phase whose last step ends
 // completes (`completed_automatic`), then the next phase starts (`automatic`) or the
 // release waits with `waiting_phase_ended` and `currentPhaseIndex: null` (`manual`) until
 // `continueRelease`, a control of the fake only: the API has no advance call.

@@ -347,7 +347,11 @@ impl Client {
   ) -> Result<Release> {
     let success = self.send(&request, options).await?;
     Release::from_body(success.body, success.status)
-      .map(|release| release.with_attempts(success.attempts))
+      .map(|release| {
+        release
+          .with_attempts(success.attempts)
+          .with_server_date(success.server_date_ms)
+      })
       .map_err(|e| {
         self.mask_error(LdError {
           attempts: success.attempts,
@@ -667,6 +671,7 @@ impl Client {
         permit.observe(Observation::from_headers(&answer.headers, now_ms()));
         Next::Return(Ok(Success {
           status: answer.status,
+          server_date_ms: server_date_ms(&answer.headers),
           body: answer.body,
           attempts,
         }))
@@ -851,6 +856,16 @@ struct Success {
   status: u16,
   body: Vec<u8>,
   attempts: u32,
+  /// Its `Date` header, in Unix ms.
+  server_date_ms: Option<u64>,
+}
+
+/// The time an answer's `Date` header says (an HTTP date, to the second), in Unix ms;
+/// `None` without one, or when it is not an HTTP date.
+pub fn server_date_ms(headers: &HeaderMap) -> Option<u64> {
+  let text = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+  let date = httpdate::parse_http_date(text.trim()).ok()?;
+  Some(date.duration_since(UNIX_EPOCH).ok()?.as_millis() as u64)
 }
 
 struct Answer {

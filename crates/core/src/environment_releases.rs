@@ -10,6 +10,13 @@
 //! which a regression can stop at any time; 5 minutes for progressive ones), sooner
 //! while the release is pending or waiting for a person. It ends after `completed` or
 //! `reverted`.
+//!
+//! Those times are the server's, so the watch compares them with the server's clock as
+//! it estimates it from the answers' `Date` headers (`ServerClock`), not with the
+//! client's: a CI runner whose clock is off by minutes still reads each step just after
+//! it ends. Without a `Date` header, it uses the client's clock. A clock that runs at
+//! another rate than real time (a simulated server, such as `ld-release fake --speed`)
+//! is learned from the readings too; a real server's never is (see `ServerClock`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -269,6 +276,140 @@ pub fn next_poll(view: &WatchView, now_ms: u64, interval_ms: Option<u64>) -> Opt
   Some(Duration::from_millis(wait.min(bound).max(MIN_INTERVAL_MS)))
 }
 
+/// The resolution of an HTTP date: a `Date` header says the second, not the millisecond.
+pub const DATE_RESOLUTION_MS: u64 = 1_000;
+/// What a reading of the server's clock may be off by on top of the round trip: the
+/// client's clock read around the request.
+pub const CLOCK_SLACK_MS: u64 = 250;
+/// The longest wait after the first reading of a server's clock, until a second one
+/// says at what rate it runs.
+pub const CALIBRATION_MS: u64 = 1_000;
+
+/// The shortest wait between two reads on the client's clock, whatever the server's
+/// clock's rate (`MIN_INTERVAL_MS` holds on the server's).
+pub const MIN_LOCAL_WAIT_MS: u64 = 20;
+
+/// One reading of the server's clock: the client's time (Unix ms) when the request was
+/// sent and when its answer came, and the time the answer's `Date` said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+  pub sent: u64,
+  pub received: u64,
+  pub server: u64,
+}
+
+/// The server's clock as a watch estimates it from the answers' `Date` headers.
+///
+/// The server's clock is taken to run at real time (rate 1), which every real server's
+/// does: its offset from the client's is the largest `server - received` of the
+/// readings (a `Date` is truncated to the second and stamped before the answer comes,
+/// so each reading is a lower bound, and reads are never early because of it; at a
+/// learned rate, the same along the line of that rate). Only
+/// when the readings rule rate 1 out is the rate learned: when the server's clock moved
+/// further since the first reading than the client's did from that request's sending
+/// to this answer, plus `DATE_RESOLUTION_MS` and `CLOCK_SLACK_MS`. No real server's
+/// does; a simulated clock, sped up, does. The rate is then the slope from the first
+/// reading. A reading that disagrees with the estimate (a clock set back or forward, or
+/// a change of rate) starts the learning again from the reading before it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServerClock {
+  /// The reading the rate is measured from.
+  anchor: Option<Reading>,
+  /// The reading the estimate is made from: the one with the largest offset at the
+  /// current rate, since the rate was last measured again.
+  base: Option<Reading>,
+  /// The latest reading.
+  latest: Option<Reading>,
+  /// Server ms per local ms, when the readings ruled rate 1 out.
+  rate: Option<f64>,
+}
+
+impl ServerClock {
+  /// Server ms per local ms: 1 unless the readings ruled it out.
+  pub fn rate(&self) -> f64 {
+    self.rate.unwrap_or(1.0)
+  }
+
+  /// Whether the readings say at what rate the server's clock runs: at least two, at
+  /// least `CALIBRATION_MS` apart; or none at all (then the client's clock is used).
+  pub fn is_calibrated(&self) -> bool {
+    match (self.anchor, self.latest) {
+      (Some(anchor), Some(latest)) => latest.received >= anchor.received + CALIBRATION_MS,
+      _ => self.anchor.is_none(),
+    }
+  }
+
+  /// The server's time at client time `local`, as estimated; `local` without readings.
+  pub fn now(&self, local: u64) -> u64 {
+    match self.base {
+      Some(base) if local >= base.received => {
+        let ahead = ((local - base.received) as f64 * self.rate()) as u64;
+        base.server.saturating_add(ahead)
+      }
+      Some(base) => base.server.saturating_sub(base.received - local),
+      None => local,
+    }
+  }
+
+  /// Takes in a reading.
+  pub fn observe(&mut self, reading: Reading) {
+    let (Some(anchor), Some(latest)) = (self.anchor, self.latest) else {
+      *self = ServerClock {
+        anchor: Some(reading),
+        base: Some(reading),
+        latest: Some(reading),
+        rate: None,
+      };
+      return;
+    };
+    // How far the reading may be from the estimate: the resolution and the round trip.
+    let trip = reading.received.saturating_sub(reading.sent) + DATE_RESOLUTION_MS + CLOCK_SLACK_MS;
+    let tolerance = trip as f64 * self.rate();
+    let off = (reading.server as f64 - self.now(reading.received) as f64).abs();
+    let anchor = if reading.received < latest.received || off > tolerance {
+      // The clock was set, or its rate changed: measured again from the reading before.
+      self.base = None;
+      if reading.received < latest.received {
+        reading
+      } else {
+        latest
+      }
+    } else {
+      anchor
+    };
+    self.anchor = Some(anchor);
+    self.latest = Some(reading);
+    let server_span = reading.server.saturating_sub(anchor.server);
+    let local_bound =
+      reading.received.saturating_sub(anchor.sent) + DATE_RESOLUTION_MS + CLOCK_SLACK_MS;
+    self.rate = (server_span > local_bound).then(|| {
+      let local_span = reading.received.saturating_sub(anchor.received).max(1);
+      server_span as f64 / local_span as f64
+    });
+    // The base: of it and this reading, the one that puts the server's clock furthest
+    // ahead at this rate (each reading is a lower bound of it).
+    let rate = self.rate();
+    let offset = |r: Reading| r.server as f64 - r.received as f64 * rate;
+    if self.base.is_none_or(|base| offset(reading) >= offset(base)) {
+      self.base = Some(reading);
+    }
+  }
+
+  /// The client's wait for a wait of `server_wait` on the server's clock: the same at
+  /// rate 1; on a clock that runs faster, divided by the rate's upper bound (the
+  /// resolution over the readings' span), so that reads err early rather than late.
+  pub fn local_wait(&self, server_wait: Duration) -> Duration {
+    match (self.rate, self.anchor, self.latest) {
+      (Some(rate), Some(anchor), Some(latest)) => {
+        let span = latest.received.saturating_sub(anchor.received).max(1) as f64;
+        let upper = rate + DATE_RESOLUTION_MS as f64 / span;
+        Duration::from_secs_f64(server_wait.as_secs_f64() / upper)
+      }
+      _ => server_wait,
+    }
+  }
+}
+
 /// The time a watch compares a release's times with, in Unix milliseconds.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
@@ -290,6 +431,7 @@ pub struct Watch {
   last: Option<WatchView>,
   done: bool,
   clock: Clock,
+  server: ServerClock,
 }
 
 impl std::fmt::Debug for Watch {
@@ -299,6 +441,7 @@ impl std::fmt::Debug for Watch {
       .field("interval_ms", &self.interval_ms)
       .field("last", &self.last)
       .field("done", &self.done)
+      .field("server", &self.server)
       .finish_non_exhaustive()
   }
 }
@@ -328,6 +471,7 @@ impl Watch {
       last: None,
       done: false,
       clock: Arc::new(system_clock),
+      server: ServerClock::default(),
     })
   }
 
@@ -344,6 +488,32 @@ impl Watch {
 
   pub fn is_done(&self) -> bool {
     self.done
+  }
+
+  /// The server's clock as the watch has estimated it so far.
+  pub fn server_clock(&self) -> &ServerClock {
+    &self.server
+  }
+
+  /// How long to wait before the next read, on the client's clock (`None`: the watch
+  /// has ended, or has not read yet): `next_poll` on the server's estimated clock, at
+  /// most `CALIBRATION_MS` until the server's clock is calibrated, never less than
+  /// `MIN_INTERVAL_MS` on the server's clock nor `MIN_LOCAL_WAIT_MS` on the client's.
+  pub fn next_wait(&self) -> Option<Duration> {
+    let last = self.last.as_ref()?;
+    let local = (self.clock)();
+    let wait = next_poll(last, self.server.now(local), self.interval_ms)?;
+    let wait = self.server.local_wait(wait);
+    let wait = if self.server.is_calibrated() {
+      wait
+    } else {
+      wait.min(Duration::from_millis(CALIBRATION_MS))
+    };
+    let floor = self
+      .server
+      .local_wait(Duration::from_millis(MIN_INTERVAL_MS))
+      .max(Duration::from_millis(MIN_LOCAL_WAIT_MS));
+    Some(wait.max(floor))
   }
 
   /// Ends the watch: nothing more is read.
@@ -365,8 +535,8 @@ impl Client {
       if watch.done {
         return Ok(None);
       }
-      if let Some(last) = &watch.last {
-        match next_poll(last, (watch.clock)(), watch.interval_ms) {
+      if watch.last.is_some() {
+        match watch.next_wait() {
           Some(wait) => tokio::time::sleep(wait).await,
           None => {
             watch.done = true;
@@ -374,10 +544,18 @@ impl Client {
           }
         }
       }
+      let sent = (watch.clock)();
       let answer = self
         .send_environment_release(&watch.target, watch.request.clone(), options.clone())
         .await;
       let release = answer.inspect_err(|_| watch.done = true)?;
+      if let Some(server) = release.server_date_ms() {
+        watch.server.observe(Reading {
+          sent,
+          received: (watch.clock)(),
+          server,
+        });
+      }
       let view = WatchView::from_release(&release).inspect_err(|_| watch.done = true)?;
       let news = watch.last.as_ref().is_none_or(|last| changed(last, &view));
       watch.done = view.is_terminal();
@@ -635,5 +813,255 @@ mod tests {
     watch.finish();
     assert!(watch.is_done());
     assert!(system_clock() > 1_700_000_000_000);
+  }
+
+  const HOUR: u64 = 3_600_000;
+  const T: u64 = 1_765_000_000_000;
+
+  fn reading(sent: u64, received: u64, server: u64) -> Reading {
+    Reading {
+      sent,
+      received,
+      server,
+    }
+  }
+
+  #[test]
+  fn without_readings_the_clients_clock_is_used() {
+    let clock = ServerClock::default();
+    assert_eq!(clock.now(T), T);
+    assert_eq!(clock.rate(), 1.0);
+    assert!(clock.is_calibrated());
+    assert_eq!(
+      clock.local_wait(Duration::from_millis(7_000)),
+      Duration::from_millis(7_000)
+    );
+  }
+
+  #[test]
+  fn a_skewed_server_is_followed_at_real_rate() {
+    for skew in [HOUR as i64, -(HOUR as i64), 1_400, -900] {
+      let server = |local: u64| (local as i64 + skew) as u64 / 1000 * 1000;
+      let mut clock = ServerClock::default();
+      clock.observe(reading(T, T + 40, server(T + 20)));
+      assert!(!clock.is_calibrated(), "one reading");
+      // A lower bound: at most a second (the Date's resolution) and the trip behind.
+      let now = clock.now(T + 1_040);
+      let truth = (T as i64 + 1_040 + skew) as u64;
+      assert!(
+        now <= truth && truth - now < 1_100,
+        "{skew}: {now} vs {truth}"
+      );
+      clock.observe(reading(T + 2_500, T + 2_530, server(T + 2_515)));
+      assert!(clock.is_calibrated());
+      assert_eq!(clock.rate(), 1.0, "{skew}");
+      assert_eq!(
+        clock.local_wait(Duration::from_secs(900)),
+        Duration::from_secs(900)
+      );
+      // Readings narrow the offset: the largest lower bound is kept.
+      for k in 1..=20 {
+        let at = T + 2_530 + k * 30_037;
+        clock.observe(reading(at - 10, at, server(at - 5)));
+      }
+      let at = T + 700_000;
+      let truth = (at as i64 + skew) as u64;
+      let now = clock.now(at);
+      assert!(now <= truth && truth - now < 250, "{skew}: {}", truth - now);
+      assert_eq!(clock.rate(), 1.0);
+    }
+  }
+
+  #[test]
+  fn a_clock_is_calibrated_by_two_readings_a_second_apart() {
+    let mut clock = ServerClock::default();
+    clock.observe(reading(T, T + 10, T + HOUR));
+    clock.observe(reading(T + 990, T + 1_009, T + HOUR + 1_000));
+    assert!(!clock.is_calibrated());
+    clock.observe(reading(T + 1_000, T + 1_010, T + HOUR + 1_000));
+    assert!(clock.is_calibrated());
+    // The second reading puts the server furthest ahead: 1 ms more than the others.
+    assert_eq!(clock.now(T + 1_010), T + HOUR + 1_001);
+    assert_eq!(
+      clock.now(T + 1_000),
+      T + HOUR + 991,
+      "before the base reading"
+    );
+  }
+
+  #[test]
+  fn readings_within_the_resolution_and_slack_keep_the_estimate() {
+    let mut clock = ServerClock::default();
+    clock.observe(reading(T, T, T + HOUR));
+    // A second a reading truncated late, off by 1 s: the same clock, the first
+    // reading's offset kept (it is the larger lower bound).
+    clock.observe(reading(T + 5_000, T + 5_000, T + HOUR + 4_000));
+    assert_eq!(clock.now(T + 6_000), T + HOUR + 6_000);
+    // 1.1 s further than this machine's clock in 3 s: within the resolution and slack,
+    // no faster clock.
+    let mut clock = ServerClock::default();
+    clock.observe(reading(T, T, T));
+    clock.observe(reading(T + 3_000, T + 3_000, T + 4_100));
+    assert_eq!(clock.rate(), 1.0);
+  }
+
+  #[test]
+  fn a_slow_answer_is_no_faster_clock() {
+    let mut clock = ServerClock::default();
+    // The first answer took 3 s: its Date was stamped early in that trip.
+    clock.observe(reading(T, T + 3_000, T + 100));
+    clock.observe(reading(T + 5_000, T + 5_010, T + 5_000));
+    assert_eq!(clock.rate(), 1.0);
+    assert_eq!(clock.now(T + 6_010), T + 6_000);
+  }
+
+  #[test]
+  fn a_sped_up_clock_is_learned_and_waits_err_early() {
+    let speed = 20.0;
+    let server = |local: u64| T + ((local - T) as f64 * speed) as u64 / 1000 * 1000;
+    let mut clock = ServerClock::default();
+    clock.observe(reading(T, T + 5, server(T + 2)));
+    clock.observe(reading(T + 2_000, T + 2_005, server(T + 2_002)));
+    let rate = clock.rate();
+    assert!((19.0..=21.0).contains(&rate), "{rate}");
+    // A wait of 10 minutes on the server's clock: about 30 s here, never more.
+    let wait = clock.local_wait(Duration::from_secs(600)).as_millis() as u64;
+    assert!((28_000..=30_000).contains(&wait), "{wait}");
+    let at = T + 32_005;
+    clock.observe(reading(at - 5, at, server(at - 2)));
+    let rate = clock.rate();
+    assert!((19.9..=20.1).contains(&rate), "{rate}");
+    let now = clock.now(at + 1_000);
+    let truth = T + 33_005 * 20;
+    assert!(now.abs_diff(truth) < 1_500, "{now} vs {truth}");
+    let wait = clock.local_wait(Duration::from_secs(600)).as_millis() as u64;
+    assert!((29_000..=30_000).contains(&wait), "{wait}");
+    // More readings, truncated at other points of their second: the estimate keeps the
+    // one furthest ahead along the rate, and comes within a few hundred ms.
+    for k in 1..=12u64 {
+      let at = T + 32_005 + k * 1_537;
+      clock.observe(reading(at - 5, at, server(at - 2)));
+    }
+    let at = T + 52_000;
+    let truth = T + (52_000 - 3) * 20;
+    let now = clock.now(at);
+    assert!(
+      now <= truth + 200 && now.abs_diff(truth) < 400,
+      "{now} vs {truth}"
+    );
+  }
+
+  #[test]
+  fn a_clock_set_or_slowed_is_learned_again() {
+    let mut clock = ServerClock::default();
+    clock.observe(reading(T, T, T));
+    clock.observe(reading(T + 3_000, T + 3_000, T + 3_000));
+    // Set an hour forward, then running at real rate again.
+    clock.observe(reading(T + 4_000, T + 4_000, T + HOUR + 4_000));
+    clock.observe(reading(T + 9_000, T + 9_000, T + HOUR + 9_000));
+    assert_eq!(clock.rate(), 1.0);
+    assert_eq!(clock.now(T + 10_000), T + HOUR + 10_000);
+    // Set back two hours.
+    clock.observe(reading(T + 12_000, T + 12_000, T - HOUR + 12_000));
+    clock.observe(reading(T + 15_000, T + 15_000, T - HOUR + 15_000));
+    assert_eq!(clock.rate(), 1.0);
+    assert_eq!(clock.now(T + 16_000), T - HOUR + 16_000);
+    // Sped up 10 times, then back to real rate.
+    let mut at = T + 20_000;
+    let mut server = T - HOUR + 20_000;
+    clock.observe(reading(at, at, server));
+    for _ in 0..3 {
+      at += 2_000;
+      server += 20_000;
+      clock.observe(reading(at, at, server));
+    }
+    assert!((clock.rate() - 10.0).abs() < 0.01, "{}", clock.rate());
+    assert_eq!(clock.now(at + 100), server + 1_000);
+    for _ in 0..2 {
+      at += 5_000;
+      server += 5_000;
+      clock.observe(reading(at, at, server));
+    }
+    assert_eq!(clock.rate(), 1.0);
+    assert_eq!(clock.now(at + 100), server + 100);
+    // The client's clock set back: that reading starts again.
+    clock.observe(reading(at - 60_000, at - 60_000, server + 1_000));
+    assert_eq!(clock.now(at - 59_000), server + 2_000);
+    assert_eq!(clock.now(at - 61_000), server);
+  }
+
+  #[test]
+  fn a_watch_waits_on_the_servers_clock() {
+    let local = Arc::new(std::sync::atomic::AtomicU64::new(T));
+    let now = local.clone();
+    let mut watch = Watch::new(&config(), ("web", "f", "prod"), "r", None)
+      .unwrap()
+      .with_clock(Arc::new(move || {
+        now.load(std::sync::atomic::Ordering::SeqCst)
+      }));
+    assert_eq!(watch.next_wait(), None, "before the first read");
+    // The server is an hour ahead: its step ends 60 s from now, on its clock.
+    watch.last = Some(view(running("progressive", 0, 0, T + HOUR)));
+    watch.server.observe(reading(T, T, T + HOUR));
+    assert_eq!(
+      watch.next_wait(),
+      Some(Duration::from_millis(CALIBRATION_MS))
+    );
+    local.store(T + 2_000, std::sync::atomic::Ordering::SeqCst);
+    watch
+      .server
+      .observe(reading(T + 2_000, T + 2_000, T + HOUR + 2_000));
+    assert_eq!(watch.next_wait(), Some(Duration::from_millis(58_500)));
+    // Past the step's end: the floor.
+    local.store(T + 60_499, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+      watch.next_wait(),
+      Some(Duration::from_millis(MIN_INTERVAL_MS))
+    );
+    watch.last = Some(view(json!({"status": "completed"})));
+    assert_eq!(watch.next_wait(), None);
+    assert_eq!(watch.server_clock().rate(), 1.0);
+  }
+
+  #[test]
+  fn a_watch_on_a_sped_up_clock_waits_less_but_never_under_its_floors() {
+    let local = Arc::new(std::sync::atomic::AtomicU64::new(T));
+    let now = local.clone();
+    let mut watch = Watch::new(&config(), ("web", "f", "prod"), "r", None)
+      .unwrap()
+      .with_clock(Arc::new(move || {
+        now.load(std::sync::atomic::Ordering::SeqCst)
+      }));
+    watch.last = Some(view(running("progressive", 0, 0, T)));
+    watch.server.observe(reading(T, T, T));
+    // Ten times real time, learned over 10 s: the step's end (60.5 s on the server's
+    // clock, 10.5 s left) is 10.5 s / 10.1 away here.
+    watch
+      .server
+      .observe(reading(T + 5_000, T + 5_000, T + 50_000));
+    local.store(T + 5_000, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+      watch.next_wait(),
+      Some(Duration::from_secs_f64(10.5 / 10.2))
+    );
+    // Just past the end: a second on the server's clock.
+    local.store(T + 6_050, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(watch.next_wait(), Some(Duration::from_secs_f64(1.0 / 10.2)));
+    // 50 ms before it: MIN_INTERVAL_MS on the server's clock is under the client's floor.
+    local.store(T + 6_045, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+      watch.next_wait(),
+      Some(Duration::from_millis(MIN_LOCAL_WAIT_MS))
+    );
+    // A hundred times real time, learned again from the reading before: the step is
+    // long over, and the 5 s between reads on the server's clock are 5 s / 101 here.
+    watch
+      .server
+      .observe(reading(T + 6_000, T + 6_000, T + 150_000));
+    assert_eq!(watch.server_clock().rate(), 100.0);
+    assert_eq!(
+      watch.next_wait(),
+      Some(Duration::from_secs_f64(5.0 / 101.0))
+    );
   }
 }

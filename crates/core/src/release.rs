@@ -35,6 +35,8 @@ pub struct Release {
   /// How many requests the answer took, for errors about its content.
   attempts: u32,
   pipeline_key: Option<String>,
+  /// The answer's `Date` header (the server's clock, to the second), in Unix ms.
+  server_date_ms: Option<u64>,
 }
 
 impl Release {
@@ -76,6 +78,7 @@ impl Release {
       text,
       status,
       attempts: 1,
+      server_date_ms: None,
       pipeline_key: top
         .release_pipeline_key
         .and_then(|v| v.as_str().map(str::to_string)),
@@ -85,6 +88,19 @@ impl Release {
   /// Notes how many requests the answer took (1 unless retried).
   pub fn with_attempts(self, attempts: u32) -> Self {
     Release { attempts, ..self }
+  }
+
+  /// The same answer, with the time its `Date` header says (Unix ms).
+  pub fn with_server_date(self, server_date_ms: Option<u64>) -> Self {
+    Release {
+      server_date_ms,
+      ..self
+    }
+  }
+
+  /// The time the answer's `Date` header says (Unix ms, whole seconds), if it had one.
+  pub fn server_date_ms(&self) -> Option<u64> {
+    self.server_date_ms
   }
 
   /// `releasePipelineKey`, when the answer has it as a string.

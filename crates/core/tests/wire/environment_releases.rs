@@ -477,3 +477,179 @@ async fn a_failed_read_ends_the_watch() {
   })
   .await;
 }
+
+/// A server whose clock is `skew_ms` off the client's and sends it as `Date`: its
+/// release (one phase of three 60 s steps from its time 0) moves on exactly at each
+/// step's end, on its own clock.
+async fn skewed_server(skew_ms: i64) -> Server {
+  let start = Instant::now();
+  let origin = (T0 as i64 + skew_ms) as u64;
+  Server::start(move |_| {
+    let at = start.elapsed().as_millis() as u64;
+    let body = match at {
+      0..60_000 => release(
+        "in_progress",
+        None,
+        "progressive",
+        Some(0),
+        &[("in_progress", 0, origin)],
+      ),
+      60_000..120_000 => release(
+        "in_progress",
+        None,
+        "progressive",
+        Some(0),
+        &[("in_progress", 1, origin)],
+      ),
+      120_000..180_000 => release(
+        "in_progress",
+        None,
+        "progressive",
+        Some(0),
+        &[("in_progress", 2, origin)],
+      ),
+      _ => release(
+        "completed",
+        Some("completed_automatic"),
+        "progressive",
+        None,
+        &[("completed", 2, origin)],
+      ),
+    };
+    let date = std::time::UNIX_EPOCH + Duration::from_millis(origin + at);
+    Reply::Answer(Response::json(200, body).header("Date", httpdate::fmt_http_date(date)))
+  })
+  .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_an_hour_ahead_or_behind_is_read_just_after_each_step_ends() {
+  for skew in [3_600_000, -3_600_000, 59_000] {
+    bounded_watch(async {
+      let start = Instant::now();
+      let server = skewed_server(skew).await;
+      let client = client_for(&options(&server));
+      let mut watch = watch_of(&client, None);
+      let mut seen = Vec::new();
+      while let Some(release) = client.watch_next(&mut watch, NONE).await.unwrap() {
+        seen.push(status_of(&release));
+      }
+      assert_eq!(
+        seen,
+        [
+          ("in_progress".to_string(), Some(0)),
+          ("in_progress".to_string(), Some(1)),
+          ("in_progress".to_string(), Some(2)),
+          ("completed".to_string(), None),
+        ],
+        "skew {skew}"
+      );
+      // A second read 1 s after the first tells the server's clock runs at real time;
+      // then each read 500 ms after a step ends on the server's clock.
+      assert_eq!(
+        times(&server, start),
+        [0, 1_000, 60_500, 120_500, 180_500],
+        "skew {skew}"
+      );
+      assert_eq!(watch.server_clock().rate(), 1.0);
+    })
+    .await;
+  }
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_date_the_clients_clock_times_the_reads() {
+  bounded_watch(async {
+    let start = Instant::now();
+    // The same release an hour ahead, but no Date: the client's clock says each step
+    // ends an hour later, so the watch reads at its bound (5 minutes) instead.
+    let origin = T0 + 3_600_000;
+    let server = release_server(move |at| match at {
+      0..60_000 => release(
+        "in_progress",
+        None,
+        "progressive",
+        Some(0),
+        &[("in_progress", 0, origin)],
+      ),
+      _ => release(
+        "completed",
+        Some("completed_automatic"),
+        "progressive",
+        None,
+        &[("completed", 2, origin)],
+      ),
+    })
+    .await;
+    let client = client_for(&options(&server));
+    let mut watch = watch_of(&client, None);
+    while client.watch_next(&mut watch, NONE).await.unwrap().is_some() {}
+    assert_eq!(times(&server, start), [0, 300_000]);
+  })
+  .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sped_up_server_clock_is_followed_at_its_rate() {
+  bounded_watch(async {
+    let start = Instant::now();
+    // The server's clock runs 30 times real time; its steps are of 60 s on it (2 s here).
+    let speed = 30;
+    let server = Server::start(move |_| {
+      let local = start.elapsed().as_millis() as u64;
+      let at = local * speed;
+      let body = match at {
+        0..60_000 => release(
+          "in_progress",
+          None,
+          "progressive",
+          Some(0),
+          &[("in_progress", 0, T0)],
+        ),
+        60_000..120_000 => release(
+          "in_progress",
+          None,
+          "progressive",
+          Some(0),
+          &[("in_progress", 1, T0)],
+        ),
+        120_000..180_000 => release(
+          "in_progress",
+          None,
+          "progressive",
+          Some(0),
+          &[("in_progress", 2, T0)],
+        ),
+        _ => release(
+          "completed",
+          Some("completed_automatic"),
+          "progressive",
+          None,
+          &[("completed", 2, T0)],
+        ),
+      };
+      let date = std::time::UNIX_EPOCH + Duration::from_millis(T0 + at);
+      Reply::Answer(Response::json(200, body).header("Date", httpdate::fmt_http_date(date)))
+    })
+    .await;
+    let client = client_for(&options(&server));
+    let mut watch = watch_of(&client, None);
+    let mut seen = Vec::new();
+    while let Some(release) = client.watch_next(&mut watch, NONE).await.unwrap() {
+      seen.push(status_of(&release));
+    }
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert_eq!(seen[3].0, "completed");
+    let rate = watch.server_clock().rate();
+    assert!((29.0..=31.0).contains(&rate), "{rate}");
+    // Every change is read within 2 s of the server's time after it was made, and with
+    // a handful of reads (not one per step's whole length on the client's clock).
+    let times = times(&server, start);
+    assert!(times.len() <= 10, "{times:?}");
+    for end in [60_000, 120_000, 180_000] {
+      let read = times.iter().map(|t| t * speed).find(|t| *t >= end).unwrap();
+      assert!(read - end <= 2_000, "{end}: read at {read} ({times:?})");
+    }
+  })
+  .await;
+}
