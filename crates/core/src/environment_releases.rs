@@ -952,6 +952,23 @@ mod tests {
   }
 
   #[test]
+  fn at_a_learned_rate_the_tolerance_grows_with_it() {
+    // Ten times real rate, read exactly: the tolerance of a reading is its trip, the
+    // Date's resolution and the slack, times the rate (here 12,500 server ms).
+    let mut clock = ServerClock::default();
+    clock.observe(reading(T, T, T));
+    clock.observe(reading(T + 2_000, T + 2_000, T + 20_000));
+    clock.observe(reading(T + 4_000, T + 4_000, T + 40_000));
+    assert!((clock.rate() - 10.0).abs() < 0.01, "{}", clock.rate());
+    // 5 s of server time behind the estimate: within that tolerance, so the rate is
+    // measured on from the first reading (55,000 over 6,000 ms), not started again
+    // from the reading before (15,000 over 2,000 ms).
+    clock.observe(reading(T + 6_000, T + 6_000, T + 55_000));
+    let rate = clock.rate();
+    assert!((9.1..=9.2).contains(&rate), "{rate}");
+  }
+
+  #[test]
   fn a_clock_set_or_slowed_is_learned_again() {
     let mut clock = ServerClock::default();
     clock.observe(reading(T, T, T));
