@@ -1347,6 +1347,7 @@ mod tests {
       assert_eq!(e.code, ErrorCode::BetaHeaderMissing, "{status}");
       assert_eq!(e.status, Some(status));
       assert_eq!(e.api_message.as_deref(), Some(beta));
+      assert_eq!(e.api_code.as_deref(), Some("forbidden"), "{status}");
       assert!(
         e.message
           .contains("did not receive the LD-API-Version: beta header")
@@ -1361,6 +1362,12 @@ mod tests {
     assert_eq!(e.code, ErrorCode::Server, "only refusals are told apart");
     let e = http_error(&request, &answer(403, "Missing ld-api-version"));
     assert_eq!(e.code, ErrorCode::BetaHeaderMissing);
+    let e = http_error(&request, &answer(404, "This API is in beta."));
+    assert_eq!(
+      e.code,
+      ErrorCode::BetaHeaderMissing,
+      "either wording is enough"
+    );
   }
 
   #[test]

@@ -676,6 +676,25 @@ mod tests {
     assert_eq!(limiter.decide_on(t0, "r0"), Decision::Go);
   }
 
+  #[test]
+  fn a_request_to_a_new_route_forgets_the_others_only_past_the_bound() {
+    let limiter = Limiter::new();
+    let t0 = Instant::now();
+    limiter.observe_on(t0, "r0", seen(0, 5000));
+    assert_eq!(limiter.decide_on(t0, "r1"), Decision::Go);
+    assert!(
+      matches!(limiter.decide_on(t0, "r0"), Decision::WaitUntil(..)),
+      "a request to another route keeps the spent window"
+    );
+    for n in 2..MAX_ROUTES {
+      limiter.observe_on(t0, &format!("r{n}"), seen(5, 5000));
+    }
+    assert_eq!(limiter.lock().routes.len(), MAX_ROUTES);
+    assert_eq!(limiter.decide_on(t0, "one more"), Decision::Go);
+    assert_eq!(limiter.lock().routes.len(), 1, "started over");
+    assert_eq!(limiter.decide_on(t0, "r0"), Decision::Go);
+  }
+
   #[tokio::test]
   async fn acquire_sleeps_until_the_reset() {
     let limiter = Limiter::new();

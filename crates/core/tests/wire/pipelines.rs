@@ -457,3 +457,57 @@ async fn a_finished_list_fetches_nothing_more() {
   })
   .await;
 }
+
+#[tokio::test]
+async fn pipelines_matching_a_text_send_it_as_a_query_filter() {
+  bounded(async {
+    let server = Server::script(vec![page(&["roll"], Some(1))]).await;
+    let client = client(&server);
+    let mut pager = Pager::pipelines_matching("web", Some("roll out".into())).unwrap();
+    let items = read_all(&client, &mut pager).await;
+    assert_eq!(items, [r#"{"key":"roll"}"#]);
+    assert_eq!(
+      server.lines(),
+      ["GET /api/v2/projects/web/release-pipelines?filter=query%3Aroll%20out&limit=50&offset=0"]
+    );
+  })
+  .await;
+}
+
+#[tokio::test]
+async fn a_progression_summary_is_read_from_one_page_of_one_item() {
+  bounded(async {
+    let body = json!({
+      "items": [{"flagKey": "a"}], "totalCount": 7, "activeCount": 4, "completedCount": 3,
+      "phases": [{"_id": "p1", "name": "QA", "releaseCount": 1},
+                 {"_id": "p2", "name": "Prod", "releaseCount": 3}],
+      "_links": {}
+    });
+    let server = Server::script(vec![Reply::Answer(Response::json(200, body))]).await;
+    let client = client(&server);
+    let summary = client
+      .progression_summary("web", "roll/out", NONE)
+      .await
+      .unwrap();
+    assert_eq!(
+      (
+        summary.total_count,
+        summary.active_count,
+        summary.completed_count
+      ),
+      (7, 4, 3)
+    );
+    let phases: Vec<_> = summary
+      .phases
+      .iter()
+      .map(|p| (p.id.as_str(), p.name.as_str(), p.release_count))
+      .collect();
+    assert_eq!(phases, [("p1", "QA", 1), ("p2", "Prod", 3)]);
+    assert_eq!(
+      server.lines(),
+      ["GET /api/v2/projects/web/release-pipelines/roll%2Fout/releases?limit=1&offset=0"]
+    );
+    assert_common_headers(&server.requests()[0]);
+  })
+  .await;
+}
