@@ -969,6 +969,38 @@ mod tests {
   }
 
   #[test]
+  fn the_clocks_edges_are_kept_as_they_are_drawn() {
+    // A reading received at the very moment of the one before is no clock set back: a
+    // learned rate stays.
+    let mut clock = ServerClock::default();
+    clock.observe(reading(T, T, T));
+    clock.observe(reading(T + 2_000, T + 2_000, T + 20_000));
+    clock.observe(reading(T + 2_000, T + 2_000, T + 20_000));
+    assert!((clock.rate() - 10.0).abs() < 0.01, "{}", clock.rate());
+    // A reading received before the one before (the client's clock set back) starts
+    // again from it alone, however well it fits: one reading is not calibrated.
+    let mut clock = ServerClock::default();
+    clock.observe(reading(T, T, T));
+    clock.observe(reading(T + 3_000, T + 3_000, T + 3_000));
+    assert!(clock.is_calibrated());
+    clock.observe(reading(T + 2_000, T + 2_000, T + 2_000));
+    assert!(!clock.is_calibrated());
+    // Exactly at the tolerance (no trip: the resolution and the slack) is within it.
+    // The estimate then keeps the reading furthest ahead, not the late one.
+    let mut clock = ServerClock::default();
+    clock.observe(reading(T, T, T));
+    clock.observe(reading(T + 2_000, T + 2_000, T + 2_000));
+    clock.observe(reading(T + 4_000, T + 4_000, T + 4_000 - 1_250));
+    assert_eq!(clock.now(T + 5_000), T + 5_000);
+    // A server ahead by exactly the local bound (the span, the resolution and the
+    // slack) is not yet faster than real time.
+    let mut clock = ServerClock::default();
+    clock.observe(reading(T, T, T));
+    clock.observe(reading(T + 2_000, T + 2_000, T + 3_250));
+    assert_eq!(clock.rate(), 1.0);
+  }
+
+  #[test]
   fn a_clock_set_or_slowed_is_learned_again() {
     let mut clock = ServerClock::default();
     clock.observe(reading(T, T, T));
