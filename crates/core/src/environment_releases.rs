@@ -367,12 +367,14 @@ impl ServerClock {
     let tolerance = trip as f64 * self.rate();
     let off = (reading.server as f64 - self.now(reading.received) as f64).abs();
     let anchor = if reading.received < latest.received || off > tolerance {
-      // The clock was set, or its rate changed: measured again from the reading before.
+      // The clock was set, or its rate changed: measured again from the reading before,
+      // when there is time between the two; else (the client's clock set back, or two
+      // readings at one moment) from this reading alone.
       self.base = None;
-      if reading.received < latest.received {
-        reading
-      } else {
+      if latest.received < reading.received {
         latest
+      } else {
+        reading
       }
     } else {
       anchor
@@ -998,6 +1000,25 @@ mod tests {
     clock.observe(reading(T, T, T));
     clock.observe(reading(T + 2_000, T + 2_000, T + 3_250));
     assert_eq!(clock.rate(), 1.0);
+  }
+
+  #[test]
+  fn a_reading_with_no_time_since_the_one_before_learns_no_rate() {
+    // The client's clock set back while the server's moved on: no time between the
+    // two readings to measure a rate over.
+    let mut clock = ServerClock::default();
+    clock.observe(reading(T, T, T));
+    clock.observe(reading(T + 3_000, T + 3_000, T + 3_000));
+    clock.observe(reading(T + 1_000, T + 1_000, T + 5_000));
+    assert_eq!(clock.rate(), 1.0);
+    assert_eq!(clock.now(T + 2_000), T + 6_000);
+    // Two readings at one moment, the second an hour on (the server's clock set).
+    let mut clock = ServerClock::default();
+    clock.observe(reading(T, T, T));
+    clock.observe(reading(T + 3_000, T + 3_000, T + 3_000));
+    clock.observe(reading(T + 3_000, T + 3_000, T + HOUR));
+    assert_eq!(clock.rate(), 1.0);
+    assert_eq!(clock.now(T + 4_000), T + HOUR + 1_000);
   }
 
   #[test]
