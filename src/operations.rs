@@ -143,17 +143,9 @@ fn spawn<'env>(
     }),
     Work::Phase(change, dry_run) => Box::pin(async move {
       let outcome = client.phase_outcome(change, dry_run, options).await?;
-      Ok(match outcome {
-        PhaseOutcome::Done(release) => Outcome::Json(release.into()),
-        PhaseOutcome::Planned {
-          release,
-          request,
-          kind,
-        } => Outcome::Planned(Planned {
-          release: release.map(ReleaseJson::from),
-          request: request.map(|r| client.preview(&r)),
-          kind,
-        }),
+      Ok(match Planned::of(&client, outcome) {
+        Ok(release) => Outcome::Json(release),
+        Err(planned) => Outcome::Planned(planned),
       })
     }),
     Work::NoContent(request) => Box::pin(async move {
@@ -222,17 +214,9 @@ fn spawn<'env>(
         results
           .into_iter()
           .map(|result| {
-            result.map(|outcome| match outcome {
-              PhaseOutcome::Done(release) => BulkItem::Done(release.into()),
-              PhaseOutcome::Planned {
-                release,
-                request,
-                kind,
-              } => BulkItem::Planned(Planned {
-                release: release.map(ReleaseJson::from),
-                request: request.map(|r| client.preview(&r)),
-                kind,
-              }),
+            result.map(|outcome| match Planned::of(&client, outcome) {
+              Ok(release) => BulkItem::Done(release),
+              Err(planned) => BulkItem::Planned(planned),
             })
           })
           .collect(),
@@ -285,6 +269,25 @@ pub struct Planned {
   release: Option<ReleaseJson>,
   request: Option<crate::client::RequestPreview>,
   kind: Option<crate::release::PipelineKind>,
+}
+
+impl Planned {
+  /// A phase change's outcome as JavaScript gets it: the release it resolved to, or, for
+  /// a dry run, what it read and the request it would send (previewed, token masked).
+  fn of(client: &Client, outcome: PhaseOutcome) -> std::result::Result<ReleaseJson, Planned> {
+    match outcome {
+      PhaseOutcome::Done(release) => Ok(release.into()),
+      PhaseOutcome::Planned {
+        release,
+        request,
+        kind,
+      } => Err(Planned {
+        release: release.map(ReleaseJson::from),
+        request: request.map(|r| client.preview(&r)),
+        kind,
+      }),
+    }
+  }
 }
 
 /// A call's work on the runtime.
