@@ -1,0 +1,220 @@
+#!/usr/bin/env node
+// Mutation testing of the binding (src/*.rs), whose tests are the Node suites: the
+// mutants cargo-mutants lists for src/ are planted one at a time in a scratch copy of
+// the package, the addon is built there (a debug build, in a target folder of its own),
+// and the Node test files run against it: first those that exercise the mutated file
+// (FIRST below), stopping at the first that fails; a mutant they leave alive then meets
+// every other Node test file, fastest first, so a survivor is one the whole suite lets
+// through.
+//
+//   node scripts/mutation-binding.mjs [--file src/X.rs]... [--budget-minutes N]
+//        [--shard K/N] [--list] [--fresh]
+//
+// Outcomes go to reports/mutation-binding/outcomes.jsonl, one line per mutant, and a run
+// skips the mutants already there (a whole run may be made in several sittings; --fresh
+// starts over). A mutant whose build fails is unviable; one whose tests fail, or pass
+// the time limit (twice the unmutated run of that file, plus 30 s), is caught; one that
+// every file passes is missed. Exit: 0 nothing missed, 1 a mutant missed, 2 this script
+// or the unmutated package failed.
+import { execFileSync, spawn } from 'node:child_process'
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const out = join(root, 'target', 'mutation-binding')
+const work = join(out, 'package')
+const reports = join(root, 'reports', 'mutation-binding')
+const outcomesFile = join(reports, 'outcomes.jsonl')
+
+/** The test files that exercise each file of the binding, fastest first. */
+const FIRST = {
+  'src/guard.rs': ['guard.test.mjs', 'errors.test.mjs'],
+  'src/js.rs': ['errors.test.mjs', 'abort-reasons.test.mjs', 'client.test.mjs', 'bulk.test.mjs'],
+  'src/pages.rs': ['pipelines.test.mjs', 'environment-releases.test.mjs', 'hostile-server.test.mjs'],
+  'src/diagnostics.rs': ['diagnostics.test.mjs', 'diagnostics-order.test.mjs'],
+  'src/options.rs': ['client.test.mjs', 'hostile-input.test.mjs', 'network.test.mjs', 'connections.test.mjs', 'retries.test.mjs'],
+  'src/inputs.rs': ['hostile-input.test.mjs', 'client.test.mjs', 'environment-releases.test.mjs'],
+  'src/operations.rs': ['client.test.mjs', 'releases-api.test.mjs', 'pipelines.test.mjs', 'bulk.test.mjs', 'environment-releases.test.mjs'],
+  'src/lib.rs': ['client.test.mjs', 'releases-api.test.mjs', 'pipelines.test.mjs', 'bulk.test.mjs', 'environment-releases.test.mjs'],
+}
+// Test files that check the package around the addon rather than the addon's behaviour
+// (its build scripts, the README's prose, other runtimes loading it, bundlers): they
+// take minutes and judge no mutant of src/ that the others do not.
+const NOT_ORACLES = new Set(['build-scripts.test.mjs', 'bundle.test.mjs', 'runtimes.test.mjs', 'real-service.test.mjs'])
+
+const args = process.argv.slice(2)
+const files = []
+let budgetMinutes = Infinity
+let shard = null
+let listOnly = false
+let fresh = false
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i]
+  if (arg === '--file') files.push(args[++i])
+  else if (arg === '--budget-minutes') budgetMinutes = Number(args[++i])
+  else if (arg === '--shard') shard = /^(\d+)\/(\d+)$/.exec(args[++i] ?? '')
+  else if (arg === '--list') listOnly = true
+  else if (arg === '--fresh') fresh = true
+  else fail(`unknown argument ${arg}`)
+}
+if (!(budgetMinutes > 0)) fail('--budget-minutes must be a positive number')
+if (shard === null && args.includes('--shard')) fail('--shard takes K/N, e.g. 1/4')
+for (const file of files) if (!(file in FIRST)) fail(`--file ${file}: not a file of the binding (${Object.keys(FIRST).join(', ')})`)
+
+function fail(message) {
+  console.error(`mutation-binding: ${message}`)
+  process.exit(2)
+}
+
+/** The mutants cargo-mutants lists for the binding's files, with their diffs. */
+function listMutants() {
+  const globs = (files.length ? files : Object.keys(FIRST)).flatMap((f) => ['-f', f])
+  const json = execFileSync('cargo', ['mutants', '--list', '--json', '--diff', '--no-config', ...globs], { cwd: root, encoding: 'utf8', maxBuffer: 256 << 20 })
+  let mutants = JSON.parse(json).filter((m) => m.package === 'ld-release')
+  if (shard) {
+    const [k, n] = [Number(shard[1]), Number(shard[2])]
+    if (!(k >= 1 && k <= n)) fail('--shard K/N needs 1 <= K <= N')
+    mutants = mutants.filter((_, i) => i % n === k - 1)
+  }
+  return mutants
+}
+
+/** A copy of the package as git knows it, with the project's node_modules linked in. */
+function prepareCopy() {
+  rmSync(work, { recursive: true, force: true })
+  mkdirSync(work, { recursive: true })
+  const tracked = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' })
+    .split('\0')
+    .filter(Boolean)
+  for (const file of tracked) {
+    if (!existsSync(join(root, file))) continue
+    mkdirSync(dirname(join(work, file)), { recursive: true })
+    cpSync(join(root, file), join(work, file))
+  }
+  execFileSync('cp', ['-al', join(root, 'node_modules'), join(work, 'node_modules')])
+}
+
+/** Runs `command` in the copy; resolves to { code, timedOut, output } (output cut to its end). */
+function run(command, commandArgs, ms, env = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, commandArgs, { cwd: work, detached: true, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    const keep = (d) => (output = (output + d).slice(-4000))
+    child.stdout.on('data', keep)
+    child.stderr.on('data', keep)
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      try {
+        process.kill(-child.pid, 'SIGKILL')
+      } catch {
+        // gone
+      }
+    }, ms)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      try {
+        process.kill(-child.pid, 'SIGKILL') // what the tests left behind
+      } catch {
+        // nothing left
+      }
+      resolve({ code, timedOut, output })
+    })
+  })
+}
+
+const build = () => run('npx', ['napi', 'build', '--platform'], 15 * 60_000, { CARGO_TARGET_DIR: join(out, 'cargo') })
+const testFile = (file, ms) => run(process.execPath, ['--test', '--test-reporter=dot', join('__test__', file)], ms, { CI: '' })
+
+/** The unmutated package: built, and each test file's time, which must pass. */
+async function baseline(testFiles) {
+  console.log('mutation-binding: building the unmutated addon (the first build takes minutes)')
+  const built = await build()
+  if (built.code !== 0) fail(`the unmutated addon does not build:\n${built.output}`)
+  const times = {}
+  for (const file of testFiles) {
+    const started = Date.now()
+    const result = await testFile(file, 20 * 60_000)
+    if (result.code !== 0) fail(`${file} fails on the unmutated package:\n${result.output}`)
+    times[file] = Date.now() - started
+    console.log(`mutation-binding: ${file} passes unmutated in ${(times[file] / 1000).toFixed(1)} s`)
+  }
+  return times
+}
+
+/** Plants `mutant` in the copy: its diff, with the file's own name on both sides. */
+function plant(mutant) {
+  const patch = mutant.diff.replace(/^\+\+\+ .*$/m, `+++ ${mutant.file}`)
+  execFileSync('patch', ['--quiet', '-p0', '--forward', '--no-backup-if-mismatch'], { cwd: work, input: patch })
+}
+
+async function main() {
+  const mutants = listMutants()
+  if (listOnly) {
+    for (const m of mutants) console.log(m.name)
+    return 0
+  }
+  mkdirSync(reports, { recursive: true })
+  if (fresh) rmSync(outcomesFile, { force: true })
+  const done = new Set(existsSync(outcomesFile) ? readFileSync(outcomesFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).name) : [])
+  const todo = mutants.filter((m) => !done.has(m.name))
+  console.log(`mutation-binding: ${mutants.length} mutants, ${mutants.length - todo.length} already judged, ${todo.length} to run`)
+  if (todo.length === 0) return summary(mutants)
+  const deadline = Date.now() + budgetMinutes * 60_000
+  prepareCopy()
+  const testFiles = readdirSync(join(work, '__test__')).filter((f) => f.endsWith('.test.mjs') && !NOT_ORACLES.has(f))
+  const times = await baseline(testFiles)
+  for (const [index, mutant] of todo.entries()) {
+    if (Date.now() > deadline) {
+      console.log(`mutation-binding: time budget reached; ${todo.length - index} mutants not run`)
+      break
+    }
+    const original = readFileSync(join(work, mutant.file))
+    const started = Date.now()
+    let outcome
+    let by = null
+    try {
+      plant(mutant)
+      const built = await build()
+      if (built.code !== 0) outcome = 'unviable'
+      else {
+        const first = FIRST[mutant.file]
+        const order = [...first, ...testFiles.filter((f) => !first.includes(f)).sort((a, b) => times[a] - times[b])]
+        outcome = 'missed'
+        for (const file of order) {
+          const result = await testFile(file, 2 * times[file] + 30_000)
+          if (result.timedOut || result.code !== 0) {
+            outcome = result.timedOut ? 'timeout' : 'caught'
+            by = file
+            break
+          }
+        }
+      }
+    } finally {
+      writeFileSync(join(work, mutant.file), original)
+    }
+    const seconds = Math.round((Date.now() - started) / 1000)
+    appendFileSync(outcomesFile, JSON.stringify({ name: mutant.name, outcome, by, seconds }) + '\n')
+    console.log(`mutation-binding: [${index + 1}/${todo.length}] ${outcome}${by ? ` by ${by}` : ''} (${seconds} s): ${mutant.name}`)
+  }
+  return summary(mutants)
+}
+
+/** Prints the counts of every listed mutant judged so far; 1 when one was missed. */
+function summary(mutants) {
+  const listed = new Set(mutants.map((m) => m.name))
+  const judged = readFileSync(outcomesFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((o) => listed.has(o.name))
+  const count = (kind) => judged.filter((o) => o.outcome === kind).length
+  const [caught, timeout, unviable, missed] = ['caught', 'timeout', 'unviable', 'missed'].map(count)
+  const viable = caught + timeout + missed
+  const score = viable ? ((100 * (caught + timeout)) / viable).toFixed(1) : '-'
+  console.log(`mutation-binding: ${mutants.length} listed, ${judged.length} judged: caught ${caught}, timeout ${timeout}, unviable ${unviable}, missed ${missed} (score ${score}% of viable)`)
+  for (const o of judged.filter((o) => o.outcome === 'missed')) console.log(`  missed: ${o.name}`)
+  return missed > 0 ? 1 : 0
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => fail(error.stack),
+)
