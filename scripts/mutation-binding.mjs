@@ -8,7 +8,11 @@
 // through.
 //
 //   node scripts/mutation-binding.mjs [--file src/X.rs]... [--budget-minutes N]
-//        [--shard K/N] [--list] [--fresh]
+//        [--shard K/N] [--slot N] [--reverse] [--list] [--fresh]
+//
+// Two runs may share the work: each in a slot of its own (--slot 2: its own copy and
+// build folder), one of them --reverse (from the last mutant back); before each mutant
+// a run reads what the other has judged, so they meet in the middle.
 //
 // Outcomes go to reports/mutation-binding/outcomes.jsonl, one line per mutant, and a run
 // skips the mutants already there (a whole run may be made in several sittings; --fresh
@@ -23,7 +27,6 @@ import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const out = join(root, 'target', 'mutation-binding')
-const work = join(out, 'package')
 const reports = join(root, 'reports', 'mutation-binding')
 const outcomesFile = join(reports, 'outcomes.jsonl')
 
@@ -49,6 +52,8 @@ let budgetMinutes = Infinity
 let shard = null
 let listOnly = false
 let fresh = false
+let slot = 1
+let reverse = false
 for (let i = 0; i < args.length; i++) {
   const arg = args[i]
   if (arg === '--file') files.push(args[++i])
@@ -56,9 +61,14 @@ for (let i = 0; i < args.length; i++) {
   else if (arg === '--shard') shard = /^(\d+)\/(\d+)$/.exec(args[++i] ?? '')
   else if (arg === '--list') listOnly = true
   else if (arg === '--fresh') fresh = true
+  else if (arg === '--slot') slot = Number(args[++i])
+  else if (arg === '--reverse') reverse = true
   else fail(`unknown argument ${arg}`)
 }
 if (!(budgetMinutes > 0)) fail('--budget-minutes must be a positive number')
+if (!(Number.isInteger(slot) && slot >= 1)) fail('--slot must be a whole number from 1')
+const work = join(out, slot === 1 ? 'package' : `package-${slot}`)
+const cargoTarget = join(out, slot === 1 ? 'cargo' : `cargo-${slot}`)
 if (shard === null && args.includes('--shard')) fail('--shard takes K/N, e.g. 1/4')
 for (const file of files) if (!(file in FIRST)) fail(`--file ${file}: not a file of the binding (${Object.keys(FIRST).join(', ')})`)
 
@@ -124,7 +134,7 @@ function run(command, commandArgs, ms, env = {}) {
   })
 }
 
-const build = () => run('npx', ['napi', 'build', '--platform'], 15 * 60_000, { CARGO_TARGET_DIR: join(out, 'cargo') })
+const build = () => run('npx', ['napi', 'build', '--platform'], 15 * 60_000, { CARGO_TARGET_DIR: cargoTarget })
 const testFile = (file, ms) => run(process.execPath, ['--test', '--test-reporter=dot', join('__test__', file)], ms, { CI: '' })
 
 /** The unmutated package: built, and each test file's time, which must pass. */
@@ -157,8 +167,8 @@ async function main() {
   }
   mkdirSync(reports, { recursive: true })
   if (fresh) rmSync(outcomesFile, { force: true })
-  const done = new Set(existsSync(outcomesFile) ? readFileSync(outcomesFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).name) : [])
-  const todo = mutants.filter((m) => !done.has(m.name))
+  const todo = mutants.filter((m) => !judged().has(m.name))
+  if (reverse) todo.reverse()
   console.log(`mutation-binding: ${mutants.length} mutants, ${mutants.length - todo.length} already judged, ${todo.length} to run`)
   if (todo.length === 0) return summary(mutants)
   const deadline = Date.now() + budgetMinutes * 60_000
@@ -170,6 +180,7 @@ async function main() {
       console.log(`mutation-binding: time budget reached; ${todo.length - index} mutants not run`)
       break
     }
+    if (judged().has(mutant.name)) continue // by a run in another slot
     const original = readFileSync(join(work, mutant.file))
     const started = Date.now()
     let outcome
@@ -201,10 +212,17 @@ async function main() {
   return summary(mutants)
 }
 
+/** The names of the mutants judged so far (by any run). */
+function judged() {
+  return new Set(existsSync(outcomesFile) ? readFileSync(outcomesFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).name) : [])
+}
+
 /** Prints the counts of every listed mutant judged so far; 1 when one was missed. */
 function summary(mutants) {
   const listed = new Set(mutants.map((m) => m.name))
-  const judged = readFileSync(outcomesFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((o) => listed.has(o.name))
+  // One outcome per mutant (two runs may both have judged the one they met at).
+  const byName = new Map(readFileSync(outcomesFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).map((o) => [o.name, o]))
+  const judged = [...byName.values()].filter((o) => listed.has(o.name))
   const count = (kind) => judged.filter((o) => o.outcome === kind).length
   const [caught, timeout, unviable, missed] = ['caught', 'timeout', 'unviable', 'missed'].map(count)
   const viable = caught + timeout + missed
