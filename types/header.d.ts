@@ -476,10 +476,34 @@ export interface ReleaseProgression {
   _links?: Links
 }
 
-/** The outcome of `advancePipeline` for one flag, in listing order. */
+/**
+ * What showed a flag of `advancePipeline` not at the phase: `'listed-elsewhere'`, the
+ * progressions listing itself (a server that did not apply the filter); `'moved'`, its
+ * release, read just before the write (new pipelines), is at another phase by then.
+ */
+export type AdvanceSkipReason = 'listed-elsewhere' | 'moved'
+
+/** A flag of `advancePipeline` whose release is not at the phase: nothing was written. */
+export interface AdvanceSkipped {
+  flagKey: string
+  ok: false
+  skipped: true
+  reason: AdvanceSkipReason
+  /** The id of the phase the release is at, as seen; `null` when it has none (finished) */
+  activePhaseId: string | null
+  /** What was seen, for people (server text: make it inert before printing it to a terminal) */
+  message: string
+}
+
+/**
+ * The outcome of `advancePipeline` for one flag, once per flag key, in listing order (a
+ * flag listed twice is at the place of its first listing). `ok` is true only for a flag
+ * written (or, on a dry run, that would be); a flag not at the phase is `skipped: true`.
+ */
 export type AdvanceResult =
   | { flagKey: string; ok: true; release: Release }
-  | { flagKey: string; ok: false; error: LaunchDarklyError }
+  | { flagKey: string; ok: false; skipped?: undefined; error: LaunchDarklyError }
+  | AdvanceSkipped
   | { flagKey: string; ok: true; dryRun: true; request: RequestPreview }
 
 /**

@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 mod advance_dry;
+mod advance_guard;
 mod ambiguous;
 mod bulk;
 mod connections;
