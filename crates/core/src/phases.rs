@@ -762,6 +762,114 @@ mod tests {
     );
   }
 
+  fn states(phases: Value) -> Vec<PhaseState> {
+    serde_json::from_value(phases).unwrap()
+  }
+
+  #[test]
+  fn a_start_is_seen_applied_only_when_its_phase_is_active() {
+    let seen = |phase: Value| {
+      let mut all = vec![serde_json::json!({"_id": "a", "complete": true, "status": "completed"})];
+      all.push(phase);
+      start_seen(&states(Value::Array(all)), "b")
+    };
+    use serde_json::json;
+    assert_eq!(
+      seen(json!({"_id": "b", "status": "active"})),
+      StartSeen::Applied
+    );
+    assert_eq!(
+      seen(json!({"_id": "b", "status": "Started"})),
+      StartSeen::Applied
+    );
+    assert_eq!(
+      seen(json!({"_id": "b", "status": "ACTIVE", "started": false})),
+      StartSeen::Applied
+    );
+    // With no status, `started` says.
+    assert_eq!(
+      seen(json!({"_id": "b", "started": true})),
+      StartSeen::Applied
+    );
+    assert_eq!(
+      seen(json!({"_id": "b", "started": false})),
+      StartSeen::NotApplied
+    );
+    assert_eq!(
+      seen(json!({"_id": "b", "started": "yes"})),
+      StartSeen::NotApplied
+    );
+    assert_eq!(seen(json!({"_id": "b"})), StartSeen::NotApplied);
+    // A status says more than `started`.
+    for status in ["not-started", "ready-to-start", "Paused", "inactive"] {
+      assert_eq!(
+        seen(json!({"_id": "b", "status": status, "started": true})),
+        StartSeen::NotApplied,
+        "{status}"
+      );
+    }
+    // A status that is not a string is none.
+    assert_eq!(
+      seen(json!({"_id": "b", "status": 1, "started": true})),
+      StartSeen::Applied
+    );
+    assert_eq!(
+      seen(json!({"_id": "b", "status": 1})),
+      StartSeen::NotApplied
+    );
+    // Complete: moved past it, whatever else it says.
+    for phase in [
+      json!({"_id": "b", "complete": true, "status": "active"}),
+      json!({"_id": "b", "status": "completed"}),
+      json!({"_id": "b", "status": "Complete", "started": true}),
+    ] {
+      let StartSeen::Unknown(why) = seen(phase.clone()) else {
+        panic!("{phase}")
+      };
+      assert_eq!(
+        why,
+        "the release, read to check, has moved past phase \"b\" (it is complete)"
+      );
+    }
+    // Not exactly one phase of that id.
+    assert_eq!(
+      start_seen(&states(json!([{"_id": "a"}])), "b"),
+      StartSeen::Unknown("the release, read to check, has 0 phases with id \"b\"".into())
+    );
+    assert_eq!(
+      start_seen(
+        &states(json!([{"_id": "b", "status": "active"}, {"_id": "b"}])),
+        "b"
+      ),
+      StartSeen::Unknown("the release, read to check, has 2 phases with id \"b\"".into())
+    );
+  }
+
+  #[test]
+  fn an_error_is_told_the_attempts_of_every_start_sent() {
+    let error = |message: &str| LdError {
+      attempts: 1,
+      ..LdError::new(ErrorCode::Timeout, message)
+    };
+    let told = with_attempts(error("PUT /x timed out after 1000 ms [1 attempt]"), 3);
+    assert_eq!(told.message, "PUT /x timed out after 1000 ms [3 attempts]");
+    assert_eq!(told.attempts, 3);
+    assert_eq!(
+      with_attempts(error("PUT /x failed [2 attempts]"), 1).message,
+      "PUT /x failed [1 attempt]"
+    );
+    // A message without the count is kept; only the trailing count is replaced.
+    assert_eq!(with_attempts(error("no count"), 2).message, "no count");
+    assert_eq!(
+      with_attempts(error("a [note] here"), 2).message,
+      "a [note] here"
+    );
+    assert_eq!(
+      with_attempts(error("x [note] [1 attempt]"), 2).message,
+      "x [note] [2 attempts]"
+    );
+  }
+
   #[test]
   fn the_guard_tests_the_phase_id_first() {
     let body = serde_json::to_string(&guarded_patch(1, "b", true)).unwrap();

@@ -1581,6 +1581,47 @@ mod tests {
   }
 
   #[test]
+  fn a_listed_item_is_at_the_phase_only_with_its_id_and_an_active_status() {
+    let at = |item: &str| Listed::of(item).unwrap().elsewhere("a");
+    assert_eq!(at(r#"{"flagKey":"f","activePhaseId":"a"}"#), None);
+    assert_eq!(
+      at(r#"{"flagKey":"f","activePhaseId":"a","status":"active"}"#),
+      None
+    );
+    assert_eq!(
+      at(r#"{"flagKey":"f","activePhaseId":"b"}"#),
+      Some(Elsewhere::Phase)
+    );
+    assert_eq!(at(r#"{"flagKey":"f"}"#), Some(Elsewhere::Phase));
+    assert_eq!(
+      at(r#"{"flagKey":"f","activePhaseId":1}"#),
+      Some(Elsewhere::Phase)
+    );
+    assert_eq!(
+      at(r#"{"flagKey":"f","activePhaseId":"a","status":"Active"}"#),
+      Some(Elsewhere::Status("Active".into()))
+    );
+    // A `null` status is no status.
+    assert_eq!(
+      at(r#"{"flagKey":"f","activePhaseId":"a","status":null}"#),
+      None
+    );
+    assert_eq!(
+      at(r#"{"flagKey":"f","activePhaseId":"a","status":false}"#),
+      Some(Elsewhere::Status("false".into()))
+    );
+    assert_eq!(
+      at(r#"{"flagKey":"f","activePhaseId":"b","status":"completed"}"#),
+      Some(Elsewhere::Status("completed".into()))
+    );
+    let error = Listed::of(r#"{"flag":"f"}"#).unwrap_err();
+    assert_eq!(error.code, ErrorCode::Decode);
+    assert!(error.message.contains("flagKey"), "{}", error.message);
+    assert_eq!(SkipReason::Listed.as_str(), "listed-elsewhere");
+    assert_eq!(SkipReason::Moved.as_str(), "moved");
+  }
+
+  #[test]
   fn advancing_writes_the_guarded_patch_or_starts_the_next_phase() {
     let (index, write) = pipeline(true)
       .advance_write(&PhaseRef::Name("QA".into()))

@@ -20,6 +20,7 @@ mod limits;
 mod masking;
 mod memory;
 mod paging;
+mod phase_start;
 mod phases;
 mod pipelines;
 mod repeats;
