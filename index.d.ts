@@ -483,7 +483,12 @@ export interface ReleaseProgression {
  */
 export type AdvanceSkipReason = 'listed-elsewhere' | 'moved'
 
-/** A flag of `advancePipeline` whose release is not at the phase: nothing was written. */
+/**
+ * A flag of `advancePipeline` whose release is not at the phase: nothing was written (on
+ * a dry run, nothing would be). Branch on `skipped`; `error` (`ERR_LD_CONFLICT`, no
+ * `status`) says what was seen, for people and for code that reads `error` of every
+ * result that is not `ok`.
+ */
 export interface AdvanceSkipped {
   flagKey: string
   ok: false
@@ -491,8 +496,7 @@ export interface AdvanceSkipped {
   reason: AdvanceSkipReason
   /** The id of the phase the release is at, as seen; `null` when it has none (finished) */
   activePhaseId: string | null
-  /** What was seen, for people (server text: make it inert before printing it to a terminal) */
-  message: string
+  error: LaunchDarklyError
 }
 
 /**

@@ -17,7 +17,7 @@ use crate::client::{Client, PreparedRequest};
 use crate::diagnostics::{self, CallEvents};
 use crate::environment_releases::Watch;
 use crate::environments::{ReleaseTarget, StartRelease};
-use crate::error::{LdError, Result};
+use crate::error::{ErrorCode, LdError, Result};
 use crate::inputs::{CreateReleasePipelineInput, UpdateReleasePipelineInput};
 use crate::js::{error_object, spawn_call, ReleaseJson};
 use crate::options::{self, Accept, BulkSettings, CallOptions};
@@ -406,8 +406,8 @@ pub enum Advanced {
 
 /// `AdvanceResult[]`: `{ flagKey, ok, release | error }`, on a dry run
 /// `{ flagKey, ok: true, dryRun: true, request }`, and for a flag not at the phase
-/// `{ flagKey, ok: false, skipped: true, reason, activePhaseId, message }`, per flag in
-/// listing order.
+/// `{ flagKey, ok: false, skipped: true, reason, activePhaseId, error }` (`error` an
+/// `ERR_LD_CONFLICT` saying what was seen), per flag in listing order.
 fn advance_results<'env>(env: &'env Env, results: Vec<AdvanceItem>) -> napi::Result<Unknown<'env>> {
   let mut array = env.create_array(results.len() as u32)?;
   for (index, (flag_key, outcome)) in results.into_iter().enumerate() {
@@ -435,7 +435,8 @@ fn advance_results<'env>(env: &'env Env, results: Vec<AdvanceItem>) -> napi::Res
           Some(id) => item.set("activePhaseId", id)?,
           None => item.set("activePhaseId", Null)?,
         }
-        item.set("message", skip.message)?;
+        let error = LdError::new(ErrorCode::Conflict, skip.message);
+        item.set("error", error_object(env, &error, None)?)?;
       }
     }
     array.set(index as u32, item)?;
