@@ -505,10 +505,10 @@ export interface AdvanceSkipped {
  * written (or, on a dry run, that would be); a flag not at the phase is `skipped: true`.
  */
 export type AdvanceResult =
-  | { flagKey: string; ok: true; release: Release }
+  | { flagKey: string; ok: true; skipped?: undefined; release: Release }
   | { flagKey: string; ok: false; skipped?: undefined; error: LaunchDarklyError }
   | AdvanceSkipped
-  | { flagKey: string; ok: true; dryRun: true; request: RequestPreview }
+  | { flagKey: string; ok: true; skipped?: undefined; dryRun: true; request: RequestPreview }
 
 /**
  * The operations `previewRequest` previews, by name, each with the signature of its
