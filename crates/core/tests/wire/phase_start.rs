@@ -386,3 +386,37 @@ async fn starting_a_phase_by_id_that_timed_out_after_applying_resolves() {
   })
   .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_start_sent_counts_toward_the_retries_and_the_attempts() {
+  bounded(async {
+    // A resend accepted with an answer that cannot be read: the error counts both starts.
+    let server = starting(vec![
+      start(false, Response::new(503)),
+      start(true, Response::new(200).body("<html>started</html>")),
+    ])
+    .await;
+    let error = complete_testing(&server, NONE).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::Decode);
+    assert_eq!(error.attempts, 2);
+    // With one retry, the resend is the last start sent: its 429 is not retried.
+    let server = starting(vec![
+      start(false, Response::new(503)),
+      start(
+        false,
+        Response::json(429, json!({"code": "rate_limited", "message": "slow down"})),
+      ),
+      start(true, applied_answer()),
+    ])
+    .await;
+    let options = RequestOptions {
+      max_retries: Some(1),
+      ..NONE
+    };
+    let error = complete_testing(&server, options).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::RateLimited);
+    assert_eq!(error.attempts, 2);
+    assert_eq!(starts_sent(&server), 2);
+  })
+  .await;
+}
