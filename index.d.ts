@@ -476,11 +476,39 @@ export interface ReleaseProgression {
   _links?: Links
 }
 
-/** The outcome of `advancePipeline` for one flag, in listing order. */
+/**
+ * What showed a flag of `advancePipeline` not at the phase: `'listed-elsewhere'`, the
+ * progressions listing itself (a server that did not apply the filter); `'moved'`, its
+ * release, read just before the write (new pipelines), is at another phase by then.
+ */
+export type AdvanceSkipReason = 'listed-elsewhere' | 'moved'
+
+/**
+ * A flag of `advancePipeline` whose release is not at the phase: nothing was written (on
+ * a dry run, nothing would be). Branch on `skipped`; `error` (`ERR_LD_CONFLICT`, no
+ * `status`) says what was seen, for people and for code that reads `error` of every
+ * result that is not `ok`.
+ */
+export interface AdvanceSkipped {
+  flagKey: string
+  ok: false
+  skipped: true
+  reason: AdvanceSkipReason
+  /** The id of the phase the release is at, as seen; `null` when it has none (finished) */
+  activePhaseId: string | null
+  error: LaunchDarklyError
+}
+
+/**
+ * The outcome of `advancePipeline` for one flag, once per flag key, in listing order (a
+ * flag listed twice is at the place of its first listing). `ok` is true only for a flag
+ * written (or, on a dry run, that would be); a flag not at the phase is `skipped: true`.
+ */
 export type AdvanceResult =
-  | { flagKey: string; ok: true; release: Release }
-  | { flagKey: string; ok: false; error: LaunchDarklyError }
-  | { flagKey: string; ok: true; dryRun: true; request: RequestPreview }
+  | { flagKey: string; ok: true; skipped?: undefined; release: Release }
+  | { flagKey: string; ok: false; skipped?: undefined; error: LaunchDarklyError }
+  | AdvanceSkipped
+  | { flagKey: string; ok: true; skipped?: undefined; dryRun: true; request: RequestPreview }
 
 /**
  * The operations `previewRequest` previews, by name, each with the signature of its
@@ -1042,8 +1070,11 @@ export declare class ReleaseClient {
    * starts the next phase (`{"status":"active"}`), which completes this one; the last
    * phase cannot be completed (`ERR_LD_UNSUPPORTED`, nothing written). The kind is read
    * from the release's pipeline once per client, after the release is read and before
-   * any write. With `{ dryRun: true }` the reads happen, nothing is written, and the
-   * result is a `PhaseDryRun` holding the request that would be sent.
+   * any write. A start whose answer is lost (a timeout, a dropped connection, a 5xx) is
+   * not resent blindly: the release is read, and resolves the call when the phase is
+   * active (else the start is resent while retries are left, or `ERR_LD_OUTCOME_UNKNOWN`
+   * when the release cannot tell). With `{ dryRun: true }` the reads happen, nothing is
+   * written, and the result is a `PhaseDryRun` holding the request that would be sent.
    */
   completePhase<O extends DryRunOptions & RequestOptions = RequestOptions>(projectKey: string, flagKey: string, phase: PhaseSelector, options?: O): Promise<O extends { dryRun: true } ? PhaseDryRun : O extends { dryRun: false | undefined } ? Release : O extends { dryRun: boolean } ? Release | PhaseDryRun : Release>
   /**
@@ -1057,8 +1088,9 @@ export declare class ReleaseClient {
    * Starts a phase: `PUT .../release/phases/{id}` with `{"status":"active"}`, the one
    * status LaunchDarkly lets a caller set on a new release pipeline. Starting a phase
    * completes every phase before it. With an index or `{ name }` the release is read
-   * first to find the phase's id; with `{ id }` it is one request. Takes
-   * `{ dryRun: true }` as `completePhase` does.
+   * first to find the phase's id; with `{ id }` it is one request. A start whose answer
+   * is lost is read back as `completePhase` reads it. Takes `{ dryRun: true }` as
+   * `completePhase` does.
    */
   startPhase<O extends DryRunOptions & RequestOptions = RequestOptions>(projectKey: string, flagKey: string, phase: PhaseSelector, options?: O): Promise<O extends { dryRun: true } ? PhaseDryRun : O extends { dryRun: false | undefined } ? Release : O extends { dryRun: boolean } ? Release | PhaseDryRun : Release>
   /**
@@ -1140,10 +1172,16 @@ export declare class ReleaseClient {
    * the flags at that phase, and sends each one write (legacy pipelines: the PATCH,
    * guarded by a `test` of the phase's id; new ones: the start of the next phase).
    * Resolves to one result per flag, in listing order; a failing flag fails alone.
+   * The listing is checked: a flag listed at another phase (its `activePhaseId`, or a
+   * `status` other than `active`) is not written, and on a new pipeline each flag's
+   * release is read before its start, which is sent only while it is still at `from`;
+   * such a flag's result is `{ ok: false, skipped: true, reason, activePhaseId, error }`
+   * (`reason` `listed-elsewhere` or `moved`; `error` an `ERR_LD_CONFLICT`). A flag
+   * listed more than once is written once, its result at its first listing's place.
    * The last phase of a new pipeline cannot be completed: `ERR_LD_UNSUPPORTED`,
    * nothing written. With `dryRun`, nothing is written and each result holds the
-   * request the flag would be sent, or (`ok: false`) the error the real run would
-   * give it, such as for a listed flag key no request can be made for.
+   * request the flag would be sent, its skip, or (`ok: false`) the error the real run
+   * would give it, such as for a listed flag key no request can be made for.
    */
   advancePipeline(projectKey: string, pipelineKey: string, from: PhaseSelector, options?: AdvanceOptions & DryRunOptions & RequestOptions): Promise<AdvanceResult[]>
   /**
@@ -1244,10 +1282,16 @@ export interface AdvanceOptions {
  * the flags at that phase, and sends each one write (legacy pipelines: the PATCH,
  * guarded by a `test` of the phase's id; new ones: the start of the next phase).
  * Resolves to one result per flag, in listing order; a failing flag fails alone.
+ * The listing is checked: a flag listed at another phase (its `activePhaseId`, or a
+ * `status` other than `active`) is not written, and on a new pipeline each flag's
+ * release is read before its start, which is sent only while it is still at `from`;
+ * such a flag's result is `{ ok: false, skipped: true, reason, activePhaseId, error }`
+ * (`reason` `listed-elsewhere` or `moved`; `error` an `ERR_LD_CONFLICT`). A flag
+ * listed more than once is written once, its result at its first listing's place.
  * The last phase of a new pipeline cannot be completed: `ERR_LD_UNSUPPORTED`,
  * nothing written. With `dryRun`, nothing is written and each result holds the
- * request the flag would be sent, or (`ok: false`) the error the real run would
- * give it, such as for a listed flag key no request can be made for.
+ * request the flag would be sent, its skip, or (`ok: false`) the error the real run
+ * would give it, such as for a listed flag key no request can be made for.
  *
  * Module-level: runs on the client shared by every call with the same
  * `ClientOptions` (read with the environment).
@@ -1307,8 +1351,11 @@ export interface ClientOptions {
  * starts the next phase (`{"status":"active"}`), which completes this one; the last
  * phase cannot be completed (`ERR_LD_UNSUPPORTED`, nothing written). The kind is read
  * from the release's pipeline once per client, after the release is read and before
- * any write. With `{ dryRun: true }` the reads happen, nothing is written, and the
- * result is a `PhaseDryRun` holding the request that would be sent.
+ * any write. A start whose answer is lost (a timeout, a dropped connection, a 5xx) is
+ * not resent blindly: the release is read, and resolves the call when the phase is
+ * active (else the start is resent while retries are left, or `ERR_LD_OUTCOME_UNKNOWN`
+ * when the release cannot tell). With `{ dryRun: true }` the reads happen, nothing is
+ * written, and the result is a `PhaseDryRun` holding the request that would be sent.
  *
  * Module-level: runs on the client shared by every call with the same
  * `ClientOptions` (read with the environment).
@@ -1715,8 +1762,9 @@ export declare function startEnvironmentRelease(projectKey: string, flagKey: str
  * Starts a phase: `PUT .../release/phases/{id}` with `{"status":"active"}`, the one
  * status LaunchDarkly lets a caller set on a new release pipeline. Starting a phase
  * completes every phase before it. With an index or `{ name }` the release is read
- * first to find the phase's id; with `{ id }` it is one request. Takes
- * `{ dryRun: true }` as `completePhase` does.
+ * first to find the phase's id; with `{ id }` it is one request. A start whose answer
+ * is lost is read back as `completePhase` reads it. Takes `{ dryRun: true }` as
+ * `completePhase` does.
  *
  * Module-level: runs on the client shared by every call with the same
  * `ClientOptions` (read with the environment).

@@ -166,6 +166,8 @@ async function hostileServer(t, { fail = false, newPipeline = false, links = fal
         // A page of progressions carries the counts of the whole list too (the progression
         // summary reads them): per phase, its id, its name and how many are there.
         const items = ['a', 'b'].map((k) => ({ flagKey: `${evilKey('flag')}-${k}`, activePhaseId: 'ph0', name: evil('progression') }))
+        // Listed at another phase, or with another status: advance skips them, quoting both.
+        items.push({ flagKey: `${evilKey('flag')}-c`, activePhaseId: evil('listedAt') }, { flagKey: `${evilKey('flag')}-d`, activePhaseId: 'ph0', status: evil('listedStatus') })
         const phases = [
           { _id: 'ph0', name: evil('sphase0'), releaseCount: 2 },
           { _id: evilKey('sid'), name: evil('sphase9'), releaseCount: 1 },
@@ -352,6 +354,8 @@ describe('the CLI prints no raw control character and no piece of the token, wha
     await inertRun(url, ['pipeline', 'web', 'standard', '--json'])
     const advance = await inertRun(url, ['advance', 'web', 'standard', '--from', '0'])
     assert.match(advance.stdout, /F-flag:/)
+    assertDrawn(advance.stdout, ['listedAt', 'listedStatus'], 'advance skips')
+    assert.match(advance.stderr, /2 skipped \(not at that phase\)/)
     await inertRun(url, ['advance', 'web', 'standard', '--from', '0', '--dry-run'])
     await inertRun(url, ['advance', 'web', 'standard', '--from', '0', '--json'])
     await inertRun(url, ['advance', 'web', 'standard', '--from', '0', '--verbose'])

@@ -28,6 +28,9 @@ export async function useTheFake(): Promise<number> {
   await both.close()
   fake.injectFault({ status: 503, body: '<html>down</html>', times: 2 })
   fake.injectFault({ match: { method: 'PATCH' }, drop: 'mid-body' })
+  fake.injectFault({ match: { method: 'PUT' }, applied: true, drop: 'before-response' })
+  // @ts-expect-error applied is a boolean
+  fake.injectFault({ applied: 'yes' })
   // @ts-expect-error not a kind of fault
   fake.injectFault({ explode: true })
   const count: number = fake.requests.length + fake.rateLimited

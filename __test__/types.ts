@@ -13,6 +13,8 @@ import {
   previewRequest,
   reopenPhase,
   startPhase,
+  type AdvanceResult,
+  type AdvanceSkipReason,
   type BulkDryRunResult,
   type BulkResult,
   getReleaseProgressionSummary,
@@ -264,6 +266,23 @@ async function dryRuns(client: ReleaseClient): Promise<void> {
   }
   const done: BulkResult[] = await completePhases([], { concurrency: 2 })
   void done
+  // advancePipeline: a skipped flag narrows on `skipped`; every result that is not ok has `error`.
+  const advanced: AdvanceResult[] = await client.advancePipeline('web', 'p', 0)
+  for (const r of advanced) {
+    if (r.skipped) {
+      const reason: AdvanceSkipReason = r.reason
+      const at: string | null = r.activePhaseId
+      void [reason, at, r.error.code]
+    } else if (!r.ok) void r.error.code
+    else if ('request' in r) void r.request.url
+    else void r.release.phases
+    if (!r.ok) void r.error.message
+    // @ts-expect-error only a skipped result has a reason
+    void r.reason
+  }
+  // @ts-expect-error the reasons are named
+  const badReason: AdvanceSkipReason = 'elsewhere'
+  void badReason
   // @ts-expect-error dryRun is a boolean
   await client.completePhase('web', 'checkout', 0, { dryRun: 'yes' })
   // @ts-expect-error a dry run's result is no Release

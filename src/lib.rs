@@ -490,8 +490,11 @@ operations! {
   #[doc = " starts the next phase (`{\"status\":\"active\"}`), which completes this one; the last"]
   #[doc = " phase cannot be completed (`ERR_LD_UNSUPPORTED`, nothing written). The kind is read"]
   #[doc = " from the release's pipeline once per client, after the release is read and before"]
-  #[doc = " any write. With `{ dryRun: true }` the reads happen, nothing is written, and the"]
-  #[doc = " result is a `PhaseDryRun` holding the request that would be sent."]
+  #[doc = " any write. A start whose answer is lost (a timeout, a dropped connection, a 5xx) is"]
+  #[doc = " not resent blindly: the release is read, and resolves the call when the phase is"]
+  #[doc = " active (else the start is resent while retries are left, or `ERR_LD_OUTCOME_UNKNOWN`"]
+  #[doc = " when the release cannot tell). With `{ dryRun: true }` the reads happen, nothing is"]
+  #[doc = " written, and the result is a `PhaseDryRun` holding the request that would be sent."]
   fn complete_phase(project_key: "string", flag_key: "string", phase: "PhaseSelector") -> "Promise<O extends { dryRun: true } ? PhaseDryRun : O extends { dryRun: false | undefined } ? Release : O extends { dryRun: boolean } ? Release | PhaseDryRun : Release>", options phase
     = |args| operations::phase_change(&args, &project_key, &flag_key, &phase, PhaseAction::Complete);
 
@@ -505,8 +508,9 @@ operations! {
   #[doc = " Starts a phase: `PUT .../release/phases/{id}` with `{\"status\":\"active\"}`, the one"]
   #[doc = " status LaunchDarkly lets a caller set on a new release pipeline. Starting a phase"]
   #[doc = " completes every phase before it. With an index or `{ name }` the release is read"]
-  #[doc = " first to find the phase's id; with `{ id }` it is one request. Takes"]
-  #[doc = " `{ dryRun: true }` as `completePhase` does."]
+  #[doc = " first to find the phase's id; with `{ id }` it is one request. A start whose answer"]
+  #[doc = " is lost is read back as `completePhase` reads it. Takes `{ dryRun: true }` as"]
+  #[doc = " `completePhase` does."]
   fn start_phase(project_key: "string", flag_key: "string", phase: "PhaseSelector") -> "Promise<O extends { dryRun: true } ? PhaseDryRun : O extends { dryRun: false | undefined } ? Release : O extends { dryRun: boolean } ? Release | PhaseDryRun : Release>", options phase
     = |args| operations::phase_change(&args, &project_key, &flag_key, &phase, PhaseAction::Start);
 
@@ -592,10 +596,16 @@ operations! {
   #[doc = " the flags at that phase, and sends each one write (legacy pipelines: the PATCH,"]
   #[doc = " guarded by a `test` of the phase's id; new ones: the start of the next phase)."]
   #[doc = " Resolves to one result per flag, in listing order; a failing flag fails alone."]
+  #[doc = " The listing is checked: a flag listed at another phase (its `activePhaseId`, or a"]
+  #[doc = " `status` other than `active`) is not written, and on a new pipeline each flag's"]
+  #[doc = " release is read before its start, which is sent only while it is still at `from`;"]
+  #[doc = " such a flag's result is `{ ok: false, skipped: true, reason, activePhaseId, error }`"]
+  #[doc = " (`reason` `listed-elsewhere` or `moved`; `error` an `ERR_LD_CONFLICT`). A flag"]
+  #[doc = " listed more than once is written once, its result at its first listing's place."]
   #[doc = " The last phase of a new pipeline cannot be completed: `ERR_LD_UNSUPPORTED`,"]
   #[doc = " nothing written. With `dryRun`, nothing is written and each result holds the"]
-  #[doc = " request the flag would be sent, or (`ok: false`) the error the real run would"]
-  #[doc = " give it, such as for a listed flag key no request can be made for."]
+  #[doc = " request the flag would be sent, its skip, or (`ok: false`) the error the real run"]
+  #[doc = " would give it, such as for a listed flag key no request can be made for."]
   fn advance_pipeline(project_key: "string", pipeline_key: "string", from: "PhaseSelector") -> "Promise<AdvanceResult[]>", options advance
     = |args| operations::advance_pipeline(&args, &project_key, &pipeline_key, &from);
 

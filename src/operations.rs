@@ -8,7 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Object, ToNapiValue};
+use napi::bindgen_prelude::{Null, Object, ToNapiValue};
 use napi::{Env, JsValue, Unknown};
 use reqwest::Method;
 
@@ -17,7 +17,7 @@ use crate::client::{Client, PreparedRequest};
 use crate::diagnostics::{self, CallEvents};
 use crate::environment_releases::Watch;
 use crate::environments::{ReleaseTarget, StartRelease};
-use crate::error::{LdError, Result};
+use crate::error::{ErrorCode, LdError, Result};
 use crate::inputs::{CreateReleasePipelineInput, UpdateReleasePipelineInput};
 use crate::js::{error_object, spawn_call, ReleaseJson};
 use crate::options::{self, Accept, BulkSettings, CallOptions};
@@ -193,8 +193,9 @@ fn spawn<'env>(
         .into_iter()
         .map(|advance| {
           let outcome = match advance.outcome {
-            AdvanceOutcome::Done(result) => Ok(result.map(ReleaseJson::from)),
-            AdvanceOutcome::Planned(request) => Err(client.preview(&request)),
+            AdvanceOutcome::Done(result) => Advanced::Done(result.map(ReleaseJson::from)),
+            AdvanceOutcome::Planned(request) => Advanced::Planned(client.preview(&request)),
+            AdvanceOutcome::Skipped(skip) => Advanced::Skipped(skip),
           };
           (advance.flag_key, outcome)
         })
@@ -390,32 +391,52 @@ fn bulk_results<'env>(
   Ok(array.to_unknown())
 }
 
-/// An outcome of `advancePipeline`: the write's result, or for a dry run the request.
-pub type AdvanceItem = (
-  String,
-  std::result::Result<Result<ReleaseJson>, crate::client::RequestPreview>,
-);
+/// An outcome of `advancePipeline`, with its flag key.
+pub type AdvanceItem = (String, Advanced);
 
-/// `AdvanceResult[]`: `{ flagKey, ok, release | error }`, or on a dry run
-/// `{ flagKey, ok: true, dryRun: true, request }`, per flag in listing order.
+/// What became of one flag of `advancePipeline`.
+pub enum Advanced {
+  /// The write's result.
+  Done(Result<ReleaseJson>),
+  /// A dry run: the request.
+  Planned(crate::client::RequestPreview),
+  /// Not at the phase: nothing written.
+  Skipped(crate::pipelines::Skip),
+}
+
+/// `AdvanceResult[]`: `{ flagKey, ok, release | error }`, on a dry run
+/// `{ flagKey, ok: true, dryRun: true, request }`, and for a flag not at the phase
+/// `{ flagKey, ok: false, skipped: true, reason, activePhaseId, error }` (`error` an
+/// `ERR_LD_CONFLICT` saying what was seen), per flag in listing order.
 fn advance_results<'env>(env: &'env Env, results: Vec<AdvanceItem>) -> napi::Result<Unknown<'env>> {
   let mut array = env.create_array(results.len() as u32)?;
   for (index, (flag_key, outcome)) in results.into_iter().enumerate() {
     let mut item = Object::new(env)?;
     item.set("flagKey", flag_key)?;
     match outcome {
-      Ok(Ok(release)) => {
+      Advanced::Done(Ok(release)) => {
         item.set("ok", true)?;
         item.set("release", release)?;
       }
-      Ok(Err(error)) => {
+      Advanced::Done(Err(error)) => {
         item.set("ok", false)?;
         item.set("error", error_object(env, &error, None)?)?;
       }
-      Err(preview) => {
+      Advanced::Planned(preview) => {
         item.set("ok", true)?;
         item.set("dryRun", true)?;
         item.set("request", crate::RequestPreview::from(preview))?;
+      }
+      Advanced::Skipped(skip) => {
+        item.set("ok", false)?;
+        item.set("skipped", true)?;
+        item.set("reason", skip.reason.as_str())?;
+        match skip.active_phase_id {
+          Some(id) => item.set("activePhaseId", id)?,
+          None => item.set("activePhaseId", Null)?,
+        }
+        let error = LdError::new(ErrorCode::Conflict, skip.message);
+        item.set("error", error_object(env, &error, None)?)?;
       }
     }
     array.set(index as u32, item)?;

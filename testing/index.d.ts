@@ -93,6 +93,13 @@ export interface Fault {
   trickleMs?: number
   /** Accept the request, send nothing for this long, then close the connection. */
   stallMs?: number
+  /**
+   * Handle the request first (a write takes effect), then lose its answer as the rest of
+   * the fault says: `drop: 'before-response'` closes the connection without it, `status`
+   * answers that instead (a 5xx from a proxy), `delayMs` holds it that long (for a
+   * client's timeout). To test a client that must not report an applied write as failed.
+   */
+  applied?: boolean
 }
 
 /** A running fake LaunchDarkly, from `startFakeLaunchDarkly`. */

@@ -309,10 +309,23 @@ async function startFakeLaunchDarkly(options = {}) {
     const method = effectiveMethod(req, route)
     const fault = takeFault(req.method, method, route ? route.path : decodeSafe(req.url.split('?')[0]))
     let extra = {}
+    if (fault?.applied) {
+      // Handled first (a write takes effect), then its answer is lost as the fault says.
+      const answer = captured()
+      await serve(req, answer, body, route, method, {})
+      if (await applyFault(fault, req, res, route)) return
+      if (!res.destroyed && !closing) answer.sendTo(res, stringify(fault.headers))
+      return
+    }
     if (fault) {
       if (await applyFault(fault, req, res, route)) return
       extra = stringify(fault.headers) // a pure delay (or header) fault: handled normally, with its headers
     }
+    return serve(req, res, body, route, method, extra)
+  }
+
+  /** Handles a request past its faults. */
+  async function serve(req, res, body, route, method, extra) {
 
     if (rateLimit && route) {
       const limit = countRate(`${method} ${route.name}`)
@@ -496,6 +509,9 @@ async function startFakeLaunchDarkly(options = {}) {
     if (audiences !== undefined && (!Array.isArray(audiences) || !audiences.every(isObject))) return 'audiences must be an array of objects'
     const index = release.phases.indexOf(phase)
     if (phase.complete) return `Phase ${phase._name} is already completed`
+    // A repeat is refused, as LaunchDarkly refuses it: a client that resends a start that
+    // was applied gets this 400.
+    if (phase.started) return `Phase must have status not-started or ready-to-start to be started: ${phase._name} is already active`
     const now = Date.now()
     release.phases.forEach((p, i) => {
       if (i < index && !p.complete) {
@@ -1031,6 +1047,37 @@ function send(res, status, body, headers = {}) {
   const text = JSON.stringify(body)
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers })
   res.end(text)
+}
+
+/**
+ * A stand-in for a response that keeps what is written to it, to send later with
+ * `sendTo(res, headers)`: for a fault whose request takes effect but whose answer is lost.
+ */
+function captured() {
+  const kept = { status: 200, headers: {}, chunks: [] }
+  return {
+    destroyed: false,
+    headersSent: false,
+    writeHead(status, headers = {}) {
+      kept.status = status
+      kept.headers = { ...headers }
+      this.headersSent = true
+      return this
+    },
+    write(chunk) {
+      kept.chunks.push(Buffer.from(chunk))
+      return true
+    },
+    end(chunk) {
+      if (chunk !== undefined) kept.chunks.push(Buffer.from(chunk))
+      return this
+    },
+    destroy() {},
+    sendTo(res, headers) {
+      res.writeHead(kept.status, { ...kept.headers, ...headers })
+      res.end(Buffer.concat(kept.chunks))
+    },
+  }
 }
 
 /** A 200 JSON string of about `bytes` bytes, without Content-Length; stops when the client goes away. */

@@ -476,11 +476,39 @@ export interface ReleaseProgression {
   _links?: Links
 }
 
-/** The outcome of `advancePipeline` for one flag, in listing order. */
+/**
+ * What showed a flag of `advancePipeline` not at the phase: `'listed-elsewhere'`, the
+ * progressions listing itself (a server that did not apply the filter); `'moved'`, its
+ * release, read just before the write (new pipelines), is at another phase by then.
+ */
+export type AdvanceSkipReason = 'listed-elsewhere' | 'moved'
+
+/**
+ * A flag of `advancePipeline` whose release is not at the phase: nothing was written (on
+ * a dry run, nothing would be). Branch on `skipped`; `error` (`ERR_LD_CONFLICT`, no
+ * `status`) says what was seen, for people and for code that reads `error` of every
+ * result that is not `ok`.
+ */
+export interface AdvanceSkipped {
+  flagKey: string
+  ok: false
+  skipped: true
+  reason: AdvanceSkipReason
+  /** The id of the phase the release is at, as seen; `null` when it has none (finished) */
+  activePhaseId: string | null
+  error: LaunchDarklyError
+}
+
+/**
+ * The outcome of `advancePipeline` for one flag, once per flag key, in listing order (a
+ * flag listed twice is at the place of its first listing). `ok` is true only for a flag
+ * written (or, on a dry run, that would be); a flag not at the phase is `skipped: true`.
+ */
 export type AdvanceResult =
-  | { flagKey: string; ok: true; release: Release }
-  | { flagKey: string; ok: false; error: LaunchDarklyError }
-  | { flagKey: string; ok: true; dryRun: true; request: RequestPreview }
+  | { flagKey: string; ok: true; skipped?: undefined; release: Release }
+  | { flagKey: string; ok: false; skipped?: undefined; error: LaunchDarklyError }
+  | AdvanceSkipped
+  | { flagKey: string; ok: true; skipped?: undefined; dryRun: true; request: RequestPreview }
 
 /**
  * The operations `previewRequest` previews, by name, each with the signature of its

@@ -122,8 +122,9 @@ const COMMANDS = {
     args: ['project', 'pipeline'],
     options: ['from', 'concurrency', ...CONNECTION, ...OUTPUT],
     summary: 'move every flag whose active phase is --from to the next phase (one write each; exit 1 if any failed)',
+    exits: 'Advancing: 0 every listed flag moved, or was skipped (its release is not at --from: printed ↷, nothing written);\n1 a flag failed (the others still move), or the pipeline or its flags could not be read.',
     help: {
-      json: 'print one result per flag as JSON: { ok, flagKey, release | error } (with --dry-run, { flagKey, request })',
+      json: 'print one result per flag as JSON: { ok, flagKey, release | error }, a skipped flag with skipped: true, reason and activePhaseId too (with --dry-run, { flagKey, request })',
       'dry-run': 'list the flags that would move and print the write of each; write nothing (the pipeline and its flags are read, with GETs)',
     },
   },

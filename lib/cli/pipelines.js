@@ -71,8 +71,10 @@ function fromPhase(ctx) {
 
 /**
  * `ld-release advance <project> <pipeline> --from <phase>`: one write per flag whose
- * active phase is `--from`, through the library's advancePipeline. Exit 1 if any flag
- * failed. --dry-run prints each write and sends none.
+ * active phase is `--from`, through the library's advancePipeline. A listed flag whose
+ * release is not at `--from` is skipped (nothing written), printed `↷ … skipped`. Exit 1
+ * if any flag failed; skipped flags alone do not fail the run. --dry-run prints each
+ * write and sends none.
  */
 async function advance(ctx, { project, pipeline }) {
   const { io, values } = ctx
@@ -89,20 +91,28 @@ async function advance(ctx, { project, pipeline }) {
   } finally {
     bar?.done()
   }
+  const label = (r) => `${ctx.text(project)}/${ctx.text(r.flagKey)}`
+  const skipped = results.filter((r) => r.skipped)
+  /** A skipped flag as --json prints it. */
+  const skipEntry = (r) => ({ ok: false, skipped: true, flagKey: r.flagKey, reason: r.reason, activePhaseId: r.activePhaseId, error: plainError(ctx, r.error) })
+  const skipLine = (r) => `↷ ${label(r)} skipped (${ctx.text(r.reason)}): ${ctx.text(plainError(ctx, r.error).message)}`
+  const skippedNote = skipped.length ? `, ${skipped.length} skipped (not at that phase)` : ''
 
   if (dryRun) {
-    // A flag the real run would fail (a key no request can be made for) fails here too.
+    // A flag the real run would fail (a key no request can be made for) fails here too,
+    // and a flag it would skip (not at the phase) is skipped.
     const planned = results.filter((r) => r.ok)
-    const failing = results.filter((r) => !r.ok)
+    const failing = results.filter((r) => !r.ok && !r.skipped)
     if (values.json) {
-      io.out(ctx.json(results.map((r) => (r.ok ? { flagKey: r.flagKey, request: r.request } : { flagKey: r.flagKey, error: plainError(ctx, r.error) }))))
+      io.out(ctx.json(results.map((r) => (r.ok ? { flagKey: r.flagKey, request: r.request } : r.skipped ? skipEntry(r) : { flagKey: r.flagKey, error: plainError(ctx, r.error) }))))
     } else if (planned.length) {
       io.out(planned.map((r) => renderPreview(r.request, { text: (value) => ctx.text(value) })).join('\n\n'))
     }
     if (!values.json) {
+      for (const r of skipped) io.err(skipLine(r))
       for (const r of failing) {
         const { code, message } = plainError(ctx, r.error)
-        io.err(`✗ ${ctx.text(project)}/${ctx.text(r.flagKey)}: ${ctx.text(message)} (code ${ctx.text(code)})`)
+        io.err(`✗ ${label(r)}: ${ctx.text(message)} (code ${ctx.text(code)})`)
       }
     }
     const methods = new Map()
@@ -110,25 +120,27 @@ async function advance(ctx, { project, pipeline }) {
     const requests = [...methods].map(([method, n]) => plural(n, `${method} request`)).join(', ')
     const keys = planned.map((r) => ctx.text(r.flagKey)).join(', ')
     const would = planned.length ? `${plural(planned.length, 'flag')} at ${where} would move: ${keys} (${requests}; nothing was written)` : `no flag at ${where} would move`
-    io.err(ctx.text(failing.length ? `${would}; ${plural(failing.length, 'flag')} would fail` : results.length ? would : `no flag is at ${where}: nothing would move`))
+    const skips = skipped.length ? `; ${plural(skipped.length, 'listed flag')} would be skipped (not at that phase)` : ''
+    io.err(ctx.text(failing.length ? `${would}${skips}; ${plural(failing.length, 'flag')} would fail` : results.length ? `${would}${skips}` : `no flag is at ${where}: nothing would move`))
     return failing.length ? 1 : 0
   }
 
-  const failed = results.filter((r) => !r.ok).length
+  const failed = results.filter((r) => !r.ok && !r.skipped).length
   if (values.json) {
-    const entries = results.map((r) => (r.ok ? { ok: true, flagKey: r.flagKey, release: r.release } : { ok: false, flagKey: r.flagKey, error: plainError(ctx, r.error) }))
+    const entries = results.map((r) => (r.ok ? { ok: true, flagKey: r.flagKey, release: r.release } : r.skipped ? skipEntry(r) : { ok: false, flagKey: r.flagKey, error: plainError(ctx, r.error) }))
     io.out(ctx.json(entries))
   } else {
     for (const r of results) {
-      const label = `${ctx.text(project)}/${ctx.text(r.flagKey)}`
-      if (r.ok) io.out(`✓ ${label}`)
+      if (r.ok) io.out(`✓ ${label(r)}`)
+      else if (r.skipped) io.out(skipLine(r))
       else {
         const { code, message } = plainError(ctx, r.error)
-        io.out(`✗ ${label}: ${ctx.text(message)} (code ${ctx.text(code)})`)
+        io.out(`✗ ${label(r)}: ${ctx.text(message)} (code ${ctx.text(code)})`)
       }
     }
   }
-  io.err(ctx.text(results.length ? `${plural(results.length, 'flag')} at ${where}: ${results.length - failed} advanced, ${failed} failed` : `no flag is at ${where}: nothing to advance`))
+  const advanced = results.filter((r) => r.ok).length
+  io.err(ctx.text(results.length ? `${plural(results.length, 'flag')} at ${where}: ${advanced} advanced${skippedNote}, ${failed} failed` : `no flag is at ${where}: nothing to advance`))
   return failed ? 1 : 0
 }
 

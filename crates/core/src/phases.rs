@@ -16,11 +16,25 @@
 //! pipeline the patch then carries a JSON Patch `test` that the phase at that index
 //! still has that id, so a release that changed in between is never patched at the
 //! wrong phase; on a new pipeline the next phase is started by its id.
+//!
+//! **A phase start is never resent blindly.** The start (`PUT .../release/phases/{id}`
+//! with `{"status":"active"}`) sets a state, so applying it twice changes nothing more,
+//! but LaunchDarkly refuses a repeat (400: the phase is already active or started), so a
+//! blind retry of a start that was applied turns success into a failure. After a start
+//! that may have reached the server and got no usable answer (a timeout, a dropped
+//! connection, a 5xx), or a resend refused (400, 409) after such a start, the release is
+//! read (`send_start`): the phase active means the start is applied, and the call
+//! resolves with the release as read; the phase not started means it was not, and the
+//! start is sent again while retries are left (else the call fails with the start's own
+//! error); a release that cannot be read, has moved past the phase, or has no such phase
+//! cannot tell, and the call fails with `ERR_LD_OUTCOME_UNKNOWN`. A start that certainly
+//! did not arrive (no connection, a 429) is retried as any request is.
 
 use reqwest::Method;
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::client::{Client, PreparedRequest};
+use crate::client::{backoff_ms, with_jitter, Client, PreparedRequest};
 use crate::config::RequestOptions;
 use crate::error::{ErrorCode, LdError, Result};
 use crate::patch::{phase_patch, PatchOperation};
@@ -211,6 +225,8 @@ struct PlannedWrite {
   /// For a guarded PATCH: the index and id the guard tests, to tell a release that
   /// moved from any other refusal.
   guard: Option<(usize, String)>,
+  /// For a phase start: the id of the phase it starts (see `send_start`).
+  starts: Option<String>,
 }
 
 impl Client {
@@ -286,15 +302,21 @@ impl Client {
     )
   }
 
+  /// The start of phase `phase_id`, as a planned write.
+  fn start_write(&self, change: &PhaseChange, phase_id: &str) -> Result<PlannedWrite> {
+    Ok(PlannedWrite {
+      request: self.start_request(change, phase_id)?,
+      guard: None,
+      starts: Some(phase_id.to_string()),
+    })
+  }
+
   /// The reads of a phase change, and the write they lead to.
   async fn plan(&self, change: &PhaseChange, options: RequestOptions) -> Result<Plan> {
     if let (PhaseRef::Id(id), PhaseAction::Start) = (&change.phase, change.action) {
       return Ok(Plan {
         release: None,
-        write: Some(PlannedWrite {
-          request: self.start_request(change, id)?,
-          guard: None,
-        }),
+        write: Some(self.start_write(change, id)?),
         kind: None,
       });
     }
@@ -303,17 +325,11 @@ impl Client {
       .await?;
     let view = before.view()?;
     let index = find_phase(&view, &change.phase)?;
-    let write = |request| {
-      Ok(Some(PlannedWrite {
-        request,
-        guard: None,
-      }))
-    };
     let complete = match change.action {
       PhaseAction::Start => {
-        let start = self.start_request(change, unambiguous_id(&view, index)?)?;
+        let start = self.start_write(change, unambiguous_id(&view, index)?)?;
         return Ok(Plan {
-          write: write(start)?,
+          write: Some(start),
           release: Some(before),
           kind: None,
         });
@@ -374,10 +390,7 @@ impl Client {
       ));
     }
     let next_id = unambiguous_id(view, index + 1)?;
-    Ok(Some(PlannedWrite {
-      request: self.start_request(change, next_id)?,
-      guard: None,
-    }))
+    Ok(Some(self.start_write(change, next_id)?))
   }
 
   /// The PATCH of a legacy pipeline (or one whose kind could not be read): plain for an
@@ -395,6 +408,7 @@ impl Client {
       return Ok(PlannedWrite {
         request: self.release_request(change, Some(&patch))?,
         guard: None,
+        starts: None,
       });
     }
     let id = view.phases[index].id.clone();
@@ -402,6 +416,7 @@ impl Client {
     Ok(PlannedWrite {
       request: self.release_request(change, Some(&patch))?,
       guard: Some((index, id)),
+      starts: None,
     })
   }
 
@@ -414,15 +429,23 @@ impl Client {
     }
   }
 
-  /// Sends the planned write. A guarded PATCH that is refused is followed by a read of
-  /// the release, to tell a release that moved (`ERR_LD_CONFLICT`) from any other
-  /// refusal (reported as it came).
+  /// Sends the planned write. A phase start is sent by `send_start`. A guarded PATCH
+  /// that is refused is followed by a read of the release, to tell a release that
+  /// moved (`ERR_LD_CONFLICT`) from any other refusal (reported as it came).
   async fn write(
     &self,
     change: &PhaseChange,
     write: PlannedWrite,
     options: RequestOptions,
   ) -> Result<Release> {
+    if let Some(phase_id) = &write.starts {
+      let target = StartTarget {
+        project_key: &change.project_key,
+        flag_key: &change.flag_key,
+        phase_id,
+      };
+      return self.send_start(&target, &write.request, options).await;
+    }
     let result = self.send_release(write.request, options.clone()).await;
     let (Some((index, id)), Err(error)) = (write.guard, &result) else {
       return result;
@@ -453,6 +476,168 @@ impl Client {
         ))
       }
       _ => result,
+    }
+  }
+}
+
+/// The phase a start starts, and whose release it is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StartTarget<'a> {
+  pub project_key: &'a str,
+  pub flag_key: &'a str,
+  pub phase_id: &'a str,
+}
+
+/// What a release, read after a phase start that may have been applied, says of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StartSeen {
+  /// The phase is active (or started): the start is applied.
+  Applied,
+  /// The phase has not started: the start was not applied.
+  NotApplied,
+  /// The release cannot tell: why.
+  Unknown(String),
+}
+
+/// One phase as a start's read-back looks at it.
+#[derive(Debug, Deserialize)]
+struct PhaseState {
+  #[serde(rename = "_id")]
+  id: String,
+  #[serde(default)]
+  complete: bool,
+  #[serde(default)]
+  status: Option<Value>,
+  #[serde(default)]
+  started: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PhasesState {
+  phases: Vec<PhaseState>,
+}
+
+/// Whether phase `phase_id` of a release with `phases` has been started: active (its
+/// `status` `active` or `started`, any case; or, with no `status`, `started: true`) and
+/// not complete. A phase complete (the release moved past it), or a release without
+/// exactly one phase of that id, cannot tell.
+fn start_seen(phases: &[PhaseState], phase_id: &str) -> StartSeen {
+  let holders: Vec<&PhaseState> = phases.iter().filter(|p| p.id == phase_id).collect();
+  let [phase] = holders.as_slice() else {
+    return StartSeen::Unknown(format!(
+      "the release, read to check, has {} phases with id {phase_id:?}",
+      holders.len()
+    ));
+  };
+  let status = phase.status.as_ref().and_then(Value::as_str);
+  let is = |word: &str| status.is_some_and(|s| s.eq_ignore_ascii_case(word));
+  if phase.complete || is("completed") || is("complete") {
+    return StartSeen::Unknown(format!(
+      "the release, read to check, has moved past phase {phase_id:?} (it is complete)"
+    ));
+  }
+  let started = match status {
+    Some(_) => is("active") || is("started"),
+    None => phase.started == Some(Value::Bool(true)),
+  };
+  if started {
+    StartSeen::Applied
+  } else {
+    StartSeen::NotApplied
+  }
+}
+
+/// `error` counting `attempts` requests in all, its message's ` [n attempts]` too.
+fn with_attempts(mut error: LdError, attempts: u32) -> LdError {
+  if let Some(at) = error.message.rfind(" [") {
+    let tail = &error.message[at..];
+    if tail.ends_with(" attempt]") || tail.ends_with(" attempts]") {
+      error.message.truncate(at);
+      let plural = if attempts == 1 { "" } else { "s" };
+      error.message = format!("{} [{attempts} attempt{plural}]", error.message);
+    }
+  }
+  error.attempts = attempts;
+  error
+}
+
+impl Client {
+  /// Sends a phase start (`request`, `{"status":"active"}` to phase `target.phase_id`),
+  /// never resending it blindly (see the module's notes). A start that may have been
+  /// applied and got no usable answer, or a resend of one that is refused (400, 409),
+  /// is followed by a read of the release (after the backoff a retry would wait): the
+  /// phase active resolves the call with the release as read; the phase not started
+  /// sends the start again while retries are left (`maxRetries`, counting every
+  /// start sent), else fails with the start's error; a release that cannot tell fails
+  /// with `ERR_LD_OUTCOME_UNKNOWN`. Errors have the token masked.
+  pub(crate) async fn send_start(
+    &self,
+    target: &StartTarget<'_>,
+    request: &PreparedRequest,
+    options: RequestOptions,
+  ) -> Result<Release> {
+    let retries = options.max_retries.unwrap_or(self.config().max_retries);
+    let mut attempts = 0;
+    let mut unanswered = false;
+    loop {
+      let once = RequestOptions {
+        max_retries: Some(retries.saturating_sub(attempts)),
+        ..options.clone()
+      };
+      let (error, reached) = match self.send_once(request, once).await {
+        Ok((body, status, sent)) => {
+          let attempts = attempts + sent;
+          return Release::from_body(body, status)
+            .map(|release| release.with_attempts(attempts))
+            .map_err(|e| self.mask_error(LdError { attempts, ..e }));
+        }
+        Err(failed) => failed,
+      };
+      attempts += error.attempts;
+      let error = with_attempts(error, attempts);
+      let refused_resend = unanswered && matches!(error.status, Some(400 | 409));
+      if !reached && !refused_resend {
+        return Err(error);
+      }
+      unanswered = true;
+      tokio::time::sleep(std::time::Duration::from_millis(with_jitter(backoff_ms(
+        attempts,
+      ))))
+      .await;
+      let read = PreparedRequest::release(
+        self.config(),
+        Method::GET,
+        target.project_key,
+        target.flag_key,
+        None,
+      )?;
+      let seen = self
+        .send_release(read, options.clone())
+        .await
+        .and_then(|release| {
+          let state: PhasesState = release.parse("release")?;
+          Ok((start_seen(&state.phases, target.phase_id), release))
+        });
+      let why = match seen {
+        Ok((StartSeen::Applied, release)) => return Ok(release.with_attempts(attempts)),
+        Ok((StartSeen::NotApplied, _)) if !refused_resend && attempts <= retries => continue,
+        Ok((StartSeen::NotApplied, _)) => return Err(error),
+        Ok((StartSeen::Unknown(why), _)) => why,
+        Err(read) => format!("the release could not be read to check ({})", read.message),
+      };
+      return Err(self.mask_error(LdError {
+        code: ErrorCode::OutcomeUnknown,
+        message: format!(
+          "The start of phase {:?} of the release of {}/{} may or may not have been applied: {}; {why}. Check with getRelease('{}', '{}') before starting it again",
+          target.phase_id,
+          target.project_key,
+          target.flag_key,
+          error.message,
+          target.project_key,
+          target.flag_key
+        ),
+        ..error
+      }));
     }
   }
 }
@@ -574,6 +759,114 @@ mod tests {
         .starts_with("2 phases are named \"QA\" (indexes [0, 1])"),
       "{}",
       err.message
+    );
+  }
+
+  fn states(phases: Value) -> Vec<PhaseState> {
+    serde_json::from_value(phases).unwrap()
+  }
+
+  #[test]
+  fn a_start_is_seen_applied_only_when_its_phase_is_active() {
+    let seen = |phase: Value| {
+      let mut all = vec![serde_json::json!({"_id": "a", "complete": true, "status": "completed"})];
+      all.push(phase);
+      start_seen(&states(Value::Array(all)), "b")
+    };
+    use serde_json::json;
+    assert_eq!(
+      seen(json!({"_id": "b", "status": "active"})),
+      StartSeen::Applied
+    );
+    assert_eq!(
+      seen(json!({"_id": "b", "status": "Started"})),
+      StartSeen::Applied
+    );
+    assert_eq!(
+      seen(json!({"_id": "b", "status": "ACTIVE", "started": false})),
+      StartSeen::Applied
+    );
+    // With no status, `started` says.
+    assert_eq!(
+      seen(json!({"_id": "b", "started": true})),
+      StartSeen::Applied
+    );
+    assert_eq!(
+      seen(json!({"_id": "b", "started": false})),
+      StartSeen::NotApplied
+    );
+    assert_eq!(
+      seen(json!({"_id": "b", "started": "yes"})),
+      StartSeen::NotApplied
+    );
+    assert_eq!(seen(json!({"_id": "b"})), StartSeen::NotApplied);
+    // A status says more than `started`.
+    for status in ["not-started", "ready-to-start", "Paused", "inactive"] {
+      assert_eq!(
+        seen(json!({"_id": "b", "status": status, "started": true})),
+        StartSeen::NotApplied,
+        "{status}"
+      );
+    }
+    // A status that is not a string is none.
+    assert_eq!(
+      seen(json!({"_id": "b", "status": 1, "started": true})),
+      StartSeen::Applied
+    );
+    assert_eq!(
+      seen(json!({"_id": "b", "status": 1})),
+      StartSeen::NotApplied
+    );
+    // Complete: moved past it, whatever else it says.
+    for phase in [
+      json!({"_id": "b", "complete": true, "status": "active"}),
+      json!({"_id": "b", "status": "completed"}),
+      json!({"_id": "b", "status": "Complete", "started": true}),
+    ] {
+      let StartSeen::Unknown(why) = seen(phase.clone()) else {
+        panic!("{phase}")
+      };
+      assert_eq!(
+        why,
+        "the release, read to check, has moved past phase \"b\" (it is complete)"
+      );
+    }
+    // Not exactly one phase of that id.
+    assert_eq!(
+      start_seen(&states(json!([{"_id": "a"}])), "b"),
+      StartSeen::Unknown("the release, read to check, has 0 phases with id \"b\"".into())
+    );
+    assert_eq!(
+      start_seen(
+        &states(json!([{"_id": "b", "status": "active"}, {"_id": "b"}])),
+        "b"
+      ),
+      StartSeen::Unknown("the release, read to check, has 2 phases with id \"b\"".into())
+    );
+  }
+
+  #[test]
+  fn an_error_is_told_the_attempts_of_every_start_sent() {
+    let error = |message: &str| LdError {
+      attempts: 1,
+      ..LdError::new(ErrorCode::Timeout, message)
+    };
+    let told = with_attempts(error("PUT /x timed out after 1000 ms [1 attempt]"), 3);
+    assert_eq!(told.message, "PUT /x timed out after 1000 ms [3 attempts]");
+    assert_eq!(told.attempts, 3);
+    assert_eq!(
+      with_attempts(error("PUT /x failed [2 attempts]"), 1).message,
+      "PUT /x failed [1 attempt]"
+    );
+    // A message without the count is kept; only the trailing count is replaced.
+    assert_eq!(with_attempts(error("no count"), 2).message, "no count");
+    assert_eq!(
+      with_attempts(error("a [note] here"), 2).message,
+      "a [note] here"
+    );
+    assert_eq!(
+      with_attempts(error("x [note] [1 attempt]"), 2).message,
+      "x [note] [2 attempts]"
     );
   }
 

@@ -21,7 +21,7 @@ use crate::client::{Client, PreparedRequest};
 use crate::config::{encode_segment, validate_key, ClientConfig, RequestOptions};
 use crate::error::{ErrorCode, LdError, Result};
 use crate::patch::PatchOperation;
-use crate::phases::{find_phase, guarded_patch, start_input, PhaseRef};
+use crate::phases::{find_phase, guarded_patch, start_input, PhaseRef, StartTarget};
 use crate::release::{decode_error, PhaseView, PipelineKind, Release, ReleaseView};
 
 /// Items asked for per page. LaunchDarkly's default is 20; a server that sends fewer per
@@ -705,11 +705,18 @@ impl PipelineView {
 
 /// The one write that moves a flag at phase `index` of a pipeline past it: on a legacy
 /// pipeline the guarded PATCH (the phase at that index must still have that id), on a
-/// new one the start of the next phase. `None` for the last phase of a new pipeline.
+/// new one the start of the next phase, sent only once a read of the flag's release
+/// shows its active phase is still `from` (see `Client::advance_flag`). There is none
+/// for the last phase of a new pipeline.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AdvanceWrite {
   Patch(Vec<PatchOperation>),
-  Start { phase_id: String },
+  Start {
+    /// The id of the phase the flag must be at.
+    from: String,
+    /// The id of the phase to start.
+    phase_id: String,
+  },
 }
 
 impl PipelineView {
@@ -727,6 +734,7 @@ impl PipelineView {
       Some(next) => Ok((
         index,
         AdvanceWrite::Start {
+          from: phase.id.clone(),
           phase_id: next.id.clone(),
         },
       )),
@@ -821,8 +829,17 @@ impl Client {
   /// Moves every flag whose active phase is `from` past it, one write each (see
   /// `AdvanceWrite`): reads the pipeline, lists the flags at that phase (every page),
   /// then writes at most `concurrency` at a time. A last phase of a new pipeline fails
-  /// the call before anything is written. With `dry_run`, nothing is written and each
-  /// flag gets the request it would be sent, or the error the real run would give it.
+  /// the call before anything is written.
+  ///
+  /// The listing is not trusted: a listed item whose `activePhaseId` is not the id of
+  /// phase `from` (or whose `status`, when it has one, is not `active`) is not written
+  /// and is reported `Skipped` (`SkipReason::Listed`); so is a flag of a new pipeline
+  /// whose release, read just before its write, is no longer at `from`
+  /// (`SkipReason::Moved`). A flag key listed more than once is written once, and
+  /// appears once in the results, at the position of its first listing (whose item
+  /// counts). With `dry_run`, nothing is written and each flag gets the request it
+  /// would be sent, its skip, or the error the real run would give it (the same reads
+  /// are made).
   pub async fn advance_pipeline(
     self: &Arc<Self>,
     project_key: &str,
@@ -835,74 +852,253 @@ impl Client {
       .read_pipeline(project_key, pipeline_key, options.clone())
       .await?;
     let (index, write) = view.advance_write(from)?;
+    let from_id = view.phases.phases[index].id.clone();
     let filter = ProgressionFilter {
       status: Some("active".to_string()),
-      active_phase_id: Some(view.phases.phases[index].id.clone()),
+      active_phase_id: Some(from_id.clone()),
     };
     let mut pager = Pager::progressions(project_key, pipeline_key, filter)?;
     let mut flags = Vec::new();
+    let mut listed = HashSet::new();
     while !pager.is_done() {
       let page = self.next_page(&mut pager, options.clone()).await?;
       for item in &page.items {
-        flags.push(flag_key_of(item)?);
+        let item = Listed::of(item)?;
+        if listed.insert(item.flag_key.clone()) {
+          flags.push(item);
+        }
       }
     }
-    if settings.dry_run {
-      // A flag whose request cannot be made fails alone, as in the real run, which
-      // writes the others: the dry run shows the same.
-      return Ok(
-        flags
-          .into_iter()
-          .map(|flag_key| {
-            let outcome = match advance_request(self.config(), project_key, &flag_key, &write) {
-              Ok(request) => AdvanceOutcome::Planned(request),
-              Err(error) => AdvanceOutcome::Done(Err(error)),
-            };
-            Advance { flag_key, outcome }
-          })
-          .collect(),
-      );
-    }
+    let keys: Vec<String> = flags.iter().map(|item| item.flag_key.clone()).collect();
+    let items = flags
+      .into_iter()
+      .map(|item| {
+        let skip = item
+          .elsewhere(&from_id)
+          .map(|why| self.skip(SkipReason::Listed, &view, project_key, &item, &from_id, why));
+        Ok((item.flag_key, skip))
+      })
+      .collect();
     let project = project_key.to_string();
-    let write = Arc::new(write);
-    let items = flags.iter().cloned().map(Ok).collect();
+    let (write, view) = (Arc::new(write), Arc::new(view));
+    let dry_run = settings.dry_run;
     let results = crate::bulk::run_each(
       self.clone(),
       items,
       settings.concurrency,
       settings.progress,
-      move |client, flag_key: String| {
-        let (project, write, options) = (project.clone(), write.clone(), options.clone());
+      move |client, (flag_key, skip): (String, Option<Skip>)| {
+        let (project, write, view, options) = (
+          project.clone(),
+          write.clone(),
+          view.clone(),
+          options.clone(),
+        );
         Box::pin(async move {
-          client
-            .advance_flag(&project, &flag_key, &write, options)
-            .await
+          if let Some(skip) = skip {
+            return Ok(AdvanceOutcome::Skipped(skip));
+          }
+          let to = AdvanceTo {
+            project_key: &project,
+            flag_key: &flag_key,
+            write: &write,
+            view: &view,
+          };
+          Ok(client.advance_flag(&to, dry_run, options).await)
         })
       },
     )
     .await;
     Ok(
-      flags
+      keys
         .into_iter()
         .zip(results)
         .map(|(flag_key, result)| Advance {
           flag_key,
-          outcome: AdvanceOutcome::Done(result),
+          outcome: result.unwrap_or_else(|error| AdvanceOutcome::Done(Err(error))),
         })
         .collect(),
     )
   }
 
-  /// The write that moves `flag_key` past phase `index` (see `AdvanceWrite`).
+  /// The write that moves one flag past phase `from` (see `AdvanceWrite`), or with
+  /// `dry_run` the request it would send. On a new pipeline the flag's release is read
+  /// first: when its active phase (its first phase not complete) is not `from`, nothing
+  /// is written and the flag is `Skipped` (`SkipReason::Moved`), as a legacy pipeline's
+  /// `test` refuses the PATCH; the start is then sent as `send_start` sends one (never
+  /// resent blindly).
   pub async fn advance_flag(
     &self,
-    project_key: &str,
-    flag_key: &str,
-    write: &AdvanceWrite,
+    to: &AdvanceTo<'_>,
+    dry_run: bool,
     options: RequestOptions,
-  ) -> Result<Release> {
-    let request = advance_request(self.config(), project_key, flag_key, write)?;
-    self.send_release(request, options).await
+  ) -> AdvanceOutcome {
+    let request = match advance_request(self.config(), to.project_key, to.flag_key, to.write) {
+      Ok(request) => request,
+      Err(error) => return AdvanceOutcome::Done(Err(error)),
+    };
+    let AdvanceWrite::Start { from, phase_id } = to.write else {
+      return if dry_run {
+        AdvanceOutcome::Planned(request)
+      } else {
+        AdvanceOutcome::Done(self.send_release(request, options).await)
+      };
+    };
+    let read = PreparedRequest::release(
+      self.config(),
+      Method::GET,
+      to.project_key,
+      to.flag_key,
+      None,
+    );
+    let release = match read {
+      Ok(read) => self.send_release(read, options.clone()).await,
+      Err(error) => Err(error),
+    };
+    let view = match release.and_then(|release| release.view()) {
+      Ok(view) => view,
+      Err(error) => return AdvanceOutcome::Done(Err(self.mask_error(error))),
+    };
+    let active = view.phases.iter().find(|phase| !phase.complete);
+    if active.map(|phase| phase.id.as_str()) != Some(from.as_str()) {
+      let at = Listed {
+        flag_key: to.flag_key.to_string(),
+        active_phase_id: active.map(|phase| phase.id.clone()),
+        status: None,
+      };
+      return AdvanceOutcome::Skipped(self.skip(
+        SkipReason::Moved,
+        to.view,
+        to.project_key,
+        &at,
+        from,
+        Elsewhere::Phase,
+      ));
+    }
+    if dry_run {
+      return AdvanceOutcome::Planned(request);
+    }
+    let target = StartTarget {
+      project_key: to.project_key,
+      flag_key: to.flag_key,
+      phase_id,
+    };
+    AdvanceOutcome::Done(self.send_start(&target, &request, options).await)
+  }
+
+  /// The skip of a flag that `item` shows `why` not at phase `from`, its message naming
+  /// the phases (by id, and by name when the pipeline has them) with the token masked.
+  fn skip(
+    &self,
+    reason: SkipReason,
+    view: &PipelineView,
+    project_key: &str,
+    item: &Listed,
+    from: &str,
+    why: Elsewhere,
+  ) -> Skip {
+    let named = |id: &str| match view.phases.phases.iter().find(|p| p.id == id) {
+      Some(phase) => format!("phase {id:?} ({:?})", phase.name),
+      None => format!("phase {id:?}"),
+    };
+    let shown = match reason {
+      SkipReason::Listed => "the progressions listing shows",
+      SkipReason::Moved => "read before its write, shows",
+    };
+    let at = match (why, &item.active_phase_id) {
+      (Elsewhere::Status(status), _) => format!("with status {status:?}"),
+      (Elsewhere::Phase, Some(id)) => format!("at {}", named(id)),
+      (Elsewhere::Phase, None) => "with no active phase (finished)".to_string(),
+    };
+    let subject = match reason {
+      SkipReason::Listed => format!("{shown} the release of {project_key}/{}", item.flag_key),
+      SkipReason::Moved => format!("the release of {project_key}/{}, {shown} it", item.flag_key),
+    };
+    let message = format!(
+      "{subject} {at}, not at {}: it was skipped, nothing was written",
+      named(from)
+    );
+    let mask = |text: String| match &self.config().api_key {
+      Some(key) => key.mask_in(&text),
+      None => text,
+    };
+    Skip {
+      reason,
+      active_phase_id: item.active_phase_id.clone().map(mask),
+      message: mask(message),
+    }
+  }
+}
+
+/// One flag of `advance_pipeline`: its key, the write that moves it, and the pipeline
+/// (for the messages of a skip).
+pub struct AdvanceTo<'a> {
+  pub project_key: &'a str,
+  pub flag_key: &'a str,
+  pub write: &'a AdvanceWrite,
+  pub view: &'a PipelineView,
+}
+
+/// A progression as listed: its flag and where it says the release is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Listed {
+  flag_key: String,
+  /// `activePhaseId`, when a string.
+  active_phase_id: Option<String>,
+  /// `status`, when the item has one (any JSON, as sent).
+  status: Option<Value>,
+}
+
+/// Why a listed flag is not at the phase asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Elsewhere {
+  /// Its `status` is not `active`.
+  Status(String),
+  /// Its active phase is another one, or it has none.
+  Phase,
+}
+
+impl Listed {
+  /// Reads a progression item: `flagKey` must be a string (else the advance fails,
+  /// before any write); `activePhaseId` and `status` are read when present.
+  fn of(item: &str) -> Result<Listed> {
+    #[derive(Deserialize)]
+    struct Repr {
+      #[serde(rename = "flagKey")]
+      flag_key: String,
+      #[serde(rename = "activePhaseId", default)]
+      active_phase_id: Option<Value>,
+      #[serde(default)]
+      status: Option<Value>,
+    }
+    let repr = serde_json::from_str::<Repr>(item).map_err(|e| {
+      decode_error(
+        200,
+        &format!("a progression has no usable flagKey ({e})"),
+        item,
+      )
+    })?;
+    Ok(Listed {
+      flag_key: repr.flag_key,
+      active_phase_id: repr
+        .active_phase_id
+        .and_then(|v| v.as_str().map(str::to_string)),
+      status: repr.status,
+    })
+  }
+
+  /// Why the release this item shows is not at phase `from` (`None`: it is): its
+  /// `status`, when it has one, must be `active`, and its active phase `from`.
+  fn elsewhere(&self, from: &str) -> Option<Elsewhere> {
+    if let Some(status) = &self.status {
+      if status.as_str() != Some("active") {
+        let shown = status
+          .as_str()
+          .map_or_else(|| status.to_string(), str::to_string);
+        return Some(Elsewhere::Status(shown));
+      }
+    }
+    (self.active_phase_id.as_deref() != Some(from)).then_some(Elsewhere::Phase)
   }
 }
 
@@ -917,28 +1113,10 @@ pub fn advance_request(
     AdvanceWrite::Patch(patch) => {
       PreparedRequest::release(config, Method::PATCH, project_key, flag_key, Some(patch))
     }
-    AdvanceWrite::Start { phase_id } => {
+    AdvanceWrite::Start { phase_id, .. } => {
       PreparedRequest::update_phase_status(config, project_key, flag_key, phase_id, &start_input())
     }
   }
-}
-
-/// The `flagKey` of a progression item.
-fn flag_key_of(item: &str) -> Result<String> {
-  #[derive(Deserialize)]
-  struct Repr {
-    #[serde(rename = "flagKey")]
-    flag_key: String,
-  }
-  serde_json::from_str::<Repr>(item)
-    .map(|r| r.flag_key)
-    .map_err(|e| {
-      decode_error(
-        200,
-        &format!("a progression has no usable flagKey ({e})"),
-        item,
-      )
-    })
 }
 
 /// How `advance_pipeline` runs.
@@ -962,6 +1140,39 @@ pub enum AdvanceOutcome {
   Done(Result<Release>),
   /// A dry run: the request that would be sent.
   Planned(PreparedRequest),
+  /// The flag's release is not at the phase: nothing was written (nor, on a dry run,
+  /// would be).
+  Skipped(Skip),
+}
+
+/// A flag `advance_pipeline` did not write, because its release is not at the phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip {
+  pub reason: SkipReason,
+  /// The id of the phase the release is at, as seen; `None` when it has none (a
+  /// finished release) or the listing did not say.
+  pub active_phase_id: Option<String>,
+  /// What was seen, for people (the token masked).
+  pub message: String,
+}
+
+/// What showed a flag not at the phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+  /// The progressions listing (a server that did not apply the filter).
+  Listed,
+  /// Its release, read just before the write (new pipelines): it moved since.
+  Moved,
+}
+
+impl SkipReason {
+  /// `listed-elsewhere` or `moved`, as JavaScript sees it.
+  pub fn as_str(self) -> &'static str {
+    match self {
+      SkipReason::Listed => "listed-elsewhere",
+      SkipReason::Moved => "moved",
+    }
+  }
 }
 
 #[cfg(test)]
@@ -1370,6 +1581,47 @@ mod tests {
   }
 
   #[test]
+  fn a_listed_item_is_at_the_phase_only_with_its_id_and_an_active_status() {
+    let at = |item: &str| Listed::of(item).unwrap().elsewhere("a");
+    assert_eq!(at(r#"{"flagKey":"f","activePhaseId":"a"}"#), None);
+    assert_eq!(
+      at(r#"{"flagKey":"f","activePhaseId":"a","status":"active"}"#),
+      None
+    );
+    assert_eq!(
+      at(r#"{"flagKey":"f","activePhaseId":"b"}"#),
+      Some(Elsewhere::Phase)
+    );
+    assert_eq!(at(r#"{"flagKey":"f"}"#), Some(Elsewhere::Phase));
+    assert_eq!(
+      at(r#"{"flagKey":"f","activePhaseId":1}"#),
+      Some(Elsewhere::Phase)
+    );
+    assert_eq!(
+      at(r#"{"flagKey":"f","activePhaseId":"a","status":"Active"}"#),
+      Some(Elsewhere::Status("Active".into()))
+    );
+    // A `null` status is no status.
+    assert_eq!(
+      at(r#"{"flagKey":"f","activePhaseId":"a","status":null}"#),
+      None
+    );
+    assert_eq!(
+      at(r#"{"flagKey":"f","activePhaseId":"a","status":false}"#),
+      Some(Elsewhere::Status("false".into()))
+    );
+    assert_eq!(
+      at(r#"{"flagKey":"f","activePhaseId":"b","status":"completed"}"#),
+      Some(Elsewhere::Status("completed".into()))
+    );
+    let error = Listed::of(r#"{"flag":"f"}"#).unwrap_err();
+    assert_eq!(error.code, ErrorCode::Decode);
+    assert!(error.message.contains("flagKey"), "{}", error.message);
+    assert_eq!(SkipReason::Listed.as_str(), "listed-elsewhere");
+    assert_eq!(SkipReason::Moved.as_str(), "moved");
+  }
+
+  #[test]
   fn advancing_writes_the_guarded_patch_or_starts_the_next_phase() {
     let (index, write) = pipeline(true)
       .advance_write(&PhaseRef::Name("QA".into()))
@@ -1382,6 +1634,7 @@ mod tests {
     assert_eq!(
       write,
       AdvanceWrite::Start {
+        from: "a".into(),
         phase_id: "b".into()
       }
     );

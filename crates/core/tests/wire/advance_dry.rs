@@ -39,6 +39,7 @@ fn outcomes(done: Vec<ld_release_core::pipelines::Advance>) -> Vec<(String, Stri
         AdvanceOutcome::Planned(_) => "planned".to_string(),
         AdvanceOutcome::Done(Ok(_)) => "written".to_string(),
         AdvanceOutcome::Done(Err(error)) => format!("{:?}", error.code),
+        AdvanceOutcome::Skipped(skip) => format!("skipped ({})", skip.reason.as_str()),
       };
       (a.flag_key, what)
     })

@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 mod advance_dry;
+mod advance_guard;
 mod ambiguous;
 mod bulk;
 mod connections;
@@ -19,6 +20,7 @@ mod limits;
 mod masking;
 mod memory;
 mod paging;
+mod phase_start;
 mod phases;
 mod pipelines;
 mod repeats;

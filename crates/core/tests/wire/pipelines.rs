@@ -6,7 +6,7 @@ use ld_release_core::client::PreparedRequest;
 use ld_release_core::error::ErrorCode;
 use ld_release_core::phases::PhaseRef;
 use ld_release_core::pipelines::{
-  AdvanceOutcome, AdvanceSettings, AdvanceWrite, Pager, PipelineView, ProgressionFilter,
+  AdvanceOutcome, AdvanceSettings, AdvanceTo, AdvanceWrite, Pager, PipelineView, ProgressionFilter,
 };
 use ld_release_core::release::PipelineKind;
 use serde_json::json;
@@ -177,6 +177,10 @@ async fn advancing_a_flag_writes_the_guarded_patch_or_starts_the_next_phase() {
       Reply::Answer(Response::json(200, pipeline("progressive", false))),
       Reply::Answer(Response::json(
         200,
+        three_phases("progressive", [false, false, false]),
+      )),
+      Reply::Answer(Response::json(
+        200,
         three_phases("progressive", [true, false, false]),
       )),
     ])
@@ -198,21 +202,30 @@ async fn advancing_a_flag_writes_the_guarded_patch_or_starts_the_next_phase() {
         assert_eq!(
           write,
           AdvanceWrite::Start {
+            from: "a".into(),
             phase_id: "b".into()
           }
         );
       }
-      client
-        .advance_flag("web", flag, &write, NONE)
-        .await
-        .unwrap();
+      let to = AdvanceTo {
+        project_key: "web",
+        flag_key: flag,
+        write: &write,
+        view: &view,
+      };
+      match client.advance_flag(&to, false, NONE).await {
+        AdvanceOutcome::Done(result) => result.unwrap(),
+        other => panic!("not written: {other:?}"),
+      };
     }
+    // On a new pipeline, the release is read first: its active phase is still `a`.
     assert_eq!(
       server.lines(),
       [
         "GET /api/v2/projects/web/release-pipelines/standard",
         "PATCH /api/v2/flags/web/f%201/release",
         "GET /api/v2/projects/web/release-pipelines/progressive",
+        "GET /api/v2/flags/web/f2/release",
         "PUT /api/v2/projects/web/flags/f2/release/phases/b",
       ]
     );
@@ -224,7 +237,7 @@ async fn advancing_a_flag_writes_the_guarded_patch_or_starts_the_next_phase() {
       sent[1].body_text(),
       r#"[{"op":"test","path":"/phases/0/_id","value":"a"},{"op":"replace","path":"/phases/0/complete","value":true}]"#
     );
-    assert_eq!(sent[3].body_text(), r#"{"status":"active"}"#);
+    assert_eq!(sent[4].body_text(), r#"{"status":"active"}"#);
   })
   .await;
 }
@@ -278,7 +291,7 @@ async fn advancing_a_pipeline_reads_it_lists_every_page_and_writes_each_flag() {
           .as_ref()
           .map(|r| r.view().unwrap().phases[0].complete)
           .map_err(|e| e.code),
-        AdvanceOutcome::Planned(request) => panic!("a dry run's plan: {request:?}"),
+        other => panic!("not written: {other:?}"),
       })
       .collect();
     assert_eq!(outcomes, [Ok(true), Err(ErrorCode::Conflict), Ok(true)]);
@@ -308,6 +321,8 @@ async fn a_dry_run_advance_lists_the_writes_and_sends_none() {
     let server = Server::script(vec![
       Reply::Answer(Response::json(200, pipeline("standard", false))),
       progressions(&["f1", "f 2"], 2),
+      Reply::Answer(Response::json(200, three_phases("standard", [false; 3]))),
+      Reply::Answer(Response::json(200, three_phases("standard", [false; 3]))),
     ])
     .await;
     let client = std::sync::Arc::new(client(&server));
@@ -323,7 +338,7 @@ async fn a_dry_run_advance_lists_the_writes_and_sends_none() {
           format!("{} {}", request.method, request.url.path()),
           request.body.map(|b| String::from_utf8(b).unwrap()),
         ),
-        AdvanceOutcome::Done(result) => panic!("written: {result:?}"),
+        other => panic!("not planned: {other:?}"),
       })
       .collect();
     let start = Some(r#"{"status":"active"}"#.to_string());
@@ -342,7 +357,15 @@ async fn a_dry_run_advance_lists_the_writes_and_sends_none() {
         ),
       ]
     );
-    assert_eq!(server.requests().len(), 2, "{:?}", server.lines());
+    // The releases are read, as the real run reads them before each start; no write.
+    let lines = server.lines();
+    assert_eq!(
+      lines[2..],
+      [
+        "GET /api/v2/flags/web/f1/release",
+        "GET /api/v2/flags/web/f%202/release"
+      ]
+    );
   })
   .await;
 }
