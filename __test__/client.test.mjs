@@ -323,7 +323,11 @@ test('previewRequest describes the request, masks the token and sends nothing', 
   assert.throws(() => ld.previewRequest('GET', 'web', 'checkout', ld.phasePatch(0, true), options), {
     code: 'ERR_LD_INVALID_ARGUMENT',
   })
-  assert.throws(() => ld.previewRequest('PATCH', 'web', 'checkout', undefined, options), { code: 'ERR_LD_INVALID_ARGUMENT' })
+  assert.throws(() => ld.previewRequest('PATCH', 'web', 'checkout', undefined, options), {
+    code: 'ERR_LD_INVALID_ARGUMENT',
+    message: /patch is required for PATCH/,
+  })
+  assert.throws(() => ld.previewRequest('PATCH', 'web', 'checkout', null, options), { code: 'ERR_LD_INVALID_ARGUMENT', message: /patch is required for PATCH/ })
   assert.throws(() => ld.previewRequest('DELETE', 'web', 'checkout', null, options), { code: 'ERR_LD_INVALID_ARGUMENT' })
   assert.throws(() => ld.previewRequest('GET', '', 'checkout', null, options), { code: 'ERR_LD_INVALID_ARGUMENT' })
   assert.throws(() => ld.previewRequest('GET', 'web', 'checkout', null, { baseUrl: 'http://example.com' }), {

@@ -344,6 +344,10 @@ test('a failing page or a bad argument rejects the next() that needed it', async
   for (let i = 1; i < limit; i++) assert.equal((await iterator.next()).value.flagKey, `f${i}`, 'the first page is served')
   await assert.rejects(iterator.next(), ldError({ code: 'ERR_LD_SERVER', status: 500 }))
   assert.equal(server.requests.length, 2)
+  // The failed read ended the list: the next next() is done, and sends nothing.
+  failFrom = Infinity
+  assert.deepEqual(await iterator.next(), { done: true, value: undefined })
+  assert.equal(server.requests.length, 2)
 
   // Bad arguments: the iterator comes back, and its first next() rejects; nothing is sent.
   server.requests.length = 0
