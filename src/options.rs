@@ -1442,13 +1442,16 @@ impl<'a> ToJson<'a> {
   }
 }
 
-/// A JavaScript number as JSON: integers as integers (so `3` is sent as `3`, not `3.0`).
+/// A JavaScript number as JSON: integers as integers (so `3` is sent as `3`, not `3.0`,
+/// and `2 ** 60` with all its digits, as `JSON.stringify` writes them). Every integral
+/// `f64` below 2^63 in magnitude is an `i64` exactly; 2^63 and beyond are not, and are
+/// sent in exponent form (the same number).
 fn json_number(n: f64) -> Option<Value> {
-  const SAFE: f64 = 9_007_199_254_740_992.0; // 2^53
+  const I64_BOUND: f64 = 9_223_372_036_854_775_808.0; // 2^63
   if !n.is_finite() {
     return None;
   }
-  if n.fract() == 0.0 && n.abs() < SAFE {
+  if n.fract() == 0.0 && n.abs() < I64_BOUND {
     return Some(Value::from(n as i64));
   }
   serde_json::Number::from_f64(n).map(Value::Number)
@@ -1551,6 +1554,19 @@ mod tests {
     assert_eq!(
       text(9_007_199_254_740_991.0).as_deref(),
       Some("9007199254740991")
+    );
+    assert_eq!(
+      text(9_007_199_254_740_992.0).as_deref(),
+      Some("9007199254740992")
+    );
+    assert_eq!(
+      text(-1_152_921_504_606_846_976.0).as_deref(),
+      Some("-1152921504606846976")
+    );
+    // 2^63 is past i64: sent as the float it is, never as i64::MAX (another number).
+    assert_eq!(
+      text(9_223_372_036_854_775_808.0).as_deref(),
+      Some("9.223372036854776e+18")
     );
     assert_eq!(text(1e300).as_deref(), Some("1e+300"));
     for refused in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
