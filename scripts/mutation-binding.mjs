@@ -4,8 +4,8 @@
 // the package, the addon is built there (a debug build, in a target folder of its own),
 // and the Node test files run against it: first those that exercise the mutated file
 // (FIRST below), stopping at the first that fails; a mutant they leave alive then meets
-// every other Node test file, fastest first, so a survivor is one the whole suite lets
-// through.
+// every other Node test file, fastest first, and the binding's own Rust unit tests
+// (`cargo test -p ld-release --lib`), so a survivor is one every test lets through.
 //
 //   node scripts/mutation-binding.mjs [--file src/X.rs]... [--budget-minutes N]
 //        [--shard K/N] [--slot N] [--reverse] [--list] [--fresh]
@@ -135,6 +135,7 @@ function run(command, commandArgs, ms, env = {}) {
 }
 
 const build = () => run('npx', ['napi', 'build', '--platform'], 15 * 60_000, { CARGO_TARGET_DIR: cargoTarget })
+const unitTests = (ms) => run('cargo', ['test', '--quiet', '-p', 'ld-release', '--lib'], ms, { CARGO_TARGET_DIR: cargoTarget })
 const testFile = (file, ms) => run(process.execPath, ['--test', '--test-reporter=dot', join('__test__', file)], ms, { CI: '' })
 
 /** The unmutated package: built, and each test file's time, which must pass. */
@@ -150,6 +151,11 @@ async function baseline(testFiles) {
     times[file] = Date.now() - started
     console.log(`mutation-binding: ${file} passes unmutated in ${(times[file] / 1000).toFixed(1)} s`)
   }
+  const started = Date.now()
+  const units = await unitTests(20 * 60_000)
+  if (units.code !== 0) fail(`the binding's unit tests fail on the unmutated package:\n${units.output}`)
+  times.units = Date.now() - started
+  console.log(`mutation-binding: the binding's unit tests pass unmutated in ${(times.units / 1000).toFixed(1)} s`)
   return times
 }
 
@@ -200,6 +206,10 @@ async function main() {
             by = file
             break
           }
+        }
+        if (outcome === 'missed') {
+          const result = await unitTests(2 * times.units + 120_000)
+          if (result.timedOut || result.code !== 0) [outcome, by] = [result.timedOut ? 'timeout' : 'caught', 'cargo test -p ld-release --lib']
         }
       }
     } finally {
