@@ -75,6 +75,14 @@ test('a value that doubles at every level is refused after 100000 values, not ex
   const wide = { list: new Array(200_000).fill(0) }
   await refused(() => client(server).createRelease('web', 'checkout', { releasePipelineKey: 'p', ...wide }), /^input holds more than 100000 values \(input\.list has 200000 elements\)/)
   assert.equal(server.requests.length, 0)
+  // Exactly 100000 values fit: the patch array, its operation, `op`, `path` and `value`
+  // are 5, and 99995 members or elements make the rest; one more is refused.
+  const preview = (value) => ld.previewRequest('patchRelease', 'web', 'checkout', [{ op: 'add', path: '/x', value }], { apiKey: TOKEN, baseUrl: server.url })
+  const members = (n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 0]))
+  assert.equal(JSON.parse(preview(members(99_995)).body)[0].value.k99994, 0)
+  assert.throws(() => preview(members(99_996)), { message: /^patch holds more than 100000 values \(patch\[0\]\.value has 99996 members\)/ })
+  assert.equal(JSON.parse(preview(new Array(99_995).fill(1)).body)[0].value.length, 99_995)
+  assert.throws(() => preview(new Array(99_996).fill(1)), { message: /^patch holds more than 100000 values \(patch\[0\]\.value has 99996 elements\)/ })
 })
 
 test('values JSON cannot hold are refused by name; undefined members are left out', async (t) => {
