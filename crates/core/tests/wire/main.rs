@@ -24,5 +24,6 @@ mod pipelines;
 mod repeats;
 mod retries;
 mod server;
+mod stop;
 mod support;
 mod surface;
