@@ -9,6 +9,7 @@
 //   moves every flag whose active phase is that phase to the next one, one write each.
 
 const { UsageError, integer, parsePhase } = require('./args.js')
+const { cutShort, interruptedSummary, interrupts, interruptedResults } = require('./interrupt.js')
 const { plainError } = require('./many.js')
 const { describePhase } = require('./phases.js')
 const { pipelinePhases, progressBar, renderPipelineChart, renderPipelineTable, renderPreview } = require('./render.js')
@@ -83,11 +84,19 @@ async function advance(ctx, { project, pipeline }) {
   const options = { concurrency, dryRun }
   const bar = !dryRun && io.stderr?.isTTY ? progressBar(io.stderr) : null
   if (bar) options.onProgress = (done, total) => bar.update(done, total)
+  // Ctrl-C stops the writes, and what moved is still printed (see interrupt.js).
+  const interrupt = dryRun ? null : interrupts()
+  if (interrupt) options.signal = interrupt.signal
   let results
+  let stopped = null
   try {
     results = await ctx.client().advancePipeline(project, pipeline, from, options)
+  } catch (error) {
+    results = interruptedResults(interrupt, error)
+    stopped = interrupt.received
   } finally {
     bar?.done()
+    interrupt?.close()
   }
 
   if (dryRun) {
@@ -114,19 +123,24 @@ async function advance(ctx, { project, pipeline }) {
     return failing.length ? 1 : 0
   }
 
-  const failed = results.filter((r) => !r.ok).length
+  const failed = results.filter((r) => !r.ok && !r.aborted).length
   if (values.json) {
-    const entries = results.map((r) => (r.ok ? { ok: true, flagKey: r.flagKey, release: r.release } : { ok: false, flagKey: r.flagKey, error: plainError(ctx, r.error) }))
+    const entries = results.map((r) => (r.ok ? { ok: true, flagKey: r.flagKey, release: r.release } : r.aborted ? { ok: false, flagKey: r.flagKey, aborted: r.aborted } : { ok: false, flagKey: r.flagKey, error: plainError(ctx, r.error) }))
     io.out(ctx.json(entries))
   } else {
     for (const r of results) {
       const label = `${ctx.text(project)}/${ctx.text(r.flagKey)}`
       if (r.ok) io.out(`✓ ${label}`)
+      else if (r.aborted) io.out(cutShort(label, r.aborted, stopped))
       else {
         const { code, message } = plainError(ctx, r.error)
         io.out(`✗ ${label}: ${ctx.text(message)} (code ${ctx.text(code)})`)
       }
     }
+  }
+  if (stopped) {
+    io.err(ctx.text(interruptedSummary(results, stopped, `${plural(results.length, 'flag')} at ${where}`, 'advanced')))
+    return interrupt.exitCode
   }
   io.err(ctx.text(results.length ? `${plural(results.length, 'flag')} at ${where}: ${results.length - failed} advanced, ${failed} failed` : `no flag is at ${where}: nothing to advance`))
   return failed ? 1 : 0

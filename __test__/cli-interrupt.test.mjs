@@ -1,0 +1,208 @@
+// Ctrl-C during `ld-release advance` and `complete-many`: the run stops, what moved and
+// what did not is printed (server text inert, token masked), and the command exits 130
+// (143 for SIGTERM). The command runs as users run it, a child process, against the
+// fake on 127.0.0.1 slowed down at one write; the signal is sent once N writes arrived.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ENV_VARS, TOKEN, assertNoSecretIn, fake, sampleRelease, sleep } from './helpers.mjs'
+
+const BIN = fileURLToPath(new URL('../bin/ld-release.js', import.meta.url))
+const INTERRUPT = fileURLToPath(new URL('../lib/cli/interrupt.js', import.meta.url))
+
+const flags = (n) => Array.from({ length: n }, (_, i) => `f${i}`)
+const seeded = (keys) => keys.map((flagKey) => ({ projectKey: 'web', flagKey, release: sampleRelease() }))
+const auth = (server) => ['--access-token', server.apiKey, '--base-uri', server.url]
+const patches = (server) => server.requests.filter((r) => r.method === 'PATCH')
+
+/** This process's environment without the variables the library and the drawing read. */
+function cleanEnv() {
+  const env = { ...process.env }
+  for (const name of [...ENV_VARS, 'FORCE_COLOR', 'NO_COLOR']) delete env[name]
+  return env
+}
+
+/**
+ * Runs the binary and sends it `signal` once `ready()` holds (checked every 5 ms);
+ * resolves to { code, signal, stdout, stderr }. Killed after 20 s if still running.
+ */
+function interrupted(args, ready, signal = 'SIGINT') {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+    const poll = setInterval(() => {
+      if (!ready()) return
+      clearInterval(poll)
+      child.kill(signal)
+    }, 5)
+    child.on('error', reject)
+    child.on('close', (code, killedBy) => {
+      clearTimeout(killer)
+      clearInterval(poll)
+      resolve({ code, signal: killedBy, stdout, stderr })
+    })
+  })
+}
+
+test('SIGINT during advance: the flags moved, the write in flight and those not sent are printed; exit 130', async (t) => {
+  const keys = flags(6)
+  const server = await fake(t, { releases: seeded(keys) })
+  // f3's write is answered only after 3 s: the signal comes while it is in flight.
+  server.injectFault({ match: { method: 'PATCH', path: '/api/v2/flags/web/f3/release' }, delayMs: 3000 })
+  const r = await interrupted(['advance', 'web', 'standard-rollout', '--from', '0', '--concurrency', '1', ...auth(server)], () => patches(server).length === 4)
+  assert.equal(r.code, 130, r.stderr)
+  assert.deepEqual(r.stdout.trimEnd().split('\n'), [
+    '✓ web/f0',
+    '✓ web/f1',
+    '✓ web/f2',
+    '? web/f3: its write was in flight when SIGINT came: it may or may not have been applied (read the release to know)',
+    '- web/f4: not sent (SIGINT came first): nothing was written',
+    '- web/f5: not sent (SIGINT came first): nothing was written',
+  ])
+  assert.equal(r.stderr, 'interrupted by SIGINT: 6 flags at phase 0 of standard-rollout: 3 advanced, 0 failed, 1 in flight (may or may not have been applied), 2 not sent\n')
+  // The server received the three writes printed as done and the one in flight, no more.
+  await sleep(300)
+  assert.deepEqual(patches(server).map((p) => p.path.split('/')[5]), ['f0', 'f1', 'f2', 'f3'])
+  for (const key of ['f0', 'f1', 'f2']) assert.equal(server.getRelease('web', key).phases[0].complete, true)
+  for (const key of ['f4', 'f5']) assert.equal(server.getRelease('web', key).phases[0].complete, false)
+})
+
+test('SIGTERM during advance --json: one entry per flag, those cut short marked aborted; exit 143', async (t) => {
+  const keys = flags(4)
+  const server = await fake(t, { releases: seeded(keys) })
+  server.injectFault({ match: { method: 'PATCH', path: '/api/v2/flags/web/f1/release' }, delayMs: 3000 })
+  const r = await interrupted(['advance', 'web', 'standard-rollout', '--from', 'Testing', '--concurrency', '1', '--json', ...auth(server)], () => patches(server).length === 2, 'SIGTERM')
+  assert.equal(r.code, 143, r.stderr)
+  const entries = JSON.parse(r.stdout)
+  assert.deepEqual(
+    entries.map((e) => [e.flagKey, e.ok, e.aborted ?? (e.release ? 'release' : e.error?.code)]),
+    [
+      ['f0', true, 'release'],
+      ['f1', false, 'unknown'],
+      ['f2', false, 'not-sent'],
+      ['f3', false, 'not-sent'],
+    ],
+  )
+  assert.equal(r.stderr, 'interrupted by SIGTERM: 4 flags at phase "Testing" of standard-rollout: 1 advanced, 0 failed, 1 in flight (may or may not have been applied), 2 not sent\n')
+})
+
+test('SIGINT while advance reads its flags: nothing was written, and it says so; exit 130', async (t) => {
+  const server = await fake(t, { releases: seeded(flags(3)) })
+  server.injectFault({ match: { method: 'GET', path: '/api/v2/projects/web/release-pipelines/standard-rollout/releases' }, delayMs: 3000 })
+  const listed = () => server.requests.some((r) => r.path.split('?')[0].endsWith('/releases'))
+  const r = await interrupted(['advance', 'web', 'standard-rollout', '--from', '0', ...auth(server)], listed)
+  assert.equal(r.code, 130, r.stderr)
+  assert.equal(r.stdout, '')
+  assert.equal(r.stderr, 'interrupted by SIGINT before any write was sent: nothing was written\n')
+  assert.equal(patches(server).length, 0)
+})
+
+test('the flags an interrupted advance prints are inert and masked, as every server text', async (t) => {
+  const evil = `x\u001b]0;pwned\u0007\u001b[2J\u202e${TOKEN}`
+  const server = await fake(t, { apiKey: TOKEN, releases: seeded(['f0', 'f1', evil]) })
+  server.injectFault({ match: { method: 'PATCH', path: '/api/v2/flags/web/f1/release' }, delayMs: 3000 })
+  const r = await interrupted(['advance', 'web', 'standard-rollout', '--from', '0', '--concurrency', '1', ...auth(server)], () => patches(server).length === 2)
+  assert.equal(r.code, 130, r.stderr)
+  const lines = r.stdout.trimEnd().split('\n')
+  assert.equal(lines.length, 3, r.stdout)
+  assert.match(lines[2], /^- web\/x\\u\{1b\}\]0;pwned\\u\{7\}\\u\{1b\}\[2J\\u\{202e\}\*\*\*\*91d7: not sent \(SIGINT came first\): nothing was written$/)
+  for (const text of [r.stdout, r.stderr]) {
+    assert.doesNotMatch(text, /[\u001b\u0007\u202e]/)
+    assertNoSecretIn(text, 'the output')
+  }
+})
+
+/** Writes `items` to a file of a fresh directory removed after the test; returns its path. */
+function itemsFile(t, items) {
+  const dir = mkdtempSync(join(tmpdir(), 'ld-release-interrupt-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'items.json')
+  writeFileSync(file, JSON.stringify(items))
+  return file
+}
+
+test('SIGINT during complete-many: each item done, in flight or not sent, the named ones too; exit 130', async (t) => {
+  const keys = flags(5)
+  const server = await fake(t, { releases: seeded(keys) })
+  server.injectFault({ match: { method: 'PATCH', path: '/api/v2/flags/web/f2/release' }, delayMs: 3000 })
+  const items = [
+    ...keys.slice(0, 4).map((flagKey) => ({ projectKey: 'web', flagKey, phase: 0 })),
+    { projectKey: 'web', flagKey: 'f4', phase: 'Staging' },
+    { projectKey: 'web', flagKey: '', phase: 0 },
+  ]
+  const file = itemsFile(t, items)
+  const r = await interrupted(['complete-many', '--file', file, '--concurrency', '1', ...auth(server)], () => patches(server).length === 3)
+  assert.equal(r.code, 130, r.stderr)
+  const lines = r.stdout.trimEnd().split('\n')
+  assert.deepEqual(lines.slice(0, 5), [
+    '✓ web/f0 phase 0',
+    '✓ web/f1 phase 0',
+    '? web/f2 phase 0: its write was in flight when SIGINT came: it may or may not have been applied (read the release to know)',
+    '- web/f3 phase 0: not sent (SIGINT came first): nothing was written',
+    '- web/f4 phase "Staging": not sent (SIGINT came first): nothing was written',
+  ])
+  assert.match(lines[5], /^✗ web\/ phase 0: items\[\d+\]\.flagKey .* \(code ERR_LD_INVALID_ARGUMENT\)$/)
+  assert.equal(r.stderr, 'interrupted by SIGINT: 6 items: 2 done, 1 failed, 1 in flight (may or may not have been applied), 2 not sent\n')
+  await sleep(300)
+  assert.deepEqual(patches(server).map((p) => p.path.split('/')[5]), ['f0', 'f1', 'f2'])
+  assert.equal(server.requests.filter((r) => r.path.includes('/f4/')).length, 0, 'nothing sent for the named item')
+})
+
+test('SIGINT during complete-many --json: the entries cut short carry aborted and no error', async (t) => {
+  const keys = flags(3)
+  const server = await fake(t, { releases: seeded(keys) })
+  server.injectFault({ match: { method: 'PATCH', path: '/api/v2/flags/web/f0/release' }, delayMs: 3000 })
+  const file = itemsFile(t, keys.map((flagKey) => ({ projectKey: 'web', flagKey, phase: 1 })))
+  const r = await interrupted(['complete-many', '--file', file, '--concurrency', '1', '--json', ...auth(server)], () => patches(server).length === 1)
+  assert.equal(r.code, 130, r.stderr)
+  assert.deepEqual(JSON.parse(r.stdout), [
+    { ok: false, projectKey: 'web', flagKey: 'f0', phase: 1, aborted: 'unknown' },
+    { ok: false, projectKey: 'web', flagKey: 'f1', phase: 1, aborted: 'not-sent' },
+    { ok: false, projectKey: 'web', flagKey: 'f2', phase: 1, aborted: 'not-sent' },
+  ])
+})
+
+test('the help of advance and complete-many gives the exit codes of an interruption', async () => {
+  for (const command of ['advance', 'complete-many']) {
+    const child = spawn(process.execPath, [BIN, command, '--help'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    const [code] = await new Promise((resolve) => child.on('close', (...args) => resolve(args)))
+    assert.equal(code, 0)
+    assert.match(stdout, /\n130 interrupted by Ctrl-C \(SIGINT\), 143 by SIGTERM: the run stops at once and prints\nwhat moved/, command)
+  }
+})
+
+test('a second SIGINT exits at once with 130, whatever the run is doing', async () => {
+  // A run that never ends by itself: the first signal aborts it (and is seen), the
+  // second ends the process.
+  const script = `
+    const { interrupts } = require(${JSON.stringify(INTERRUPT)})
+    const interrupt = interrupts()
+    interrupt.signal.addEventListener('abort', () => {
+      console.log('aborted by', interrupt.signal.reason)
+      process.kill(process.pid, 'SIGINT')
+    })
+    setInterval(() => {}, 1000)
+    process.kill(process.pid, 'SIGINT')
+  `
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => (stdout += d))
+  child.stderr.on('data', (d) => (stderr += d))
+  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  const [code] = await new Promise((resolve) => child.on('close', (...args) => resolve(args)))
+  clearTimeout(killer)
+  assert.equal(code, 130)
+  assert.equal(stdout, 'aborted by SIGINT\n')
+  assert.equal(stderr, 'SIGINT again: exiting at once; a write in flight may or may not have been applied\n')
+})
