@@ -9,10 +9,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
 import { ENV_VARS, TOKEN, assertNoSecretIn, fake, sampleRelease, sleep } from './helpers.mjs'
 
 const BIN = fileURLToPath(new URL('../bin/ld-release.js', import.meta.url))
 const INTERRUPT = fileURLToPath(new URL('../lib/cli/interrupt.js', import.meta.url))
+const { cutShort, interruptedResults, interruptedSummary, interrupts } = createRequire(import.meta.url)(INTERRUPT)
 
 const flags = (n) => Array.from({ length: n }, (_, i) => `f${i}`)
 const seeded = (keys) => keys.map((flagKey) => ({ projectKey: 'web', flagKey, release: sampleRelease() }))
@@ -120,6 +122,16 @@ test('the flags an interrupted advance prints are inert and masked, as every ser
   }
 })
 
+test('SIGINT during advance --dry-run: nothing was written, and it says so; exit 130', async (t) => {
+  const server = await fake(t, { releases: seeded(flags(2)) })
+  server.injectFault({ match: { method: 'GET', path: '/api/v2/projects/web/release-pipelines/standard-rollout/releases' }, delayMs: 3000 })
+  const listed = () => server.requests.some((r) => r.path.split('?')[0].endsWith('/releases'))
+  const r = await interrupted(['advance', 'web', 'standard-rollout', '--from', '0', '--dry-run', ...auth(server)], listed)
+  assert.equal(r.code, 130, r.stderr)
+  assert.equal(r.stdout, '')
+  assert.equal(r.stderr, 'interrupted by SIGINT: a dry run, nothing was written\n')
+})
+
 /** Writes `items` to a file of a fresh directory removed after the test; returns its path. */
 function itemsFile(t, items) {
   const dir = mkdtempSync(join(tmpdir(), 'ld-release-interrupt-'))
@@ -154,6 +166,16 @@ test('SIGINT during complete-many: each item done, in flight or not sent, the na
   await sleep(300)
   assert.deepEqual(patches(server).map((p) => p.path.split('/')[5]), ['f0', 'f1', 'f2'])
   assert.equal(server.requests.filter((r) => r.path.includes('/f4/')).length, 0, 'nothing sent for the named item')
+})
+
+test('SIGINT while complete-many reads the release of an item named by phase name: that item is in flight', async (t) => {
+  const server = await fake(t, { releases: seeded(['f0']) })
+  server.injectFault({ match: { method: 'GET', path: '/api/v2/flags/web/f0/release' }, delayMs: 3000 })
+  const file = itemsFile(t, [{ projectKey: 'web', flagKey: 'f0', phase: 'Testing' }])
+  const r = await interrupted(['complete-many', '--file', file, ...auth(server)], () => server.requests.length === 1)
+  assert.equal(r.code, 130, r.stderr)
+  assert.equal(r.stdout, '? web/f0 phase "Testing": its write was in flight when SIGINT came: it may or may not have been applied (read the release to know)\n')
+  assert.equal(r.stderr, 'interrupted by SIGINT: 1 item: 0 done, 0 failed, 1 in flight (may or may not have been applied), 0 not sent\n')
 })
 
 test('SIGINT during complete-many --json: the entries cut short carry aborted and no error', async (t) => {
@@ -205,4 +227,47 @@ test('a second SIGINT exits at once with 130, whatever the run is doing', async 
   assert.equal(code, 130)
   assert.equal(stdout, 'aborted by SIGINT\n')
   assert.equal(stderr, 'SIGINT again: exiting at once; a write in flight may or may not have been applied\n')
+})
+
+test('interrupts() listens for SIGINT and SIGTERM until close(); a run it did not stop is not taken for one it did', () => {
+  const before = ['SIGINT', 'SIGTERM'].map((name) => process.listenerCount(name))
+  const interrupt = interrupts()
+  assert.deepEqual(['SIGINT', 'SIGTERM'].map((name) => process.listenerCount(name)), before.map((n) => n + 1))
+  assert.equal(interrupt.received, null)
+  assert.equal(interrupt.signal.aborted, false)
+  const aborted = Object.assign(new Error('aborted'), { name: 'AbortError', results: [] })
+  // Not interrupted: an AbortError with results is not ours, and is rethrown.
+  assert.throws(() => interruptedResults(interrupt, aborted), (e) => e === aborted)
+  interrupt.close()
+  assert.deepEqual(['SIGINT', 'SIGTERM'].map((name) => process.listenerCount(name)), before)
+})
+
+test('an interrupted run takes only the AbortError that carries results', async () => {
+  const interrupt = interrupts()
+  const seen = new Promise((resolve) => interrupt.signal.addEventListener('abort', resolve))
+  // Its own listener (the newest), called as the process calls it; the test runner's
+  // own listeners, if any, are left alone.
+  process.listeners('SIGTERM').at(-1)('SIGTERM')
+  await seen
+  interrupt.close()
+  assert.equal(interrupt.received, 'SIGTERM')
+  assert.equal(interrupt.exitCode, 143)
+  assert.equal(interrupt.signal.reason, 'SIGTERM')
+  const results = [{ ok: true }]
+  assert.equal(interruptedResults(interrupt, Object.assign(new Error('x'), { name: 'AbortError', results })), results)
+  for (const other of [new Error('network'), Object.assign(new Error('x'), { name: 'AbortError' }), Object.assign(new Error('x'), { name: 'LaunchDarklyError', results })]) {
+    assert.throws(() => interruptedResults(interrupt, other), (e) => e === other)
+  }
+})
+
+test('the summary of an interrupted run counts each kind of result, and leaves out an empty in-flight count', () => {
+  const results = [{ ok: true }, { ok: true }, { ok: false, error: {} }, { ok: false, aborted: 'not-sent' }]
+  assert.equal(interruptedSummary(results, 'SIGINT', '4 items', 'done'), 'interrupted by SIGINT: 4 items: 2 done, 1 failed, 1 not sent')
+  assert.equal(
+    interruptedSummary([...results, { ok: false, aborted: 'unknown' }, { ok: false, aborted: 'unknown' }], 'SIGTERM', '6 flags', 'advanced'),
+    'interrupted by SIGTERM: 6 flags: 2 advanced, 1 failed, 2 in flight (may or may not have been applied), 1 not sent',
+  )
+  assert.equal(interruptedSummary([], 'SIGINT', '0 flags', 'advanced'), 'interrupted by SIGINT before any write was sent: nothing was written')
+  assert.equal(cutShort('web/a', 'not-sent', 'SIGTERM'), '- web/a: not sent (SIGTERM came first): nothing was written')
+  assert.equal(cutShort('web/a', 'unknown', 'SIGINT'), '? web/a: its write was in flight when SIGINT came: it may or may not have been applied (read the release to know)')
 })

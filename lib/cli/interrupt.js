@@ -46,7 +46,7 @@ function interrupts() {
  * with. Anything else is rethrown.
  */
 function interruptedResults(interrupt, error) {
-  if (interrupt?.received && error?.name === 'AbortError' && Array.isArray(error.results)) return error.results
+  if (interrupt.received && error?.name === 'AbortError' && Array.isArray(error.results)) return error.results
   throw error
 }
 

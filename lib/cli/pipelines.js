@@ -85,8 +85,8 @@ async function advance(ctx, { project, pipeline }) {
   const bar = !dryRun && io.stderr?.isTTY ? progressBar(io.stderr) : null
   if (bar) options.onProgress = (done, total) => bar.update(done, total)
   // Ctrl-C stops the writes, and what moved is still printed (see interrupt.js).
-  const interrupt = dryRun ? null : interrupts()
-  if (interrupt) options.signal = interrupt.signal
+  const interrupt = interrupts()
+  options.signal = interrupt.signal
   let results
   let stopped = null
   try {
@@ -96,9 +96,13 @@ async function advance(ctx, { project, pipeline }) {
     stopped = interrupt.received
   } finally {
     bar?.done()
-    interrupt?.close()
+    interrupt.close()
   }
 
+  if (dryRun && stopped) {
+    io.err(`interrupted by ${stopped}: a dry run, nothing was written`)
+    return interrupt.exitCode
+  }
   if (dryRun) {
     // A flag the real run would fail (a key no request can be made for) fails here too.
     const planned = results.filter((r) => r.ok)
