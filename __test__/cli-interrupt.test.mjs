@@ -255,7 +255,7 @@ test('an interrupted run takes only the AbortError that carries results', async 
   assert.equal(interrupt.signal.reason, 'SIGTERM')
   const results = [{ ok: true }]
   assert.equal(interruptedResults(interrupt, Object.assign(new Error('x'), { name: 'AbortError', results })), results)
-  for (const other of [new Error('network'), Object.assign(new Error('x'), { name: 'AbortError' }), Object.assign(new Error('x'), { name: 'LaunchDarklyError', results })]) {
+  for (const other of [null, undefined, new Error('network'), Object.assign(new Error('x'), { name: 'AbortError' }), Object.assign(new Error('x'), { name: 'LaunchDarklyError', results })]) {
     assert.throws(() => interruptedResults(interrupt, other), (e) => e === other)
   }
 })
@@ -270,4 +270,19 @@ test('the summary of an interrupted run counts each kind of result, and leaves o
   assert.equal(interruptedSummary([], 'SIGINT', '0 flags', 'advanced'), 'interrupted by SIGINT before any write was sent: nothing was written')
   assert.equal(cutShort('web/a', 'not-sent', 'SIGTERM'), '- web/a: not sent (SIGTERM came first): nothing was written')
   assert.equal(cutShort('web/a', 'unknown', 'SIGINT'), '? web/a: its write was in flight when SIGINT came: it may or may not have been applied (read the release to know)')
+})
+
+test('a second signal exits at once, with its own code, saying so on stderr', () => {
+  const exits = []
+  let written = ''
+  const interrupt = interrupts({ exit: (code) => exits.push(code), stderr: { write: (text) => (written += text) } })
+  const on = process.listeners('SIGINT').at(-1)
+  on('SIGINT')
+  assert.deepEqual([interrupt.received, exits, written], ['SIGINT', [], ''])
+  on('SIGTERM')
+  on('SIGINT')
+  interrupt.close()
+  assert.deepEqual(exits, [143, 130])
+  assert.equal(written, 'SIGTERM again: exiting at once; a write in flight may or may not have been applied\nSIGINT again: exiting at once; a write in flight may or may not have been applied\n')
+  assert.equal(interrupt.received, 'SIGINT', 'the first signal stays the one received')
 })

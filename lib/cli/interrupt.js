@@ -11,15 +11,17 @@ const EXIT = { SIGINT: 130, SIGTERM: 143 }
 /**
  * Listens for SIGINT and SIGTERM until `close()`. `signal` is aborted (its reason the
  * signal's name) by the first; `received` is that name, or null; `exitCode` its exit
- * code. A second signal writes one line on stderr and exits at once with its own code.
+ * code. A second signal writes one line on stderr and exits at once with its own code
+ * (through `exit` and `stderr`, the process's unless a test gives its own).
  */
-function interrupts() {
+function interrupts({ exit = (code) => process.exit(code), stderr = process.stderr } = {}) {
   const controller = new AbortController()
   let received = null
   const on = (name) => {
     if (received) {
-      process.stderr.write(`${name} again: exiting at once; a write in flight may or may not have been applied\n`)
-      process.exit(EXIT[name])
+      stderr.write(`${name} again: exiting at once; a write in flight may or may not have been applied\n`)
+      exit(EXIT[name])
+      return
     }
     received = name
     controller.abort(name)
