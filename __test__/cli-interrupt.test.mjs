@@ -1,7 +1,9 @@
 // Ctrl-C during `ld-release advance` and `complete-many`: the run stops, what moved and
 // what did not is printed (server text inert, token masked), and the command exits 130
-// (143 for SIGTERM). The command runs as users run it, a child process, against the
-// fake on 127.0.0.1 slowed down at one write; the signal is sent once N writes arrived.
+// (143 for SIGTERM). Each case runs the command twice against the fake on 127.0.0.1,
+// slowed down at one request, the signal sent once N writes arrived: as users run it, a
+// child process sent the signal; and in this process, its listener called (so that
+// mutation testing sees the code run).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -15,6 +17,7 @@ import { ENV_VARS, TOKEN, assertNoSecretIn, fake, sampleRelease, sleep } from '.
 const BIN = fileURLToPath(new URL('../bin/ld-release.js', import.meta.url))
 const INTERRUPT = fileURLToPath(new URL('../lib/cli/interrupt.js', import.meta.url))
 const { cutShort, interruptedResults, interruptedSummary, interrupts } = createRequire(import.meta.url)(INTERRUPT)
+const { main } = createRequire(import.meta.url)('../lib/cli/main.js')
 
 const flags = (n) => Array.from({ length: n }, (_, i) => `f${i}`)
 const seeded = (keys) => keys.map((flagKey) => ({ projectKey: 'web', flagKey, release: sampleRelease() }))
@@ -30,9 +33,9 @@ function cleanEnv() {
 
 /**
  * Runs the binary and sends it `signal` once `ready()` holds (checked every 5 ms);
- * resolves to { code, signal, stdout, stderr }. Killed after 20 s if still running.
+ * resolves to { code, stdout, stderr }. Killed after 20 s if still running.
  */
-function interrupted(args, ready, signal = 'SIGINT') {
+function inChild(args, ready, signal = 'SIGINT') {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
@@ -46,15 +49,45 @@ function interrupted(args, ready, signal = 'SIGINT') {
       child.kill(signal)
     }, 5)
     child.on('error', reject)
-    child.on('close', (code, killedBy) => {
+    child.on('close', (code) => {
       clearTimeout(killer)
       clearInterval(poll)
-      resolve({ code, signal: killedBy, stdout, stderr })
+      resolve({ code, stdout, stderr })
     })
   })
 }
 
-test('SIGINT during advance: the flags moved, the write in flight and those not sent are printed; exit 130', async (t) => {
+/**
+ * Runs the command in this process (`main`, its output kept) and, once `ready()` holds
+ * and the command listens for `signal`, calls its listener as the process would;
+ * resolves to { code, stdout, stderr }.
+ */
+async function inProcess(args, ready, signal = 'SIGINT') {
+  const out = []
+  const err = []
+  const io = { out: (text) => out.push(`${text}\n`), err: (text) => err.push(`${text}\n`), env: {}, readStdin: () => '' }
+  const listening = process.listenerCount(signal)
+  let settled = false
+  const running = main(args, io).finally(() => (settled = true))
+  for (let i = 0; i < 4000 && !settled; i++) {
+    if (ready() && process.listenerCount(signal) > listening) {
+      process.listeners(signal).at(-1)(signal)
+      break
+    }
+    await sleep(5)
+  }
+  const code = await running
+  return { code, stdout: out.join(''), stderr: err.join('') }
+}
+
+/** A test run once with the command in a child process, once in this process. */
+function both(name, body) {
+  for (const [where, run] of [['a child process', inChild], ['this process', inProcess]]) {
+    test(`${name} (in ${where})`, (t) => body(t, run))
+  }
+}
+
+both('SIGINT during advance: the flags moved, the write in flight and those not sent are printed; exit 130', async (t, interrupted) => {
   const keys = flags(6)
   const server = await fake(t, { releases: seeded(keys) })
   // f3's write is answered only after 3 s: the signal comes while it is in flight.
@@ -77,7 +110,7 @@ test('SIGINT during advance: the flags moved, the write in flight and those not 
   for (const key of ['f4', 'f5']) assert.equal(server.getRelease('web', key).phases[0].complete, false)
 })
 
-test('SIGTERM during advance --json: one entry per flag, those cut short marked aborted; exit 143', async (t) => {
+both('SIGTERM during advance --json: one entry per flag, those cut short marked aborted; exit 143', async (t, interrupted) => {
   const keys = flags(4)
   const server = await fake(t, { releases: seeded(keys) })
   server.injectFault({ match: { method: 'PATCH', path: '/api/v2/flags/web/f1/release' }, delayMs: 3000 })
@@ -96,7 +129,7 @@ test('SIGTERM during advance --json: one entry per flag, those cut short marked 
   assert.equal(r.stderr, 'interrupted by SIGTERM: 4 flags at phase "Testing" of standard-rollout: 1 advanced, 0 failed, 1 in flight (may or may not have been applied), 2 not sent\n')
 })
 
-test('SIGINT while advance reads its flags: nothing was written, and it says so; exit 130', async (t) => {
+both('SIGINT while advance reads its flags: nothing was written, and it says so; exit 130', async (t, interrupted) => {
   const server = await fake(t, { releases: seeded(flags(3)) })
   server.injectFault({ match: { method: 'GET', path: '/api/v2/projects/web/release-pipelines/standard-rollout/releases' }, delayMs: 3000 })
   const listed = () => server.requests.some((r) => r.path.split('?')[0].endsWith('/releases'))
@@ -107,7 +140,7 @@ test('SIGINT while advance reads its flags: nothing was written, and it says so;
   assert.equal(patches(server).length, 0)
 })
 
-test('the flags an interrupted advance prints are inert and masked, as every server text', async (t) => {
+both('the flags an interrupted advance prints are inert and masked, as every server text', async (t, interrupted) => {
   const evil = `x\u001b]0;pwned\u0007\u001b[2J\u202e${TOKEN}`
   const server = await fake(t, { apiKey: TOKEN, releases: seeded(['f0', 'f1', evil]) })
   server.injectFault({ match: { method: 'PATCH', path: '/api/v2/flags/web/f1/release' }, delayMs: 3000 })
@@ -122,7 +155,7 @@ test('the flags an interrupted advance prints are inert and masked, as every ser
   }
 })
 
-test('SIGINT during advance --dry-run: nothing was written, and it says so; exit 130', async (t) => {
+both('SIGINT during advance --dry-run: nothing was written, and it says so; exit 130', async (t, interrupted) => {
   const server = await fake(t, { releases: seeded(flags(2)) })
   server.injectFault({ match: { method: 'GET', path: '/api/v2/projects/web/release-pipelines/standard-rollout/releases' }, delayMs: 3000 })
   const listed = () => server.requests.some((r) => r.path.split('?')[0].endsWith('/releases'))
@@ -141,7 +174,7 @@ function itemsFile(t, items) {
   return file
 }
 
-test('SIGINT during complete-many: each item done, in flight or not sent, the named ones too; exit 130', async (t) => {
+both('SIGINT during complete-many: each item done, in flight or not sent, the named ones too; exit 130', async (t, interrupted) => {
   const keys = flags(5)
   const server = await fake(t, { releases: seeded(keys) })
   server.injectFault({ match: { method: 'PATCH', path: '/api/v2/flags/web/f2/release' }, delayMs: 3000 })
@@ -168,7 +201,7 @@ test('SIGINT during complete-many: each item done, in flight or not sent, the na
   assert.equal(server.requests.filter((r) => r.path.includes('/f4/')).length, 0, 'nothing sent for the named item')
 })
 
-test('SIGINT while complete-many reads the release of an item named by phase name: that item is in flight', async (t) => {
+both('SIGINT while complete-many reads the release of an item named by phase name: that item is in flight', async (t, interrupted) => {
   const server = await fake(t, { releases: seeded(['f0']) })
   server.injectFault({ match: { method: 'GET', path: '/api/v2/flags/web/f0/release' }, delayMs: 3000 })
   const file = itemsFile(t, [{ projectKey: 'web', flagKey: 'f0', phase: 'Testing' }])
@@ -178,7 +211,7 @@ test('SIGINT while complete-many reads the release of an item named by phase nam
   assert.equal(r.stderr, 'interrupted by SIGINT: 1 item: 0 done, 0 failed, 1 in flight (may or may not have been applied), 0 not sent\n')
 })
 
-test('SIGINT during complete-many --json: the entries cut short carry aborted and no error', async (t) => {
+both('SIGINT during complete-many --json: the entries cut short carry aborted and no error', async (t, interrupted) => {
   const keys = flags(3)
   const server = await fake(t, { releases: seeded(keys) })
   server.injectFault({ match: { method: 'PATCH', path: '/api/v2/flags/web/f0/release' }, delayMs: 3000 })
