@@ -77,6 +77,7 @@ async function inProcess(args, ready, signal = 'SIGINT') {
     await sleep(5)
   }
   const code = await running
+  assert.equal(process.listenerCount(signal), listening, 'the command stopped listening for the signal')
   return { code, stdout: out.join(''), stderr: err.join('') }
 }
 
@@ -270,7 +271,8 @@ test('interrupts() listens for SIGINT and SIGTERM until close(); a run it did no
   assert.equal(interrupt.signal.aborted, false)
   const aborted = Object.assign(new Error('aborted'), { name: 'AbortError', results: [] })
   // Not interrupted: an AbortError with results is not ours, and is rethrown.
-  assert.throws(() => interruptedResults(interrupt, aborted), (e) => e === aborted)
+  assert.throws(() => interruptedResults(interrupt.signal, aborted), (e) => e === aborted)
+  assert.throws(() => interruptedResults(undefined, aborted), (e) => e === aborted)
   interrupt.close()
   assert.deepEqual(['SIGINT', 'SIGTERM'].map((name) => process.listenerCount(name)), before)
 })
@@ -287,9 +289,9 @@ test('an interrupted run takes only the AbortError that carries results', async 
   assert.equal(interrupt.exitCode, 143)
   assert.equal(interrupt.signal.reason, 'SIGTERM')
   const results = [{ ok: true }]
-  assert.equal(interruptedResults(interrupt, Object.assign(new Error('x'), { name: 'AbortError', results })), results)
+  assert.equal(interruptedResults(interrupt.signal, Object.assign(new Error('x'), { name: 'AbortError', results })), results)
   for (const other of [null, undefined, new Error('network'), Object.assign(new Error('x'), { name: 'AbortError' }), Object.assign(new Error('x'), { name: 'LaunchDarklyError', results })]) {
-    assert.throws(() => interruptedResults(interrupt, other), (e) => e === other)
+    assert.throws(() => interruptedResults(interrupt.signal, other), (e) => e === other)
   }
 })
 

@@ -44,11 +44,12 @@ function interrupts({ exit = (code) => process.exit(code), stderr = process.stde
 }
 
 /**
- * The results of a run `interrupt` stopped: the `results` of the AbortError it rejected
- * with. Anything else is rethrown.
+ * The results of a run that `signal` stopped: the `results` of the AbortError it
+ * rejected with. Anything else, or a rejection while the signal was not aborted, is
+ * rethrown as it is.
  */
-function interruptedResults(interrupt, error) {
-  if (interrupt.received && error?.name === 'AbortError' && Array.isArray(error.results)) return error.results
+function interruptedResults(signal, error) {
+  if (signal?.aborted && error?.name === 'AbortError' && Array.isArray(error.results)) return error.results
   throw error
 }
 

@@ -10,7 +10,7 @@
 // the real run makes, and the write each item would be sent, or why it would fail.
 
 const { integer, parsePhase } = require('./args.js')
-const { cutShort, interruptedSummary, interrupts } = require('./interrupt.js')
+const { cutShort, interruptedResults, interruptedSummary, interrupts } = require('./interrupt.js')
 const { describePhase, notesFor } = require('./phases.js')
 const { progressBar, renderPreview } = require('./render.js')
 
@@ -57,8 +57,8 @@ async function pool(list, concurrency, work) {
 
 /**
  * The library's call for a named item, with `options`; resolves to `{ ok, release |
- * error }` or the dry run. Aborted through `options.signal` while under way, its
- * outcome is not known (its write may have been sent): `{ ok: false, aborted: 'unknown' }`.
+ * error }` or the dry run. Ended once `options.signal` was aborted, its outcome is not
+ * known (its write may have been sent): `{ ok: false, aborted: 'unknown' }`.
  */
 async function sendNamed(client, item, options) {
   const { projectKey, flagKey, named, complete } = item
@@ -68,7 +68,7 @@ async function sendNamed(client, item, options) {
     return options?.dryRun ? { ok: true, ...out } : { ok: true, release: out }
   } catch (error) {
     if (COMMAND_CODES.has(error?.code)) throw error
-    if (options?.signal?.aborted && error?.name === 'AbortError') return { ok: false, aborted: 'unknown' }
+    if (options.signal?.aborted) return { ok: false, aborted: 'unknown' }
     return { ok: false, error }
   }
 }
@@ -86,10 +86,9 @@ async function runAll(ctx, items, concurrency, { dryRun = false, onDone, signal 
   const results = items.map((item) => (item.error ? { ok: false, error: item.error } : undefined))
   const indexed = items.flatMap((item, i) => (item.send && !item.error ? [i] : []))
   if (indexed.length) {
-    const options = { concurrency }
+    const options = { concurrency, signal }
     if (dryRun) options.dryRun = true
     if (onDone) options.onProgress = () => onDone()
-    if (signal) options.signal = signal
     let out
     try {
       out = await client.completePhases(
@@ -97,8 +96,7 @@ async function runAll(ctx, items, concurrency, { dryRun = false, onDone, signal 
         options,
       )
     } catch (error) {
-      if (!(signal?.aborted && error?.name === 'AbortError' && Array.isArray(error.results))) throw error
-      out = error.results
+      out = interruptedResults(signal, error)
     }
     out.forEach((result, k) => (results[indexed[k]] = result))
   }
@@ -108,7 +106,7 @@ async function runAll(ctx, items, concurrency, { dryRun = false, onDone, signal 
       results[i] = { ok: false, aborted: 'not-sent' }
       return
     }
-    results[i] = await sendNamed(client, items[i], dryRun ? { dryRun: true } : signal ? { signal } : undefined)
+    results[i] = await sendNamed(client, items[i], dryRun ? { dryRun: true } : { signal })
     onDone?.()
   })
   return results

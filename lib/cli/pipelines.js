@@ -92,7 +92,7 @@ async function advance(ctx, { project, pipeline }) {
   try {
     results = await ctx.client().advancePipeline(project, pipeline, from, options)
   } catch (error) {
-    results = interruptedResults(interrupt, error)
+    results = interruptedResults(interrupt.signal, error)
     stopped = interrupt.received
   } finally {
     bar?.done()
