@@ -226,6 +226,59 @@ both('SIGINT during complete-many --json: the entries cut short carry aborted an
   ])
 })
 
+// The same commands when no signal comes: listening changes nothing of what they print
+// and the exit code (in this process, where mutation testing sees it).
+test('an advance no signal interrupts prints each flag and the count as ever, and exits 1 for a failed one', async (t) => {
+  const server = await fake(t, { releases: seeded(flags(3)) })
+  server.injectFault({ match: { method: 'PATCH', path: '/api/v2/flags/web/f1/release' }, status: 500 })
+  const never = () => false
+  const args = ['advance', 'web', 'standard-rollout', '--from', '0', '--concurrency', '1', '--retries', '0', ...auth(server)]
+  const r = await inProcess(args, never)
+  assert.equal(r.code, 1, r.stderr)
+  assert.match(r.stdout, /^✓ web\/f0\n✗ web\/f1: .* \(code ERR_LD_SERVER\)\n✓ web\/f2\n$/)
+  assert.equal(r.stderr, '3 flags at phase 0 of standard-rollout: 2 advanced, 1 failed\n')
+  const dry = await inProcess([...args, '--dry-run'], never)
+  assert.equal(dry.code, 0, dry.stderr)
+  assert.equal(dry.stderr, '1 flag at phase 0 of standard-rollout would move: f1 (1 PATCH request; nothing was written)\n')
+  const json = await inProcess([...args, '--json'], never)
+  assert.equal(json.code, 0, json.stderr)
+  assert.deepEqual(JSON.parse(json.stdout).map((e) => [e.ok, e.flagKey, 'release' in e, 'aborted' in e]), [[true, 'f1', true, false]])
+})
+
+test('a complete-many no signal interrupts prints each item and the count as ever, and exits 1 for a failed one', async (t) => {
+  const server = await fake(t, { releases: seeded(flags(2)) })
+  const items = [
+    { projectKey: 'web', flagKey: 'f0', phase: 0 },
+    { projectKey: 'web', flagKey: 'missing', phase: 0 },
+    { projectKey: 'web', flagKey: 'f1', phase: 'Staging' },
+    { projectKey: 'web', flagKey: 'missing', phase: 'Staging' },
+  ]
+  const file = itemsFile(t, items)
+  const never = () => false
+  const r = await inProcess(['complete-many', '--file', file, '--concurrency', '1', ...auth(server)], never)
+  assert.equal(r.code, 1, r.stderr)
+  const lines = r.stdout.trimEnd().split('\n')
+  assert.equal(lines[0], '✓ web/f0 phase 0')
+  assert.match(lines[1], /^✗ web\/missing phase 0: .* \(code ERR_LD_NOT_FOUND\)$/)
+  assert.equal(lines[2], '✓ web/f1 phase "Staging"')
+  assert.match(lines[3], /^✗ web\/missing phase "Staging": .* \(code ERR_LD_NOT_FOUND\)$/)
+  assert.equal(r.stderr, '2 done, 2 failed\n')
+  const json = await inProcess(['complete-many', '--file', file, '--json', ...auth(server)], never)
+  assert.equal(json.code, 1, json.stderr)
+  assert.deepEqual(
+    JSON.parse(json.stdout).map((e) => [e.ok, e.flagKey, Object.keys(e).filter((k) => ['release', 'error', 'aborted'].includes(k))]),
+    [
+      [true, 'f0', ['release']],
+      [false, 'missing', ['error']],
+      [true, 'f1', ['release']],
+      [false, 'missing', ['error']],
+    ],
+  )
+  const dry = await inProcess(['complete-many', '--file', file, '--dry-run', ...auth(server)], never)
+  assert.equal(dry.code, 1, dry.stderr)
+  assert.match(dry.stderr, /2 items would fail; nothing was sent\n$/)
+})
+
 test('the help of advance and complete-many gives the exit codes of an interruption', async () => {
   for (const command of ['advance', 'complete-many']) {
     const child = spawn(process.execPath, [BIN, command, '--help'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
