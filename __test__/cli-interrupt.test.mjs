@@ -62,10 +62,10 @@ function inChild(args, ready, signal = 'SIGINT') {
  * and the command listens for `signal`, calls its listener as the process would;
  * resolves to { code, stdout, stderr }.
  */
-async function inProcess(args, ready, signal = 'SIGINT') {
+async function inProcess(args, ready, signal = 'SIGINT', { stderr } = {}) {
   const out = []
   const err = []
-  const io = { out: (text) => out.push(`${text}\n`), err: (text) => err.push(`${text}\n`), env: {}, readStdin: () => '' }
+  const io = { out: (text) => out.push(`${text}\n`), err: (text) => err.push(`${text}\n`), env: {}, readStdin: () => '', stderr }
   const listening = process.listenerCount(signal)
   let settled = false
   const running = main(args, io).finally(() => (settled = true))
@@ -240,9 +240,10 @@ test('an advance no signal interrupts prints each flag and the count as ever, an
   const dry = await inProcess([...args, '--dry-run'], never)
   assert.equal(dry.code, 0, dry.stderr)
   assert.equal(dry.stderr, '1 flag at phase 0 of standard-rollout would move: f1 (1 PATCH request; nothing was written)\n')
+  server.injectFault({ match: { method: 'PATCH', path: '/api/v2/flags/web/f1/release' }, status: 500 })
   const json = await inProcess([...args, '--json'], never)
-  assert.equal(json.code, 0, json.stderr)
-  assert.deepEqual(JSON.parse(json.stdout).map((e) => [e.ok, e.flagKey, 'release' in e, 'aborted' in e]), [[true, 'f1', true, false]])
+  assert.equal(json.code, 1, json.stderr)
+  assert.deepEqual(JSON.parse(json.stdout).map((e) => [e.ok, e.flagKey, e.error?.code, 'aborted' in e]), [[false, 'f1', 'ERR_LD_SERVER', false]])
 })
 
 test('a complete-many no signal interrupts prints each item and the count as ever, and exits 1 for a failed one', async (t) => {
@@ -252,17 +253,22 @@ test('a complete-many no signal interrupts prints each item and the count as eve
     { projectKey: 'web', flagKey: 'missing', phase: 0 },
     { projectKey: 'web', flagKey: 'f1', phase: 'Staging' },
     { projectKey: 'web', flagKey: 'missing', phase: 'Staging' },
+    { projectKey: 'web', flagKey: 'f0', phase: 'Production' },
   ]
   const file = itemsFile(t, items)
   const never = () => false
-  const r = await inProcess(['complete-many', '--file', file, '--concurrency', '1', ...auth(server)], never)
+  // A terminal for the progress bar.
+  const tty = { isTTY: true, text: '', write: (text) => (tty.text += text) }
+  const r = await inProcess(['complete-many', '--file', file, '--concurrency', '1', ...auth(server)], never, 'SIGINT', { stderr: tty })
   assert.equal(r.code, 1, r.stderr)
   const lines = r.stdout.trimEnd().split('\n')
   assert.equal(lines[0], '✓ web/f0 phase 0')
   assert.match(lines[1], /^✗ web\/missing phase 0: .* \(code ERR_LD_NOT_FOUND\)$/)
   assert.equal(lines[2], '✓ web/f1 phase "Staging"')
   assert.match(lines[3], /^✗ web\/missing phase "Staging": .* \(code ERR_LD_NOT_FOUND\)$/)
-  assert.equal(r.stderr, '2 done, 2 failed\n')
+  assert.equal(lines[4], '✓ web/f0 phase "Production"')
+  assert.equal(r.stderr, '3 done, 2 failed\n')
+  assert.deepEqual(tty.text.split('\r').slice(1).map((line) => line.split('] ')[1].trim()), ['0/5', '1/5', '2/5', '3/5', '4/5', '5/5'])
   const json = await inProcess(['complete-many', '--file', file, '--json', ...auth(server)], never)
   assert.equal(json.code, 1, json.stderr)
   assert.deepEqual(
@@ -272,6 +278,7 @@ test('a complete-many no signal interrupts prints each item and the count as eve
       [false, 'missing', ['error']],
       [true, 'f1', ['release']],
       [false, 'missing', ['error']],
+      [true, 'f0', ['release']],
     ],
   )
   const dry = await inProcess(['complete-many', '--file', file, '--dry-run', ...auth(server)], never)
