@@ -69,6 +69,31 @@ export interface AbortError extends Error {
   code: 'ABORT_ERR'
   /** The signal's `reason` */
   cause?: unknown
+  /**
+   * On an aborted `completePhases` or `advancePipeline`: what the run did, one result
+   * per item (per listed flag) in the order a resolved run gives them, each as a
+   * resolved run gives it, except the items the abort cut short, which are
+   * `AbortedResult`s. `[]` for an `advancePipeline` aborted before its writes began
+   * (while it read the pipeline and its flags): nothing was written. Absent on other calls.
+   */
+  results?: Array<BulkResult | BulkDryRunResult | AbortedResult> | Array<AdvanceResult | AbortedAdvanceResult>
+}
+
+/**
+ * An item of an aborted `completePhases` that the abort cut short (in
+ * `AbortError.results`). Not a failure, and not done: `'not-sent'`, its write was never
+ * sent, nothing was written for it (its reads may have been made), and it can be sent
+ * again as it is; `'unknown'`, its write had been sent and its answer was not waited
+ * for: it may or may not have been applied, so read the release before sending it again.
+ */
+export interface AbortedResult {
+  ok: false
+  aborted: 'not-sent' | 'unknown'
+}
+
+/** A flag of an aborted `advancePipeline` that the abort cut short: see `AbortedResult`. */
+export interface AbortedAdvanceResult extends AbortedResult {
+  flagKey: string
 }
 
 /** The outcome of one item of `completePhases`, in input order. */
@@ -1121,8 +1146,13 @@ export declare class ReleaseClient {
    * Marks many phases complete (or, with `complete: false`, incomplete) through one
    * client's connection pool and rate-limit gate, each as `completePhase` does.
    * Resolves to one result per item, in input order; a failing item never rejects the
-   * batch. Rejects only for a bad `items` or option, or with an `AbortError` when
-   * `signal` aborts the rest of the run. With `dryRun`, each item's reads happen and
+   * batch. Rejects only for a bad `items` or option, or when `signal` aborts the run:
+   * no more items are started, those under way are dropped, and it rejects at once
+   * with an `AbortError` whose `results` say what became of every item: as above for
+   * those that ended, `{ ok: false, aborted: 'not-sent' }` for those whose write was
+   * never sent (nothing written) and `{ ok: false, aborted: 'unknown' }` for those
+   * whose write was in flight (it may or may not have been applied: read the release
+   * before sending it again). With `dryRun`, each item's reads happen and
    * its result holds the request that would be sent (a `BulkDryRunResult`). An item
    * that repeats an earlier one is written (or planned) once; each repeat gets the
    * first one's result.
@@ -1181,7 +1211,11 @@ export declare class ReleaseClient {
    * The last phase of a new pipeline cannot be completed: `ERR_LD_UNSUPPORTED`,
    * nothing written. With `dryRun`, nothing is written and each result holds the
    * request the flag would be sent, its skip, or (`ok: false`) the error the real run
-   * would give it, such as for a listed flag key no request can be made for.
+   * would give it, such as for a listed flag key no request can be made for. Aborted
+   * through `signal`, it rejects at once with an `AbortError` whose `results` say
+   * what became of each listed flag, as `completePhases`' do (`aborted: 'not-sent'`
+   * or `'unknown'` for those the abort cut short); `[]` when the abort came before
+   * the writes began, while it read the pipeline and its flags: nothing was written.
    */
   advancePipeline(projectKey: string, pipelineKey: string, from: PhaseSelector, options?: AdvanceOptions & DryRunOptions & RequestOptions): Promise<AdvanceResult[]>
   /**
@@ -1291,7 +1325,11 @@ export interface AdvanceOptions {
  * The last phase of a new pipeline cannot be completed: `ERR_LD_UNSUPPORTED`,
  * nothing written. With `dryRun`, nothing is written and each result holds the
  * request the flag would be sent, its skip, or (`ok: false`) the error the real run
- * would give it, such as for a listed flag key no request can be made for.
+ * would give it, such as for a listed flag key no request can be made for. Aborted
+ * through `signal`, it rejects at once with an `AbortError` whose `results` say
+ * what became of each listed flag, as `completePhases`' do (`aborted: 'not-sent'`
+ * or `'unknown'` for those the abort cut short); `[]` when the abort came before
+ * the writes began, while it read the pipeline and its flags: nothing was written.
  *
  * Module-level: runs on the client shared by every call with the same
  * `ClientOptions` (read with the environment).
@@ -1366,8 +1404,13 @@ export declare function completePhase<O extends ClientOptions & DryRunOptions & 
  * Marks many phases complete (or, with `complete: false`, incomplete) through one
  * client's connection pool and rate-limit gate, each as `completePhase` does.
  * Resolves to one result per item, in input order; a failing item never rejects the
- * batch. Rejects only for a bad `items` or option, or with an `AbortError` when
- * `signal` aborts the rest of the run. With `dryRun`, each item's reads happen and
+ * batch. Rejects only for a bad `items` or option, or when `signal` aborts the run:
+ * no more items are started, those under way are dropped, and it rejects at once
+ * with an `AbortError` whose `results` say what became of every item: as above for
+ * those that ended, `{ ok: false, aborted: 'not-sent' }` for those whose write was
+ * never sent (nothing written) and `{ ok: false, aborted: 'unknown' }` for those
+ * whose write was in flight (it may or may not have been applied: read the release
+ * before sending it again). With `dryRun`, each item's reads happen and
  * its result holds the request that would be sent (a `BulkDryRunResult`). An item
  * that repeats an earlier one is written (or planned) once; each repeat gets the
  * first one's result.

@@ -18,7 +18,8 @@
 const TESTS_FOR = {
   'lib/cli/args.js': ['__test__/args.test.mjs', '__test__/cli.test.mjs'],
   'lib/cli/render.js': ['__test__/render.test.mjs', '__test__/cli.test.mjs'],
-  'lib/cli/': ['__test__/cli.test.mjs'],
+  'lib/cli/interrupt.js': ['__test__/cli-interrupt.test.mjs'],
+  'lib/cli/': ['__test__/cli-interrupt.test.mjs', '__test__/cli.test.mjs'],
   'testing/': ['__test__/fake.test.mjs', '__test__/cli.test.mjs'],
 }
 

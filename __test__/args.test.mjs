@@ -197,6 +197,11 @@ test('usage: the whole program, and each command with its arguments and options'
   assert.ok(!usage('complete').includes(OPTIONS['dry-run'].help))
   assert.ok(usage('demo').startsWith('Usage: ld-release demo [options]\n\nComplete phases of both kinds'))
   assert.ok(usage('phase-status').startsWith('Usage: ld-release phase-status <project> <flag> <phaseId> [options]'))
+  // The runs Ctrl-C stops give its exit codes after the general ones; the others do not.
+  const interrupted =
+    '\n130 interrupted by Ctrl-C (SIGINT), 143 by SIGTERM: the run stops at once and prints\nwhat moved (✓), what failed (✗), the write in flight (?: it may or may not have been\napplied) and what was not sent (-). A second Ctrl-C exits at once.'
+  for (const command of ['advance', 'complete-many']) assert.ok(usage(command).endsWith(interrupted), usage(command))
+  assert.ok(!usage('complete').includes('SIGTERM'))
 })
 
 test('hint points to the command’s help, or the program’s', () => {

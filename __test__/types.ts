@@ -13,6 +13,8 @@ import {
   previewRequest,
   reopenPhase,
   startPhase,
+  type AbortError,
+  type AbortedResult,
   type AdvanceResult,
   type AdvanceSkipReason,
   type BulkDryRunResult,
@@ -121,6 +123,25 @@ async function useTheApi(signal: AbortSignal): Promise<number> {
 
   return release._version ?? 0
 }
+
+/** What became of each item of an aborted run: its `results` narrow on `ok` and `aborted`. */
+function whatMoved(err: AbortError): string[] {
+  const results = err.results ?? []
+  const out: string[] = []
+  for (const r of results) {
+    if (r.ok) out.push('request' in r ? 'planned' : 'written')
+    else if ('aborted' in r) out.push(r.aborted === 'unknown' ? 'in flight' : 'not sent')
+    else out.push(r.error.code)
+  }
+  const cut: AbortedResult = { ok: false, aborted: 'not-sent' }
+  // @ts-expect-error an item the abort cut short has no error: it did not fail
+  void cut.error
+  // @ts-expect-error only 'not-sent' and 'unknown'
+  const wrong: AbortedResult = { ok: false, aborted: 'done' }
+  void wrong
+  return out
+}
+void whatMoved
 
 function describe(err: unknown): string {
   const e = err as LaunchDarklyError | { name: 'AbortError'; code: 'ABORT_ERR' }

@@ -13,6 +13,7 @@ use napi::bindgen_prelude::{
 };
 use napi::{Env, JsString, JsValue, Status, Unknown, UnknownRef};
 
+use crate::bulk::Stop;
 use crate::diagnostics::CallEvents;
 use crate::error::{ErrorCode, LdError};
 use crate::release::Release;
@@ -166,15 +167,25 @@ fn take_refs(id: u64) -> Vec<UnknownRef> {
   })
 }
 
+/// A call that is a run (`completePhases`, `advancePipeline`): its `Stop`, which `work`
+/// runs under, and the message of the `AbortError` its results make.
+pub struct Run<T> {
+  pub stop: Stop,
+  pub message: fn(&T) -> String,
+}
+
 /// Runs `work` on the runtime and settles a promise with `finish`'s value or the error.
 /// With a signal, an `abort` listener drops `work` at once (closing any connection it
 /// holds) and rejects with an `AbortError`; the listener is removed when the call ends.
-/// An already-aborted signal runs nothing. When the environment that made the call is
-/// torn down (a worker thread terminated), `work` is dropped the same way. The call's
-/// diagnostics `events` still queued are published before the promise settles.
+/// An already-aborted signal runs nothing. A `run` is not dropped: the abort stops it
+/// (see `Stop`), and it rejects with an `AbortError` whose `results` are `finish`'s
+/// value for what it did (`[]` when it was stopped before its writes began). When the
+/// environment that made the call is torn down (a worker thread terminated), `work` is
+/// dropped the same way. The call's diagnostics `events` still queued are published
+/// before the promise settles.
 pub fn spawn_call<'env, T, V>(
   env: &'env Env,
-  signal: Option<Object<'env>>,
+  (signal, run): (Option<Object<'env>>, Option<Run<T>>),
   events: Option<CallEvents>,
   work: impl Future<Output = Result<T, LdError>> + Send + 'static,
   finish: impl FnOnce(&'env Env, T) -> napi::Result<V> + 'static,
@@ -209,17 +220,27 @@ where
     // a Symbol), and only objects can be referenced on every Node-API version. The
     // reason is read when the promise settles, as for an abort during the call.
     let held = hold_refs(vec![signal.to_unknown().create_ref()?]);
-    return env.spawn_future_with_callback(
-      async move { Ok(LdError::aborted()) },
-      move |env, error| {
-        let mut cause = None;
-        for signal in take_refs(held) {
-          cause = signal_reason(env, &signal);
-          let _ = signal.unref(env);
-        }
-        Err(throwable(env, &error, cause.as_ref()))
-      },
-    );
+    let reason = move |env: &'env Env| {
+      let mut cause = None;
+      for signal in take_refs(held) {
+        cause = signal_reason(env, &signal);
+        let _ = signal.unref(env);
+      }
+      cause
+    };
+    if let Some(run) = run {
+      // A run stopped before it begins sends nothing, and says so of each item.
+      run.stop.stop();
+      return env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, result| {
+        publish(env);
+        let cause = reason(env);
+        stopped(env, result, cause.as_ref(), run, finish)
+      });
+    }
+    return env
+      .spawn_future_with_callback(async move { Ok(LdError::aborted()) }, move |env, error| {
+        Err(throwable(env, &error, reason(env).as_ref()))
+      });
   }
   let (tx, rx) = tokio::sync::oneshot::channel::<()>();
   let tx = RefCell::new(Some(tx));
@@ -239,6 +260,7 @@ where
     signal.to_unknown().create_ref()?,
     listener.to_unknown().create_ref()?,
   ]);
+  let stop = run.as_ref().map(|run| run.stop.clone());
   env.spawn_future_with_callback(
     async move {
       let cancel = async move {
@@ -246,10 +268,18 @@ where
           std::future::pending::<()>().await;
         }
       };
+      tokio::pin!(work);
       Ok(tokio::select! {
         biased;
-        () = cancel => Err(LdError::aborted()),
-        result = work => result,
+        () = cancel => match stop {
+          // The run ends at once, with what it did.
+          Some(stop) => {
+            stop.stop();
+            work.await
+          }
+          None => Err(LdError::aborted()),
+        },
+        result = &mut work => result,
       })
     },
     move |env, result| {
@@ -258,11 +288,50 @@ where
         Ok([signal_ref, listener_ref]) => release_listener(env, signal_ref, listener_ref),
         Err(_) => None,
       };
-      result
-        .map_err(|e| throwable(env, &e, cause.as_ref()))
-        .and_then(|t| finish(env, t))
+      match run {
+        Some(run) if run.stop.is_stopped() => stopped(env, result, cause.as_ref(), run, finish),
+        _ => result
+          .map_err(|e| throwable(env, &e, cause.as_ref()))
+          .and_then(|t| finish(env, t)),
+      }
     },
   )
+}
+
+/// How a run the signal stopped settles: an `AbortError` whose `results` are `finish`'s
+/// value for what it did, or `[]` when it was stopped before its writes began. A
+/// failure of its own that came first rejects as it is.
+fn stopped<'env, T, V: ToNapiValue>(
+  env: &'env Env,
+  result: Result<T, LdError>,
+  cause: Option<&Unknown>,
+  run: Run<T>,
+  finish: impl FnOnce(&'env Env, T) -> napi::Result<V>,
+) -> napi::Result<V> {
+  let (message, results) = match result {
+    Ok(done) => {
+      let message = (run.message)(&done);
+      let value = finish(env, done)?;
+      // SAFETY: the value is made in this environment, on its thread, and used at once.
+      let results = unsafe {
+        Unknown::from_raw_unchecked(env.raw(), ToNapiValue::to_napi_value(env.raw(), value)?)
+      };
+      (message, results)
+    }
+    Err(error) if error.code == ErrorCode::Aborted => (
+      "The operation was aborted before any write was sent: nothing was written".to_string(),
+      env.create_array(0)?.to_unknown(),
+    ),
+    Err(error) => return Err(throwable(env, &error, cause)),
+  };
+  let error = LdError::new(ErrorCode::Aborted, message);
+  let made = bare_error_object(env, &error).and_then(|mut object| {
+    let converted = napi::Error::from(object.to_unknown());
+    set_cause(env, &mut object, &error, cause)?;
+    object.set("results", results)?;
+    Ok(converted)
+  });
+  Err(made.unwrap_or_else(|e| e))
 }
 
 /// Adds `listener` for the signal's `abort` event; an error (with the exception thrown,

@@ -543,8 +543,13 @@ operations! {
   #[doc = " Marks many phases complete (or, with `complete: false`, incomplete) through one"]
   #[doc = " client's connection pool and rate-limit gate, each as `completePhase` does."]
   #[doc = " Resolves to one result per item, in input order; a failing item never rejects the"]
-  #[doc = " batch. Rejects only for a bad `items` or option, or with an `AbortError` when"]
-  #[doc = " `signal` aborts the rest of the run. With `dryRun`, each item's reads happen and"]
+  #[doc = " batch. Rejects only for a bad `items` or option, or when `signal` aborts the run:"]
+  #[doc = " no more items are started, those under way are dropped, and it rejects at once"]
+  #[doc = " with an `AbortError` whose `results` say what became of every item: as above for"]
+  #[doc = " those that ended, `{ ok: false, aborted: 'not-sent' }` for those whose write was"]
+  #[doc = " never sent (nothing written) and `{ ok: false, aborted: 'unknown' }` for those"]
+  #[doc = " whose write was in flight (it may or may not have been applied: read the release"]
+  #[doc = " before sending it again). With `dryRun`, each item's reads happen and"]
   #[doc = " its result holds the request that would be sent (a `BulkDryRunResult`). An item"]
   #[doc = " that repeats an earlier one is written (or planned) once; each repeat gets the"]
   #[doc = " first one's result."]
@@ -605,7 +610,11 @@ operations! {
   #[doc = " The last phase of a new pipeline cannot be completed: `ERR_LD_UNSUPPORTED`,"]
   #[doc = " nothing written. With `dryRun`, nothing is written and each result holds the"]
   #[doc = " request the flag would be sent, its skip, or (`ok: false`) the error the real run"]
-  #[doc = " would give it, such as for a listed flag key no request can be made for."]
+  #[doc = " would give it, such as for a listed flag key no request can be made for. Aborted"]
+  #[doc = " through `signal`, it rejects at once with an `AbortError` whose `results` say"]
+  #[doc = " what became of each listed flag, as `completePhases`' do (`aborted: 'not-sent'`"]
+  #[doc = " or `'unknown'` for those the abort cut short); `[]` when the abort came before"]
+  #[doc = " the writes began, while it read the pipeline and its flags: nothing was written."]
   fn advance_pipeline(project_key: "string", pipeline_key: "string", from: "PhaseSelector") -> "Promise<AdvanceResult[]>", options advance
     = |args| operations::advance_pipeline(&args, &project_key, &pipeline_key, &from);
 

@@ -13,11 +13,12 @@ use napi::{Env, JsValue, Unknown};
 use reqwest::Method;
 
 use crate::bulk;
+use crate::bulk::Stop;
 use crate::client::{Client, PreparedRequest};
 use crate::diagnostics::{self, CallEvents};
 use crate::environment_releases::Watch;
 use crate::environments::{ReleaseTarget, StartRelease};
-use crate::error::{ErrorCode, LdError, Result};
+use crate::error::{ErrorCode, LdError, Result, Unfinished};
 use crate::inputs::{CreateReleasePipelineInput, UpdateReleasePipelineInput};
 use crate::js::{error_object, spawn_call, ReleaseJson};
 use crate::options::{self, Accept, BulkSettings, CallOptions};
@@ -136,6 +137,15 @@ fn spawn<'env>(
   };
   // Observed (diagnostics_channel) only when someone subscribes.
   let (options, events) = diagnostics::observe(env, opts.request, name);
+  // A run with a signal runs under a stop: aborted, it ends with what it did.
+  let run = match &work {
+    Work::Bulk(..) | Work::Advance { .. } if opts.signal.is_some() => Some(crate::js::Run {
+      stop: Stop::new(),
+      message: aborted_message,
+    }),
+    _ => None,
+  };
+  let stop = run.as_ref().map(|run| run.stop.clone());
   let pending: Pending = match work {
     Work::Json(request) => Box::pin(async move {
       let release = client.send_release(request, options).await?;
@@ -186,9 +196,13 @@ fn spawn<'env>(
       from,
       settings,
     } => Box::pin(async move {
-      let advanced = client
-        .advance_pipeline(&project_key, &pipeline_key, &from, settings, options)
-        .await?;
+      let advance = client.advance_pipeline(&project_key, &pipeline_key, &from, settings, options);
+      // Stopped while it reads the pipeline and its flags, it is dropped: nothing was
+      // written. Once its writes begin, it ends with what it did.
+      let advanced = match stop {
+        Some(stop) => stop.guard(advance).await,
+        None => advance.await,
+      }?;
       let items = advanced
         .into_iter()
         .map(|advance| {
@@ -203,14 +217,17 @@ fn spawn<'env>(
       Ok(Outcome::Advance(items))
     }),
     Work::Bulk(items, settings, dry_run) => Box::pin(async move {
-      let results = bulk::run(
+      let run = bulk::run(
         client.clone(),
         items,
         (settings.concurrency, dry_run),
         options,
         settings.progress,
-      )
-      .await;
+      );
+      let results = match stop {
+        Some(stop) => stop.scope(run).await,
+        None => run.await,
+      };
       Ok(Outcome::Bulk(
         results
           .into_iter()
@@ -224,7 +241,67 @@ fn spawn<'env>(
       ))
     }),
   };
-  settle(env, opts.signal, events, pending)
+  Ok(spawn_call(env, (opts.signal, run), events, pending, outcome_to_js)?.to_unknown())
+}
+
+/// The message of the `AbortError` of a run the signal stopped: what became of its items.
+fn aborted_message(outcome: &Outcome) -> String {
+  // Each item's error (`None`: done), and how many flags were skipped (not at the phase).
+  let (errors, skipped): (Vec<Option<&LdError>>, usize) = match outcome {
+    Outcome::Bulk(results) => (results.iter().map(|r| r.as_ref().err()).collect(), 0),
+    Outcome::Advance(items) => (
+      items
+        .iter()
+        .filter_map(|(_, outcome)| match outcome {
+          Advanced::Done(Err(error)) => Some(Some(error)),
+          Advanced::Skipped(_) => None,
+          _ => Some(None),
+        })
+        .collect(),
+      items
+        .iter()
+        .filter(|(_, outcome)| matches!(outcome, Advanced::Skipped(_)))
+        .count(),
+    ),
+    _ => (Vec::new(), 0),
+  };
+  let count = |unfinished: Option<Unfinished>| {
+    errors
+      .iter()
+      .filter(|e| e.map(|e| e.unfinished) == Some(unfinished))
+      .count()
+  };
+  let (failed, unknown, not_sent) = (
+    count(None),
+    count(Some(Unfinished::Unknown)),
+    count(Some(Unfinished::NotSent)),
+  );
+  let done = errors.len() - failed - unknown - not_sent;
+  let were = |n: usize| if n == 1 { "was" } else { "were" };
+  let mut parts = vec![format!("{done} {} done", were(done))];
+  if failed > 0 {
+    parts.push(format!("{failed} failed"));
+  }
+  if skipped > 0 {
+    parts.push(format!(
+      "{skipped} {} skipped (not at the phase)",
+      were(skipped)
+    ));
+  }
+  if unknown > 0 {
+    parts.push(format!(
+      "{unknown} {} in flight when the abort came (applied or not: read the release to know)",
+      were(unknown)
+    ));
+  }
+  parts.push(format!("{not_sent} {} not sent", were(not_sent)));
+  let last = parts.pop().unwrap_or_default();
+  format!(
+    "The operation was aborted: of {} item{}, {} and {last}. The results property holds each item's result",
+    errors.len() + skipped,
+    if errors.len() + skipped == 1 { "" } else { "s" },
+    parts.join(", "),
+  )
 }
 
 /// The async iterator of a list or a watch.
@@ -302,7 +379,7 @@ pub fn settle<'env>(
   events: Option<CallEvents>,
   work: Pending,
 ) -> napi::Result<Unknown<'env>> {
-  Ok(spawn_call(env, signal, events, work, outcome_to_js)?.to_unknown())
+  Ok(spawn_call(env, (signal, None), events, work, outcome_to_js)?.to_unknown())
 }
 
 /// A promise that rejects with `error`.
@@ -381,14 +458,23 @@ fn bulk_results<'env>(
         item.set("ok", true)?;
         planned(&mut item, plan)?;
       }
-      Err(error) => {
-        item.set("ok", false)?;
-        item.set("error", error_object(env, &error, None)?)?;
-      }
+      Err(error) => failed(env, &mut item, &error)?,
     }
     array.set(index as u32, item)?;
   }
   Ok(array.to_unknown())
+}
+
+/// Sets `ok: false` and the item's `error` on `item`; for an item of a stopped run that
+/// has no result of its own, `aborted` instead: `'not-sent'` (nothing was written for
+/// it) or `'unknown'` (its write was in flight: it may or may not have been applied).
+fn failed(env: &Env, item: &mut Object, error: &LdError) -> napi::Result<()> {
+  item.set("ok", false)?;
+  match error.unfinished {
+    Some(Unfinished::NotSent) => item.set("aborted", "not-sent"),
+    Some(Unfinished::Unknown) => item.set("aborted", "unknown"),
+    None => item.set("error", error_object(env, error, None)?),
+  }
 }
 
 /// An outcome of `advancePipeline`, with its flag key.
@@ -418,10 +504,7 @@ fn advance_results<'env>(env: &'env Env, results: Vec<AdvanceItem>) -> napi::Res
         item.set("ok", true)?;
         item.set("release", release)?;
       }
-      Advanced::Done(Err(error)) => {
-        item.set("ok", false)?;
-        item.set("error", error_object(env, &error, None)?)?;
-      }
+      Advanced::Done(Err(error)) => failed(env, &mut item, &error)?,
       Advanced::Planned(preview) => {
         item.set("ok", true)?;
         item.set("dryRun", true)?;

@@ -69,6 +69,31 @@ export interface AbortError extends Error {
   code: 'ABORT_ERR'
   /** The signal's `reason` */
   cause?: unknown
+  /**
+   * On an aborted `completePhases` or `advancePipeline`: what the run did, one result
+   * per item (per listed flag) in the order a resolved run gives them, each as a
+   * resolved run gives it, except the items the abort cut short, which are
+   * `AbortedResult`s. `[]` for an `advancePipeline` aborted before its writes began
+   * (while it read the pipeline and its flags): nothing was written. Absent on other calls.
+   */
+  results?: Array<BulkResult | BulkDryRunResult | AbortedResult> | Array<AdvanceResult | AbortedAdvanceResult>
+}
+
+/**
+ * An item of an aborted `completePhases` that the abort cut short (in
+ * `AbortError.results`). Not a failure, and not done: `'not-sent'`, its write was never
+ * sent, nothing was written for it (its reads may have been made), and it can be sent
+ * again as it is; `'unknown'`, its write had been sent and its answer was not waited
+ * for: it may or may not have been applied, so read the release before sending it again.
+ */
+export interface AbortedResult {
+  ok: false
+  aborted: 'not-sent' | 'unknown'
+}
+
+/** A flag of an aborted `advancePipeline` that the abort cut short: see `AbortedResult`. */
+export interface AbortedAdvanceResult extends AbortedResult {
+  flagKey: string
 }
 
 /** The outcome of one item of `completePhases`, in input order. */

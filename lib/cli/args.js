@@ -69,6 +69,10 @@ const CONNECTION = ['access-token', 'base-uri', 'timeout', 'retries', 'verbose']
 const OUTPUT = ['json', 'dry-run']
 
 const PHASE_HELP = 'phase: a 0-based index, a phase name, or id:<phase id>'
+
+/** The exit codes of a run Ctrl-C stops (`advance`, `complete-many`). */
+const INTERRUPTED_RUN =
+  '130 interrupted by Ctrl-C (SIGINT), 143 by SIGTERM: the run stops at once and prints\nwhat moved (✓), what failed (✗), the write in flight (?: it may or may not have been\napplied) and what was not sent (-). A second Ctrl-C exits at once.'
 const PHASE_DRY_RUN = 'print the write and send nothing (the release and its pipeline are read first, with GETs, to find the write the call makes)'
 
 /**
@@ -100,6 +104,7 @@ const COMMANDS = {
     args: [],
     options: ['file', 'concurrency', ...CONNECTION, ...OUTPUT],
     summary: 'mark many phases complete, within the rate limits',
+    exits: INTERRUPTED_RUN,
     help: {
       file: `a JSON array of { projectKey, flagKey, phase, complete? } (- for stdin); ${PHASE_HELP}`,
       json: 'print one result per item as JSON: { ok, projectKey, flagKey, phase, release | error }',
@@ -122,7 +127,7 @@ const COMMANDS = {
     args: ['project', 'pipeline'],
     options: ['from', 'concurrency', ...CONNECTION, ...OUTPUT],
     summary: 'move every flag whose active phase is --from to the next phase (one write each; exit 1 if any failed)',
-    exits: 'Advancing: 0 every listed flag moved, or was skipped (its release is not at --from: printed ↷, nothing written);\n1 a flag failed (the others still move), or the pipeline or its flags could not be read.',
+    exits: `Advancing: 0 every listed flag moved, or was skipped (its release is not at --from: printed ↷, nothing written);\n1 a flag failed (the others still move), or the pipeline or its flags could not be read.\n${INTERRUPTED_RUN}`,
     help: {
       json: 'print one result per flag as JSON: { ok, flagKey, release | error }, a skipped flag with skipped: true, reason and activePhaseId too (with --dry-run, { flagKey, request })',
       'dry-run': 'list the flags that would move and print the write of each; write nothing (the pipeline and its flags are read, with GETs)',

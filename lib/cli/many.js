@@ -10,6 +10,7 @@
 // the real run makes, and the write each item would be sent, or why it would fail.
 
 const { integer, parsePhase } = require('./args.js')
+const { cutShort, interruptedResults, interruptedSummary, interrupts } = require('./interrupt.js')
 const { describePhase, notesFor } = require('./phases.js')
 const { progressBar, renderPreview } = require('./render.js')
 
@@ -54,7 +55,11 @@ async function pool(list, concurrency, work) {
   await Promise.all(runners)
 }
 
-/** The library's call for a named item, with `options`; resolves to `{ ok, release | error }` or the dry run. */
+/**
+ * The library's call for a named item, with `options`; resolves to `{ ok, release |
+ * error }` or the dry run. Ended once `options.signal` was aborted, its outcome is not
+ * known (its write may have been sent): `{ ok: false, aborted: 'unknown' }`.
+ */
 async function sendNamed(client, item, options) {
   const { projectKey, flagKey, named, complete } = item
   try {
@@ -63,6 +68,7 @@ async function sendNamed(client, item, options) {
     return options?.dryRun ? { ok: true, ...out } : { ok: true, release: out }
   } catch (error) {
     if (COMMAND_CODES.has(error?.code)) throw error
+    if (options.signal?.aborted) return { ok: false, aborted: 'unknown' }
     return { ok: false, error }
   }
 }
@@ -70,25 +76,37 @@ async function sendNamed(client, item, options) {
 /**
  * Every item through the library: those by index in one completePhases, those named one
  * call each. `results[i]` is `{ ok, release | error }`, or with `dryRun` `{ ok, request,
- * release, pipelineKind } | { ok: false, error }`.
+ * release, pipelineKind } | { ok: false, error }`. Once `signal` aborts, no more items
+ * are started, and those the abort cut short are `{ ok: false, aborted: 'not-sent' |
+ * 'unknown' }` (the library says which of completePhases' items; a named item under
+ * way is `unknown`).
  */
-async function runAll(ctx, items, concurrency, { dryRun = false, onDone } = {}) {
+async function runAll(ctx, items, concurrency, { dryRun = false, onDone, signal } = {}) {
   const client = ctx.client()
   const results = items.map((item) => (item.error ? { ok: false, error: item.error } : undefined))
   const indexed = items.flatMap((item, i) => (item.send && !item.error ? [i] : []))
   if (indexed.length) {
-    const options = { concurrency }
+    const options = { concurrency, signal }
     if (dryRun) options.dryRun = true
     if (onDone) options.onProgress = () => onDone()
-    const out = await client.completePhases(
-      indexed.map((i) => items[i].send),
-      options,
-    )
+    let out
+    try {
+      out = await client.completePhases(
+        indexed.map((i) => items[i].send),
+        options,
+      )
+    } catch (error) {
+      out = interruptedResults(signal, error)
+    }
     out.forEach((result, k) => (results[indexed[k]] = result))
   }
   const named = items.flatMap((item, i) => (item.named && !item.error ? [i] : []))
   await pool(named, concurrency, async (i) => {
-    results[i] = await sendNamed(client, items[i], dryRun ? { dryRun: true } : undefined)
+    if (signal?.aborted) {
+      results[i] = { ok: false, aborted: 'not-sent' }
+      return
+    }
+    results[i] = await sendNamed(client, items[i], dryRun ? { dryRun: true } : { signal })
     onDone?.()
   })
   return results
@@ -157,22 +175,35 @@ async function completeMany(ctx) {
   const bar = io.stderr?.isTTY ? progressBar(io.stderr) : null
   let done = items.filter((item) => item.error).length
   bar?.update(done, total)
-  const results = await runAll(ctx, items, concurrency, { onDone: () => bar?.update(++done, total) })
-  bar?.done()
+  // Ctrl-C stops the writes, and what moved is still printed (see interrupt.js).
+  const interrupt = interrupts()
+  let results
+  try {
+    results = await runAll(ctx, items, concurrency, { onDone: () => bar?.update(++done, total), signal: interrupt.signal })
+  } finally {
+    bar?.done()
+    interrupt.close()
+  }
 
-  const failed = results.filter((r) => !r.ok).length
+  // Interrupted: some item was cut short (a run the signal came too late for is whole).
+  const stopped = results.some((r) => r.aborted) ? interrupt.received : null
+  const failed = results.filter((r) => !r.ok && !r.aborted).length
   if (values.json) {
     const entries = results.map((r, i) => ({
       ok: r.ok,
       projectKey: items[i].projectKey,
       flagKey: items[i].flagKey,
       phase: items[i].phase,
-      ...(r.ok ? { release: r.release } : { error: plainError(ctx, r.error) }),
+      ...(r.ok ? { release: r.release } : r.aborted ? { aborted: r.aborted } : { error: plainError(ctx, r.error) }),
     }))
     io.out(ctx.json(entries))
   } else {
-    results.forEach((r, i) => io.out(r.ok ? ctx.text(`✓ ${label(items[i])}`) : failure(ctx, items[i], r.error)))
-    io.err(`${results.length - failed} done, ${failed} failed`)
+    results.forEach((r, i) => io.out(r.ok ? ctx.text(`✓ ${label(items[i])}`) : r.aborted ? cutShort(ctx.text(label(items[i])), r.aborted, stopped) : failure(ctx, items[i], r.error)))
+    if (!stopped) io.err(`${results.length - failed} done, ${failed} failed`)
+  }
+  if (stopped) {
+    io.err(interruptedSummary(results, stopped, `${results.length} item${results.length === 1 ? '' : 's'}`, 'done'))
+    return interrupt.exitCode
   }
   return failed ? 1 : 0
 }

@@ -9,6 +9,7 @@
 //   moves every flag whose active phase is that phase to the next one, one write each.
 
 const { UsageError, integer, parsePhase } = require('./args.js')
+const { cutShort, interruptedSummary, interrupts, interruptedResults } = require('./interrupt.js')
 const { plainError } = require('./many.js')
 const { describePhase } = require('./phases.js')
 const { pipelinePhases, progressBar, renderPipelineChart, renderPipelineTable, renderPreview } = require('./render.js')
@@ -85,11 +86,19 @@ async function advance(ctx, { project, pipeline }) {
   const options = { concurrency, dryRun }
   const bar = !dryRun && io.stderr?.isTTY ? progressBar(io.stderr) : null
   if (bar) options.onProgress = (done, total) => bar.update(done, total)
+  // Ctrl-C stops the writes, and what moved is still printed (see interrupt.js).
+  const interrupt = interrupts()
+  options.signal = interrupt.signal
   let results
+  let stopped = null
   try {
     results = await ctx.client().advancePipeline(project, pipeline, from, options)
+  } catch (error) {
+    results = interruptedResults(interrupt.signal, error)
+    stopped = interrupt.received
   } finally {
     bar?.done()
+    interrupt.close()
   }
   const label = (r) => `${ctx.text(project)}/${ctx.text(r.flagKey)}`
   const skipped = results.filter((r) => r.skipped)
@@ -98,6 +107,10 @@ async function advance(ctx, { project, pipeline }) {
   const skipLine = (r) => `↷ ${label(r)} skipped (${ctx.text(r.reason)}): ${ctx.text(plainError(ctx, r.error).message)}`
   const skippedNote = skipped.length ? `, ${skipped.length} skipped (not at that phase)` : ''
 
+  if (dryRun && stopped) {
+    io.err(`interrupted by ${stopped}: a dry run, nothing was written`)
+    return interrupt.exitCode
+  }
   if (dryRun) {
     // A flag the real run would fail (a key no request can be made for) fails here too,
     // and a flag it would skip (not at the phase) is skipped.
@@ -125,19 +138,26 @@ async function advance(ctx, { project, pipeline }) {
     return failing.length ? 1 : 0
   }
 
-  const failed = results.filter((r) => !r.ok && !r.skipped).length
+  const failed = results.filter((r) => !r.ok && !r.skipped && !r.aborted).length
   if (values.json) {
-    const entries = results.map((r) => (r.ok ? { ok: true, flagKey: r.flagKey, release: r.release } : r.skipped ? skipEntry(r) : { ok: false, flagKey: r.flagKey, error: plainError(ctx, r.error) }))
+    const entries = results.map((r) =>
+      r.ok ? { ok: true, flagKey: r.flagKey, release: r.release } : r.skipped ? skipEntry(r) : r.aborted ? { ok: false, flagKey: r.flagKey, aborted: r.aborted } : { ok: false, flagKey: r.flagKey, error: plainError(ctx, r.error) },
+    )
     io.out(ctx.json(entries))
   } else {
     for (const r of results) {
       if (r.ok) io.out(`✓ ${label(r)}`)
       else if (r.skipped) io.out(skipLine(r))
+      else if (r.aborted) io.out(cutShort(label(r), r.aborted, stopped))
       else {
         const { code, message } = plainError(ctx, r.error)
         io.out(`✗ ${label(r)}: ${ctx.text(message)} (code ${ctx.text(code)})`)
       }
     }
+  }
+  if (stopped) {
+    io.err(ctx.text(interruptedSummary(results, stopped, `${plural(results.length, 'flag')} at ${where}`, 'advanced')))
+    return interrupt.exitCode
   }
   const advanced = results.filter((r) => r.ok).length
   io.err(ctx.text(results.length ? `${plural(results.length, 'flag')} at ${where}: ${advanced} advanced${skippedNote}, ${failed} failed` : `no flag is at ${where}: nothing to advance`))

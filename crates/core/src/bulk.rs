@@ -1,10 +1,12 @@
 //! Many phase changes through one client: bounded concurrency, results in input order,
-//! one item's failure never fails the batch.
+//! one item's failure never fails the batch. A run can be stopped (`Stop`): it then ends
+//! at once with what it did, each item it had not finished saying whether its write
+//! had been sent.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::client::Client;
@@ -18,6 +20,94 @@ pub const MAX_CONCURRENCY: usize = 256;
 
 /// Called after each item with (items done, total).
 pub type Progress = Arc<dyn Fn(usize, usize) + Send + Sync>;
+
+/// The stop of a call (its abort signal, in JavaScript). Work run under it (`scope`,
+/// `guard`) sees it in every run it makes (`run_each`): once stopped, a run starts no
+/// more items, drops those under way (closing their connections) and returns at once,
+/// each item it had not finished an `LdError::unfinished` that says whether its write
+/// had been sent. Stopping twice is stopping once.
+#[derive(Clone, Default)]
+pub struct Stop(Arc<StopState>);
+
+#[derive(Default)]
+struct StopState {
+  stopped: AtomicBool,
+  /// Set when a run under this stop begins: from then on the work is left to end by
+  /// itself (`guard`).
+  engaged: AtomicBool,
+  notify: tokio::sync::Notify,
+}
+
+tokio::task_local! {
+  /// The stop of the work this task runs (see `Stop::scope`).
+  static STOP: Stop;
+  /// Set when the write of the run item this task runs is being sent (see `note_write`).
+  static WRITE_SENT: Arc<AtomicBool>;
+}
+
+impl Stop {
+  pub fn new() -> Self {
+    Stop::default()
+  }
+
+  /// Stops the work under this stop.
+  pub fn stop(&self) {
+    self.0.stopped.store(true, Ordering::SeqCst);
+    self.0.notify.notify_waiters();
+  }
+
+  pub fn is_stopped(&self) -> bool {
+    self.0.stopped.load(Ordering::SeqCst)
+  }
+
+  /// Whether a run has begun under this stop.
+  pub fn is_engaged(&self) -> bool {
+    self.0.engaged.load(Ordering::SeqCst)
+  }
+
+  /// Completes once stopped.
+  pub async fn stopped(&self) {
+    loop {
+      let notified = self.0.notify.notified();
+      if self.is_stopped() {
+        return;
+      }
+      notified.await;
+    }
+  }
+
+  /// `work` with this stop seen by the runs it makes. The work goes on to its end:
+  /// for work that is a run and nothing else.
+  pub async fn scope<T>(&self, work: impl Future<Output = T>) -> T {
+    STOP.scope(self.clone(), work).await
+  }
+
+  /// `work` under this stop, as `scope`; but stopped before a run has begun (while it
+  /// reads what it will write), the work is dropped and ends with an `AbortError`:
+  /// nothing was written. Once a run has begun, the work goes on to its end, which the
+  /// stopped run makes prompt. Already stopped, `work` is not started.
+  pub async fn guard<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+    let work = STOP.scope(self.clone(), work);
+    tokio::pin!(work);
+    loop {
+      tokio::select! {
+        biased;
+        () = self.stopped(), if !self.is_engaged() => {
+          if !self.is_engaged() {
+            return Err(LdError::aborted());
+          }
+        }
+        result = &mut work => return result,
+      }
+    }
+  }
+}
+
+/// Notes that the write of the run item the current task runs is being sent: stopped
+/// after this, the item's outcome is unknown. Outside a run, nothing.
+pub fn note_write() {
+  let _ = WRITE_SENT.try_with(|sent| sent.store(true, Ordering::SeqCst));
+}
 
 /// Runs every phase change (items that failed to prepare are reported as they are), at
 /// most `concurrency` at a time. All requests share the client's rate-limit gate and
@@ -92,7 +182,10 @@ fn without_repeats(
 pub type ItemFuture<O = Release> = Pin<Box<dyn Future<Output = Result<O>> + Send>>;
 
 /// Runs `work` for every item (items that failed to prepare are reported as they are),
-/// at most `concurrency` at a time, and returns the results in input order.
+/// at most `concurrency` at a time, and returns the results in input order. Under a
+/// stopped `Stop` (see `Stop::scope`), it returns at once: the items it had not finished
+/// are each an `LdError::unfinished`, which says whether the item's write had been sent
+/// (an item that was never started, or was still reading, was not).
 pub async fn run_each<T: Send + 'static, O: Send + 'static>(
   client: Arc<Client>,
   items: Vec<Result<T>>,
@@ -100,6 +193,10 @@ pub async fn run_each<T: Send + 'static, O: Send + 'static>(
   progress: Option<Progress>,
   work: impl Fn(Arc<Client>, T) -> ItemFuture<O> + Send + Sync + 'static,
 ) -> Vec<Result<O>> {
+  let stop = STOP.try_with(Stop::clone).ok();
+  if let Some(stop) = &stop {
+    stop.0.engaged.store(true, Ordering::SeqCst);
+  }
   let total = items.len();
   let mut results: Vec<Option<Result<O>>> = Vec::with_capacity(total);
   let mut queue = VecDeque::new();
@@ -112,28 +209,41 @@ pub async fn run_each<T: Send + 'static, O: Send + 'static>(
       Err(error) => results.push(Some(Err(error))),
     }
   }
+  // Per item, whether its write has been sent.
+  let sent: Arc<Vec<Arc<AtomicBool>>> = Arc::new((0..total).map(|_| Arc::default()).collect());
   let done = Arc::new(AtomicUsize::new(total - queue.len()));
-  let workers = concurrency.clamp(1, MAX_CONCURRENCY).min(queue.len());
+  let workers = if stop.as_ref().is_some_and(Stop::is_stopped) {
+    0
+  } else {
+    concurrency.clamp(1, MAX_CONCURRENCY).min(queue.len())
+  };
   let queue = Arc::new(Mutex::new(queue));
   let results = Arc::new(Mutex::new(results));
   let work = Arc::new(work);
   let mut tasks = tokio::task::JoinSet::new();
   for _ in 0..workers {
-    let (client, queue, results, done, progress, work) = (
+    let (client, queue, results, done, progress, work, sent, stop) = (
       client.clone(),
       queue.clone(),
       results.clone(),
       done.clone(),
       progress.clone(),
       work.clone(),
+      sent.clone(),
+      stop.clone(),
     );
     tasks.spawn(async move {
       loop {
+        if stop.as_ref().is_some_and(Stop::is_stopped) {
+          break;
+        }
         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
         let Some((index, item)) = next else {
           break;
         };
-        let outcome = work(client.clone(), item).await;
+        let outcome = WRITE_SENT
+          .scope(sent[index].clone(), work(client.clone(), item))
+          .await;
         results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(outcome);
         let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
         if let Some(progress) = &progress {
@@ -142,11 +252,40 @@ pub async fn run_each<T: Send + 'static, O: Send + 'static>(
       }
     });
   }
-  while tasks.join_next().await.is_some() {}
+  let stopped = async {
+    match &stop {
+      Some(stop) => stop.stopped().await,
+      None => std::future::pending().await,
+    }
+  };
+  tokio::pin!(stopped);
+  loop {
+    tokio::select! {
+      biased;
+      () = &mut stopped => {
+        // The items under way are dropped where they are; those that ended keep
+        // their results.
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        break;
+      }
+      next = tasks.join_next() => if next.is_none() { break },
+    }
+  }
+  let stopped = stop.as_ref().is_some_and(Stop::is_stopped);
   let results = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
   results
     .into_iter()
-    .map(|r| r.unwrap_or_else(|| Err(LdError::invalid("item was not processed"))))
+    .enumerate()
+    .map(|(index, r)| {
+      r.unwrap_or_else(|| {
+        Err(if stopped {
+          LdError::unfinished(sent[index].load(Ordering::SeqCst))
+        } else {
+          LdError::invalid("item was not processed")
+        })
+      })
+    })
     .collect()
 }
 

@@ -804,6 +804,11 @@ impl Client {
     if let Some(body) = &request.body {
       builder = builder.body(body.clone());
     }
+    if request.method != Method::GET {
+      // From here, a write may reach the server: a run stopped now does not know its
+      // outcome.
+      crate::bulk::note_write();
+    }
     let mut response = builder.send().await.map_err(AttemptError::network)?;
     let status = response.status().as_u16();
     let success = (200..300).contains(&status);

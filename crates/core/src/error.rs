@@ -124,6 +124,19 @@ pub struct LdError {
   pub thrown: Option<ThrownId>,
   /// On a 400 `health_checks_failed`: the failing checks, as the body named them.
   pub failed_health_checks: Option<Vec<String>>,
+  /// On an item of a run that was stopped before the item had a result of its own
+  /// (code `Aborted`, see `bulk::Stop`): whether its write had been sent.
+  pub unfinished: Option<Unfinished>,
+}
+
+/// What became of an item of a stopped run that has no result of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unfinished {
+  /// Its write was never sent: nothing was written for it (its reads may have been made).
+  NotSent,
+  /// Its write had been sent and its answer was not taken: it may or may not have been
+  /// applied.
+  Unknown,
 }
 
 /// A handle to a value the caller's code threw, kept on the JavaScript thread until the
@@ -146,6 +159,7 @@ impl LdError {
       body_excerpt: None,
       thrown: None,
       failed_health_checks: None,
+      unfinished: None,
     }
   }
 
@@ -155,6 +169,26 @@ impl LdError {
 
   pub fn aborted() -> Self {
     LdError::new(ErrorCode::Aborted, "The operation was aborted")
+  }
+
+  /// The result of an item of a stopped run that has none of its own: its write was
+  /// never sent (`write_sent` false), or it was sent and its answer not taken.
+  pub fn unfinished(write_sent: bool) -> Self {
+    let (unfinished, message) = if write_sent {
+      (
+        Unfinished::Unknown,
+        "The run was aborted while this item's write was in flight: it may or may not have been applied. Read the release before sending it again",
+      )
+    } else {
+      (
+        Unfinished::NotSent,
+        "The run was aborted before this item's write was sent: nothing was written for it",
+      )
+    };
+    LdError {
+      unfinished: Some(unfinished),
+      ..LdError::new(ErrorCode::Aborted, message)
+    }
   }
 
   /// The JavaScript `name` of this error.

@@ -26,5 +26,6 @@ mod pipelines;
 mod repeats;
 mod retries;
 mod server;
+mod stop;
 mod support;
 mod surface;
