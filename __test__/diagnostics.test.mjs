@@ -333,3 +333,28 @@ test('a process that exits right after a call, subscribed or not, prints nothing
     assert.equal(output, '', `subscribed: ${subscribe}`)
   }
 })
+
+test("a channel whose publish throws drops the event, never the call: the exception does not surface in the caller's code", async (t) => {
+  const server = await fake(t, { releases: [{ projectKey: 'web', flagKey: 'new-checkout', release: sampleRelease() }] })
+  const seen = listen(t, ['response'])
+  const request = dc.channel('ld-release:request')
+  // A hostile or broken program replaces the channel's publish with one that throws.
+  request.publish = () => {
+    throw new Error('publish is broken')
+  }
+  t.after(() => delete request.publish)
+  const uncaught = []
+  const onUncaught = (error) => uncaught.push(error)
+  process.on('uncaughtException', onUncaught)
+  t.after(() => process.off('uncaughtException', onUncaught))
+  const active = () => {}
+  dc.subscribe('ld-release:request', active)
+  t.after(() => dc.unsubscribe('ld-release:request', active))
+  const release = await client(server).getRelease('web', 'new-checkout')
+  assert.equal(release.name, sampleRelease().name)
+  // The next JavaScript runs as usual, and the other channels still publish.
+  assert.equal(JSON.parse('[1]')[0], 1)
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  assert.deepEqual(uncaught, [])
+  assert.equal(seen.length, 1, 'the response was published')
+})
