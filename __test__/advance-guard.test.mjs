@@ -150,3 +150,32 @@ test('ld-release advance prints skipped flags as skipped and exits 0 when nothin
   assert.equal(lines[2], 'no flag at phase "Beta" of progressive-rollout would move; 2 listed flags would be skipped (not at that phase)')
   assert.deepEqual(writes(server), [])
 })
+
+test('an aborted advance keeps its skipped flags as skipped, and its message counts them apart', async (t) => {
+  const { server } = await unfiltered(t)
+  // at-beta's start hangs; the abort comes while it is in flight.
+  server.injectFault({ match: { method: 'PUT', path: phasePath('at-beta', NEW_IDS[2]) }, delayMs: 1500 })
+  const controller = new AbortController()
+  const running = client(server).advancePipeline('web', NEW, { name: 'Beta' }, { concurrency: 1, signal: controller.signal })
+  for (let i = 0; i < 200 && !server.requests.some((q) => q.method === 'PUT' && q.path.includes('/at-beta/')); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  controller.abort()
+  const error = await running.then(
+    () => assert.fail('an aborted advance rejects'),
+    (e) => e,
+  )
+  assert.equal(error.name, 'AbortError')
+  const outcome = (r) => (r.ok ? 'ok' : r.skipped ? `skipped ${r.reason}` : r.aborted)
+  // Listed: at-qa (elsewhere), twice, at-beta, finished (elsewhere), moved (read: at GA).
+  assert.deepEqual(
+    error.results.map((r) => [r.flagKey, outcome(r)]),
+    [
+      ['at-qa', 'skipped listed-elsewhere'],
+      ['twice', 'ok'],
+      ['at-beta', 'unknown'],
+      ['finished', 'skipped listed-elsewhere'],
+      ['moved', 'not-sent'],
+    ],
+  )
+  assert.match(error.message, /of 5 items, 1 was done, 2 were skipped \(not at the phase\), 1 was in flight .* and 1 was not sent/)
+  assert.deepEqual(writes(server), [`PUT ${phasePath('twice', NEW_IDS[2])}`, `PUT ${phasePath('at-beta', NEW_IDS[2])}`])
+})

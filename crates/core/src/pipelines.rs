@@ -870,14 +870,21 @@ impl Client {
       }
     }
     let keys: Vec<String> = flags.iter().map(|item| item.flag_key.clone()).collect();
-    let items = flags
-      .into_iter()
+    // A flag the listing shows elsewhere is skipped before anything is sent for it, so
+    // it stays skipped (not "not sent") when a stopped run ends before its turn.
+    let skips: Vec<Option<Skip>> = flags
+      .iter()
       .map(|item| {
-        let skip = item
+        item
           .elsewhere(&from_id)
-          .map(|why| self.skip(SkipReason::Listed, &view, project_key, &item, &from_id, why));
-        Ok((item.flag_key, skip))
+          .map(|why| self.skip(SkipReason::Listed, &view, project_key, item, &from_id, why))
       })
+      .collect();
+    let items = keys
+      .iter()
+      .cloned()
+      .zip(skips.iter().cloned())
+      .map(Ok)
       .collect();
     let project = project_key.to_string();
     let (write, view) = (Arc::new(write), Arc::new(view));
@@ -912,10 +919,14 @@ impl Client {
     Ok(
       keys
         .into_iter()
+        .zip(skips)
         .zip(results)
-        .map(|(flag_key, result)| Advance {
+        .map(|((flag_key, skip), result)| Advance {
           flag_key,
-          outcome: result.unwrap_or_else(|error| AdvanceOutcome::Done(Err(error))),
+          outcome: match skip {
+            Some(skip) => AdvanceOutcome::Skipped(skip),
+            None => result.unwrap_or_else(|error| AdvanceOutcome::Done(Err(error))),
+          },
         })
         .collect(),
     )
