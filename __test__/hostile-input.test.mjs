@@ -115,6 +115,13 @@ test('values JSON cannot hold are refused by name; undefined members are left ou
     const error = await refused(() => c.patchRelease('web', 'checkout', [{ op: 'replace', path: '/name', value }]))
     assert.ok(error.message.startsWith(message), `${message}: ${error.message}`)
   }
+  // A path past 160 characters is named by its first and last 70, around an ellipsis.
+  let deep = NaN
+  for (let i = 9; i >= 0; i--) deep = { [`seg${i}${'_'.repeat(20)}`]: deep }
+  const long = await refused(() => c.patchRelease('web', 'checkout', [{ op: 'replace', path: '/name', value: deep }]))
+  const path = Array.from({ length: 10 }, (_, i) => `.seg${i}${'_'.repeat(20)}`).join('')
+  const full = `patch[0].value${path}`
+  assert.equal(long.message, `${full.slice(0, 70)}…${full.slice(-70)} is NaN, which JSON cannot hold`)
   assert.equal(server.requests.length, 0)
 
   // Plain objects of another realm, objects without a prototype, integers as integers,
