@@ -73,10 +73,11 @@ function interruptedSummary(results, signal, what, done) {
   if (results.length === 0) return `interrupted by ${signal} before any write was sent: nothing was written`
   const count = (test) => results.filter(test).length
   const unknown = count((r) => r.aborted === 'unknown')
+  const skipped = count((r) => r.skipped)
   const parts = [
     `${count((r) => r.ok)} ${done}`,
     `${count((r) => !r.ok && !r.aborted && !r.skipped)} failed`,
-    ...(count((r) => r.skipped) ? [`${count((r) => r.skipped)} skipped (not at that phase)`] : []),
+    ...(skipped ? [`${skipped} skipped (not at that phase)`] : []),
     ...(unknown ? [`${unknown} in flight (may or may not have been applied)`] : []),
     `${count((r) => r.aborted === 'not-sent')} not sent`,
   ]
