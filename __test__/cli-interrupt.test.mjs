@@ -362,6 +362,12 @@ test('the summary of an interrupted run counts each kind of result, and leaves o
     interruptedSummary([...results, { ok: false, aborted: 'unknown' }, { ok: false, aborted: 'unknown' }], 'SIGTERM', '6 flags', 'advanced'),
     'interrupted by SIGTERM: 6 flags: 2 advanced, 1 failed, 2 in flight (may or may not have been applied), 1 not sent',
   )
+  // Skipped flags (not at the phase) are counted apart, neither failed nor advanced.
+  const skipped = { ok: false, skipped: true, reason: 'moved', error: {} }
+  assert.equal(
+    interruptedSummary([...results, skipped, skipped], 'SIGINT', '6 flags', 'advanced'),
+    'interrupted by SIGINT: 6 flags: 2 advanced, 1 failed, 2 skipped (not at that phase), 1 not sent',
+  )
   assert.equal(interruptedSummary([], 'SIGINT', '0 flags', 'advanced'), 'interrupted by SIGINT before any write was sent: nothing was written')
   assert.equal(cutShort('web/a', 'not-sent', 'SIGTERM'), '- web/a: not sent (SIGTERM came first): nothing was written')
   assert.equal(cutShort('web/a', 'unknown', 'SIGINT'), '? web/a: its write was in flight when SIGINT came: it may or may not have been applied (read the release to know)')
