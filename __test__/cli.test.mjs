@@ -667,14 +667,33 @@ test("each command's help lists exactly the options it takes", async () => {
   const commands = [...general.split('Commands:\n')[1].split('\n\n')[0].matchAll(/^ {2}(\S+(?: [a-z]+)?) {2}/gm)].map((m) => m[1])
   const everyOption = ['--access-token', '--base-uri', '--timeout', '--retries', '--verbose', '--json', '--dry-run', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port', '--env', '--detach']
   const valued = new Set(['--access-token', '--base-uri', '--timeout', '--retries', '--data', '--file', '--concurrency', '--from', '--pipeline', '--variation', '--status', '--port', '--env'])
-  for (const command of commands) {
-    const listed = listedOptions((await cli([...command.split(' '), '--help'])).stdout)
+  const { parseCommandLine } = createRequire(import.meta.url)('../lib/cli/args.js')
+  // Too many arguments, so nothing runs: the option is refused, or the arguments are.
+  const line = (command, option) => [...command.split(' '), option, ...(valued.has(option) ? ['1'] : []), 'x', 'y', 'z', 'w', 'v']
+  const refusal = (argv) => {
+    try {
+      parseCommandLine(argv)
+    } catch (error) {
+      return `error: ${error.message}`
+    }
+    assert.fail(`${argv.join(' ')} was accepted`)
+  }
+  const helps = await Promise.all(commands.map((command) => cli([...command.split(' '), '--help'])))
+  for (const [i, command] of commands.entries()) {
+    const listed = listedOptions(helps[i].stdout)
+    // The whole table against the parser the binary uses, in this process...
     for (const option of everyOption) {
-      // Too many arguments, so nothing runs: the option is refused, or the arguments are.
-      const r = await cli([...command.split(' '), option, ...(valued.has(option) ? ['1'] : []), 'x', 'y', 'z', 'w', 'v'])
-      assert.equal(r.code, 2)
-      if (listed.includes(option)) assert.match(r.stderr, new RegExp(`^error: ${command} takes `), `${command} ${option}: ${r.stderr}`)
-      else assert.match(r.stderr, new RegExp(`^error: ${command} does not take ${option}`), `${command} ${option}: ${r.stderr}`)
+      const message = refusal(line(command, option))
+      if (listed.includes(option)) assert.match(message, new RegExp(`^error: ${command} takes `), `${command} ${option}: ${message}`)
+      else assert.match(message, new RegExp(`^error: ${command} does not take ${option}`), `${command} ${option}: ${message}`)
+    }
+    // ...and through the binary, an option it takes and one it does not.
+    const taken = everyOption.find((o) => listed.includes(o))
+    const other = everyOption.find((o) => !listed.includes(o))
+    const runs = await Promise.all([taken, other].filter(Boolean).map((option) => cli(line(command, option)).then((r) => ({ option, r }))))
+    for (const { option, r } of runs) {
+      assert.equal(r.code, 2, `${command} ${option}`)
+      assert.equal(r.stderr.split('\n')[0], refusal(line(command, option)), `${command} ${option}`)
     }
   }
   // The commands that never talk to LaunchDarkly list none of its options.
