@@ -112,3 +112,32 @@ describe('an abort with a reason of any type rejects with an AbortError caused b
     }
   })
 })
+
+test("an AbortError is Node's, not a LaunchDarklyError: it has no `attempts`, whether a request was answered before the abort or none was sent", async (t) => {
+  let received = 0
+  // Every request is answered 503 with a wait of 5 s before the next attempt.
+  const server = createServer((req, res) => {
+    received++
+    res.writeHead(503, { 'retry-after': '5', 'content-type': 'application/json' }).end('{"code":"service_unavailable","message":"later"}')
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => {
+    server.closeAllConnections()
+    return new Promise((resolve) => server.close(resolve))
+  })
+  const c = new ld.ReleaseClient({ apiKey: TOKEN, baseUrl: `http://127.0.0.1:${server.address().port}`, maxRetries: 2 })
+  const controller = new AbortController()
+  const running = c.getRelease('web', 'checkout', { signal: controller.signal })
+  for (let i = 0; i < 1000 && received === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  await new Promise((resolve) => setTimeout(resolve, 100)) // the answer read, the wait begun
+  controller.abort('stop')
+  const waiting = await running.then(() => assert.fail('resolved'), (e) => e)
+  assert.equal(waiting.name, 'AbortError')
+  assert.equal('attempts' in waiting, false, 'aborted in the wait after an answer')
+  assert.equal(received, 1)
+
+  const early = await c.getRelease('web', 'checkout', { signal: AbortSignal.abort('stop') }).then(() => assert.fail('resolved'), (e) => e)
+  assert.equal(early.name, 'AbortError')
+  assert.equal('attempts' in early, false, 'nothing was sent')
+  assert.equal(received, 1)
+})

@@ -444,7 +444,8 @@ fn bare_error_object<'env>(env: &'env Env, error: &LdError) -> napi::Result<Obje
   if let Some(ms) = error.retry_after_ms {
     object.set("retryAfterMs", ms as f64)?;
   }
-  if error.code != ErrorCode::Aborted || error.attempts > 0 {
+  // An `AbortError` is Node's kind of error, not a LaunchDarklyError: no `attempts`.
+  if error.code != ErrorCode::Aborted {
     object.set("attempts", error.attempts)?;
   }
   crate::guard::brand(&mut object, error)?;
