@@ -54,3 +54,28 @@ test('every request is announced on ld-release:request before the server receive
   const late = arrivals.filter(({ url, at }) => !(announced.get(url) <= at))
   assert.deepEqual(late.map((a) => a.url), [], 'no request reached the server before it was announced')
 })
+
+test('without a subscriber to ld-release:request, a request does not wait for a busy JavaScript thread', async (t) => {
+  const worker = new Worker(SERVER, { eval: true })
+  t.after(() => worker.terminate())
+  const message = () => new Promise((resolve) => worker.once('message', resolve))
+  const { port } = await message()
+  // Subscribed to answers only: there is nothing to announce before the request.
+  const answers = []
+  const onResponse = (event) => answers.push(event)
+  dc.subscribe('ld-release:response', onResponse)
+  t.after(() => dc.unsubscribe('ld-release:response', onResponse))
+  const client = new ld.ReleaseClient({ apiKey: TOKEN, baseUrl: `http://127.0.0.1:${port}`, maxRetries: 0 })
+  t.after(() => client.close())
+  const call = client.getRelease('web', 'busy')
+  // The JavaScript thread is busy for 800 ms; the request goes out meanwhile.
+  const freed = performance.timeOrigin + performance.now() + 800
+  while (performance.timeOrigin + performance.now() < freed);
+  await call
+  worker.postMessage('done')
+  const { arrivals } = await message()
+  assert.equal(arrivals.length, 1)
+  assert.ok(arrivals[0].at < freed, `the request arrived ${(arrivals[0].at - freed).toFixed(0)} ms after the thread was free`)
+  assert.equal(answers.length, 1)
+  assert.equal(answers[0].status, 200)
+})

@@ -32,9 +32,13 @@ test('a 429 then a 200: request, response, retry, request, response, all before 
     headers: { 'Retry-After': '0', 'X-Ratelimit-Route-Remaining': '0', 'X-Ratelimit-Global-Remaining': '12' },
   })
   const seen = listen(t)
+  const started = performance.now()
   const release = await client(server, { maxRetries: 1 }).getRelease('web', 'checkout')
+  const wall = performance.now() - started
   assert.equal(release._version, 1)
   assert.deepEqual(sequence(seen), ['request 1', 'response 1', 'retry 1', 'request 2', 'response 2'])
+  // Each answer's duration, in milliseconds, is within the call's.
+  for (const answer of messages(seen, 'response')) assert.ok(answer.durationMs <= wall, `${answer.durationMs} ms of a ${wall} ms call`)
   for (const [, message] of seen) {
     assert.equal(message.operation, 'getRelease')
     assert.equal(message.method, 'GET')

@@ -104,6 +104,13 @@ test('values JSON cannot hold are refused by name; undefined members are left ou
     [{ n: NaN }, 'patch[0].value.n is NaN'],
     [[Infinity], 'patch[0].value[0] is Infinity'],
     [{ 'odd key': -Infinity }, 'patch[0].value["odd key"] is -Infinity'],
+    // A key is written as a member when JavaScript would take it so: letters, digits,
+    // `_` and `$`, not starting with a digit.
+    [{ $ref: NaN }, 'patch[0].value.$ref is NaN'],
+    [{ _x$1: NaN }, 'patch[0].value._x$1 is NaN'],
+    [{ a_b: NaN }, 'patch[0].value.a_b is NaN'],
+    [{ '1a': NaN }, 'patch[0].value["1a"] is NaN'],
+    [{ 'a-b': NaN }, 'patch[0].value["a-b"] is NaN'],
     [new Date(0), 'patch[0].value is a Date'],
     [new Map([['a', 1]]), 'patch[0].value is not a plain object'],
     [new Set([1]), 'patch[0].value is not a plain object'],
@@ -122,6 +129,16 @@ test('values JSON cannot hold are refused by name; undefined members are left ou
   const path = Array.from({ length: 10 }, (_, i) => `.seg${i}${'_'.repeat(20)}`).join('')
   const full = `patch[0].value${path}`
   assert.equal(long.message, `${full.slice(0, 70)}…${full.slice(-70)} is NaN, which JSON cannot hold`)
+  // Exactly 160 characters are named whole; one more, and the path is shortened.
+  const keys = ['a'.repeat(35), 'b'.repeat(35), 'c'.repeat(35), 'd'.repeat(37)]
+  const nested = (names) => names.reduceRight((inner, key) => ({ [key]: inner }), NaN)
+  const exact = `patch[0].value.${keys.join('.')}`
+  assert.equal(exact.length, 160)
+  const whole = await refused(() => c.patchRelease('web', 'checkout', [{ op: 'replace', path: '/name', value: nested(keys) }]))
+  assert.equal(whole.message, `${exact} is NaN, which JSON cannot hold`)
+  const over = `${exact}e`
+  const cut = await refused(() => c.patchRelease('web', 'checkout', [{ op: 'replace', path: '/name', value: nested([...keys.slice(0, 3), `${keys[3]}e`]) }]))
+  assert.equal(cut.message, `${over.slice(0, 70)}…${over.slice(-70)} is NaN, which JSON cannot hold`)
   assert.equal(server.requests.length, 0)
 
   // Plain objects of another realm, objects without a prototype, integers as integers,
