@@ -3,7 +3,7 @@ import globals from 'globals'
 
 export default [
   {
-    ignores: ['target/**', 'node_modules/**', 'npm/**', 'index.js', 'index.d.ts', 'fuzz/**', 'bench/results/**', '.stryker-tmp/**', 'reports/**'],
+    ignores: ['target/**', 'node_modules/**', 'npm/**', 'index.js', 'index.d.ts', 'fuzz/**', 'bench/results/**', '.stryker-tmp/**', '.stryker-split/**', 'reports/**'],
   },
   js.configs.recommended,
   {

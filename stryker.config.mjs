@@ -1,27 +1,39 @@
-// Mutation testing of the JavaScript (lib/, testing/) with StrykerJS: each mutant is
-// run against the Node test files that exercise its file (TESTS_FOR below), through the
-// tap runner (node's own test runner prints TAP), stopping at the first failing file.
+// Mutation testing of the JavaScript (lib/, testing/) with StrykerJS, through the tap
+// runner (node's own test runner prints TAP).
 //
 //   npx stryker run                                   every file under lib/ and testing/
 //   LD_MUTATE=lib/cli/args.js npx stryker run         some files (comma-separated;
 //                                                     file:from-to for lines)
 //   node scripts/mutation-js.js [--base REV]         the files changed since REV (CI)
 //
-// Coverage analysis is off: most of lib/cli runs in the child processes that
-// cli.test.mjs starts, whose coverage Stryker cannot see, so every mutant runs its
-// files' tests (the fast in-process ones first). The mutant is switched on in those
-// child processes too: they inherit the environment variable that names it.
+// Each mutant runs only the tests that reach it (per-test coverage analysis), stopping
+// at the first that fails. For that:
+// - the test files that exercise its file (TESTS_FOR below) are cut into one file per
+//   test (scripts/stryker-split.mjs), since the tap runner counts a file as one test;
+// - the coverage of the processes the tests start (the CLI, in cli.test.mjs) joins that
+//   of the test process (scripts/stryker-child-coverage.cjs), which is all Stryker
+//   would see otherwise. The mutant is switched on in those child processes too: they
+//   inherit the environment variable that names it.
+// LD_MUTATION_COVERAGE=off (every mutant runs every chosen test) and LD_MUTATION_SPLIT=0
+// (whole files) turn these off.
 // Mutants shown to be equivalent are disabled where they are, with a
 // `// Stryker disable next-line <mutator>: <reason>` comment.
 
+import { fileURLToPath } from 'node:url'
+
+import { splitTests } from './scripts/stryker-split.mjs'
+
 /** The test files that exercise each source file, fastest first. */
+const CLI = ['__test__/args.test.mjs', '__test__/render.test.mjs', '__test__/cli-interrupt.test.mjs', '__test__/cli-hostile.test.mjs', '__test__/cli-rollout.test.mjs', '__test__/cli.test.mjs']
 const TESTS_FOR = {
   'lib/cli/args.js': ['__test__/args.test.mjs', '__test__/cli.test.mjs'],
   'lib/cli/render.js': ['__test__/render.test.mjs', '__test__/cli.test.mjs'],
   'lib/cli/interrupt.js': ['__test__/cli-interrupt.test.mjs'],
-  'lib/cli/': ['__test__/cli-interrupt.test.mjs', '__test__/cli.test.mjs'],
-  'testing/': ['__test__/fake.test.mjs', '__test__/cli.test.mjs'],
+  'lib/cli/': CLI,
+  'testing/': ['__test__/fake.test.mjs', '__test__/fake-environments.test.mjs', '__test__/fake-limits.test.mjs', '__test__/cli-rollout.test.mjs', '__test__/cli.test.mjs'],
 }
+
+const childCoverage = fileURLToPath(new URL('./scripts/stryker-child-coverage.cjs', import.meta.url))
 
 const ALL = ['lib/**/*.js', 'testing/**/*.js']
 
@@ -44,15 +56,20 @@ function testFilesFor(files) {
 }
 
 // LD_MUTATION_TESTS (comma-separated) replaces the test files, e.g. to measure one.
-const testFiles = process.env.LD_MUTATION_TESTS ? process.env.LD_MUTATION_TESTS.split(',') : testFilesFor(mutate)
+const chosenFiles = process.env.LD_MUTATION_TESTS ? process.env.LD_MUTATION_TESTS.split(',') : testFilesFor(mutate)
+// Each test of those files is a test of its own for Stryker (scripts/stryker-split.mjs),
+// unless LD_MUTATION_SPLIT=0.
+const testFiles = process.env.LD_MUTATION_SPLIT === '0' ? chosenFiles : splitTests(fileURLToPath(new URL('.', import.meta.url)), chosenFiles)
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   packageManager: 'npm',
   plugins: ['@stryker-mutator/tap-runner'],
   testRunner: 'tap',
-  tap: { testFiles, forceBail: true },
-  coverageAnalysis: 'off',
+  // scripts/stryker-child-coverage.cjs before Stryker's hook: the coverage of the
+  // processes the tests start joins that of the test process.
+  tap: { testFiles, forceBail: true, nodeArgs: ['-r', childCoverage, '-r', '{{hookFile}}'] },
+  coverageAnalysis: process.env.LD_MUTATION_COVERAGE ?? 'perTest',
   mutate,
   // The sandbox needs the package (index.js, the addon, bin/, lib/, testing/, the
   // tests), not the Rust sources and their build.
