@@ -4,11 +4,19 @@
 // the package, the addon is built there (a debug build, in a target folder of its own),
 // and the Node test files run against it: first those that exercise the mutated file
 // (FIRST below), stopping at the first that fails; a mutant they leave alive then meets
-// every other Node test file, fastest first, and the binding's own Rust unit tests
+// every other Node test file that runs its lines, fastest first, and the binding's own Rust unit tests
 // (`cargo test -p ld-release --lib`), so a survivor is one every test lets through.
 //
 //   node scripts/mutation-binding.mjs [--file src/X.rs]... [--budget-minutes N]
-//        [--shard K/N] [--slot N] [--reverse] [--list] [--fresh]
+//        [--shard K/N] [--slot N] [--reverse] [--list] [--fresh] [--no-coverage]
+//
+// Coverage guides the order (--no-coverage turns it off): the addon is first built
+// with LLVM's coverage instrumentation (`rustup component add llvm-tools`) and each
+// Node test file run once against it, child processes and workers included; a mutant
+// then meets only the files that run one of its lines (a file that never runs a line
+// cannot tell the mutant from the original), and one no file runs goes straight to the
+// unit tests (when they let it through it is missed, marked `uncovered`). The map is
+// kept in target/mutation-binding/coverage.json for the same sources and tests.
 //
 // Two runs may share the work: each in a slot of its own (--slot 2: its own copy and
 // build folder), one of them --reverse (from the last mutant back); before each mutant
@@ -22,6 +30,7 @@
 // or the unmutated package failed.
 import { execFileSync, spawn } from 'node:child_process'
 import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -54,6 +63,7 @@ let listOnly = false
 let fresh = false
 let slot = 1
 let reverse = false
+let useCoverage = true
 for (let i = 0; i < args.length; i++) {
   const arg = args[i]
   if (arg === '--file') files.push(args[++i])
@@ -63,6 +73,7 @@ for (let i = 0; i < args.length; i++) {
   else if (arg === '--fresh') fresh = true
   else if (arg === '--slot') slot = Number(args[++i])
   else if (arg === '--reverse') reverse = true
+  else if (arg === '--no-coverage') useCoverage = false
   else fail(`unknown argument ${arg}`)
 }
 if (!(budgetMinutes > 0)) fail('--budget-minutes must be a positive number')
@@ -159,6 +170,94 @@ async function baseline(testFiles) {
   return times
 }
 
+/** The LLVM tools of the toolchain (`rustup component add llvm-tools`). */
+function llvmTool(name) {
+  const sysroot = execFileSync('rustc', ['--print', 'sysroot'], { encoding: 'utf8' }).trim()
+  const host = /host: (\S+)/.exec(execFileSync('rustc', ['-vV'], { encoding: 'utf8' }))[1]
+  const tool = join(sysroot, 'lib', 'rustlib', host, 'bin', name)
+  if (!existsSync(tool)) fail(`${name} not found: coverage needs \`rustup component add llvm-tools\` (or run with --no-coverage)`)
+  return tool
+}
+
+/**
+ * Which lines of src/ each Node test file runs: the addon built with coverage
+ * instrumentation, each test file run with its own profile folder (the child processes
+ * and workers a test starts write theirs there too), then each file's line counts from
+ * llvm-cov. Returns { [testFile]: { [srcFile]: Set of lines run } , lines: { [srcFile]: Set of
+ * lines that have code } }, cached in the build folder for the same sources and tests.
+ */
+async function coverage(testFiles) {
+  const key = createHash('sha256')
+  for (const file of execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard', 'src', 'crates/core/src', '__test__', 'lib', 'testing', 'index.js', 'Cargo.toml', 'Cargo.lock'], { cwd: root, encoding: 'utf8' }).split('\0').filter(Boolean).sort()) {
+    if (existsSync(join(work, file))) key.update(file).update(readFileSync(join(work, file)))
+  }
+  const digest = key.digest('hex')
+  const cacheFile = join(out, 'coverage.json')
+  if (existsSync(cacheFile)) {
+    const cached = JSON.parse(readFileSync(cacheFile, 'utf8'))
+    if (cached.digest === digest) {
+      console.log('mutation-binding: coverage of these sources and tests is known (target/mutation-binding/coverage.json)')
+      return revive(cached.map)
+    }
+  }
+  const [profdata, cov] = [llvmTool('llvm-profdata'), llvmTool('llvm-cov')]
+  const dir = join(out, `coverage-${slot}`)
+  rmSync(dir, { recursive: true, force: true })
+  console.log('mutation-binding: building the addon with coverage instrumentation')
+  const built = await run('npx', ['napi', 'build', '--platform'], 20 * 60_000, {
+    CARGO_TARGET_DIR: join(out, 'cargo-coverage'),
+    RUSTFLAGS: '-C instrument-coverage',
+    LLVM_PROFILE_FILE: join(dir, 'build', '%p-%m.profraw'),
+  })
+  if (built.code !== 0) fail(`the instrumented addon does not build:\n${built.output}`)
+  const addon = join(work, readdirSync(work).find((f) => f.endsWith('.node')))
+  const map = { lines: {} }
+  for (const file of testFiles) {
+    const profiles = join(dir, file)
+    const started = Date.now()
+    const result = await run(process.execPath, ['--test', '--test-reporter=dot', join('__test__', file)], 20 * 60_000, { CI: '', LLVM_PROFILE_FILE: join(profiles, '%p-%m.profraw') })
+    if (result.code !== 0) fail(`${file} fails on the instrumented package:\n${result.output}`)
+    map[file] = {}
+    const raws = existsSync(profiles) ? readdirSync(profiles).filter((f) => f.endsWith('.profraw')) : []
+    if (raws.length > 0) {
+      execFileSync(profdata, ['merge', '-sparse', '-o', join(profiles, 'merged.profdata'), ...raws.map((f) => join(profiles, f))])
+      const lcov = execFileSync(cov, ['export', '--format=lcov', `--instr-profile=${join(profiles, 'merged.profdata')}`, addon], { encoding: 'utf8', maxBuffer: 512 << 20 })
+      let source = null
+      for (const line of lcov.split('\n')) {
+        if (line.startsWith('SF:')) {
+          const path = line.slice(3)
+          source = path.startsWith(join(work, 'src') + '/') ? path.slice(work.length + 1) : null
+        } else if (source && line.startsWith('DA:')) {
+          const [number, count] = line.slice(3).split(',').map(Number)
+          ;(map.lines[source] ??= []).push(number)
+          if (count > 0) (map[file][source] ??= []).push(number)
+        }
+      }
+    }
+    console.log(`mutation-binding: coverage of ${file} (${raws.length} profiles, ${((Date.now() - started) / 1000).toFixed(1)} s)`)
+  }
+  writeFileSync(cacheFile, JSON.stringify({ digest, map }))
+  rmSync(dir, { recursive: true, force: true })
+  return revive(map)
+}
+
+/** The coverage map with its line lists made sets. */
+function revive(map) {
+  return Object.fromEntries(Object.entries(map).map(([k, bySource]) => [k, Object.fromEntries(Object.entries(bySource).map(([f, lines]) => [f, new Set(lines)]))]))
+}
+
+/**
+ * The test files that run a line of `mutant` (null when no line of it has code that
+ * coverage sees, as in some macro expansions: then every file may judge it).
+ */
+function covering(mutant, map, testFiles) {
+  const lines = []
+  for (let n = mutant.span.start.line; n <= mutant.span.end.line; n++) lines.push(n)
+  const code = map.lines[mutant.file] ?? new Set()
+  if (!lines.some((n) => code.has(n))) return null
+  return testFiles.filter((f) => lines.some((n) => map[f]?.[mutant.file]?.has(n)))
+}
+
 /** Plants `mutant` in the copy: its diff, with the file's own name on both sides. */
 function plant(mutant) {
   const patch = mutant.diff.replace(/^\+\+\+ .*$/m, `+++ ${mutant.file}`)
@@ -180,6 +279,7 @@ async function main() {
   const deadline = Date.now() + budgetMinutes * 60_000
   prepareCopy()
   const testFiles = readdirSync(join(work, '__test__')).filter((f) => f.endsWith('.test.mjs') && !NOT_ORACLES.has(f))
+  const map = useCoverage ? await coverage(testFiles) : null
   const times = await baseline(testFiles)
   for (const [index, mutant] of todo.entries()) {
     if (Date.now() > deadline) {
@@ -191,13 +291,18 @@ async function main() {
     const started = Date.now()
     let outcome
     let by = null
+    let uncovered = false
     try {
       plant(mutant)
       const built = await build()
       if (built.code !== 0) outcome = 'unviable'
       else {
-        const first = FIRST[mutant.file]
-        const order = [...first, ...testFiles.filter((f) => !first.includes(f)).sort((a, b) => times[a] - times[b])]
+        // Only the files that run a line of the mutant can tell it apart (all of them
+        // when coverage is off or cannot see the lines).
+        const runners = (map && covering(mutant, map, testFiles)) ?? testFiles
+        const first = FIRST[mutant.file].filter((f) => runners.includes(f))
+        const order = [...first, ...runners.filter((f) => !first.includes(f)).sort((a, b) => times[a] - times[b])]
+        if (order.length === 0) uncovered = true
         outcome = 'missed'
         for (const file of order) {
           const result = await testFile(file, 2 * times[file] + 30_000)
@@ -216,8 +321,8 @@ async function main() {
       writeFileSync(join(work, mutant.file), original)
     }
     const seconds = Math.round((Date.now() - started) / 1000)
-    appendFileSync(outcomesFile, JSON.stringify({ name: mutant.name, outcome, by, seconds }) + '\n')
-    console.log(`mutation-binding: [${index + 1}/${todo.length}] ${outcome}${by ? ` by ${by}` : ''} (${seconds} s): ${mutant.name}`)
+    appendFileSync(outcomesFile, JSON.stringify({ name: mutant.name, outcome, by, seconds, ...(uncovered && { uncovered }) }) + '\n')
+    console.log(`mutation-binding: [${index + 1}/${todo.length}] ${outcome}${by ? ` by ${by}` : ''}${uncovered ? ' (no Node test runs its lines)' : ''} (${seconds} s): ${mutant.name}`)
   }
   return summary(mutants)
 }
@@ -238,7 +343,7 @@ function summary(mutants) {
   const viable = caught + timeout + missed
   const score = viable ? ((100 * (caught + timeout)) / viable).toFixed(1) : '-'
   console.log(`mutation-binding: ${mutants.length} listed, ${judged.length} judged: caught ${caught}, timeout ${timeout}, unviable ${unviable}, missed ${missed} (score ${score}% of viable)`)
-  for (const o of judged.filter((o) => o.outcome === 'missed')) console.log(`  missed: ${o.name}`)
+  for (const o of judged.filter((o) => o.outcome === 'missed')) console.log(`  missed: ${o.name}${o.uncovered ? ' (no Node test runs its lines)' : ''}`)
   return missed > 0 ? 1 : 0
 }
 
