@@ -1104,6 +1104,30 @@ test('status draws a sparse release in LaunchDarkly words, and a new pipeline wh
   }
 })
 
+test('status draws a legacy release whose last phase is active as it is (its pipeline read says legacy), and reads no pipeline for a release that names none', async (t) => {
+  const active = (release) => ({ ...release, phases: release.phases.map((p, i, all) => ({ ...p, complete: i < all.length - 1, status: i < all.length - 1 ? 'completed' : 'active', started: true })) })
+  const named = active(sampleRelease())
+  const unnamed = active(sampleRelease())
+  delete unnamed.releasePipelineKey
+  const server = await fake(t, {
+    releases: [
+      { projectKey: 'web', flagKey: 'legacy', release: named },
+      { projectKey: 'web', flagKey: 'unnamed', release: unnamed },
+    ],
+  })
+  const legacy = await cli(['status', 'web', 'legacy', ...auth(server)])
+  assert.equal(legacy.code, 0, legacy.stderr)
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/legacy/release', `GET /api/v2/projects/web/release-pipelines/${named.releasePipelineKey}`])
+  assert.doesNotMatch(legacy.stdout, /finished/)
+  assert.match(legacy.stdout.trimEnd().split('\n').at(-1), /^ {2}2 ● Production/)
+
+  server.clearRequests()
+  const none = await cli(['status', 'web', 'unnamed', ...auth(server)])
+  assert.equal(none.code, 0, none.stderr)
+  assert.deepEqual(sent(server), ['GET /api/v2/flags/web/unnamed/release'])
+  assert.doesNotMatch(none.stdout, /finished/)
+})
+
 test('complete on a new pipeline starts the next phase, by index, name or id:', async (t) => {
   const server = await bothKinds(t)
   const byIndex = await cli(['complete', 'web', 'progressive', '0', ...auth(server)])

@@ -8,7 +8,7 @@ const { readFileSync } = require('node:fs')
 const { ApiError, UsageError, hint, integer, parseCommandLine, suggest, usage } = require('./args.js')
 const { completeMany } = require('./many.js')
 const { advance, listPipelines, showPipeline } = require('./pipelines.js')
-const { pipelineKind } = require('./pipeline.js')
+const { isNewPipeline } = require('./pipeline.js')
 const { dryRunPhase } = require('./phases.js')
 const { isFinished, renderPreview, renderRelease, wantsColor } = require('./render.js')
 const { inert, inertJson } = require('./text.js')
@@ -372,10 +372,7 @@ class Context {
     let newPipeline = false
     if (isFinished(release, true)) {
       const { project } = this.args
-      newPipeline = await pipelineKind(this, this.client(), project, release.releasePipelineKey, { retries: 0 }).then(
-        ({ kind }) => kind === 'new',
-        () => false,
-      )
+      newPipeline = await isNewPipeline(this.client(), project, release.releasePipelineKey)
     }
     this.io.out(renderRelease(release, { color: this.color, newPipeline, text: (value) => this.text(value) }))
   }
