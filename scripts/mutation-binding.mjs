@@ -8,7 +8,7 @@
 // (`cargo test -p ld-release --lib`), so a survivor is one every test lets through.
 //
 //   node scripts/mutation-binding.mjs [--file src/X.rs]... [--budget-minutes N]
-//        [--shard K/N] [--slot N] [--reverse] [--list] [--fresh] [--no-coverage]
+//        [--shard K/N] [--slot N] [--reverse] [--list] [--fresh] [--no-coverage] [--jobs N]
 //
 // Coverage guides the order (--no-coverage turns it off): the addon is first built
 // with LLVM's coverage instrumentation (`rustup component add llvm-tools`) and each
@@ -17,6 +17,9 @@
 // cannot tell the mutant from the original), and one no file runs goes straight to the
 // unit tests (when they let it through it is missed, marked `uncovered`). The map is
 // kept in target/mutation-binding/coverage.json for the same sources and tests.
+//
+// --jobs N runs the files after the first N at a time (a failure among them is then
+// confirmed by running them one at a time, so that the load alone never counts as a catch).
 //
 // Two runs may share the work: each in a slot of its own (--slot 2: its own copy and
 // build folder), one of them --reverse (from the last mutant back); before each mutant
@@ -64,6 +67,7 @@ let fresh = false
 let slot = 1
 let reverse = false
 let useCoverage = true
+let jobs = 1
 for (let i = 0; i < args.length; i++) {
   const arg = args[i]
   if (arg === '--file') files.push(args[++i])
@@ -74,9 +78,11 @@ for (let i = 0; i < args.length; i++) {
   else if (arg === '--slot') slot = Number(args[++i])
   else if (arg === '--reverse') reverse = true
   else if (arg === '--no-coverage') useCoverage = false
+  else if (arg === '--jobs') jobs = Number(args[++i])
   else fail(`unknown argument ${arg}`)
 }
 if (!(budgetMinutes > 0)) fail('--budget-minutes must be a positive number')
+if (!(Number.isInteger(jobs) && jobs >= 1)) fail('--jobs must be a whole number from 1')
 if (!(Number.isInteger(slot) && slot >= 1)) fail('--slot must be a whole number from 1')
 const work = join(out, slot === 1 ? 'package' : `package-${slot}`)
 const cargoTarget = join(out, slot === 1 ? 'cargo' : `cargo-${slot}`)
@@ -148,6 +154,8 @@ function run(command, commandArgs, ms, env = {}) {
 const build = () => run('npx', ['napi', 'build', '--platform'], 15 * 60_000, { CARGO_TARGET_DIR: cargoTarget })
 const unitTests = (ms) => run('cargo', ['test', '--quiet', '-p', 'ld-release', '--lib'], ms, { CARGO_TARGET_DIR: cargoTarget })
 const testFile = (file, ms) => run(process.execPath, ['--test', '--test-reporter=dot', join('__test__', file)], ms, { CI: '' })
+/** Runs `files` together, `jobs` at a time. */
+const testFiles_ = (files, ms) => run(process.execPath, ['--test', '--test-reporter=dot', `--test-concurrency=${jobs}`, ...files.map((f) => join('__test__', f))], ms, { CI: '' })
 
 /** The unmutated package: built, and each test file's time, which must pass. */
 async function baseline(testFiles) {
@@ -303,14 +311,21 @@ async function main() {
         const first = FIRST[mutant.file].filter((f) => runners.includes(f))
         const order = [...first, ...runners.filter((f) => !first.includes(f)).sort((a, b) => times[a] - times[b])]
         if (order.length === 0) uncovered = true
-        outcome = 'missed'
-        for (const file of order) {
-          const result = await testFile(file, 2 * times[file] + 30_000)
-          if (result.timedOut || result.code !== 0) {
-            outcome = result.timedOut ? 'timeout' : 'caught'
-            by = file
-            break
+        // The first files one at a time, stopping at the first that fails; the rest
+        // (which seldom fail) `jobs` at a time, and when they fail, one at a time again,
+        // so that a failure the load alone caused is not taken for a catch.
+        const judge = async (files) => {
+          for (const file of files) {
+            const result = await testFile(file, 2 * times[file] + 30_000)
+            if (result.timedOut || result.code !== 0) return [result.timedOut ? 'timeout' : 'caught', file]
           }
+          return ['missed', null]
+        }
+        const rest = order.slice(first.length)
+        ;[outcome, by] = await judge(first)
+        if (outcome === 'missed' && rest.length > 0) {
+          const together = jobs > 1 && rest.length > 1 ? await testFiles_(rest, 2 * rest.reduce((sum, f) => sum + times[f], 0) + 60_000) : null
+          if (!together || together.timedOut || together.code !== 0) [outcome, by] = await judge(rest)
         }
         if (outcome === 'missed') {
           const result = await unitTests(2 * times.units + 120_000)
