@@ -93,6 +93,23 @@ test('the message of an aborted run counts what became of its items', async (t) 
   )
 })
 
+test('the message of an aborted run counts the items that failed before the abort apart', async (t) => {
+  const keys = flags(3)
+  const server = await fake(t, { releases: seeded(keys) })
+  server.injectFault({ match: { method: 'PATCH', path: '/api/v2/flags/web/f1/release' }, delayMs: 1000 })
+  const controller = new AbortController()
+  const list = [items(keys)[0], { projectKey: 'web', flagKey: 'missing', phase: 0 }, ...items(keys).slice(1)]
+  const running = client(server).completePhases(list, { concurrency: 1, signal: controller.signal })
+  await until(server, 'PATCH', 'f1')
+  controller.abort()
+  const error = await rejection(running)
+  assert.deepEqual(kinds(error.results), ['ok', 'ERR_LD_NOT_FOUND', 'unknown', 'not-sent'])
+  assert.equal(
+    error.message,
+    "The operation was aborted: of 4 items, 1 was done, 1 failed, 1 was in flight when the abort came (applied or not: read the release to know) and 1 was not sent. The results property holds each item's result",
+  )
+})
+
 test('an item aborted while it reads its release was not sent: no write left for it', async (t) => {
   const keys = flags(3)
   const server = await fake(t, { releases: seeded(keys) })
