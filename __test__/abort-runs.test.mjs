@@ -118,8 +118,11 @@ test('an item aborted while it reads its release was not sent: no write left for
   const running = client(server).completePhases(items(keys), { concurrency: 1, signal: controller.signal })
   await until(server, 'GET', 'f1')
   controller.abort('enough')
-  const results = runAborted(await rejection(running), 'enough')
+  const error = await rejection(running)
+  const results = runAborted(error, 'enough')
   assert.deepEqual(kinds(results), ['ok', 'not-sent', 'not-sent'])
+  // Nothing was in flight, nothing failed: the message says only what there was.
+  assert.equal(error.message, "The operation was aborted: of 3 items, 1 was done and 2 were not sent. The results property holds each item's result")
   await sleep(1700)
   assert.deepEqual(sent(server, 'PATCH').map((r) => r.path), ['/api/v2/flags/web/f0/release'])
   assert.equal(server.getRelease('web', 'f1').phases[0].complete, false)
