@@ -351,3 +351,26 @@ test('items is bounded before it is read: a sparse array of a million is refused
   assert.match(results[0].error.message, /^items\[0\] is a hole in a sparse array/)
   assert.deepEqual(server.requests.map((r) => r.method), ["GET", "GET", "PATCH"])
 })
+
+test('an argument of the wrong type is refused with its type named, and nothing is sent', async (t) => {
+  const server = await fake(t)
+  const c = client(server)
+  const cases = [
+    [undefined, 'undefined'],
+    [null, 'null'],
+    [true, 'a boolean'],
+    [1, 'a number'],
+    [Symbol('s'), 'a symbol'],
+    [{}, 'an object'],
+    [() => 1, 'a function'],
+    [1n, 'a BigInt'],
+  ]
+  for (const [value, named] of cases) {
+    const error = await c.getRelease(value, 'checkout').then(() => assert.fail('resolved'), (e) => e)
+    assert.equal(error.code, 'ERR_LD_INVALID_ARGUMENT')
+    assert.equal(error.message, `projectKey must be a string, got ${named}`)
+  }
+  const error = await c.getRelease('web', 'checkout', { timeoutMs: '5' }).then(() => assert.fail('resolved'), (e) => e)
+  assert.equal(error.message, 'options.timeoutMs must be a number, got a string')
+  assert.equal(server.requests.length, 0)
+})
