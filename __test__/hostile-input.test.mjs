@@ -374,3 +374,12 @@ test('an argument of the wrong type is refused with its type named, and nothing 
   assert.equal(error.message, 'options.timeoutMs must be a number, got a string')
   assert.equal(server.requests.length, 0)
 })
+
+test('an unknown option is named by at most 40 characters: exactly 40 whole, more cut with an ellipsis', async (t) => {
+  const server = await fake(t)
+  const c = client(server)
+  const refusal = (key) => c.getRelease('web', 'checkout', { [key]: 1 }).then(() => assert.fail('resolved'), (e) => e.message)
+  assert.equal(await refusal('k'.repeat(40)), `options.${'k'.repeat(40)} is not an option; the options here are timeoutMs, maxRetries, signal`)
+  assert.equal(await refusal('k'.repeat(41)), `options.${'k'.repeat(40)}… is not an option; the options here are timeoutMs, maxRetries, signal`)
+  assert.equal(server.requests.length, 0)
+})
