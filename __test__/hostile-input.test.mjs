@@ -383,3 +383,13 @@ test('an unknown option is named by at most 40 characters: exactly 40 whole, mor
   assert.equal(await refusal('k'.repeat(41)), `options.${'k'.repeat(40)}… is not an option; the options here are timeoutMs, maxRetries, signal`)
   assert.equal(server.requests.length, 0)
 })
+
+test('did-you-mean for options stops at its distance: two edits suggest, three do not', async (t) => {
+  const server = await fake(t)
+  const c = client(server)
+  const refusal = (key) => c.getRelease('web', 'checkout', { [key]: 1 }).then(() => assert.fail('resolved'), (e) => e.message)
+  // Two characters too many in front of maxRetries, then three.
+  assert.equal(await refusal('xymaxRetries'), 'options.xymaxRetries is not an option (did you mean maxRetries?); the options here are timeoutMs, maxRetries, signal')
+  assert.equal(await refusal('xyzmaxRetries'), 'options.xyzmaxRetries is not an option; the options here are timeoutMs, maxRetries, signal')
+  assert.equal(server.requests.length, 0)
+})
