@@ -263,9 +263,17 @@ function revive(map) {
 
 /**
  * The test files that run a line of `mutant` (null when no line of it has code that
- * coverage sees, as in some macro expansions: then every file may judge it).
+ * coverage sees, as in some macro expansions, or when it is in a `const fn`: then every
+ * file may judge it).
  */
 function covering(mutant, map, testFiles) {
+  // A `const fn` may run while the addon is compiled (for a constant), where coverage
+  // does not see it: every file may judge its mutants.
+  if (mutant.function) {
+    const source = readFileSync(join(work, mutant.file), 'utf8').split('\n')
+    const head = source.slice(mutant.function.span.start.line - 1, mutant.function.span.end.line).join('\n')
+    if (/\bconst\s+fn\b/.test(head.split('{')[0])) return null
+  }
   const lines = []
   for (let n = mutant.span.start.line; n <= mutant.span.end.line; n++) lines.push(n)
   const code = map.lines[mutant.file] ?? new Set()
