@@ -153,9 +153,9 @@ function run(command, commandArgs, ms, env = {}) {
 
 const build = () => run('npx', ['napi', 'build', '--platform'], 15 * 60_000, { CARGO_TARGET_DIR: cargoTarget })
 const unitTests = (ms) => run('cargo', ['test', '--quiet', '-p', 'ld-release', '--lib'], ms, { CARGO_TARGET_DIR: cargoTarget })
-const testFile = (file, ms) => run(process.execPath, ['--test', '--test-reporter=dot', join('__test__', file)], ms, { CI: '' })
-/** Runs `files` together, `jobs` at a time. */
-const testFiles_ = (files, ms) => run(process.execPath, ['--test', '--test-reporter=dot', `--test-concurrency=${jobs}`, ...files.map((f) => join('__test__', f))], ms, { CI: '' })
+/** Runs the test `files`, `jobs` at a time. */
+const runTests = (files, ms) => run(process.execPath, ['--test', '--test-reporter=dot', `--test-concurrency=${jobs}`, ...files.map((f) => join('__test__', f))], ms, { CI: '' })
+const testFile = (file, ms) => runTests([file], ms)
 
 /** The unmutated package: built, and each test file's time, which must pass. */
 async function baseline(testFiles) {
@@ -261,6 +261,13 @@ function revive(map) {
   return { everywhere, ...Object.fromEntries(Object.entries(rest).map(([k, bySource]) => [k, Object.fromEntries(Object.entries(bySource).map(([f, lines]) => [f, new Set(lines)]))])) }
 }
 
+/** The lines of `file` of the binding as it is unmutated (read once). */
+const sources = new Map()
+function sourceLines(file) {
+  if (!sources.has(file)) sources.set(file, readFileSync(join(root, file), 'utf8').split('\n'))
+  return sources.get(file)
+}
+
 /**
  * The test files that run a line of `mutant` (null when no line of it has code that
  * coverage sees, as in some macro expansions, or when it is in a `const fn`: then every
@@ -270,7 +277,7 @@ function covering(mutant, map, testFiles) {
   // A `const fn` may run while the addon is compiled (for a constant), where coverage
   // does not see it: every file may judge its mutants.
   if (mutant.function) {
-    const source = readFileSync(join(work, mutant.file), 'utf8').split('\n')
+    const source = sourceLines(mutant.file)
     const head = source.slice(mutant.function.span.start.line - 1, mutant.function.span.end.line).join('\n')
     if (/\bconst\s+fn\b/.test(head.split('{')[0])) return null
   }
@@ -339,7 +346,7 @@ async function main() {
         const rest = order.slice(first.length)
         ;[outcome, by] = await judge(first)
         if (outcome === 'missed' && rest.length > 0) {
-          const together = jobs > 1 && rest.length > 1 ? await testFiles_(rest, 2 * rest.reduce((sum, f) => sum + times[f], 0) + 60_000) : null
+          const together = jobs > 1 && rest.length > 1 ? await runTests(rest, 2 * rest.reduce((sum, f) => sum + times[f], 0) + 60_000) : null
           if (!together || together.timedOut || together.code !== 0) [outcome, by] = await judge(rest)
         }
         if (outcome === 'missed') {
