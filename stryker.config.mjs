@@ -29,6 +29,7 @@ const TESTS_FOR = {
   'lib/cli/args.js': ['__test__/args.test.mjs', '__test__/cli.test.mjs'],
   'lib/cli/render.js': ['__test__/render.test.mjs', '__test__/cli.test.mjs'],
   'lib/cli/interrupt.js': ['__test__/cli-interrupt.test.mjs'],
+  'lib/cli/phases.js': ['__test__/phases.test.mjs', ...CLI],
   'lib/cli/': CLI,
   'testing/': ['__test__/fake.test.mjs', '__test__/fake-environments.test.mjs', '__test__/fake-limits.test.mjs', '__test__/cli-rollout.test.mjs', '__test__/cli.test.mjs'],
 }
@@ -84,6 +85,10 @@ export default {
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
   thresholds: { high: 100, low: 90, break: null },
+  // LD_MUTATION_INCREMENTAL names a results file that a run reuses mutant by mutant
+  // (Stryker's incremental mode): a mutant is run again only when its code changed, or
+  // the test that killed it, or the tests that reach it (scripts/mutation-js.js --all).
+  ...(process.env.LD_MUTATION_INCREMENTAL ? { incremental: true, incrementalFile: process.env.LD_MUTATION_INCREMENTAL } : {}),
   tempDirName: '.stryker-tmp',
   cleanTempDir: true,
 }

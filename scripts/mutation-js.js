@@ -4,12 +4,15 @@
 // testing/, within a time budget, and fails when a mutant survives.
 //
 //   node scripts/mutation-js.js [--base REV] [--budget-minutes N] [FILE...]
-//   node scripts/mutation-js.js --all [--budget-minutes N]
+//   node scripts/mutation-js.js --all [--budget-minutes N] [FILE...]
 //
-// --all: every file under lib/ and testing/, whole: a whole run, which may be made in
+// --all: every file under lib/ and testing/ (or the FILEs), whole: a whole run, which may be made in
 // several sittings: each file's results are kept in reports/mutation/files/ with a
 // digest of the file, the tests and the mutation setup, and a file whose kept results
-// are current is not run again.
+// are current is not run again. A file that is run again reuses, mutant by mutant, what
+// is still true of the earlier runs (Stryker's incremental mode, with its results in
+// reports/mutation/stryker-incremental.json): a mutant whose code, killing test and
+// covering tests are unchanged keeps its outcome.
 // Without FILEs, the lines changed since REV (default HEAD^1) in the files that still
 // exist, as `file:from-to` ranges (a FILE may be given so too). Each file is one
 // Stryker run; a file whose run the budget would cut short is not started, or stopped,
@@ -40,7 +43,7 @@ if (!(budgetMinutes > 0)) {
   process.exit(2)
 }
 
-if (all) {
+if (all && files.length === 0) {
   const tracked = execFileSync('git', ['ls-files', '--', 'lib/*.js', 'testing/*.js'], { cwd: root, encoding: 'utf8' })
   files.push(...tracked.split('\n').filter(Boolean))
 }
@@ -69,7 +72,10 @@ if (files.length === 0) {
  */
 function stryker(mutate, ms) {
   const bin = join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js')
-  const child = spawn(process.execPath, [bin, 'run'], { cwd: root, stdio: 'inherit', detached: true, env: { ...process.env, LD_MUTATE: mutate } })
+  // A whole run reuses the outcome of each mutant whose code and tests are unchanged
+  // since it was judged (Stryker's incremental mode, one results file for all files).
+  const incremental = all ? { LD_MUTATION_INCREMENTAL: join(root, 'reports/mutation/stryker-incremental.json') } : {}
+  const child = spawn(process.execPath, [bin, 'run'], { cwd: root, stdio: 'inherit', detached: true, env: { ...process.env, ...incremental, LD_MUTATE: mutate } })
   let timedOut = false
   const stop = (signal) => {
     try {
@@ -94,13 +100,13 @@ function stryker(mutate, ms) {
 
 async function main() {
   // One Stryker run per file, with all of its ranges.
-const byFile = new Map()
-for (const entry of files) {
-  const name = entry.replace(/:[\d:-]+$/, '')
-  byFile.set(name, [...(byFile.get(name) ?? []), entry])
-}
+  const byFile = new Map()
+  for (const entry of files) {
+    const name = entry.replace(/:[\d:-]+$/, '')
+    byFile.set(name, [...(byFile.get(name) ?? []), entry])
+  }
 
-const deadline = Date.now() + budgetMinutes * 60_000
+  const deadline = Date.now() + budgetMinutes * 60_000
   const report = join(root, 'reports/mutation/mutation.json')
   const totals = { killed: 0, timeout: 0, survived: 0, noCoverage: 0, ignored: 0, errors: 0 }
   const problems = []
@@ -145,6 +151,9 @@ const deadline = Date.now() + budgetMinutes * 60_000
         process.exit(2)
       }
       results = JSON.parse(readFileSync(report, 'utf8'))
+      // The report also carries the other files' outcomes that the incremental run
+      // brought forward: only this file's are its results.
+      results = { files: Object.fromEntries(Object.entries(results.files).filter(([name]) => name === file || name.endsWith(`/${file}`))) }
       if (whole) {
         mkdirSync(join(root, 'reports/mutation/files'), { recursive: true })
         writeFileSync(kept, JSON.stringify({ digest, seconds: Math.round(previousMs / 1000), results }))

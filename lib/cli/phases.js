@@ -8,7 +8,7 @@
 const named = (ctx, release, index) => `${index} (${JSON.stringify(ctx.redact(release.phases[index]._name))})`
 
 /** The index of the phase with id `id` in `release`, or -1. */
-const indexOfId = (release, id) => (Array.isArray(release?.phases) ? release.phases.findIndex((p) => p?._id === id) : -1)
+const indexOfId = (release, id) => (Array.isArray(release.phases) ? release.phases.findIndex((p) => p?._id === id) : -1)
 
 /** The phase index a planned write names: the `/phases/N/` of a PATCH, or the phase a PUT starts. */
 function writtenIndex(release, request) {
@@ -55,10 +55,8 @@ async function dryRunPhase(ctx, client, { projectKey, flagKey, phase, action }) 
 
 /** How a phase is shown: `0`, `"Staging"` or `id:<id>`. */
 function describePhase(phase) {
-  if (phase !== null && typeof phase === 'object') {
-    if (typeof phase.id === 'string') return `id:${phase.id}`
-    if (typeof phase.name === 'string') return JSON.stringify(phase.name)
-  }
+  if (typeof phase?.id === 'string') return `id:${phase.id}`
+  if (typeof phase?.name === 'string') return JSON.stringify(phase.name)
   if (typeof phase === 'string' && !/^(id:|\d+$)/.test(phase)) return JSON.stringify(phase)
   return typeof phase === 'string' ? phase : JSON.stringify(phase)
 }
