@@ -48,7 +48,7 @@ const FIRST = {
   'src/js.rs': ['errors.test.mjs', 'abort-reasons.test.mjs', 'client.test.mjs', 'bulk.test.mjs'],
   'src/pages.rs': ['pipelines.test.mjs', 'environment-releases.test.mjs', 'hostile-server.test.mjs'],
   'src/diagnostics.rs': ['diagnostics.test.mjs', 'diagnostics-order.test.mjs'],
-  'src/options.rs': ['client.test.mjs', 'hostile-input.test.mjs', 'network.test.mjs', 'connections.test.mjs', 'retries.test.mjs'],
+  'src/options.rs': ['client.test.mjs', 'hostile-input.test.mjs', 'environment-releases.test.mjs', 'network.test.mjs', 'abort-reasons.test.mjs'],
   'src/inputs.rs': ['hostile-input.test.mjs', 'client.test.mjs', 'environment-releases.test.mjs'],
   'src/operations.rs': ['client.test.mjs', 'releases-api.test.mjs', 'pipelines.test.mjs', 'bulk.test.mjs', 'environment-releases.test.mjs'],
   'src/lib.rs': ['client.test.mjs', 'releases-api.test.mjs', 'pipelines.test.mjs', 'bulk.test.mjs', 'environment-releases.test.mjs'],
