@@ -30,6 +30,8 @@ const TESTS_FOR = {
   'lib/cli/render.js': ['__test__/render.test.mjs', '__test__/cli.test.mjs'],
   'lib/cli/interrupt.js': ['__test__/cli-interrupt.test.mjs'],
   'lib/cli/phases.js': ['__test__/phases.test.mjs', ...CLI],
+  'lib/cli/rollout-parse.js': ['__test__/rollout-parse.test.mjs', ...CLI],
+  'lib/cli/verbose.js': ['__test__/verbose.test.mjs', ...CLI],
   'lib/cli/': CLI,
   'testing/': ['__test__/fake.test.mjs', '__test__/fake-environments.test.mjs', '__test__/fake-limits.test.mjs', '__test__/cli-rollout.test.mjs', '__test__/cli.test.mjs'],
 }
