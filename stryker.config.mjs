@@ -30,6 +30,7 @@ const TESTS_FOR = {
   'lib/cli/render.js': ['__test__/render.test.mjs', '__test__/cli.test.mjs'],
   'lib/cli/interrupt.js': ['__test__/cli-interrupt.test.mjs'],
   'lib/cli/phases.js': ['__test__/phases.test.mjs', ...CLI],
+  'lib/cli/pipeline.js': ['__test__/phases.test.mjs', ...CLI],
   'lib/cli/rollout-parse.js': ['__test__/rollout-parse.test.mjs', ...CLI],
   'lib/cli/verbose.js': ['__test__/verbose.test.mjs', ...CLI],
   'lib/cli/': CLI,

@@ -1,12 +1,13 @@
 // The CLI's words for a phase and for what a dry run of a phase change found
-// (lib/cli/phases.js), in this process: the plans are shaped as the library's dry runs
-// answer (`PhaseDryRun`).
+// (lib/cli/phases.js), and its reading of a pipeline's kind (lib/cli/pipeline.js), in
+// this process: the plans are shaped as the library's dry runs answer (`PhaseDryRun`).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
 const { describePhase, notesFor } = require('../lib/cli/phases.js')
+const { isNewPipeline } = require('../lib/cli/pipeline.js')
 
 const TOKEN = 'api-0123456789abcdef'
 const ctx = { redact: (text) => String(text).replaceAll(TOKEN, '********') }
@@ -104,6 +105,7 @@ test('a write the notes cannot place in the release gives no notes rather than f
     { request: { method: 'PATCH', url: '/x', body: '[{"op":"replace","path":"/x/phases/1/complete","value":true}]' }, action: 'completePhase' },
     { request: { method: 'PATCH', url: '/x', body: '[]' }, action: 'completePhase' },
     { request: { method: 'PATCH', url: '/x', body: 'null' }, action: 'completePhase' },
+    { request: { method: 'PATCH', url: '/x', body: '[{"op":"test"}]' }, action: 'completePhase' },
     { request: { method: 'PATCH', url: '/x' }, action: 'completePhase' },
   ]
   for (const c of cases) {
@@ -114,4 +116,20 @@ test('a write the notes cannot place in the release gives no notes rather than f
   assert.deepEqual(notesFor(ctx, { release: holes, request: put('ph-1'), pipelineKind: undefined }, { phase: { id: 'ph-1' }, action: 'startPhase' }), ['(read from the release: phase 1 is "QA")'])
   // Nothing read: nothing to say.
   assert.deepEqual(notesFor(ctx, { release: null, request: put('ph-1') }, { phase: { id: 'ph-1' }, action: 'startPhase' }), [])
+})
+
+test('isNewPipeline is true only for a pipeline read as not legacy, and false for any failure', async () => {
+  const calls = []
+  const client = (answer) => ({
+    getReleasePipeline: async (...args) => {
+      calls.push(args)
+      if (answer instanceof Error) throw answer
+      return answer
+    },
+  })
+  assert.equal(await isNewPipeline(client({ key: 'p', _isLegacy: false }), 'web', 'p'), true)
+  assert.deepEqual(calls, [['web', 'p', { maxRetries: 0 }]], 'one read, not retried')
+  assert.equal(await isNewPipeline(client({ key: 'p', _isLegacy: true }), 'web', 'p'), false)
+  assert.equal(await isNewPipeline(client({ key: 'p' }), 'web', 'p'), false, 'a pipeline that does not say is legacy')
+  assert.equal(await isNewPipeline(client(Object.assign(new Error('forbidden'), { status: 403 })), 'web', 'p'), false)
 })

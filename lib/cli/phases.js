@@ -13,8 +13,8 @@ const indexOfId = (release, id) => (Array.isArray(release.phases) ? release.phas
 /** The phase index a planned write names: the `/phases/N/` of a PATCH, or the phase a PUT starts. */
 function writtenIndex(release, request) {
   if (request.method === 'PUT') return indexOfId(release, decodeURIComponent(request.url.split('/').at(-1)))
-  const path = JSON.parse(request.body ?? '[]')?.[0]?.path ?? ''
-  const found = /^\/phases\/(\d+)\//.exec(path)
+  // A body with no path in its first operation names no phase (exec reads "undefined").
+  const found = /^\/phases\/(\d+)\//.exec(JSON.parse(request.body ?? '[]')?.[0]?.path)
   return found ? Number(found[1]) : -1
 }
 
@@ -57,8 +57,9 @@ async function dryRunPhase(ctx, client, { projectKey, flagKey, phase, action }) 
 function describePhase(phase) {
   if (typeof phase?.id === 'string') return `id:${phase.id}`
   if (typeof phase?.name === 'string') return JSON.stringify(phase.name)
-  if (typeof phase === 'string' && !/^(id:|\d+$)/.test(phase)) return JSON.stringify(phase)
-  return typeof phase === 'string' ? phase : JSON.stringify(phase)
+  // An index or `id:…` as typed; any other text is a name, quoted.
+  if (typeof phase === 'string') return /^(id:|\d+$)/.test(phase) ? phase : JSON.stringify(phase)
+  return JSON.stringify(phase)
 }
 
 module.exports = { describePhase, dryRunPhase, notesFor }
