@@ -56,6 +56,25 @@ test('an answer that will be retried shares its line with the retry', (t) => {
   ])
 })
 
+test('answers held for their retries are told apart by method, URL and attempt', (t) => {
+  const w = watch({ verbose: true })
+  t.after(w.stop)
+  publish('response', { method: 'GET', url: '/a', attempt: 1, status: 429, durationMs: 1, willRetry: true })
+  publish('response', { method: 'GET', url: '/b', attempt: 1, status: 503, durationMs: 2, willRetry: true })
+  publish('response', { method: 'PUT', url: '/a', attempt: 1, status: 500, durationMs: 3, willRetry: true })
+  publish('response', { method: 'GET', url: '/a', attempt: 2, status: 502, durationMs: 4, willRetry: true })
+  publish('retry', { method: 'GET', url: '/b', attempt: 1, status: 503, reason: 'status', waitMs: 100, source: 'backoff' })
+  publish('retry', { method: 'GET', url: '/a', attempt: 2, status: 502, reason: 'status', waitMs: 100, source: 'backoff' })
+  publish('retry', { method: 'PUT', url: '/a', attempt: 1, status: 500, reason: 'status', waitMs: 100, source: 'backoff' })
+  publish('retry', { method: 'GET', url: '/a', attempt: 1, status: 429, reason: 'status', waitMs: 100, source: 'retry-after' })
+  assert.deepEqual(w.lines, [
+    'GET /b -> 503 in 2 ms; retrying in 0.1 s (backoff)',
+    'GET /a -> 502 in 4 ms; retrying in 0.1 s (backoff)',
+    'PUT /a -> 500 in 3 ms; retrying in 0.1 s (backoff)',
+    'GET /a -> 429 in 1 ms; retrying in 0.1 s (retry-after)',
+  ])
+})
+
 test('rate-limit waits are lines with their reason, and answers held at the end are written then', () => {
   const w = watch({ verbose: true })
   publish('wait', { ...GET, waitMs: 2000, reason: 'paused' })
@@ -130,4 +149,14 @@ test('a countdown counts down each second and clears itself at the end', async (
   assert.deepEqual(w.writes.slice(1), ['\r\x1b[KGET /x: waiting for the rate limit: 1 s…'])
   await new Promise((resolve) => setTimeout(resolve, 1000))
   assert.deepEqual(w.writes.slice(2), ['\r\x1b[K'], 'over: cleared, and not drawn again')
+})
+
+test('a countdown cleared by the next attempt is not drawn again', async (t) => {
+  const w = watch({ tty: true })
+  t.after(w.stop)
+  publish('wait', { ...GET, url: '/x', waitMs: 5000, reason: 'paused' })
+  publish('request', GET)
+  assert.deepEqual(w.writes, ['\r\x1b[KGET /x: waiting for the rate limit: 5 s…', '\r\x1b[K'])
+  await new Promise((resolve) => setTimeout(resolve, 1200))
+  assert.equal(w.writes.length, 2, 'its timer went with it')
 })

@@ -50,7 +50,7 @@ function watchRequests({ stream, line, verbose = false, redact = inert, countdow
   let shown = false
 
   const clearCountdown = () => {
-    if (ticking) clearInterval(ticking)
+    clearInterval(ticking) // null when none: nothing to clear
     ticking = null
     if (shown) stream.write('\r\x1b[K')
     shown = false
