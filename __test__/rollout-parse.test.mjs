@@ -99,6 +99,7 @@ test('parseSteps names the step that is wrong and why', () => {
   refuses(() => parseSteps('10%', c), '--steps: step 1 "10%" must be percent:duration, e.g. 10%:30m', c)
   refuses(() => parseSteps('1%:1m,10%:1m:2m', c), '--steps: step 2 "10%:1m:2m" must be percent:duration, e.g. 10%:30m', c)
   refuses(() => parseSteps('x:1m', c), '--steps: step 1 "x:1m": "x" is not a percentage such as 10% or 0.5% (at most three decimals)', c)
+  refuses(() => parseSteps('1%:1m, x :2m', c), '--steps: step 2 "x :2m": "x" is not a percentage such as 10% or 0.5% (at most three decimals)', c)
   refuses(() => parseSteps('0%:1m', c), '--steps: step 1 "0%:1m": the percentage must be more than 0% and at most 100%', c)
   refuses(() => parseSteps('100.001%:1m', c), '--steps: step 1 "100.001%:1m": the percentage must be more than 0% and at most 100%', c)
   refuses(() => parseSteps('10%:1m,10%:2m', c), '--steps: step 2 "10%:2m": each step must move more traffic than the one before (10%)', c)
@@ -113,7 +114,7 @@ test('parseAudience: everyone, segments, and clauses joined by and', () => {
   assert.deepEqual(parseAudience('country in NZ, AU', 0, 'user', 'c'), [{ contextKind: 'user', attribute: 'country', op: 'in', values: ['NZ', 'AU'] }])
   assert.deepEqual(parseAudience('age  not  greaterThan  30', 1, 'org', 'c'), [{ contextKind: 'org', attribute: 'age', op: 'greaterThan', values: [30], negate: true }])
   assert.deepEqual(parseAudience('beta in true,false', 0, 'user', 'c'), [{ contextKind: 'user', attribute: 'beta', op: 'in', values: [true, false] }])
-  assert.deepEqual(parseAudience('score in -1.5,007,1.2.3,1e3', 0, 'user', 'c'), [{ contextKind: 'user', attribute: 'score', op: 'in', values: [-1.5, 7, '1.2.3', '1e3'] }])
+  assert.deepEqual(parseAudience('score in -1.5,007,1.2.3,1e3,1.25,1.,.5', 0, 'user', 'c'), [{ contextKind: 'user', attribute: 'score', op: 'in', values: [-1.5, 7, '1.2.3', '1e3', 1.25, '1.', '.5'] }])
   assert.deepEqual(parseAudience('email endsWith @example.com and segment:staff and plan in pro', 0, 'user', 'c'), [
     { contextKind: 'user', attribute: 'email', op: 'endsWith', values: ['@example.com'] },
     { attribute: 'segmentMatch', op: 'segmentMatch', values: ['staff'] },
@@ -135,6 +136,20 @@ test('parseAudience names the phase and the piece that is wrong', () => {
     '--phase 1 "name contains x and y": "y" is not a clause: write ATTRIBUTE OP VALUE[,VALUE] (e.g. country in NZ,AU), segment:KEY, or everyone',
     c,
   )
+  // Values end the line: one on the next is refused, not dropped.
+  assert.throws(() => parseAudience('country in NZ\nAU', 0, 'user', c), UsageError)
+  refuses(
+    () => parseAudience('country NZ  and  plan in pro', 0, 'user', c),
+    '--phase 1 "country NZ  and  plan in pro": "country NZ" is not a clause: write ATTRIBUTE OP VALUE[,VALUE] (e.g. country in NZ,AU), segment:KEY, or everyone',
+    c,
+  )
+  // A segment is `segment:` (or `segments:`) at the start, keys to the end of the line.
+  refuses(
+    () => parseAudience('my-segment:a', 0, 'user', c),
+    '--phase 1 "my-segment:a": "my-segment:a" is not a clause: write ATTRIBUTE OP VALUE[,VALUE] (e.g. country in NZ,AU), segment:KEY, or everyone',
+    c,
+  )
+  assert.throws(() => parseAudience('segment:a\nb', 0, 'user', c), UsageError, 'a key on a second line is not dropped')
   const ops = 'in, endsWith, startsWith, matches, contains, lessThan, lessThanOrEqual, greaterThan, greaterThanOrEqual, before, after, semVerEqual, semVerLessThan, semVerGreaterThan'
   refuses(() => parseAudience('country IN NZ', 0, 'user', c), `--phase 1 "country IN NZ": unknown operator "IN" (did you mean in?); one of ${ops}`, c)
   refuses(() => parseAudience('v semverequal 1.0.0', 0, 'user', c), `--phase 1 "v semverequal 1.0.0": unknown operator "semverequal" (did you mean semVerEqual?); one of ${ops}`, c)
