@@ -1933,3 +1933,45 @@ test('a phase index the release does not have is a usage error (exit 2) after on
     [false, false, false],
   )
 })
+
+test('advance skips a flag listed at another phase: named with its reason, in --json and in a dry run; nothing is written to it', async (t) => {
+  const flags = [
+    { flagKey: 'a', activePhaseId: 'one' },
+    { flagKey: 'b', activePhaseId: 'two' },
+    { flagKey: 'c', activePhaseId: 'one' },
+  ]
+  let listed = flags
+  const server = await answering(t, async (q) => {
+    if (q.method === 'GET') return { body: q.path.endsWith('/releases') ? pageOf(listed, q.query) : { key: 'p', phases: [{ id: 'one', name: 'One' }, { id: 'two', name: 'Two' }] } }
+    return { body: { name: 'P', phases: [] } }
+  })
+  const patched = () => server.requests.filter((q) => q.method === 'PATCH').map((q) => q.path.split('/').at(-2))
+  const why = 'the progressions listing shows the release of web/b at phase "two" ("Two"), not at phase "one" ("One"): it was skipped, nothing was written'
+  const skipLine = `↷ web/b skipped (listed-elsewhere): ${why}\n`
+  const skipEntry = { ok: false, skipped: true, flagKey: 'b', reason: 'listed-elsewhere', activePhaseId: 'two', error: { code: 'ERR_LD_CONFLICT', message: why } }
+
+  const r = await cli(['advance', 'web', 'p', '--from', 'One', ...auth(server)])
+  assert.deepEqual([r.code, r.stdout, r.stderr], [0, `✓ web/a\n${skipLine}✓ web/c\n`, '3 flags at phase "One" of p: 2 advanced, 1 skipped (not at that phase), 0 failed\n'], 'a skip alone does not fail the run')
+  const json = await cli(['advance', 'web', 'p', '--from', 'One', '--json', ...auth(server)])
+  assert.equal(json.code, 0, json.stderr)
+  const release = { name: 'P', phases: [] }
+  assert.deepEqual(JSON.parse(json.stdout), [{ ok: true, flagKey: 'a', release }, skipEntry, { ok: true, flagKey: 'c', release }])
+  assert.deepEqual(patched(), ['a', 'c', 'a', 'c'])
+
+  server.requests.length = 0
+  const dry = await cli(['advance', 'web', 'p', '--from', 'One', '--dry-run', ...auth(server)])
+  assert.equal(dry.code, 0, dry.stderr)
+  assert.deepEqual(dry.stdout.match(/^PATCH \S+/gm), ['a', 'c'].map((f) => `PATCH ${server.url}/api/v2/flags/web/${f}/release`))
+  assert.equal(dry.stderr, `${skipLine}2 flags at phase "One" of p would move: a, c (2 PATCH requests; nothing was written); 1 listed flag would be skipped (not at that phase)\n`)
+  const dryJson = await cli(['advance', 'web', 'p', '--from', 'One', '--dry-run', '--json', ...auth(server)])
+  assert.equal(dryJson.code, 0, dryJson.stderr)
+  assert.deepEqual(
+    JSON.parse(dryJson.stdout).map((x) => (x.request ? [x.flagKey, x.request.method] : x)),
+    [['a', 'PATCH'], skipEntry, ['c', 'PATCH']],
+  )
+  assert.equal(dryJson.stderr, '2 flags at phase "One" of p would move: a, c (2 PATCH requests; nothing was written); 1 listed flag would be skipped (not at that phase)\n', 'with --json, stderr has only the summary')
+  listed = [flags[1]]
+  const none = await cli(['advance', 'web', 'p', '--from', 'One', '--dry-run', ...auth(server)])
+  assert.deepEqual([none.code, none.stdout, none.stderr], [0, '', `${skipLine}no flag at phase "One" of p would move; 1 listed flag would be skipped (not at that phase)\n`])
+  assert.deepEqual(patched(), [], 'a dry run writes nothing')
+})

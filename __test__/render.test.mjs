@@ -409,3 +409,30 @@ test('an environment release without its variations is drawn with ?, never undef
   const named = renderEnvironmentRelease({ ...sparse, originalVariationId: 'v-off', targetVariationId: 'v-on', targetVariationValue: true }, { text: String, now: 0 })
   assert.match(named, /^ {2}v-off → true · by \?/m)
 })
+
+test("countsOf: a pipeline's flags per phase from the progressions summary, whatever its shape", () => {
+  const { countsOf } = require('../lib/cli/pipelines.js')
+  const pipeline = { key: 'p', phases: [{ id: 'a', name: 'A' }, { id: 'b', name: 'B' }] }
+  const phases = (a, b) => [
+    { index: 0, id: 'a', name: 'A', flags: a },
+    { index: 1, id: 'b', name: 'B', flags: b },
+  ]
+  // Counts by phase id; a phase the pipeline no longer has counts as elsewhere.
+  assert.deepEqual(countsOf(pipeline, { totalCount: 12, activeCount: 9, completedCount: 3, phases: [{ _id: 'b', releaseCount: 2 }, { _id: 'gone', releaseCount: 4 }, { _id: 'a', releaseCount: 3 }] }), {
+    total: 12,
+    finished: 3,
+    phases: phases(3, 2),
+    elsewhere: 4,
+  })
+  // Entries that are not objects, or whose count is not a number, count as nothing.
+  assert.deepEqual(countsOf(pipeline, { totalCount: 2, activeCount: 2, completedCount: 0, phases: [null, 7, { _id: 'a', releaseCount: 'x' }, { _id: 'b', releaseCount: '2' }] }), {
+    total: 2,
+    finished: 0,
+    phases: phases(0, 2),
+    elsewhere: 0,
+  })
+  // No phases listed: every active flag is elsewhere; never below zero.
+  assert.deepEqual(countsOf(pipeline, { totalCount: 5, activeCount: 5, completedCount: 0, phases: 'none' }).phases, phases(0, 0))
+  assert.equal(countsOf(pipeline, { totalCount: 5, activeCount: 5, completedCount: 0 }).elsewhere, 5)
+  assert.equal(countsOf(pipeline, { totalCount: 5, activeCount: 1, completedCount: 0, phases: [{ _id: 'a', releaseCount: 3 }] }).elsewhere, 0)
+})

@@ -19,8 +19,7 @@ const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`
 /** `ld-release pipelines <project>`: a table, or every pipeline as a JSON array with --json. */
 async function listPipelines(ctx, { project }) {
   const pipelines = []
-  const options = ctx.values.query === undefined ? undefined : { query: ctx.values.query }
-  for await (const pipeline of ctx.client().listReleasePipelines(project, options)) pipelines.push(pipeline)
+  for await (const pipeline of ctx.client().listReleasePipelines(project, { query: ctx.values.query })) pipelines.push(pipeline)
   if (ctx.values.json) {
     ctx.io.out(ctx.json(pipelines))
   } else if (pipelines.length === 0) {
@@ -38,6 +37,7 @@ async function listPipelines(ctx, { project }) {
  */
 function countsOf(pipeline, summary) {
   const phases = pipelinePhases(pipeline)
+  // Stryker disable next-line ArrayDeclaration: an entry without an _id in place of none changes no count
   const byId = new Map((Array.isArray(summary.phases) ? summary.phases : []).map((p) => [p?._id, Number(p?.releaseCount) || 0]))
   const atPhase = phases.map((phase) => byId.get(phase.id) ?? 0)
   const atKnown = atPhase.reduce((a, b) => a + b, 0)
@@ -66,7 +66,7 @@ function fromPhase(ctx) {
   try {
     return parsePhase(text, ctx.command)
   } catch (error) {
-    throw new UsageError(`--from: ${error.message}`, ctx.command, { cause: error })
+    throw new UsageError(`--from: ${error.message}`, ctx.command)
   }
 }
 
