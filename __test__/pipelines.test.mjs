@@ -824,3 +824,25 @@ test('previewRequest shows the first request of each new operation, as the call 
   const bare = ld.previewRequest('getReleasePipeline', 'web', 'x y', { baseUrl: server.url })
   assert.deepEqual([bare.method, bare.url], ['GET', `${server.url}${LIST}/x%20y`])
 })
+
+test('listReleasePipelines with a query sends it, and refuses one that is empty, too long or has control characters', async (t) => {
+  const server = await serve(t, (q) => ({ body: page([], q.query) }))
+  const c = client(server)
+  const list = async (options) => {
+    const out = []
+    for await (const p of c.listReleasePipelines('web', options)) out.push(p)
+    return out
+  }
+  assert.deepEqual(await list({ query: 'std rollout' }), [])
+  assert.equal(server.requests[0].query.get('filter'), 'query:std rollout')
+  const longest = 'q'.repeat(1000)
+  await list({ query: longest })
+  assert.equal(server.requests[1].query.get('filter'), `query:${longest}`, 'a query of exactly 1000 characters')
+  await list({ query: undefined })
+  assert.equal(server.requests[2].query.get('filter'), null, 'no query, no filter')
+  for (const query of ['', '   ', `${longest}q`, 'a\nb', 'a\u0000b']) {
+    await expectLdError(() => list({ query }), { code: 'ERR_LD_INVALID_ARGUMENT', message: 'options.query must be a non-empty text of at most 1000 characters, without control characters' })
+  }
+  await expectLdError(() => list({ query: 5 }), { code: 'ERR_LD_INVALID_ARGUMENT', message: 'options.query must be a string, got a number' })
+  assert.equal(server.requests.length, 3, 'nothing sent for a bad query')
+})
