@@ -40,41 +40,41 @@ test('describePhase shows an index bare, a name quoted, an id as id:…, and any
 
 test('a PATCH by name says which phase the name is; by index it says nothing', () => {
   const r = release(['Dev', 'QA', 'Prod'])
-  assert.deepEqual(notesFor(ctx, { release: r, request: patch(1), pipelineKind: 'legacy' }, { phase: { name: 'QA' }, action: 'completePhase' }), [
+  assert.deepEqual(notesFor(ctx, { release: r, request: patch(1), pipelineKind: 'legacy' }, { phase: { name: 'QA' } }), [
     '(read from the release: phase 1 is "QA"; the PATCH fails with ERR_LD_CONFLICT if that changes first)',
   ])
-  assert.deepEqual(notesFor(ctx, { release: r, request: patch(1), pipelineKind: 'legacy' }, { phase: 1, action: 'completePhase' }), [])
+  assert.deepEqual(notesFor(ctx, { release: r, request: patch(1), pipelineKind: 'legacy' }, { phase: 1 }), [])
 })
 
 test('a phase index of two digits is read from the PATCH whole', () => {
   const r = release(Array.from({ length: 13 }, (_, i) => `P${i}`))
-  assert.deepEqual(notesFor(ctx, { release: r, request: patch(12), pipelineKind: 'legacy' }, { phase: { name: 'P12' }, action: 'reopenPhase' }), [
+  assert.deepEqual(notesFor(ctx, { release: r, request: patch(12), pipelineKind: 'legacy' }, { phase: { name: 'P12' } }), [
     '(read from the release: phase 12 is "P12"; the PATCH fails with ERR_LD_CONFLICT if that changes first)',
   ])
 })
 
 test('a pipeline whose kind could not be read is named, with what the call does then', () => {
   const r = release(['Dev', 'QA'])
-  assert.deepEqual(notesFor(ctx, { release: r, request: patch(0), pipelineKind: 'unknown' }, { phase: 0, action: 'completePhase' }), [
+  assert.deepEqual(notesFor(ctx, { release: r, request: patch(0), pipelineKind: 'unknown' }, { phase: 0 }), [
     '(the kind of release pipeline "rollout" could not be read: the call sends the PATCH, as to a legacy release pipeline)',
   ])
   const unnamed = release(['Dev', 'QA'], { releasePipelineKey: undefined })
-  assert.deepEqual(notesFor(ctx, { release: unnamed, request: patch(0), pipelineKind: 'unknown' }, { phase: 0, action: 'completePhase' }), [
+  assert.deepEqual(notesFor(ctx, { release: unnamed, request: patch(0), pipelineKind: 'unknown' }, { phase: 0 }), [
     '(the kind of release pipeline "" could not be read: the call sends the PATCH, as to a legacy release pipeline)',
   ])
 })
 
 test('completing a phase of a new pipeline names the phase it starts', () => {
   const r = release(['Dev', 'QA', 'Prod'])
-  assert.deepEqual(notesFor(ctx, { release: r, request: put('ph-2'), pipelineKind: 'new' }, { phase: 1, action: 'completePhase' }), [
+  assert.deepEqual(notesFor(ctx, { release: r, request: put('ph-2'), pipelineKind: 'new' }, { phase: 1 }), [
     '(read from the release and its pipeline: "rollout" is a new release pipeline, whose phases only move forward: completing phase 1 ("QA") starts phase 2 ("Prod"))',
   ])
-  assert.deepEqual(notesFor(ctx, { release: r, request: put('ph-1'), pipelineKind: undefined }, { phase: { id: 'ph-1' }, action: 'startPhase' }), ['(read from the release: phase 1 is "QA")'])
+  assert.deepEqual(notesFor(ctx, { release: r, request: put('ph-1'), pipelineKind: undefined }, { phase: { id: 'ph-1' }, starting: true }), ['(read from the release: phase 1 is "QA")'])
 })
 
 test('a phase already complete on a new pipeline is found by index, id or name', () => {
   const r = release(['Dev', 'QA', 'Prod'])
-  const note = (phase) => notesFor(ctx, { release: r, request: null, pipelineKind: 'new' }, { phase, action: 'completePhase' })
+  const note = (phase) => notesFor(ctx, { release: r, request: null, pipelineKind: 'new' }, { phase })
   const expected = (i, name) => [
     `(read from the release and its pipeline: "rollout" is a new release pipeline, whose phases only move forward, and phase ${i} ("${name}") is already complete: the call writes nothing and prints the release as it is)`,
   ]
@@ -86,8 +86,8 @@ test('a phase already complete on a new pipeline is found by index, id or name',
 test('the token is masked in the names the notes quote', () => {
   const r = release(['Dev', `QA ${TOKEN}`], { releasePipelineKey: `p-${TOKEN}` })
   const notes = [
-    ...notesFor(ctx, { release: r, request: patch(1), pipelineKind: 'unknown' }, { phase: { name: `QA ${TOKEN}` }, action: 'completePhase' }),
-    ...notesFor(ctx, { release: r, request: put('ph-1'), pipelineKind: 'new' }, { phase: 0, action: 'completePhase' }),
+    ...notesFor(ctx, { release: r, request: patch(1), pipelineKind: 'unknown' }, { phase: { name: `QA ${TOKEN}` } }),
+    ...notesFor(ctx, { release: r, request: put('ph-1'), pipelineKind: 'new' }, { phase: 0 }),
   ]
   assert.equal(notes.length, 3)
   for (const line of notes) {
@@ -99,23 +99,23 @@ test('the token is masked in the names the notes quote', () => {
 test('a write the notes cannot place in the release gives no notes rather than failing', () => {
   const r = release(['Dev', 'QA'])
   const cases = [
-    { request: put('no-such-phase'), action: 'startPhase' },
-    { request: put('ph-1'), action: 'completePhase', release: { releasePipelineKey: 'rollout' } },
-    { request: { method: 'PATCH', url: '/x', body: '[{"op":"replace","path":"/name","value":"x"}]' }, action: 'completePhase' },
-    { request: { method: 'PATCH', url: '/x', body: '[{"op":"replace","path":"/x/phases/1/complete","value":true}]' }, action: 'completePhase' },
-    { request: { method: 'PATCH', url: '/x', body: '[]' }, action: 'completePhase' },
-    { request: { method: 'PATCH', url: '/x', body: 'null' }, action: 'completePhase' },
-    { request: { method: 'PATCH', url: '/x', body: '[{"op":"test"}]' }, action: 'completePhase' },
-    { request: { method: 'PATCH', url: '/x' }, action: 'completePhase' },
+    { request: put('no-such-phase'), starting: true },
+    { request: put('ph-1'), release: { releasePipelineKey: 'rollout' } },
+    { request: { method: 'PATCH', url: '/x', body: '[{"op":"replace","path":"/name","value":"x"}]' } },
+    { request: { method: 'PATCH', url: '/x', body: '[{"op":"replace","path":"/x/phases/1/complete","value":true}]' } },
+    { request: { method: 'PATCH', url: '/x', body: '[]' } },
+    { request: { method: 'PATCH', url: '/x', body: 'null' } },
+    { request: { method: 'PATCH', url: '/x', body: '[{"op":"test"}]' } },
+    { request: { method: 'PATCH', url: '/x' } },
   ]
   for (const c of cases) {
-    assert.deepEqual(notesFor(ctx, { release: c.release ?? r, request: c.request, pipelineKind: 'legacy' }, { phase: { name: 'QA' }, action: c.action }), [], JSON.stringify(c))
+    assert.deepEqual(notesFor(ctx, { release: c.release ?? r, request: c.request, pipelineKind: 'legacy' }, { phase: { name: 'QA' }, starting: c.starting }), [], JSON.stringify(c))
   }
   // A PUT whose id is found among phases one of which is not an object.
   const holes = { releasePipelineKey: 'rollout', phases: [null, { _id: 'ph-1', _name: 'QA' }] }
-  assert.deepEqual(notesFor(ctx, { release: holes, request: put('ph-1'), pipelineKind: undefined }, { phase: { id: 'ph-1' }, action: 'startPhase' }), ['(read from the release: phase 1 is "QA")'])
+  assert.deepEqual(notesFor(ctx, { release: holes, request: put('ph-1'), pipelineKind: undefined }, { phase: { id: 'ph-1' }, starting: true }), ['(read from the release: phase 1 is "QA")'])
   // Nothing read: nothing to say.
-  assert.deepEqual(notesFor(ctx, { release: null, request: put('ph-1') }, { phase: { id: 'ph-1' }, action: 'startPhase' }), [])
+  assert.deepEqual(notesFor(ctx, { release: null, request: put('ph-1') }, { phase: { id: 'ph-1' }, starting: true }), [])
 })
 
 test('isNewPipeline is true only for a pipeline read as not legacy, and false for any failure', async () => {

