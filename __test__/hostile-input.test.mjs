@@ -7,7 +7,7 @@ import { once } from 'node:events'
 import { test } from 'node:test'
 import vm from 'node:vm'
 
-import { TOKEN, assertLdError, client, fake, ld, sampleRelease, setEnv, tinyServer } from './helpers.mjs'
+import { TOKEN, assertLdError, client, expectLdError, fake, ld, sampleRelease, setEnv, tinyServer } from './helpers.mjs'
 
 const PATH = '/api/v2/flags/web/checkout/release'
 
@@ -391,5 +391,28 @@ test('did-you-mean for options stops at its distance: two edits suggest, three d
   // Two characters too many in front of maxRetries, then three.
   assert.equal(await refusal('xymaxRetries'), 'options.xymaxRetries is not an option (did you mean maxRetries?); the options here are timeoutMs, maxRetries, signal')
   assert.equal(await refusal('xyzmaxRetries'), 'options.xyzmaxRetries is not an option; the options here are timeoutMs, maxRetries, signal')
+  assert.equal(server.requests.length, 0)
+})
+
+test('a run of the most items, every one of which throws while read, gives each error its own cause', async (t) => {
+  const server = await fake(t)
+  const thrown = Array.from({ length: 10_000 }, (_, i) => new Error(`item ${i}`))
+  const items = thrown.map((boom) => ({ projectKey: 'web', flagKey: 'checkout', get phase() { throw boom } })) // prettier-ignore
+  const results = await client(server).completePhases(items)
+  assert.equal(results.length, 10_000)
+  const wrong = results.findIndex((r, i) => r.ok || r.error.cause !== thrown[i])
+  assert.equal(wrong, -1, `item ${wrong}: ${results[wrong]?.error?.message} (cause ${results[wrong]?.error?.cause})`)
+  assert.equal(server.requests.length, 0)
+})
+
+test('an array is no phase, whatever properties it has', async (t) => {
+  const server = await fake(t)
+  const c = client(server)
+  for (const phase of [[], Object.assign([], { name: 'Testing' }), Object.assign([], { id: '6650a1b2c3d4e5f607182930' })]) {
+    await expectLdError(() => c.completePhase('web', 'checkout', phase), {
+      code: 'ERR_LD_INVALID_ARGUMENT',
+      message: 'phase must be an integer from 0 to 4294967295, { name: string } or { id: string }, got an object',
+    })
+  }
   assert.equal(server.requests.length, 0)
 })
