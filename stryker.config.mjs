@@ -33,6 +33,7 @@ const TESTS_FOR = {
   'lib/cli/pipeline.js': ['__test__/phases.test.mjs', ...CLI],
   'lib/cli/rollout-parse.js': ['__test__/rollout-parse.test.mjs', ...CLI],
   'lib/cli/verbose.js': ['__test__/verbose.test.mjs', ...CLI],
+  'lib/cli/rollout-render.js': ['__test__/rollout-render.test.mjs', ...CLI],
   'lib/cli/': CLI,
   'testing/': ['__test__/fake.test.mjs', '__test__/fake-environments.test.mjs', '__test__/fake-limits.test.mjs', '__test__/cli-rollout.test.mjs', '__test__/cli.test.mjs'],
 }
