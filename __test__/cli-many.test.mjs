@@ -8,14 +8,17 @@ import { TOKEN, fake } from './helpers.mjs'
 const require = createRequire(import.meta.url)
 const { main } = require('../lib/cli/main.js')
 
-/** Runs the CLI with `argv`; stdin is `input`; `tty` makes stderr a terminal (its writes kept in `drawn`). */
+/**
+ * Runs the CLI with `argv`; stdin is `input`; `tty` makes stderr a terminal (its writes
+ * kept in `drawn`). `out` and `err` are what was written, each line with its newline.
+ */
 async function run(argv, input = '', { tty = false } = {}) {
   const out = []
   const err = []
   const drawn = []
-  const io = { out: (text) => out.push(text), err: (text) => err.push(text), readStdin: () => input, env: {}, stderr: tty ? { isTTY: true, columns: 80, write: (text) => drawn.push(text) } : undefined }
+  const io = { out: (text) => out.push(`${text}\n`), err: (text) => err.push(`${text}\n`), readStdin: () => input, env: {}, stderr: tty ? { isTTY: true, columns: 80, write: (text) => drawn.push(text) } : undefined }
   const code = await main(argv, io)
-  return { code, out: out.join('\n'), err: err.join('\n'), drawn: drawn.join('') }
+  return { code, out: out.join(''), err: err.join(''), drawn: drawn.join('') }
 }
 
 const auth = (server) => ['--access-token', TOKEN, '--base-uri', server.url]
@@ -65,7 +68,7 @@ test('a --file that is not an array of items, or a bad --concurrency, is a usage
   ]
   for (const [flags, input, message] of cases) {
     const r = await run(['complete-many', ...flags, ...auth(server)], input)
-    assert.deepEqual([r.code, r.out, r.err], [2, '', `${message}${usage}`], flags.join(' '))
+    assert.deepEqual([r.code, r.out, r.err], [2, '', `${message}${usage}\n`], flags.join(' '))
   }
   assert.equal(server.requests.length, 0)
 })
@@ -81,7 +84,7 @@ test('a dry run in which every item would fail prints no preview, and says why f
       '✗ web/nope phase "QA": would fail: LaunchDarkly answered 404 Not Found to GET /api/v2/flags/web/nope/release: not_found: No release for flag nope in project web [1 attempt] (code ERR_LD_NOT_FOUND)',
       '✗ web/checkout phase "bad:": would fail: no phase named "bad:"; the phases are 0: "Testing", 1: "Staging", 2: "Production" (code ERR_LD_INVALID_ARGUMENT)',
       '✗ web/checkout phase id:: would fail: items[2].phase: phase id must not be empty (code ERR_LD_INVALID_ARGUMENT)',
-      'would send no request; 3 items would fail; nothing was sent',
+      'would send no request; 3 items would fail; nothing was sent\n',
     ].join('\n'),
   )
   assert.deepEqual(writes(server), [])
@@ -91,8 +94,8 @@ test('on a terminal, the progress bar counts the items refused before any reques
   const server = await fake(t)
   const r = await many(server, [item('id:'), item(1), item('Testing')], '--concurrency', '1')
   assert.equal(r.code, 1)
-  assert.equal(r.out, ['✗ web/checkout phase id:: items[0].phase: phase id must not be empty (code ERR_LD_INVALID_ARGUMENT)', '✓ web/checkout phase 1', '✓ web/checkout phase "Testing"'].join('\n'))
-  assert.equal(r.err, '2 done, 1 failed')
+  assert.equal(r.out, ['✗ web/checkout phase id:: items[0].phase: phase id must not be empty (code ERR_LD_INVALID_ARGUMENT)', '✓ web/checkout phase 1', '✓ web/checkout phase "Testing"\n'].join('\n'))
+  assert.equal(r.err, '2 done, 1 failed\n')
   assert.equal(r.drawn, '', 'no bar when stderr is not a terminal')
   const server2 = await fake(t)
   const drawn = await run(['complete-many', '--file', '-', '--concurrency', '1', ...auth(server2)], JSON.stringify([item('id:'), item(1), item('Testing')]), { tty: true })

@@ -36,7 +36,7 @@ function plan(raw, i) {
     } catch (e) {
       item.error = invalid(`items[${i}].phase: ${e.message}`)
     }
-  } else if (phase !== null && typeof phase === 'object' && (typeof phase.id === 'string' || typeof phase.name === 'string')) {
+  } else if (typeof phase?.id === 'string' || typeof phase?.name === 'string') {
     item.named = typeof phase.id === 'string' ? { id: phase.id } : { name: phase.name }
   } else {
     item.send = raw
