@@ -115,7 +115,7 @@ test('parseAudience: everyone, segments, and clauses joined by and', () => {
   assert.deepEqual(parseAudience('age  not  greaterThan  30', 1, 'org', 'c'), [{ contextKind: 'org', attribute: 'age', op: 'greaterThan', values: [30], negate: true }])
   assert.deepEqual(parseAudience('beta in true,false', 0, 'user', 'c'), [{ contextKind: 'user', attribute: 'beta', op: 'in', values: [true, false] }])
   assert.deepEqual(parseAudience('score in -1.5,007,1.2.3,1e3,1.25,1.,.5', 0, 'user', 'c'), [{ contextKind: 'user', attribute: 'score', op: 'in', values: [-1.5, 7, '1.2.3', '1e3', 1.25, '1.', '.5'] }])
-  assert.deepEqual(parseAudience('email endsWith @example.com and segment:staff and plan in pro', 0, 'user', 'c'), [
+  assert.deepEqual(parseAudience('email endsWith @example.com  and  segment:staff and\tplan in pro', 0, 'user', 'c'), [
     { contextKind: 'user', attribute: 'email', op: 'endsWith', values: ['@example.com'] },
     { attribute: 'segmentMatch', op: 'segmentMatch', values: ['staff'] },
     { contextKind: 'user', attribute: 'plan', op: 'in', values: ['pro'] },

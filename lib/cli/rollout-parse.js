@@ -122,7 +122,6 @@ function parseAudience(text, index, unit, command) {
 /** A duration option (`--interval 10s`) in milliseconds, from `min` to `max`. */
 function durationOption(flag, text, min, max, command) {
   const ms = parseDuration(text)
-  // Stryker disable next-line ConditionalExpression: null (no duration) is below every bound here (at least 1 ms), so ms < min refuses it too; the check says it plainly
   if (ms === null || ms < min || ms > max) {
     throw new UsageError(`${flag} must be a duration from ${formatDuration(min)} to ${formatDuration(max)} such as 10s or 1m, got ${JSON.stringify(text)}`, command)
   }
