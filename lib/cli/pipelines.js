@@ -130,8 +130,10 @@ async function advance(ctx, { project, pipeline }) {
     }
     const methods = new Map()
     for (const { request } of planned) methods.set(request.method, (methods.get(request.method) ?? 0) + 1)
-    // Stryker disable next-line StringLiteral: a pipeline's flags all take one kind of write (PATCH on a legacy pipeline, PUT on a new one): there is no second to join
-    const requests = [...methods].map(([method, n]) => plural(n, `${method} request`)).join(', ')
+    const requests = [...methods]
+      .map(([method, n]) => plural(n, `${method} request`))
+      // Stryker disable next-line StringLiteral: a pipeline's flags all take one kind of write (PATCH on a legacy pipeline, PUT on a new one): there is no second to join
+      .join(', ')
     const keys = planned.map((r) => ctx.text(r.flagKey)).join(', ')
     const would = planned.length ? `${plural(planned.length, 'flag')} at ${where} would move: ${keys} (${requests}; nothing was written)` : `no flag at ${where} would move`
     const skips = skipped.length ? `; ${plural(skipped.length, 'listed flag')} would be skipped (not at that phase)` : ''
