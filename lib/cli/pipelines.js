@@ -38,7 +38,8 @@ async function listPipelines(ctx, { project }) {
 function countsOf(pipeline, summary) {
   const phases = pipelinePhases(pipeline)
   // Stryker disable next-line ArrayDeclaration: an entry without an _id in place of none changes no count
-  const byId = new Map((Array.isArray(summary.phases) ? summary.phases : []).map((p) => [p?._id, Number(p?.releaseCount) || 0]))
+  const listed = Array.isArray(summary.phases) ? summary.phases : []
+  const byId = new Map(listed.map((p) => [p?._id, Number(p?.releaseCount) || 0]))
   const atPhase = phases.map((phase) => byId.get(phase.id) ?? 0)
   const atKnown = atPhase.reduce((a, b) => a + b, 0)
   return {
@@ -130,10 +131,7 @@ async function advance(ctx, { project, pipeline }) {
     }
     const methods = new Map()
     for (const { request } of planned) methods.set(request.method, (methods.get(request.method) ?? 0) + 1)
-    const requests = [...methods]
-      .map(([method, n]) => plural(n, `${method} request`))
-      // Stryker disable next-line StringLiteral: a pipeline's flags all take one kind of write (PATCH on a legacy pipeline, PUT on a new one): there is no second to join
-      .join(', ')
+    const requests = [...methods].map(([method, n]) => plural(n, `${method} request`)).join(', ')
     const keys = planned.map((r) => ctx.text(r.flagKey)).join(', ')
     const would = planned.length ? `${plural(planned.length, 'flag')} at ${where} would move: ${keys} (${requests}; nothing was written)` : `no flag at ${where} would move`
     const skips = skipped.length ? `; ${plural(skipped.length, 'listed flag')} would be skipped (not at that phase)` : ''
