@@ -45,7 +45,7 @@ const flagsOf = (spec) => Object.entries(spec).map(([flagKey, release]) => ({ pr
 /** `{ method, path, query }` of the requests `server` received, the query parsed. */
 const sent = (server) =>
   server.requests.map((q) => {
-    const url = new URL(q.path ?? q.url, 'http://x')
+    const url = new URL(q.url ?? q.path, 'http://x') // serve() keeps the query in url; the fake, in path
     return { method: q.method, path: url.pathname, query: url.searchParams, body: q.body }
   })
 /** The page requests sent to `path`. */
