@@ -125,30 +125,17 @@ test('parseAudience: everyone, segments, and clauses joined by and', () => {
 test('parseAudience names the phase and the piece that is wrong', () => {
   const c = 'rollout start'
   refuses(() => parseAudience('segment:a,,b', 0, 'user', c), '--phase 1 "segment:a,,b": segment keys must not be empty', c)
-  refuses(
-    () => parseAudience('country NZ', 1, 'user', c),
-    '--phase 2 "country NZ": "country NZ" is not a clause: write ATTRIBUTE OP VALUE[,VALUE] (e.g. country in NZ,AU), segment:KEY, or everyone',
-    c,
-  )
+  /** Asserts that phase `index` given as `text` is refused, naming `part` as no clause. */
+  const notAClause = (text, index, part) =>
+    refuses(() => parseAudience(text, index, 'user', c), `--phase ${index + 1} ${JSON.stringify(text)}: ${JSON.stringify(part)} is not a clause: write ATTRIBUTE OP VALUE[,VALUE] (e.g. country in NZ,AU), segment:KEY, or everyone`, c)
+  notAClause('country NZ', 1, 'country NZ')
   // `and` between spaces always joins clauses: it cannot be part of a value.
-  refuses(
-    () => parseAudience('name contains x and y', 0, 'user', c),
-    '--phase 1 "name contains x and y": "y" is not a clause: write ATTRIBUTE OP VALUE[,VALUE] (e.g. country in NZ,AU), segment:KEY, or everyone',
-    c,
-  )
+  notAClause('name contains x and y', 0, 'y')
   // Values end the line: one on the next is refused, not dropped.
   assert.throws(() => parseAudience('country in NZ\nAU', 0, 'user', c), UsageError)
-  refuses(
-    () => parseAudience('country NZ  and  plan in pro', 0, 'user', c),
-    '--phase 1 "country NZ  and  plan in pro": "country NZ" is not a clause: write ATTRIBUTE OP VALUE[,VALUE] (e.g. country in NZ,AU), segment:KEY, or everyone',
-    c,
-  )
+  notAClause('country NZ  and  plan in pro', 0, 'country NZ')
   // A segment is `segment:` (or `segments:`) at the start, keys to the end of the line.
-  refuses(
-    () => parseAudience('my-segment:a', 0, 'user', c),
-    '--phase 1 "my-segment:a": "my-segment:a" is not a clause: write ATTRIBUTE OP VALUE[,VALUE] (e.g. country in NZ,AU), segment:KEY, or everyone',
-    c,
-  )
+  notAClause('my-segment:a', 0, 'my-segment:a')
   assert.throws(() => parseAudience('segment:a\nb', 0, 'user', c), UsageError, 'a key on a second line is not dropped')
   const ops = 'in, endsWith, startsWith, matches, contains, lessThan, lessThanOrEqual, greaterThan, greaterThanOrEqual, before, after, semVerEqual, semVerLessThan, semVerGreaterThan'
   refuses(() => parseAudience('country IN NZ', 0, 'user', c), `--phase 1 "country IN NZ": unknown operator "IN" (did you mean in?); one of ${ops}`, c)

@@ -31,7 +31,7 @@ function parsePercent(text) {
 
 /** `60000` as `1m`, `5400000` as `1h30m`: the largest units first. */
 function formatDuration(ms) {
-  if (!Number.isFinite(ms) || ms < 0) return '?' // not a number either
+  if (!Number.isFinite(ms) || ms < 0) return '?' // isFinite is false for a non-number too
   if (ms === 0) return '0s'
   if (ms < 1000) return `${Math.round(ms)}ms`
   let rest = Math.round(ms / 1000)
@@ -47,7 +47,7 @@ function formatDuration(ms) {
 
 /** `10000` as `10%`, `1500` as `1.5%`. */
 function formatPercent(allocation) {
-  if (!Number.isFinite(allocation)) return '?%' // not a number either
+  if (!Number.isFinite(allocation)) return '?%' // isFinite is false for a non-number too
   return `${Number((allocation / 1000).toFixed(3))}%`
 }
 
