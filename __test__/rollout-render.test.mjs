@@ -234,3 +234,95 @@ test('renderPolicies: scoped policies by rank, then the default; each with its s
   assert.equal(renderPolicies([{ key: 'k', scope: { environmentKeys: ['e'] } }], { text, color: true }), '?. \x1b[1mk\x1b[22m  · ? · environments e')
   assert.equal(renderPolicies('none', { text }), '')
 })
+
+test('each status reason LaunchDarkly names is glossed in words; a reason that is not a string is not', () => {
+  const glosses = {
+    waiting_regression_detected: 'a metric regressed: the release waits for a person to dismiss it or stop the release',
+    waiting_phase_ended: 'a phase ended: the release waits for a person to start the next one',
+    completed_automatic: 'every phase completed',
+    completed_manual: 'stopped by rolling forward',
+    reverted_regression_detected: 'a metric regressed and the release was rolled back',
+    reverted_manual: 'stopped by rolling back',
+    reverted_discarded: 'ended without a regression or a person rolling it back (the flag changed, or the release ended first)',
+    reverted_insufficient_data: 'rolled back: not enough data to judge the metrics',
+  }
+  for (const [reason, words] of Object.entries(glosses)) {
+    const status = reason.replace(/_.*/, '')
+    assert.equal(watchLine({ status, statusReason: reason }, { text, now: T0 }).replace(/^[^·]+· /, ''), `${status} (${reason}: ${words})`)
+  }
+  assert.equal(watchLine({ status: 'completed', statusReason: ['completed_manual'] }, { text, now: T0 }).replace(/^[^·]+· /, ''), 'completed (completed_manual)')
+  assert.match(renderEnvironmentRelease({ phases: [] }, { text, now: T0 }), /^ {2}status: unknown$/m)
+})
+
+test('in colour, waiting is yellow, reverted red, other statuses bold, and a metric neither ok nor regressed yellow', () => {
+  const release = running()
+  Object.assign(release, { status: 'waiting', currentPhaseIndex: 1 })
+  release.phases[1].status = 'odd'
+  release.phases[2] = { status: 'reverted', currentStepIndex: 0, steps: [{ allocation: 5000 }] }
+  release.phases[1].metricStatuses = { errors: 'inconclusive' }
+  const lines = renderEnvironmentRelease(release, { text, now: T0, color: true }).split('\n')
+  assert.equal(lines[2], '  status: \x1b[33mwaiting\x1b[39m')
+  assert.match(lines[4], /\] \x1b\[1modd\x1b\[22m {2}/)
+  assert.match(lines[5], /\[\x1b\[31m✗\x1b\[39m\] \x1b\[31mreverted\x1b\[39m {2}5%$/)
+  assert.equal(lines[6], '  metrics: Error rate \x1b[33minconclusive\x1b[39m (auto-rollback), latency \x1b[2m-\x1b[22m, signups \x1b[2m-\x1b[22m')
+  assert.equal(renderEnvironmentRelease({ status: 'odd', phases: [] }, { text, now: T0, color: true }).split('\n')[2], '  status: \x1b[1modd\x1b[22m')
+})
+
+test('variations: a value the release holds is shown without the flag; an id that is not a non-empty string is ?', () => {
+  const first = (release) => renderEnvironmentRelease({ phases: [], ...release }, { text, now: T0 }).split('\n')[1]
+  assert.equal(first({ originalVariationValue: 'blue', targetVariationValue: { on: true } }), '  "blue" → {"on":true} · by ? · ? advance')
+  assert.equal(first({ originalVariationId: 5, targetVariationId: '' }), '  ? → ? · by ? · ? advance')
+  assert.equal(first({ originalVariationId: 'v9', targetVariationValue: null }), '  v9 → null · by ? · ? advance')
+})
+
+test('audiences: clauses as written, every kind clause that is not a plain one shown, descriptions only when text', () => {
+  // One phase per drawing: the column of audiences is cut at 40 characters.
+  const audienceOf = (rule, phase = {}) =>
+    renderEnvironmentRelease({ environmentKey: 'e', phases: [{ ruleId: 'r', ...phase }] }, { text, flag: { environments: { e: { rules: [{ _id: 'r', ...rule }] } } }, now: T0 })
+      .split('\n')[3]
+      .replace(/^ {4}phase 0 (.*?) +\[\] \?$/, '$1')
+  assert.equal(audienceOf({ description: 5, clauses: [{ attribute: 'email', op: 'endsWith', values: ['@x.io'], negate: true }] }), 'email not endsWith @x.io')
+  assert.equal(audienceOf({ clauses: [{ attribute: 'kind', op: 'startsWith', values: ['us'] }] }), 'kind startsWith us')
+  assert.equal(audienceOf({ clauses: [{ attribute: 'kind', op: 'in', values: ['user'], negate: true }] }), 'kind not in user')
+  assert.equal(audienceOf({ clauses: [{ attribute: 'segmentMatch', op: 'segmentMatch', values: ['beta', 'staff'] }] }), 'in segment beta,staff')
+  assert.equal(audienceOf({ clauses: [{ attribute: 'plan', op: 'in', values: [{ tier: 1 }, 'pro'] }] }), 'plan in {"tier":1},pro')
+  assert.equal(audienceOf({ clauses: [{ attribute: 'x', op: 'exists' }] }), 'x exists')
+  assert.equal(audienceOf({ clauses: [] }), 'every context')
+  assert.equal(audienceOf({ description: 'told' }, { description: '' }), 'told', 'an empty phase description is none')
+  assert.equal(audienceOf({ description: 'told' }, { ruleId: 'gone' }), 'rule gone')
+  assert.equal(renderEnvironmentRelease({ phases: [{ ruleId: 'r' }] }, { text, flag: { variations: [] }, now: T0 }).split('\n')[3], '    phase 0 rule r  [] ?', 'a flag read without environments')
+})
+
+test('steps: a pending phase with a current step has nothing done; a step not timed has no time left; the last step has no next', () => {
+  const phaseLine = (phase, now = T0) => renderEnvironmentRelease({ phases: [phase] }, { text, now }).split('\n')[3].replace(/^ {4}phase 0 the default rule {2}/, '')
+  const two = () => [{ allocation: 1000, durationMillis: 10 * M, startedAt: T0 }, { allocation: 5000, durationMillis: 20 * M }]
+  assert.equal(phaseLine({ status: 'pending', currentStepIndex: 1, steps: two() }), '[··] pending  1% → 5%')
+  assert.equal(phaseLine({ status: 'in_progress', currentStepIndex: 0, steps: two() }), '[▶·] in_progress  step 1/2: 1% · 10m left of 10m · next 5%')
+  assert.equal(phaseLine({ status: 'in_progress', currentStepIndex: 0, steps: two() }, T0 + 10 * M), '[▶·] in_progress  step 1/2: 1% · 10m, due now · next 5%', 'due at the very end')
+  assert.equal(phaseLine({ status: 'in_progress', currentStepIndex: 1, steps: two() }), '[█▶] in_progress  step 2/2: 5%', 'not started: no time left')
+  assert.equal(phaseLine({ status: 'in_progress', currentStepIndex: 0, steps: [{ allocation: 1000, startedAt: T0 }] }), '[▶] in_progress  step 1/1: 1%', 'no duration: no time left')
+})
+
+test('the next step: due now at its very time; none while the current step is not timed', () => {
+  const release = running()
+  const at = T0 + 110 * M
+  assert.match(renderEnvironmentRelease(release, { text, now: at }), /\n {2}next step due now \(2026-12-01 13:50 UTC\)$/)
+  assert.match(watchLine(release, { text, now: at }), / · next step due now$/)
+  release.phases[1].currentStepIndex = 2
+  assert.equal(nextStepAt(release), null, 'a step not started')
+  release.phases[1].currentStepIndex = 1
+  delete release.phases[1].steps[1].durationMillis
+  assert.equal(nextStepAt(release), null, 'a step without a duration')
+})
+
+test("without `now`, time left is counted from the newest time the release holds when the server's clock runs ahead", () => {
+  const ahead = Date.now() + 10 * 3600000
+  const release = { status: 'in_progress', currentPhaseIndex: 0, phases: [{ status: 'in_progress', currentStepIndex: 0, steps: [{ allocation: 1000, durationMillis: 60 * M, startedAt: ahead }] }] }
+  assert.match(renderEnvironmentRelease(release, { text }), / · 1h left of 1h\n {2}next step in 1h /)
+  assert.match(watchLine(release, { text }), / · next step in 1h$/)
+})
+
+test('lists and policies: several tags and metrics are listed with commas', () => {
+  const drawn = renderPolicies([{ key: 'p', rank: 1, scope: { flagTagKeys: ['a', 'b'] }, guardedReleaseConfig: { metricKeys: ['m1', 'm2'], stages: [] } }], { text })
+  assert.equal(drawn, '1. p  · ? · flags tagged a, b\n   (no stages)  (metrics m1, m2)')
+})

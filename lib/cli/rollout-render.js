@@ -54,7 +54,9 @@ function nextStepAt(release) {
  */
 function latestTime(release) {
   let latest = 0
-  const consider = (v) => typeof v === 'number' && Number.isFinite(v) && v > latest && (latest = v)
+  const consider = (v) => {
+    if (Number.isFinite(v)) latest = Math.max(latest, v)
+  }
   consider(release.createdAt)
   consider(release.startedAt)
   consider(release.endedAt)
@@ -207,7 +209,8 @@ function renderReleaseList(releases, { text, color = false }) {
     return [text(r.id), text(r.kind ?? ''), text(r.status ?? ''), text(r.statusReason ?? ''), at, formatTime(r.createdAt)]
   })
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)))
-  const line = (cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()
+  // Every cell padded, the line's end trimmed: the last column has no trailing spaces.
+  const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()
   return [p('bold', line(header)), ...rows.map(line)].join('\n')
 }
 
