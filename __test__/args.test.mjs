@@ -306,3 +306,27 @@ test('the flags of library options take their help from the library, without bac
   }
   assert.deepEqual(Object.entries(OPTIONS).filter(([, s]) => s.value === undefined).map(([n]) => n), ['json', 'dry-run', 'verbose', 'no-auto-rollback', 'cleanup', 'watch', 'roll-back', 'roll-forward', 'current', 'yes', 'detach', 'help', 'version'])
 })
+
+test('the rollout commands and policies each show their example; the followers their own exit codes', () => {
+  const examples = {
+    'rollout start': 'ld-release rollout start web new-checkout production --to Enabled --steps 1%:10m,10%:30m,50%:1h --metric checkout-errors --watch',
+    'rollout status': 'ld-release rollout status web new-checkout production',
+    'rollout watch': 'ld-release rollout watch web new-checkout production',
+    'rollout stop': 'ld-release rollout stop web new-checkout production --roll-back --yes',
+    'rollout list': 'ld-release rollout list web new-checkout production --kind guarded',
+    policies: 'ld-release policies web',
+  }
+  for (const [command, example] of Object.entries(examples)) assert.equal(usage(command).split('\n\n')[2], `Example:\n  ${example}`, command)
+  const exits =
+    '\nFollowing a release (watch, start --watch): 0 it completed; 4 it was reverted (rolled back); 5 it waits for a person\n(manual advance, or a regression without auto-rollback); 130 interrupted (Ctrl-C): the release keeps running.'
+  for (const command of ['rollout start', 'rollout watch']) assert.ok(usage(command).endsWith(`closed or full), although the command itself succeeded.${exits}`), command)
+  assert.ok(usage('rollout status').endsWith('although the command itself succeeded.'))
+})
+
+test('--metric, --phase and --bypass-health-check may be given more than once, in order', () => {
+  const { values } = parseCommandLine(['rollout', 'start', 'web', 'f', 'production', '--to', 'On', '--metric', 'a', '--phase', 'everyone', '--metric', 'b', '--phase', 'segment:s', '--bypass-health-check', 'metric_events_any', '--bypass-health-check', 'flag_evaluations_any'])
+  assert.deepEqual(values.metric, ['a', 'b'])
+  assert.deepEqual(values.phase, ['everyone', 'segment:s'])
+  assert.deepEqual(values['bypass-health-check'], ['metric_events_any', 'flag_evaluations_any'])
+  assert.deepEqual(parseCommandLine(['rollout', 'start', 'web', 'f', 'production', '--metric', 'a']).values.metric, ['a'], 'once: a list of one')
+})
