@@ -330,3 +330,95 @@ test('--metric, --phase and --bypass-health-check may be given more than once, i
   assert.deepEqual(values['bypass-health-check'], ['metric_events_any', 'flag_evaluations_any'])
   assert.deepEqual(parseCommandLine(['rollout', 'start', 'web', 'f', 'production', '--metric', 'a']).values.metric, ['a'], 'once: a list of one')
 })
+
+test('options of other tools name what this command line takes instead, whatever their case', () => {
+  const viaToken = 'use --access-token <token> (or set LD_ACCESS_TOKEN)'
+  const viaUri = 'use --base-uri <url> (or set LD_BASE_URI)'
+  const asArgument = (what) => `the ${what} is an argument: ld-release status <project> <flag>`
+  const cases = {
+    token: viaToken,
+    'api-key': viaToken,
+    apikey: viaToken,
+    'api-token': viaToken,
+    'auth-token': viaToken,
+    'base-url': viaUri,
+    host: viaUri,
+    'api-host': viaUri,
+    url: viaUri,
+    server: viaUri,
+    project: asArgument('project'),
+    'project-key': asArgument('project'),
+    flag: asArgument('flag'),
+    'flag-key': asArgument('flag'),
+    phase: 'the phase is an argument of the commands that take one, e.g. ld-release complete <project> <flag> <phase>',
+    'phase-id': 'the phaseId is an argument of the commands that take one, e.g. ld-release phase-status <project> <flag> <phaseId>',
+    'pipeline-key': 'use --pipeline <key>',
+    output: 'use --json (for JSON output)',
+    format: 'use --json (for JSON output)',
+    'max-retries': 'use --retries <n>',
+    'timeout-ms': 'use --timeout <ms>',
+  }
+  for (const [name, instead] of Object.entries(cases)) {
+    // Typed in capitals, with a value that may be a token: never echoed.
+    const flag = `--${name.toUpperCase()}`
+    assert.deepEqual(refused(['status', 'web', 'f', `${flag}=SECRET`]), { message: `unknown option ${flag}: ${instead}`, command: 'status' }, name)
+  }
+  assert.deepEqual(refused(['complete-many', '--project', 'x']), { message: 'unknown option --project: each item of --file names its own: { projectKey, flagKey, phase }', command: 'complete-many' })
+  assert.deepEqual(refused(['pipelines', '--flag', 'x']), { message: 'unknown option --flag: the flag is an argument of the commands that take one, e.g. ld-release status <project> <flag>', command: 'pipelines' })
+  assert.deepEqual(refused(['phase-status', 'w', 'f', '--phase-id', 'x']), { message: 'unknown option --phase-id: the phaseId is an argument: ld-release phase-status <project> <flag> <phaseId>', command: 'phase-status' })
+  assert.deepEqual(refused(['--Token', 'x', 'status', 'w', 'f']), { message: `unknown option --Token: ${viaToken}`, command: undefined }, 'before the command: its value took the command’s place')
+  // A short option is no other tool's long one, and a dash inside an option is no number.
+  assert.deepEqual(refused(['status', 'w', 'f', '-token']), { message: 'unknown option -t', command: 'status' })
+  assert.deepEqual(refused(['status', 'w', 'f', '--x-1']), { message: 'unknown option --x-1', command: 'status' })
+})
+
+test('a command group: its commands, its usage, and help for it', () => {
+  assert.deepEqual(refused(['rollout']), { message: 'rollout needs a command: start, status, watch, stop, list', command: 'rollout' })
+  assert.deepEqual(refused(['rollout', 'strat']), { message: 'unknown command "rollout strat" (did you mean rollout start?)', command: 'rollout' })
+  assert.deepEqual(parseCommandLine(['rollout', '--help']), { help: true, command: 'rollout' })
+  assert.deepEqual(parseCommandLine(['rollout', 'start', '--help']), { help: true, command: 'rollout start' })
+  assert.deepEqual(parseCommandLine(['rollout', 'status', 'w', 'f', 'e', 'r']), { command: 'rollout status', values: {}, args: { project: 'w', flag: 'f', environment: 'e', release: 'r' }, clientOptions: {} })
+  assert.deepEqual(refused(['rollout', 'status', 'w', 'f']), { message: 'rollout status takes <project> <flag> <environment> [release], got 2 arguments', command: 'rollout status' })
+  assert.deepEqual(refused(['rollout', 'status', 'w', 'f', 'e', 'r', 'x']), { message: 'rollout status takes <project> <flag> <environment> [release], got 5 arguments: "x" is extra', command: 'rollout status' })
+  assert.deepEqual(refused(['rollout', 'list', 'w', 'f', 'e', 'r']), { message: 'rollout list takes <project> <flag> <environment>, got 4 arguments: "r" is extra', command: 'rollout list' })
+  assert.deepEqual(refused(['policies', 'a', 'b']), { message: 'policies takes [project], got 2 arguments: "b" is extra', command: 'policies' })
+  assert.equal(
+    usage('rollout'),
+    [
+      'Usage: ld-release rollout <start|status|watch|stop|list> [arguments] [options]',
+      '',
+      'Commands:',
+      '  rollout start   start a guarded or progressive release of a flag in one environment',
+      "  rollout status  draw a release: its phases and audiences, the steps done and to come, its metrics, and its status (without [release], the flag's running release there, or the newest)",
+      '  rollout watch   follow a release until it ends: exit 0 completed, 4 reverted, 5 waiting for a person, 130 on Ctrl-C (the release keeps running)',
+      '  rollout stop    stop a running release, rolling it back or forward (asks first on a terminal, unless --yes)',
+      "  rollout list    list a flag's releases in one environment, newest first",
+      '',
+      'Exit codes: 0 success; 1 an API or network error; 2 a usage error (a bad argument,',
+      'a missing token or an insecure --base-uri); 3 the output could not be written (stdout',
+      'closed or full), although the command itself succeeded.',
+      '',
+      "Run 'ld-release rollout <command> --help' for a command's usage.",
+    ].join('\n'),
+  )
+  assert.equal(usage('roll'), usage(), 'no group or command of that name: the program')
+  assert.equal(hint('rollout'), "Run 'ld-release rollout --help' for usage.")
+  assert.equal(hint('rollout start'), "Run 'ld-release rollout start --help' for usage.")
+  assert.equal(hint('help'), "Run 'ld-release --help' for usage.")
+})
+
+test('ld-release help [command]: a command, a group or one of its commands; nothing else', () => {
+  assert.deepEqual(parseCommandLine(['help']), { help: true, command: undefined })
+  assert.deepEqual(parseCommandLine(['help', 'status']), { help: true, command: 'status' })
+  assert.deepEqual(parseCommandLine(['help', 'rollout']), { help: true, command: 'rollout' })
+  assert.deepEqual(parseCommandLine(['help', 'rollout', 'start']), { help: true, command: 'rollout start' })
+  const cases = [
+    [['help', '--json'], 'help does not take --json'],
+    [['help', '--jsno'], 'unknown option --jsno (did you mean --json?)'],
+    [['help', 'status', 'web'], 'help takes [command], got 2 arguments'],
+    [['help', 'rollout', 'start', 'x'], 'help takes [command], got 3 arguments'],
+    [['help', 'rollout', 'strat'], 'unknown command "rollout strat" (did you mean rollout start?)'],
+    [['help', 'stauts'], 'unknown command "stauts" (did you mean status?)'],
+  ]
+  for (const [argv, message] of cases) assert.deepEqual(refused(argv), { message, command: 'help' }, argv.join(' '))
+})
