@@ -367,13 +367,21 @@ test('options of other tools name what this command line takes instead, whatever
   assert.deepEqual(refused(['pipelines', '--flag', 'x']), { message: 'unknown option --flag: the flag is an argument of the commands that take one, e.g. ld-release status <project> <flag>', command: 'pipelines' })
   assert.deepEqual(refused(['phase-status', 'w', 'f', '--phase-id', 'x']), { message: 'unknown option --phase-id: the phaseId is an argument: ld-release phase-status <project> <flag> <phaseId>', command: 'phase-status' })
   assert.deepEqual(refused(['--Token', 'x', 'status', 'w', 'f']), { message: `unknown option --Token: ${viaToken}`, command: undefined }, 'before the command: its value took the command’s place')
+  assert.deepEqual(refused(['--project', 'x', 'status', 'w', 'f']), {
+    message: 'unknown option --project: the project is an argument of the commands that take one, e.g. ld-release status <project> <flag>',
+    command: undefined,
+  })
+  assert.deepEqual(refused(['pipeline', 'web', '--pipeline-key', 'x']), { message: 'unknown option --pipeline-key: the pipeline is an argument: ld-release pipeline <project> <pipeline>', command: 'pipeline' })
   // A short option is no other tool's long one, and a dash inside an option is no number.
   assert.deepEqual(refused(['status', 'w', 'f', '-token']), { message: 'unknown option -t', command: 'status' })
   assert.deepEqual(refused(['status', 'w', 'f', '--x-1']), { message: 'unknown option --x-1', command: 'status' })
 })
 
 test('a command group: its commands, its usage, and help for it', () => {
-  assert.deepEqual(refused(['rollout']), { message: 'rollout needs a command: start, status, watch, stop, list', command: 'rollout' })
+  for (const argv of [['rollout'], ['rollout', '--json']]) {
+    assert.deepEqual(refused(argv), { message: 'rollout needs a command: start, status, watch, stop, list', command: 'rollout' }, argv.join(' '))
+  }
+  assert.deepEqual(refused(['rollout', '--hepl']), { message: 'unknown option --hepl (did you mean --help?)', command: 'rollout' })
   assert.deepEqual(refused(['rollout', 'strat']), { message: 'unknown command "rollout strat" (did you mean rollout start?)', command: 'rollout' })
   assert.deepEqual(parseCommandLine(['rollout', '--help']), { help: true, command: 'rollout' })
   assert.deepEqual(parseCommandLine(['rollout', 'start', '--help']), { help: true, command: 'rollout start' })

@@ -478,6 +478,9 @@ function parseCommandLine(argv) {
     const helpAsked = options.some((o) => o.name === 'help' && !o.unknown)
     if (sub === undefined) {
       if (helpAsked) return { help: true, command }
+      // `rollout --hepl`: the slip, rather than a missing command.
+      const unknown = options.find((o) => o.unknown)
+      if (unknown) throw unknownOption(unknown, [], command)
       throw new UsageError(`${command} needs a command: ${subs.join(', ')}`, command)
     }
     if (!subs.includes(sub)) throw new UsageError(`unknown command ${JSON.stringify(`${command} ${sub}`)}${didYouMean(sub, subs, `${command} `)}`, command)
