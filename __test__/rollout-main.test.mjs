@@ -6,19 +6,33 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
-import { TOKEN, fake, ld } from './helpers.mjs'
+import { TOKEN, fake, ld, tinyServer } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const { main } = require('../lib/cli/main.js')
 
 const WHERE = ['web', 'new-checkout', 'production']
 
-/** Runs the CLI with `argv` against `server`; `env` is its environment. Lines keep their newline. */
-async function run(server, argv, { env = {}, auth = true } = {}) {
+/**
+ * Runs the CLI with `argv` against `server`; `env` is its environment, `stdout` and
+ * `stderr` what it is told of its streams (a terminal or not), `onOut(line)` sees each
+ * line of stdout as it is written. Lines keep their newline.
+ */
+async function run(server, argv, { env = {}, stdout, stderr, onOut } = {}) {
   const out = []
   const err = []
-  const io = { out: (text) => out.push(`${text}\n`), err: (text) => err.push(`${text}\n`), readStdin: () => '', env }
-  const code = await main([...argv, ...(auth ? ['--access-token', TOKEN, '--base-uri', server.url] : [])], io)
+  const io = {
+    out: (text) => {
+      out.push(`${text}\n`)
+      onOut?.(text)
+    },
+    err: (text) => err.push(`${text}\n`),
+    readStdin: () => '',
+    env,
+    stdout,
+    stderr,
+  }
+  const code = await main([...argv, '--access-token', TOKEN, '--base-uri', server.url], io)
   return { code, out: out.join(''), err: err.join('') }
 }
 
@@ -243,4 +257,170 @@ test('list: a table, or a word when there are none; policies: the project from L
   for (const policy of (await client.listReleasePolicies('web')).items) await client.deleteReleasePolicy('web', policy.key)
   const none = await run(server, ['policies', 'web'])
   assert.deepEqual([none.code, none.out, none.err], [0, '', 'project web has no release policies\n'])
+})
+
+test('start: --plan takes the release from the plan and refuses each option that describes one', async (t) => {
+  const server = await fake(t)
+  const ids = idsOf(server, 'new-checkout')
+  const planned = await run(server, ['rollout', 'start', ...WHERE, '--to', 'Enabled', '--from', 'Disabled', '--plan', 'safe', '--dry-run', '--json'])
+  assert.equal(planned.code, 0, planned.err)
+  assert.deepEqual(sentBody(planned), { originalVariationId: ids.Disabled, targetVariationId: ids.Enabled, releasePlanKey: 'safe' })
+  const inline = [['--steps', '1%:1m'], ['--unit', 'device'], ['--metric', 'm'], ['--no-auto-rollback'], ['--phase', 'everyone'], ['--rule-id', 'r'], ['--advance', 'manual'], ['--cleanup']]
+  for (const flags of inline) {
+    const r = await run(server, ['rollout', 'start', ...WHERE, '--to', 'Enabled', '--plan', 'safe', ...flags])
+    assert.deepEqual([r.code, r.err], [2, usageError(`--plan supplies the release: drop ${flags[0]}`)], flags[0])
+  }
+  const neither = await run(server, ['rollout', 'start', ...WHERE, '--to', 'Enabled'])
+  assert.equal(neither.err, usageError('--steps is required (e.g. --steps 1%:10m,10%:30m,50%:1h), or --plan <key>'))
+  for (const [word, near] of [['manul', 'manual'], ['automatc', 'automatic']]) {
+    const r = await run(server, ['rollout', 'start', ...WHERE, '--to', 'Enabled', '--steps', '1%:1m', '--advance', word])
+    assert.equal(r.err, usageError(`--advance must be manual or automatic, got "${word}" (did you mean ${near}?)`))
+  }
+  const automatic = await run(server, ['rollout', 'start', ...WHERE, '--to', 'Enabled', '--steps', '1%:1m', '--advance', 'automatic', '--dry-run', '--json'])
+  assert.equal(sentBody(automatic).advancementMode, 'automatic')
+  assert.equal(writes(server).length, 0)
+})
+
+test('start: ids are taken as they are only when both are whole ids; else the flag is read', async (t) => {
+  const server = await fake(t)
+  const ids = idsOf(server, 'new-checkout')
+  const reads = () => server.requests.filter((q) => q.method === 'GET').length
+  const toOnly = await run(server, ['rollout', 'start', ...WHERE, '--to', ids.Enabled, '--steps', '1%:1m', '--dry-run', '--json'])
+  assert.deepEqual([sentBody(toOnly).originalVariationId, reads()], [ids.Disabled, 1], 'no --from: the flag is read for what production serves')
+  for (const id of [`x${ids.Enabled}`, `${ids.Enabled}x`]) {
+    const r = await run(server, ['rollout', 'start', ...WHERE, '--to', id, '--from', ids.Disabled, '--steps', '1%:1m', '--dry-run'])
+    assert.equal(r.code, 2)
+    assert.match(r.err, new RegExp(`^error: --to "${id}" is not a variation of new-checkout`))
+  }
+  assert.equal(reads(), 3)
+})
+
+test('start: what an environment serves, read from flags as LaunchDarkly may send them', async (t) => {
+  const server = await fake(t)
+  server.setFlag('web', {
+    key: 'odd',
+    variations: [{ value: 'a', name: '' }, { value: 'b', name: 5 }, { value: 'c', name: 'C' }],
+    environments: {
+      production: { on: false, fallthrough: { variation: 0 }, offVariation: 1 },
+      staging: { on: true, fallthrough: { variation: 2 }, rules: [{ clauses: [] }] },
+    },
+  })
+  const odd = server.getFlag('web', 'odd').variations.map((v) => v._id)
+  const from = async (environment, to) => {
+    const r = await run(server, ['rollout', 'start', 'web', 'odd', environment, '--to', to, '--steps', '1%:1m', '--dry-run', '--json'])
+    assert.equal(r.code, 0, r.err)
+    return sentBody(r).originalVariationId
+  }
+  assert.equal(await from('production', 'C'), odd[1], 'off: its off variation, not its fallthrough')
+  assert.equal(await from('staging', 'a'), odd[2], 'a rule that serves nothing adds nothing')
+  const missing = await run(server, ['rollout', 'start', 'web', 'odd', 'production', '--to', 'D', '--steps', '1%:1m'])
+  assert.equal(missing.err, usageError('--to "D" is not a variation of odd (did you mean C?): "a", "b", C'), 'a name that is empty or not text: the value instead')
+
+  // A flag as a server may send it: no environments, an environment with no off
+  // variation, or nothing served.
+  const flags = {
+    bare: { key: 'bare', variations: [{ _id: 'v0', value: true, name: 'On' }] },
+    off: { key: 'off', variations: [{ _id: 'v0', value: true, name: 'On' }], environments: { production: { on: false } } },
+    empty: { key: 'empty', variations: [{ _id: 'v0', value: true, name: 'On' }], environments: { production: { on: true } } },
+  }
+  const bare = await tinyServer(t, (req) => ({ body: flags[req.url.split('/').at(-1)] }))
+  for (const [key, why] of [['bare', 'the flag has no environment production'], ['off', 'the flag is off and serves no off variation'], ['empty', 'what it serves there is not one variation']]) {
+    const r = await run(bare, ['rollout', 'start', 'web', key, 'production', '--to', 'On', '--steps', '1%:1m', '--dry-run'])
+    assert.deepEqual([r.code, r.err], [2, usageError(`--from is required: ${key} in production is not serving one variation (${why})`)], key)
+  }
+})
+
+test('status draws the release with the names the flag gives; stop --dry-run previews the stop; with none running, stop refuses', async (t) => {
+  const server = await fake(t)
+  const release = await startGuarded(server)
+  const drawn = await run(server, ['rollout', 'status', ...WHERE])
+  assert.match(drawn.out, /^ {2}Disabled \(false\) → Enabled \(true\) · by user · automatic advance/m)
+  assert.match(drawn.out, /^ {2}▸ phase 0 wave in \d+ {2}\[▶··\]/m, 'the audience from the rule the start made')
+  const dry = await run(server, ['rollout', 'stop', ...WHERE, '--roll-back', '--comment', 'undo', '--dry-run', '--json'])
+  assert.equal(dry.code, 0, dry.err)
+  const preview = JSON.parse(dry.out)
+  assert.deepEqual([preview.method, preview.url.endsWith(`/releases/${release.id}/stop`), JSON.parse(preview.body)], ['PUT', true, { comment: 'undo', resolution: 'roll_back_all_phases_and_remove_pending_phases' }])
+  // A terminal on stderr alone asks nothing: the answer would come from stdin.
+  const stopped = await run(server, ['rollout', 'stop', ...WHERE, '--roll-forward'], { stderr: { isTTY: true, write: () => true } })
+  assert.equal(stopped.code, 0, stopped.err)
+  assert.equal(server.requests.filter((q) => q.method === 'PUT').length, 1)
+  const none = await run(server, ['rollout', 'stop', ...WHERE, '--roll-back'])
+  assert.deepEqual(
+    [none.code, none.err],
+    [1, `error: new-checkout has no running release in production (the newest, ${release.id}, is completed); name one to stop it anyway (code ERR_LD_NOT_FOUND)\n`],
+  )
+  assert.equal(server.requests.filter((q) => q.method === 'PUT').length, 1)
+})
+
+test('choosing a release: the first that is not over, read from the newest, at most 100 of them', async (t) => {
+  const over = Array.from({ length: 100 }, (_, i) => ({ id: `old-${i}`, status: i % 2 ? 'completed' : 'reverted' }))
+  const pages = {
+    ordered: [[{ id: 'done', status: 'completed' }, { id: 'live', status: 'waiting' }]],
+    many: [over, [{ id: 'live', status: 'in_progress' }]],
+  }
+  const server = await tinyServer(t, (req) => {
+    const url = new URL(req.url, 'http://x')
+    const flag = url.pathname.split('/')[6]
+    if (url.pathname.endsWith('/releases')) {
+      const page = Number(url.searchParams.get('offset') ?? 0) / 100
+      return { body: { items: pages[flag][page] ?? [], totalCount: pages[flag].flat().length } }
+    }
+    if (url.pathname.includes('/releases/')) return { body: { id: url.pathname.split('/').at(-1), status: 'completed', phases: [] } }
+    return { status: 404, body: { code: 'not_found', message: 'no flag' } }
+  })
+  const chosen = async (flag) => JSON.parse((await run(server, ['rollout', 'status', 'web', flag, 'production', '--json'])).out).id
+  assert.equal(await chosen('ordered'), 'live')
+  assert.equal(await chosen('many'), 'old-0', 'none of the first 100: the newest')
+  assert.equal(server.requests.filter((q) => q.url.includes('/flags/many/') && q.url.includes('/releases?')).length, 1, 'one page read')
+})
+
+test('watch: in place on a terminal, lines elsewhere, the interval asked for, and times by the server clock', async (t) => {
+  // The fake's clock ten hours ahead of this machine's, standing still.
+  const server = await fake(t, { clock: { start: Date.now() + 10 * 3600000 } })
+  const terminal = { isTTY: true, write: () => true }
+  const follow = async (release, flags, streams = {}) => {
+    let reported = false
+    const r = await run(server, ['rollout', 'watch', ...WHERE, release.id, '--interval', '100ms', ...flags], {
+      ...streams,
+      onOut: () => {
+        if (!reported) {
+          reported = true
+          server.reportRegression(release.id, 'checkout-errors')
+        }
+      },
+    })
+    assert.equal(r.code, 4, r.err)
+    return r.out
+  }
+  const listeners = process.listenerCount('SIGINT')
+  const lines = await follow(await startGuarded(server), [])
+  assert.match(lines, /^\d{4}-\d\d-\d\d \d\d:\d\d · in_progress · phase 1\/1 step 1\/3 10% · checkout-errors ok · next step in 10m\n/)
+  assert.equal(process.listenerCount('SIGINT'), listeners, 'the Ctrl-C handler is removed')
+  const drawn = await follow(await startGuarded(server), [], { stdout: terminal })
+  assert.match(drawn.replace(/\x1b\[\d+m/g, ''), /^new-checkout in production · guarded release [^\n]+\n(?:.*\n)* {2}next step in 10m /)
+  assert.match(drawn, /\n\x1b\[\d+F\x1b\[J/, 'redrawn in place')
+  const dumb = await follow(await startGuarded(server), [], { stdout: terminal, env: { TERM: 'dumb' } })
+  assert.match(dumb, /^\d{4}-\d\d-\d\d \d\d:\d\d · in_progress/)
+  const json = await follow(await startGuarded(server), ['--json'], { stdout: terminal })
+  assert.equal(JSON.parse(json.split('\n')[0]).status, 'in_progress')
+  const bad = await run(server, ['rollout', 'watch', ...WHERE, '--interval', 'soon'])
+  assert.deepEqual([bad.code, bad.err], [2, usageError('--interval must be a duration from 100ms to 1h such as 10s or 1m, got "soon"', 'rollout watch')])
+})
+
+test('list --kind filters what is listed; --json prints the lists and policies as sent; a project is needed', async (t) => {
+  const server = await fake(t)
+  const release = await startGuarded(server)
+  const progressive = await run(server, ['rollout', 'list', ...WHERE, '--kind', 'progressive'])
+  assert.deepEqual([progressive.out, progressive.err], ['', 'new-checkout has no progressive releases in production\n'])
+  const guarded = await run(server, ['rollout', 'list', ...WHERE, '--kind', 'guarded', '--json'])
+  assert.deepEqual(JSON.parse(guarded.out).map((r) => r.id), [release.id])
+  assert.match(guarded.out, /^\[\n {2}\{\n/, 'indented')
+  for (const [word, near] of [['guardd', 'guarded'], ['progresive', 'progressive']]) {
+    const r = await run(server, ['rollout', 'list', ...WHERE, '--kind', word])
+    assert.equal(r.err, usageError(`--kind must be guarded or progressive, got "${word}" (did you mean ${near}?)`, 'rollout list'))
+  }
+  const policies = await run(server, ['policies', 'web', '--json'])
+  assert.deepEqual(JSON.parse(policies.out).items.map((p) => p.key), ['production-guarded', 'default'])
+  const unnamed = await run(server, ['policies'])
+  assert.deepEqual([unnamed.code, unnamed.err], [2, usageError('policies needs a project: ld-release policies <project>, or set LD_PROJECT', 'policies')])
 })

@@ -43,7 +43,7 @@ function findVariation(ctx, flag, text, option) {
   for (const match of [(v) => v.name === text, (v) => typeof v.name === 'string' && v.name.toLowerCase() === text.toLowerCase(), (v) => JSON.stringify(v.value) === text || String(v.value) === text]) {
     const found = variations.filter(match)
     if (found.length === 1) return found[0]
-    if (found.length > 1) throw ctx.usageError(`${option} ${JSON.stringify(text)} names ${found.length} variations of ${t(flag.key)}: give its id (${found.map((v) => t(v._id)).join(', ')})`)
+    if (found.length) throw ctx.usageError(`${option} ${JSON.stringify(text)} names ${found.length} variations of ${t(flag.key)}: give its id (${found.map((v) => t(v._id)).join(', ')})`)
   }
   const names = variations.map((v) => (typeof v.name === 'string' && v.name ? v.name : JSON.stringify(v.value)))
   throw ctx.usageError(`${option} ${JSON.stringify(text)} is not a variation of ${t(flag.key)}${didYouMean(text, names)}: ${names.map((n) => t(n)).join(', ')}`)
@@ -131,7 +131,8 @@ async function start(ctx, { project, flag, environment }) {
   if (plan.from !== undefined) original = flagObject ? findVariation(ctx, flagObject, plan.from, '--from')._id : plan.from
   else {
     const now = servedNow(flagObject, environment)
-    const variation = now.index === undefined ? undefined : flagObject.variations?.[now.index]
+    // The variations are a list: the target was found among them.
+    const variation = flagObject.variations[now.index]
     if (!variation) throw ctx.usageError(`--from is required: ${serverText(ctx)(flag)} in ${environment} is not serving one variation (${now.why ?? 'unknown variation'})`)
     original = variation._id
   }
