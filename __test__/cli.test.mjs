@@ -756,6 +756,7 @@ test('demo completes a phase in each kind of release pipeline, drawn before and 
   // Then a guarded release on the fake's fast clock: a few steps, a regression, the rollback, exit 4.
   const lines = guarded.trimEnd().split('\n')
   assert.match(lines[0], /^A guarded release: ld-release rollout start web new-checkout production --to Enabled --steps 1%:10m,5%:10m,10%:10m,25%:10m,50%:10m --metric checkout-errors --watch$/)
+  assert.equal(lines[1], '(the fake runs 600× real time; at step 3 it reports a regression on checkout-errors)')
   assert.match(lines[2], /^\d{4}-\d\d-\d\d \d\d:\d\d · in_progress · phase 1\/1 step 1\/5 1% · checkout-errors ok · next step in 10m$/)
   assert.match(guarded, /step 3\/5 10% · checkout-errors ok/)
   assert.match(lines.at(-2), /· reverted \(reverted_regression_detected: a metric regressed and the release was rolled back\)$/)

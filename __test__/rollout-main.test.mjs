@@ -14,11 +14,12 @@ const { main } = require('../lib/cli/main.js')
 const WHERE = ['web', 'new-checkout', 'production']
 
 /**
- * Runs the CLI with `argv` against `server`; `env` is its environment, `stdout` and
- * `stderr` what it is told of its streams (a terminal or not), `onOut(line)` sees each
- * line of stdout as it is written. Lines keep their newline.
+ * Runs the CLI with `argv` against `server`; `env` is its environment, `stdin`, `stdout`
+ * and `stderr` what it is told of its streams (a terminal or not), `ask(question)` answers
+ * its questions, `onOut(line)` sees each line of stdout as it is written. Lines keep their
+ * newline.
  */
-async function run(server, argv, { env = {}, stdout, stderr, onOut } = {}) {
+async function run(server, argv, { env = {}, stdin, stdout, stderr, ask, onOut } = {}) {
   const out = []
   const err = []
   const io = {
@@ -28,7 +29,9 @@ async function run(server, argv, { env = {}, stdout, stderr, onOut } = {}) {
     },
     err: (text) => err.push(`${text}\n`),
     readStdin: () => '',
+    ask,
     env,
+    stdin,
     stdout,
     stderr,
   }
@@ -171,6 +174,7 @@ test('start: the drawing and how to follow it; --json prints the release alone; 
   const id = server.requests.find((q) => q.method === 'POST') && JSON.parse((await run(server, ['rollout', 'status', ...WHERE, '--json'])).out).id
   assert.match(started.out, new RegExp(`^new-checkout in production · guarded release ${id}\n {2}Disabled \\(false\\) → Enabled \\(true\\) · by user · automatic advance`))
   assert.equal(started.err, `started guarded release ${id}; follow it with: ld-release rollout watch web new-checkout production ${id}\n`)
+  assert.match(started.out, /^ {2}▸ phase 0 wave in 1 {2}\[/m, 'drawn with the flag read after the start, which made the rule')
   await run(server, ['rollout', 'stop', ...WHERE, '--roll-back'])
 
   const before = server.requests.length
@@ -423,4 +427,109 @@ test('list --kind filters what is listed; --json prints the lists and policies a
   assert.deepEqual(JSON.parse(policies.out).items.map((p) => p.key), ['production-guarded', 'default'])
   const unnamed = await run(server, ['policies'])
   assert.deepEqual([unnamed.code, unnamed.err], [2, usageError('policies needs a project: ld-release policies <project>, or set LD_PROJECT', 'policies')])
+})
+
+test('stop on a terminal asks first, naming what it will do; only y or yes, in any case, goes on', async (t) => {
+  const server = await fake(t)
+  const terminal = { isTTY: true, write: () => true }
+  const stop = async (flags, answer) => {
+    const asked = []
+    const release = server.getEnvironmentRelease((await startGuarded(server)).id)
+    const r = await run(server, ['rollout', 'stop', ...WHERE, ...flags], { stdin: terminal, stderr: terminal, ask: async (question) => (asked.push(question), answer) })
+    return { ...r, asked, id: release.id, status: server.getEnvironmentRelease(release.id).status }
+  }
+  const back = await stop(['--roll-back'], 'n')
+  assert.deepEqual(back.asked, [`Roll back every phase of release ${back.id} of new-checkout in production (roll_back_all_phases_and_remove_pending_phases)? [y/N] `])
+  assert.deepEqual([back.code, back.out, back.err, back.status], [1, '', 'nothing was changed\n', 'in_progress'])
+  for (const answer of ['', 'ye', 'yes please', 'no']) {
+    const r = await run(server, ['rollout', 'stop', ...WHERE, '--roll-back'], { stdin: terminal, stderr: terminal, ask: async () => answer })
+    assert.deepEqual([r.code, r.err], [1, 'nothing was changed\n'], JSON.stringify(answer))
+  }
+  await run(server, ['rollout', 'stop', ...WHERE, '--roll-back', '--yes'], { stdin: terminal, stderr: terminal, ask: () => assert.fail('--yes asks nothing') })
+  const forward = await stop(['--roll-forward'], ' YES ')
+  assert.deepEqual(forward.asked, [`Roll forward every phase, pending ones included of release ${forward.id} of new-checkout in production (roll_forward_all_phases)? [y/N] `])
+  assert.deepEqual([forward.code, forward.status], [0, 'completed'])
+  const current = await stop(['--roll-back', '--current'], 'y')
+  assert.deepEqual(current.asked, [`Roll back its current phase of release ${current.id} of new-checkout in production (roll_back_current_phase_and_remove_pending_phases)? [y/N] `])
+  assert.deepEqual([current.code, current.status], [0, 'reverted'])
+  // No terminal on stdin (or stderr): nothing to ask on.
+  const piped = await run(server, ['rollout', 'stop', ...WHERE, '--roll-back'], { stderr: terminal, ask: () => assert.fail('asked without a terminal') })
+  assert.equal(piped.code, 1, 'none running any more')
+  await startGuarded(server)
+  const noStderr = await run(server, ['rollout', 'stop', ...WHERE, '--roll-back'], { stdin: terminal, ask: () => assert.fail('asked without a terminal') })
+  assert.equal(noStderr.code, 0, noStderr.err)
+})
+
+test('start refused for failed health checks names the option for each; two failing are two options', async (t) => {
+  const server = await fake(t, { failingHealthChecks: ['metric_events_any', 'flag_evaluations_any'] })
+  const r = await run(server, ['rollout', 'start', ...WHERE, '--to', 'Enabled', '--steps', '1%:1m', '--metric', 'checkout-errors'])
+  assert.equal(r.code, 1)
+  assert.match(r.err, /to start anyway, pass --bypass-health-check flag_evaluations_any --bypass-health-check metric_events_any\)/)
+  await startGuarded(server).catch(() => {})
+  const other = await run(server, ['rollout', 'start', ...WHERE, '--to', 'Enabled', '--steps', '1%:1m', '--bypass-health-check', 'metric_events_any', '--bypass-health-check', 'flag_evaluations_any', '--phase', 'wave in 99'])
+  assert.equal(other.code, 0, other.err)
+  const again = await run(server, ['rollout', 'start', ...WHERE, '--to', 'Enabled', '--from', 'Disabled', '--steps', '1%:1m', '--phase', 'wave in 98'])
+  assert.equal(again.code, 1)
+  assert.match(again.err, /already has an active release.*\(code ERR_LD_CONFLICT, HTTP 409\)\n$/)
+})
+
+test('answers a server may send: no variations, an off variation out of range, no kind, no reason, no policies, a flag that cannot be read', async (t) => {
+  const flags = {
+    novar: { key: 'novar', environments: {} },
+    far: { key: 'far', variations: [{ _id: 'v0', value: true, name: 'On' }, { _id: 'v1', value: false, name: 'Off' }], environments: { production: { on: false, offVariation: 9 } } },
+  }
+  let flagReads = 0
+  const server = await tinyServer(t, (req) => {
+    const path = req.url.split('?')[0]
+    if (path.startsWith('/api/v2/flags/web/broken')) return (flagReads++, { status: 503, body: { code: 'unavailable', message: 'try later' } })
+    if (path.startsWith('/api/v2/flags/web/')) return { body: flags[path.split('/').at(-1)] }
+    if (path.endsWith('/release-policies')) return { body: {} }
+    if (req.method === 'POST') return { status: 201, body: { id: 'r1', status: 'in_progress', phases: [] } }
+    if (path.endsWith('/releases')) return { body: { items: [{ id: 'r1', status: 'in_progress' }], totalCount: 1 } }
+    return { body: { id: 'r1', status: 'completed', phases: [] } }
+  })
+  const novar = await run(server, ['rollout', 'start', 'web', 'novar', 'production', '--to', 'On', '--steps', '1%:1m'])
+  assert.equal(novar.err, usageError('--to "On" is not a variation of novar: '))
+  const far = await run(server, ['rollout', 'start', 'web', 'far', 'production', '--to', 'On', '--steps', '1%:1m'])
+  assert.equal(far.err, usageError('--from is required: far in production is not serving one variation (unknown variation)'))
+  const started = await run(server, ['rollout', 'start', 'web', 'broken', 'production', '--to', '11111111-1111-4111-8111-111111111111', '--from', '22222222-2222-4222-8222-222222222222', '--steps', '1%:1m'])
+  assert.equal(started.code, 0, started.err)
+  assert.equal(started.err, 'started release r1; follow it with: ld-release rollout watch web broken production r1\n')
+  assert.equal(flagReads, 1, 'the flag read for the drawing is tried once, without retries')
+  const watched = await run(server, ['rollout', 'watch', 'web', 'broken', 'production', '--json'])
+  assert.deepEqual([watched.code, watched.err], [0, 'release r1 completed\n'])
+  const none = await run(server, ['policies', 'web'])
+  assert.deepEqual([none.code, none.out, none.err], [0, '', 'project web has no release policies\n'], 'an answer without items')
+})
+
+test('watch in place: redrawn each second over the lines drawn before, counting down by the server clock; polled at --interval', async (t) => {
+  // The fake's clock ten hours ahead of this machine's, standing still.
+  const server = await fake(t, { clock: { start: Date.now() + 10 * 3600000 } })
+  const release = await startGuarded(server)
+  const reads = () => server.requests.filter((q) => q.path.endsWith(`/releases/${release.id}`)).length
+  const frames = []
+  let first
+  const done = run(server, ['rollout', 'watch', ...WHERE, release.id, '--interval', '100ms'], {
+    stdout: { isTTY: true, write: () => true },
+    onOut: (frame) => {
+      frames.push(frame)
+      first ??= reads()
+    },
+  })
+  // Once it has been redrawn by the second's tick and read five more times, a regression.
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (frames.length >= 2 && reads() >= first + 5) {
+        clearInterval(timer)
+        resolve()
+      }
+    }, 20)
+  })
+  server.reportRegression(release.id, 'checkout-errors')
+  const r = await done
+  assert.equal(r.code, 4, r.err)
+  const plain = frames.map((f) => f.replace(/\x1b\[\d+m/g, ''))
+  assert.match(plain[0], /\n {2}next step in 10m \(/)
+  assert.match(plain[1], /^\x1b\[6F\x1b\[J/, 'over the six lines drawn before')
+  assert.match(plain[1], /\n {2}next step in 9m5\ds \(/, 'a second later by the server clock')
 })

@@ -508,6 +508,17 @@ function defaultIo() {
         process.on('SIGINT', stop)
         process.on('SIGTERM', stop)
       }),
+    /** Resolves with the line typed on the terminal after `question` (printed on stderr). */
+    ask: async (question) => {
+      const readline = require('node:readline/promises')
+      const rl = readline.createInterface({ input: process.stdin, output: process.stderr })
+      try {
+        return await rl.question(question)
+      } finally {
+        rl.close()
+      }
+    },
+    stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,

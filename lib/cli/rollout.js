@@ -105,9 +105,8 @@ function startPlan(ctx) {
   for (const kind of values['bypass-health-check'] ?? []) {
     if (!HEALTH_CHECKS.includes(kind)) throw ctx.usageError(`--bypass-health-check ${JSON.stringify(kind)} is not a health check${didYouMean(kind, HEALTH_CHECKS)}: ${HEALTH_CHECKS.join(', ')}`)
   }
-  const common = {}
-  if (values['bypass-health-check']) common.bypassHealthChecks = values['bypass-health-check']
-  if (values.comment !== undefined) common.comment = values.comment
+  // An option not given stays undefined, and is left out of the request.
+  const common = { bypassHealthChecks: values['bypass-health-check'], comment: values.comment }
   if (values.plan !== undefined) return { to, from: values.from, common, release: { releasePlanKey: values.plan } }
   const unit = values.unit ?? 'user'
   const steps = parseSteps(values.steps, ctx.command)
@@ -143,7 +142,8 @@ async function start(ctx, { project, flag, environment }) {
   }
   const release = await client.startEnvironmentRelease(project, flag, environment, input).catch((error) => {
     // The library's advice names its own option; the command's is --bypass-health-check.
-    if (error?.apiCode === 'health_checks_failed' && Array.isArray(error.failedHealthChecks) && typeof error.message === 'string') {
+    // Only a refusal for failed health checks carries them (apiCode health_checks_failed).
+    if (Array.isArray(error?.failedHealthChecks)) {
       error.message = error.message.replace(/pass bypassHealthChecks: \[[^\]]*\]/, `pass ${error.failedHealthChecks.map((k) => `--bypass-health-check ${k}`).join(' ')}`)
     }
     throw error
@@ -151,12 +151,13 @@ async function start(ctx, { project, flag, environment }) {
   const t = serverText(ctx)
   // The start made the phases' rules: read the flag again to draw their audiences.
   const drawnFlag = ctx.values.json ? null : ((await readFlag(client, project, flag)) ?? flagObject)
+  const started = `started ${release.kind ? `${t(release.kind)} ` : ''}release ${t(release.id)}`
   if (!ctx.values.watch) {
     show(ctx, release, drawnFlag)
-    ctx.io.err(`started ${t(release.kind ?? '')} release ${t(release.id)}; follow it with: ld-release rollout watch ${t(project)} ${t(flag)} ${t(environment)} ${t(release.id)}`)
+    ctx.io.err(`${started}; follow it with: ld-release rollout watch ${t(project)} ${t(flag)} ${t(environment)} ${t(release.id)}`)
     return 0
   }
-  ctx.io.err(`started ${t(release.kind ?? '')} release ${t(release.id)}`)
+  ctx.io.err(started)
   return follow(ctx, client, { project, flag, environment, id: release.id, flagObject: drawnFlag, intervalMs })
 }
 
@@ -234,12 +235,13 @@ async function follow(ctx, client, { project, flag, environment, id, flagObject,
     io.err(`stopped watching (${interrupted}): release ${t(id)} keeps running; follow it again with: ld-release rollout watch ${where}`)
     return EXIT.interrupted
   }
-  const reason = latest?.statusReason ? ` (${t(latest.statusReason)})` : ''
-  if (latest?.status === 'completed') {
+  // The watch yields its first read or throws: a release was read.
+  const reason = latest.statusReason ? ` (${t(latest.statusReason)})` : ''
+  if (latest.status === 'completed') {
     io.err(`release ${t(id)} completed${reason}`)
     return EXIT.completed
   }
-  if (latest?.status === 'reverted') {
+  if (latest.status === 'reverted') {
     io.err(`release ${t(id)} was reverted${reason}: ${t(flag)} serves the original variation again where it rolled back (exit ${EXIT.reverted})`)
     return EXIT.reverted
   }
@@ -257,23 +259,16 @@ function resolution(ctx) {
   return values.current ? 'roll_forward_current_phase_and_remove_pending_phases' : 'roll_forward_all_phases'
 }
 
-/** Asks on the terminal; resolves true for y or yes. */
+/** Asks on the terminal (`io.ask`); resolves true for y or yes, in any case. */
 async function confirm(io, question) {
-  const readline = require('node:readline/promises')
-  const rl = readline.createInterface({ input: process.stdin, output: io.stderr ?? process.stderr })
-  try {
-    const answer = await rl.question(`${question} [y/N] `)
-    return /^y(es)?$/i.test(answer.trim())
-  } finally {
-    rl.close()
-  }
+  const answer = await io.ask(`${question} [y/N] `)
+  return /^y(es)?$/i.test(answer.trim())
 }
 
 async function stop(ctx, args) {
   const { io, values } = ctx
   const chosen = resolution(ctx)
-  const options = { resolution: chosen }
-  if (values.comment !== undefined) options.comment = values.comment
+  const options = { resolution: chosen, comment: values.comment }
   const client = ctx.client()
   const id = await chooseRelease(ctx, client, args, { running: true })
   const { project, flag, environment } = args
@@ -282,7 +277,7 @@ async function stop(ctx, args) {
     return 0
   }
   const t = serverText(ctx)
-  if (!values.yes && process.stdin.isTTY && io.stderr?.isTTY) {
+  if (!values.yes && io.stdin?.isTTY && io.stderr?.isTTY) {
     const what = values['roll-back'] ? 'Roll back' : 'Roll forward'
     const scope = values.current ? 'its current phase' : values['roll-back'] ? 'every phase' : 'every phase, pending ones included'
     if (!(await confirm(io, `${what} ${scope} of release ${t(id)} of ${t(flag)} in ${t(environment)} (${chosen})?`))) {
@@ -317,7 +312,8 @@ async function policies(ctx, { project }) {
   const key = project ?? (env.LD_PROJECT?.trim() || undefined)
   if (key === undefined) throw new UsageError('policies needs a project: ld-release policies <project>, or set LD_PROJECT', ctx.command)
   const answer = await ctx.client().listReleasePolicies(key)
-  const items = Array.isArray(answer?.items) ? answer.items : []
+  // The library's answer is an object (it refuses any other body); its items may be missing.
+  const items = Array.isArray(answer.items) ? answer.items : []
   const t = serverText(ctx)
   if (ctx.values.json) ctx.io.out(jsonLine(ctx, answer, 2))
   else if (items.length === 0) ctx.io.err(`project ${t(key)} has no release policies`)
@@ -351,8 +347,8 @@ async function demoGuardedRelease(ctx, heading, makeContext) {
       flagObject,
       intervalMs: 250,
       onChange: (r) => {
-        const phase = r.phases?.[r.currentPhaseIndex ?? -1]
-        if (r.status === 'in_progress' && phase?.currentStepIndex === 2) server.reportRegression(r.id, 'checkout-errors')
+        // While in progress, a release has a current phase.
+        if (r.status === 'in_progress' && r.phases[r.currentPhaseIndex].currentStepIndex === 2) server.reportRegression(r.id, 'checkout-errors')
       },
     })
     heading(`ld-release exits ${code}: ${code === EXIT.reverted ? 'reverted, so a deploy pipeline fails here' : 'see above'}.`)
