@@ -441,7 +441,7 @@ test('stop on a terminal asks first, naming what it will do; only y or yes, in a
   const back = await stop(['--roll-back'], 'n')
   assert.deepEqual(back.asked, [`Roll back every phase of release ${back.id} of new-checkout in production (roll_back_all_phases_and_remove_pending_phases)? [y/N] `])
   assert.deepEqual([back.code, back.out, back.err, back.status], [1, '', 'nothing was changed\n', 'in_progress'])
-  for (const answer of ['', 'ye', 'yes please', 'no']) {
+  for (const answer of ['', 'ye', 'yes please', 'okay', 'no']) {
     const r = await run(server, ['rollout', 'stop', ...WHERE, '--roll-back'], { stdin: terminal, stderr: terminal, ask: async () => answer })
     assert.deepEqual([r.code, r.err], [1, 'nothing was changed\n'], JSON.stringify(answer))
   }
