@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url'
 import { splitTests } from './scripts/stryker-split.mjs'
 
 /** The test files that exercise each source file, fastest first. */
-const CLI = ['__test__/args.test.mjs', '__test__/cli-many.test.mjs', '__test__/rollout-main.test.mjs', '__test__/render.test.mjs', '__test__/cli-interrupt.test.mjs', '__test__/cli-hostile.test.mjs', '__test__/cli-rollout.test.mjs', '__test__/cli.test.mjs']
+const CLI = ['__test__/args.test.mjs', '__test__/cli-many.test.mjs', '__test__/rollout-main.test.mjs', '__test__/cli-main.test.mjs', '__test__/render.test.mjs', '__test__/cli-interrupt.test.mjs', '__test__/cli-hostile.test.mjs', '__test__/cli-rollout.test.mjs', '__test__/cli.test.mjs']
 const TESTS_FOR = {
   'lib/cli/args.js': ['__test__/args.test.mjs', '__test__/cli.test.mjs'],
   'lib/cli/render.js': ['__test__/render.test.mjs', '__test__/cli.test.mjs'],
