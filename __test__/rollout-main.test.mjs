@@ -171,7 +171,7 @@ test('start: the drawing and how to follow it; --json prints the release alone; 
   const server = await fake(t, { clock: { speed: 600 } })
   const started = await run(server, ['rollout', 'start', ...WHERE, '--to', 'Enabled', '--steps', '1%:10m', '--metric', 'checkout-errors', '--phase', 'wave in 1'])
   assert.equal(started.code, 0, started.err)
-  const id = server.requests.find((q) => q.method === 'POST') && JSON.parse((await run(server, ['rollout', 'status', ...WHERE, '--json'])).out).id
+  const id = JSON.parse((await run(server, ['rollout', 'status', ...WHERE, '--json'])).out).id
   assert.match(started.out, new RegExp(`^new-checkout in production · guarded release ${id}\n {2}Disabled \\(false\\) → Enabled \\(true\\) · by user · automatic advance`))
   assert.equal(started.err, `started guarded release ${id}; follow it with: ld-release rollout watch web new-checkout production ${id}\n`)
   assert.match(started.out, /^ {2}▸ phase 0 wave in 1 {2}\[/m, 'drawn with the flag read after the start, which made the rule')
@@ -445,7 +445,8 @@ test('stop on a terminal asks first, naming what it will do; only y or yes, in a
     const r = await run(server, ['rollout', 'stop', ...WHERE, '--roll-back'], { stdin: terminal, stderr: terminal, ask: async () => answer })
     assert.deepEqual([r.code, r.err], [1, 'nothing was changed\n'], JSON.stringify(answer))
   }
-  await run(server, ['rollout', 'stop', ...WHERE, '--roll-back', '--yes'], { stdin: terminal, stderr: terminal, ask: () => assert.fail('--yes asks nothing') })
+  const yes = await run(server, ['rollout', 'stop', ...WHERE, '--roll-back', '--yes'], { stdin: terminal, stderr: terminal, ask: () => assert.fail('--yes asks nothing') })
+  assert.equal(yes.code, 0, yes.err)
   const forward = await stop(['--roll-forward'], ' YES ')
   assert.deepEqual(forward.asked, [`Roll forward every phase, pending ones included of release ${forward.id} of new-checkout in production (roll_forward_all_phases)? [y/N] `])
   assert.deepEqual([forward.code, forward.status], [0, 'completed'])
