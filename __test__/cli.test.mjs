@@ -703,65 +703,12 @@ test("each command's help lists exactly the options it takes", async () => {
   }
 })
 
-test('demo completes a phase in each kind of release pipeline, drawn before and after, and exits 0', async () => {
+test('demo runs through the binary: exit 0, nothing on stderr, the guarded release last (its steps: cli-main.test.mjs)', async () => {
   const r = await cli(['demo'])
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.stderr, '')
-  const [pipelines, guarded] = r.stdout.split(/\n\n(?=A guarded release: )/)
-  const [intro, legacy, fresh] = `${pipelines}\n`.split(/\n\n(?=A (?:legacy|new) release pipeline)/)
-  assert.match(
-    intro,
-    /^A fake LaunchDarkly is listening on http:\/\/127\.0\.0\.1:\d+, holding web\/new-checkout \(Standard rollout, legacy pipeline, 3 phases\) and web\/progressive-checkout \(Progressive rollout, new pipeline, 3 phases\)\.$/,
-  )
-  const [before, completing, after] = legacy.split(/\n\n(?=Completing|After)/)
-  assert.equal(
-    before,
-    [
-      'A legacy release pipeline.',
-      'Before: ld-release status web new-checkout',
-      'Standard rollout (standard-rollout) · version 1',
-      '  0 ● Testing     started 2025-11-28 04:20 UTC · test',
-      '  1 ○ Staging     waiting · staging',
-      '  2 ○ Production  waiting · production',
-    ].join('\n'),
-  )
-  assert.match(completing, /^Completing phase 0 \(Testing\) with ld-release complete web new-checkout 0, which sends:\nPATCH http:\/\/127\.0\.0\.1:\d+\/api\/v2\/flags\/web\/new-checkout\/release\n/)
-  assert.match(completing, /\nLD-API-Version: beta\n[^]*\n\n\[\{"op":"replace","path":"\/phases\/0\/complete","value":true\}\]$/)
-  assert.match(after, /^After:\nStandard rollout \(standard-rollout\) · version 2\n {2}0 ✓ Testing {5}started .* · completed .* by fake token · test\n {2}1 ● Staging {5}started .* · staging\n {2}2 ○ Production {2}waiting · production$/)
-
-  // The new pipeline: completing QA starts Beta, with the PUT the demo shows.
-  const [newBefore, newCompleting, newAfter] = fresh.split(/\n\n(?=Completing|After)/)
-  assert.equal(
-    newBefore,
-    [
-      'A new release pipeline: phases only move forward, so completing a phase starts the next.',
-      'Before: ld-release status web progressive-checkout',
-      'Progressive rollout (progressive-rollout) · version 0',
-      '  0 ● QA                    started 2025-12-18 19:08 UTC · test',
-      '  1 ○ Beta                  waiting',
-      '  2 ○ General availability  waiting',
-    ].join('\n'),
-  )
-  const beta = sampleNewPipelineRelease().phases[1]._id
-  assert.ok(
-    newCompleting.startsWith(`Completing phase 0 (QA) with ld-release complete web progressive-checkout QA, which starts phase 1 (Beta) with:\nPUT `),
-    newCompleting,
-  )
-  assert.match(newCompleting, new RegExp(`^PUT http://127\\.0\\.0\\.1:\\d+/api/v2/projects/web/flags/progressive-checkout/release/phases/${beta}$`, 'm'))
-  assert.match(newCompleting, /\nLD-API-Version: beta\n[^]*\n\n\{"status":"active"\}$/)
-  assert.match(
-    newAfter,
-    /^After:\nProgressive rollout \(progressive-rollout\) · version 1\n {2}0 ✓ QA {20}started 2025-12-18 19:08 UTC · completed .* by fake token · test\n {2}1 ● Beta {18}started .* · staging\n {2}2 ○ General availability {2}waiting\n$/,
-  )
-  // Then a guarded release on the fake's fast clock: a few steps, a regression, the rollback, exit 4.
-  const lines = guarded.trimEnd().split('\n')
-  assert.match(lines[0], /^A guarded release: ld-release rollout start web new-checkout production --to Enabled --steps 1%:10m,5%:10m,10%:10m,25%:10m,50%:10m --metric checkout-errors --watch$/)
-  assert.equal(lines[1], '(the fake runs 600× real time; at step 3 it reports a regression on checkout-errors)')
-  assert.match(lines[2], /^\d{4}-\d\d-\d\d \d\d:\d\d · in_progress · phase 1\/1 step 1\/5 1% · checkout-errors ok · next step in 10m$/)
-  assert.match(guarded, /step 3\/5 10% · checkout-errors ok/)
-  assert.match(lines.at(-2), /· reverted \(reverted_regression_detected: a metric regressed and the release was rolled back\)$/)
-  assert.equal(lines.at(-1), 'ld-release exits 4: reverted, so a deploy pipeline fails here.')
-  assert.ok(r.ms < 8000, `took ${r.ms} ms`)
+  assert.match(r.stdout, /^A fake LaunchDarkly is listening on http:\/\/127\.0\.0\.1:\d+, /)
+  assert.match(r.stdout, /\nld-release exits 4: reverted, so a deploy pipeline fails here\.\n$/)
 })
 
 test('complete-many draws a progress bar when it has a terminal', { skip: (process.platform !== 'linux' || !existsSync('/usr/bin/script')) && 'needs util-linux script for a pseudo-terminal' }, async (t) => {

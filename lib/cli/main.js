@@ -422,8 +422,10 @@ function cliMessage(error, ctx) {
   if (error.code === 'ERR_LD_NO_API_KEY') {
     return 'no LaunchDarkly access token: pass --access-token, or set LD_ACCESS_TOKEN or LAUNCHDARKLY_ACCESS_TOKEN'
   }
-  const names = { apiKey: '--access-token', baseUrl: ctx?.sources.baseUri ?? '--base-uri', timeoutMs: '--timeout', maxRetries: '--retries' }
-  return error.message.replace(/\b(?:options\.)?(apiKey|baseUrl|timeoutMs|maxRetries)\b/g, (_, name) => names[name])
+  // The flag or the variable each value came from (a token's, since there is one). The
+  // numbers (--timeout, --retries) are checked before the library sees them (args.js).
+  const names = { apiKey: ctx.sources.token, baseUrl: ctx.sources.baseUri }
+  return error.message.replace(/\b(?:options\.)?(apiKey|baseUrl)\b/g, (_, name) => names[name])
 }
 
 /** Prints what went wrong and returns the exit code; rethrows what is not ours. */
