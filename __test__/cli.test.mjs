@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { createServer, request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -863,6 +863,12 @@ test('fake --env prints lines for fish, PowerShell and dotenv files; a dotenv fi
     t.after(() => {
       try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
     })
+    if (existsSync(`/proc/${pid}/stat`)) {
+      // In a process group of its own (a Ctrl-C in the shell that started it does not
+      // stop it), and reading nothing.
+      assert.equal(Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[2]), pid)
+      assert.equal(readlinkSync(`/proc/${pid}/fd/0`), '/dev/null')
+    }
     return { ...r, pid }
   }
   const dotenv = await detached('dotenv')
@@ -939,7 +945,7 @@ test('fake --detach on a port in use fails with the fake\'s own error and exit c
   const r = await cli(['fake', '--detach', '--port', port])
   assert.equal(r.code, 2)
   assert.equal(r.stdout, '')
-  assert.match(r.stderr, new RegExp(`^error: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`))
+  assert.match(r.stderr, new RegExp(`^error: cannot listen on 127\\.0\\.0\\.1:${port}: [^\\n]*EADDRINUSE[^\\n]*\\nRun 'ld-release fake --help' for usage\\.\\n$`))
   child.kill('SIGTERM')
   assert.equal((await exited)[0], 0)
 })
