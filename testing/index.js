@@ -402,7 +402,8 @@ async function startFakeLaunchDarkly(options = {}) {
       if (!phase) return send(res, 404, { code: 'not_found', message: `No phase with id ${route.phaseId} in this release` }, extra)
       const input = readJson(req, body)
       if (input.error) return send(res, 400, invalid(input.error), extra)
-      const problem = isNewPipeline(route.projectKey, release) ? startPhase(release, phase, input.value) : updatePhase(release, phase, input.value)
+      const pipeline = pipelineFor(route.projectKey, release.releasePipelineKey)
+      const problem = pipeline?._isLegacy === false ? startPhase(release, phase, input.value, pipeline) : updatePhase(release, phase, input.value)
       if (problem) return send(res, 400, invalid(problem), extra)
       return send(res, 200, release, extra)
     }
@@ -502,7 +503,7 @@ async function startFakeLaunchDarkly(options = {}) {
    * The phase-status PUT on a release of a new pipeline, as LaunchDarkly does it: only
    * `active` (any case) is accepted; starting a phase completes every phase before it.
    */
-  function startPhase(release, phase, input) {
+  function startPhase(release, phase, input, pipeline) {
     if (!isObject(input)) return 'the body must be a JSON object'
     if (typeof input.status !== 'string' || input.status.toLowerCase() !== 'active') return ACTIVE_ONLY_MESSAGE
     const { audiences } = input
@@ -515,7 +516,7 @@ async function startFakeLaunchDarkly(options = {}) {
     const now = Date.now()
     release.phases.forEach((p, i) => {
       if (i < index && !p.complete) {
-        if (!p.started) Object.assign(p, startedPhase({ id: p._id, name: p._name, environments: environmentsOf(release, p) }, i, now))
+        if (!p.started) Object.assign(p, startedPhase({ id: p._id, name: p._name, environments: environmentsOf(pipeline, p) }, i, now))
         p.complete = true
         p.status = 'completed'
         p._completionDate = now
@@ -523,18 +524,14 @@ async function startFakeLaunchDarkly(options = {}) {
         for (const audience of p._audiences ?? []) audience.status = 'completed'
       }
     })
-    if (!phase.started) Object.assign(phase, startedPhase({ id: phase._id, name: phase._name, environments: environmentsOf(release, phase) }, index, now))
+    Object.assign(phase, startedPhase({ id: phase._id, name: phase._name, environments: environmentsOf(pipeline, phase) }, index, now))
     bumpVersion(release)
     return null
   }
 
-  /** The environments a new-pipeline phase rolls out to, from its pipeline (none when unknown). */
-  function environmentsOf(release, phase) {
-    const fromPipeline = [...pipelinesByProject.values()]
-      .flatMap((map) => [...map.values()])
-      .filter((p) => p.key === release.releasePipelineKey)
-      .flatMap((p) => p.phases)
-      .find((p) => p.id === phase._id)
+  /** The environments a phase rolls out to, from its release's pipeline (none when the pipeline does not have it). */
+  function environmentsOf(pipeline, phase) {
+    const fromPipeline = pipeline.phases.find((p) => p.id === phase._id)
     return (fromPipeline?.audiences ?? []).map((a) => [a.environment?.key, a.environment?.name ?? a.name, a.environment?.color])
   }
 
@@ -932,7 +929,7 @@ function readPage(query) {
 function parseProgressionFilter(text) {
   const out = {}
   if (text === null || text.trim() === '') return out
-  const part = /\s*(status|activePhaseId)\s+equals\s+(?:"((?:[^"\\]|\\.)*)"|([^",]*?))\s*(,|$)/y
+  const part = /\s*(status|activePhaseId)\s+equals\s+(?:"((?:[^"\\]|\\.)*)"|([^",]*?))\s*(?:,|$)/y
   let at = 0
   while (at < text.length) {
     part.lastIndex = at
@@ -940,7 +937,6 @@ function parseProgressionFilter(text) {
     if (!match) return { error: `unsupported filter ${JSON.stringify(text.slice(at).split(',')[0].trim())}: use status equals "active" or activePhaseId equals "<phase id>"` }
     out[match[1]] = match[2] !== undefined ? match[2].replace(/\\(.)/gs, '$1') : match[3]
     at = part.lastIndex
-    if (match[4] === '') break
   }
   if (out.status !== undefined && out.status !== 'active' && out.status !== 'completed') return { error: 'status must be active or completed' }
   if (out.status === 'completed' && out.activePhaseId !== undefined) return { error: 'status equals completed cannot be combined with an activePhaseId filter' }
