@@ -1452,3 +1452,363 @@ describe('release progressions', () => {
     await refusal(await call(server, 'GET', `${PATH}?limit=101`), 400, 'invalid_request', 'limit must be an integer from 1 to 100')
   })
 })
+
+describe('routes, headers and the method override', () => {
+  test('a POST with X-HTTP-Method-Override: patch (any case, spaces around) is a PATCH on the release route only', async (t) => {
+    const server = await start(t)
+    const res = await call(server, 'POST', RELEASE, { body: [complete(0)], headers: { 'X-HTTP-Method-Override': ' patch ' } })
+    assert.equal((await json(res))._version, 2)
+    await refusal(await call(server, 'POST', RELEASE, { body: [complete(1)], headers: { 'X-HTTP-Method-Override': 'PUT' } }), 405, 'method_not_allowed', `POST is not allowed on ${RELEASE}`)
+    await refusal(await call(server, 'PUT', RELEASE, { body: [complete(1)], headers: { 'X-HTTP-Method-Override': 'PATCH' } }), 405, 'method_not_allowed', `PUT is not allowed on ${RELEASE}`)
+    // Elsewhere the override is not read: a POST to the pipelines list still creates one.
+    const made = await call(server, 'POST', '/api/v2/projects/web/release-pipelines', {
+      body: { key: 'via-post', name: 'Via POST', phases: [{ name: 'One', audiences: [] }] },
+      headers: { 'X-HTTP-Method-Override': 'PATCH' },
+    })
+    assert.equal(made.status, 201)
+    await made.text()
+    await refusal(await call(server, 'POST', '/api/v2/projects/web/release-pipelines/via-post', { body: {}, headers: { 'X-HTTP-Method-Override': 'PATCH' } }), 405, 'method_not_allowed', 'POST is not allowed on /api/v2/projects/web/release-pipelines/via-post')
+    // The first of two overrides counts.
+    const [first] = await Promise.all([rawRequest(server, 'POST', '/api/v2/flags/web/none/release', { Authorization: KEY, 'LD-API-Version': 'beta', 'X-HTTP-Method-Override': ['PUT', 'PATCH'] })])
+    assert.equal(first.status, 405)
+  })
+
+  test('header names in any case; the first Authorization counts', async (t) => {
+    const server = await start(t)
+    assert.equal((await rawRequest(server, 'GET', RELEASE, { AUTHORIZATION: KEY, 'Ld-Api-Version': 'beta' })).status, 200)
+    assert.equal((await rawRequest(server, 'GET', RELEASE, { Authorization: [KEY, 'other'], 'LD-API-Version': 'beta' })).status, 200)
+    assert.equal((await rawRequest(server, 'GET', RELEASE, { Authorization: ['other', KEY], 'LD-API-Version': 'beta' })).status, 401)
+    const recorded = server.requests.at(-1)
+    assert.equal(recorded.headers.authorization, `other, ${KEY}`)
+    assert.deepEqual(server.requests[0].rawHeaders.slice(0, 4), ['AUTHORIZATION', KEY, 'Ld-Api-Version', 'beta'])
+    assert.equal(server.requests[0].headers['ld-api-version'], 'beta')
+  })
+
+  test('the flag route is not a beta endpoint: it needs the token, not the header', async (t) => {
+    const server = await start(t)
+    assert.equal((await call(server, 'GET', '/api/v2/flags/web/new-checkout', { beta: false })).status, 200)
+    await refusal(await call(server, 'GET', '/api/v2/flags/web/new-checkout', { auth: false, beta: false }), 401, 'unauthorized', 'Invalid access token')
+    await refusal(await call(server, 'GET', '/api/v2/projects/web/release-policies', { beta: false }), 403, 'forbidden', 'This API is in beta. To use it, set the LD-API-Version header to beta.')
+    assert.equal((await call(server, 'GET', '/api/v2/projects/web/release-policies')).status, 200)
+  })
+
+  test('a request sent in pieces is recorded whole; a JSON body is parsed, other bodies are not', async (t) => {
+    const server = await start(t)
+    await new Promise((resolve, reject) => {
+      const req = httpRequest(`${server.url}${RELEASE}`, { method: 'PATCH', headers: { Authorization: KEY, 'LD-API-Version': 'beta', 'Content-Type': 'application/json' }, agent: false }, (res) => {
+        res.resume()
+        res.on('end', resolve)
+      })
+      req.on('error', reject)
+      req.write('[{"op":"replace",')
+      setTimeout(() => req.end('"path":"/phases/0/complete","value":true}]'), 20)
+    })
+    assert.deepEqual(server.requests[0].json, [complete(0)])
+    assert.equal(server.getRelease('web', 'new-checkout').phases[0].complete, true)
+    await call(server, 'POST', '/api/v2/nothing', { body: '5' })
+    assert.equal(server.requests[1].json, 5)
+    await call(server, 'POST', '/api/v2/nothing', { body: 'null' })
+    assert.equal(server.requests[2].json, null)
+    assert.equal('json' in server.requests[2], true)
+  })
+})
+
+describe('rate limits, window by window', () => {
+  test('each method and route template has its own count; other releases share it; unknown paths are not counted', async (t) => {
+    const server = await start(t, { rateLimit: { limit: 2, windowMs: 60000 } })
+    server.setRelease('web', 'other', sampleRelease())
+    const remaining = async (method, path, body) => {
+      const res = await call(server, method, path, body === undefined ? {} : { body })
+      await res.text()
+      return [res.status, res.headers.get('x-ratelimit-route-remaining'), res.headers.get('x-ratelimit-global-remaining')]
+    }
+    assert.deepEqual(await remaining('GET', RELEASE), [200, '1', '99999'])
+    assert.deepEqual(await remaining('GET', '/api/v2/flags/web/other/release'), [200, '0', '99998'])
+    assert.deepEqual(await remaining('GET', '/api/v2/flags/web/third/release'), [429, '0', '99997'])
+    assert.deepEqual(await remaining('DELETE', '/api/v2/flags/web/other/release'), [204, '1', '99996'])
+    assert.deepEqual(await remaining('GET', '/api/v2/projects/web/release-pipelines'), [200, '1', '99995'])
+    assert.deepEqual(await remaining('GET', '/api/v2/projects/web/release-pipelines/standard-rollout'), [200, '1', '99994'])
+    const unknown = await call(server, 'GET', '/api/v2/nothing')
+    await unknown.text()
+    assert.equal(unknown.headers.get('x-ratelimit-route-remaining'), null)
+    assert.deepEqual(await remaining('GET', '/api/v2/projects/web/release-pipelines'), [200, '0', '99993'], 'the unknown path took none')
+    assert.equal(server.rateLimited, 1)
+    const limited = await call(server, 'GET', RELEASE)
+    assert.equal(limited.headers.get('x-ratelimit-route-remaining'), '0')
+    await refusal(limited, 429, 'rate_limited', "You've exceeded the API rate limit. Try again later.")
+    assert.equal(server.rateLimited, 2)
+  })
+
+  test('the account limit refuses a route with requests left; its reset is the route window\'s', async (t) => {
+    const server = await start(t, { rateLimit: { limit: 5, globalLimit: 2 } })
+    const answers = []
+    for (const path of [RELEASE, '/api/v2/projects/web/release-pipelines', '/api/v2/projects/web/release-pipelines']) answers.push(await call(server, 'GET', path))
+    await Promise.all(answers.map((r) => r.text()))
+    assert.deepEqual(answers.map((r) => [r.status, r.headers.get('x-ratelimit-route-remaining'), r.headers.get('x-ratelimit-global-remaining')]), [
+      [200, '4', '1'],
+      [200, '4', '0'],
+      [429, '3', '0'],
+    ])
+    const reset = Number(answers[0].headers.get('x-ratelimit-reset'))
+    assert.ok(reset - Date.now() > 9000 && reset - Date.now() <= 10000, 'a 10 s window by default')
+  })
+
+  test('a window that has passed is followed by one aligned on it, however long the pause', async (t) => {
+    const server = await start(t, { rateLimit: { limit: 1, windowMs: 100, tokenLimit: 1, tokenWindowMs: 100 } })
+    const first = await call(server, 'GET', RELEASE)
+    await first.text()
+    const reset = Number(first.headers.get('x-ratelimit-reset'))
+    const tokenReset = Number(first.headers.get('x-ratelimit-auth-token-reset'))
+    assert.equal(first.headers.get('x-ratelimit-auth-token-remaining'), '0')
+    assert.equal(first.headers.get('x-ratelimit-auth-token-limit'), '1')
+    await sleep(Math.max(0, reset - Date.now()) + 260)
+    const later = await call(server, 'GET', RELEASE)
+    await later.text()
+    assert.equal(later.status, 200)
+    const next = Number(later.headers.get('x-ratelimit-reset'))
+    assert.equal((next - reset) % 100, 0, `${next} is a whole number of windows after ${reset}`)
+    assert.ok(next > Date.now() && next <= Date.now() + 100)
+    assert.equal((Number(later.headers.get('x-ratelimit-auth-token-reset')) - tokenReset) % 100, 0)
+    const over = await call(server, 'GET', RELEASE)
+    await over.text()
+    assert.equal(over.status, 429)
+    assert.equal(over.headers.get('x-ratelimit-reset'), String(next))
+  })
+
+  test('the token limit alone refuses, with its own headers', async (t) => {
+    const server = await start(t, { rateLimit: { limit: 10, tokenLimit: 1 } })
+    const [a, b] = [await call(server, 'GET', RELEASE), await call(server, 'GET', RELEASE)]
+    await Promise.all([a.text(), b.text()])
+    assert.deepEqual([a.status, b.status], [200, 429])
+    assert.deepEqual([b.headers.get('x-ratelimit-route-remaining'), b.headers.get('x-ratelimit-auth-token-remaining')], ['8', '0'])
+    const tokenReset = Number(a.headers.get('x-ratelimit-auth-token-reset'))
+    assert.ok(tokenReset - Date.now() > 50000 && tokenReset - Date.now() <= 60000, 'a 60 s token window by default')
+  })
+
+  test('a fault answers before the rate limit, and its headers win over the limit\'s', async (t) => {
+    const server = await start(t, { rateLimit: { limit: 1 } })
+    server.injectFault({ delayMs: 1, headers: { 'X-Ratelimit-Route-Remaining': 77 } })
+    const res = await call(server, 'GET', RELEASE)
+    await res.text()
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('x-ratelimit-route-remaining'), '77')
+    assert.equal(res.headers.get('x-ratelimit-global-remaining'), '99999')
+    server.injectFault({ status: 503 })
+    const faulted = await call(server, 'GET', RELEASE)
+    await faulted.text()
+    assert.equal(faulted.status, 503)
+    assert.equal(faulted.headers.get('x-ratelimit-route-remaining'), null, 'not counted')
+  })
+})
+
+describe('faults, in detail', () => {
+  test('a fault matches its method in any case, a POST overridden as PATCH by either name, and the decoded path of any request', async (t) => {
+    const server = await start(t)
+    server.injectFault({ match: { method: 'patch' }, status: 418 })
+    assert.equal((await call(server, 'GET', RELEASE).then(async (r) => [r.status, await r.text()]))[0], 200)
+    const overridden = await call(server, 'POST', RELEASE, { body: [complete(0)], headers: { 'X-HTTP-Method-Override': 'PATCH' } })
+    assert.deepEqual(await json(overridden), { code: 'error', message: "418 I'm a Teapot" })
+    server.injectFault({ match: { method: 'POST', path: RELEASE }, status: 599 })
+    const byRaw = await call(server, 'POST', RELEASE, { body: [complete(0)], headers: { 'X-HTTP-Method-Override': 'PATCH' } })
+    assert.equal(byRaw.status, 599)
+    assert.deepEqual(await byRaw.json(), { code: 'internal_server_error', message: '599 error' })
+    server.injectFault({ match: { path: '/api/v2/no thing' }, status: 500 })
+    server.injectFault({ match: { path: '/api/v2/nothing' }, status: 502 })
+    const unknown = await call(server, 'GET', '/api/v2/no%20thing?x=1')
+    assert.deepEqual(await unknown.json(), { code: 'internal_server_error', message: '500 Internal Server Error' })
+    const second = await call(server, 'GET', '/api/v2/nothing')
+    assert.equal(second.status, 502, 'the first fault that matches is taken, not the first queued')
+    await second.text()
+    const bad = await call(server, 'GET', '/api/v2/%ZZ')
+    assert.equal(bad.status, 404)
+    await bad.text()
+    server.injectFault({ match: { path: '/api/v2/flags/web/new-checkout/release' }, status: 500, times: 0 })
+    assert.equal((await call(server, 'GET', RELEASE).then(async (r) => [r.status, await r.text()]))[0], 500, 'times 0 applies once')
+    assert.equal((await call(server, 'GET', RELEASE).then(async (r) => [r.status, await r.text()]))[0], 200)
+  })
+
+  test("each status fault's default words, as LaunchDarkly writes them", async (t) => {
+    const server = await start(t)
+    const expected = {
+      400: ['invalid_request', 'Invalid request body'],
+      401: ['unauthorized', 'Invalid access token'],
+      403: ['forbidden', 'Forbidden. Access to the requested resource was denied.'],
+      404: ['not_found', 'Invalid resource identifier'],
+      405: ['method_not_allowed', '405 Method Not Allowed'],
+      409: ['conflict', 'This request conflicts with a concurrent API request. Retry the request.'],
+      422: ['unprocessable_entity', '422 Unprocessable Entity'],
+      429: ['rate_limited', "You've exceeded the API rate limit. Try again later."],
+      499: ['error', '499 error'],
+      500: ['internal_server_error', '500 Internal Server Error'],
+      504: ['internal_server_error', '504 Gateway Timeout'],
+    }
+    for (const [status, [code, message]] of Object.entries(expected)) {
+      server.injectFault({ status: Number(status) })
+      const res = await call(server, 'GET', RELEASE)
+      assert.equal(res.status, Number(status))
+      assert.deepEqual(await json(res), { code, message }, status)
+    }
+  })
+
+  test('a status fault body: a string is sent as it is, with a type from its first character; the type can be given', async (t) => {
+    const server = await start(t)
+    for (const [fault, type, text] of [
+      [{ body: '  <p>down</p>' }, 'text/html', '  <p>down</p>'],
+      [{ body: 'x<y' }, 'text/plain', 'x<y'],
+      [{ body: '<p>', contentType: 'text/x-custom' }, 'text/x-custom', '<p>'],
+      [{ body: { a: 'é' }, contentType: 'application/vnd+json' }, 'application/vnd+json', '{"a":"é"}'],
+      [{ body: ['x'] }, 'application/json', '["x"]'],
+    ]) {
+      server.injectFault({ status: 500, ...fault })
+      const res = await call(server, 'GET', RELEASE)
+      assert.equal(res.headers.get('content-type'), type)
+      const body = await res.text()
+      assert.equal(body, text)
+      assert.equal(Number(res.headers.get('content-length')), Buffer.byteLength(text))
+    }
+  })
+
+  test('the body faults carry the fault headers; trickle sends the sample release on a path that holds none', async (t) => {
+    const server = await start(t)
+    server.injectFault({ malformed: true, headers: { 'X-Fault': 'malformed' } })
+    const malformed = await call(server, 'GET', RELEASE)
+    assert.equal(malformed.headers.get('x-fault'), 'malformed')
+    const text = await malformed.text()
+    assert.equal(text, '{"name": "Standard rollout", "phases": [<html>')
+    assert.equal(Number(malformed.headers.get('content-length')), text.length)
+    server.injectFault({ trickleMs: 1, headers: { 'X-Fault': 'trickle' } })
+    const trickled = await call(server, 'GET', '/api/v2/nothing')
+    assert.equal(trickled.headers.get('x-fault'), 'trickle')
+    const body = await trickled.text()
+    assert.deepEqual(JSON.parse(body), sampleRelease())
+    assert.equal(Number(trickled.headers.get('content-length')), Buffer.byteLength(body))
+    server.injectFault({ oversizeBytes: 100, headers: { 'X-Fault': 'oversize' } })
+    const oversize = await call(server, 'GET', RELEASE)
+    assert.equal(oversize.headers.get('x-fault'), 'oversize')
+    const big = await oversize.text()
+    assert.equal(big, `{"name":"${'a'.repeat(90)}"}`)
+    server.injectFault({ drop: 'mid-body', headers: { 'X-Fault': 'mid' } })
+    const mid = await call(server, 'GET', RELEASE)
+    assert.equal(mid.headers.get('x-fault'), 'mid')
+    const length = Number(mid.headers.get('content-length'))
+    assert.equal(length, Buffer.byteLength(JSON.stringify(sampleRelease())))
+    let got = 0
+    await assert.rejects(async () => {
+      for await (const chunk of mid.body) got += chunk.length
+    })
+    assert.equal(got, Math.floor(length / 3))
+  })
+
+  test('an oversize body of a few chunks ends with its closing quote, about the size asked', async (t) => {
+    const server = await start(t)
+    const size = 3 * 64 * 1024 + 5
+    server.injectFault({ oversizeBytes: size })
+    const text = await (await call(server, 'GET', RELEASE)).text()
+    assert.ok(text.startsWith('{"name":"aaa') && text.endsWith('a"}'))
+    assert.equal(text.length, size + 1)
+    assert.doesNotThrow(() => JSON.parse(text))
+  })
+
+  test('a fault whose drop is unknown, with nothing else, only adds its headers', async (t) => {
+    const server = await start(t)
+    server.injectFault({ drop: 'sometimes', headers: { 'X-Seen': 1 } })
+    const res = await call(server, 'GET', RELEASE)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('x-seen'), '1')
+    await res.text()
+  })
+
+  test('an applied fault: the write is made, and its answer dropped, replaced or held', async (t) => {
+    const server = await start(t)
+    server.injectFault({ match: { method: 'PATCH' }, applied: true, drop: 'before-response' })
+    await assert.rejects(patch(server, [complete(0)]), TypeError)
+    assert.equal(server.getRelease('web', 'new-checkout')._version, 2, 'applied')
+    server.injectFault({ match: { method: 'PATCH' }, applied: true, status: 502, body: '<html>bad gateway</html>' })
+    const replaced = await patch(server, [complete(1)])
+    assert.equal(replaced.status, 502)
+    assert.equal(await replaced.text(), '<html>bad gateway</html>')
+    assert.equal(server.getRelease('web', 'new-checkout')._version, 3)
+    server.injectFault({ match: { method: 'DELETE' }, applied: true, headers: { 'X-Late': 'yes' } })
+    const held = await call(server, 'DELETE', RELEASE)
+    assert.deepEqual([held.status, held.headers.get('x-late'), await held.text()], [204, 'yes', ''])
+    // A refusal is kept as it was, with its own headers, and the fault's.
+    server.injectFault({ applied: true, headers: { 'X-Late': 'no' } })
+    const refused = await call(server, 'GET', RELEASE)
+    assert.equal(refused.headers.get('x-late'), 'no')
+    await refusal(refused, 404, 'not_found', 'No release for flag new-checkout in project web')
+    // Closing the fake while an applied answer is held sends nothing.
+    server.setRelease('web', 'new-checkout', sampleRelease())
+    server.injectFault({ applied: true, delayMs: 200 })
+    const pending = call(server, 'GET', RELEASE)
+    while (server.requests.length < 5) await sleep(5)
+    await server.close()
+    await assert.rejects(pending, TypeError)
+  })
+
+  test('closing the fake during a delay or a trickle ends the request', async (t) => {
+    const server = await start(t)
+    server.injectFault({ delayMs: 300, status: 500 })
+    const delayed = call(server, 'GET', RELEASE)
+    while (server.requests.length < 1) await sleep(5)
+    const closed = server.close()
+    await assert.rejects(delayed, TypeError)
+    await closed
+    const other = await start(t)
+    other.injectFault({ trickleMs: 30 })
+    const res = await call(other, 'GET', RELEASE)
+    const reader = res.body.getReader()
+    await reader.read()
+    const begin = performance.now()
+    await other.close()
+    await assert.rejects(async () => {
+      for (;;) if ((await reader.read()).done) break
+    })
+    assert.ok(performance.now() - begin < 1000)
+  })
+})
+
+describe('the samples', () => {
+  const { sampleReleases, sampleNewPipelineRelease, samplePipeline, sampleNewPipeline } = require('../testing/index.js')
+
+  test('sampleReleases: the five releases of ld-release fake, fresh each time', () => {
+    const releases = sampleReleases()
+    assert.deepEqual(releases.map((r) => [r.projectKey, r.flagKey, r.release.releasePipelineKey]), [
+      ['web', 'new-checkout', 'standard-rollout'],
+      ['web', 'dark-mode', 'standard-rollout'],
+      ['web', 'search-v2', 'standard-rollout'],
+      ['web', 'progressive-checkout', 'progressive-rollout'],
+      ['web', 'progressive-search', 'progressive-rollout'],
+    ])
+    assert.deepEqual(releases[1].release, { ...sampleRelease(), _links: { self: { href: '/api/v2/flags/web/dark-mode/release', type: 'application/json' } } })
+    assert.deepEqual(releases[4].release, sampleNewPipelineRelease())
+    releases[0].release.phases.length = 0
+    assert.equal(sampleReleases()[0].release.phases.length, 3)
+  })
+
+  test('the sample new release and pipelines: fields, environments and overrides', () => {
+    const release = sampleNewPipelineRelease({ _version: 4 })
+    assert.equal(release._version, 4)
+    assert.deepEqual([release.name, release.releasePipelineKey, release.releasePipelineDescription, release._releaseVariationId], ['Progressive rollout', 'progressive-rollout', '', '6650a1b2c3d4e5f6071829ff'])
+    assert.deepEqual(release.phases.map((p) => [p._id, p._name, p.status, p.started]), [
+      ['7750b1c2d3e4f5a607182930', 'QA', 'active', true],
+      ['7750b1c2d3e4f5a607182931', 'Beta', 'not-started', false],
+      ['7750b1c2d3e4f5a607182932', 'General availability', 'not-started', false],
+    ])
+    assert.deepEqual(release.phases[0]._audiences, [
+      { _id: '7750b1c2d3e4f5a60718aa00', name: 'Test', environment: { key: 'test', name: 'Test', color: 'f5a623' }, configuration: { releaseStrategy: 'immediate-rollout', requireApproval: false }, status: 'active' },
+    ])
+    assert.equal(release.phases[0]._creationDate, 1766084905114)
+    assert.deepEqual(release.phases[0].configuration, {})
+    const legacy = samplePipeline({ name: 'Renamed' })
+    assert.deepEqual([legacy.key, legacy.name, legacy.description, legacy._isLegacy, legacy.isProjectDefault, legacy._version, legacy.tags], ['standard-rollout', 'Renamed', 'Test first, then staging, then everyone', true, true, 1, []])
+    assert.deepEqual(legacy._links, { self: { href: '/api/v2/projects/web/release-pipelines/standard-rollout', type: 'application/json' } })
+    assert.deepEqual(legacy.phases[2], {
+      id: sampleRelease().phases[2]._id,
+      name: 'Production',
+      audiences: [{ name: 'Production', environment: { key: 'production', name: 'Production', color: '417505' }, configuration: { releaseStrategy: 'immediate-rollout', requireApproval: false } }],
+    })
+    const fresh = sampleNewPipeline()
+    assert.deepEqual([fresh.key, fresh.name, fresh.description, fresh._isLegacy, fresh.isProjectDefault, fresh.createdAt], ['progressive-rollout', 'Progressive rollout', '', false, false, '2025-09-16T22:01:04.602697Z'])
+    assert.deepEqual(fresh.phases.map((p) => p.audiences[0].environment.key), ['test', 'staging', 'production'])
+  })
+})

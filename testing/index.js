@@ -4,6 +4,7 @@
 // injection. Plain JavaScript on Node's built-ins.
 
 const http = require('node:http')
+const { inspect } = require('node:util')
 const { createHash, randomBytes } = require('node:crypto')
 const { parseEnvironmentRoute, createEnvironments } = require('./environments.js')
 
@@ -195,9 +196,10 @@ const DEFAULT_MAX_REQUESTS = 10_000
 /** The largest request body read by default; a larger one is answered 413. */
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
-/** A TypeError with Node's code for a bad argument, naming the option. */
+/** A TypeError with Node's code for a bad argument, naming the option and showing what it got. */
 function badOption(name, expected, value) {
-  return Object.assign(new TypeError(`${name ? `options.${name}` : 'options'} must be ${expected}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`), { code: 'ERR_INVALID_ARG_VALUE' })
+  const got = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'object' && value !== null ? inspect(value, { breakLength: Infinity }) : String(value)
+  return Object.assign(new TypeError(`${name ? `options.${name}` : 'options'} must be ${expected}, got ${got}`), { code: 'ERR_INVALID_ARG_VALUE' })
 }
 
 /** Checks the options of startFakeLaunchDarkly; throws a TypeError naming a bad one. */
@@ -217,7 +219,7 @@ function checkFakeOptions(options) {
   if (options.requireBetaHeader !== undefined && typeof options.requireBetaHeader !== 'boolean') throw badOption('requireBetaHeader', 'a boolean', options.requireBetaHeader)
   const limit = options.rateLimit
   if (limit !== undefined && !(limit !== null && typeof limit === 'object' && Number.isInteger(limit.limit) && limit.limit > 0 && (limit.windowMs === undefined || (Number.isFinite(limit.windowMs) && limit.windowMs > 0)))) {
-    throw badOption('rateLimit', '{ limit: a positive integer, windowMs?: a positive number }', JSON.stringify(limit))
+    throw badOption('rateLimit', '{ limit: a positive integer, windowMs?: a positive number }', limit)
   }
 }
 
