@@ -90,6 +90,12 @@ describe('the fake', { concurrency: true }, () => {
     }
   })
 
+  test('a port in use is refused with the error of listen', async (t) => {
+    const first = await started(t, {})
+    await assert.rejects(startFakeLaunchDarkly({ port: first.port }), { code: 'EADDRINUSE' })
+    assert.equal((await send(first, 'GET', '/api/v2/flags/web/f/release')).status, 404, 'the first one still serves')
+  })
+
   test('maxRequests 0 keeps none; maxBodyBytes 0 refuses any body and takes requests without one', async (t) => {
     const server = await started(t, { maxRequests: 0, maxBodyBytes: 0, releases: [{ projectKey: 'web', flagKey: 'f', release: sampleRelease() }] })
     assert.equal((await send(server, 'GET', '/api/v2/flags/web/f/release')).status, 200)
@@ -136,6 +142,7 @@ describe('the fake', { concurrency: true }, () => {
     // The default limit: 1 MiB.
     const byDefault = await started(t, { releases: [{ projectKey: 'web', flagKey: 'f', release: sampleRelease() }] })
     assert.equal((await send(byDefault, 'PATCH', '/api/v2/flags/web/f/release', 'x'.repeat(1024 * 1024 + 1))).status, 413)
+    assert.equal((await send(byDefault, 'PATCH', '/api/v2/flags/web/f/release', patch.padEnd(1024 * 1024, ' '))).status, 200)
   })
 
   test('a phase PUT with audiences on a phase without _audiences is applied, not a 500', async (t) => {

@@ -1468,6 +1468,7 @@ describe('routes, headers and the method override', () => {
     assert.equal(made.status, 201)
     await made.text()
     await refusal(await call(server, 'POST', '/api/v2/projects/web/release-pipelines/via-post', { body: {}, headers: { 'X-HTTP-Method-Override': 'PATCH' } }), 405, 'method_not_allowed', 'POST is not allowed on /api/v2/projects/web/release-pipelines/via-post')
+    await refusal(await call(server, 'POST', '/api/v2/nothing', { body: [], headers: { 'X-HTTP-Method-Override': 'PATCH' } }), 404, 'not_found', 'Invalid resource identifier')
     // The first of two overrides counts.
     const [first] = await Promise.all([rawRequest(server, 'POST', '/api/v2/flags/web/none/release', { Authorization: KEY, 'LD-API-Version': 'beta', 'X-HTTP-Method-Override': ['PUT', 'PATCH'] })])
     assert.equal(first.status, 405)

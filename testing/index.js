@@ -275,7 +275,7 @@ async function startFakeLaunchDarkly(options = {}) {
     req.on('data', (c) => {
       size += c.length
       if (size <= maxBodyBytes) chunks.push(c)
-      else if (chunks.length) chunks.length = 0 // what was read goes: the body is refused
+      else chunks.length = 0 // what was read goes: the body is refused
     })
     req.on('end', () => {
       if (size > maxBodyBytes) {
@@ -303,7 +303,7 @@ async function startFakeLaunchDarkly(options = {}) {
   /** Adds `entry` to `requests`, which keeps the newest `maxRequests`. */
   function record(entry) {
     requests.push(entry)
-    if (requests.length > maxRequests) requests.splice(0, requests.length - maxRequests)
+    while (requests.length > maxRequests) requests.shift()
   }
 
   async function handle(req, res, body) {
@@ -1085,7 +1085,7 @@ async function streamOversize(res, bytes, headers) {
   res.write('{"name":"')
   let sent = 10
   while (sent < bytes && !res.destroyed) {
-    const ok = res.write(bytes - sent >= chunk.length ? chunk : chunk.subarray(0, bytes - sent))
+    const ok = res.write(chunk.subarray(0, bytes - sent)) // the whole chunk, or what is left
     sent += chunk.length
     if (!ok && !res.destroyed) {
       await new Promise((resolve) => {
