@@ -8,7 +8,8 @@ const { inspect } = require('node:util')
 const { createHash, randomBytes } = require('node:crypto')
 const { parseEnvironmentRoute, createEnvironments } = require('./environments.js')
 
-const BETA_MESSAGE = 'This API is in beta. To use it, set the LD-API-Version header to beta.'
+/** LaunchDarkly's words for a missing beta header, as recorded. */
+const BETA_MESSAGE = 'This API is in beta. To use it, your request must include the header `LD-API-Version: beta`.'
 const PHASE_STATUSES = ['NotStarted', 'ReadyToStart', 'Started', 'Paused', 'Complete']
 const ACTIVE_ONLY_MESSAGE = 'Phase status can only be manually updated to `Active`.'
 const LEGACY_ONLY_MESSAGE = 'Updating a release with a JSON patch is only available for releases that are part of a legacy release pipeline'
