@@ -878,6 +878,7 @@ describe('what each refusal says', () => {
     await refusal(await call(server, 'GET', '/api/v2/projects/web/flags/new-checkout/release/phases/p1'), 405, 'method_not_allowed', 'GET is not allowed on /api/v2/projects/web/flags/new-checkout/release/phases/p1')
     await refusal(await call(server, 'DELETE', '/api/v2/projects/web/flags/new-checkout/release'), 405, 'method_not_allowed', 'DELETE is not allowed on /api/v2/projects/web/flags/new-checkout/release')
     await refusal(await call(server, 'GET', '/api/v2/nothing'), 404, 'not_found', 'Invalid resource identifier')
+    await refusal(await call(server, 'GET', '/api/v2/nothing', { beta: false }), 403, 'forbidden', 'This API is in beta. To use it, your request must include the header `LD-API-Version: beta`.')
     await refusal(await call(server, 'GET', RELEASE, { beta: false }), 403, 'forbidden', 'This API is in beta. To use it, your request must include the header `LD-API-Version: beta`.')
     assert.equal(server.getRelease('web', 'new-checkout')._version, 1, 'nothing changed')
   })
