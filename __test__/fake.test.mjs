@@ -951,6 +951,8 @@ describe('what each refusal says', () => {
       [[[]], 'operation 0 is not an object'],
       [[{ op: 'move', path: '/phases/0/complete' }], `operation 0: op "move" ${only}`],
       [[{ op: 'replace', path: 5, value: true }], 'operation 0: path 5 cannot be changed; only /phases/<n>/complete'],
+      [[{ op: 'replace', path: ['/phases/0/complete'], value: true }], 'operation 0: path ["/phases/0/complete"] cannot be changed; only /phases/<n>/complete'],
+      [[{ op: 'test', path: ['/phases/0/_id'], value: 'x' }], 'operation 0: path ["/phases/0/_id"] cannot be changed; only /phases/<n>/complete'],
       [[{ op: 'test', path: 5, value: true }], 'operation 0: path 5 cannot be changed; only /phases/<n>/complete'],
       [[{ op: 'replace', path: '/phases/0/complete/x', value: true }], 'operation 0: path "/phases/0/complete/x" cannot be changed; only /phases/<n>/complete'],
       [[{ op: 'replace', path: 'x/phases/0/complete', value: true }], 'operation 0: path "x/phases/0/complete" cannot be changed; only /phases/<n>/complete'],
@@ -1166,6 +1168,7 @@ describe('creating a release', () => {
       phases: [
         { id: 'ph1', name: 'One', configuration: { x: 1 }, audiences: [{ name: 'A', environment: { key: 'test' }, configuration: { releaseStrategy: 'monitored-release' }, segmentKeys: ['beta'] }, { name: 'B' }] },
         { id: 'ph2', name: 'Two' },
+        { id: 'ph3', name: 'Three', audiences: [{ name: 'C', environment: { key: 'production' } }] },
       ],
     }
     const server = await start(t, { releases: [], pipelines: [{ projectKey: 'web', pipeline }] })
@@ -1186,6 +1189,7 @@ describe('creating a release', () => {
       { _id: createHash('sha256').update('ph1/1').digest('hex').slice(0, 24), name: 'B', configuration: { releaseStrategy: 'immediate-rollout', requireApproval: false }, segmentKeys: [], status: 'active' },
     ])
     assert.deepEqual(two, { _id: 'ph2', _name: 'Two', complete: false, _creationDate: one._creationDate, _audiences: [], status: 'NotStarted', started: false, configuration: {} })
+    assert.deepEqual(release.phases[2]._audiences.map((a) => [a.name, a.status]), [['C', 'inactive']])
     assert.deepEqual(server.getRelease('web', 'made'), release)
   })
 
@@ -1252,7 +1256,7 @@ describe('release pipelines: paging, filters, refusals', () => {
 
   test('a filter skips pipelines whose fields are missing rather than failing', async (t) => {
     const { sampleNewPipeline } = require('../testing/index.js')
-    const bare = { key: 'bare', name: 'Bare', phases: [{ id: 'x', name: 'X' }] }
+    const bare = { key: 'bare', name: 'Bare', phases: [{ id: 'x', name: 'X' }, { id: 'y', name: 'Y', audiences: [{ name: 'No environment' }] }] }
     const server = await start(t, { pipelines: [{ projectKey: 'web', pipeline: bare }, { projectKey: 'web', pipeline: sampleNewPipeline() }] })
     assert.deepEqual(await keys(server, '?filter=query:progressive'), ['progressive-rollout'])
     assert.deepEqual(await keys(server, '?filter=env:test'), ['progressive-rollout'])
@@ -1435,6 +1439,7 @@ describe('release progressions', () => {
     assert.deepEqual(await flags('  status   equals   "active"  '), ['at0', 'at1'])
     assert.deepEqual(await flags('status equals completed'), ['at3'])
     assert.deepEqual(await flags(`activePhaseId equals ${ids[1]}`), ['at1'])
+    assert.deepEqual(await flags(`status equals active  ,activePhaseId equals ${ids[1]}  `), ['at1'])
     assert.deepEqual(await flags(`activePhaseId equals "${ids[0]}" , status equals active`), ['at0'])
     assert.deepEqual(await flags('activePhaseId equals "a\\"b"'), [])
     assert.deepEqual(await flags('   '), ['at0', 'at1', 'at3'])
@@ -1812,5 +1817,38 @@ describe('the samples', () => {
     const fresh = sampleNewPipeline()
     assert.deepEqual([fresh.key, fresh.name, fresh.description, fresh._isLegacy, fresh.isProjectDefault, fresh.createdAt], ['progressive-rollout', 'Progressive rollout', '', false, false, '2025-09-16T22:01:04.602697Z'])
     assert.deepEqual(fresh.phases.map((p) => p.audiences[0].environment.key), ['test', 'staging', 'production'])
+  })
+})
+
+describe('what a write leaves of the phases around it', () => {
+  const { sampleNewPipelineRelease } = require('../testing/index.js')
+
+  test('completing a phase starts the next only when it has not started: a paused next phase stays paused', async (t) => {
+    const server = await start(t)
+    const staging = sampleRelease().phases[1]
+    const paused = await call(server, 'PUT', `/api/v2/projects/web/flags/new-checkout/release/phases/${staging._id}`, { body: { status: 'Paused' } })
+    const pausedDate = (await json(paused)).phases[1]._startedDate
+    assert.equal(pausedDate, undefined, 'paused before it started')
+    await call(server, 'PUT', `/api/v2/projects/web/flags/new-checkout/release/phases/${staging._id}`, { body: { status: 'Started' } }).then((r) => r.text())
+    await call(server, 'PUT', `/api/v2/projects/web/flags/new-checkout/release/phases/${staging._id}`, { body: { status: 'Paused' } }).then((r) => r.text())
+    const after = await json(await patch(server, [complete(0)]))
+    assert.equal(after.phases[1].status, 'Paused')
+    assert.equal(after.phases[1].started, true)
+  })
+
+  test('a new pipeline: each start completes only the phases not complete yet, and keeps the start of those already started', async (t) => {
+    const server = await start(t, { releases: [{ projectKey: 'web', flagKey: 'fresh', release: sampleNewPipelineRelease() }] })
+    const ids = sampleNewPipelineRelease().phases.map((p) => p._id)
+    const path = (id) => `/api/v2/projects/web/flags/fresh/release/phases/${id}`
+    const first = await json(await call(server, 'PUT', path(ids[1]), { body: { status: 'active' } }))
+    assert.equal(first.phases[0]._startedDate, 1766084905114, 'QA kept its start')
+    assert.equal(first.phases[0]._creationDate, 1766084905114)
+    const qaDone = first.phases[0]._completionDate
+    await sleep(5)
+    const second = await json(await call(server, 'PUT', path(ids[2]), { body: { status: 'active' } }))
+    assert.equal(second.phases[0]._completionDate, qaDone, 'QA was complete already')
+    assert.deepEqual(second.phases[0], first.phases[0])
+    assert.ok(second.phases[1]._completionDate > qaDone)
+    assert.equal(second.phases[1]._startedDate, first.phases[1]._startedDate)
   })
 })

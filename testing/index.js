@@ -422,8 +422,9 @@ async function startFakeLaunchDarkly(options = {}) {
       const at = `operation ${i}`
       if (!isObject(op)) return `${at} is not an object`
       if (op.op !== 'replace' && op.op !== 'test') return `${at}: op ${JSON.stringify(op.op)} is not supported; only "replace" (and "test") on /phases/<n>/complete`
-      const complete = /^\/phases\/(0|[1-9]\d*)\/complete$/.exec(typeof op.path === 'string' ? op.path : '')
-      const id = op.op === 'test' ? /^\/phases\/(0|[1-9]\d*)\/_id$/.exec(typeof op.path === 'string' ? op.path : '') : null
+      const path = typeof op.path === 'string' ? op.path : undefined // which no pattern below matches
+      const complete = /^\/phases\/(0|[1-9]\d*)\/complete$/.exec(path)
+      const id = op.op === 'test' ? /^\/phases\/(0|[1-9]\d*)\/_id$/.exec(path) : null
       const match = complete ?? id
       if (!match) return `${at}: path ${JSON.stringify(op.path)} cannot be changed; only /phases/<n>/complete`
       const index = Number(match[1])
@@ -439,8 +440,7 @@ async function startFakeLaunchDarkly(options = {}) {
       setComplete(draft, index, op.value)
     }
     bumpVersion(draft)
-    for (const name of Object.keys(release)) delete release[name]
-    Object.assign(release, draft)
+    Object.assign(release, draft) // the draft is a copy of the release: the same fields
     return null
   }
 
@@ -489,7 +489,7 @@ async function startFakeLaunchDarkly(options = {}) {
       }
     }
     if (status === 'Complete') {
-      if (!phase.started) markStarted(phase)
+      markStarted(phase) // a phase not started yet is started first; a started one keeps its start date
       markComplete(phase)
     } else if (status !== undefined) {
       if (status === 'Started' || String(status).toLowerCase() === 'active') markStarted(phase)
@@ -865,7 +865,7 @@ async function startFakeLaunchDarkly(options = {}) {
 
 /** The route a request target names, with its keys percent-decoded, or null. */
 function parseRoute(url) {
-  const parts = url.split(/[?#]/)[0].split('/').slice(1)
+  const parts = url.split('?')[0].split('/').slice(1)
   const keys = (...raw) => {
     const decoded = raw.map(decodeSafe)
     return decoded.every((k) => k !== null && k !== '') ? decoded : null
@@ -1037,9 +1037,9 @@ function stringify(headers = {}) {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)]))
 }
 
-/** A write moves `_version` on; a release without a numeric `_version` is left without one (never `null`). */
+/** A write moves `_version` on; a release without a numeric `_version` is left without one (never `null`). Releases are held as JSON copies: a number is finite. */
 function bumpVersion(release) {
-  if (typeof release._version === 'number' && Number.isFinite(release._version)) release._version++
+  if (typeof release._version === 'number') release._version++
 }
 
 function send(res, status, body, headers = {}) {
@@ -1055,23 +1055,15 @@ function send(res, status, body, headers = {}) {
 function captured() {
   const kept = { status: 200, headers: {}, chunks: [] }
   return {
-    destroyed: false,
-    headersSent: false,
     writeHead(status, headers = {}) {
       kept.status = status
       kept.headers = { ...headers }
-      this.headersSent = true
       return this
-    },
-    write(chunk) {
-      kept.chunks.push(Buffer.from(chunk))
-      return true
     },
     end(chunk) {
       if (chunk !== undefined) kept.chunks.push(Buffer.from(chunk))
       return this
     },
-    destroy() {},
     sendTo(res, headers) {
       res.writeHead(kept.status, { ...kept.headers, ...headers })
       res.end(Buffer.concat(kept.chunks))
