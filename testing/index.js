@@ -822,7 +822,7 @@ async function startFakeLaunchDarkly(options = {}) {
   server.keepAliveTimeout = 1000
   await new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
+    server.listen(options.port, '127.0.0.1', () => { // no port: any free one
       server.off('error', reject)
       resolve()
     })
