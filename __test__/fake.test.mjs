@@ -1777,6 +1777,18 @@ describe('faults, in detail', () => {
 describe('the samples', () => {
   const { sampleReleases, sampleNewPipelineRelease, samplePipeline, sampleNewPipeline } = require('../testing/index.js')
 
+  test('each sample, field by field, and every pipeline a project starts with', async (t) => {
+    const { readFileSync } = await import('node:fs')
+    const expected = JSON.parse(readFileSync(new URL('./fixtures/fake-samples.json', import.meta.url), 'utf8'))
+    assert.deepEqual(sampleRelease(), expected.sampleRelease)
+    assert.deepEqual(sampleNewPipelineRelease(), expected.sampleNewPipelineRelease)
+    assert.deepEqual(samplePipeline(), expected.samplePipeline)
+    assert.deepEqual(sampleNewPipeline(), expected.sampleNewPipeline)
+    const server = await start(t)
+    const listed = await json(await call(server, 'GET', '/api/v2/projects/any/release-pipelines'))
+    assert.deepEqual(listed, { items: [expected.samplePipeline, expected.sampleNewPipeline], totalCount: 2 })
+  })
+
   test('sampleReleases: the five releases of ld-release fake, fresh each time', () => {
     const releases = sampleReleases()
     assert.deepEqual(releases.map((r) => [r.projectKey, r.flagKey, r.release.releasePipelineKey]), [
