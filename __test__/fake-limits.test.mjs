@@ -54,6 +54,55 @@ describe('the fake', { concurrency: true }, () => {
     }
   })
 
+  test('says what each bad option must be and what it got', async () => {
+    const rateLimit = '{ limit: a positive integer, windowMs?: a positive number }'
+    for (const [options, message] of [
+      ['fast', 'options must be an object, got "fast"'],
+      [5, 'options must be an object, got 5'],
+      [{ port: 65536 }, 'options.port must be an integer from 0 to 65535, got 65536'],
+      [{ port: '80' }, 'options.port must be an integer from 0 to 65535, got "80"'],
+      [{ maxRequests: 1.5 }, `options.maxRequests must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, got 1.5`],
+      [{ maxBodyBytes: -1 }, `options.maxBodyBytes must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, got -1`],
+      [{ maxBodyBytes: Number.MAX_SAFE_INTEGER + 1 }, `options.maxBodyBytes must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, got ${Number.MAX_SAFE_INTEGER + 1}`],
+      [{ apiKey: '' }, 'options.apiKey must be a non-empty string, got ""'],
+      [{ apiKey: null }, 'options.apiKey must be a non-empty string, got null'],
+      [{ releases: null }, 'options.releases must be an array, got null'],
+      [{ pipelines: {} }, 'options.pipelines must be an array, got {}'],
+      [{ requireBetaHeader: 1 }, 'options.requireBetaHeader must be a boolean, got 1'],
+      [{ rateLimit: null }, `options.rateLimit must be ${rateLimit}, got null`],
+      [{ rateLimit: 5 }, `options.rateLimit must be ${rateLimit}, got 5`],
+      [{ rateLimit: {} }, `options.rateLimit must be ${rateLimit}, got {}`],
+      [{ rateLimit: { limit: 1.5 } }, `options.rateLimit must be ${rateLimit}, got { limit: 1.5 }`],
+      [{ rateLimit: { limit: 1, windowMs: 0 } }, `options.rateLimit must be ${rateLimit}, got { limit: 1, windowMs: 0 }`],
+      [{ rateLimit: { limit: 1, windowMs: '5' } }, `options.rateLimit must be ${rateLimit}, got { limit: 1, windowMs: '5' }`],
+      [{ rateLimit: { limit: 1, windowMs: Infinity } }, `options.rateLimit must be ${rateLimit}, got { limit: 1, windowMs: Infinity }`],
+    ]) {
+      await assert.rejects(startFakeLaunchDarkly(options), (error) => {
+        assert.equal(error.message, message)
+        assert.equal(error.code, 'ERR_INVALID_ARG_VALUE')
+        return error instanceof TypeError
+      })
+    }
+    // The bounds themselves are accepted.
+    for (const options of [{ port: 0, maxRequests: 0, maxBodyBytes: Number.MAX_SAFE_INTEGER, rateLimit: { limit: 1, windowMs: 0.5 }, requireBetaHeader: false, releases: [], pipelines: [] }, { rateLimit: { limit: 1 } }]) {
+      const server = await startFakeLaunchDarkly(options)
+      await server.close()
+    }
+  })
+
+  test('a port in use is refused with the error of listen', async (t) => {
+    const first = await started(t, {})
+    await assert.rejects(startFakeLaunchDarkly({ port: first.port }), { code: 'EADDRINUSE' })
+    assert.equal((await send(first, 'GET', '/api/v2/flags/web/f/release')).status, 404, 'the first one still serves')
+  })
+
+  test('maxRequests 0 keeps none; maxBodyBytes 0 refuses any body and takes requests without one', async (t) => {
+    const server = await started(t, { maxRequests: 0, maxBodyBytes: 0, releases: [{ projectKey: 'web', flagKey: 'f', release: sampleRelease() }] })
+    assert.equal((await send(server, 'GET', '/api/v2/flags/web/f/release')).status, 200)
+    assert.equal((await send(server, 'PATCH', '/api/v2/flags/web/f/release', '[')).status, 413)
+    assert.deepEqual(server.requests, [])
+  })
+
   test('keeps the newest maxRequests requests', async (t) => {
     const server = await started(t, { maxRequests: 5, releases: [{ projectKey: 'web', flagKey: 'f', release: sampleRelease() }] })
     for (let i = 0; i < 12; i++) await send(server, 'GET', `/api/v2/flags/web/f/release?n=${i}`)
@@ -75,9 +124,25 @@ describe('the fake', { concurrency: true }, () => {
     assert.equal(server.requests.at(-1).body, '', 'the body is not kept')
     const fine = await send(server, 'PATCH', '/api/v2/flags/web/f/release', patch)
     assert.equal(fine.status, 200)
+    // The answer says the limit and closes the connection; a body of exactly the limit is read.
+    const answer = await new Promise((resolve, reject) => {
+      const req = request(`${server.url}/api/v2/flags/web/f/release`, { method: 'PATCH', headers: { authorization: server.apiKey, 'ld-api-version': 'beta', 'content-type': 'application/json' } }, (res) => {
+        let text = ''
+        res.on('data', (d) => (text += d))
+        res.on('end', () => resolve({ headers: res.headers, text }))
+      })
+      req.on('error', reject)
+      req.end('x'.repeat(1025))
+    })
+    assert.equal(answer.headers.connection, 'close')
+    assert.deepEqual(JSON.parse(answer.text), { code: 'request_entity_too_large', message: 'The request body is larger than 1024 bytes' })
+    const exact = await send(server, 'PATCH', '/api/v2/flags/web/f/release', patch.padEnd(1024, ' '))
+    assert.equal(exact.status, 200)
+    assert.equal(server.requests.at(-1).body.length, 1024, 'kept whole')
     // The default limit: 1 MiB.
     const byDefault = await started(t, { releases: [{ projectKey: 'web', flagKey: 'f', release: sampleRelease() }] })
     assert.equal((await send(byDefault, 'PATCH', '/api/v2/flags/web/f/release', 'x'.repeat(1024 * 1024 + 1))).status, 413)
+    assert.equal((await send(byDefault, 'PATCH', '/api/v2/flags/web/f/release', patch.padEnd(1024 * 1024, ' '))).status, 200)
   })
 
   test('a phase PUT with audiences on a phase without _audiences is applied, not a 500', async (t) => {

@@ -4,10 +4,12 @@
 // injection. Plain JavaScript on Node's built-ins.
 
 const http = require('node:http')
+const { inspect } = require('node:util')
 const { createHash, randomBytes } = require('node:crypto')
 const { parseEnvironmentRoute, createEnvironments } = require('./environments.js')
 
-const BETA_MESSAGE = 'This API is in beta. To use it, set the LD-API-Version header to beta.'
+/** LaunchDarkly's words for a missing beta header, as recorded. */
+const BETA_MESSAGE = 'This API is in beta. To use it, your request must include the header `LD-API-Version: beta`.'
 const PHASE_STATUSES = ['NotStarted', 'ReadyToStart', 'Started', 'Paused', 'Complete']
 const ACTIVE_ONLY_MESSAGE = 'Phase status can only be manually updated to `Active`.'
 const LEGACY_ONLY_MESSAGE = 'Updating a release with a JSON patch is only available for releases that are part of a legacy release pipeline'
@@ -195,9 +197,10 @@ const DEFAULT_MAX_REQUESTS = 10_000
 /** The largest request body read by default; a larger one is answered 413. */
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
-/** A TypeError with Node's code for a bad argument, naming the option. */
+/** A TypeError with Node's code for a bad argument, naming the option and showing what it got. */
 function badOption(name, expected, value) {
-  return Object.assign(new TypeError(`${name ? `options.${name}` : 'options'} must be ${expected}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`), { code: 'ERR_INVALID_ARG_VALUE' })
+  const got = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'object' && value !== null ? inspect(value, { breakLength: Infinity }) : String(value)
+  return Object.assign(new TypeError(`${name ? `options.${name}` : 'options'} must be ${expected}, got ${got}`), { code: 'ERR_INVALID_ARG_VALUE' })
 }
 
 /** Checks the options of startFakeLaunchDarkly; throws a TypeError naming a bad one. */
@@ -217,7 +220,7 @@ function checkFakeOptions(options) {
   if (options.requireBetaHeader !== undefined && typeof options.requireBetaHeader !== 'boolean') throw badOption('requireBetaHeader', 'a boolean', options.requireBetaHeader)
   const limit = options.rateLimit
   if (limit !== undefined && !(limit !== null && typeof limit === 'object' && Number.isInteger(limit.limit) && limit.limit > 0 && (limit.windowMs === undefined || (Number.isFinite(limit.windowMs) && limit.windowMs > 0)))) {
-    throw badOption('rateLimit', '{ limit: a positive integer, windowMs?: a positive number }', JSON.stringify(limit))
+    throw badOption('rateLimit', '{ limit: a positive integer, windowMs?: a positive number }', limit)
   }
 }
 
@@ -273,7 +276,7 @@ async function startFakeLaunchDarkly(options = {}) {
     req.on('data', (c) => {
       size += c.length
       if (size <= maxBodyBytes) chunks.push(c)
-      else if (chunks.length) chunks.length = 0 // what was read goes: the body is refused
+      else chunks.length = 0 // what was read goes: the body is refused
     })
     req.on('end', () => {
       if (size > maxBodyBytes) {
@@ -283,17 +286,16 @@ async function startFakeLaunchDarkly(options = {}) {
       }
       const body = Buffer.concat(chunks).toString('utf8')
       const entry = { method: req.method, path: req.url, headers: flatHeaders(req.rawHeaders), rawHeaders: [...req.rawHeaders], body, receivedAt: Date.now() }
-      if (body) {
-        try {
-          entry.json = JSON.parse(body)
-        } catch {
-          // not JSON: no `json`
-        }
+      try {
+        entry.json = JSON.parse(body)
+      } catch {
+        // not JSON (or no body): no `json`
       }
       record(entry)
       handle(req, res, body).catch((err) => {
-        if (!res.headersSent && !res.destroyed) send(res, 500, { code: 'internal_server_error', message: String(err && err.message) })
-        else res.destroy()
+        // No handler throws once it has begun its answer; if one did, the client sees the connection close.
+        if (res.headersSent) res.destroy()
+        else send(res, 500, { code: 'internal_server_error', message: String(err && err.message) })
       })
     })
   })
@@ -301,7 +303,7 @@ async function startFakeLaunchDarkly(options = {}) {
   /** Adds `entry` to `requests`, which keeps the newest `maxRequests`. */
   function record(entry) {
     requests.push(entry)
-    if (requests.length > maxRequests) requests.splice(0, requests.length - maxRequests)
+    while (requests.length > maxRequests) requests.shift()
   }
 
   async function handle(req, res, body) {
@@ -313,8 +315,8 @@ async function startFakeLaunchDarkly(options = {}) {
       // Handled first (a write takes effect), then its answer is lost as the fault says.
       const answer = captured()
       await serve(req, answer, body, route, method, {})
-      if (await applyFault(fault, req, res, route)) return
-      if (!res.destroyed && !closing) answer.sendTo(res, stringify(fault.headers))
+      // applyFault answers true when the fake closes or the client goes away meanwhile.
+      if (!(await applyFault(fault, req, res, route))) answer.sendTo(res, stringify(fault.headers))
       return
     }
     if (fault) {
@@ -402,7 +404,8 @@ async function startFakeLaunchDarkly(options = {}) {
       if (!phase) return send(res, 404, { code: 'not_found', message: `No phase with id ${route.phaseId} in this release` }, extra)
       const input = readJson(req, body)
       if (input.error) return send(res, 400, invalid(input.error), extra)
-      const problem = isNewPipeline(route.projectKey, release) ? startPhase(release, phase, input.value) : updatePhase(release, phase, input.value)
+      const pipeline = pipelineFor(route.projectKey, release.releasePipelineKey)
+      const problem = pipeline?._isLegacy === false ? startPhase(release, phase, input.value, pipeline) : updatePhase(release, phase, input.value)
       if (problem) return send(res, 400, invalid(problem), extra)
       return send(res, 200, release, extra)
     }
@@ -418,8 +421,9 @@ async function startFakeLaunchDarkly(options = {}) {
       const at = `operation ${i}`
       if (!isObject(op)) return `${at} is not an object`
       if (op.op !== 'replace' && op.op !== 'test') return `${at}: op ${JSON.stringify(op.op)} is not supported; only "replace" (and "test") on /phases/<n>/complete`
-      const complete = /^\/phases\/(0|[1-9]\d*)\/complete$/.exec(typeof op.path === 'string' ? op.path : '')
-      const id = op.op === 'test' ? /^\/phases\/(0|[1-9]\d*)\/_id$/.exec(typeof op.path === 'string' ? op.path : '') : null
+      const path = typeof op.path === 'string' ? op.path : undefined // which no pattern below matches
+      const complete = /^\/phases\/(0|[1-9]\d*)\/complete$/.exec(path)
+      const id = op.op === 'test' ? /^\/phases\/(0|[1-9]\d*)\/_id$/.exec(path) : null
       const match = complete ?? id
       if (!match) return `${at}: path ${JSON.stringify(op.path)} cannot be changed; only /phases/<n>/complete`
       const index = Number(match[1])
@@ -435,8 +439,7 @@ async function startFakeLaunchDarkly(options = {}) {
       setComplete(draft, index, op.value)
     }
     bumpVersion(draft)
-    for (const name of Object.keys(release)) delete release[name]
-    Object.assign(release, draft)
+    Object.assign(release, draft) // the draft is a copy of the release: the same fields
     return null
   }
 
@@ -485,7 +488,7 @@ async function startFakeLaunchDarkly(options = {}) {
       }
     }
     if (status === 'Complete') {
-      if (!phase.started) markStarted(phase)
+      markStarted(phase) // a phase not started yet is started first; a started one keeps its start date
       markComplete(phase)
     } else if (status !== undefined) {
       if (status === 'Started' || String(status).toLowerCase() === 'active') markStarted(phase)
@@ -502,7 +505,7 @@ async function startFakeLaunchDarkly(options = {}) {
    * The phase-status PUT on a release of a new pipeline, as LaunchDarkly does it: only
    * `active` (any case) is accepted; starting a phase completes every phase before it.
    */
-  function startPhase(release, phase, input) {
+  function startPhase(release, phase, input, pipeline) {
     if (!isObject(input)) return 'the body must be a JSON object'
     if (typeof input.status !== 'string' || input.status.toLowerCase() !== 'active') return ACTIVE_ONLY_MESSAGE
     const { audiences } = input
@@ -515,7 +518,7 @@ async function startFakeLaunchDarkly(options = {}) {
     const now = Date.now()
     release.phases.forEach((p, i) => {
       if (i < index && !p.complete) {
-        if (!p.started) Object.assign(p, startedPhase({ id: p._id, name: p._name, environments: environmentsOf(release, p) }, i, now))
+        if (!p.started) Object.assign(p, startedPhase({ id: p._id, name: p._name, environments: environmentsOf(pipeline, p) }, i, now))
         p.complete = true
         p.status = 'completed'
         p._completionDate = now
@@ -523,18 +526,14 @@ async function startFakeLaunchDarkly(options = {}) {
         for (const audience of p._audiences ?? []) audience.status = 'completed'
       }
     })
-    if (!phase.started) Object.assign(phase, startedPhase({ id: phase._id, name: phase._name, environments: environmentsOf(release, phase) }, index, now))
+    Object.assign(phase, startedPhase({ id: phase._id, name: phase._name, environments: environmentsOf(pipeline, phase) }, index, now))
     bumpVersion(release)
     return null
   }
 
-  /** The environments a new-pipeline phase rolls out to, from its pipeline (none when unknown). */
-  function environmentsOf(release, phase) {
-    const fromPipeline = [...pipelinesByProject.values()]
-      .flatMap((map) => [...map.values()])
-      .filter((p) => p.key === release.releasePipelineKey)
-      .flatMap((p) => p.phases)
-      .find((p) => p.id === phase._id)
+  /** The environments a phase rolls out to, from its release's pipeline (none when the pipeline does not have it). */
+  function environmentsOf(pipeline, phase) {
+    const fromPipeline = pipeline.phases.find((p) => p.id === phase._id)
     return (fromPipeline?.audiences ?? []).map((a) => [a.environment?.key, a.environment?.name ?? a.name, a.environment?.color])
   }
 
@@ -822,7 +821,7 @@ async function startFakeLaunchDarkly(options = {}) {
   server.keepAliveTimeout = 1000
   await new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
+    server.listen(options.port, '127.0.0.1', () => { // no port: any free one
       server.off('error', reject)
       resolve()
     })
@@ -865,7 +864,7 @@ async function startFakeLaunchDarkly(options = {}) {
 
 /** The route a request target names, with its keys percent-decoded, or null. */
 function parseRoute(url) {
-  const parts = url.split(/[?#]/)[0].split('/').slice(1)
+  const parts = url.split('?')[0].split('/').slice(1)
   const keys = (...raw) => {
     const decoded = raw.map(decodeSafe)
     return decoded.every((k) => k !== null && k !== '') ? decoded : null
@@ -932,7 +931,7 @@ function readPage(query) {
 function parseProgressionFilter(text) {
   const out = {}
   if (text === null || text.trim() === '') return out
-  const part = /\s*(status|activePhaseId)\s+equals\s+(?:"((?:[^"\\]|\\.)*)"|([^",]*?))\s*(,|$)/y
+  const part = /\s*(status|activePhaseId)\s+equals\s+(?:"((?:[^"\\]|\\.)*)"|([^",]*?))\s*(?:,|$)/y
   let at = 0
   while (at < text.length) {
     part.lastIndex = at
@@ -940,7 +939,6 @@ function parseProgressionFilter(text) {
     if (!match) return { error: `unsupported filter ${JSON.stringify(text.slice(at).split(',')[0].trim())}: use status equals "active" or activePhaseId equals "<phase id>"` }
     out[match[1]] = match[2] !== undefined ? match[2].replace(/\\(.)/gs, '$1') : match[3]
     at = part.lastIndex
-    if (match[4] === '') break
   }
   if (out.status !== undefined && out.status !== 'active' && out.status !== 'completed') return { error: 'status must be active or completed' }
   if (out.status === 'completed' && out.activePhaseId !== undefined) return { error: 'status equals completed cannot be combined with an activePhaseId filter' }
@@ -1038,9 +1036,9 @@ function stringify(headers = {}) {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)]))
 }
 
-/** A write moves `_version` on; a release without a numeric `_version` is left without one (never `null`). */
+/** A write moves `_version` on; a release without a numeric `_version` is left without one (never `null`). Releases are held as JSON copies: a number is finite. */
 function bumpVersion(release) {
-  if (typeof release._version === 'number' && Number.isFinite(release._version)) release._version++
+  if (typeof release._version === 'number') release._version++
 }
 
 function send(res, status, body, headers = {}) {
@@ -1056,23 +1054,15 @@ function send(res, status, body, headers = {}) {
 function captured() {
   const kept = { status: 200, headers: {}, chunks: [] }
   return {
-    destroyed: false,
-    headersSent: false,
     writeHead(status, headers = {}) {
       kept.status = status
       kept.headers = { ...headers }
-      this.headersSent = true
       return this
-    },
-    write(chunk) {
-      kept.chunks.push(Buffer.from(chunk))
-      return true
     },
     end(chunk) {
       if (chunk !== undefined) kept.chunks.push(Buffer.from(chunk))
       return this
     },
-    destroy() {},
     sendTo(res, headers) {
       res.writeHead(kept.status, { ...kept.headers, ...headers })
       res.end(Buffer.concat(kept.chunks))
@@ -1087,7 +1077,7 @@ async function streamOversize(res, bytes, headers) {
   res.write('{"name":"')
   let sent = 10
   while (sent < bytes && !res.destroyed) {
-    const ok = res.write(bytes - sent >= chunk.length ? chunk : chunk.subarray(0, bytes - sent))
+    const ok = res.write(chunk.subarray(0, bytes - sent)) // the whole chunk, or what is left
     sent += chunk.length
     if (!ok && !res.destroyed) {
       await new Promise((resolve) => {
