@@ -8,7 +8,6 @@
 
 const { createHash, randomUUID } = require('node:crypto')
 
-const STATUSES = ['pending', 'in_progress', 'waiting', 'completed', 'reverted']
 const TERMINAL = new Set(['completed', 'reverted'])
 const HEALTH_CHECKS = ['flag_evaluations_any', 'flag_evaluations_with_context', 'metric_events_any', 'metric_events_with_context']
 const RESOLUTIONS = [
@@ -49,11 +48,11 @@ const uuidOf = (name) => {
 const view = (value) => JSON.parse(JSON.stringify(value, (k, v) => (k.startsWith('$') ? undefined : v)))
 const kindClause = (unit) => ({ contextKind: unit, attribute: 'kind', op: 'in', values: [unit], negate: false })
 
-/** The sample environments: key, name, color. */
+/** The sample environments: key and name (the flag's `_environmentName`). */
 const ENVIRONMENTS = [
-  ['test', 'Test', 'f5a623'],
-  ['staging', 'Staging', '7b42bc'],
-  ['production', 'Production', '417505'],
+  ['test', 'Test'],
+  ['staging', 'Staging'],
+  ['production', 'Production'],
 ]
 
 /**
@@ -80,12 +79,12 @@ function sampleProject() {
   }
   return {
     contextKinds: [
-      { key: 'user', name: 'User' },
-      { key: 'organization', name: 'Organization' },
-      { key: 'device', name: 'Device' },
-      { key: 'legacy-account', name: 'Legacy account', archived: true },
+      { key: 'user' },
+      { key: 'organization' },
+      { key: 'device' },
+      { key: 'legacy-account', archived: true },
     ],
-    environments: ENVIRONMENTS.map(([key, name, color]) => ({ key, name, color })),
+    environments: ENVIRONMENTS.map(([key, name]) => ({ key, name })),
     flags: [
       sampleFlag({
         key: 'new-checkout',
@@ -157,16 +156,19 @@ function sampleProject() {
   }
 }
 
-/** The environment-release, release-policy and flag routes, or null. `keys` decodes keys as index.js does. */
+/**
+ * The environment-release, release-policy and flag routes, or null. `parts` are the
+ * segments of a path under /api/v2 (index.js checks that prefix); `keys` decodes keys
+ * as index.js does.
+ */
 function parseEnvironmentRoute(parts, keys) {
-  if (parts[0] !== 'api' || parts[1] !== 'v2') return null
   // /api/v2/flags/{projectKey}/{flagKey}: the flag (not a beta endpoint)
   if (parts.length === 5 && parts[2] === 'flags') {
     const k = keys(parts[3], parts[4])
     return k && { group: 'environments', beta: false, name: 'flag', projectKey: k[0], flagKey: k[1], path: `/api/v2/flags/${k[0]}/${k[1]}` }
   }
   // /api/v2/projects/{p}/flags/{f}/environments/{e}/releases[/{id}[/stop]]
-  if (parts.length >= 9 && parts.length <= 11 && parts[2] === 'projects' && parts[4] === 'flags' && parts[6] === 'environments' && parts[8] === 'releases') {
+  if (parts.length <= 11 && parts[2] === 'projects' && parts[4] === 'flags' && parts[6] === 'environments' && parts[8] === 'releases') {
     const k = keys(parts[3], parts[5], parts[7], ...parts.slice(9, 10))
     if (!k) return null
     const base = `/api/v2/projects/${k[0]}/flags/${k[1]}/environments/${k[2]}/releases`
@@ -177,7 +179,7 @@ function parseEnvironmentRoute(parts, keys) {
     return null
   }
   // /api/v2/projects/{p}/release-policies[/{policyKey}|/order]
-  if (parts.length >= 5 && parts.length <= 6 && parts[2] === 'projects' && parts[4] === 'release-policies') {
+  if (parts.length <= 6 && parts[2] === 'projects' && parts[4] === 'release-policies') {
     const k = keys(parts[3], ...parts.slice(5, 6))
     if (!k) return null
     const base = `/api/v2/projects/${k[0]}/release-policies`
@@ -196,7 +198,7 @@ function createEnvironments(options, { send, readJson }) {
   // The clock: fake time stands still unless advanced, or runs at `speed` times real time.
   const clockStart = options.clock?.start ?? Date.now()
   const speed = options.clock?.speed ?? 0
-  if (typeof speed !== 'number' || !(speed >= 0) || !Number.isFinite(speed)) throw new TypeError('clock.speed must be a finite number >= 0')
+  if (!Number.isFinite(speed) || speed < 0) throw new TypeError('clock.speed must be a finite number >= 0')
   const realStart = Date.now()
   let offset = 0
   const now = () => Math.floor(clockStart + offset + (speed ? (Date.now() - realStart) * speed : 0))
@@ -207,13 +209,24 @@ function createEnvironments(options, { send, readJson }) {
   let sequence = 0
   // Creation times in nanoseconds, strictly increasing: what `_snapshot` compares with.
   let lastNs = 0n
+  // Now (at `t`) in nanoseconds: `t`'s millisecond, or the latest creation if later.
+  const nowNs = (t) => {
+    const ns = BigInt(t) * 1000000n
+    // Stryker disable next-line EqualityOperator: when the two are equal, either is the answer
+    return ns > lastNs ? ns : lastNs
+  }
   // A release gets at least 1 ns past its millisecond, so a snapshot taken in that same
   // millisecond before it (`nowNs`) leaves it out.
-  const nextNs = (at) => (lastNs = BigInt(at) * 1000000n + 1n > lastNs ? BigInt(at) * 1000000n + 1n : lastNs + 1n)
-  const nowNs = (t) => (BigInt(t) * 1000000n > lastNs ? BigInt(t) * 1000000n : lastNs)
+  const nextNs = (at) => (lastNs = nowNs(at) + 1n)
   const healthChecks = new Map() // JSON [p, f, e] ('*' for any) -> kinds
   const plansAvailable = options.releasePlans !== undefined
-  for (const kinds of [options.failingHealthChecks ?? []]) healthChecks.set(JSON.stringify(['*', '*', '*']), [...kinds])
+  setFailingChecks('options.failingHealthChecks', options.failingHealthChecks ?? [], {})
+
+  /** Sets the health checks that fail where `where` says (keys left out: any). */
+  function setFailingChecks(name, failing, where) {
+    if (!Array.isArray(failing) || failing.some((k) => !HEALTH_CHECKS.includes(k))) throw new TypeError(`${name} must be an array of ${HEALTH_CHECKS.join(', ')}`)
+    healthChecks.set(JSON.stringify([where.projectKey ?? '*', where.flagKey ?? '*', where.environmentKey ?? '*']), [...failing])
+  }
 
   function projectOf(projectKey) {
     let project = projects.get(projectKey)
@@ -339,23 +352,24 @@ function createEnvironments(options, { send, readJson }) {
     delete release.$next
   }
 
-  /** Ends the running phase (if any) and the release; pending phases are discarded unless `keepPending`. */
+  /** Ends the release (its phases already ended or discarded): the cleanup, and the rules of discarded phases removed. */
   function finish(release, status, reason, at) {
     Object.assign(release, { status, statusReason: reason, currentPhaseIndex: null, endedAt: at })
     delete release.$deadline
+    // Flags are never deleted, and every flag has every environment of its project.
     const flag = flagOf(release)
-    const env = flag?.environments[release.environmentKey]
-    if (env && status === 'completed' && release.cleanupBehavior === 'remove_rules_and_update_default_rule') {
+    const env = flag.environments[release.environmentKey]
+    if (status === 'completed' && release.cleanupBehavior === 'remove_rules_and_update_default_rule') {
       env.rules = env.rules.filter((r) => r.$release !== release.id || r.$existing)
       env.fallthrough = { variation: flag.variations.findIndex((v) => v._id === release.targetVariationId) }
     }
-    if (env) env.rules = env.rules.filter((r) => r.$release !== release.id || release.phases[r.$phase].status !== 'reverted' || release.phases[r.$phase].statusReason !== 'reverted_discarded' || r.$existing)
+    // The rules of discarded phases go (only a discarded phase has that reason).
+    env.rules = env.rules.filter((r) => r.$release !== release.id || release.phases[r.$phase].statusReason !== 'reverted_discarded' || r.$existing)
   }
 
-  /** Ends a phase that was running (or waiting): `status` at `at`, its step ended. */
+  /** Ends a phase that was running (or waiting): `status` at `at`, its step (which has not ended) ended. */
   function endRunning(phase, status, reason, at) {
-    const step = phase.steps[phase.currentStepIndex]
-    if (step && step.endedAt == null) step.endedAt = at
+    phase.steps[phase.currentStepIndex].endedAt = at
     Object.assign(phase, { status, statusReason: reason, endedAt: at })
   }
 
@@ -374,7 +388,8 @@ function createEnvironments(options, { send, readJson }) {
       else if (phase.status === 'pending') {
         if (resolution === 'roll_forward_all_phases') Object.assign(phase, { status: 'completed', statusReason: 'completed_manual', startedAt: at, endedAt: at })
         else discard(phase)
-      } else if (phase.status === 'completed' && resolution === 'roll_back_all_phases_and_remove_pending_phases') {
+      } else if (resolution === 'roll_back_all_phases_and_remove_pending_phases') {
+        // A phase neither running nor pending has completed: none is reverted before the release ends.
         Object.assign(phase, { status: 'reverted', statusReason: 'reverted_manual', endedAt: at })
       }
     }
@@ -383,7 +398,7 @@ function createEnvironments(options, { send, readJson }) {
   }
 
   function flagOf(release) {
-    return projects.get(release.projectKey)?.flags.get(release.flagKey)
+    return projects.get(release.projectKey).flags.get(release.flagKey)
   }
 
   /** The release as the API answers it; `expand` adds metric definitions. */
@@ -402,8 +417,8 @@ function createEnvironments(options, { send, readJson }) {
     return out
   }
 
+  /** A metric's definition (the release's metrics are metrics of the project, which never loses one). */
   function metricDefinition(projectKey, metric, versionId) {
-    if (!metric) return null
     return {
       _id: uuidOf(`metric/${projectKey}/${metric.key}`),
       _versionId: versionId,
@@ -431,7 +446,8 @@ function createEnvironments(options, { send, readJson }) {
 
   function renderFlag(projectKey, flag, envFilter) {
     const t = now()
-    for (const r of releases.values()) if (r.projectKey === projectKey && r.flagKey === flag.key) sync(r, t)
+    // Its rules show the releases as they are now (the clock may run on its own).
+    for (const r of releases.values()) sync(r, t)
     const environments = {}
     const project = projects.get(projectKey)
     for (const [envKey, env] of Object.entries(flag.environments)) {
@@ -1017,8 +1033,7 @@ function createEnvironments(options, { send, readJson }) {
       return render(release)
     },
     setHealthChecks(failing, where = {}) {
-      if (!Array.isArray(failing) || failing.some((k) => !HEALTH_CHECKS.includes(k))) throw new TypeError(`failing must be an array of ${HEALTH_CHECKS.join(', ')}`)
-      healthChecks.set(JSON.stringify([where.projectKey ?? '*', where.flagKey ?? '*', where.environmentKey ?? '*']), [...failing])
+      setFailingChecks('failing', failing, where)
     },
     setApprovalsRequired(projectKey, environmentKey, required = true) {
       setApprovals(projectKey, environmentKey, Boolean(required))
@@ -1053,4 +1068,4 @@ function createEnvironments(options, { send, readJson }) {
   return { handle, controls }
 }
 
-module.exports = { parseEnvironmentRoute, createEnvironments, STATUSES, HEALTH_CHECKS, RESOLUTIONS }
+module.exports = { parseEnvironmentRoute, createEnvironments }
