@@ -74,6 +74,8 @@ async function startBody(server, { phases = [[[10000, MINUTE], [100000, MINUTE]]
   }
 }
 
+/** `body` with clauses and descriptions of its own (`tag`), so that its rules duplicate no other release's. */
+const distinct = (body, tag) => ({ ...body, phases: body.phases.map((p, i) => ({ ...p, clauses: [KIND, clause('n', `${tag}-${i}`)], description: `${tag}-${i}` })) })
 const startRelease = async (server, env, body, flag = 'new-checkout') => ok(server, 'POST', releasesOf(env, flag), { body }, 201)
 const getRelease = (server, env, id, query = '') => ok(server, 'GET', `${releasesOf(env)}/${id}${query}`)
 const stopRelease = (server, env, id, resolution) => ok(server, 'PUT', `${releasesOf(env)}/${id}/stop`, { body: { resolution, comment: 'test' } })
@@ -764,5 +766,444 @@ describe('release policies', () => {
     // Deleting one closes the gap.
     await call(server, 'DELETE', `${POLICIES}/staging-progressive`)
     assert.deepEqual((await ok(server, 'GET', `${POLICIES}?excludeDefault=true`)).items.map((p) => [p.key, p.rank]), [['test-immediate', 1], ['production-guarded', 2]])
+  })
+})
+
+describe('the sample data', () => {
+  test('a flag as GET answers it: every FeatureFlag field the fake fills in, per environment its name, site and salts', async (t) => {
+    const server = await start(t)
+    const flag = await ok(server, 'GET', '/api/v2/flags/web/progressive-checkout', { beta: false })
+    const { environments, variations: vars, ...top } = flag
+    assert.deepEqual(top, {
+      key: 'progressive-checkout',
+      name: 'Progressive checkout',
+      kind: 'boolean',
+      description: '',
+      _version: 1,
+      creationDate: 1764300000000,
+      includeInSnippet: false,
+      clientSideAvailability: { usingMobileKey: false, usingEnvironmentId: false },
+      temporary: false,
+      tags: [],
+      _links: { parent: { href: '/api/v2/flags/web', type: 'application/json' }, self: { href: '/api/v2/flags/web/progressive-checkout', type: 'application/json' } },
+      maintainerId: null,
+      archived: false,
+      deprecated: false,
+      customProperties: {},
+      experiments: { baselineIdx: 0, items: [] },
+    })
+    assert.deepEqual(vars.map((v) => [v.value, v.name]), [[true, 'Enabled'], [false, 'Disabled']])
+    assert.deepEqual(Object.keys(environments), ['test', 'staging', 'production'])
+    const names = { test: 'Test', staging: 'Staging', production: 'Production' }
+    for (const [key, env] of Object.entries(environments)) {
+      const { salt, sel, ...rest } = env
+      assert.deepEqual(rest, {
+        on: true,
+        archived: false,
+        lastModified: T0,
+        version: 1,
+        targets: [],
+        contextTargets: [],
+        rules: [],
+        fallthrough: { variation: 1 },
+        offVariation: 1,
+        prerequisites: [],
+        trackEvents: false,
+        trackEventsFallthrough: false,
+        _environmentName: names[key],
+        _site: { href: `/web/features/progressive-checkout/targeting?env=${key}`, type: 'text/html' },
+        _summary: { variations: {}, prerequisites: 0 },
+      })
+      assert.match(salt, /^[0-9a-f]{32}$/)
+      assert.match(sel, /^[0-9a-f]{32}$/)
+      assert.notEqual(salt, sel)
+    }
+    // Salts differ between environments and flags, and are the same in every fake.
+    const salts = Object.values(environments).map((e) => e.salt)
+    assert.equal(new Set(salts).size, 3)
+    assert.equal(new Set(Object.values(environments).map((e) => e.sel)).size, 3)
+    const layout = await ok(server, 'GET', '/api/v2/flags/web/checkout-layout?env=test,production')
+    assert.deepEqual(Object.keys(layout.environments), ['test', 'production'])
+    assert.notEqual(layout.environments.test.salt, environments.test.salt)
+    const again = await ok(await start(t), 'GET', '/api/v2/flags/web/progressive-checkout')
+    assert.deepEqual(Object.values(again.environments).map((e) => [e.salt, e.sel]), Object.values(environments).map((e) => [e.salt, e.sel]))
+  })
+
+  test('the sample flags: names, kinds, variations, tags, where each is on, and the Beta testers rule', async (t) => {
+    const server = await start(t)
+    const summary = async (key) => {
+      const flag = await ok(server, 'GET', `/api/v2/flags/web/${key}`)
+      const on = Object.entries(flag.environments).filter(([, e]) => e.on).map(([k]) => k)
+      const served = Object.values(flag.environments).map((e) => [e.fallthrough.variation, e.offVariation])
+      return [flag.name, flag.kind, flag.variations.map((v) => [v.value, v.name]), flag.tags, on, served]
+    }
+    assert.deepEqual(await summary('new-checkout'), ['New checkout', 'boolean', [[true, 'Enabled'], [false, 'Disabled']], ['checkout'], ['test', 'staging', 'production'], [[1, 1], [1, 1], [1, 1]]])
+    assert.deepEqual(await summary('checkout-layout'), ['Checkout layout', 'multivariate', [['classic', 'Classic'], ['compact', 'Compact'], ['wide', 'Wide']], ['checkout'], ['test', 'staging'], [[0, 0], [0, 0], [0, 0]]])
+    assert.deepEqual(await summary('progressive-checkout'), ['Progressive checkout', 'boolean', [[true, 'Enabled'], [false, 'Disabled']], [], ['test', 'staging', 'production'], [[1, 1], [1, 1], [1, 1]]])
+    const flag = await ok(server, 'GET', FLAG)
+    assert.deepEqual(flag.environments.test.rules, [])
+    const [rule] = flag.environments.production.rules
+    assert.deepEqual(rule, {
+      _id: rule._id,
+      description: 'Beta testers',
+      clauses: [{ ...KIND, negate: false }, { contextKind: 'user', attribute: 'email', op: 'endsWith', values: ['@example.com'], negate: false }],
+      variation: 1,
+      trackEvents: false,
+    })
+    assert.match(rule._id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/)
+    // Every variation id differs.
+    const ids = []
+    for (const key of ['new-checkout', 'checkout-layout', 'progressive-checkout']) ids.push(...(await ok(server, 'GET', `/api/v2/flags/web/${key}`)).variations.map((v) => v._id))
+    assert.equal(new Set(ids).size, 7)
+  })
+
+  test('the sample context kinds: user, organization and device take a release; legacy-account is archived', async (t) => {
+    const server = await start(t)
+    const v = await variations(server)
+    for (const [i, unit] of ['user', 'organization', 'device'].entries()) {
+      const kind = { contextKind: unit, attribute: 'kind', op: 'in', values: [unit] }
+      const env = ['test', 'staging', 'production'][i]
+      const release = await startRelease(server, env, { originalVariationId: v.false, targetVariationId: v.true, randomizationUnit: unit, phases: [{ clauses: [kind], steps: [{ allocation: 1000, durationMillis: MINUTE }] }] })
+      assert.equal(release.randomizationUnit, unit)
+    }
+    const legacy = { contextKind: 'legacy-account', attribute: 'kind', op: 'in', values: ['legacy-account'] }
+    await refused(server, 'POST', releasesOf('test', 'progressive-checkout'), { body: { originalVariationId: (await variations(server, 'progressive-checkout')).false, targetVariationId: (await variations(server, 'progressive-checkout')).true, randomizationUnit: 'legacy-account', phases: [{ clauses: [legacy], steps: [{ allocation: 1000, durationMillis: MINUTE }] }] } }, 400, 'invalid_request', /^randomizationUnit "legacy-account" is an archived context kind$/)
+  })
+
+  test('the sample metrics, as expand=metrics defines them', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[5000, MINUTE]]], extra: { metrics: [{ metricKey: 'checkout-errors' }, { metricKey: 'checkout-latency' }] } }))
+    const expanded = await getRelease(server, 'test', release.id, '?expand=metrics')
+    const [errors, latency] = expanded.metrics.map((m) => m.definition)
+    const common = {
+      _version: 1,
+      kind: 'custom',
+      description: null,
+      analysisUnits: ['user'],
+      tags: [],
+      _creationDate: 1764300000000,
+      dataSource: { key: 'launchdarkly', _name: 'LaunchDarkly' },
+      archived: false,
+    }
+    assert.deepEqual(errors, {
+      ...common,
+      _id: errors._id,
+      _versionId: release.metrics[0].metricVersionId,
+      key: 'checkout-errors',
+      name: 'Checkout errors',
+      isNumeric: false,
+      eventKey: 'checkout-error',
+      unit: null,
+      _links: { self: { href: '/api/v2/metrics/web/checkout-errors', type: 'application/json' } },
+    })
+    assert.deepEqual(latency, {
+      ...common,
+      _id: latency._id,
+      _versionId: release.metrics[1].metricVersionId,
+      key: 'checkout-latency',
+      name: 'Checkout latency',
+      isNumeric: true,
+      eventKey: 'checkout-latency',
+      unit: 'ms',
+      _links: { self: { href: '/api/v2/metrics/web/checkout-latency', type: 'application/json' } },
+    })
+    for (const d of [errors, latency]) assert.match(d._id, /^[0-9a-f-]{36}$/)
+    assert.notEqual(errors._id, latency._id)
+    assert.notEqual(release.metrics[0].metricVersionId, release.metrics[1].metricVersionId)
+    // expand may list several values, in one parameter or several.
+    assert.ok((await getRelease(server, 'test', release.id, '?expand=phases,metrics')).metrics[0].definition)
+    assert.ok((await getRelease(server, 'test', release.id, '?expand=phases&expand=metrics')).metrics[0].definition)
+    assert.ok(!('definition' in (await getRelease(server, 'test', release.id, '?expand=phases')).metrics[0]))
+  })
+
+  test('the sample release policies, in full; each project has its own, with ids of their own', async (t) => {
+    const server = await start(t)
+    const { items } = await ok(server, 'GET', POLICIES)
+    const ids = items.map((p) => p._id)
+    assert.deepEqual(items, [
+      {
+        _id: ids[0],
+        key: 'production-guarded',
+        name: 'Guarded releases in production',
+        scope: { environmentKeys: ['production'] },
+        rank: 1,
+        releaseMethod: 'guarded-release',
+        guardedReleaseConfig: {
+          rolloutContextKindKey: 'user',
+          minSampleSize: 100,
+          rollbackOnRegression: true,
+          metricKeys: ['checkout-errors'],
+          stages: [{ allocation: 10000, durationMillis: 3600000 }, { allocation: 50000, durationMillis: 3600000 }],
+        },
+        progressiveReleaseConfig: null,
+      },
+      {
+        _id: ids[1],
+        key: 'default',
+        name: 'Default release policy',
+        scope: null,
+        rank: 0,
+        releaseMethod: 'progressive-release',
+        guardedReleaseConfig: null,
+        progressiveReleaseConfig: { rolloutContextKindKey: 'user', stages: [{ allocation: 25000, durationMillis: 3600000 }, { allocation: 100000, durationMillis: 3600000 }] },
+      },
+    ])
+    const other = (await ok(server, 'GET', '/api/v2/projects/mobile/release-policies')).items
+    assert.deepEqual(other.map((p) => p.key), ['production-guarded', 'default'])
+    const all = [...ids, ...other.map((p) => p._id)]
+    assert.ok(all.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/.test(id)))
+    assert.equal(new Set(all).size, 4)
+  })
+})
+
+describe('routes', () => {
+  test('a path that is not one of these routes is 404 Invalid resource identifier', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server))
+    const base = releasesOf('test')
+    const paths = [
+      `${base}/${release.id}/stop/now`,
+      `${base}/${release.id}/cancel`,
+      '/api/v2/projectz/web/flags/new-checkout/environments/test/releases',
+      '/api/v2/projects/web/flagz/new-checkout/environments/test/releases',
+      '/api/v2/projects/web/flags/new-checkout/environmentz/test/releases',
+      '/api/v2/projects/web/flags/new-checkout/environments/test/releasez',
+      '/api/v2/projects/web/flags/new-checkout/environments/test',
+      '/api/v2/projects//flags/new-checkout/environments/test/releases',
+      `/api/v2/projects/web/flags/new-checkout/environments/test/releases/%ZZ`,
+      `${POLICIES}/default/extra`,
+      '/api/v2/projectz/web/release-policies',
+      '/api/v2/projects/%ZZ/release-policies',
+      '/api/v2/projects/web/release-policiez',
+      '/api/v2/flags/web/new-checkout/extra',
+      '/api/v2/flags//new-checkout',
+      '/api/v2/flagz/web/new-checkout',
+    ]
+    for (const path of paths) await refused(server, 'GET', path, {}, 404, 'not_found', /^Invalid resource identifier$/)
+    await refused(server, 'PUT', `${base}/${release.id}/cancel`, { body: { resolution: 'roll_back_all_phases_and_remove_pending_phases' } }, 404, 'not_found', /^Invalid resource identifier$/)
+    assert.equal((await getRelease(server, 'test', release.id)).status, 'in_progress')
+    // Keys are percent-decoded.
+    assert.equal((await ok(server, 'GET', `/api/v2/projects/web/flags/new%2Dcheckout/environments/te%73t/releases/${release.id}`)).id, release.id)
+    assert.equal((await ok(server, 'GET', `${POLICIES}/produc%74ion-guarded`)).key, 'production-guarded')
+  })
+
+  test('405 names the method and the path; 404 names what is missing', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server))
+    const base = releasesOf('test')
+    const cases = [
+      ['POST', FLAG],
+      ['DELETE', base],
+      ['DELETE', `${base}/${release.id}`],
+      ['GET', `${base}/${release.id}/stop`],
+      ['PATCH', POLICIES],
+      ['GET', `${POLICIES}/order`],
+      ['PATCH', `${POLICIES}/default`],
+    ]
+    for (const [method, path] of cases) await refused(server, method, path, { body: method === 'GET' || method === 'DELETE' ? undefined : {} }, 405, 'method_not_allowed', new RegExp(`^${method} is not allowed on ${path}$`))
+    assert.equal((await ok(server, 'GET', POLICIES)).totalCount, 2, 'the PATCH created nothing')
+    await refused(server, 'GET', '/api/v2/flags/web/nope', {}, 404, 'not_found', /^No flag nope in project web$/)
+    await refused(server, 'GET', releasesOf('test', 'nope'), {}, 404, 'not_found', /^No flag nope in project web$/)
+    await refused(server, 'GET', releasesOf('qa'), {}, 404, 'not_found', /^No environment qa in project web$/)
+    const id = '00000000-0000-4000-8000-000000000000'
+    await refused(server, 'GET', `${base}/${id}`, {}, 404, 'not_found', new RegExp(`^No environment release ${id} for flag new-checkout in test$`))
+    await refused(server, 'GET', `${POLICIES}/nope`, {}, 404, 'not_found', /^No release policy nope in project web$/)
+    // A release is found only under its own project, flag and environment.
+    await refused(server, 'GET', `${releasesOf('test', 'new-checkout', 'mobile')}/${release.id}`, {}, 404, 'not_found')
+    await refused(server, 'GET', `${releasesOf('test', 'progressive-checkout')}/${release.id}`, {}, 404, 'not_found')
+    await refused(server, 'PUT', `${releasesOf('test', 'progressive-checkout')}/${release.id}/stop`, { body: { resolution: 'roll_forward_all_phases' } }, 404, 'not_found')
+    assert.equal((await getRelease(server, 'test', release.id)).status, 'in_progress')
+  })
+
+  test('answers carry the fake clock as their Date header', async (t) => {
+    const server = await start(t)
+    const res = await fetch(server.url + FLAG, { headers: { Authorization: server.apiKey } })
+    await res.text()
+    assert.equal(res.headers.get('date'), new Date(T0).toUTCString())
+    server.advance(DAY)
+    const later = await fetch(server.url + POLICIES, { headers: { Authorization: server.apiKey, 'LD-API-Version': 'beta' } })
+    await later.text()
+    assert.equal(later.headers.get('date'), new Date(T0 + DAY).toUTCString())
+  })
+})
+
+describe('controls', () => {
+  test('setFlag: what it fills in (name, kind, off, the last variation served, rule ids, stable variation ids) and keeps', async (t) => {
+    const server = await start(t)
+    const flag = server.setFlag('web', { key: 'colors', variations: [{ value: 'red' }, { value: 'green', name: 'Green' }, { value: 'blue' }] })
+    assert.deepEqual([flag.name, flag.kind, flag.description, flag.tags, flag.creationDate, flag._version], ['colors', 'multivariate', '', [], 1764300000000, 1])
+    assert.deepEqual(flag.variations.map((v) => Object.keys(v)), [['_id', 'value'], ['_id', 'value', 'name'], ['_id', 'value']])
+    assert.equal(new Set(flag.variations.map((v) => v._id)).size, 3)
+    for (const env of Object.values(flag.environments)) assert.deepEqual([env.on, env.fallthrough, env.offVariation, env.rules], [false, { variation: 2 }, 2, []])
+    const again = await start(t)
+    assert.deepEqual(again.setFlag('web', { key: 'colors', variations: [{ value: 'red' }, { value: 'green' }, { value: 'blue' }] }).variations.map((v) => v._id), flag.variations.map((v) => v._id))
+
+    const given = server.setFlag('web', {
+      key: 'given',
+      name: 'Given',
+      kind: 'multivariate',
+      description: 'A flag',
+      tags: ['a'],
+      creationDate: 5,
+      variations: [{ _id: 'v-true', value: true }, { value: false }],
+      environments: { staging: { on: true, fallthrough: { variation: 0 }, offVariation: 0, rules: [{ _id: 'r1', clauses: [KIND], variation: 0 }, { variation: 1 }] } },
+    })
+    assert.deepEqual([given.name, given.kind, given.description, given.tags, given.creationDate, given.variations[0]._id], ['Given', 'multivariate', 'A flag', ['a'], 5, 'v-true'])
+    const staging = given.environments.staging
+    assert.deepEqual([staging.on, staging.fallthrough, staging.offVariation], [true, { variation: 0 }, 0])
+    assert.deepEqual(staging.rules[0], { _id: 'r1', clauses: [KIND], variation: 0 })
+    assert.match(staging.rules[1]._id, /^[0-9a-f-]{36}$/)
+    assert.deepEqual(staging.rules[1].clauses, [], 'a rule always has clauses')
+    assert.equal(server.getFlag('web', 'given').environments.staging.rules[1]._id, staging.rules[1]._id)
+    assert.equal(server.getFlag('web', 'nope'), undefined)
+  })
+
+  test('setFlag: the kind is boolean only for two boolean values', async (t) => {
+    const server = await start(t)
+    const kind = (values) => server.setFlag('web', { key: 'k', variations: values.map((value) => ({ value })) }).kind
+    assert.equal(kind([false, true]), 'boolean')
+    assert.equal(kind([true, 'yes']), 'multivariate')
+    assert.equal(kind(['yes', true]), 'multivariate')
+    assert.equal(kind([true, false, true]), 'multivariate')
+    assert.equal(kind([1, 0]), 'multivariate')
+  })
+
+  test('setFlag refuses a flag without a key or two variations, and rules that are not objects', (t) => {
+    return start(t).then((server) => {
+      const two = [{ value: 1 }, { value: 2 }]
+      for (const bad of [null, [], 'flag', { variations: two }, { key: 5, variations: two }, { key: 'x', variations: 'ab' }, { key: 'x', variations: [{ value: 1 }] }]) {
+        assert.throws(() => server.setFlag('web', bad), /^TypeError: a flag needs a key and at least two variations$/)
+      }
+      for (const rules of [[null], [5], [{ clauses: 'x' }], [{ clauses: [null] }], [{ clauses: [KIND, 5] }]]) {
+        assert.throws(() => server.setFlag('web', { key: 'x', variations: two, environments: { test: { rules } } }), /^TypeError: a rule of a flag must be an object whose clauses \(if any\) are an array of objects$/)
+      }
+      assert.equal(server.getFlag('web', 'x'), undefined, 'nothing was added')
+      server.setFlag('web', { key: 'x', variations: two, environments: { test: {} } })
+      assert.deepEqual(server.getFlag('web', 'x').environments.test.rules, [])
+    })
+  })
+
+  test('options.flags, approvalsRequired and failingHealthChecks; a bad failingHealthChecks throws', async (t) => {
+    const server = await start(t, { flags: [{ projectKey: 'web', flag: { key: 'extra', variations: [{ value: 1 }, { value: 2 }] } }], approvalsRequired: [{ projectKey: 'web', environmentKey: 'staging' }], failingHealthChecks: ['flag_evaluations_with_context'] })
+    assert.equal(server.getFlag('web', 'extra').kind, 'multivariate')
+    const body = await startBody(server)
+    await refused(server, 'POST', releasesOf('staging'), { body }, 405, 'method_not_allowed', /^Environment staging requires approvals: request a change through an approval, or use a token granted the bypassRequiredApproval action$/)
+    const failed = await refused(server, 'POST', releasesOf('test'), { body }, 400, 'health_checks_failed', /^Release health checks failed: flag_evaluations_with_context\. To start the release anyway, list the failing kinds in bypassHealthChecks\.$/)
+    assert.deepEqual(failed.failingChecks, [{ kind: 'flag_evaluations_with_context', message: 'The flag has not been evaluated recently for contexts of kind user.' }])
+    for (const bad of [['everything'], 'flag_evaluations_any', [null]]) {
+      await assert.rejects(startFakeLaunchDarkly({ failingHealthChecks: bad }), /^TypeError: options\.failingHealthChecks must be an array of flag_evaluations_any, flag_evaluations_with_context, metric_events_any, metric_events_with_context$/)
+    }
+    assert.throws(() => server.setHealthChecks('flag_evaluations_any'), /^TypeError: failing must be an array of flag_evaluations_any, /)
+  })
+
+  test('setApprovalsRequired: on by default, off with false; an unknown environment throws', async (t) => {
+    const server = await start(t)
+    const body = await startBody(server)
+    server.setApprovalsRequired('web', 'test')
+    await refused(server, 'POST', releasesOf('test'), { body }, 405, 'method_not_allowed', /requires approvals/)
+    server.setApprovalsRequired('web', 'test', 0)
+    await startRelease(server, 'test', body)
+    assert.throws(() => server.setApprovalsRequired('web', 'qa'), /^Error: no environment qa in project web$/)
+    await assert.rejects(startFakeLaunchDarkly({ approvalsRequired: [{ projectKey: 'web', environmentKey: 'qa' }] }), /^Error: no environment qa in project web$/)
+  })
+
+  test('setFlagOn counts a version; turning on leaves releases be; turning off ends only the releases of that flag and environment, keeping what they completed', async (t) => {
+    const server = await start(t)
+    server.setFlagOn('web', 'new-checkout', 'test', true)
+    assert.equal(server.getFlag('web', 'new-checkout')._version, 2)
+    assert.equal(server.getFlag('web', 'new-checkout').environments.test.version, 2)
+    assert.throws(() => server.setFlagOn('web', 'nope', 'test', false), /^Error: no flag nope in web\/test$/)
+    const body = await startBody(server, { phases: [[[10000, MINUTE]], [[20000, MINUTE]], [[30000, MINUTE]]] })
+    const done = await startRelease(server, 'test', distinct(await startBody(server, { phases: [[[10000, MINUTE]]] }), 'done'))
+    server.advance(MINUTE)
+    const release = await startRelease(server, 'test', body)
+    const others = [await startRelease(server, 'staging', body), await startRelease(server, 'test', await startBody(server, { flag: 'progressive-checkout' }), 'progressive-checkout'), await startRelease(server, 'test', body, 'new-checkout').catch(() => null)]
+    assert.equal(others[2], null, 'one release at a time')
+    const mobile = await ok(server, 'POST', releasesOf('test', 'new-checkout', 'mobile'), { body }, 201)
+    server.advance(MINUTE + 1000) // phase 0 completed, phase 1 running
+    server.setFlagOn('web', 'new-checkout', 'test', true)
+    assert.equal((await getRelease(server, 'test', release.id)).status, 'in_progress', 'turning it on changes nothing')
+    server.setFlagOn('web', 'new-checkout', 'test', false)
+    const r = await getRelease(server, 'test', release.id)
+    assert.deepEqual([r.status, r.statusReason, r.endedAt], ['reverted', 'reverted_discarded', T0 + 2 * MINUTE + 1000])
+    assert.deepEqual(r.phases.map((p) => [p.status, p.statusReason]), [['completed', 'completed_automatic'], ['reverted', 'reverted_discarded'], ['reverted', 'reverted_discarded']])
+    assert.equal(r.phases[1].steps[0].endedAt, T0 + 2 * MINUTE + 1000)
+    assert.equal((await getRelease(server, 'test', done.id)).status, 'completed', 'an ended release stays as it ended')
+    assert.equal((await getRelease(server, 'staging', others[0].id)).status, 'in_progress')
+    assert.equal((await ok(server, 'GET', `${releasesOf('test', 'progressive-checkout')}/${others[1].id}`)).status, 'in_progress')
+    assert.equal((await ok(server, 'GET', `${releasesOf('test', 'new-checkout', 'mobile')}/${mobile.id}`)).status, 'in_progress')
+  })
+
+  test('turning the flag off while a phase waits on a regression ends that phase', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[5000, MINUTE]], [[6000, MINUTE]]], extra: { metrics: [{ metricKey: 'checkout-errors' }] } }))
+    server.advance(1000)
+    server.reportRegression(release.id, 'checkout-errors')
+    server.advance(1000)
+    server.setFlagOn('web', 'new-checkout', 'test', false)
+    const r = await getRelease(server, 'test', release.id)
+    assert.deepEqual(r.phases.map((p) => [p.status, p.statusReason, p.endedAt]), [['reverted', 'reverted_discarded', T0 + 2000], ['reverted', 'reverted_discarded', null]])
+    assert.equal(r.phases[0].steps[0].endedAt, T0 + 2000)
+  })
+
+  test('advance(0) is allowed; continueRelease and the regression controls say why they refuse', async (t) => {
+    const server = await start(t)
+    assert.equal(server.advance(0), T0)
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[5000, MINUTE]], [[6000, MINUTE]]], extra: { advancementMode: 'manual', metrics: [{ metricKey: 'checkout-errors' }, { metricKey: 'checkout-latency' }] } }))
+    assert.throws(() => server.continueRelease(release.id), new RegExp(`^Error: release ${release.id} is not waiting for its next phase \\(status in_progress, no reason\\)$`))
+    server.reportRegression(release.id, 'checkout-errors')
+    assert.throws(() => server.continueRelease(release.id), new RegExp(`^Error: release ${release.id} is not waiting for its next phase \\(status waiting, waiting_regression_detected\\)$`))
+    assert.throws(() => server.dismissRegression(release.id, 'checkout-latency'), new RegExp(`^Error: metric checkout-latency has no regression to dismiss in release ${release.id}$`))
+    server.dismissRegression(release.id, 'checkout-errors')
+    server.advance(MINUTE)
+    assert.equal(server.getEnvironmentRelease(release.id).statusReason, 'waiting_phase_ended')
+    assert.throws(() => server.reportRegression(release.id, 'checkout-errors'), new RegExp(`^Error: release ${release.id} has no running phase \\(status waiting\\)$`))
+    assert.throws(() => server.dismissRegression(release.id, 'checkout-errors'), /no regression to dismiss/)
+    server.continueRelease(release.id)
+    await stopRelease(server, 'test', release.id, 'roll_forward_all_phases')
+    assert.throws(() => server.continueRelease(release.id), /\(status completed, completed_manual\)$/)
+  })
+
+  test('regressions on two metrics: the release waits until both are dismissed, its step resuming for the time it had left', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[5000, MINUTE], [6000, MINUTE]]], extra: { metrics: [{ metricKey: 'checkout-errors' }, { metricKey: 'checkout-latency' }] } }))
+    server.advance(10000)
+    server.reportRegression(release.id, 'checkout-errors')
+    server.advance(10000)
+    let r = server.reportRegression(release.id, 'checkout-latency')
+    assert.deepEqual([r.status, r.statusReason], ['waiting', 'waiting_regression_detected'])
+    // The regressed rule still serves its rollout while it waits.
+    assert.deepEqual(server.getFlag('web', 'new-checkout').environments.test.rules[0].rollout.variations[0], { variation: 0, weight: 5000 })
+    server.advance(10000)
+    r = server.dismissRegression(release.id, 'checkout-errors')
+    assert.deepEqual([r.status, r.phases[0].status, r.phases[0].metricStatuses], ['waiting', 'waiting', { 'checkout-errors': 'regression_dismissed', 'checkout-latency': 'regressed' }])
+    server.advance(10000)
+    r = server.dismissRegression(release.id, 'checkout-latency')
+    assert.deepEqual([r.status, r.statusReason, r.phases[0].status, r.phases[0].statusReason], ['in_progress', null, 'in_progress', null])
+    // Paused from T0+10 s to T0+40 s: the first step ends 30 s late.
+    server.advance(MINUTE - 10000 - 1)
+    assert.equal(server.getEnvironmentRelease(release.id).phases[0].currentStepIndex, 0)
+    server.advance(1)
+    assert.equal(server.getEnvironmentRelease(release.id).phases[0].steps[0].endedAt, T0 + MINUTE + 30000)
+  })
+
+  test('stopping a release that waits on a regression ends its phase as the resolution says', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[5000, MINUTE]]], extra: { metrics: [{ metricKey: 'checkout-errors' }] } }))
+    server.reportRegression(release.id, 'checkout-errors')
+    server.advance(1000)
+    const r = await stopRelease(server, 'test', release.id, 'roll_back_current_phase_and_remove_pending_phases')
+    assert.deepEqual([r.status, r.phases[0].status, r.phases[0].statusReason, r.phases[0].endedAt, r.phases[0].steps[0].endedAt], ['reverted', 'reverted', 'reverted_manual', T0 + 1000, T0 + 1000])
+  })
+
+  test('failStartAnswer with a status: 5xx is internal_server_error, others error; the message says the release was started', async (t) => {
+    const server = await start(t)
+    const body = await startBody(server, { phases: [[[1000, MINUTE]]] })
+    for (const [status, code] of [[500, 'internal_server_error'], [499, 'error'], [503, 'internal_server_error']]) {
+      server.failStartAnswer({ status })
+      await refused(server, 'POST', releasesOf('test'), { body: distinct(body, status) }, status, code, new RegExp(`^${status} \\(the release was started\\)$`))
+      const [latest] = (await ok(server, 'GET', releasesOf('test'))).items
+      await stopRelease(server, 'test', latest.id, 'roll_back_all_phases_and_remove_pending_phases')
+    }
   })
 })
