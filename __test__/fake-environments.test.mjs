@@ -1207,3 +1207,280 @@ describe('controls', () => {
     }
   })
 })
+
+describe('starts: every refusal, its exact message', () => {
+  const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+  test('the body, the variations, the unit, the modes, the comment, bypassHealthChecks and metrics', async (t) => {
+    const server = await start(t)
+    const base = await startBody(server, { phases: [[[10000, MINUTE]]] })
+    const layout = await variations(server, 'checkout-layout')
+    const checks = 'flag_evaluations_any, flag_evaluations_with_context, metric_events_any, metric_events_with_context'
+    const cases = [
+      [null, 'the body must be a JSON object'],
+      [5, 'the body must be a JSON object'],
+      ['"text"', 'the body must be a JSON object'],
+      [{ ...base, originalVariationId: [base.originalVariationId] }, 'originalVariationId is required and must be a UUID'],
+      [{ ...base, targetVariationId: `x${base.targetVariationId}` }, 'targetVariationId is required and must be a UUID'],
+      [{ ...base, targetVariationId: `${base.targetVariationId}x` }, 'targetVariationId is required and must be a UUID'],
+      [{ ...base, originalVariationId: layout.wide }, `originalVariationId ${layout.wide} is not a variation of flag new-checkout`],
+      [{ ...base, targetVariationId: layout.wide }, `targetVariationId ${layout.wide} is not a variation of flag new-checkout`],
+      [{ ...base, randomizationUnit: '' }, 'randomizationUnit is required unless releasePlanKey is set'],
+      [{ ...base, randomizationUnit: 5 }, 'randomizationUnit is required unless releasePlanKey is set'],
+      [{ ...base, cleanupBehavior: 'tidy' }, 'cleanupBehavior must be one of remove_rules_and_update_default_rule, leave_rules_in_place'],
+      [{ ...base, advancementMode: 'sometimes' }, 'advancementMode must be one of manual, automatic'],
+      [{ ...base, comment: 5 }, 'comment must be a string'],
+      [{ ...base, bypassHealthChecks: 'flag_evaluations_any' }, `bypassHealthChecks must be an array of ${checks}`],
+      [{ ...base, bypassHealthChecks: ['flag_evaluations_any', 'nope'] }, `bypassHealthChecks must be an array of ${checks}`],
+      [{ ...base, metrics: { metricKey: 'checkout-errors' } }, 'metrics must be an array'],
+      [{ ...base, metrics: [5] }, 'metrics[0].metricKey is required'],
+      [{ ...base, metrics: [{ metricKey: 'checkout-errors' }, {}] }, 'metrics[1].metricKey is required'],
+      [{ ...base, metrics: [{ metricKey: '' }] }, 'metrics[0].metricKey is required'],
+      [{ ...base, metrics: [{ metricKey: 5 }] }, 'metrics[0].metricKey is required'],
+      [{ ...base, metrics: [{ metricKey: 'checkout-errors', autoRollback: 'yes' }] }, 'metrics[0].autoRollback must be a boolean'],
+      [{ ...base, metrics: [{ metricKey: 'checkout-health' }] }, 'metrics[0]: checkout-health is a metric group; metric groups are not accepted, list its metrics individually'],
+      [{ ...base, metrics: [{ metricKey: 'nope' }] }, 'metrics[0]: no metric "nope" in this project'],
+      [{ ...base, metrics: [{ metricKey: 'checkout-errors' }, { metricKey: 'checkout-errors' }] }, 'metrics[1]: metric checkout-errors is listed twice'],
+    ]
+    for (const [body, message] of cases) await refused(server, 'POST', releasesOf('test'), { body }, 400, 'invalid_request', new RegExp(`^${escape(message)}$`))
+    assert.equal((await ok(server, 'GET', releasesOf('test'))).totalCount, 0)
+  })
+
+  test('phases, steps, rules and clauses', async (t) => {
+    const server = await start(t)
+    const base = await startBody(server, { phases: [[[10000, MINUTE]]] })
+    const steps = base.phases[0].steps
+    const phase = (over) => ({ ...base.phases[0], ...over })
+    const ops = 'in, endsWith, startsWith, matches, contains, lessThan, lessThanOrEqual, greaterThan, greaterThanOrEqual, before, after, segmentMatch, semVerEqual, semVerLessThan, semVerGreaterThan'
+    const kindRule = (unit) => `the rule must include the clause {"contextKind":"${unit}","attribute":"kind","op":"in","values":["${unit}"]}, not negated and with no other values, so the release only reaches contexts of the randomizationUnit kind "${unit}"`
+    server.setFlag('web', {
+      key: 'ruled',
+      variations: [{ value: true }, { value: false }],
+      environments: {
+        test: {
+          on: true,
+          rules: [
+            { _id: 'off-rule', disabled: true, clauses: [KIND] },
+            { _id: 'no-clauses' },
+            { _id: 'no-values', clauses: [{ contextKind: 'user', attribute: 'kind', op: 'in' }] },
+            { _id: 'kind-device', clauses: [{ contextKind: 'device', attribute: 'kind', op: 'in', values: ['user'] }] },
+            { _id: 'attr-key', clauses: [{ contextKind: 'user', attribute: 'key', op: 'in', values: ['user'] }] },
+            { _id: 'op-starts', clauses: [{ contextKind: 'user', attribute: 'kind', op: 'startsWith', values: ['user'] }] },
+            { _id: 'value-device', clauses: [{ contextKind: 'user', attribute: 'kind', op: 'in', values: ['device'] }] },
+            { _id: 'blank', description: '', clauses: [KIND, clause('blank', 1)] },
+          ],
+        },
+      },
+    })
+    const ruled = await variations(server, 'ruled')
+    const onRuled = (over) => ({ originalVariationId: ruled.false, targetVariationId: ruled.true, randomizationUnit: 'user', ...over })
+    const existing = (ruleId) => onRuled({ phases: [{ ruleId, steps }] })
+    const cases = [
+      ['test', { ...base, phases: [5] }, 'phases[0] must be an object'],
+      ['test', { ...base, phases: [phase({ steps: [5] })] }, 'phases[0].steps[0] must be an object'],
+      ['test', { ...base, phases: [phase({ steps: 'x' })] }, 'phases[0].steps must have at least one step'],
+      ['test', { ...base, phases: [phase({ steps: [{ allocation: 1.5, durationMillis: 1 }] })] }, 'phases[0].steps[0].allocation must be an integer from 1 to 100000 (thousandths of a percent)'],
+      ['test', { ...base, phases: [phase({ steps: [{ allocation: 1, durationMillis: 1.5 }] })] }, 'phases[0].steps[0].durationMillis must be a positive integer'],
+      ['test', { ...base, metrics: [{ metricKey: 'checkout-errors' }], phases: [phase({ steps: [{ allocation: 50001, durationMillis: 1 }] })] }, 'phases[0].steps[0].allocation: guarded releases cannot exceed 50000, preserving a control group'],
+      ['test', { ...base, phases: [phase({ clauses: [] })] }, 'phases[0].clauses must have at least one clause'],
+      ['test', { ...base, phases: [phase({ clauses: 'x' })] }, 'phases[0].clauses must have at least one clause'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, 5] })] }, 'phases[0].clauses[1] must be an object'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, null] })] }, 'phases[0].clauses[1] must be an object'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { op: 'in', values: [] }] })] }, 'phases[0].clauses[1].attribute is required'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: '', op: 'in', values: [] }] })] }, 'phases[0].clauses[1].attribute is required'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: 5, op: 'in', values: [] }] })] }, 'phases[0].clauses[1].attribute is required'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: 'x', op: 'like', values: [] }] })] }, `phases[0].clauses[1].op must be one of ${ops}`],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: 'x', op: 'in', values: 'a' }] })] }, 'phases[0].clauses[1].values must be an array'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: 'x', op: 'in', values: ['a', null] }] })] }, 'phases[0].clauses[1].values: JSON primitives only (strings, numbers, booleans); objects, arrays, and null are rejected'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: 'x', op: 'in', values: [1, [2]] }] })] }, 'phases[0].clauses[1].values: JSON primitives only (strings, numbers, booleans); objects, arrays, and null are rejected'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: 'x', op: 'in', values: [], negate: 'yes' }] })] }, 'phases[0].clauses[1].negate must be a boolean'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: 'x', op: 'in', values: [], contextKind: 5 }] })] }, 'phases[0].clauses[1].contextKind must be a string'],
+      ['test', { ...base, phases: [phase({ clauses: [{ ...KIND, contextKind: 'device' }] })] }, `phases[0]: ${kindRule('user')}`],
+      ['test', { ...base, phases: [phase({ clauses: [{ ...KIND, attribute: 'key' }] })] }, `phases[0]: ${kindRule('user')}`],
+      ['test', { ...base, phases: [phase({ clauses: [{ ...KIND, op: 'startsWith' }] })] }, `phases[0]: ${kindRule('user')}`],
+      ['test', { ...base, phases: [phase({ clauses: [{ ...KIND, values: ['device'] }] })] }, `phases[0]: ${kindRule('user')}`],
+      ['test', { ...base, phases: [phase({ description: 5 })] }, 'phases[0].description must be a string'],
+      ['test', { ...base, advancementMode: 'automatic', phases: [phase({ description: 'Same' }), phase({ clauses: [KIND, clause('other', 1)], description: 'Same' })] }, 'duplicate rule description not allowed'],
+      ['test', existing('off-rule'), 'phases[0].ruleId off-rule: the rule must be enabled'],
+      ['test', existing('no-clauses'), `phases[0]: ${kindRule('user')}`],
+      ['test', existing('no-values'), `phases[0]: ${kindRule('user')}`],
+      ['test', existing('kind-device'), `phases[0]: ${kindRule('user')}`],
+      ['test', existing('attr-key'), `phases[0]: ${kindRule('user')}`],
+      ['test', existing('op-starts'), `phases[0]: ${kindRule('user')}`],
+      ['test', existing('value-device'), `phases[0]: ${kindRule('user')}`],
+      ['test', existing('nope'), 'phases[0].ruleId nope is not a rule of this flag in test'],
+      ['test', onRuled({ phases: [{ clauses: [KIND, clause('blank', 1)], description: '', steps }] }), 'duplicate rule description not allowed'],
+    ]
+    for (const [env, body, message] of cases) {
+      const flag = body.originalVariationId === ruled.false ? 'ruled' : 'new-checkout'
+      await refused(server, 'POST', releasesOf(env, flag), { body }, 400, 'invalid_request', new RegExp(`^${escape(message)}$`))
+    }
+    assert.equal((await ok(server, 'GET', releasesOf('test'))).totalCount, 0)
+    assert.equal((await ok(server, 'GET', releasesOf('test', 'ruled'))).totalCount, 0)
+  })
+
+  test('what may be null or left out: a start with every optional field null is a plain start', async (t) => {
+    const server = await start(t)
+    const base = await startBody(server, { phases: [[[10000, MINUTE]]] })
+    const body = {
+      ...base,
+      releasePlanKey: null,
+      cleanupBehavior: null,
+      advancementMode: null,
+      comment: null,
+      beforeRuleId: null,
+      metrics: [{ metricKey: 'checkout-errors', autoRollback: null }],
+      phases: [{ ruleId: null, clauses: [KIND, { attribute: 'country', op: 'in', values: ['nz'], negate: null }, { attribute: 'plan', op: 'in', values: ['pro'], contextKind: null }], description: null, steps: base.phases[0].steps }],
+    }
+    const release = await startRelease(server, 'test', body)
+    assert.deepEqual([release.cleanupBehavior, release.advancementMode, release.kind, release.metrics[0].autoRollback, release.phases[0].description], ['leave_rules_in_place', 'automatic', 'guarded', false, null])
+    // The rule it made: no description, negate false, the clauses as given.
+    const [rule] = server.getFlag('web', 'new-checkout').environments.test.rules
+    assert.deepEqual(Object.keys(rule).sort(), ['_id', 'clauses', 'rollout', 'trackEvents'])
+    assert.equal(rule.trackEvents, false)
+    assert.deepEqual(rule.clauses.map((c) => [c.attribute, c.negate]), [['kind', false], ['country', false], ['plan', false]])
+    assert.equal(rule.clauses[2].contextKind, null)
+    await stopRelease(server, 'test', release.id, 'roll_back_all_phases_and_remove_pending_phases')
+    // An existing rule given with clauses null.
+    const beta = server.getFlag('web', 'new-checkout').environments.production.rules[0]._id
+    const inPlace = await startRelease(server, 'production', { ...base, phases: [{ ruleId: beta, clauses: null, steps: base.phases[0].steps }] })
+    assert.equal(inPlace.phases[0].ruleId, beta)
+    // The release's links.
+    assert.deepEqual(inPlace._links, { self: { href: `${releasesOf('production')}/${inPlace.id}`, type: 'application/json' }, parent: { href: FLAG, type: 'application/json' } })
+  })
+
+  test('a new rule duplicates an existing one only with the same clauses, context kinds included', async (t) => {
+    const server = await start(t)
+    const base = await startBody(server, { phases: [[[10000, MINUTE]]] })
+    const beta = server.getFlag('web', 'new-checkout').environments.production.rules[0]
+    const [kind, email] = beta.clauses
+    await refused(server, 'POST', releasesOf('production'), { body: { ...base, phases: [{ clauses: [kind, { ...email, negate: undefined }], steps: base.phases[0].steps }] } }, 400, 'invalid_request', /^new rule is exact duplicate of an existing rule at index 0$/)
+    const release = await startRelease(server, 'production', { ...base, phases: [{ clauses: [kind, { ...email, contextKind: 'organization' }], steps: base.phases[0].steps }] })
+    assert.equal(release.status, 'in_progress')
+  })
+})
+
+describe('releases: plans, rule placement, cleanup, health checks, stop bodies', () => {
+  const plan = { key: 'standard', randomizationUnit: 'user', phases: [{ clauses: [KIND], steps: [{ allocation: 10000, durationMillis: MINUTE }] }] }
+
+  test('releasePlanKey: each refusal, null fields left to the plan, metric groups expanded', async (t) => {
+    const plans = [
+      { projectKey: 'web', environmentKey: 'test', plan },
+      { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'grouped', metrics: [{ metricGroupKey: 'health', autoRollback: true }, { metricGroupKey: 'unknown' }, { metricKey: 'checkout-latency' }], metricGroups: { health: ['checkout-errors'] } } },
+      { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'no-groups', phases: [{ ...plan.phases[0], clauses: [KIND, clause('plan', 2)] }], metrics: [{ metricGroupKey: 'health' }] } },
+      { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'no-unit', randomizationUnit: undefined } },
+      { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'no-phases', phases: undefined } },
+      { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'empty', phases: [] } },
+      { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'object-phases', phases: { 0: plan.phases[0] } } },
+    ]
+    const server = await start(t, { releasePlans: plans })
+    const { originalVariationId, targetVariationId } = await startBody(server)
+    const body = (over) => ({ originalVariationId, targetVariationId, ...over })
+    const cases = [
+      [body({ releasePlanKey: '' }), 'releasePlanKey must be a non-empty string'],
+      [body({ releasePlanKey: 5 }), 'releasePlanKey must be a non-empty string'],
+      [body({ releasePlanKey: 'standard', metrics: [] }), 'the release plan supplies metrics: omit it when releasePlanKey is set'],
+      [body({ releasePlanKey: 'standard', advancementMode: 'manual', cleanupBehavior: 'leave_rules_in_place' }), 'the release plan supplies advancementMode, cleanupBehavior: omit them when releasePlanKey is set'],
+      [body({ releasePlanKey: 'no-unit' }), 'release plan "no-unit" is incomplete: it needs a randomizationUnit and phases'],
+      [body({ releasePlanKey: 'no-phases' }), 'release plan "no-phases" is incomplete: it needs a randomizationUnit and phases'],
+      [body({ releasePlanKey: 'empty' }), 'release plan "empty" is incomplete: it needs a randomizationUnit and phases'],
+      [body({ releasePlanKey: 'object-phases' }), 'release plan "object-phases" is incomplete: it needs a randomizationUnit and phases'],
+    ]
+    for (const [b, message] of cases) await refused(server, 'POST', releasesOf('test'), { body: b }, 400, 'invalid_request', new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`))
+    // Without plans configured, an empty key is still a 400 (the key is checked first).
+    const plain = await start(t)
+    await refused(plain, 'POST', releasesOf('test'), { body: body({ releasePlanKey: '' }) }, 400, 'invalid_request', /^releasePlanKey must be a non-empty string$/)
+
+    const grouped = await startRelease(server, 'test', body({ releasePlanKey: 'grouped', randomizationUnit: null, phases: null, metrics: null, advancementMode: null, cleanupBehavior: null }))
+    assert.deepEqual(grouped.metrics.map((m) => [m.metricKey, m.autoRollback]), [['checkout-errors', true], ['checkout-latency', false]])
+    assert.deepEqual([grouped.kind, grouped.advancementMode, grouped.cleanupBehavior], ['guarded', 'automatic', 'leave_rules_in_place'])
+    await stopRelease(server, 'test', grouped.id, 'roll_back_all_phases_and_remove_pending_phases')
+    const ungrouped = await startRelease(server, 'test', body({ releasePlanKey: 'no-groups' }))
+    assert.deepEqual([ungrouped.kind, ungrouped.metrics], ['progressive', []])
+  })
+
+  test('new rules go last, or before beforeRuleId; each new rule has the phase description only when given', async (t) => {
+    const server = await start(t)
+    server.setFlag('web', { key: 'two-rules', variations: [{ value: true }, { value: false }], environments: { test: { on: true, rules: [{ _id: 'first', clauses: [KIND, clause('a', 1)] }, { _id: 'second', clauses: [KIND, clause('b', 1)] }] } } })
+    const v = await variations(server, 'two-rules')
+    const steps = [{ allocation: 1000, durationMillis: MINUTE }]
+    const body = (over) => ({ originalVariationId: v.false, targetVariationId: v.true, randomizationUnit: 'user', phases: [{ clauses: [KIND, clause('c', 1)], steps }], ...over })
+    const ids = () => server.getFlag('web', 'two-rules').environments.test.rules.map((r) => r._id)
+    const last = await startRelease(server, 'test', body({}), 'two-rules')
+    assert.deepEqual(ids(), ['first', 'second', last.phases[0].ruleId])
+    const rule = server.getFlag('web', 'two-rules').environments.test.rules[2]
+    assert.ok(!('description' in rule))
+    await ok(server, 'PUT', `${releasesOf('test', 'two-rules')}/${last.id}/stop`, { body: { resolution: 'roll_back_all_phases_and_remove_pending_phases' } })
+    const before = await startRelease(server, 'test', body({ beforeRuleId: 'second', phases: [{ clauses: [KIND, clause('d', 1)], description: 'D', steps }] }), 'two-rules')
+    assert.deepEqual(ids(), ['first', before.phases[0].ruleId, 'second', last.phases[0].ruleId])
+    assert.equal(server.getFlag('web', 'two-rules').environments.test.rules[1].description, 'D')
+  })
+
+  test('a release to the second variation: the rule rolls out, then serves, that variation; remove_rules cleanup makes it the default and keeps the rules it did not make', async (t) => {
+    const server = await start(t)
+    const v = await variations(server)
+    const beta = server.getFlag('web', 'new-checkout').environments.production.rules[0]._id
+    const body = { originalVariationId: v.true, targetVariationId: v.false, randomizationUnit: 'user', cleanupBehavior: 'remove_rules_and_update_default_rule', advancementMode: 'automatic', phases: [{ clauses: [KIND, clause('x', 1)], steps: [{ allocation: 30000, durationMillis: MINUTE }] }, { clauses: [KIND, clause('x', 2)], steps: [{ allocation: 60000, durationMillis: MINUTE }] }] }
+    const release = await startRelease(server, 'production', body)
+    let rules = server.getFlag('web', 'new-checkout').environments.production.rules
+    assert.deepEqual(rules.map((r) => r._id), [beta, ...release.phases.map((p) => p.ruleId)])
+    assert.deepEqual(rules[1].rollout, { contextKind: 'user', variations: [{ variation: 1, weight: 30000 }, { variation: 0, weight: 70000 }] })
+    assert.ok(!('disabled' in rules[1]), 'the running rule is enabled')
+    assert.deepEqual([rules[2].variation, rules[2].disabled], [0, true])
+    server.advance(2 * MINUTE)
+    const env = server.getFlag('web', 'new-checkout').environments.production
+    assert.deepEqual(env.rules.map((r) => r._id), [beta], 'its own rules are gone, the Beta testers rule stays')
+    assert.deepEqual(env.fallthrough, { variation: 1 })
+
+    // An existing rule released in place stays after the cleanup, serving the target.
+    const inPlace = await startRelease(server, 'production', { ...body, phases: [{ ruleId: beta, steps: [{ allocation: 30000, durationMillis: MINUTE }] }] })
+    rules = server.getFlag('web', 'new-checkout').environments.production.rules
+    assert.deepEqual(rules[0].rollout.variations, [{ variation: 1, weight: 30000 }, { variation: 0, weight: 70000 }])
+    server.advance(MINUTE)
+    assert.equal(server.getEnvironmentRelease(inPlace.id).status, 'completed')
+    rules = server.getFlag('web', 'new-checkout').environments.production.rules
+    assert.deepEqual(rules.map((r) => [r._id, r.variation]), [[beta, 1]])
+  })
+
+  test('a rule released in place is kept when its release is rolled back; the rules of discarded phases go', async (t) => {
+    const server = await start(t)
+    const v = await variations(server)
+    const beta = server.getFlag('web', 'new-checkout').environments.production.rules[0]._id
+    const release = await startRelease(server, 'production', { originalVariationId: v.false, targetVariationId: v.true, randomizationUnit: 'user', phases: [{ ruleId: beta, steps: [{ allocation: 30000, durationMillis: MINUTE }] }] })
+    await stopRelease(server, 'production', release.id, 'roll_back_all_phases_and_remove_pending_phases')
+    assert.deepEqual(server.getFlag('web', 'new-checkout').environments.production.rules.map((r) => [r._id, r.variation]), [[beta, 1]])
+  })
+
+  test('failing health checks set for a project, a flag or an environment apply there only', async (t) => {
+    const server = await start(t)
+    const body = (tag) => distinct({ originalVariationId: null, targetVariationId: null, randomizationUnit: 'user', phases: [{ steps: [{ allocation: 1000, durationMillis: MINUTE }] }] }, tag)
+    const withIds = async (flag, tag) => ({ ...body(tag), originalVariationId: (await variations(server, flag)).false ?? (await variations(server, flag)).classic, targetVariationId: (await variations(server, flag)).true ?? (await variations(server, flag)).wide })
+    server.setHealthChecks(['flag_evaluations_any'], { projectKey: 'mobile' })
+    server.setHealthChecks(['flag_evaluations_with_context'], { flagKey: 'checkout-layout' })
+    server.setHealthChecks(['metric_events_any'], { environmentKey: 'staging' })
+    await refused(server, 'POST', releasesOf('test', 'new-checkout', 'mobile'), { body: await withIds('new-checkout', 'm') }, 400, 'health_checks_failed', /^Release health checks failed: flag_evaluations_any\./)
+    await refused(server, 'POST', releasesOf('test', 'checkout-layout'), { body: await withIds('checkout-layout', 'l') }, 400, 'health_checks_failed', /^Release health checks failed: flag_evaluations_with_context\./)
+    const guarded = { ...(await withIds('new-checkout', 's')), metrics: [{ metricKey: 'checkout-errors' }] }
+    const failed = await refused(server, 'POST', releasesOf('staging'), { body: guarded }, 400, 'health_checks_failed', /^Release health checks failed: metric_events_any\./)
+    assert.deepEqual(failed.failingChecks, [{ kind: 'metric_events_any', metricKey: 'checkout-errors', message: 'Metric checkout-errors has not received events recently.' }])
+    await startRelease(server, 'test', guarded)
+    await startRelease(server, 'staging', await withIds('progressive-checkout', 'p'), 'progressive-checkout')
+  })
+
+  test('the stop body: not JSON, not an object, the resolutions listed, a null comment', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server))
+    const stop = `${releasesOf('test')}/${release.id}/stop`
+    await refused(server, 'PUT', stop, { body: '{"resolution":' }, 400, 'invalid_request', /^the body is not valid JSON$/)
+    await refused(server, 'PUT', stop, { body: ['roll_forward_all_phases'] }, 400, 'invalid_request', /^the body must be a JSON object$/)
+    await refused(server, 'PUT', stop, { body: 'null' }, 400, 'invalid_request', /^the body must be a JSON object$/)
+    await refused(server, 'PUT', stop, { body: { resolution: 'undo' } }, 400, 'invalid_request', /^resolution must be one of roll_forward_all_phases, roll_forward_current_phase_and_remove_pending_phases, roll_back_all_phases_and_remove_pending_phases, roll_back_current_phase_and_remove_pending_phases$/)
+    const stopped = await ok(server, 'PUT', stop, { body: { resolution: 'roll_forward_all_phases', comment: null } })
+    assert.equal(stopped.status, 'completed')
+  })
+
+  test('the start body: not JSON is 400 with the reason', async (t) => {
+    const server = await start(t)
+    await refused(server, 'POST', releasesOf('test'), { body: '{' }, 400, 'invalid_request', /^the body is not valid JSON$/)
+  })
+})
