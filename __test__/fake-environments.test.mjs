@@ -1484,3 +1484,194 @@ describe('releases: plans, rule placement, cleanup, health checks, stop bodies',
     await refused(server, 'POST', releasesOf('test'), { body: '{' }, 400, 'invalid_request', /^the body is not valid JSON$/)
   })
 })
+
+describe('listing: pages, filters and snapshots at their edges', () => {
+  const started = async (server, env, tag, flag = 'new-checkout') => {
+    const release = await startRelease(server, env, distinct(await startBody(server, { phases: [[[1000, MINUTE]]], flag }), tag), flag)
+    await ok(server, 'PUT', `${releasesOf(env, flag)}/${release.id}/stop`, { body: { resolution: 'roll_back_all_phases_and_remove_pending_phases' } })
+    return release.id
+  }
+  const offsetOf = (link) => Number(/offset=(\d+)/.exec(link.href)[1])
+
+  test('only the releases of that project, flag and environment; limit 1; the links at the end and past it', async (t) => {
+    const server = await start(t)
+    const ids = []
+    for (let i = 0; i < 3; i++) ids.unshift(await started(server, 'test', `t${i}`))
+    await started(server, 'staging', 's')
+    await started(server, 'test', 'p', 'progressive-checkout')
+    await ok(server, 'POST', releasesOf('test', 'new-checkout', 'mobile'), { body: distinct(await startBody(server, { phases: [[[1000, MINUTE]]] }), 'm') }, 201)
+    const all = await ok(server, 'GET', releasesOf('test'))
+    assert.deepEqual(all.items.map((r) => r.id), ids)
+    const one = await ok(server, 'GET', `${releasesOf('test')}?limit=1`)
+    assert.deepEqual([one.items.map((r) => r.id), offsetOf(one._links.next), offsetOf(one._links.last)], [[ids[0]], 1, 2])
+    const end = await ok(server, 'GET', `${releasesOf('test')}?limit=2&offset=1`)
+    assert.ok(!('next' in end._links), 'the page reaches the end')
+    assert.deepEqual([offsetOf(end._links.prev), offsetOf(end._links.last)], [0, 2])
+    const past = await ok(server, 'GET', `${releasesOf('test')}?limit=2&offset=50`)
+    assert.deepEqual([past.items, offsetOf(past._links.prev), offsetOf(past._links.last)], [[], 1, 2])
+    const empty = await ok(server, 'GET', releasesOf('staging', 'checkout-layout'))
+    assert.deepEqual([offsetOf(empty._links.first), offsetOf(empty._links.last)], [0, 0])
+  })
+
+  test('filter: blank is no filter; spaces around the words are allowed; anything else around them is not', async (t) => {
+    const server = await start(t)
+    await started(server, 'test', 'a')
+    for (const blank of ['', '   ']) assert.equal((await ok(server, 'GET', `${releasesOf('test')}?filter=${encodeURIComponent(blank)}`)).totalCount, 1)
+    for (const good of ['  kind   equals   progressive  ', 'kind equals "progressive"']) assert.equal((await ok(server, 'GET', `${releasesOf('test')}?filter=${encodeURIComponent(good)}`)).totalCount, 1, good)
+    for (const bad of ['xkind equals progressive', 'kind equals progressive x', 'kindequals progressive', 'kind equalsprogressive', 'kind equals progressivex']) {
+      await refused(server, 'GET', `${releasesOf('test')}?filter=${encodeURIComponent(bad)}`, {}, 400, 'invalid_request', new RegExp(`^unsupported filter ${JSON.stringify(bad)}: the only filter is kind equals progressive or kind equals guarded$`))
+    }
+  })
+
+  test('_snapshot: nanoseconds of the fake clock; one from the future or not all digits is ignored; a release started in the same millisecond after it is left out', async (t) => {
+    const server = await start(t)
+    const snapshotOf = (page) => /_snapshot=(\d+)/.exec(page._links.self.href)[1]
+    const empty = await ok(server, 'GET', releasesOf('test'))
+    assert.equal(snapshotOf(empty), `${T0}000000`)
+    const first = await started(server, 'test', 'a')
+    const page = await ok(server, 'GET', releasesOf('test'))
+    const pinned = snapshotOf(page)
+    assert.equal(pinned, `${T0}000001`, 'the release created in this millisecond is 1 ns past it')
+    const second = await started(server, 'test', 'b') // the clock stands still: the same millisecond
+    assert.deepEqual((await ok(server, 'GET', `${releasesOf('test')}?_snapshot=${pinned}`)).items.map((r) => r.id), [first])
+    const latest = await ok(server, 'GET', releasesOf('test'))
+    assert.deepEqual(latest.items.map((r) => r.id), [second, first])
+    assert.equal(snapshotOf(latest), `${T0}000002`)
+    for (const ignored of ['1x', 'x1', `${T0}000003`, '1'.repeat(26)]) {
+      const res = await ok(server, 'GET', `${releasesOf('test')}?_snapshot=${ignored}`)
+      assert.deepEqual([res.totalCount, snapshotOf(res)], [2, `${T0}000002`], ignored)
+    }
+    assert.equal((await ok(server, 'GET', `${releasesOf('test')}?_snapshot=0`)).totalCount, 0)
+    server.advance(1)
+    assert.equal(snapshotOf(await ok(server, 'GET', releasesOf('test'))), `${T0 + 1}000000`)
+  })
+})
+
+describe('the clock at speed', () => {
+  test('fake time runs at speed times real time, no faster; the flag shows releases where the clock has taken them', async (t) => {
+    const realStart = Date.now()
+    const server = await start(t, { clock: { start: T0, speed: 100 } })
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[10000, 1000]]] }))
+    await sleep(30) // 3 s of fake time
+    // The flag, read first, already shows the release completed.
+    assert.equal(server.getFlag('web', 'new-checkout').environments.test.rules[0].variation, 0)
+    const elapsed = Date.now() - realStart
+    assert.ok(server.now() - T0 <= elapsed * 100, `${server.now() - T0} ms of fake time in ${elapsed} ms`)
+    assert.ok(server.now() - T0 >= 3000)
+    assert.equal(server.getEnvironmentRelease(release.id).status, 'completed')
+    for (const speed of [Infinity, NaN, '5', -0.5]) await assert.rejects(startFakeLaunchDarkly({ clock: { speed } }), /^TypeError: clock\.speed must be a finite number >= 0$/)
+  })
+})
+
+describe('release policies: every refusal, its exact message', () => {
+  const policy = (over = {}) => ({ key: 'p', name: 'P', releaseMethod: 'progressive-release', scope: { environmentKeys: ['staging'] }, ...over })
+
+  test('the body, key, name, method and scope', async (t) => {
+    const server = await start(t)
+    const cases = [
+      [[policy()], 'the body must be a JSON object'],
+      [null, 'the body must be a JSON object'],
+      [policy({ key: 5 }), "key is required: letters, numbers, '.', '_' and '-'"],
+      [policy({ key: undefined }), "key is required: letters, numbers, '.', '_' and '-'"],
+      [policy({ name: undefined }), 'name is required'],
+      [policy({ name: 5 }), 'name is required'],
+      [policy({ name: 'x'.repeat(257) }), 'name must be at most 256 characters'],
+      [policy({ scope: 'production' }), 'scope must be an object'],
+      [policy({ scope: { environmentKeys: 'production' } }), 'scope.environmentKeys must be an array of strings'],
+      [policy({ scope: { environmentKeys: ['production', 5] } }), 'scope.environmentKeys must be an array of strings'],
+      [policy({ scope: { environmentKeys: ['production', 'qa'] } }), 'scope.environmentKeys: no environment "qa" in this project'],
+      [policy({ scope: { flagTagKeys: 'checkout' } }), 'scope.flagTagKeys must be an array of at most 1000 keys'],
+      [policy({ scope: { flagTagKeys: ['ok', 5] } }), "scope.flagTagKeys: each key must only contain letters, numbers, '-', '_', or '.', and be at most 64 characters"],
+      [policy({ releaseMethod: 'guarded-release', progressiveReleaseConfig: { stages: [] } }), 'progressiveReleaseConfig does not apply to a guarded-release policy: use guardedReleaseConfig'],
+      [policy({ releaseMethod: 'immediate-release', guardedReleaseConfig: {} }), 'an immediate-release policy takes no guardedReleaseConfig or progressiveReleaseConfig'],
+    ]
+    for (const [body, message] of cases) await refused(server, 'POST', POLICIES, { body }, 400, 'invalid_request', new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`))
+    await refused(server, 'POST', POLICIES, { body: '{' }, 400, 'invalid_request', /^the body is not valid JSON$/)
+    assert.equal((await ok(server, 'GET', POLICIES)).totalCount, 2)
+    // At the limits: accepted.
+    const edge = await ok(server, 'POST', POLICIES, { body: policy({ key: 'a.B_9-z', name: 'x'.repeat(256), scope: { environmentKeys: ['test'], flagTagKeys: Array.from({ length: 1000 }, (_, i) => (i ? `t${i}` : 'x'.repeat(64))) } }) }, 201)
+    assert.equal(edge.scope.flagTagKeys.length, 1000)
+  })
+
+  test('the configs: each field, each stage', async (t) => {
+    const server = await start(t)
+    const guarded = (config) => policy({ releaseMethod: 'guarded-release', guardedReleaseConfig: config })
+    const progressive = (config) => policy({ progressiveReleaseConfig: config })
+    const cases = [
+      [guarded([]), 'guardedReleaseConfig must be an object'],
+      [progressive('fast'), 'progressiveReleaseConfig must be an object'],
+      [guarded({ rolloutContextKindKey: 5 }), 'guardedReleaseConfig.rolloutContextKindKey must be a string'],
+      [guarded({ metricKeys: 'checkout-errors' }), 'guardedReleaseConfig.metricKeys must be an array of strings'],
+      [guarded({ metricKeys: ['checkout-errors', 5] }), 'guardedReleaseConfig.metricKeys must be an array of strings'],
+      [guarded({ metricGroupKeys: 'checkout-health' }), 'guardedReleaseConfig.metricGroupKeys must be an array of strings'],
+      [guarded({ metricGroupKeys: [5] }), 'guardedReleaseConfig.metricGroupKeys must be an array of strings'],
+      [guarded({ minSampleSize: -1 }), 'guardedReleaseConfig.minSampleSize must be a non-negative integer'],
+      [guarded({ minSampleSize: 1.5 }), 'guardedReleaseConfig.minSampleSize must be a non-negative integer'],
+      [guarded({ rollbackOnRegression: 'yes' }), 'guardedReleaseConfig.rollbackOnRegression must be a boolean'],
+      [progressive({ stages: {} }), 'progressiveReleaseConfig.stages must be an array'],
+      [progressive({ stages: [5] }), 'progressiveReleaseConfig.stages[0] needs integer allocation and durationMillis'],
+      [progressive({ stages: [{ allocation: 1, durationMillis: 1 }, { allocation: 1.5, durationMillis: 1 }] }), 'progressiveReleaseConfig.stages[1] needs integer allocation and durationMillis'],
+      [progressive({ stages: [{ allocation: 1, durationMillis: 'long' }] }), 'progressiveReleaseConfig.stages[0] needs integer allocation and durationMillis'],
+      [progressive({ stages: [{ allocation: 0, durationMillis: 1 }] }), 'progressiveReleaseConfig.stages[0].allocation must be from 1 to 100000'],
+      [progressive({ stages: [{ allocation: 100001, durationMillis: 1 }] }), 'progressiveReleaseConfig.stages[0].allocation must be from 1 to 100000'],
+      [progressive({ stages: [{ allocation: 1, durationMillis: 0 }] }), 'progressiveReleaseConfig.stages[0].durationMillis must be positive'],
+      [guarded({ stages: Array.from({ length: 11 }, () => ({ allocation: 1, durationMillis: 1 })) }), 'guardedReleaseConfig.stages: at most 10 stages for this account'],
+    ]
+    for (const [body, message] of cases) await refused(server, 'POST', POLICIES, { body }, 400, 'invalid_request', new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`))
+    assert.equal((await ok(server, 'GET', POLICIES)).totalCount, 2)
+    // At the limits, and null configs: accepted.
+    const stages = Array.from({ length: 10 }, (_, i) => ({ allocation: i ? 100000 : 1, durationMillis: 1 }))
+    const made = await ok(server, 'POST', POLICIES, { body: guarded({ minSampleSize: 0, rollbackOnRegression: false, metricKeys: ['checkout-errors'], metricGroupKeys: ['checkout-health'], rolloutContextKindKey: 'user', stages }) }, 201)
+    assert.deepEqual([made.guardedReleaseConfig.stages.length, made.progressiveReleaseConfig], [10, null])
+    const nulls = await ok(server, 'POST', POLICIES, { body: policy({ key: 'q', guardedReleaseConfig: null, progressiveReleaseConfig: null }) }, 201)
+    assert.deepEqual([nulls.guardedReleaseConfig, nulls.progressiveReleaseConfig], [null, null])
+  })
+
+  test('excludeDefault=false lists the default; a default is refused while one exists and accepted once it is gone', async (t) => {
+    const server = await start(t)
+    assert.equal((await ok(server, 'GET', `${POLICIES}?excludeDefault=false`)).totalCount, 2)
+    await refused(server, 'GET', `${POLICIES}?excludeDefault=1`, {}, 400, 'invalid_request', /^excludeDefault must be true or false$/)
+    await call(server, 'DELETE', `${POLICIES}/production-guarded`)
+    const unscoped = { key: 'other-default', name: 'Other', releaseMethod: 'immediate-release' }
+    await refused(server, 'POST', POLICIES, { body: unscoped }, 400, 'invalid_request', /^the project already has a default release policy \(one without a scope\): give this one a scope$/)
+    assert.deepEqual((await ok(server, 'GET', POLICIES)).items.map((p) => [p.key, p.rank]), [['default', 0]])
+    await call(server, 'DELETE', `${POLICIES}/default`)
+    const made = await ok(server, 'POST', POLICIES, { body: unscoped }, 201)
+    assert.deepEqual([made.scope, made.rank], [null, 0])
+  })
+
+  test('deleting a scoped policy re-ranks the scoped ones and leaves the default at rank 0', async (t) => {
+    const server = await start(t)
+    await ok(server, 'POST', POLICIES, { body: policy() }, 201)
+    await call(server, 'DELETE', `${POLICIES}/production-guarded`)
+    assert.deepEqual((await ok(server, 'GET', POLICIES)).items.map((p) => [p.key, p.rank]), [['p', 1], ['default', 0]])
+  })
+
+  test('order: every refusal in full', async (t) => {
+    const server = await start(t)
+    await ok(server, 'POST', POLICIES, { body: policy() }, 201)
+    await ok(server, 'POST', POLICIES, { body: policy({ key: 'q' }) }, 201)
+    const order = `${POLICIES}/order`
+    await refused(server, 'POST', order, { body: ['p', 5] }, 400, 'invalid_request', /^the body must be an array of release policy keys$/)
+    await refused(server, 'POST', order, { body: '[' }, 400, 'invalid_request', /^the body is not valid JSON$/)
+    await refused(server, 'POST', order, { body: ['production-guarded'] }, 400, 'invalid_request', /^the order must include all of the scoped release policies; missing: p, q$/)
+    await refused(server, 'POST', order, { body: ['q', 'p', 'production-guarded', 'default'] }, 400, 'invalid_request', /^default is the default release policy, which has no rank: list only scoped policies$/)
+    assert.deepEqual((await ok(server, 'POST', order, { body: ['q', 'p', 'production-guarded'] })).map((p) => p.key), ['q', 'p', 'production-guarded'])
+  })
+
+  test('update: what it replaces, and its refusals', async (t) => {
+    const server = await start(t)
+    const path = `${POLICIES}/production-guarded`
+    const config = { rolloutContextKindKey: 'device', minSampleSize: 5, rollbackOnRegression: false, metricKeys: ['checkout-latency'], stages: [{ allocation: 5000, durationMillis: 1000 }] }
+    const updated = await ok(server, 'PUT', path, { body: { name: 'Guarded in staging', releaseMethod: 'guarded-release', scope: { environmentKeys: ['staging'] }, guardedReleaseConfig: config } })
+    assert.deepEqual([updated.name, updated.scope, updated.guardedReleaseConfig, updated.progressiveReleaseConfig, updated.rank], ['Guarded in staging', { environmentKeys: ['staging'] }, config, null, 1])
+    assert.deepEqual(await ok(server, 'GET', path), updated)
+    await refused(server, 'PUT', path, { body: '{' }, 400, 'invalid_request', /^the body is not valid JSON$/)
+    await refused(server, 'PUT', path, { body: { name: '', releaseMethod: 'immediate-release', scope: { environmentKeys: ['test'] } } }, 400, 'invalid_request', /^name is required$/)
+    await refused(server, 'PUT', path, { body: { name: 'x', releaseMethod: 'immediate-release' } }, 400, 'invalid_request', /^a scoped release policy must keep a scope$/)
+    await refused(server, 'PUT', `${POLICIES}/default`, { body: { name: 'x', releaseMethod: 'immediate-release', scope: { environmentKeys: ['test'] } } }, 400, 'invalid_request', /^the default release policy cannot be given a scope$/)
+    assert.deepEqual(await ok(server, 'GET', path), updated, 'the refusals changed nothing')
+    const progressive = await ok(server, 'PUT', `${POLICIES}/default`, { body: { name: 'Default', releaseMethod: 'progressive-release', progressiveReleaseConfig: { stages: [{ allocation: 100000, durationMillis: 1 }] } } })
+    assert.deepEqual([progressive.scope, progressive.guardedReleaseConfig, progressive.progressiveReleaseConfig], [null, null, { stages: [{ allocation: 100000, durationMillis: 1 }] }])
+  })
+})
