@@ -1477,6 +1477,12 @@ describe('releases: plans, rule placement, cleanup, health checks, stop bodies',
     await refused(server, 'PUT', stop, { body: { resolution: 'undo' } }, 400, 'invalid_request', /^resolution must be one of roll_forward_all_phases, roll_forward_current_phase_and_remove_pending_phases, roll_back_all_phases_and_remove_pending_phases, roll_back_current_phase_and_remove_pending_phases$/)
     const stopped = await ok(server, 'PUT', stop, { body: { resolution: 'roll_forward_all_phases', comment: null } })
     assert.equal(stopped.status, 'completed')
+    // Each cleanup behavior and advancement mode may be named.
+    for (const [i, [cleanupBehavior, advancementMode]] of [['leave_rules_in_place', 'manual'], ['remove_rules_and_update_default_rule', 'automatic']].entries()) {
+      const release = await startRelease(server, 'test', distinct(await startBody(server, { extra: { cleanupBehavior, advancementMode } }), `named-${i}`))
+      assert.deepEqual([release.cleanupBehavior, release.advancementMode], [cleanupBehavior, advancementMode])
+      await stopRelease(server, 'test', release.id, 'roll_back_all_phases_and_remove_pending_phases')
+    }
   })
 
   test('the start body: not JSON is 400 with the reason', async (t) => {
