@@ -36,6 +36,8 @@ const TESTS_FOR = {
   'lib/cli/rollout-render.js': ['__test__/rollout-render.test.mjs', ...CLI],
   'lib/cli/': CLI,
   'testing/index.js': ['__test__/fake-limits.test.mjs', '__test__/fake.test.mjs', '__test__/phase-start.test.mjs', '__test__/cli.test.mjs'],
+  // The file that kills most of its mutants first.
+  'testing/environments.js': ['__test__/fake-environments.test.mjs', '__test__/fake.test.mjs', '__test__/fake-limits.test.mjs', '__test__/rollout-main.test.mjs', '__test__/environment-watch.test.mjs', '__test__/cli-rollout.test.mjs', '__test__/cli.test.mjs'],
   'testing/': ['__test__/fake.test.mjs', '__test__/fake-environments.test.mjs', '__test__/fake-limits.test.mjs', '__test__/cli-rollout.test.mjs', '__test__/cli.test.mjs'],
 }
 

@@ -74,6 +74,8 @@ async function startBody(server, { phases = [[[10000, MINUTE], [100000, MINUTE]]
   }
 }
 
+/** `body` with clauses and descriptions of its own (`tag`), so that its rules duplicate no other release's. */
+const distinct = (body, tag) => ({ ...body, phases: body.phases.map((p, i) => ({ ...p, clauses: [KIND, clause('n', `${tag}-${i}`)], description: `${tag}-${i}` })) })
 const startRelease = async (server, env, body, flag = 'new-checkout') => ok(server, 'POST', releasesOf(env, flag), { body }, 201)
 const getRelease = (server, env, id, query = '') => ok(server, 'GET', `${releasesOf(env)}/${id}${query}`)
 const stopRelease = (server, env, id, resolution) => ok(server, 'PUT', `${releasesOf(env)}/${id}/stop`, { body: { resolution, comment: 'test' } })
@@ -764,5 +766,918 @@ describe('release policies', () => {
     // Deleting one closes the gap.
     await call(server, 'DELETE', `${POLICIES}/staging-progressive`)
     assert.deepEqual((await ok(server, 'GET', `${POLICIES}?excludeDefault=true`)).items.map((p) => [p.key, p.rank]), [['test-immediate', 1], ['production-guarded', 2]])
+  })
+})
+
+describe('the sample data', () => {
+  test('a flag as GET answers it: every FeatureFlag field the fake fills in, per environment its name, site and salts', async (t) => {
+    const server = await start(t)
+    const flag = await ok(server, 'GET', '/api/v2/flags/web/progressive-checkout', { beta: false })
+    const { environments, variations: vars, ...top } = flag
+    assert.deepEqual(top, {
+      key: 'progressive-checkout',
+      name: 'Progressive checkout',
+      kind: 'boolean',
+      description: '',
+      _version: 1,
+      creationDate: 1764300000000,
+      includeInSnippet: false,
+      clientSideAvailability: { usingMobileKey: false, usingEnvironmentId: false },
+      temporary: false,
+      tags: [],
+      _links: { parent: { href: '/api/v2/flags/web', type: 'application/json' }, self: { href: '/api/v2/flags/web/progressive-checkout', type: 'application/json' } },
+      maintainerId: null,
+      archived: false,
+      deprecated: false,
+      customProperties: {},
+      experiments: { baselineIdx: 0, items: [] },
+    })
+    assert.deepEqual(vars.map((v) => [v.value, v.name]), [[true, 'Enabled'], [false, 'Disabled']])
+    assert.deepEqual(Object.keys(environments), ['test', 'staging', 'production'])
+    const names = { test: 'Test', staging: 'Staging', production: 'Production' }
+    for (const [key, env] of Object.entries(environments)) {
+      const { salt, sel, ...rest } = env
+      assert.deepEqual(rest, {
+        on: true,
+        archived: false,
+        lastModified: T0,
+        version: 1,
+        targets: [],
+        contextTargets: [],
+        rules: [],
+        fallthrough: { variation: 1 },
+        offVariation: 1,
+        prerequisites: [],
+        trackEvents: false,
+        trackEventsFallthrough: false,
+        _environmentName: names[key],
+        _site: { href: `/web/features/progressive-checkout/targeting?env=${key}`, type: 'text/html' },
+        _summary: { variations: {}, prerequisites: 0 },
+      })
+      assert.match(salt, /^[0-9a-f]{32}$/)
+      assert.match(sel, /^[0-9a-f]{32}$/)
+      assert.notEqual(salt, sel)
+    }
+    // Salts differ between environments and flags, and are the same in every fake.
+    const salts = Object.values(environments).map((e) => e.salt)
+    assert.equal(new Set(salts).size, 3)
+    assert.equal(new Set(Object.values(environments).map((e) => e.sel)).size, 3)
+    const layout = await ok(server, 'GET', '/api/v2/flags/web/checkout-layout?env=test,production')
+    assert.deepEqual(Object.keys(layout.environments), ['test', 'production'])
+    assert.notEqual(layout.environments.test.salt, environments.test.salt)
+    const again = await ok(await start(t), 'GET', '/api/v2/flags/web/progressive-checkout')
+    assert.deepEqual(Object.values(again.environments).map((e) => [e.salt, e.sel]), Object.values(environments).map((e) => [e.salt, e.sel]))
+  })
+
+  test('the sample flags: names, kinds, variations, tags, where each is on, and the Beta testers rule', async (t) => {
+    const server = await start(t)
+    const summary = async (key) => {
+      const flag = await ok(server, 'GET', `/api/v2/flags/web/${key}`)
+      const on = Object.entries(flag.environments).filter(([, e]) => e.on).map(([k]) => k)
+      const served = Object.values(flag.environments).map((e) => [e.fallthrough.variation, e.offVariation])
+      return [flag.name, flag.kind, flag.variations.map((v) => [v.value, v.name]), flag.tags, on, served]
+    }
+    assert.deepEqual(await summary('new-checkout'), ['New checkout', 'boolean', [[true, 'Enabled'], [false, 'Disabled']], ['checkout'], ['test', 'staging', 'production'], [[1, 1], [1, 1], [1, 1]]])
+    assert.deepEqual(await summary('checkout-layout'), ['Checkout layout', 'multivariate', [['classic', 'Classic'], ['compact', 'Compact'], ['wide', 'Wide']], ['checkout'], ['test', 'staging'], [[0, 0], [0, 0], [0, 0]]])
+    assert.deepEqual(await summary('progressive-checkout'), ['Progressive checkout', 'boolean', [[true, 'Enabled'], [false, 'Disabled']], [], ['test', 'staging', 'production'], [[1, 1], [1, 1], [1, 1]]])
+    const flag = await ok(server, 'GET', FLAG)
+    assert.deepEqual(flag.environments.test.rules, [])
+    const [rule] = flag.environments.production.rules
+    assert.deepEqual(rule, {
+      _id: rule._id,
+      description: 'Beta testers',
+      clauses: [{ ...KIND, negate: false }, { contextKind: 'user', attribute: 'email', op: 'endsWith', values: ['@example.com'], negate: false }],
+      variation: 1,
+      trackEvents: false,
+    })
+    assert.match(rule._id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/)
+    // Every variation id differs.
+    const ids = []
+    for (const key of ['new-checkout', 'checkout-layout', 'progressive-checkout']) ids.push(...(await ok(server, 'GET', `/api/v2/flags/web/${key}`)).variations.map((v) => v._id))
+    assert.equal(new Set(ids).size, 7)
+  })
+
+  test('the sample context kinds: user, organization and device take a release; legacy-account is archived', async (t) => {
+    const server = await start(t)
+    const v = await variations(server)
+    for (const [i, unit] of ['user', 'organization', 'device'].entries()) {
+      const kind = { contextKind: unit, attribute: 'kind', op: 'in', values: [unit] }
+      const env = ['test', 'staging', 'production'][i]
+      const release = await startRelease(server, env, { originalVariationId: v.false, targetVariationId: v.true, randomizationUnit: unit, phases: [{ clauses: [kind], steps: [{ allocation: 1000, durationMillis: MINUTE }] }] })
+      assert.equal(release.randomizationUnit, unit)
+    }
+    const legacy = { contextKind: 'legacy-account', attribute: 'kind', op: 'in', values: ['legacy-account'] }
+    await refused(server, 'POST', releasesOf('test', 'progressive-checkout'), { body: { originalVariationId: (await variations(server, 'progressive-checkout')).false, targetVariationId: (await variations(server, 'progressive-checkout')).true, randomizationUnit: 'legacy-account', phases: [{ clauses: [legacy], steps: [{ allocation: 1000, durationMillis: MINUTE }] }] } }, 400, 'invalid_request', /^randomizationUnit "legacy-account" is an archived context kind$/)
+  })
+
+  test('the sample metrics, as expand=metrics defines them', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[5000, MINUTE]]], extra: { metrics: [{ metricKey: 'checkout-errors' }, { metricKey: 'checkout-latency' }] } }))
+    const expanded = await getRelease(server, 'test', release.id, '?expand=metrics')
+    const [errors, latency] = expanded.metrics.map((m) => m.definition)
+    const common = {
+      _version: 1,
+      kind: 'custom',
+      description: null,
+      analysisUnits: ['user'],
+      tags: [],
+      _creationDate: 1764300000000,
+      dataSource: { key: 'launchdarkly', _name: 'LaunchDarkly' },
+      archived: false,
+    }
+    assert.deepEqual(errors, {
+      ...common,
+      _id: errors._id,
+      _versionId: release.metrics[0].metricVersionId,
+      key: 'checkout-errors',
+      name: 'Checkout errors',
+      isNumeric: false,
+      eventKey: 'checkout-error',
+      unit: null,
+      _links: { self: { href: '/api/v2/metrics/web/checkout-errors', type: 'application/json' } },
+    })
+    assert.deepEqual(latency, {
+      ...common,
+      _id: latency._id,
+      _versionId: release.metrics[1].metricVersionId,
+      key: 'checkout-latency',
+      name: 'Checkout latency',
+      isNumeric: true,
+      eventKey: 'checkout-latency',
+      unit: 'ms',
+      _links: { self: { href: '/api/v2/metrics/web/checkout-latency', type: 'application/json' } },
+    })
+    for (const d of [errors, latency]) assert.match(d._id, /^[0-9a-f-]{36}$/)
+    assert.notEqual(errors._id, latency._id)
+    assert.notEqual(release.metrics[0].metricVersionId, release.metrics[1].metricVersionId)
+    // expand may list several values, in one parameter or several.
+    assert.ok((await getRelease(server, 'test', release.id, '?expand=phases,metrics')).metrics[0].definition)
+    assert.ok((await getRelease(server, 'test', release.id, '?expand=phases&expand=metrics')).metrics[0].definition)
+    assert.ok(!('definition' in (await getRelease(server, 'test', release.id, '?expand=phases')).metrics[0]))
+  })
+
+  test('the sample release policies, in full; each project has its own, with ids of their own', async (t) => {
+    const server = await start(t)
+    const { items } = await ok(server, 'GET', POLICIES)
+    const ids = items.map((p) => p._id)
+    assert.deepEqual(items, [
+      {
+        _id: ids[0],
+        key: 'production-guarded',
+        name: 'Guarded releases in production',
+        scope: { environmentKeys: ['production'] },
+        rank: 1,
+        releaseMethod: 'guarded-release',
+        guardedReleaseConfig: {
+          rolloutContextKindKey: 'user',
+          minSampleSize: 100,
+          rollbackOnRegression: true,
+          metricKeys: ['checkout-errors'],
+          stages: [{ allocation: 10000, durationMillis: 3600000 }, { allocation: 50000, durationMillis: 3600000 }],
+        },
+        progressiveReleaseConfig: null,
+      },
+      {
+        _id: ids[1],
+        key: 'default',
+        name: 'Default release policy',
+        scope: null,
+        rank: 0,
+        releaseMethod: 'progressive-release',
+        guardedReleaseConfig: null,
+        progressiveReleaseConfig: { rolloutContextKindKey: 'user', stages: [{ allocation: 25000, durationMillis: 3600000 }, { allocation: 100000, durationMillis: 3600000 }] },
+      },
+    ])
+    const other = (await ok(server, 'GET', '/api/v2/projects/mobile/release-policies')).items
+    assert.deepEqual(other.map((p) => p.key), ['production-guarded', 'default'])
+    const all = [...ids, ...other.map((p) => p._id)]
+    assert.ok(all.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/.test(id)))
+    assert.equal(new Set(all).size, 4)
+  })
+})
+
+describe('routes', () => {
+  test('a path that is not one of these routes is 404 Invalid resource identifier', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server))
+    const base = releasesOf('test')
+    const paths = [
+      `${base}/${release.id}/stop/now`,
+      `${base}/${release.id}/cancel`,
+      '/api/v2/projectz/web/flags/new-checkout/environments/test/releases',
+      '/api/v2/projects/web/flagz/new-checkout/environments/test/releases',
+      '/api/v2/projects/web/flags/new-checkout/environmentz/test/releases',
+      '/api/v2/projects/web/flags/new-checkout/environments/test/releasez',
+      '/api/v2/projects/web/flags/new-checkout/environments/test',
+      '/api/v2/projects//flags/new-checkout/environments/test/releases',
+      `/api/v2/projects/web/flags/new-checkout/environments/test/releases/%ZZ`,
+      `${POLICIES}/default/extra`,
+      '/api/v2/projectz/web/release-policies',
+      '/api/v2/projects/%ZZ/release-policies',
+      '/api/v2/projects/web/release-policiez',
+      '/api/v2/flags/web/new-checkout/extra',
+      '/api/v2/flags//new-checkout',
+      '/api/v2/flagz/web/new-checkout',
+    ]
+    for (const path of paths) await refused(server, 'GET', path, {}, 404, 'not_found', /^Invalid resource identifier$/)
+    await refused(server, 'PUT', `${base}/${release.id}/cancel`, { body: { resolution: 'roll_back_all_phases_and_remove_pending_phases' } }, 404, 'not_found', /^Invalid resource identifier$/)
+    assert.equal((await getRelease(server, 'test', release.id)).status, 'in_progress')
+    // Keys are percent-decoded.
+    assert.equal((await ok(server, 'GET', `/api/v2/projects/web/flags/new%2Dcheckout/environments/te%73t/releases/${release.id}`)).id, release.id)
+    assert.equal((await ok(server, 'GET', `${POLICIES}/produc%74ion-guarded`)).key, 'production-guarded')
+  })
+
+  test('405 names the method and the path; 404 names what is missing', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server))
+    const base = releasesOf('test')
+    const cases = [
+      ['POST', FLAG],
+      ['DELETE', base],
+      ['DELETE', `${base}/${release.id}`],
+      ['GET', `${base}/${release.id}/stop`],
+      ['PATCH', POLICIES],
+      ['GET', `${POLICIES}/order`],
+      ['PATCH', `${POLICIES}/default`],
+    ]
+    for (const [method, path] of cases) await refused(server, method, path, { body: method === 'GET' || method === 'DELETE' ? undefined : {} }, 405, 'method_not_allowed', new RegExp(`^${method} is not allowed on ${path}$`))
+    assert.equal((await ok(server, 'GET', POLICIES)).totalCount, 2, 'the PATCH created nothing')
+    await refused(server, 'GET', '/api/v2/flags/web/nope', {}, 404, 'not_found', /^No flag nope in project web$/)
+    await refused(server, 'GET', releasesOf('test', 'nope'), {}, 404, 'not_found', /^No flag nope in project web$/)
+    await refused(server, 'GET', releasesOf('qa'), {}, 404, 'not_found', /^No environment qa in project web$/)
+    const id = '00000000-0000-4000-8000-000000000000'
+    await refused(server, 'GET', `${base}/${id}`, {}, 404, 'not_found', new RegExp(`^No environment release ${id} for flag new-checkout in test$`))
+    await refused(server, 'GET', `${POLICIES}/nope`, {}, 404, 'not_found', /^No release policy nope in project web$/)
+    // A release is found only under its own project, flag and environment.
+    await refused(server, 'GET', `${releasesOf('test', 'new-checkout', 'mobile')}/${release.id}`, {}, 404, 'not_found')
+    await refused(server, 'GET', `${releasesOf('test', 'progressive-checkout')}/${release.id}`, {}, 404, 'not_found')
+    await refused(server, 'PUT', `${releasesOf('test', 'progressive-checkout')}/${release.id}/stop`, { body: { resolution: 'roll_forward_all_phases' } }, 404, 'not_found')
+    assert.equal((await getRelease(server, 'test', release.id)).status, 'in_progress')
+  })
+
+  test('answers carry the fake clock as their Date header', async (t) => {
+    const server = await start(t)
+    const res = await fetch(server.url + FLAG, { headers: { Authorization: server.apiKey } })
+    await res.text()
+    assert.equal(res.headers.get('date'), new Date(T0).toUTCString())
+    server.advance(DAY)
+    const later = await fetch(server.url + POLICIES, { headers: { Authorization: server.apiKey, 'LD-API-Version': 'beta' } })
+    await later.text()
+    assert.equal(later.headers.get('date'), new Date(T0 + DAY).toUTCString())
+  })
+})
+
+describe('controls', () => {
+  test('setFlag: what it fills in (name, kind, off, the last variation served, rule ids, stable variation ids) and keeps', async (t) => {
+    const server = await start(t)
+    const flag = server.setFlag('web', { key: 'colors', variations: [{ value: 'red' }, { value: 'green', name: 'Green' }, { value: 'blue' }] })
+    assert.deepEqual([flag.name, flag.kind, flag.description, flag.tags, flag.creationDate, flag._version], ['colors', 'multivariate', '', [], 1764300000000, 1])
+    assert.deepEqual(flag.variations.map((v) => Object.keys(v)), [['_id', 'value'], ['_id', 'value', 'name'], ['_id', 'value']])
+    assert.equal(new Set(flag.variations.map((v) => v._id)).size, 3)
+    for (const env of Object.values(flag.environments)) assert.deepEqual([env.on, env.fallthrough, env.offVariation, env.rules], [false, { variation: 2 }, 2, []])
+    const again = await start(t)
+    assert.deepEqual(again.setFlag('web', { key: 'colors', variations: [{ value: 'red' }, { value: 'green' }, { value: 'blue' }] }).variations.map((v) => v._id), flag.variations.map((v) => v._id))
+
+    const given = server.setFlag('web', {
+      key: 'given',
+      name: 'Given',
+      kind: 'multivariate',
+      description: 'A flag',
+      tags: ['a'],
+      creationDate: 5,
+      variations: [{ _id: 'v-true', value: true }, { value: false }],
+      environments: { staging: { on: true, fallthrough: { variation: 0 }, offVariation: 0, rules: [{ _id: 'r1', clauses: [KIND], variation: 0 }, { variation: 1 }] } },
+    })
+    assert.deepEqual([given.name, given.kind, given.description, given.tags, given.creationDate, given.variations[0]._id], ['Given', 'multivariate', 'A flag', ['a'], 5, 'v-true'])
+    const staging = given.environments.staging
+    assert.deepEqual([staging.on, staging.fallthrough, staging.offVariation], [true, { variation: 0 }, 0])
+    assert.deepEqual(staging.rules[0], { _id: 'r1', clauses: [KIND], variation: 0 })
+    assert.match(staging.rules[1]._id, /^[0-9a-f-]{36}$/)
+    assert.deepEqual(staging.rules[1].clauses, [], 'a rule always has clauses')
+    assert.equal(server.getFlag('web', 'given').environments.staging.rules[1]._id, staging.rules[1]._id)
+    assert.equal(server.getFlag('web', 'nope'), undefined)
+  })
+
+  test('setFlag: the kind is boolean only for two boolean values', async (t) => {
+    const server = await start(t)
+    const kind = (values) => server.setFlag('web', { key: 'k', variations: values.map((value) => ({ value })) }).kind
+    assert.equal(kind([false, true]), 'boolean')
+    assert.equal(kind([true, 'yes']), 'multivariate')
+    assert.equal(kind(['yes', true]), 'multivariate')
+    assert.equal(kind([true, false, true]), 'multivariate')
+    assert.equal(kind([1, 0]), 'multivariate')
+  })
+
+  test('setFlag refuses a flag without a key or two variations, and rules that are not objects', (t) => {
+    return start(t).then((server) => {
+      const two = [{ value: 1 }, { value: 2 }]
+      for (const bad of [null, [], 'flag', { variations: two }, { key: 5, variations: two }, { key: 'x', variations: 'ab' }, { key: 'x', variations: [{ value: 1 }] }]) {
+        assert.throws(() => server.setFlag('web', bad), /^TypeError: a flag needs a key and at least two variations$/)
+      }
+      for (const rules of [[null], [5], [{ clauses: 'x' }], [{ clauses: [null] }], [{ clauses: [KIND, 5] }]]) {
+        assert.throws(() => server.setFlag('web', { key: 'x', variations: two, environments: { test: { rules } } }), /^TypeError: a rule of a flag must be an object whose clauses \(if any\) are an array of objects$/)
+      }
+      assert.equal(server.getFlag('web', 'x'), undefined, 'nothing was added')
+      server.setFlag('web', { key: 'x', variations: two, environments: { test: {} } })
+      assert.deepEqual(server.getFlag('web', 'x').environments.test.rules, [])
+    })
+  })
+
+  test('options.flags, approvalsRequired and failingHealthChecks; a bad failingHealthChecks throws', async (t) => {
+    const server = await start(t, { flags: [{ projectKey: 'web', flag: { key: 'extra', variations: [{ value: 1 }, { value: 2 }] } }], approvalsRequired: [{ projectKey: 'web', environmentKey: 'staging' }], failingHealthChecks: ['flag_evaluations_with_context'] })
+    assert.equal(server.getFlag('web', 'extra').kind, 'multivariate')
+    const body = await startBody(server)
+    await refused(server, 'POST', releasesOf('staging'), { body }, 405, 'method_not_allowed', /^Environment staging requires approvals: request a change through an approval, or use a token granted the bypassRequiredApproval action$/)
+    const failed = await refused(server, 'POST', releasesOf('test'), { body }, 400, 'health_checks_failed', /^Release health checks failed: flag_evaluations_with_context\. To start the release anyway, list the failing kinds in bypassHealthChecks\.$/)
+    assert.deepEqual(failed.failingChecks, [{ kind: 'flag_evaluations_with_context', message: 'The flag has not been evaluated recently for contexts of kind user.' }])
+    for (const bad of [['everything'], 'flag_evaluations_any', [null]]) {
+      await assert.rejects(startFakeLaunchDarkly({ failingHealthChecks: bad }), /^TypeError: options\.failingHealthChecks must be an array of flag_evaluations_any, flag_evaluations_with_context, metric_events_any, metric_events_with_context$/)
+    }
+    assert.throws(() => server.setHealthChecks('flag_evaluations_any'), /^TypeError: failing must be an array of flag_evaluations_any, /)
+  })
+
+  test('setApprovalsRequired: on by default, off with false; an unknown environment throws', async (t) => {
+    const server = await start(t)
+    const body = await startBody(server)
+    server.setApprovalsRequired('web', 'test')
+    await refused(server, 'POST', releasesOf('test'), { body }, 405, 'method_not_allowed', /requires approvals/)
+    server.setApprovalsRequired('web', 'test', 0)
+    await startRelease(server, 'test', body)
+    assert.throws(() => server.setApprovalsRequired('web', 'qa'), /^Error: no environment qa in project web$/)
+    await assert.rejects(startFakeLaunchDarkly({ approvalsRequired: [{ projectKey: 'web', environmentKey: 'qa' }] }), /^Error: no environment qa in project web$/)
+  })
+
+  test('setFlagOn counts a version; turning on leaves releases be; turning off ends only the releases of that flag and environment, keeping what they completed', async (t) => {
+    const server = await start(t)
+    server.setFlagOn('web', 'new-checkout', 'test', true)
+    assert.equal(server.getFlag('web', 'new-checkout')._version, 2)
+    assert.equal(server.getFlag('web', 'new-checkout').environments.test.version, 2)
+    assert.throws(() => server.setFlagOn('web', 'nope', 'test', false), /^Error: no flag nope in web\/test$/)
+    const body = await startBody(server, { phases: [[[10000, MINUTE]], [[20000, MINUTE]], [[30000, MINUTE]]] })
+    const done = await startRelease(server, 'test', distinct(await startBody(server, { phases: [[[10000, MINUTE]]] }), 'done'))
+    server.advance(MINUTE)
+    const release = await startRelease(server, 'test', body)
+    const others = [await startRelease(server, 'staging', body), await startRelease(server, 'test', await startBody(server, { flag: 'progressive-checkout' }), 'progressive-checkout'), await startRelease(server, 'test', body, 'new-checkout').catch(() => null)]
+    assert.equal(others[2], null, 'one release at a time')
+    const mobile = await ok(server, 'POST', releasesOf('test', 'new-checkout', 'mobile'), { body }, 201)
+    server.advance(MINUTE + 1000) // phase 0 completed, phase 1 running
+    server.setFlagOn('web', 'new-checkout', 'test', true)
+    assert.equal((await getRelease(server, 'test', release.id)).status, 'in_progress', 'turning it on changes nothing')
+    server.setFlagOn('web', 'new-checkout', 'test', false)
+    const r = await getRelease(server, 'test', release.id)
+    assert.deepEqual([r.status, r.statusReason, r.endedAt], ['reverted', 'reverted_discarded', T0 + 2 * MINUTE + 1000])
+    assert.deepEqual(r.phases.map((p) => [p.status, p.statusReason]), [['completed', 'completed_automatic'], ['reverted', 'reverted_discarded'], ['reverted', 'reverted_discarded']])
+    assert.equal(r.phases[1].steps[0].endedAt, T0 + 2 * MINUTE + 1000)
+    assert.equal((await getRelease(server, 'test', done.id)).status, 'completed', 'an ended release stays as it ended')
+    assert.equal((await getRelease(server, 'staging', others[0].id)).status, 'in_progress')
+    assert.equal((await ok(server, 'GET', `${releasesOf('test', 'progressive-checkout')}/${others[1].id}`)).status, 'in_progress')
+    assert.equal((await ok(server, 'GET', `${releasesOf('test', 'new-checkout', 'mobile')}/${mobile.id}`)).status, 'in_progress')
+  })
+
+  test('turning the flag off while a phase waits on a regression ends that phase', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[5000, MINUTE]], [[6000, MINUTE]]], extra: { metrics: [{ metricKey: 'checkout-errors' }] } }))
+    server.advance(1000)
+    server.reportRegression(release.id, 'checkout-errors')
+    server.advance(1000)
+    server.setFlagOn('web', 'new-checkout', 'test', false)
+    const r = await getRelease(server, 'test', release.id)
+    assert.deepEqual(r.phases.map((p) => [p.status, p.statusReason, p.endedAt]), [['reverted', 'reverted_discarded', T0 + 2000], ['reverted', 'reverted_discarded', null]])
+    assert.equal(r.phases[0].steps[0].endedAt, T0 + 2000)
+  })
+
+  test('advance(0) is allowed; continueRelease and the regression controls say why they refuse', async (t) => {
+    const server = await start(t)
+    assert.equal(server.advance(0), T0)
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[5000, MINUTE]], [[6000, MINUTE]]], extra: { advancementMode: 'manual', metrics: [{ metricKey: 'checkout-errors' }, { metricKey: 'checkout-latency' }] } }))
+    assert.throws(() => server.continueRelease(release.id), new RegExp(`^Error: release ${release.id} is not waiting for its next phase \\(status in_progress, no reason\\)$`))
+    server.reportRegression(release.id, 'checkout-errors')
+    assert.throws(() => server.continueRelease(release.id), new RegExp(`^Error: release ${release.id} is not waiting for its next phase \\(status waiting, waiting_regression_detected\\)$`))
+    assert.throws(() => server.dismissRegression(release.id, 'checkout-latency'), new RegExp(`^Error: metric checkout-latency has no regression to dismiss in release ${release.id}$`))
+    server.dismissRegression(release.id, 'checkout-errors')
+    server.advance(MINUTE)
+    assert.equal(server.getEnvironmentRelease(release.id).statusReason, 'waiting_phase_ended')
+    assert.throws(() => server.reportRegression(release.id, 'checkout-errors'), new RegExp(`^Error: release ${release.id} has no running phase \\(status waiting\\)$`))
+    assert.throws(() => server.dismissRegression(release.id, 'checkout-errors'), /no regression to dismiss/)
+    server.continueRelease(release.id)
+    await stopRelease(server, 'test', release.id, 'roll_forward_all_phases')
+    assert.throws(() => server.continueRelease(release.id), /\(status completed, completed_manual\)$/)
+  })
+
+  test('regressions on two metrics: the release waits until both are dismissed, its step resuming for the time it had left', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[5000, MINUTE], [6000, MINUTE]]], extra: { metrics: [{ metricKey: 'checkout-errors' }, { metricKey: 'checkout-latency' }] } }))
+    server.advance(10000)
+    server.reportRegression(release.id, 'checkout-errors')
+    server.advance(10000)
+    let r = server.reportRegression(release.id, 'checkout-latency')
+    assert.deepEqual([r.status, r.statusReason], ['waiting', 'waiting_regression_detected'])
+    // The regressed rule still serves its rollout while it waits.
+    assert.deepEqual(server.getFlag('web', 'new-checkout').environments.test.rules[0].rollout.variations[0], { variation: 0, weight: 5000 })
+    server.advance(10000)
+    r = server.dismissRegression(release.id, 'checkout-errors')
+    assert.deepEqual([r.status, r.phases[0].status, r.phases[0].metricStatuses], ['waiting', 'waiting', { 'checkout-errors': 'regression_dismissed', 'checkout-latency': 'regressed' }])
+    server.advance(10000)
+    r = server.dismissRegression(release.id, 'checkout-latency')
+    assert.deepEqual([r.status, r.statusReason, r.phases[0].status, r.phases[0].statusReason], ['in_progress', null, 'in_progress', null])
+    // Paused from T0+10 s to T0+40 s: the first step ends 30 s late.
+    server.advance(MINUTE - 10000 - 1)
+    assert.equal(server.getEnvironmentRelease(release.id).phases[0].currentStepIndex, 0)
+    server.advance(1)
+    assert.equal(server.getEnvironmentRelease(release.id).phases[0].steps[0].endedAt, T0 + MINUTE + 30000)
+  })
+
+  test('stopping a release that waits on a regression ends its phase as the resolution says', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[5000, MINUTE]]], extra: { metrics: [{ metricKey: 'checkout-errors' }] } }))
+    server.reportRegression(release.id, 'checkout-errors')
+    server.advance(1000)
+    const r = await stopRelease(server, 'test', release.id, 'roll_back_current_phase_and_remove_pending_phases')
+    assert.deepEqual([r.status, r.phases[0].status, r.phases[0].statusReason, r.phases[0].endedAt, r.phases[0].steps[0].endedAt], ['reverted', 'reverted', 'reverted_manual', T0 + 1000, T0 + 1000])
+  })
+
+  test('failStartAnswer with a status: 5xx is internal_server_error, others error; the message says the release was started', async (t) => {
+    const server = await start(t)
+    const body = await startBody(server, { phases: [[[1000, MINUTE]]] })
+    for (const [status, code] of [[500, 'internal_server_error'], [499, 'error'], [503, 'internal_server_error']]) {
+      server.failStartAnswer({ status })
+      await refused(server, 'POST', releasesOf('test'), { body: distinct(body, status) }, status, code, new RegExp(`^${status} \\(the release was started\\)$`))
+      const [latest] = (await ok(server, 'GET', releasesOf('test'))).items
+      await stopRelease(server, 'test', latest.id, 'roll_back_all_phases_and_remove_pending_phases')
+    }
+  })
+})
+
+describe('starts: every refusal, its exact message', () => {
+  const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+  test('the body, the variations, the unit, the modes, the comment, bypassHealthChecks and metrics', async (t) => {
+    const server = await start(t)
+    const base = await startBody(server, { phases: [[[10000, MINUTE]]] })
+    const layout = await variations(server, 'checkout-layout')
+    const checks = 'flag_evaluations_any, flag_evaluations_with_context, metric_events_any, metric_events_with_context'
+    const cases = [
+      [null, 'the body must be a JSON object'],
+      [5, 'the body must be a JSON object'],
+      ['"text"', 'the body must be a JSON object'],
+      [{ ...base, originalVariationId: [base.originalVariationId] }, 'originalVariationId is required and must be a UUID'],
+      [{ ...base, targetVariationId: `x${base.targetVariationId}` }, 'targetVariationId is required and must be a UUID'],
+      [{ ...base, targetVariationId: `${base.targetVariationId}x` }, 'targetVariationId is required and must be a UUID'],
+      [{ ...base, originalVariationId: layout.wide }, `originalVariationId ${layout.wide} is not a variation of flag new-checkout`],
+      [{ ...base, targetVariationId: layout.wide }, `targetVariationId ${layout.wide} is not a variation of flag new-checkout`],
+      [{ ...base, randomizationUnit: '' }, 'randomizationUnit is required unless releasePlanKey is set'],
+      [{ ...base, randomizationUnit: 5 }, 'randomizationUnit is required unless releasePlanKey is set'],
+      [{ ...base, cleanupBehavior: 'tidy' }, 'cleanupBehavior must be one of remove_rules_and_update_default_rule, leave_rules_in_place'],
+      [{ ...base, advancementMode: 'sometimes' }, 'advancementMode must be one of manual, automatic'],
+      [{ ...base, comment: 5 }, 'comment must be a string'],
+      [{ ...base, bypassHealthChecks: 'flag_evaluations_any' }, `bypassHealthChecks must be an array of ${checks}`],
+      [{ ...base, bypassHealthChecks: ['flag_evaluations_any', 'nope'] }, `bypassHealthChecks must be an array of ${checks}`],
+      [{ ...base, metrics: { metricKey: 'checkout-errors' } }, 'metrics must be an array'],
+      [{ ...base, metrics: [5] }, 'metrics[0].metricKey is required'],
+      [{ ...base, metrics: [{ metricKey: 'checkout-errors' }, {}] }, 'metrics[1].metricKey is required'],
+      [{ ...base, metrics: [{ metricKey: '' }] }, 'metrics[0].metricKey is required'],
+      [{ ...base, metrics: [{ metricKey: 5 }] }, 'metrics[0].metricKey is required'],
+      [{ ...base, metrics: [{ metricKey: 'checkout-errors', autoRollback: 'yes' }] }, 'metrics[0].autoRollback must be a boolean'],
+      [{ ...base, metrics: [{ metricKey: 'checkout-health' }] }, 'metrics[0]: checkout-health is a metric group; metric groups are not accepted, list its metrics individually'],
+      [{ ...base, metrics: [{ metricKey: 'nope' }] }, 'metrics[0]: no metric "nope" in this project'],
+      [{ ...base, metrics: [{ metricKey: 'checkout-errors' }, { metricKey: 'checkout-errors' }] }, 'metrics[1]: metric checkout-errors is listed twice'],
+    ]
+    for (const [body, message] of cases) await refused(server, 'POST', releasesOf('test'), { body }, 400, 'invalid_request', new RegExp(`^${escape(message)}$`))
+    assert.equal((await ok(server, 'GET', releasesOf('test'))).totalCount, 0)
+  })
+
+  test('phases, steps, rules and clauses', async (t) => {
+    const server = await start(t)
+    const base = await startBody(server, { phases: [[[10000, MINUTE]]] })
+    const steps = base.phases[0].steps
+    const phase = (over) => ({ ...base.phases[0], ...over })
+    const ops = 'in, endsWith, startsWith, matches, contains, lessThan, lessThanOrEqual, greaterThan, greaterThanOrEqual, before, after, segmentMatch, semVerEqual, semVerLessThan, semVerGreaterThan'
+    const kindRule = (unit) => `the rule must include the clause {"contextKind":"${unit}","attribute":"kind","op":"in","values":["${unit}"]}, not negated and with no other values, so the release only reaches contexts of the randomizationUnit kind "${unit}"`
+    server.setFlag('web', {
+      key: 'ruled',
+      variations: [{ value: true }, { value: false }],
+      environments: {
+        test: {
+          on: true,
+          rules: [
+            { _id: 'off-rule', disabled: true, clauses: [KIND] },
+            { _id: 'no-clauses' },
+            { _id: 'no-values', clauses: [{ contextKind: 'user', attribute: 'kind', op: 'in' }] },
+            { _id: 'kind-device', clauses: [{ contextKind: 'device', attribute: 'kind', op: 'in', values: ['user'] }] },
+            { _id: 'attr-key', clauses: [{ contextKind: 'user', attribute: 'key', op: 'in', values: ['user'] }] },
+            { _id: 'op-starts', clauses: [{ contextKind: 'user', attribute: 'kind', op: 'startsWith', values: ['user'] }] },
+            { _id: 'value-device', clauses: [{ contextKind: 'user', attribute: 'kind', op: 'in', values: ['device'] }] },
+            { _id: 'blank', description: '', clauses: [KIND, clause('blank', 1)] },
+          ],
+        },
+      },
+    })
+    const ruled = await variations(server, 'ruled')
+    const onRuled = (over) => ({ originalVariationId: ruled.false, targetVariationId: ruled.true, randomizationUnit: 'user', ...over })
+    const existing = (ruleId) => onRuled({ phases: [{ ruleId, steps }] })
+    const cases = [
+      ['test', { ...base, phases: [5] }, 'phases[0] must be an object'],
+      ['test', { ...base, phases: [phase({ steps: [5] })] }, 'phases[0].steps[0] must be an object'],
+      ['test', { ...base, phases: [phase({ steps: 'x' })] }, 'phases[0].steps must have at least one step'],
+      ['test', { ...base, phases: [phase({ steps: [{ allocation: 1.5, durationMillis: 1 }] })] }, 'phases[0].steps[0].allocation must be an integer from 1 to 100000 (thousandths of a percent)'],
+      ['test', { ...base, phases: [phase({ steps: [{ allocation: 1, durationMillis: 1.5 }] })] }, 'phases[0].steps[0].durationMillis must be a positive integer'],
+      ['test', { ...base, metrics: [{ metricKey: 'checkout-errors' }], phases: [phase({ steps: [{ allocation: 50001, durationMillis: 1 }] })] }, 'phases[0].steps[0].allocation: guarded releases cannot exceed 50000, preserving a control group'],
+      ['test', { ...base, phases: [phase({ clauses: [] })] }, 'phases[0].clauses must have at least one clause'],
+      ['test', { ...base, phases: [phase({ clauses: 'x' })] }, 'phases[0].clauses must have at least one clause'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, 5] })] }, 'phases[0].clauses[1] must be an object'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, null] })] }, 'phases[0].clauses[1] must be an object'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { op: 'in', values: [] }] })] }, 'phases[0].clauses[1].attribute is required'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: '', op: 'in', values: [] }] })] }, 'phases[0].clauses[1].attribute is required'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: 5, op: 'in', values: [] }] })] }, 'phases[0].clauses[1].attribute is required'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: 'x', op: 'like', values: [] }] })] }, `phases[0].clauses[1].op must be one of ${ops}`],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: 'x', op: 'in', values: 'a' }] })] }, 'phases[0].clauses[1].values must be an array'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: 'x', op: 'in', values: ['a', null] }] })] }, 'phases[0].clauses[1].values: JSON primitives only (strings, numbers, booleans); objects, arrays, and null are rejected'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: 'x', op: 'in', values: [1, [2]] }] })] }, 'phases[0].clauses[1].values: JSON primitives only (strings, numbers, booleans); objects, arrays, and null are rejected'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: 'x', op: 'in', values: [], negate: 'yes' }] })] }, 'phases[0].clauses[1].negate must be a boolean'],
+      ['test', { ...base, phases: [phase({ clauses: [KIND, { attribute: 'x', op: 'in', values: [], contextKind: 5 }] })] }, 'phases[0].clauses[1].contextKind must be a string'],
+      ['test', { ...base, phases: [phase({ clauses: [{ ...KIND, contextKind: 'device' }] })] }, `phases[0]: ${kindRule('user')}`],
+      ['test', { ...base, phases: [phase({ clauses: [{ ...KIND, attribute: 'key' }] })] }, `phases[0]: ${kindRule('user')}`],
+      ['test', { ...base, phases: [phase({ clauses: [{ ...KIND, op: 'startsWith' }] })] }, `phases[0]: ${kindRule('user')}`],
+      ['test', { ...base, phases: [phase({ clauses: [{ ...KIND, values: ['device'] }] })] }, `phases[0]: ${kindRule('user')}`],
+      ['test', { ...base, phases: [phase({ description: 5 })] }, 'phases[0].description must be a string'],
+      ['test', { ...base, advancementMode: 'automatic', phases: [phase({ description: 'Same' }), phase({ clauses: [KIND, clause('other', 1)], description: 'Same' })] }, 'duplicate rule description not allowed'],
+      ['test', existing('off-rule'), 'phases[0].ruleId off-rule: the rule must be enabled'],
+      ['test', existing('no-clauses'), `phases[0]: ${kindRule('user')}`],
+      ['test', existing('no-values'), `phases[0]: ${kindRule('user')}`],
+      ['test', existing('kind-device'), `phases[0]: ${kindRule('user')}`],
+      ['test', existing('attr-key'), `phases[0]: ${kindRule('user')}`],
+      ['test', existing('op-starts'), `phases[0]: ${kindRule('user')}`],
+      ['test', existing('value-device'), `phases[0]: ${kindRule('user')}`],
+      ['test', existing('nope'), 'phases[0].ruleId nope is not a rule of this flag in test'],
+      ['test', onRuled({ phases: [{ clauses: [KIND, clause('blank', 1)], description: '', steps }] }), 'duplicate rule description not allowed'],
+    ]
+    for (const [env, body, message] of cases) {
+      const flag = body.originalVariationId === ruled.false ? 'ruled' : 'new-checkout'
+      await refused(server, 'POST', releasesOf(env, flag), { body }, 400, 'invalid_request', new RegExp(`^${escape(message)}$`))
+    }
+    assert.equal((await ok(server, 'GET', releasesOf('test'))).totalCount, 0)
+    assert.equal((await ok(server, 'GET', releasesOf('test', 'ruled'))).totalCount, 0)
+  })
+
+  test('what may be null or left out: a start with every optional field null is a plain start', async (t) => {
+    const server = await start(t)
+    const base = await startBody(server, { phases: [[[10000, MINUTE]]] })
+    const body = {
+      ...base,
+      releasePlanKey: null,
+      cleanupBehavior: null,
+      advancementMode: null,
+      comment: null,
+      beforeRuleId: null,
+      metrics: [{ metricKey: 'checkout-errors', autoRollback: null }],
+      phases: [{ ruleId: null, clauses: [KIND, { attribute: 'country', op: 'in', values: ['nz'], negate: null }, { attribute: 'plan', op: 'in', values: ['pro'], contextKind: null }], description: null, steps: base.phases[0].steps }],
+    }
+    const release = await startRelease(server, 'test', body)
+    assert.deepEqual([release.cleanupBehavior, release.advancementMode, release.kind, release.metrics[0].autoRollback, release.phases[0].description], ['leave_rules_in_place', 'automatic', 'guarded', false, null])
+    // The rule it made: no description, negate false, the clauses as given.
+    const [rule] = server.getFlag('web', 'new-checkout').environments.test.rules
+    assert.deepEqual(Object.keys(rule).sort(), ['_id', 'clauses', 'rollout', 'trackEvents'])
+    assert.equal(rule.trackEvents, false)
+    assert.deepEqual(rule.clauses.map((c) => [c.attribute, c.negate]), [['kind', false], ['country', false], ['plan', false]])
+    assert.equal(rule.clauses[2].contextKind, null)
+    await stopRelease(server, 'test', release.id, 'roll_back_all_phases_and_remove_pending_phases')
+    // An existing rule given with clauses null.
+    const beta = server.getFlag('web', 'new-checkout').environments.production.rules[0]._id
+    const inPlace = await startRelease(server, 'production', { ...base, phases: [{ ruleId: beta, clauses: null, steps: base.phases[0].steps }] })
+    assert.equal(inPlace.phases[0].ruleId, beta)
+    // The release's links.
+    assert.deepEqual(inPlace._links, { self: { href: `${releasesOf('production')}/${inPlace.id}`, type: 'application/json' }, parent: { href: FLAG, type: 'application/json' } })
+  })
+
+  test('a new rule duplicates an existing one only with the same clauses, context kinds included', async (t) => {
+    const server = await start(t)
+    const base = await startBody(server, { phases: [[[10000, MINUTE]]] })
+    const beta = server.getFlag('web', 'new-checkout').environments.production.rules[0]
+    const [kind, email] = beta.clauses
+    await refused(server, 'POST', releasesOf('production'), { body: { ...base, phases: [{ clauses: [kind, { ...email, negate: undefined }], steps: base.phases[0].steps }] } }, 400, 'invalid_request', /^new rule is exact duplicate of an existing rule at index 0$/)
+    const release = await startRelease(server, 'production', { ...base, phases: [{ clauses: [kind, { ...email, contextKind: 'organization' }], steps: base.phases[0].steps }] })
+    assert.equal(release.status, 'in_progress')
+  })
+})
+
+describe('releases: plans, rule placement, cleanup, health checks, stop bodies', () => {
+  const plan = { key: 'standard', randomizationUnit: 'user', phases: [{ clauses: [KIND], steps: [{ allocation: 10000, durationMillis: MINUTE }] }] }
+
+  test('releasePlanKey: each refusal, null fields left to the plan, metric groups expanded', async (t) => {
+    const plans = [
+      { projectKey: 'web', environmentKey: 'test', plan },
+      { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'grouped', metrics: [{ metricGroupKey: 'health', autoRollback: true }, { metricGroupKey: 'unknown' }, { metricKey: 'checkout-latency' }], metricGroups: { health: ['checkout-errors'] } } },
+      { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'no-groups', phases: [{ ...plan.phases[0], clauses: [KIND, clause('plan', 2)] }], metrics: [{ metricGroupKey: 'health' }] } },
+      { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'no-unit', randomizationUnit: undefined } },
+      { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'no-phases', phases: undefined } },
+      { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'empty', phases: [] } },
+      { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'object-phases', phases: { 0: plan.phases[0] } } },
+    ]
+    const server = await start(t, { releasePlans: plans })
+    const { originalVariationId, targetVariationId } = await startBody(server)
+    const body = (over) => ({ originalVariationId, targetVariationId, ...over })
+    const cases = [
+      [body({ releasePlanKey: '' }), 'releasePlanKey must be a non-empty string'],
+      [body({ releasePlanKey: 5 }), 'releasePlanKey must be a non-empty string'],
+      [body({ releasePlanKey: 'standard', metrics: [] }), 'the release plan supplies metrics: omit it when releasePlanKey is set'],
+      [body({ releasePlanKey: 'standard', advancementMode: 'manual', cleanupBehavior: 'leave_rules_in_place' }), 'the release plan supplies advancementMode, cleanupBehavior: omit them when releasePlanKey is set'],
+      [body({ releasePlanKey: 'no-unit' }), 'release plan "no-unit" is incomplete: it needs a randomizationUnit and phases'],
+      [body({ releasePlanKey: 'no-phases' }), 'release plan "no-phases" is incomplete: it needs a randomizationUnit and phases'],
+      [body({ releasePlanKey: 'empty' }), 'release plan "empty" is incomplete: it needs a randomizationUnit and phases'],
+      [body({ releasePlanKey: 'object-phases' }), 'release plan "object-phases" is incomplete: it needs a randomizationUnit and phases'],
+    ]
+    for (const [b, message] of cases) await refused(server, 'POST', releasesOf('test'), { body: b }, 400, 'invalid_request', new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`))
+    // Without plans configured, an empty key is still a 400 (the key is checked first).
+    const plain = await start(t)
+    await refused(plain, 'POST', releasesOf('test'), { body: body({ releasePlanKey: '' }) }, 400, 'invalid_request', /^releasePlanKey must be a non-empty string$/)
+
+    const grouped = await startRelease(server, 'test', body({ releasePlanKey: 'grouped', randomizationUnit: null, phases: null, metrics: null, advancementMode: null, cleanupBehavior: null }))
+    assert.deepEqual(grouped.metrics.map((m) => [m.metricKey, m.autoRollback]), [['checkout-errors', true], ['checkout-latency', false]])
+    assert.deepEqual([grouped.kind, grouped.advancementMode, grouped.cleanupBehavior], ['guarded', 'automatic', 'leave_rules_in_place'])
+    await stopRelease(server, 'test', grouped.id, 'roll_back_all_phases_and_remove_pending_phases')
+    const ungrouped = await startRelease(server, 'test', body({ releasePlanKey: 'no-groups' }))
+    assert.deepEqual([ungrouped.kind, ungrouped.metrics], ['progressive', []])
+  })
+
+  test('new rules go last, or before beforeRuleId; each new rule has the phase description only when given', async (t) => {
+    const server = await start(t)
+    server.setFlag('web', { key: 'two-rules', variations: [{ value: true }, { value: false }], environments: { test: { on: true, rules: [{ _id: 'first', clauses: [KIND, clause('a', 1)] }, { _id: 'second', clauses: [KIND, clause('b', 1)] }] } } })
+    const v = await variations(server, 'two-rules')
+    const steps = [{ allocation: 1000, durationMillis: MINUTE }]
+    const body = (over) => ({ originalVariationId: v.false, targetVariationId: v.true, randomizationUnit: 'user', phases: [{ clauses: [KIND, clause('c', 1)], steps }], ...over })
+    const ids = () => server.getFlag('web', 'two-rules').environments.test.rules.map((r) => r._id)
+    const last = await startRelease(server, 'test', body({}), 'two-rules')
+    assert.deepEqual(ids(), ['first', 'second', last.phases[0].ruleId])
+    const rule = server.getFlag('web', 'two-rules').environments.test.rules[2]
+    assert.ok(!('description' in rule))
+    await ok(server, 'PUT', `${releasesOf('test', 'two-rules')}/${last.id}/stop`, { body: { resolution: 'roll_back_all_phases_and_remove_pending_phases' } })
+    const before = await startRelease(server, 'test', body({ beforeRuleId: 'second', phases: [{ clauses: [KIND, clause('d', 1)], description: 'D', steps }] }), 'two-rules')
+    assert.deepEqual(ids(), ['first', before.phases[0].ruleId, 'second', last.phases[0].ruleId])
+    assert.equal(server.getFlag('web', 'two-rules').environments.test.rules[1].description, 'D')
+  })
+
+  test('a release to the second variation: the rule rolls out, then serves, that variation; remove_rules cleanup makes it the default and keeps the rules it did not make', async (t) => {
+    const server = await start(t)
+    const v = await variations(server)
+    const beta = server.getFlag('web', 'new-checkout').environments.production.rules[0]._id
+    const body = { originalVariationId: v.true, targetVariationId: v.false, randomizationUnit: 'user', cleanupBehavior: 'remove_rules_and_update_default_rule', advancementMode: 'automatic', phases: [{ clauses: [KIND, clause('x', 1)], steps: [{ allocation: 30000, durationMillis: MINUTE }] }, { clauses: [KIND, clause('x', 2)], steps: [{ allocation: 60000, durationMillis: MINUTE }] }] }
+    const release = await startRelease(server, 'production', body)
+    let rules = server.getFlag('web', 'new-checkout').environments.production.rules
+    assert.deepEqual(rules.map((r) => r._id), [beta, ...release.phases.map((p) => p.ruleId)])
+    assert.deepEqual(rules[1].rollout, { contextKind: 'user', variations: [{ variation: 1, weight: 30000 }, { variation: 0, weight: 70000 }] })
+    assert.ok(!('disabled' in rules[1]), 'the running rule is enabled')
+    assert.deepEqual([rules[2].variation, rules[2].disabled], [0, true])
+    server.advance(2 * MINUTE)
+    const env = server.getFlag('web', 'new-checkout').environments.production
+    assert.deepEqual(env.rules.map((r) => r._id), [beta], 'its own rules are gone, the Beta testers rule stays')
+    assert.deepEqual(env.fallthrough, { variation: 1 })
+
+    // An existing rule released in place stays after the cleanup, serving the target.
+    const inPlace = await startRelease(server, 'production', { ...body, phases: [{ ruleId: beta, steps: [{ allocation: 30000, durationMillis: MINUTE }] }] })
+    rules = server.getFlag('web', 'new-checkout').environments.production.rules
+    assert.deepEqual(rules[0].rollout.variations, [{ variation: 1, weight: 30000 }, { variation: 0, weight: 70000 }])
+    server.advance(MINUTE)
+    assert.equal(server.getEnvironmentRelease(inPlace.id).status, 'completed')
+    rules = server.getFlag('web', 'new-checkout').environments.production.rules
+    assert.deepEqual(rules.map((r) => [r._id, r.variation]), [[beta, 1]])
+  })
+
+  test('a rule released in place is kept when its release is rolled back; the rules of discarded phases go', async (t) => {
+    const server = await start(t)
+    const v = await variations(server)
+    const beta = server.getFlag('web', 'new-checkout').environments.production.rules[0]._id
+    const release = await startRelease(server, 'production', { originalVariationId: v.false, targetVariationId: v.true, randomizationUnit: 'user', phases: [{ ruleId: beta, steps: [{ allocation: 30000, durationMillis: MINUTE }] }] })
+    await stopRelease(server, 'production', release.id, 'roll_back_all_phases_and_remove_pending_phases')
+    assert.deepEqual(server.getFlag('web', 'new-checkout').environments.production.rules.map((r) => [r._id, r.variation]), [[beta, 1]])
+  })
+
+  test('failing health checks set for a project, a flag or an environment apply there only', async (t) => {
+    const server = await start(t)
+    const body = (tag) => distinct({ originalVariationId: null, targetVariationId: null, randomizationUnit: 'user', phases: [{ steps: [{ allocation: 1000, durationMillis: MINUTE }] }] }, tag)
+    const withIds = async (flag, tag) => ({ ...body(tag), originalVariationId: (await variations(server, flag)).false ?? (await variations(server, flag)).classic, targetVariationId: (await variations(server, flag)).true ?? (await variations(server, flag)).wide })
+    server.setHealthChecks(['flag_evaluations_any'], { projectKey: 'mobile' })
+    server.setHealthChecks(['flag_evaluations_with_context'], { flagKey: 'checkout-layout' })
+    server.setHealthChecks(['metric_events_any'], { environmentKey: 'staging' })
+    await refused(server, 'POST', releasesOf('test', 'new-checkout', 'mobile'), { body: await withIds('new-checkout', 'm') }, 400, 'health_checks_failed', /^Release health checks failed: flag_evaluations_any\./)
+    await refused(server, 'POST', releasesOf('test', 'checkout-layout'), { body: await withIds('checkout-layout', 'l') }, 400, 'health_checks_failed', /^Release health checks failed: flag_evaluations_with_context\./)
+    const guarded = { ...(await withIds('new-checkout', 's')), metrics: [{ metricKey: 'checkout-errors' }] }
+    const failed = await refused(server, 'POST', releasesOf('staging'), { body: guarded }, 400, 'health_checks_failed', /^Release health checks failed: metric_events_any\./)
+    assert.deepEqual(failed.failingChecks, [{ kind: 'metric_events_any', metricKey: 'checkout-errors', message: 'Metric checkout-errors has not received events recently.' }])
+    await startRelease(server, 'test', guarded)
+    await startRelease(server, 'staging', await withIds('progressive-checkout', 'p'), 'progressive-checkout')
+  })
+
+  test('the stop body: not JSON, not an object, the resolutions listed, a null comment', async (t) => {
+    const server = await start(t)
+    const release = await startRelease(server, 'test', await startBody(server))
+    const stop = `${releasesOf('test')}/${release.id}/stop`
+    await refused(server, 'PUT', stop, { body: '{"resolution":' }, 400, 'invalid_request', /^the body is not valid JSON$/)
+    await refused(server, 'PUT', stop, { body: ['roll_forward_all_phases'] }, 400, 'invalid_request', /^the body must be a JSON object$/)
+    await refused(server, 'PUT', stop, { body: 'null' }, 400, 'invalid_request', /^the body must be a JSON object$/)
+    await refused(server, 'PUT', stop, { body: { resolution: 'undo' } }, 400, 'invalid_request', /^resolution must be one of roll_forward_all_phases, roll_forward_current_phase_and_remove_pending_phases, roll_back_all_phases_and_remove_pending_phases, roll_back_current_phase_and_remove_pending_phases$/)
+    const stopped = await ok(server, 'PUT', stop, { body: { resolution: 'roll_forward_all_phases', comment: null } })
+    assert.equal(stopped.status, 'completed')
+    // Each cleanup behavior and advancement mode may be named.
+    for (const [i, [cleanupBehavior, advancementMode]] of [['leave_rules_in_place', 'manual'], ['remove_rules_and_update_default_rule', 'automatic']].entries()) {
+      const release = await startRelease(server, 'test', distinct(await startBody(server, { extra: { cleanupBehavior, advancementMode } }), `named-${i}`))
+      assert.deepEqual([release.cleanupBehavior, release.advancementMode], [cleanupBehavior, advancementMode])
+      await stopRelease(server, 'test', release.id, 'roll_back_all_phases_and_remove_pending_phases')
+    }
+  })
+
+  test('the start body: not JSON is 400 with the reason', async (t) => {
+    const server = await start(t)
+    await refused(server, 'POST', releasesOf('test'), { body: '{' }, 400, 'invalid_request', /^the body is not valid JSON$/)
+  })
+})
+
+describe('listing: pages, filters and snapshots at their edges', () => {
+  const started = async (server, env, tag, flag = 'new-checkout') => {
+    const release = await startRelease(server, env, distinct(await startBody(server, { phases: [[[1000, MINUTE]]], flag }), tag), flag)
+    await ok(server, 'PUT', `${releasesOf(env, flag)}/${release.id}/stop`, { body: { resolution: 'roll_back_all_phases_and_remove_pending_phases' } })
+    return release.id
+  }
+  const offsetOf = (link) => Number(/offset=(\d+)/.exec(link.href)[1])
+
+  test('only the releases of that project, flag and environment; limit 1; the links at the end and past it', async (t) => {
+    const server = await start(t)
+    const ids = []
+    for (let i = 0; i < 3; i++) ids.unshift(await started(server, 'test', `t${i}`))
+    await started(server, 'staging', 's')
+    await started(server, 'test', 'p', 'progressive-checkout')
+    await ok(server, 'POST', releasesOf('test', 'new-checkout', 'mobile'), { body: distinct(await startBody(server, { phases: [[[1000, MINUTE]]] }), 'm') }, 201)
+    const all = await ok(server, 'GET', releasesOf('test'))
+    assert.deepEqual(all.items.map((r) => r.id), ids)
+    const one = await ok(server, 'GET', `${releasesOf('test')}?limit=1`)
+    assert.deepEqual([one.items.map((r) => r.id), offsetOf(one._links.next), offsetOf(one._links.last)], [[ids[0]], 1, 2])
+    const end = await ok(server, 'GET', `${releasesOf('test')}?limit=2&offset=1`)
+    assert.ok(!('next' in end._links), 'the page reaches the end')
+    assert.deepEqual([offsetOf(end._links.prev), offsetOf(end._links.last)], [0, 2])
+    const past = await ok(server, 'GET', `${releasesOf('test')}?limit=2&offset=50`)
+    assert.deepEqual([past.items, offsetOf(past._links.prev), offsetOf(past._links.last)], [[], 1, 2])
+    const empty = await ok(server, 'GET', releasesOf('staging', 'checkout-layout'))
+    assert.deepEqual([offsetOf(empty._links.first), offsetOf(empty._links.last)], [0, 0])
+  })
+
+  test('filter: blank is no filter; spaces around the words are allowed; anything else around them is not', async (t) => {
+    const server = await start(t)
+    await started(server, 'test', 'a')
+    for (const blank of ['', '   ']) assert.equal((await ok(server, 'GET', `${releasesOf('test')}?filter=${encodeURIComponent(blank)}`)).totalCount, 1)
+    for (const good of ['  kind   equals   progressive  ', 'kind equals "progressive"']) assert.equal((await ok(server, 'GET', `${releasesOf('test')}?filter=${encodeURIComponent(good)}`)).totalCount, 1, good)
+    for (const bad of ['xkind equals progressive', 'kind equals progressive x', 'kindequals progressive', 'kind equalsprogressive', 'kind equals progressivex']) {
+      await refused(server, 'GET', `${releasesOf('test')}?filter=${encodeURIComponent(bad)}`, {}, 400, 'invalid_request', new RegExp(`^unsupported filter ${JSON.stringify(bad)}: the only filter is kind equals progressive or kind equals guarded$`))
+    }
+  })
+
+  test('_snapshot: nanoseconds of the fake clock; one from the future or not all digits is ignored; a release started in the same millisecond after it is left out', async (t) => {
+    const server = await start(t)
+    const snapshotOf = (page) => /_snapshot=(\d+)/.exec(page._links.self.href)[1]
+    const empty = await ok(server, 'GET', releasesOf('test'))
+    assert.equal(snapshotOf(empty), `${T0}000000`)
+    const first = await started(server, 'test', 'a')
+    const page = await ok(server, 'GET', releasesOf('test'))
+    const pinned = snapshotOf(page)
+    assert.equal(pinned, `${T0}000001`, 'the release created in this millisecond is 1 ns past it')
+    const second = await started(server, 'test', 'b') // the clock stands still: the same millisecond
+    assert.deepEqual((await ok(server, 'GET', `${releasesOf('test')}?_snapshot=${pinned}`)).items.map((r) => r.id), [first])
+    const latest = await ok(server, 'GET', releasesOf('test'))
+    assert.deepEqual(latest.items.map((r) => r.id), [second, first])
+    assert.equal(snapshotOf(latest), `${T0}000002`)
+    for (const ignored of ['1x', 'x1', `${T0}000003`, '1'.repeat(26)]) {
+      const res = await ok(server, 'GET', `${releasesOf('test')}?_snapshot=${ignored}`)
+      assert.deepEqual([res.totalCount, snapshotOf(res)], [2, `${T0}000002`], ignored)
+    }
+    assert.equal((await ok(server, 'GET', `${releasesOf('test')}?_snapshot=0`)).totalCount, 0)
+    server.advance(1)
+    assert.equal(snapshotOf(await ok(server, 'GET', releasesOf('test'))), `${T0 + 1}000000`)
+  })
+})
+
+describe('the clock at speed', () => {
+  test('fake time runs at speed times real time, no faster; the flag shows releases where the clock has taken them', async (t) => {
+    const realStart = Date.now()
+    const server = await start(t, { clock: { start: T0, speed: 100 } })
+    const release = await startRelease(server, 'test', await startBody(server, { phases: [[[10000, 1000]]] }))
+    await sleep(30) // 3 s of fake time
+    // The flag, read first, already shows the release completed.
+    assert.equal(server.getFlag('web', 'new-checkout').environments.test.rules[0].variation, 0)
+    const elapsed = Date.now() - realStart
+    assert.ok(server.now() - T0 <= elapsed * 100, `${server.now() - T0} ms of fake time in ${elapsed} ms`)
+    assert.ok(server.now() - T0 >= 3000)
+    assert.equal(server.getEnvironmentRelease(release.id).status, 'completed')
+    for (const speed of [Infinity, NaN, '5', -0.5]) await assert.rejects(startFakeLaunchDarkly({ clock: { speed } }), /^TypeError: clock\.speed must be a finite number >= 0$/)
+  })
+})
+
+describe('release policies: every refusal, its exact message', () => {
+  const policy = (over = {}) => ({ key: 'p', name: 'P', releaseMethod: 'progressive-release', scope: { environmentKeys: ['staging'] }, ...over })
+
+  test('the body, key, name, method and scope', async (t) => {
+    const server = await start(t)
+    const cases = [
+      [[policy()], 'the body must be a JSON object'],
+      [null, 'the body must be a JSON object'],
+      [policy({ key: 5 }), "key is required: letters, numbers, '.', '_' and '-'"],
+      [policy({ key: undefined }), "key is required: letters, numbers, '.', '_' and '-'"],
+      [policy({ name: undefined }), 'name is required'],
+      [policy({ name: 5 }), 'name is required'],
+      [policy({ name: 'x'.repeat(257) }), 'name must be at most 256 characters'],
+      [policy({ scope: 'production' }), 'scope must be an object'],
+      [policy({ scope: { environmentKeys: 'production' } }), 'scope.environmentKeys must be an array of strings'],
+      [policy({ scope: { environmentKeys: ['production', 5] } }), 'scope.environmentKeys must be an array of strings'],
+      [policy({ scope: { environmentKeys: ['production', 'qa'] } }), 'scope.environmentKeys: no environment "qa" in this project'],
+      [policy({ scope: { flagTagKeys: 'checkout' } }), 'scope.flagTagKeys must be an array of at most 1000 keys'],
+      [policy({ scope: { flagTagKeys: ['ok', 5] } }), "scope.flagTagKeys: each key must only contain letters, numbers, '-', '_', or '.', and be at most 64 characters"],
+      [policy({ releaseMethod: 'guarded-release', progressiveReleaseConfig: { stages: [] } }), 'progressiveReleaseConfig does not apply to a guarded-release policy: use guardedReleaseConfig'],
+      [policy({ releaseMethod: 'immediate-release', guardedReleaseConfig: {} }), 'an immediate-release policy takes no guardedReleaseConfig or progressiveReleaseConfig'],
+    ]
+    for (const [body, message] of cases) await refused(server, 'POST', POLICIES, { body }, 400, 'invalid_request', new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`))
+    await refused(server, 'POST', POLICIES, { body: '{' }, 400, 'invalid_request', /^the body is not valid JSON$/)
+    assert.equal((await ok(server, 'GET', POLICIES)).totalCount, 2)
+    // At the limits: accepted.
+    const edge = await ok(server, 'POST', POLICIES, { body: policy({ key: 'a.B_9-z', name: 'x'.repeat(256), scope: { environmentKeys: ['test'], flagTagKeys: Array.from({ length: 1000 }, (_, i) => (i ? `t${i}` : 'x'.repeat(64))) } }) }, 201)
+    assert.equal(edge.scope.flagTagKeys.length, 1000)
+  })
+
+  test('the configs: each field, each stage', async (t) => {
+    const server = await start(t)
+    const guarded = (config) => policy({ releaseMethod: 'guarded-release', guardedReleaseConfig: config })
+    const progressive = (config) => policy({ progressiveReleaseConfig: config })
+    const cases = [
+      [guarded([]), 'guardedReleaseConfig must be an object'],
+      [progressive('fast'), 'progressiveReleaseConfig must be an object'],
+      [guarded({ rolloutContextKindKey: 5 }), 'guardedReleaseConfig.rolloutContextKindKey must be a string'],
+      [guarded({ metricKeys: 'checkout-errors' }), 'guardedReleaseConfig.metricKeys must be an array of strings'],
+      [guarded({ metricKeys: ['checkout-errors', 5] }), 'guardedReleaseConfig.metricKeys must be an array of strings'],
+      [guarded({ metricGroupKeys: 'checkout-health' }), 'guardedReleaseConfig.metricGroupKeys must be an array of strings'],
+      [guarded({ metricGroupKeys: [5] }), 'guardedReleaseConfig.metricGroupKeys must be an array of strings'],
+      [guarded({ minSampleSize: -1 }), 'guardedReleaseConfig.minSampleSize must be a non-negative integer'],
+      [guarded({ minSampleSize: 1.5 }), 'guardedReleaseConfig.minSampleSize must be a non-negative integer'],
+      [guarded({ rollbackOnRegression: 'yes' }), 'guardedReleaseConfig.rollbackOnRegression must be a boolean'],
+      [progressive({ stages: {} }), 'progressiveReleaseConfig.stages must be an array'],
+      [progressive({ stages: [5] }), 'progressiveReleaseConfig.stages[0] needs integer allocation and durationMillis'],
+      [progressive({ stages: [{ allocation: 1, durationMillis: 1 }, { allocation: 1.5, durationMillis: 1 }] }), 'progressiveReleaseConfig.stages[1] needs integer allocation and durationMillis'],
+      [progressive({ stages: [{ allocation: 1, durationMillis: 'long' }] }), 'progressiveReleaseConfig.stages[0] needs integer allocation and durationMillis'],
+      [progressive({ stages: [{ allocation: 0, durationMillis: 1 }] }), 'progressiveReleaseConfig.stages[0].allocation must be from 1 to 100000'],
+      [progressive({ stages: [{ allocation: 100001, durationMillis: 1 }] }), 'progressiveReleaseConfig.stages[0].allocation must be from 1 to 100000'],
+      [progressive({ stages: [{ allocation: 1, durationMillis: 0 }] }), 'progressiveReleaseConfig.stages[0].durationMillis must be positive'],
+      [guarded({ stages: Array.from({ length: 11 }, () => ({ allocation: 1, durationMillis: 1 })) }), 'guardedReleaseConfig.stages: at most 10 stages for this account'],
+    ]
+    for (const [body, message] of cases) await refused(server, 'POST', POLICIES, { body }, 400, 'invalid_request', new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`))
+    assert.equal((await ok(server, 'GET', POLICIES)).totalCount, 2)
+    // At the limits, and null configs: accepted.
+    const stages = Array.from({ length: 10 }, (_, i) => ({ allocation: i ? 100000 : 1, durationMillis: 1 }))
+    const made = await ok(server, 'POST', POLICIES, { body: guarded({ minSampleSize: 0, rollbackOnRegression: false, metricKeys: ['checkout-errors'], metricGroupKeys: ['checkout-health'], rolloutContextKindKey: 'user', stages }) }, 201)
+    assert.deepEqual([made.guardedReleaseConfig.stages.length, made.progressiveReleaseConfig], [10, null])
+    const nulls = await ok(server, 'POST', POLICIES, { body: policy({ key: 'q', guardedReleaseConfig: null, progressiveReleaseConfig: null }) }, 201)
+    assert.deepEqual([nulls.guardedReleaseConfig, nulls.progressiveReleaseConfig], [null, null])
+  })
+
+  test('excludeDefault=false lists the default; a default is refused while one exists and accepted once it is gone', async (t) => {
+    const server = await start(t)
+    assert.equal((await ok(server, 'GET', `${POLICIES}?excludeDefault=false`)).totalCount, 2)
+    await refused(server, 'GET', `${POLICIES}?excludeDefault=1`, {}, 400, 'invalid_request', /^excludeDefault must be true or false$/)
+    await call(server, 'DELETE', `${POLICIES}/production-guarded`)
+    const unscoped = { key: 'other-default', name: 'Other', releaseMethod: 'immediate-release' }
+    await refused(server, 'POST', POLICIES, { body: unscoped }, 400, 'invalid_request', /^the project already has a default release policy \(one without a scope\): give this one a scope$/)
+    assert.deepEqual((await ok(server, 'GET', POLICIES)).items.map((p) => [p.key, p.rank]), [['default', 0]])
+    await call(server, 'DELETE', `${POLICIES}/default`)
+    const made = await ok(server, 'POST', POLICIES, { body: unscoped }, 201)
+    assert.deepEqual([made.scope, made.rank], [null, 0])
+  })
+
+  test('deleting a scoped policy re-ranks the scoped ones and leaves the default at rank 0', async (t) => {
+    const server = await start(t)
+    await ok(server, 'POST', POLICIES, { body: policy() }, 201)
+    await call(server, 'DELETE', `${POLICIES}/production-guarded`)
+    assert.deepEqual((await ok(server, 'GET', POLICIES)).items.map((p) => [p.key, p.rank]), [['p', 1], ['default', 0]])
+  })
+
+  test('order: every refusal in full', async (t) => {
+    const server = await start(t)
+    await ok(server, 'POST', POLICIES, { body: policy() }, 201)
+    await ok(server, 'POST', POLICIES, { body: policy({ key: 'q' }) }, 201)
+    const order = `${POLICIES}/order`
+    await refused(server, 'POST', order, { body: ['p', 5] }, 400, 'invalid_request', /^the body must be an array of release policy keys$/)
+    await refused(server, 'POST', order, { body: '[' }, 400, 'invalid_request', /^the body is not valid JSON$/)
+    await refused(server, 'POST', order, { body: ['production-guarded'] }, 400, 'invalid_request', /^the order must include all of the scoped release policies; missing: p, q$/)
+    await refused(server, 'POST', order, { body: ['q', 'p', 'production-guarded', 'default'] }, 400, 'invalid_request', /^default is the default release policy, which has no rank: list only scoped policies$/)
+    assert.deepEqual((await ok(server, 'POST', order, { body: ['q', 'p', 'production-guarded'] })).map((p) => p.key), ['q', 'p', 'production-guarded'])
+  })
+
+  test('update: what it replaces, and its refusals', async (t) => {
+    const server = await start(t)
+    const path = `${POLICIES}/production-guarded`
+    const config = { rolloutContextKindKey: 'device', minSampleSize: 5, rollbackOnRegression: false, metricKeys: ['checkout-latency'], stages: [{ allocation: 5000, durationMillis: 1000 }] }
+    const updated = await ok(server, 'PUT', path, { body: { name: 'Guarded in staging', releaseMethod: 'guarded-release', scope: { environmentKeys: ['staging'] }, guardedReleaseConfig: config } })
+    assert.deepEqual([updated.name, updated.scope, updated.guardedReleaseConfig, updated.progressiveReleaseConfig, updated.rank], ['Guarded in staging', { environmentKeys: ['staging'] }, config, null, 1])
+    assert.deepEqual(await ok(server, 'GET', path), updated)
+    await refused(server, 'PUT', path, { body: '{' }, 400, 'invalid_request', /^the body is not valid JSON$/)
+    await refused(server, 'PUT', path, { body: { name: '', releaseMethod: 'immediate-release', scope: { environmentKeys: ['test'] } } }, 400, 'invalid_request', /^name is required$/)
+    await refused(server, 'PUT', path, { body: { name: 'x', releaseMethod: 'immediate-release' } }, 400, 'invalid_request', /^a scoped release policy must keep a scope$/)
+    await refused(server, 'PUT', `${POLICIES}/default`, { body: { name: 'x', releaseMethod: 'immediate-release', scope: { environmentKeys: ['test'] } } }, 400, 'invalid_request', /^the default release policy cannot be given a scope$/)
+    assert.deepEqual(await ok(server, 'GET', path), updated, 'the refusals changed nothing')
+    const progressive = await ok(server, 'PUT', `${POLICIES}/default`, { body: { name: 'Default', releaseMethod: 'progressive-release', progressiveReleaseConfig: { stages: [{ allocation: 100000, durationMillis: 1 }] } } })
+    assert.deepEqual([progressive.scope, progressive.guardedReleaseConfig, progressive.progressiveReleaseConfig], [null, null, { stages: [{ allocation: 100000, durationMillis: 1 }] }])
   })
 })

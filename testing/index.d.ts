@@ -217,7 +217,11 @@ export interface FakeFlagInput {
   kind?: 'boolean' | 'multivariate'
   /** At least two. `_id` defaults to a UUID derived from the flag key and the index. */
   variations: Array<{ _id?: string; value: unknown; name?: string }>
-  /** Per environment key: on or off (default off), what it serves (indexes into `variations`; default the last), its rules. */
+  /**
+   * Per environment key: on or off (default off), what it serves (indexes into `variations`;
+   * default the last), its rules (objects; `clauses`, if given, an array of objects; `[]`
+   * when left out; `_id` a UUID when left out). Anything else throws a TypeError.
+   */
   environments?: Record<string, { on?: boolean; fallthrough?: { variation: number }; offVariation?: number; rules?: Array<Record<string, unknown>> }>
   tags?: string[]
   description?: string
@@ -296,7 +300,7 @@ export interface FakeOptions {
   flags?: Array<{ projectKey: string; flag: FakeFlagInput }>
   /** Environments that require approvals: a start or a stop there is refused with 405. */
   approvalsRequired?: Array<{ projectKey: string; environmentKey: string }>
-  /** Health checks that fail for every start (400 `health_checks_failed` unless listed in `bypassHealthChecks`). Metric checks apply to guarded releases only. */
+  /** Health checks that fail for every start (400 `health_checks_failed` unless listed in `bypassHealthChecks`). Metric checks apply to guarded releases only. A kind not in the list throws a TypeError. */
   failingHealthChecks?: FakeHealthCheckKind[]
   /**
    * Environment release plans. Without this option a start with `releasePlanKey` is 422
