@@ -247,7 +247,6 @@ async function detachFake(ctx, shell, port, speed) {
     const timer = setTimeout(() => reject(new ApiError('the fake did not start within 30 s', 'ERR_LD_TIMEOUT')), 30_000)
     child.stdout.on('data', (d) => {
       stdout += d
-      // Stryker disable next-line Regex: the fake prints its dotenv lines whole, so the anchors change nothing
       const found = Object.fromEntries([...stdout.matchAll(/^(LD_BASE_URI|LD_ACCESS_TOKEN)=(\S+)$/gm)].map((m) => [m[1], m[2]]))
       if (found.LD_BASE_URI && found.LD_ACCESS_TOKEN) {
         clearTimeout(timer)
@@ -268,7 +267,6 @@ async function detachFake(ctx, shell, port, speed) {
   })
   if (vars.exited !== undefined) {
     // It could not start (a port in use): its own error, and its exit code.
-    // Stryker disable next-line ConditionalExpression: the fake always says why it could not start
     if (stderr) ctx.io.err(stderr.trimEnd())
     return vars.exited
   }
@@ -332,7 +330,6 @@ class Context {
     try {
       return inertJson(value, (text) => this.redact(text), space)
     } catch (error) {
-      // Stryker disable next-line ConditionalExpression: printing a parsed answer fails in no other way
       if (!(error instanceof RangeError)) throw error
       throw new ApiError('the answer is nested too deeply to print as JSON; nothing was printed', 'ERR_LD_DECODE')
     }
