@@ -10,6 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
+import { tinyServer } from './helpers.mjs'
+
 const require = createRequire(import.meta.url)
 const { main } = require('../lib/cli/main.js')
 
@@ -254,19 +256,8 @@ test('--version and --help print and send nothing; an error that is neither the 
 
 test('--json of an answer nested too deeply to print is an ERR_LD_DECODE error that prints nothing; drawn, it is shown', async (t) => {
   const deep = JSON.stringify({ name: 'Deep', releasePipelineKey: 'standard', phases: [], extra: 'HOLE' }).replace('"HOLE"', '['.repeat(200_000) + ']'.repeat(200_000))
-  const server = createServer((req, res) => {
-    req.resume()
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.end(deep)
-    })
-  })
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.after(() => {
-    server.closeAllConnections()
-    return new Promise((resolve) => server.close(resolve))
-  })
-  const target = { apiKey: 'api-deep-0123456789', url: `http://127.0.0.1:${server.address().port}` }
+  const server = await tinyServer(t, () => ({ body: deep }))
+  const target = { apiKey: 'api-deep-0123456789', url: server.url }
   const json = await cli(target, ['status', 'web', 'checkout', '--json'])
   assert.deepEqual([json.code, json.out, json.err], [1, '', 'error: the answer is nested too deeply to print as JSON; nothing was printed (code ERR_LD_DECODE)\n'])
   const drawn = await cli(target, ['status', 'web', 'checkout'])
@@ -454,20 +445,8 @@ test('--verbose: a line per request on stderr, the token masked even in the URL,
 
 test('the token is masked in what a server sends, at any length the library masks, taken from a variable as the library takes it (trimmed)', async (t) => {
   for (const token of ['tok-6ch', 'api-a-longer-token-0123456789']) {
-    const server = createServer((req, res) => {
-      req.resume()
-      req.on('end', () => {
-        res.writeHead(200, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ name: `Rollout (${req.headers.authorization}).`, releasePipelineKey: 'standard', phases: [] }))
-      })
-    })
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-    t.after(() => {
-      server.closeAllConnections()
-      return new Promise((resolve) => server.close(resolve))
-    })
-    const url = `http://127.0.0.1:${server.address().port}`
-    const vars = { LD_ACCESS_TOKEN: ` ${token}\t`, LD_BASE_URI: url }
+    const server = await tinyServer(t, (req) => ({ body: { name: `Rollout (${req.headers.authorization}).`, releasePipelineKey: 'standard', phases: [] } }))
+    const vars = { LD_ACCESS_TOKEN: ` ${token}\t`, LD_BASE_URI: server.url }
     const r = await withEnv(vars, () => cli(null, ['status', 'web', 'checkout'], { env: vars, flags: false }))
     assert.equal(r.code, 0, r.err)
     assert.ok(!r.out.includes(token), r.out)
