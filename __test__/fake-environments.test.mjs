@@ -1366,7 +1366,7 @@ describe('releases: plans, rule placement, cleanup, health checks, stop bodies',
   test('releasePlanKey: each refusal, null fields left to the plan, metric groups expanded', async (t) => {
     const plans = [
       { projectKey: 'web', environmentKey: 'test', plan },
-      { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'grouped', metrics: [{ metricGroupKey: 'health', autoRollback: true }, { metricGroupKey: 'unknown' }, { metricKey: 'checkout-latency' }], metricGroups: { health: ['checkout-errors'] } } },
+      { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'grouped', phases: [{ ...plan.phases[0], clauses: [KIND, clause('plan', 3)] }], metrics: [{ metricGroupKey: 'health', autoRollback: true }, { metricGroupKey: 'unknown' }, { metricKey: 'checkout-latency' }], metricGroups: { health: ['checkout-errors'] } } },
       { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'no-groups', phases: [{ ...plan.phases[0], clauses: [KIND, clause('plan', 2)] }], metrics: [{ metricGroupKey: 'health' }] } },
       { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'no-unit', randomizationUnit: undefined } },
       { projectKey: 'web', environmentKey: 'test', plan: { ...plan, key: 'no-phases', phases: undefined } },
@@ -1397,6 +1397,10 @@ describe('releases: plans, rule placement, cleanup, health checks, stop bodies',
     await stopRelease(server, 'test', grouped.id, 'roll_back_all_phases_and_remove_pending_phases')
     const ungrouped = await startRelease(server, 'test', body({ releasePlanKey: 'no-groups' }))
     assert.deepEqual([ungrouped.kind, ungrouped.metrics], ['progressive', []])
+    await stopRelease(server, 'test', ungrouped.id, 'roll_back_all_phases_and_remove_pending_phases')
+    // A plan without metrics: a progressive release.
+    const standard = await startRelease(server, 'test', body({ releasePlanKey: 'standard' }))
+    assert.deepEqual([standard.kind, standard.metrics, standard.phases.length], ['progressive', [], 1])
   })
 
   test('new rules go last, or before beforeRuleId; each new rule has the phase description only when given', async (t) => {
@@ -1442,6 +1446,16 @@ describe('releases: plans, rule placement, cleanup, health checks, stop bodies',
     assert.deepEqual(rules.map((r) => [r._id, r.variation]), [[beta, 1]])
   })
 
+  test('remove_rules_and_update_default_rule applies only to a completed release: a rolled-back one leaves its rules serving the original, and the default', async (t) => {
+    const server = await start(t)
+    const v = await variations(server)
+    const release = await startRelease(server, 'test', { originalVariationId: v.true, targetVariationId: v.false, randomizationUnit: 'user', cleanupBehavior: 'remove_rules_and_update_default_rule', phases: [{ clauses: [KIND], steps: [{ allocation: 30000, durationMillis: MINUTE }] }] })
+    await stopRelease(server, 'test', release.id, 'roll_back_all_phases_and_remove_pending_phases')
+    const env = server.getFlag('web', 'new-checkout').environments.test
+    assert.deepEqual(env.rules.map((r) => [r._id, r.variation]), [[release.phases[0].ruleId, 0]])
+    assert.deepEqual(env.fallthrough, { variation: 1 })
+  })
+
   test('a rule released in place is kept when its release is rolled back; the rules of discarded phases go', async (t) => {
     const server = await start(t)
     const v = await variations(server)
@@ -1460,6 +1474,7 @@ describe('releases: plans, rule placement, cleanup, health checks, stop bodies',
     server.setHealthChecks(['metric_events_any'], { environmentKey: 'staging' })
     await refused(server, 'POST', releasesOf('test', 'new-checkout', 'mobile'), { body: await withIds('new-checkout', 'm') }, 400, 'health_checks_failed', /^Release health checks failed: flag_evaluations_any\./)
     await refused(server, 'POST', releasesOf('test', 'checkout-layout'), { body: await withIds('checkout-layout', 'l') }, 400, 'health_checks_failed', /^Release health checks failed: flag_evaluations_with_context\./)
+    await refused(server, 'POST', releasesOf('test', 'checkout-layout', 'mobile'), { body: await withIds('checkout-layout', 'ml') }, 400, 'health_checks_failed', /^Release health checks failed: flag_evaluations_any, flag_evaluations_with_context\. To start the release anyway, list the failing kinds in bypassHealthChecks\.$/)
     const guarded = { ...(await withIds('new-checkout', 's')), metrics: [{ metricKey: 'checkout-errors' }] }
     const failed = await refused(server, 'POST', releasesOf('staging'), { body: guarded }, 400, 'health_checks_failed', /^Release health checks failed: metric_events_any\./)
     assert.deepEqual(failed.failingChecks, [{ kind: 'metric_events_any', metricKey: 'checkout-errors', message: 'Metric checkout-errors has not received events recently.' }])
@@ -1476,6 +1491,8 @@ describe('releases: plans, rule placement, cleanup, health checks, stop bodies',
     await refused(server, 'PUT', stop, { body: 'null' }, 400, 'invalid_request', /^the body must be a JSON object$/)
     await refused(server, 'PUT', stop, { body: { resolution: 'undo' } }, 400, 'invalid_request', /^resolution must be one of roll_forward_all_phases, roll_forward_current_phase_and_remove_pending_phases, roll_back_all_phases_and_remove_pending_phases, roll_back_current_phase_and_remove_pending_phases$/)
     const stopped = await ok(server, 'PUT', stop, { body: { resolution: 'roll_forward_all_phases', comment: null } })
+    const commented = await startRelease(server, 'test', distinct(await startBody(server, { extra: { comment: 'Rolling out the new checkout' } }), 'commented'))
+    await ok(server, 'PUT', `${releasesOf('test')}/${commented.id}/stop`, { body: { resolution: 'roll_back_all_phases_and_remove_pending_phases', comment: 'errors up' } })
     assert.equal(stopped.status, 'completed')
     // Each cleanup behavior and advancement mode may be named.
     for (const [i, [cleanupBehavior, advancementMode]] of [['leave_rules_in_place', 'manual'], ['remove_rules_and_update_default_rule', 'automatic']].entries()) {

@@ -213,7 +213,6 @@ function createEnvironments(options, { send, readJson }) {
   // Now (at `t`) in nanoseconds: `t`'s millisecond, or the latest creation if later.
   const nowNs = (t) => {
     const ns = BigInt(t) * 1000000n
-    // Stryker disable next-line EqualityOperator: when the two are equal, either is the answer
     return ns > lastNs ? ns : lastNs
   }
   // A release gets at least 1 ns past its millisecond, so a snapshot taken in that same
@@ -475,7 +474,7 @@ function createEnvironments(options, { send, readJson }) {
         prerequisites: [],
         trackEvents: false,
         trackEventsFallthrough: false,
-        _environmentName: info?.name ?? envKey,
+        _environmentName: info.name,
         _site: { href: `/web/features/${flag.key}/targeting?env=${envKey}`, type: 'text/html' },
         _summary: { variations: {}, prerequisites: 0 },
       }
@@ -750,7 +749,6 @@ function createEnvironments(options, { send, readJson }) {
     const latest = nowNs(t)
     let snapshot = latest
     const given = query.get('_snapshot')
-    // Stryker disable next-line EqualityOperator: a snapshot equal to the latest is the latest
     if (/^\d{1,25}$/.test(given) && BigInt(given) <= latest) snapshot = BigInt(given)
     const matching = [...releases.values()]
       .filter((r) => r.projectKey === route.projectKey && r.flagKey === route.flagKey && r.environmentKey === route.environmentKey)
@@ -976,9 +974,8 @@ function createEnvironments(options, { send, readJson }) {
 
   /** The start took effect; its answer is dropped, replaced by a status, or sent late. */
   async function loseAnswer(req, res, fault, extra, release) {
-    await new Promise((resolve) => setTimeout(resolve, fault.delayMs).unref()) // a tick without delayMs
-    // Stryker disable next-line ConditionalExpression: an answer to a client that left goes nowhere either way
-    if (res.destroyed) return
+    // A tick without delayMs. An answer to a client that has left goes nowhere, harmlessly.
+    await new Promise((resolve) => setTimeout(resolve, fault.delayMs).unref())
     if (fault.drop) return req.socket.destroy()
     if (fault.status) return send(res, fault.status, { code: fault.status >= 500 ? 'internal_server_error' : 'error', message: `${fault.status} (the release was started)` }, extra)
     return send(res, 201, release, extra)
@@ -1004,7 +1001,8 @@ function createEnvironments(options, { send, readJson }) {
     },
     continueRelease(releaseId) {
       const release = releaseOrThrow(releaseId)
-      if (release.status !== 'waiting' || release.statusReason !== 'waiting_phase_ended') {
+      // (Only a waiting release has that reason.)
+      if (release.statusReason !== 'waiting_phase_ended') {
         throw new Error(`release ${releaseId} is not waiting for its next phase (status ${release.status}, ${release.statusReason ?? 'no reason'})`)
       }
       beginPhase(release, release.$next, now())
