@@ -762,7 +762,7 @@ async function startFakeLaunchDarkly(options = {}) {
   /** Applies a fault; true when it answered (or broke) the request, false to handle it normally. */
   async function applyFault(fault, req, res, route) {
     const headers = stringify(fault.headers)
-    if (fault.delayMs) await sleep(fault.delayMs)
+    await sleep(fault.delayMs) // none: a tick
     if (closing || res.destroyed) return true
     if (fault.stallMs) {
       await sleep(fault.stallMs)
@@ -794,9 +794,9 @@ async function startFakeLaunchDarkly(options = {}) {
       const held = route && releases.get(keyOf(route.projectKey, route.flagKey))
       const text = JSON.stringify(held ?? sampleRelease())
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers })
-      for (let i = 0; i < text.length; i += 16) {
+      for (let rest = text; rest; rest = rest.slice(16)) {
         if (res.destroyed || closing) return true
-        res.write(text.slice(i, i + 16))
+        res.write(rest.slice(0, 16))
         await sleep(fault.trickleMs)
       }
       res.end()
