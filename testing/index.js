@@ -904,7 +904,7 @@ function parseRoute(url) {
 /** PATCH for a POST carrying `X-HTTP-Method-Override: PATCH` on the release route. */
 function effectiveMethod(req, route) {
   const override = firstHeader(req.rawHeaders, 'x-http-method-override')
-  if (req.method === 'POST' && route && route.name === 'release' && override && override.trim().toUpperCase() === 'PATCH') return 'PATCH'
+  if (req.method === 'POST' && route && route.name === 'release' && override?.toUpperCase() === 'PATCH') return 'PATCH' // (HTTP strips the spaces around a value)
   return req.method
 }
 
