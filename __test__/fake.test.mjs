@@ -1716,6 +1716,59 @@ describe('faults, in detail', () => {
     assert.doesNotThrow(() => JSON.parse(text))
   })
 
+  test('a fault that answers (or breaks) a write leaves it unmade', async (t) => {
+    const server = await start(t)
+    for (const fault of [{ stallMs: 20 }, { drop: 'before-response' }, { drop: 'mid-body' }, { malformed: true }, { oversizeBytes: 100 }, { trickleMs: 1 }, { status: 500 }]) {
+      server.injectFault({ match: { method: 'PATCH' }, ...fault })
+      const res = await patch(server, [complete(0)]).catch((error) => error)
+      if (res instanceof Response) await res.text().catch(() => {})
+      await sleep(30)
+      assert.equal(server.getRelease('web', 'new-checkout')._version, 1, JSON.stringify(fault))
+    }
+  })
+
+  test('a write whose client goes away during its delay or its trickle is not made', async (t) => {
+    const server = await start(t)
+    server.injectFault({ match: { method: 'PATCH' }, delayMs: 100 })
+    const controller = new AbortController()
+    const pending = patch(server, [complete(0)], { signal: controller.signal })
+    await sleep(30)
+    controller.abort()
+    await assert.rejects(pending, { name: 'AbortError' })
+    await sleep(150)
+    assert.equal(server.getRelease('web', 'new-checkout')._version, 1)
+    server.injectFault({ match: { method: 'PATCH' }, trickleMs: 20 })
+    const trickling = new AbortController()
+    const res = await patch(server, [complete(0)], { signal: trickling.signal })
+    assert.equal(res.headers.get('content-type'), 'application/json')
+    const reader = res.body.getReader()
+    await reader.read()
+    trickling.abort()
+    await sleep(100)
+    assert.equal(server.getRelease('web', 'new-checkout')._version, 1)
+    assert.equal((await patch(server, [complete(0)])).status, 200, 'the next one is made')
+  })
+
+  test('a write held by a delay is not made when the fake closes meanwhile', async (t) => {
+    const server = await start(t)
+    server.injectFault({ match: { method: 'PATCH' }, delayMs: 100 })
+    const pending = patch(server, [complete(0)])
+    while (server.requests.length === 0) await sleep(5)
+    const closed = server.close()
+    await assert.rejects(pending, TypeError)
+    await closed
+    await sleep(150)
+    assert.equal(server.getRelease('web', 'new-checkout')._version, 1)
+  })
+
+  test('it listens on 127.0.0.1 only', async (t) => {
+    const server = await start(t)
+    await assert.rejects(fetch(`http://[::1]:${server.port}${RELEASE}`), TypeError)
+    const { networkInterfaces } = await import('node:os')
+    const outside = Object.values(networkInterfaces()).flat().find((a) => a.family === 'IPv4' && !a.internal)
+    if (outside) await assert.rejects(fetch(`http://${outside.address}:${server.port}${RELEASE}`), TypeError)
+  })
+
   test('a fault whose drop is unknown, with nothing else, only adds its headers', async (t) => {
     const server = await start(t)
     server.injectFault({ drop: 'sometimes', headers: { 'X-Seen': 1 } })

@@ -762,7 +762,7 @@ async function startFakeLaunchDarkly(options = {}) {
   /** Applies a fault; true when it answered (or broke) the request, false to handle it normally. */
   async function applyFault(fault, req, res, route) {
     const headers = stringify(fault.headers)
-    if (fault.delayMs) await sleep(fault.delayMs)
+    await sleep(fault.delayMs) // none: a tick
     if (closing || res.destroyed) return true
     if (fault.stallMs) {
       await sleep(fault.stallMs)
@@ -794,9 +794,9 @@ async function startFakeLaunchDarkly(options = {}) {
       const held = route && releases.get(keyOf(route.projectKey, route.flagKey))
       const text = JSON.stringify(held ?? sampleRelease())
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers })
-      for (let i = 0; i < text.length; i += 16) {
+      for (let rest = text; rest; rest = rest.slice(16)) {
         if (res.destroyed || closing) return true
-        res.write(text.slice(i, i + 16))
+        res.write(rest.slice(0, 16))
         await sleep(fault.trickleMs)
       }
       res.end()
@@ -904,7 +904,7 @@ function parseRoute(url) {
 /** PATCH for a POST carrying `X-HTTP-Method-Override: PATCH` on the release route. */
 function effectiveMethod(req, route) {
   const override = firstHeader(req.rawHeaders, 'x-http-method-override')
-  if (req.method === 'POST' && route && route.name === 'release' && override && override.trim().toUpperCase() === 'PATCH') return 'PATCH'
+  if (req.method === 'POST' && route && route.name === 'release' && override?.toUpperCase() === 'PATCH') return 'PATCH' // (HTTP strips the spaces around a value)
   return req.method
 }
 
