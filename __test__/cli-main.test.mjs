@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import { tinyServer } from './helpers.mjs'
+import { setEnv, tinyServer } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const { main } = require('../lib/cli/main.js')
@@ -168,22 +168,6 @@ test('the pipeline commands: --dry-run prints the one request each would send an
   assert.deepEqual(JSON.parse(json.out), server.getRelease('web', 'new-checkout'))
 })
 
-/** Runs `fn` with the connection variables set to `vars` (and the others unset) in this process, where the library reads them. */
-async function withEnv(vars, fn) {
-  const names = ['LD_ACCESS_TOKEN', 'LAUNCHDARKLY_ACCESS_TOKEN', 'LD_BASE_URI', 'LAUNCHDARKLY_API_HOST']
-  const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]))
-  for (const n of names) delete process.env[n]
-  Object.assign(process.env, vars)
-  try {
-    return await fn()
-  } finally {
-    for (const n of names) {
-      if (saved[n] === undefined) delete process.env[n]
-      else process.env[n] = saved[n]
-    }
-  }
-}
-
 test('a refused token or URL is named by where it came from: its flag, or the variable that set it, and nothing is sent', async (t) => {
   const server = await startFakeLaunchDarkly({ releases: sampleReleases() })
   t.after(() => server.close())
@@ -198,14 +182,17 @@ test('a refused token or URL is named by where it came from: its flag, or the va
     [{ LD_ACCESS_TOKEN: ' ', LAUNCHDARKLY_ACCESS_TOKEN: '' }, ['--base-uri', server.url], 'no LaunchDarkly access token: pass --access-token, or set LD_ACCESS_TOKEN or LAUNCHDARKLY_ACCESS_TOKEN (code ERR_LD_NO_API_KEY)'],
   ]
   for (const [vars, flags, message] of cases) {
-    const r = await withEnv(vars, () => cli(server, ['status', 'web', 'new-checkout', ...flags], { env: vars, flags: false }))
-    assert.deepEqual([r.code, r.out, r.err], [2, '', `error: ${message}\nRun 'ld-release status --help' for usage.\n`], JSON.stringify(vars))
+    // The library reads the variables from this process; the CLI names them from its io.
+    await t.test(JSON.stringify(vars), async (st) => {
+      setEnv(st, vars)
+      const r = await cli(server, ['status', 'web', 'new-checkout', ...flags], { env: vars, flags: false })
+      assert.deepEqual([r.code, r.out, r.err], [2, '', `error: ${message}\nRun 'ld-release status --help' for usage.\n`], JSON.stringify(vars))
+    })
   }
   assert.equal(server.requests.length, 0)
   // From a variable, the token is used and masked as from the flag.
-  const fromEnv = await withEnv({ LAUNCHDARKLY_ACCESS_TOKEN: server.apiKey, LAUNCHDARKLY_API_HOST: server.url }, () =>
-    cli(server, ['complete', 'web', 'new-checkout', '0', '--dry-run', '--json'], { env: { LAUNCHDARKLY_ACCESS_TOKEN: ` ${server.apiKey} `, LAUNCHDARKLY_API_HOST: server.url }, flags: false }),
-  )
+  setEnv(t, { LAUNCHDARKLY_ACCESS_TOKEN: server.apiKey, LAUNCHDARKLY_API_HOST: server.url })
+  const fromEnv = await cli(server, ['complete', 'web', 'new-checkout', '0', '--dry-run', '--json'], { env: { LAUNCHDARKLY_ACCESS_TOKEN: ` ${server.apiKey} `, LAUNCHDARKLY_API_HOST: server.url }, flags: false })
   assert.equal(fromEnv.code, 0, fromEnv.err)
   assert.equal(JSON.parse(fromEnv.out).url, `${server.url}/api/v2/flags/web/new-checkout/release`)
   assert.equal(server.requests.at(-1).headers.authorization, server.apiKey)
@@ -447,10 +434,13 @@ test('the token is masked in what a server sends, at any length the library mask
   for (const token of ['tok-6ch', 'api-a-longer-token-0123456789']) {
     const server = await tinyServer(t, (req) => ({ body: { name: `Rollout (${req.headers.authorization}).`, releasePipelineKey: 'standard', phases: [] } }))
     const vars = { LD_ACCESS_TOKEN: ` ${token}\t`, LD_BASE_URI: server.url }
-    const r = await withEnv(vars, () => cli(null, ['status', 'web', 'checkout'], { env: vars, flags: false }))
-    assert.equal(r.code, 0, r.err)
-    assert.ok(!r.out.includes(token), r.out)
-    assert.match(r.out, /^Rollout \(\*{4}(\w{4})?\)\. \(standard\)/)
+    await t.test(token, async (st) => {
+      setEnv(st, vars)
+      const r = await cli(null, ['status', 'web', 'checkout'], { env: vars, flags: false })
+      assert.equal(r.code, 0, r.err)
+      assert.ok(!r.out.includes(token), r.out)
+      assert.match(r.out, /^Rollout \(\*{4}(\w{4})?\)\. \(standard\)/)
+    })
   }
 })
 

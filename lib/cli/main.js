@@ -388,9 +388,9 @@ class Context {
    * the library's `previewRequest` describes it: an operation with its arguments, or a
    * GET or PATCH of the release.
    */
-  preview({ method, patch, operation, args }, project = this.args.project, flag = this.args.flag) {
+  preview({ method, patch, operation, args }) {
     if (operation) return this.ld.previewRequest(operation, ...args, this.clientOptions)
-    return this.ld.previewRequest(method, project, flag, patch ?? null, this.clientOptions)
+    return this.ld.previewRequest(method, this.args.project, this.args.flag, patch ?? null, this.clientOptions)
   }
 
   /**
