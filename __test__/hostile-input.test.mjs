@@ -416,3 +416,20 @@ test('an array is no phase, whatever properties it has', async (t) => {
   }
   assert.equal(server.requests.length, 0)
 })
+
+test('a long token held while a server echoes a long run of it: the call settles, every field masked', async (t) => {
+  // Every error is masked against every token the process holds. Masking was once cubic
+  // in the lengths of the token and the text, and held the main thread without end.
+  const long = 'x'.repeat(300_000)
+  const held = new ld.ReleaseClient({ apiKey: long, baseUrl: 'http://127.0.0.1:9' })
+  const echo = `no flag ${'x'.repeat(600_000)} here`
+  const server = await tinyServer(t, () => ({ status: 400, body: { code: 'invalid_request', message: echo } }))
+  const caller = new ld.ReleaseClient({ apiKey: TOKEN, baseUrl: server.url, maxRetries: 0 })
+  const error = await caller.getRelease('web', 'checkout').then(assert.fail, (e) => e)
+  assertLdError(error, { code: 'ERR_LD_BAD_REQUEST', status: 400 })
+  assert.match(error.message, /"no flag \*{4}/)
+  for (const field of ['message', 'apiCode', 'apiMessage', 'bodyExcerpt']) {
+    assert.doesNotMatch(String(error[field] ?? ''), /x{9}/, field)
+  }
+  assert.ok(held instanceof ld.ReleaseClient, 'the long token is still held')
+})

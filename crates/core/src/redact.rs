@@ -14,7 +14,7 @@
 //! (decoded at each level) up once, and masks against the few tokens found, whatever the
 //! number of tokens held: not a scan of the text per token.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::ops::Range;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
@@ -186,31 +186,48 @@ fn decode_once(text: &str) -> String {
 }
 
 /// Masks pieces of `token` found in `text` after one level of decoding; `None` when
-/// there are none.
+/// there are none. Linear in the text and the token, whatever either holds: a unit is
+/// covered when a window of `min` units around it is a window of the token (the runs of
+/// token characters masked are exactly the unions of such windows), and the whole token
+/// is found by Knuth–Morris–Pratt.
 fn mask_one_level(token: &[char], whole: &str, text: &str) -> Option<String> {
   let units = units(text);
   let min = MIN_PIECE.min(token.len());
-  // Units inside a run of token characters, and the starts of runs of the whole token.
+  let windows: HashSet<&[char]> = token.windows(min).collect();
+  // The decoded characters; a unit that stands for no character breaks every run.
+  let decoded: Vec<char> = units.iter().map(|u| u.decoded.unwrap_or('\0')).collect();
   let mut covered = vec![false; units.len()];
   let mut whole_at = vec![false; units.len()];
-  for start in 0..units.len() {
-    let Some(first) = units[start].decoded else {
+  // The start of the run of units that all stand for a character, ending at each unit.
+  let mut run_start = 0;
+  for end in 0..units.len() {
+    if units[end].decoded.is_none() {
+      run_start = end + 1;
+      continue;
+    }
+    let Some(start) = (end + 1).checked_sub(min).filter(|&s| s >= run_start) else {
       continue;
     };
-    let longest = (0..token.len())
-      .filter(|&j| token[j] == first)
-      .map(|j| {
-        units[start..]
-          .iter()
-          .zip(&token[j..])
-          .take_while(|(u, &t)| u.decoded == Some(t))
-          .count()
-      })
-      .max()
-      .unwrap_or(0);
-    if longest >= min {
-      covered[start..start + longest].fill(true);
-      whole_at[start] = longest == token.len();
+    if windows.contains(&decoded[start..=end]) {
+      covered[start..=end].fill(true);
+    }
+  }
+  let prefix = prefix_function(token);
+  let mut matched = 0;
+  for (end, unit) in units.iter().enumerate() {
+    let Some(c) = unit.decoded else {
+      matched = 0;
+      continue;
+    };
+    while matched > 0 && token[matched] != c {
+      matched = prefix[matched - 1];
+    }
+    if token[matched] == c {
+      matched += 1;
+    }
+    if matched == token.len() {
+      whole_at[end + 1 - matched] = true;
+      matched = prefix[matched - 1];
     }
   }
   if !covered.contains(&true) {
@@ -237,6 +254,23 @@ fn mask_one_level(token: &[char], whole: &str, text: &str) -> Option<String> {
     i = end;
   }
   Some(out)
+}
+
+/// For each prefix of `token`, the length of its longest proper prefix that is also its
+/// suffix (Knuth–Morris–Pratt's failure function).
+fn prefix_function(token: &[char]) -> Vec<usize> {
+  let mut prefix = vec![0; token.len()];
+  let mut k = 0;
+  for i in 1..token.len() {
+    while k > 0 && token[i] != token[k] {
+      k = prefix[k - 1];
+    }
+    if token[i] == token[k] {
+      k += 1;
+    }
+    prefix[i] = k;
+  }
+  prefix
 }
 
 /// A window of [`MIN_PIECE`] characters of a token.
@@ -501,6 +535,41 @@ mod tests {
     for tail in ["\\", "\\u00", "%4", "&#", "&#x;", "\\uD83D"] {
       assert_eq!(mask_in(TOKEN, tail), tail);
     }
+  }
+
+  /// Masking ends, whatever the token and the text hold: a token and a text of one
+  /// repeated character each, hundreds of thousands long, once took time cubic in their
+  /// lengths (and held the thread that called it without end). The bound is a hang guard
+  /// for a call that takes milliseconds, not a speed target.
+  #[test]
+  fn masking_ends_for_long_repetitive_tokens_and_texts() {
+    let (done, finished) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+      let x = "x".repeat(200_000);
+      let text = format!("key {} end", "x".repeat(600_000));
+      assert_eq!(mask_in(&x, &text), "key ****xxxx end");
+      let ab = "ab".repeat(50_000);
+      let text = format!("<{}>", "ab".repeat(300_000));
+      assert_eq!(mask_in(&ab, &text), "<****abab>");
+      // Runs one character short of a piece, 1 MiB of them: nothing to mask.
+      let text = "xxxxxxxy".repeat(1 << 17);
+      assert_eq!(mask_in(&x, &text), text);
+      // Through the registry, as every error is masked on its way out.
+      let held = intern(&x);
+      let error = LdError {
+        message: format!("no project {} here", "x".repeat(1 << 20)),
+        ..LdError::invalid("")
+      };
+      assert_eq!(scrub(&error).message, "no project ****xxxx here");
+      drop(held);
+      done.send(()).unwrap();
+    });
+    let waited = finished.recv_timeout(std::time::Duration::from_secs(120));
+    assert!(
+      !matches!(waited, Err(std::sync::mpsc::RecvTimeoutError::Timeout)),
+      "masking had not ended after two minutes"
+    );
+    worker.join().expect("the assertions hold");
   }
 
   #[test]
