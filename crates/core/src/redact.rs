@@ -192,47 +192,21 @@ fn decode_once(text: &str) -> String {
 /// is found by Knuth–Morris–Pratt.
 fn mask_one_level(token: &[char], whole: &str, text: &str) -> Option<String> {
   let units = units(text);
+  // A unit that stands for no character (`None`) is no character of the token.
+  let decoded: Vec<Option<char>> = units.iter().map(|u| u.decoded).collect();
+  let token: Vec<Option<char>> = token.iter().copied().map(Some).collect();
   let min = MIN_PIECE.min(token.len());
-  let windows: HashSet<&[char]> = token.windows(min).collect();
-  // The decoded characters; a unit that stands for no character breaks every run.
-  let decoded: Vec<char> = units.iter().map(|u| u.decoded.unwrap_or('\0')).collect();
+  let windows: HashSet<&[Option<char>]> = token.windows(min).collect();
   let mut covered = vec![false; units.len()];
-  let mut whole_at = vec![false; units.len()];
-  // The start of the run of units that all stand for a character, ending at each unit.
-  let mut run_start = 0;
-  for end in 0..units.len() {
-    if units[end].decoded.is_none() {
-      run_start = end + 1;
-      continue;
-    }
-    let Some(start) = (end + 1).checked_sub(min).filter(|&s| s >= run_start) else {
-      continue;
-    };
-    if windows.contains(&decoded[start..=end]) {
-      covered[start..=end].fill(true);
-    }
-  }
-  let prefix = prefix_function(token);
-  let mut matched = 0;
-  for (end, unit) in units.iter().enumerate() {
-    let Some(c) = unit.decoded else {
-      matched = 0;
-      continue;
-    };
-    while matched > 0 && token[matched] != c {
-      matched = prefix[matched - 1];
-    }
-    if token[matched] == c {
-      matched += 1;
-    }
-    if matched == token.len() {
-      whole_at[end + 1 - matched] = true;
-      matched = prefix[matched - 1];
+  for (start, window) in decoded.windows(min).enumerate() {
+    if windows.contains(window) {
+      covered[start..start + min].fill(true);
     }
   }
   if !covered.contains(&true) {
     return None;
   }
+  let whole_ends = whole_ends(&token, &decoded);
   // Each stretch of covered units (overlapping and adjacent runs together) becomes one
   // mask: the token's masked form if it holds the whole token, `****` otherwise.
   let mut out = String::with_capacity(text.len());
@@ -246,7 +220,7 @@ fn mask_one_level(token: &[char], whole: &str, text: &str) -> Option<String> {
     let end = (i..units.len())
       .find(|&k| !covered[k])
       .unwrap_or(units.len());
-    out.push_str(if whole_at[i..end].contains(&true) {
+    out.push_str(if whole_ends[i..end].contains(&true) {
       whole
     } else {
       "****"
@@ -256,9 +230,11 @@ fn mask_one_level(token: &[char], whole: &str, text: &str) -> Option<String> {
   Some(out)
 }
 
-/// For each prefix of `token`, the length of its longest proper prefix that is also its
-/// suffix (Knuth–Morris–Pratt's failure function).
-fn prefix_function(token: &[char]) -> Vec<usize> {
+/// Where `text` holds the whole `token`: true at the last unit of each occurrence
+/// (Knuth–Morris–Pratt, linear in both).
+fn whole_ends<T: PartialEq>(token: &[T], text: &[T]) -> Vec<bool> {
+  // For each prefix of the token, the length of its longest proper prefix that is also
+  // its suffix.
   let mut prefix = vec![0; token.len()];
   let mut k = 0;
   for i in 1..token.len() {
@@ -270,7 +246,21 @@ fn prefix_function(token: &[char]) -> Vec<usize> {
     }
     prefix[i] = k;
   }
-  prefix
+  let mut ends = vec![false; text.len()];
+  let mut matched = 0;
+  for (end, c) in text.iter().enumerate() {
+    while matched > 0 && token[matched] != *c {
+      matched = prefix[matched - 1];
+    }
+    if token[matched] == *c {
+      matched += 1;
+    }
+    if matched == token.len() {
+      ends[end] = true;
+      matched = prefix[matched - 1];
+    }
+  }
+  ends
 }
 
 /// A window of [`MIN_PIECE`] characters of a token.
@@ -570,6 +560,43 @@ mod tests {
       "masking had not ended after two minutes"
     );
     worker.join().expect("the assertions hold");
+  }
+
+  /// A token whose beginning comes back inside it: the whole token is still found
+  /// where a false start of it overlaps it, and only there.
+  #[test]
+  fn a_token_that_repeats_its_beginning() {
+    let token = "api-api-api-key9";
+    assert_eq!(mask_in(token, "[api-api-api-api-key9]"), "[****key9]");
+    assert_eq!(mask_in(token, "[api-aapi-api-api-key9]"), "[api-a****key9]");
+    assert_eq!(mask_in(token, "[api-api-api-api-api-]"), "[****]");
+    assert_eq!(
+      mask_in(token, "[api-api-api-key9 api-api-api-key9]"),
+      "[****key9 ****key9]"
+    );
+    assert_eq!(mask_in("abcabcabd", "abcabcabcabd!"), "****cabd!");
+    assert_eq!(mask_in("abcabcabd1", "xabcabcabcabd1"), "x****abd1");
+  }
+
+  /// The whole-token search agrees with the plain definition for every token of up to
+  /// seven characters and every text of up to eleven over a two-letter alphabet (where
+  /// tokens overlap themselves in every way such short ones can).
+  #[test]
+  fn whole_ends_are_where_the_token_ends() {
+    let strings = |longest: usize| {
+      (1..=longest).flat_map(|len| {
+        (0..1u32 << len).map(move |bits| (0..len).map(|i| bits >> i & 1).collect::<Vec<_>>())
+      })
+    };
+    let texts: Vec<Vec<u32>> = strings(11).collect();
+    for token in strings(7) {
+      for text in &texts {
+        let naive: Vec<bool> = (0..text.len())
+          .map(|end| end + 1 >= token.len() && text[end + 1 - token.len()..=end] == token[..])
+          .collect();
+        assert_eq!(whole_ends(&token, text), naive, "{token:?} in {text:?}");
+      }
+    }
   }
 
   #[test]
