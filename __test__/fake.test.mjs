@@ -235,6 +235,10 @@ describe('auth, beta header and 404s', () => {
     const server = await start(t)
     await expectError(await call(server, 'POST', RELEASE, { body: [complete(0)] }), 405, 'method_not_allowed')
     await expectError(await call(server, 'GET', '/api/v2/projects/web/flags/new-checkout/release'), 405, 'method_not_allowed')
+    // A JSON Patch goes to the release route only: not to the create route nor a phase.
+    await expectError(await call(server, 'PATCH', '/api/v2/projects/web/flags/new-checkout/release', { body: [complete(0)] }), 405, 'method_not_allowed')
+    const phase = `/api/v2/projects/web/flags/new-checkout/release/phases/${sampleRelease().phases[0]._id}`
+    await expectError(await call(server, 'PATCH', phase, { body: [complete(0)] }), 405, 'method_not_allowed')
     assert.equal(server.getRelease('web', 'new-checkout')._version, 1)
   })
 })
@@ -330,6 +334,7 @@ describe('PATCH', () => {
       ['an index out of range', [complete(3)], /there is no phase 3/],
       ['a failing test', [{ op: 'test', path: '/phases/0/complete', value: true }, complete(1)], /test failed/],
       ['a failing id test', [{ op: 'test', path: '/phases/1/_id', value: 'other' }, complete(1)], /test failed/],
+      ['an id test of a phase past the end', [{ op: 'test', path: '/phases/10/_id', value: 'x' }], /^operation 0: there is no phase 10; the release has 3 phases$/],
       ['a valid op then a bad one', [complete(0), complete(1, 1)], /operation 1: value must be a boolean/],
     ]
     for (const [name, body, pattern] of cases) {
@@ -417,14 +422,23 @@ describe('DELETE and the projects/ PUTs', () => {
     const path = (id) => `/api/v2/projects/web/flags/new-checkout/release/phases/${id}`
     const started = await json(
       await call(server, 'PUT', path(staging._id), {
-        body: { status: 'Started', audiences: [{ audienceId: staging._audiences[0]._id, notifyTeamKeys: ['qa'] }, { audienceId: 'unknown' }] },
+        body: {
+          status: 'Started',
+          audiences: [
+            { audienceId: staging._audiences[0]._id, notifyTeamKeys: ['qa'] },
+            { audienceId: 'unknown', notifyMemberIds: ['m1'] },
+          ],
+        },
       }),
     )
     assert.equal(started._version, 2)
     assert.equal(started.phases[1].status, 'Started')
     assert.equal(started.phases[1].started, true)
     assert.equal(typeof started.phases[1]._startedDate, 'number')
-    assert.deepEqual(started.phases[1]._audiences[0].configuration.notifyTeamKeys, ['qa'])
+    assert.deepEqual(started.phases[1]._audiences[0].configuration, {
+      ...staging._audiences[0].configuration,
+      notifyTeamKeys: ['qa'],
+    }, 'an audience id the phase does not have configures nothing')
 
     const done = await json(await call(server, 'PUT', path(production._id), { body: { status: 'Complete' } }))
     assert.equal(done._version, 3)
@@ -442,6 +456,20 @@ describe('DELETE and the projects/ PUTs', () => {
       await expectError(await call(server, 'PUT', path(staging._id), { body }), 400, 'invalid_request')
     }
     assert.equal(server.getRelease('web', 'new-checkout')._version, 4)
+  })
+
+  test('PUT .../release/phases/{id}: audiences of a phase that has none configure nothing, and none given leaves them alone', async (t) => {
+    const release = sampleRelease()
+    delete release.phases[1]._audiences // a phase not started has no audiences to configure
+    release.phases[2]._audiences[0] = { name: 'Production' } // an audience with no id nor configuration
+    const server = await start(t, { releases: [{ projectKey: 'web', flagKey: 'new-checkout', release }] })
+    const path = (n) => `/api/v2/projects/web/flags/new-checkout/release/phases/${release.phases[n]._id}`
+    const staged = await json(await call(server, 'PUT', path(1), { body: { status: 'Started', audiences: [{}, { audienceId: 'x', notifyTeamKeys: ['qa'] }] } }))
+    assert.equal(staged.phases[1].status, 'Started')
+    assert.equal(staged.phases[1]._audiences, undefined)
+    const produced = await json(await call(server, 'PUT', path(2), { body: { status: 'Paused' } }))
+    assert.deepEqual(produced.phases[2]._audiences, [{ name: 'Production' }], 'no audiences given: none is configured')
+    assert.equal(produced._version, 3)
   })
 })
 
@@ -710,9 +738,19 @@ describe('new release pipelines', () => {
     ])
     assert.equal(typeof after.phases[1]._completionDate, 'number')
     assert.equal(after.phases[2]._audiences[0].environment.key, 'production')
+    assert.deepEqual(Object.keys(after.phases[2]).sort(), Object.keys(sampleNewPipelineRelease().phases[0]).sort(), 'the phase started is only started: no completion fields')
     assert.equal(after._version, 1)
     const again = await expectError(await call(server, 'PUT', phasePath(ids[0]), { body: { status: 'active' } }), 400, 'invalid_request')
     assert.match(again.message, /already completed/)
+  })
+
+  test('starting a phase completes an earlier started phase that shows no audiences', async (t) => {
+    const release = sampleNewPipelineRelease()
+    delete release.phases[0]._audiences
+    const server = await startNew(t, { releases: [{ projectKey: 'web', flagKey: 'fresh', release }] })
+    const after = await json(await call(server, 'PUT', phasePath(release.phases[1]._id), { body: { status: 'active' } }))
+    assert.deepEqual(after.phases.map((p) => p.status), ['completed', 'active', 'not-started'])
+    assert.equal(after.phases[0]._audiences, undefined)
   })
 
   test('a release created in a new pipeline starts ready-to-start and sparse; pipelines can be given', async (t) => {
@@ -727,6 +765,9 @@ describe('new release pipelines', () => {
     // With pipelines given, the sample ones are not served: standard-rollout is unknown here.
     await expectError(await call(server, 'GET', '/api/v2/projects/web/release-pipelines/standard-rollout'), 404, 'not_found')
     assert.equal((await call(server, 'PATCH', RELEASE, { body: [complete(0)] })).status, 200, 'releases of unknown pipelines behave as legacy')
+    const legacyPhase = `/api/v2/projects/web/flags/new-checkout/release/phases/${sampleRelease().phases[2]._id}`
+    const paused = await json(await call(server, 'PUT', legacyPhase, { body: { status: 'Paused' } }))
+    assert.equal(paused.phases[2].status, 'Paused', 'their phase-status PUT too')
   })
 })
 

@@ -552,7 +552,7 @@ async function startFakeLaunchDarkly(options = {}) {
         const needle = value.toLowerCase()
         tests.push((p) => [p.key, p.name, p.description].some((v) => typeof v === 'string' && v.toLowerCase().includes(needle)))
       } else if (field === 'env') {
-        tests.push((p) => p.phases.some((phase) => (phase.audiences ?? []).some((a) => a.environment?.key === value)))
+        tests.push((p) => p.phases.some((phase) => phase.audiences?.some((a) => a.environment?.key === value)))
       } else {
         return { error: `Unsupported filter field: ${JSON.stringify(field)}` }
       }
