@@ -76,8 +76,16 @@ describe('the fake', { concurrency: true }, () => {
       [{ rateLimit: { limit: 1, windowMs: 0 } }, `options.rateLimit must be ${rateLimit}, got { limit: 1, windowMs: 0 }`],
       [{ rateLimit: { limit: 1, windowMs: '5' } }, `options.rateLimit must be ${rateLimit}, got { limit: 1, windowMs: '5' }`],
       [{ rateLimit: { limit: 1, windowMs: Infinity } }, `options.rateLimit must be ${rateLimit}, got { limit: 1, windowMs: Infinity }`],
+      // A function with a limit is no rate limit; values other than strings are shown as
+      // inspect shows them, on one line however long.
+      [{ rateLimit: Object.assign(function limits() {}, { limit: 5 }) }, `options.rateLimit must be ${rateLimit}, got [Function: limits] { limit: 5 }`],
+      [{ port: 80n }, 'options.port must be an integer from 0 to 65535, got 80n'],
+      [{ apiKey: Symbol('key') }, 'options.apiKey must be a non-empty string, got Symbol(key)'],
+      [{ rateLimit: { limit: 0, first: 'a'.repeat(70), second: 'b'.repeat(70) } }, `options.rateLimit must be ${rateLimit}, got { limit: 0, first: '${'a'.repeat(70)}', second: '${'b'.repeat(70)}' }`],
     ]) {
-      await assert.rejects(startFakeLaunchDarkly(options), (error) => {
+      // A fake that starts all the same is closed, so that the test ends.
+      const started = startFakeLaunchDarkly(options).then(async (server) => (await server.close(), server))
+      await assert.rejects(started, (error) => {
         assert.equal(error.message, message)
         assert.equal(error.code, 'ERR_INVALID_ARG_VALUE')
         return error instanceof TypeError
@@ -103,6 +111,14 @@ describe('the fake', { concurrency: true }, () => {
     assert.deepEqual(server.requests, [])
   })
 
+  test('without releases the fake holds none: a release is 404 and a pipeline lists no progressions', async (t) => {
+    const server = await started(t, {})
+    assert.equal((await send(server, 'GET', '/api/v2/flags/web/f/release')).status, 404)
+    const listed = await send(server, 'GET', '/api/v2/projects/web/release-pipelines/standard-rollout/releases')
+    assert.equal(listed.status, 200)
+    assert.deepEqual([listed.json.items, listed.json.totalCount], [[], 0])
+  })
+
   test('keeps the newest maxRequests requests', async (t) => {
     const server = await started(t, { maxRequests: 5, releases: [{ projectKey: 'web', flagKey: 'f', release: sampleRelease() }] })
     for (let i = 0; i < 12; i++) await send(server, 'GET', `/api/v2/flags/web/f/release?n=${i}`)
@@ -121,7 +137,10 @@ describe('the fake', { concurrency: true }, () => {
     assert.equal(refused.status, 413)
     assert.equal(refused.json.code, 'request_entity_too_large')
     assert.equal(server.getRelease('web', 'f').phases[0].complete, false, 'nothing was applied')
-    assert.equal(server.requests.at(-1).body, '', 'the body is not kept')
+    const kept = server.requests.at(-1)
+    assert.equal(kept.body, '', 'the body is not kept')
+    assert.deepEqual([kept.method, kept.path, kept.headers['content-type']], ['PATCH', '/api/v2/flags/web/f/release', 'application/json'], 'the request is')
+    assert.deepEqual(kept.rawHeaders.filter((_, i) => i % 2 === 0).map((h) => h.toLowerCase()).sort(), ['authorization', 'connection', 'content-length', 'content-type', 'host', 'ld-api-version'])
     const fine = await send(server, 'PATCH', '/api/v2/flags/web/f/release', patch)
     assert.equal(fine.status, 200)
     // The answer says the limit and closes the connection; a body of exactly the limit is read.

@@ -199,7 +199,7 @@ const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 /** A TypeError with Node's code for a bad argument, naming the option and showing what it got. */
 function badOption(name, expected, value) {
-  const got = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'object' && value !== null ? inspect(value, { breakLength: Infinity }) : String(value)
+  const got = typeof value === 'string' ? JSON.stringify(value) : inspect(value, { breakLength: Infinity })
   return Object.assign(new TypeError(`${name ? `options.${name}` : 'options'} must be ${expected}, got ${got}`), { code: 'ERR_INVALID_ARG_VALUE' })
 }
 
@@ -252,7 +252,7 @@ async function startFakeLaunchDarkly(options = {}) {
   let closing = null
   const environments = createEnvironments(options, { send, readJson })
 
-  for (const { projectKey, flagKey, release } of options.releases ?? []) releases.set(keyOf(projectKey, flagKey), clone(release))
+  if (options.releases) for (const { projectKey, flagKey, release } of options.releases) releases.set(keyOf(projectKey, flagKey), clone(release))
   // Pipelines per project, in creation order. Without `options.pipelines`, each project
   // starts with the two sample pipelines when first looked at.
   const pipelinesByProject = new Map()
