@@ -948,6 +948,9 @@ describe('what each refusal says', () => {
       '/api/v2/projects/web/flags//release',
       '/api/v2/projects/web/flags/%ZZ/release',
       '/api/v2/projects/web/flag/new-checkout/release',
+      '/api/v2/project/web/release-pipelines',
+      '/api/v2/project/web/flags/new-checkout/release',
+      '/api/v2/projects/web/flags/new-checkout/releases',
     ]) {
       await refusal(await call(server, 'PUT', path, { body: { status: 'Started' } }), 404, 'not_found', 'Invalid resource identifier')
     }
@@ -1275,14 +1278,14 @@ describe('release pipelines: paging, filters, refusals', () => {
 
   test('filter query: matches key, name or description in any case; env: a phase rolling out there; both together', async (t) => {
     const server = await start(t)
-    await call(server, 'POST', LIST, { body: body('canary-first', { description: 'Canary, then ALL', phases: [{ name: 'C', audiences: [{ environmentKey: 'canary', name: 'Canary' }] }] }) }).then((r) => r.text())
+    await call(server, 'POST', LIST, { body: body('canary-first', { description: 'Canary, then ALL', phases: [{ name: 'C', audiences: [{ environmentKey: 'eu', name: 'EU' }, { environmentKey: 'canary', name: 'Canary' }] }] }) }).then((r) => r.text())
     const filter = async (text) => keys(server, `?filter=${encodeURIComponent(text)}`)
     assert.deepEqual(await filter('query:ROLLOUT'), ['standard-rollout', 'progressive-rollout'])
     assert.deepEqual(await filter('query:Standard'), ['standard-rollout'])
     assert.deepEqual(await filter('query:progressive r'), ['progressive-rollout'], 'the name')
     assert.deepEqual(await filter('query:then staging'), ['standard-rollout'], 'the description')
     assert.deepEqual(await filter('query:then all'), ['canary-first'])
-    assert.deepEqual(await filter('env:canary'), ['canary-first'])
+    assert.deepEqual(await filter('env:canary'), ['canary-first'], 'one of a phase\'s audiences rolls out there')
     assert.deepEqual(await filter('env:staging'), ['standard-rollout', 'progressive-rollout'])
     assert.deepEqual(await filter('env:Staging'), [])
     assert.deepEqual(await filter(' env :production,query:standard'), ['standard-rollout'])

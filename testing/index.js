@@ -877,7 +877,7 @@ function parseRoute(url) {
     return { name: 'release', projectKey: k[0], flagKey: k[1], path: `/api/v2/flags/${k[0]}/${k[1]}/release` }
   }
   // /api/v2/projects/{projectKey}/release-pipelines[/{pipelineKey}[/releases]]
-  if (parts.length >= 5 && parts.length <= 7 && parts[2] === 'projects' && parts[4] === 'release-pipelines') {
+  if (parts.length <= 7 && parts[2] === 'projects' && parts[4] === 'release-pipelines') {
     const k = keys(parts[3], ...parts.slice(5, 6))
     if (!k) return null
     const base = `/api/v2/projects/${k[0]}/release-pipelines`
@@ -887,7 +887,7 @@ function parseRoute(url) {
     return null
   }
   // /api/v2/projects/{projectKey}/flags/{flagKey}/release[/phases/{phaseId}]
-  if (parts.length >= 7 && parts[2] === 'projects' && parts[4] === 'flags' && parts[6] === 'release') {
+  if (parts[2] === 'projects' && parts[4] === 'flags' && parts[6] === 'release') {
     const k = keys(parts[3], parts[5])
     if (!k) return null
     const base = `/api/v2/projects/${k[0]}/flags/${k[1]}/release`
