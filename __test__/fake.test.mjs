@@ -929,6 +929,7 @@ describe('what each refusal says', () => {
     assert.equal((await call(server, 'GET', `${RELEASE}?a=1#b`)).status, 200)
     for (const path of [
       '/api/v1/flags/web/new-checkout/release',
+      '/apx/v2/flags/web/new-checkout/release',
       '/v2/flags/web/new-checkout/release',
       '/api/v2/flags/web/new-checkout/releases',
       '/api/v2/flag/web/new-checkout/release',
