@@ -84,8 +84,8 @@ describe('the fake', { concurrency: true }, () => {
       [{ rateLimit: { limit: 0, first: 'a'.repeat(70), second: 'b'.repeat(70) } }, `options.rateLimit must be ${rateLimit}, got { limit: 0, first: '${'a'.repeat(70)}', second: '${'b'.repeat(70)}' }`],
     ]) {
       // A fake that starts all the same is closed, so that the test ends.
-      const started = startFakeLaunchDarkly(options).then(async (server) => (await server.close(), server))
-      await assert.rejects(started, (error) => {
+      const attempt = startFakeLaunchDarkly(options).then(async (server) => (await server.close(), server))
+      await assert.rejects(attempt, (error) => {
         assert.equal(error.message, message)
         assert.equal(error.code, 'ERR_INVALID_ARG_VALUE')
         return error instanceof TypeError
